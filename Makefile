@@ -1,0 +1,125 @@
+# imbench — one entry point. `make run` and `make test` do all set-up on a
+# fresh Debian machine (they call `make deps` first).
+#
+#   make            build programs into build/bin (harness, imager)
+#   make deps       install missing Debian packages (apt-get)
+#   make test       build and run every test (cmocka)
+#   make run        generate the default data, run the default workload
+#   make bench      benchmarks, recorded to SQLite, ratios printed
+#   make sanitize   tests under ASan + UBSan;  make tsan: under TSan
+#   make clean
+#
+# SANITIZE=address,undefined|thread builds into build/<sanitizer>/.
+
+CC      ?= cc
+ifeq ($(origin CC),default)
+CC      := cc
+endif
+ARCH    ?= -march=native
+OPT     ?= -O3
+SANITIZE ?=
+BUILD   ?= build
+ifeq ($(SANITIZE),)
+B       := $(BUILD)
+SANFLAGS :=
+else
+B       := $(BUILD)/$(subst $(comma),-,$(SANITIZE))
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -g
+OPT     := -O1
+endif
+comma   := ,
+
+PKGS    := yaml-0.1 sqlite3 fftw3f fftw3 hdf5 cfitsio jansson papi cmocka
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(ARCH) -g $(WARN) $(SANFLAGS) -I. $(PKG_CFLAGS) -MMD -MP
+LDLIBS  = $(PKG_LIBS) -lfftw3f_threads -lsde -lpthread -lm
+LDFLAGS += $(SANFLAGS)
+
+MODULES := reports results workloads imaging profiles common
+PROGS   := harness imager
+MAINS   := harness/main.c imaging/imager_main.c
+lib_srcs = $(filter-out $(MAINS),$(wildcard $(1)/*.c))
+LIBS    := $(foreach m,$(MODULES),$(B)/lib$(m).a)
+TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+
+Q := @
+ifeq ($(V),1)
+Q :=
+endif
+
+.PHONY: all deps programs tests test run bench sanitize tsan clean install
+all: deps
+	$(Q)$(MAKE) --no-print-directory programs
+
+programs: $(B)/bin/harness $(B)/bin/imager
+
+define MODULE_RULES
+$(B)/lib$(1).a: $(patsubst %.c,$(B)/obj/%.o,$(call lib_srcs,$(1)))
+	@echo "  AR      $$@"
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call MODULE_RULES,$(m))))
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/bin/harness: $(B)/obj/harness/main.o $(B)/libharness.a $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/bin/imager: $(B)/obj/imaging/imager_main.o $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/libharness.a: $(patsubst %.c,$(B)/obj/%.o,$(call lib_srcs,harness))
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/tests/%: $(B)/obj/tests/%.o $(B)/obj/tests/testutil.o $(B)/libharness.a $(LIBS) | programs
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: programs $(TESTS)
+
+deps:
+	$(Q)scripts/deps.sh
+
+# Every test binary runs even when an earlier one fails; the exit status
+# reports whether all passed.
+test: deps
+	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)IMBENCH_BIN=$(CURDIR)/$(B)/bin scripts/run-tests.sh $(TESTS)
+
+sanitize: deps
+	$(Q)$(MAKE) --no-print-directory test SANITIZE=address,undefined
+
+tsan: deps
+	$(Q)$(MAKE) --no-print-directory tests SANITIZE=thread
+	$(Q)IMBENCH_BIN=$(CURDIR)/$(BUILD)/thread/bin TSAN_OPTIONS=halt_on_error=1 \
+	    scripts/run-tests.sh $(BUILD)/thread/tests/test_gridder
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory programs
+	$(Q)scripts/run-default.sh $(B)/bin
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory programs
+	$(Q)scripts/bench.sh $(B)/bin
+
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(B)/bin/harness $(B)/bin/imager $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

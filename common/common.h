@@ -1,0 +1,134 @@
+/*
+ * common: the small layer every imbench module stands on — error codes and
+ * error messages as values, checked size arithmetic, checked allocation and
+ * a few file helpers. Prefix ib_. Depends on nothing but libc.
+ */
+#ifndef IB_COMMON_H
+#define IB_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One table generates the enum, ib_err_name() and ib_strerror(). */
+#define IB_ERRNO_MAP(X)                                         \
+    X(NOMEM, -1, "out of memory")                               \
+    X(IO, -2, "input/output error")                             \
+    X(PARSE, -3, "parse error")                                 \
+    X(INVAL, -4, "invalid argument")                            \
+    X(CORRUPT, -5, "corrupt or inconsistent data")              \
+    X(NOTFOUND, -6, "not found")                                \
+    X(NOSPACE, -7, "no space left on device")                   \
+    X(OVERFLOW, -8, "size overflow")                            \
+    X(TIMEOUT, -9, "timed out")                                 \
+    X(MPI, -10, "MPI failure")                                  \
+    X(LOCKED, -11, "resource locked")                           \
+    X(UNSUPPORTED, -12, "unsupported")                          \
+    X(CHILD, -13, "child process failed")                       \
+    X(INTERRUPTED, -14, "interrupted")
+
+enum ib_errno {
+    IB_OK = 0,
+#define IB_ERR_ENUM(name, val, text) IB_E##name = (val),
+    IB_ERRNO_MAP(IB_ERR_ENUM)
+#undef IB_ERR_ENUM
+};
+
+/* Symbolic name ("IB_EIO") and text of an error code; "unknown" otherwise. */
+const char *ib_err_name(int code);
+const char *ib_strerror(int code);
+
+/*
+ * Error context: the detailed message (file, field, value) of the last
+ * failure. Owned by the caller, usually on the stack of main or a thread.
+ */
+typedef struct ib_err {
+    int code;
+    char msg[1536];
+} ib_err;
+
+void ib_err_init(ib_err *e);
+
+/*
+ * Record code and a formatted message in e (e may be NULL) and return code.
+ * Library code writes `return ib_error(e, IB_EIO, "file '%s': ...", f);`.
+ * Messages are lowercase, no final period, and quote their subject.
+ */
+int ib_error(ib_err *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int ib_verror(ib_err *e, int code, const char *fmt, va_list ap);
+
+/* Prefix the existing message with "context: " (keeps the code). */
+int ib_error_wrap(ib_err *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Broken invariant: print file:line and abort. Never for bad input. */
+#define IB_ASSERT(cond)                                                     \
+    do {                                                                    \
+        if (!(cond)) ib_assert_fail(#cond, __FILE__, __LINE__);             \
+    } while (0)
+_Noreturn void ib_assert_fail(const char *what, const char *file, int line);
+
+/* Checked size arithmetic: return 0 and set *out, or IB_EOVERFLOW. */
+int ib_mul_size(size_t a, size_t b, size_t *out);
+int ib_mul3_size(size_t a, size_t b, size_t c, size_t *out);
+
+/*
+ * Allocation. ib_malloc/ib_calloc return NULL on failure (callers report
+ * IB_ENOMEM). A test hook can make the Nth allocation fail
+ * (IMBENCH_FAIL_ALLOC=N in the environment) so every path that allocates
+ * is exercised for its error handling. Memory from ib_aligned_alloc is
+ * 64-byte aligned and released with ib_free.
+ */
+void *ib_malloc(size_t n);
+void *ib_calloc(size_t n, size_t size);
+void *ib_aligned_alloc(size_t n);
+void ib_free(void *p);
+
+/* strdup that reports failure as NULL. */
+char *ib_strdup(const char *s);
+
+/* Create dir and its parents (like mkdir -p); 0 or IB_EIO with message. */
+int ib_mkdir_p(ib_err *e, const char *dir);
+
+/* Join a and b with one '/': writes into out (size n), IB_EOVERFLOW if long. */
+int ib_path_join(ib_err *e, char *out, size_t n, const char *a, const char *b);
+
+/* Wall clock and process/thread CPU clocks in seconds. */
+double ib_now(void);
+double ib_cpu_process(void);
+double ib_cpu_thread(void);
+
+/* Counter-based random numbers: same (seed, a, b, c) -> same value,
+ * whatever thread or order asks. */
+uint64_t ib_hash4(uint64_t seed, uint64_t a, uint64_t b, uint64_t c);
+double ib_uniform(uint64_t h);                 /* in [0, 1) */
+double ib_gauss(uint64_t seed, uint64_t a, uint64_t b, uint64_t c);
+
+/*
+ * Command-line options from a table (as git's parse-options): each entry
+ * names a long option (--name), its kind, where to store it and a help
+ * line. "--name=value" and "--name value" both work; "--" ends options.
+ * Arguments that are not options are left, in order, in pos[0..*npos).
+ * On a bad option or value: message naming it, IB_EINVAL.
+ */
+enum ib_opt_kind { IB_OPT_FLAG, IB_OPT_STR, IB_OPT_INT, IB_OPT_DBL, IB_OPT_I64 };
+
+typedef struct ib_opt {
+    const char *name;
+    enum ib_opt_kind kind;
+    void *dst;        /* int* (FLAG, INT), const char** (STR), double*, int64_t* */
+    const char *arg;  /* placeholder for help, e.g. "N" */
+    const char *help;
+} ib_opt;
+
+int ib_parse_opts(ib_err *e, const char *prog, const ib_opt *opts, int argc,
+                  char **argv, char **pos, int *npos);
+/* Print "  --name ARG   help" lines for the table to f (a FILE*). */
+void ib_print_opts(void *f, const ib_opt *opts);
+
+/* Parse a whole string as a number; IB_EINVAL (no message) if it is not. */
+int ib_parse_i64(const char *s, int64_t *out);
+int ib_parse_double(const char *s, double *out);
+
+#endif

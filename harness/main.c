@@ -1,0 +1,62 @@
+/*
+ * main.c: the harness's command table and dispatcher (as git's git.c).
+ */
+#include "harness/harness.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <limits.h>
+#include <stdlib.h>
+
+static const hx_cmd commands[] = {
+    {"gen", hx_cmd_gen, "--dataset NAME --scale S --out DIR [options]",
+     "generate a synthetic visibility set for a seed dataset"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static char bin_dir[PATH_MAX];
+
+const char *hx_bin_dir(void)
+{
+    const char *env = getenv("IMBENCH_BIN");
+    if (env && *env) return env;
+    return bin_dir;
+}
+
+int hx_fail(const char *cmd, const ib_err *e)
+{
+    fprintf(stderr, "harness %s: %s\n", cmd, e->msg[0] ? e->msg : ib_strerror(e->code));
+    return e->code == IB_EINVAL ? 2 : 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: harness <command> [options]\n\ncommands:\n");
+    for (const hx_cmd *c = commands; c->name; c++)
+        fprintf(f, "  %-12s %s\n", c->name, c->help);
+    fprintf(f, "\n'harness <command> --help' shows a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    ssize_t n = readlink("/proc/self/exe", bin_dir, sizeof bin_dir - 1);
+    if (n > 0) {
+        bin_dir[n] = '\0';
+        char *slash = strrchr(bin_dir, '/');
+        if (slash) *slash = '\0';
+    }
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (const hx_cmd *c = commands; c->name; c++)
+        if (strcmp(argv[1], c->name) == 0) return c->fn(argc - 2, argv + 2);
+    fprintf(stderr, "harness: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
