@@ -69,7 +69,14 @@ int ib_error_wrap(ib_err *e, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);
+    size_t lp = strlen(prefix), lo = strlen(old);
+    if (lp + 2 >= sizeof e->msg) lp = sizeof e->msg - 3;
+    memcpy(e->msg, prefix, lp);
+    memcpy(e->msg + lp, ": ", 2);
+    size_t room = sizeof e->msg - lp - 3;
+    if (lo > room) lo = room;
+    memcpy(e->msg + lp + 2, old, lo);
+    e->msg[lp + 2 + lo] = '\0';
     return e->code ? e->code : IB_EINVAL;
 }
 
