@@ -34,7 +34,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(ARCH) -g $(WARN) $(SANFLAGS) -I. $(PKG_CFLAGS) -MMD -MP
+CFLAGS  += -std=c11 -D_DEFAULT_SOURCE $(OPT) $(ARCH) -g $(WARN) $(SANFLAGS) -I. $(PKG_CFLAGS) -MMD -MP
 LDLIBS  = $(PKG_LIBS) -lfftw3f_threads -lsde -lpthread -lm
 LDFLAGS += $(SANFLAGS)
 

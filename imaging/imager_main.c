@@ -1,0 +1,155 @@
+/*
+ * imager_main.c: the `imager` program — options, one imaging run, the
+ * stats record and a one-screen summary.
+ */
+#include "imaging/imaging.h"
+#include "profiles/profiles.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f, const ib_opt *opts)
+{
+    fprintf(f, "usage: imager --vis DIR --out DIR [options]\n\n"
+               "Makes dirty image cubes (and PSF cubes) from an imbench visibility store.\n\n"
+               "options:\n");
+    ib_print_opts(f, opts);
+}
+
+static int parse_weight(ib_err *e, const char *s, img_params *p)
+{
+    if (strcmp(s, "natural") == 0) p->weighting = IMG_WEIGHT_NATURAL;
+    else if (strcmp(s, "uniform") == 0) p->weighting = IMG_WEIGHT_UNIFORM;
+    else if (strncmp(s, "briggs", 6) == 0) {
+        p->weighting = IMG_WEIGHT_BRIGGS;
+        p->robust = 0;
+        if (s[6] == ':' && ib_parse_double(s + 7, &p->robust) == 0 && p->robust >= -2 &&
+            p->robust <= 2)
+            return 0;
+        if (s[6] == '\0') return 0;
+        return ib_error(e, IB_EINVAL, "imager: option '--weight': robust must be -2..2, got '%s'", s);
+    } else
+        return ib_error(e, IB_EINVAL,
+                        "imager: option '--weight' must be natural, uniform or briggs[:R], got '%s'", s);
+    return 0;
+}
+
+static int parse_image(ib_err *e, const char *s, img_params *p)
+{
+    char *end;
+    long nx = strtol(s, &end, 10), ny = nx;
+    if (*end == 'x') ny = strtol(end + 1, &end, 10);
+    if (*end || nx < 2 || ny < 2 || nx > 65536 || ny > 65536 || nx % 2 || ny % 2)
+        return ib_error(e, IB_EINVAL,
+                        "imager: option '--image' must be NX or NXxNY, even, 2..65536, got '%s'", s);
+    p->nx = (int)nx;
+    p->ny = (int)ny;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    img_params p;
+    img_params_default(&p);
+    const char *gridder = "standard", *weight = "natural", *image = NULL, *precision = "float";
+    int help = 0, seed = 1;
+    ib_opt opts[] = {
+        {"vis", IB_OPT_STR, &p.vis_dir, "DIR", "visibility store (DIR/vis.h5)"},
+        {"out", IB_OPT_STR, &p.out_dir, "DIR", "output directory for dirty.fits, psf.fits"},
+        {"gridder", IB_OPT_STR, &gridder, "standard|mosaic", "gridder (default standard)"},
+        {"support", IB_OPT_INT, &p.support, "W", "kernel support, odd 3..51 (default 7)"},
+        {"oversample", IB_OPT_INT, &p.oversample, "K",
+         "use a kernel table with K samples per cell (default 0: exact polynomial)"},
+        {"weight", IB_OPT_STR, &weight, "natural|uniform|briggs:R", "weighting (default natural)"},
+        {"image", IB_OPT_STR, &image, "NX[xNY]", "image size (default: the store's suggestion)"},
+        {"cell", IB_OPT_DBL, &p.cell_arcsec, "ARCSEC", "pixel size (default: the store's)"},
+        {"padding", IB_OPT_DBL, &p.padding, "P", "grid oversampling factor (default 1.5)"},
+        {"threads", IB_OPT_INT, &p.threads, "T", "worker threads (default 1)"},
+        {"chunks", IB_OPT_INT, &p.chunks, "N", "channel chunks (default = threads)"},
+        {"psf", IB_OPT_FLAG, &p.psf, NULL, "also write the PSF cube"},
+        {"precision", IB_OPT_STR, &precision, "float|double", "grid/FFT precision (default float)"},
+        {"stats", IB_OPT_STR, &p.stats_path, "FILE", "write the run's statistics as JSON"},
+        {"check-dft", IB_OPT_INT, &p.check_dft, "K",
+         "compare K pixels with a direct DFT; prints 'dft max_rel_err X' last"},
+        {"seed", IB_OPT_INT, &seed, "S", "seed for the choice of --check-dft pixels"},
+        {"quiet", IB_OPT_FLAG, &p.quiet, NULL, "print only errors and the DFT line"},
+        {"help", IB_OPT_FLAG, &help, NULL, "this help"},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    ib_err e;
+    ib_err_init(&e);
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int npos = 0;
+    if (!pos) return 1;
+    int rc = ib_parse_opts(&e, "imager", opts, argc - 1, argv + 1, pos, &npos);
+    if (!rc && help) {
+        usage(stdout, opts);
+        free(pos);
+        return 0;
+    }
+    if (!rc && npos > 0) rc = ib_error(&e, IB_EINVAL, "imager: unexpected argument '%s'", pos[0]);
+    free(pos);
+    if (!rc && strcmp(gridder, "standard") == 0) p.gridder = IMG_GRIDDER_STANDARD;
+    else if (!rc && strcmp(gridder, "mosaic") == 0) p.gridder = IMG_GRIDDER_MOSAIC;
+    else if (!rc)
+        rc = ib_error(&e, IB_EINVAL, "imager: option '--gridder' must be standard or mosaic, got '%s'",
+                      gridder);
+    if (!rc) rc = parse_weight(&e, weight, &p);
+    if (!rc && image) rc = parse_image(&e, image, &p);
+    if (!rc && strcmp(precision, "float") == 0) p.dbl = 0;
+    else if (!rc && strcmp(precision, "double") == 0) p.dbl = 1;
+    else if (!rc)
+        rc = ib_error(&e, IB_EINVAL, "imager: option '--precision' must be float or double, got '%s'",
+                      precision);
+    if (!rc && (!p.vis_dir || !p.out_dir))
+        rc = ib_error(&e, IB_EINVAL, "imager: --vis DIR and --out DIR are required (see --help)");
+    if (!rc && (p.support < IMG_MIN_SUPPORT || p.support > IMG_MAX_SUPPORT || p.support % 2 == 0))
+        rc = ib_error(&e, IB_EINVAL, "imager: option '--support' must be odd and %d..%d, got %d",
+                      IMG_MIN_SUPPORT, IMG_MAX_SUPPORT, p.support);
+    if (!rc && !(p.padding > 1.0 && p.padding <= 4.0))
+        rc = ib_error(&e, IB_EINVAL, "imager: option '--padding' must be > 1 and <= 4, got %g",
+                      p.padding);
+    if (!rc && (p.threads < 1 || p.threads > 1024))
+        rc = ib_error(&e, IB_EINVAL, "imager: option '--threads' must be 1..1024, got %d", p.threads);
+    if (!rc && p.chunks < 0)
+        rc = ib_error(&e, IB_EINVAL, "imager: option '--chunks' must be >= 1, got %d", p.chunks);
+    if (rc) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 2;
+    }
+    p.seed = (uint64_t)seed;
+
+    img_result res;
+    rc = img_run(&e, &p, &res);
+    if (p.stats_path) {
+        ib_err e2;
+        ib_err_init(&e2);
+        if (img_stats_write(&e2, p.stats_path, &p, &res, res.meta.nrow ? &res.meta : NULL, NULL))
+            fprintf(stderr, "imager: %s\n", e2.msg);
+    }
+    if (rc) {
+        fprintf(stderr, "imager: %s\n", e.msg);
+        return 1;
+    }
+    if (!p.quiet) {
+        double gw = res.phase_wall[PROF_GRID];
+        printf("imager: %s %lld rows x %lld chans x %d pols -> %dx%d cube (grid %dx%d), "
+               "%d threads, %d chunks\n",
+               res.meta.dataset, (long long)res.meta.nrow, (long long)res.meta.nchan,
+               res.meta.npol, res.nx, res.ny, res.ngx, res.ngy, p.threads, res.nchunks);
+        printf("imager: %.3f s wall, %.3g samples gridded (%.3g dropped outside the grid), "
+               "%.1f M samples/s end to end, %.1f M samples/s per gridding thread\n",
+               res.wall_seconds, (double)res.samples_gridded, (double)res.samples_dropped,
+               res.samples_gridded / res.wall_seconds / 1e6,
+               gw > 0 ? res.samples_gridded * (p.psf ? 2.0 : 1.0) / gw / 1e6 : 0.0);
+        printf("imager: phases (thread-seconds):");
+        for (int i = 0; i < PROF_NPHASE; i++)
+            if (res.phase_wall[i] > 0.0005) printf(" %s %.3f", prof_phase_name(i), res.phase_wall[i]);
+        printf("\nimager: peak RSS %.1f MB, wrote %s/dirty.fits%s\n", res.peak_rss_bytes / 1e6,
+               p.out_dir, p.psf ? " and psf.fits" : "");
+    }
+    if (p.check_dft > 0)
+        printf("dft max_rel_err %.3e\n", res.dft_max_rel_err);
+    return 0;
+}

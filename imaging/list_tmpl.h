@@ -1,0 +1,117 @@
+/*
+ * list_tmpl.h: building one channel's sample list (flags, weighting, grid
+ * indices) in the precision REAL; included by gridder.c with SUF f and d.
+ */
+#ifndef REAL
+#error "list_tmpl.h needs REAL and SUF"
+#endif
+
+#define CAT2(a, b) a##_##b
+#define CAT(a, b) CAT2(a, b)
+#define FN(name) CAT(name, SUF)
+
+/*
+ * Channel cc of the slab (nc channels) -> L: every (row) with a non-zero
+ * weight in some pol, its grid indices and weighted visibilities.
+ * sumw[p] receives the total final weight per pol. density (nx*ny floats,
+ * may be NULL for natural weighting) is scratch.
+ */
+static void FN(build_list)(const run_ctx *R, const float *vis, const float *wt,
+                           const uint8_t *flag, int64_t nc, int64_t cc, int64_t chan,
+                           FN(sample_list) *L, float *density, double *sumw,
+                           uint64_t *dropped)
+{
+    const int npol = R->npol, W = R->k.W;
+    const double f = R->freq[chan] / IMG_C_LIGHT;
+    const double su = f * R->ngx * R->cell, sv = f * R->ngy * R->cell;
+    const double halfu = 0.5 * R->ngx - 0.5 * W, halfv = 0.5 * R->ngy - 0.5 * W;
+    const int64_t maxu = R->ngx - W, maxv = R->ngy - W;
+    int64_t n = 0;
+    uint64_t drop = 0;
+    for (int p = 0; p < npol; p++) sumw[p] = 0;
+    for (int64_t k = 0; k < R->nrow; k++) {
+        int64_t r = R->perm[k];
+        size_t base = ((size_t)r * (size_t)nc + (size_t)cc) * (size_t)npol;
+        REAL ws[IMG_MAX_POL];
+        int any = 0;
+        for (int p = 0; p < npol; p++) {
+            float w = wt[base + (size_t)p];
+            if (flag[base + (size_t)p] || !(w > 0) || !isfinite(w)) w = 0;
+            ws[p] = w;
+            any |= w > 0;
+        }
+        if (!any) continue;
+        double au = halfu + R->um[k] * su, av = halfv + R->vm[k] * sv;
+        double cu = ceil(au), cv = ceil(av);
+        if (cu < 0 || cv < 0 || cu > (double)maxu || cv > (double)maxv) {
+            for (int p = 0; p < npol; p++) drop += ws[p] > 0;
+            continue;
+        }
+        L->row[n] = (int32_t)k;
+        L->iu[n] = (int32_t)cu;
+        L->iv[n] = (int32_t)cv;
+        L->fu[n] = (REAL)(cu - au);
+        L->fv[n] = (REAL)(cv - av);
+        for (int p = 0; p < npol; p++) {
+            size_t o = (size_t)n * (size_t)npol + (size_t)p;
+            L->w[o] = ws[p];
+            L->vr[o] = vis[2 * (base + (size_t)p)];
+            L->vi[o] = vis[2 * (base + (size_t)p) + 1];
+        }
+        n++;
+    }
+    L->n = n;
+    *dropped += drop;
+
+    if (R->p->weighting != IMG_WEIGHT_NATURAL) {
+        /* Density of weight per uv cell of the image (not the padded grid),
+         * counting each sample and its Hermitian twin, from the mean weight
+         * over pols; the same factor then applies to every pol. */
+        const int nx = R->nx, ny = R->ny;
+        const double du = f * nx * R->cell, dv = f * ny * R->cell;
+        memset(density, 0, sizeof(float) * (size_t)nx * (size_t)ny);
+        for (int64_t s = 0; s < n; s++) {
+            double wm = 0;
+            for (int p = 0; p < npol; p++) wm += L->w[(size_t)s * (size_t)npol + (size_t)p];
+            wm /= npol;
+            int64_t k = L->row[s];
+            long iu = lround(R->um[k] * du), iv = lround(R->vm[k] * dv);
+            long a = nx / 2 + iu, b = ny / 2 + iv, a2 = nx / 2 - iu, b2 = ny / 2 - iv;
+            if (a >= 0 && a < nx && b >= 0 && b < ny) density[(size_t)b * (size_t)nx + (size_t)a] += (float)wm;
+            if (a2 >= 0 && a2 < nx && b2 >= 0 && b2 < ny)
+                density[(size_t)b2 * (size_t)nx + (size_t)a2] += (float)wm;
+        }
+        double f2 = 0;
+        if (R->p->weighting == IMG_WEIGHT_BRIGGS) {
+            double s1 = 0, s2 = 0;
+            for (size_t i = 0; i < (size_t)nx * (size_t)ny; i++) {
+                s1 += density[i];
+                s2 += (double)density[i] * density[i];
+            }
+            double t = 5.0 * pow(10.0, -R->p->robust);
+            f2 = s2 > 0 ? t * t * s1 / s2 : 0;
+        }
+        for (int64_t s = 0; s < n; s++) {
+            int64_t k = L->row[s];
+            long a = nx / 2 + lround(R->um[k] * du), b = ny / 2 + lround(R->vm[k] * dv);
+            double d = (a >= 0 && a < nx && b >= 0 && b < ny)
+                           ? density[(size_t)b * (size_t)nx + (size_t)a] : 0;
+            double fac;
+            if (R->p->weighting == IMG_WEIGHT_UNIFORM) fac = d > 0 ? 1.0 / d : 0;
+            else fac = 1.0 / (1.0 + d * f2);
+            for (int p = 0; p < npol; p++) L->w[(size_t)s * (size_t)npol + (size_t)p] *= (REAL)fac;
+        }
+    }
+    for (int64_t s = 0; s < n; s++)
+        for (int p = 0; p < npol; p++) {
+            size_t o = (size_t)s * (size_t)npol + (size_t)p;
+            REAL w = L->w[o];
+            sumw[p] += w;
+            L->vr[o] *= w;
+            L->vi[o] *= w;
+        }
+}
+
+#undef FN
+#undef CAT
+#undef CAT2

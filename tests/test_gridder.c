@@ -1,0 +1,519 @@
+/*
+ * test_gridder.c: the imager against analytic answers and a direct DFT —
+ * kernel values and grid correction, a point source at and off the phase
+ * centre, dirty cubes vs DFT in float and double, PSF peak, invariance
+ * under threads and chunks, weighting schemes, FITS headers, and every bad
+ * input the foundation issue names.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fitsio.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "imaging/imaging.h"
+#include "tests/testutil.h"
+
+#define C_LIGHT 299792458.0
+
+typedef struct src {
+    double flux, l, m, sigma; /* sigma: Gaussian width (radians), 0 = point */
+} src;
+
+typedef struct tstore {
+    int nant, ntime, nchan, npol;
+    double cell_arcsec;
+    int nx;
+    double flag_frac;
+} tstore;
+
+/* A store with real earth-rotation tracks and exactly computed (2-D)
+ * visibilities of the given sources; XX = YY = I + pol*0.1*I for a check
+ * that pols are kept apart. */
+static void make_store(const char *dir, const tstore *t, const src *s, int ns)
+{
+    int nbl = t->nant * (t->nant - 1) / 2;
+    int64_t nrow = (int64_t)nbl * t->ntime;
+    img_vis_meta m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.dataset, sizeof m.dataset, "test");
+    snprintf(m.telescope, sizeof m.telescope, "ALMA");
+    m.nrow = nrow;
+    m.nchan = t->nchan;
+    m.npol = t->npol;
+    m.nfield = 1;
+    m.nant = t->nant;
+    m.corr[0] = -5;
+    m.corr[1] = -6;
+    m.phase_centre[0] = 1.0;
+    m.phase_centre[1] = -0.5;
+    m.image_nx = m.image_ny = t->nx;
+    m.cell_arcsec = t->cell_arcsec;
+    double *freq = malloc(sizeof(double) * t->nchan), fd[2] = {1.0, -0.5};
+    double *dish = malloc(sizeof(double) * t->nant);
+    for (int c = 0; c < t->nchan; c++) freq[c] = 100e9 + 50e6 * c;
+    for (int a = 0; a < t->nant; a++) dish[a] = 12;
+    img_vis_store *st;
+    ib_err e;
+    assert_int_equal(img_vis_create(&e, dir, &m, freq, fd, dish, &st), 0);
+    double *L = malloc(sizeof(double) * 3 * t->nant);
+    for (int a = 0; a < t->nant; a++)
+        for (int k = 0; k < 3; k++)
+            L[3 * a + k] = (ib_uniform(ib_hash4(7, (uint64_t)a, (uint64_t)k, 0)) - 0.5) * 600.0;
+    size_t nv = (size_t)nrow * t->nchan * t->npol;
+    double *uvw = malloc(sizeof(double) * 3 * nrow), *tm = malloc(sizeof(double) * nrow);
+    float *vis = malloc(sizeof(float) * 2 * nv), *wt = malloc(sizeof(float) * nv);
+    uint8_t *fl = malloc(nv);
+    int32_t *fld = calloc(nrow, 4), *a1 = malloc(4 * nrow), *a2 = malloc(4 * nrow);
+    double dec = -0.5;
+    int64_t r = 0;
+    for (int it = 0; it < t->ntime; it++) {
+        double H = (it / (double)(t->ntime > 1 ? t->ntime - 1 : 1) - 0.5) * 1.5;
+        for (int i = 0; i < t->nant; i++)
+            for (int j = i + 1; j < t->nant; j++, r++) {
+                double Lx = L[3 * j] - L[3 * i], Ly = L[3 * j + 1] - L[3 * i + 1],
+                       Lz = L[3 * j + 2] - L[3 * i + 2];
+                double u = sin(H) * Lx + cos(H) * Ly;
+                double v = -sin(dec) * cos(H) * Lx + sin(dec) * sin(H) * Ly + cos(dec) * Lz;
+                double w = cos(dec) * cos(H) * Lx - cos(dec) * sin(H) * Ly + sin(dec) * Lz;
+                uvw[3 * r] = u; uvw[3 * r + 1] = v; uvw[3 * r + 2] = w;
+                tm[r] = it * 10.0; a1[r] = i; a2[r] = j;
+                for (int c = 0; c < t->nchan; c++) {
+                    double f = freq[c] / C_LIGHT;
+                    double re = 0, im = 0;
+                    for (int k = 0; k < ns; k++) {
+                        double ph = -2 * M_PI * f * (u * s[k].l + v * s[k].m);
+                        double amp = s[k].flux *
+                                     exp(-2 * M_PI * M_PI * s[k].sigma * s[k].sigma * f * f * (u * u + v * v));
+                        re += amp * cos(ph);
+                        im += amp * sin(ph);
+                    }
+                    for (int p = 0; p < t->npol; p++) {
+                        size_t o = ((size_t)r * t->nchan + c) * t->npol + p;
+                        double sc = 1.0 + 0.1 * p;
+                        vis[2 * o] = (float)(re * sc);
+                        vis[2 * o + 1] = (float)(im * sc);
+                        wt[o] = (float)(0.5 + ib_uniform(ib_hash4(3, (uint64_t)r, 0, 0)));
+                        fl[o] = ib_uniform(ib_hash4(5, (uint64_t)r, (uint64_t)c, (uint64_t)p)) < t->flag_frac;
+                    }
+                }
+            }
+    }
+    assert_int_equal(img_vis_write_rows(&e, st, 0, nrow, uvw, vis, wt, fl, fld, a1, a2, tm), 0);
+    assert_int_equal(img_vis_close(&e, st), 0);
+    free(freq); free(dish); free(L); free(uvw); free(tm); free(vis); free(wt); free(fl);
+    free(fld); free(a1); free(a2);
+}
+
+/* Cell such that the longest baseline at the top frequency is ~3 pixels
+ * per fringe: computed like the generator does. */
+static double cell_for(void) { return 0.25; }
+
+static float *read_cube(const char *path, long n[4])
+{
+    fitsfile *fp;
+    int status = 0, naxis = 0, anynul;
+    fits_open_file(&fp, path, READONLY, &status);
+    assert_int_equal(status, 0);
+    fits_get_img_dim(fp, &naxis, &status);
+    assert_int_equal(naxis, 4);
+    fits_get_img_size(fp, 4, n, &status);
+    size_t tot = (size_t)(n[0] * n[1] * n[2] * n[3]);
+    float *buf = malloc(sizeof(float) * tot);
+    long fp1[4] = {1, 1, 1, 1};
+    fits_read_pix(fp, TFLOAT, fp1, (LONGLONG)tot, NULL, buf, &anynul, &status);
+    assert_int_equal(status, 0);
+    fits_close_file(fp, &status);
+    return buf;
+}
+
+static int run_imager(img_params *p, img_result *r)
+{
+    ib_err e;
+    ib_err_init(&e);
+    p->quiet = 1;
+    int rc = img_run(&e, p, r);
+    if (rc) fprintf(stderr, "img_run: %s\n", e.msg);
+    return rc;
+}
+
+typedef struct fixture {
+    char *dir;
+    char vis[512], out[512];
+} fixture;
+
+static int setup_point(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = tu_mkdtemp("grid");
+    snprintf(f->vis, sizeof f->vis, "%s/vis", f->dir);
+    snprintf(f->out, sizeof f->out, "%s/out", f->dir);
+    tstore t = {.nant = 12, .ntime = 40, .nchan = 6, .npol = 2, .cell_arcsec = cell_for(),
+                .nx = 128, .flag_frac = 0.0};
+    double cell = t.cell_arcsec * M_PI / 180 / 3600;
+    src s[3] = {{1.0, 0, 0, 0}, {0.5, -9 * cell, 5 * cell, 0}, {0.3, 20.3 * cell, -14.6 * cell, 2.5 * cell}};
+    make_store(f->vis, &t, s, 1);
+    char vis2[600];
+    snprintf(vis2, sizeof vis2, "%s/vis3", f->dir);
+    t.flag_frac = 0.05;
+    make_store(vis2, &t, s, 3);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    tu_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static void test_kernel_values(void **state)
+{
+    (void)state;
+    img_kernel k;
+    ib_err e;
+    assert_int_equal(img_kernel_init(&e, &k, 7, 1.5, 0), 0);
+    assert_true(fabs(img_kernel_psi(&k, 0) - 1.0) < 1e-15);
+    assert_true(fabs(img_kernel_psi(&k, 0.3) - img_kernel_psi(&k, -0.3)) < 1e-15);
+    assert_true(fabs(img_kernel_psi(&k, 0.5) - exp(k.beta * (sqrt(0.75) - 1))) < 1e-15);
+    assert_true(img_kernel_psi(&k, 1.2) == 0.0);
+    double taps[IMG_MAX_SUPPORT];
+    float tf[IMG_MAX_SUPPORT];
+    double maxe = 0;
+    for (int s = 0; s < 1000; s++) {
+        double fr = s / 1000.0;
+        img_kernel_taps(&k, fr, taps);
+        img_kernel_taps_f(&k, (float)fr, tf);
+        for (int i = 0; i < 7; i++) {
+            double ex = img_kernel_psi(&k, (i - 3.5 + fr) / 3.5);
+            maxe = fmax(maxe, fabs(taps[i] - ex));
+            assert_true(fabs(tf[i] - ex) < 2e-6);
+        }
+    }
+    assert_true(maxe <= exp(-k.beta) * 1.01);
+    /* Kernel FT at 0 is the integral of psi over [-W/2, W/2]: midpoint rule. */
+    double integ = 0;
+    int N = 200000;
+    for (int i = 0; i < N; i++) integ += img_kernel_psi(&k, -1 + (i + 0.5) * 2.0 / N);
+    integ *= 7.0 / N;
+    assert_true(fabs(img_kernel_ft(&k, 0) - integ) < 1e-9);
+    /* And at nu = 0.2: cos-weighted. */
+    double integ2 = 0;
+    for (int i = 0; i < N; i++) {
+        double x = -1 + (i + 0.5) * 2.0 / N;
+        integ2 += img_kernel_psi(&k, x) * cos(2 * M_PI * 0.2 * 3.5 * x);
+    }
+    integ2 *= 7.0 / N;
+    assert_true(fabs(img_kernel_ft(&k, 0.2) - integ2) < 1e-9);
+    img_kernel_release(&k);
+    /* Large support is exact to round-off. */
+    assert_int_equal(img_kernel_init(&e, &k, 51, 2.0, 0), 0);
+    img_kernel_taps(&k, 0.37, taps);
+    for (int i = 0; i < 51; i++)
+        assert_true(fabs(taps[i] - img_kernel_psi(&k, (i - 25.5 + 0.37) / 25.5)) < 1e-12);
+    img_kernel_release(&k);
+    assert_int_equal(img_kernel_init(&e, &k, 4, 1.5, 0), IB_EINVAL);
+    assert_true(tu_contains(e.msg, "support must be odd"));
+    assert_int_equal(img_kernel_init(&e, &k, 53, 1.5, 0), IB_EINVAL);
+    assert_int_equal(img_kernel_init(&e, &k, 7, 1.0, 0), IB_EINVAL);
+    assert_true(tu_contains(e.msg, "padding"));
+}
+
+static void test_fft_sizes(void **state)
+{
+    (void)state;
+    assert_int_equal(img_good_fft_size(190), 192);
+    assert_int_equal(img_good_fft_size(901), 960);
+    assert_int_equal(img_good_fft_size(1023), 1024);
+    assert_int_equal(img_good_fft_size(11), 12);
+}
+
+static void test_point_source_centre(void **state)
+{
+    fixture *f = *state;
+    img_params p;
+    img_params_default(&p);
+    p.vis_dir = f->vis;
+    p.out_dir = f->out;
+    p.psf = 1;
+    img_result r;
+    assert_int_equal(run_imager(&p, &r), 0);
+    char path[700];
+    long n[4];
+    snprintf(path, sizeof path, "%s/dirty.fits", f->out);
+    float *d = read_cube(path, n);
+    assert_int_equal(n[0], 128);
+    assert_int_equal(n[1], 128);
+    assert_int_equal(n[2], 6);
+    assert_int_equal(n[3], 2);
+    for (int c = 0; c < 6; c++)
+        for (int pol = 0; pol < 2; pol++) {
+            float *pl = d + ((size_t)pol * 6 + c) * 128 * 128;
+            float v = pl[64 * 128 + 64];
+            /* 1 Jy at the centre peaks at 1.0 (pol 1 carries 1.1). */
+            assert_true(fabs(v - (pol ? 1.1 : 1.0)) < 2e-5);
+            for (int i = 0; i < 128 * 128; i++) assert_true(pl[i] <= v + 1e-6);
+        }
+    free(d);
+    snprintf(path, sizeof path, "%s/psf.fits", f->out);
+    d = read_cube(path, n);
+    for (int c = 0; c < 6 * 2; c++) assert_true(fabs(d[(size_t)c * 128 * 128 + 64 * 128 + 64] - 1.0) < 2e-5);
+    free(d);
+    assert_int_equal(r.samples_dropped, 0);
+    assert_int_equal(r.samples_gridded, 66ull * 40 * 6 * 2);
+}
+
+static void test_off_centre_source(void **state)
+{
+    fixture *f = *state;
+    char vis[700];
+    snprintf(vis, sizeof vis, "%s/vis_off", f->dir);
+    tstore t = {.nant = 10, .ntime = 30, .nchan = 2, .npol = 2, .cell_arcsec = cell_for(), .nx = 64};
+    double cell = t.cell_arcsec * M_PI / 180 / 3600;
+    /* +l is east = towards smaller x: 5 pixels east, 7 north. */
+    src s = {1.0, 5 * cell, 7 * cell, 0};
+    make_store(vis, &t, &s, 1);
+    img_params p;
+    img_params_default(&p);
+    p.vis_dir = vis;
+    p.out_dir = f->out;
+    p.dbl = 1;
+    p.support = 11;
+    img_result r;
+    assert_int_equal(run_imager(&p, &r), 0);
+    char path[700];
+    long n[4];
+    snprintf(path, sizeof path, "%s/dirty.fits", f->out);
+    float *d = read_cube(path, n);
+    int px = 32 - 5, py = 32 + 7;
+    for (int c = 0; c < 2; c++) {
+        float *pl = d + (size_t)c * 64 * 64;
+        assert_true(fabs(pl[py * 64 + px] - 1.0) < 1e-6);
+        int arg = 0;
+        for (int i = 0; i < 64 * 64; i++)
+            if (pl[i] > pl[arg]) arg = i;
+        assert_int_equal(arg, py * 64 + px);
+    }
+    free(d);
+}
+
+static void check_dft_case(fixture *f, int support, int dbl, int weighting, double tol)
+{
+    char vis[700];
+    snprintf(vis, sizeof vis, "%s/vis3", f->dir);
+    img_params p;
+    img_params_default(&p);
+    p.vis_dir = vis;
+    p.out_dir = f->out;
+    p.support = support;
+    p.dbl = dbl;
+    p.weighting = weighting;
+    p.robust = 0.5;
+    p.check_dft = 60;
+    p.threads = 2;
+    img_result r;
+    assert_int_equal(run_imager(&p, &r), 0);
+    fprintf(stderr, "  W=%d %s weighting %d: dft max_rel_err %.2e rms %.2e\n", support,
+            dbl ? "double" : "float", weighting, r.dft_max_rel_err, r.dft_rms_rel_err);
+    assert_true(r.dft_max_rel_err >= 0);
+    assert_true(r.dft_max_rel_err <= tol);
+}
+
+static void test_dft_float_w7(void **state) { check_dft_case(*state, 7, 0, IMG_WEIGHT_NATURAL, 1e-4); }
+static void test_dft_double_w11(void **state) { check_dft_case(*state, 11, 1, IMG_WEIGHT_NATURAL, 1e-6); }
+static void test_dft_double_w15(void **state) { check_dft_case(*state, 15, 1, IMG_WEIGHT_NATURAL, 1e-6); }
+static void test_dft_uniform(void **state) { check_dft_case(*state, 7, 0, IMG_WEIGHT_UNIFORM, 1e-4); }
+static void test_dft_briggs(void **state) { check_dft_case(*state, 9, 1, IMG_WEIGHT_BRIGGS, 1e-5); }
+
+static void test_invariance(void **state)
+{
+    fixture *f = *state;
+    char vis[700], out[700], path[800];
+    snprintf(vis, sizeof vis, "%s/vis3", f->dir);
+    const int th[] = {1, 2, 2, 1}, ch[] = {1, 3, 6, 4};
+    float *ref = NULL;
+    long n[4];
+    for (int k = 0; k < 4; k++) {
+        snprintf(out, sizeof out, "%s/inv%d", f->dir, k);
+        img_params p;
+        img_params_default(&p);
+        p.vis_dir = vis;
+        p.out_dir = out;
+        p.threads = th[k];
+        p.chunks = ch[k];
+        img_result r;
+        assert_int_equal(run_imager(&p, &r), 0);
+        snprintf(path, sizeof path, "%s/dirty.fits", out);
+        float *d = read_cube(path, n);
+        if (!ref) {
+            ref = d;
+            continue;
+        }
+        float peak = 0, maxd = 0;
+        for (long i = 0; i < n[0] * n[1] * n[2] * n[3]; i++) {
+            peak = fmaxf(peak, fabsf(ref[i]));
+            maxd = fmaxf(maxd, fabsf(ref[i] - d[i]));
+        }
+        assert_true(maxd <= 1e-6 * peak);
+        free(d);
+    }
+    free(ref);
+}
+
+static void test_fits_header(void **state)
+{
+    fixture *f = *state;
+    img_params p;
+    img_params_default(&p);
+    p.vis_dir = f->vis;
+    p.out_dir = f->out;
+    img_result r;
+    assert_int_equal(run_imager(&p, &r), 0);
+    char path[700], val[FLEN_VALUE];
+    snprintf(path, sizeof path, "%s/dirty.fits", f->out);
+    fitsfile *fp;
+    int status = 0;
+    fits_open_file(&fp, path, READONLY, &status);
+    const char *keys[] = {"CTYPE1", "CTYPE2", "CTYPE3", "CTYPE4", "BUNIT"};
+    const char *want[] = {"'RA---SIN'", "'DEC--SIN'", "'FREQ    '", "'STOKES  '", "'Jy/beam '"};
+    for (int i = 0; i < 5; i++) {
+        fits_read_keyword(fp, keys[i], val, NULL, &status);
+        assert_int_equal(status, 0);
+        assert_string_equal(val, want[i]);
+    }
+    double d;
+    fits_read_key_dbl(fp, "CDELT1", &d, NULL, &status);
+    assert_true(fabs(d + cell_for() / 3600) < 1e-12);
+    fits_read_key_dbl(fp, "CRVAL3", &d, NULL, &status);
+    assert_true(fabs(d - 100e9) < 1);
+    fits_read_key_dbl(fp, "CRVAL4", &d, NULL, &status);
+    assert_true(d == -5);
+    fits_read_key_dbl(fp, "CRPIX1", &d, NULL, &status);
+    assert_true(d == 65);
+    fits_close_file(fp, &status);
+    assert_int_equal(status, 0);
+    /* No temporary left behind. */
+    snprintf(path, sizeof path, "%s/dirty.fits.tmp", f->out);
+    assert_int_equal(access(path, F_OK), -1);
+    /* astropy reads it with the right axes and the peak at the centre. */
+    char *out = NULL;
+    int rc = tu_run(&out,
+                    "/usr/bin/python3 -c \"from astropy.io import fits; from astropy.wcs import WCS; "
+                    "h=fits.open('%s/dirty.fits'); w=WCS(h[0].header); "
+                    "print(h[0].data.shape, w.wcs.ctype[0], w.wcs.ctype[3], round(float(h[0].data[0,0,64,64]),4))\"",
+                    f->out);
+    assert_int_equal(rc, 0);
+    assert_true(tu_contains(out, "(2, 6, 128, 128) RA---SIN STOKES 1.0"));
+    free(out);
+}
+
+static void test_bad_inputs(void **state)
+{
+    fixture *f = *state;
+    char path[700], cmd[4000];
+    char *out = NULL;
+    const char *imager = tu_bin("imager");
+    /* Missing store. */
+    assert_int_equal(tu_run(&out, "%s --vis %s/nothere --out %s", imager, f->dir, f->out), 1);
+    assert_true(tu_contains(out, "nothere/vis.h5': no such file"));
+    free(out);
+    /* Not HDF5 at all. */
+    snprintf(path, sizeof path, "%s/junk", f->dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && echo hello > %s/vis.h5", path, path);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_run(&out, "%s --vis %s --out %s", imager, path, f->out), 1);
+    assert_true(tu_contains(out, "junk/vis.h5': not a readable HDF5 file"));
+    free(out);
+    /* Truncated. */
+    snprintf(path, sizeof path, "%s/trunc", f->dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && head -c 20000 %s/vis.h5 > %s/vis.h5", path, f->vis, path);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_run(&out, "%s --vis %s --out %s", imager, path, f->out), 1);
+    assert_true(tu_contains(out, "trunc/vis.h5'"));
+    free(out);
+    /* Corrupt bytes inside the visibility data: the checksum catches it. */
+    snprintf(path, sizeof path, "%s/corrupt", f->dir);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && cp %s/vis.h5 %s/vis.h5 && sz=$(stat -c %%s %s/vis.h5) && "
+             "printf 'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX' | dd of=%s/vis.h5 bs=1 seek=$((sz*2/3)) conv=notrunc 2>/dev/null",
+             path, f->vis, path, path, path);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_run(&out, "%s --vis %s --out %s", imager, path, f->out), 1);
+    assert_true(tu_contains(out, "corrupt/vis.h5': dataset '/"));
+    free(out);
+    /* Wrong shape: /flag replaced by a dataset of another size. */
+    snprintf(path, sizeof path, "%s/shape", f->dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/vis.h5 %s/vis.h5", path, f->vis, path);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/vis.h5", path);
+    hid_t fid = H5Fopen(cmd, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(fid >= 0);
+    H5Ldelete(fid, "flag", H5P_DEFAULT);
+    hsize_t dims[1] = {5};
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hid_t ds = H5Dcreate2(fid, "flag", H5T_NATIVE_UINT8, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Fclose(fid);
+    assert_int_equal(tu_run(&out, "%s --vis %s --out %s", imager, path, f->out), 1);
+    assert_true(tu_contains(out, "shape/vis.h5': dataset '/flag' has the wrong shape"));
+    free(out);
+    /* Bad parameters: exit 2, option named. */
+    struct { const char *args, *msg; } bad[] = {
+        {"--support 4", "'--support' must be odd"},
+        {"--support 53", "'--support' must be odd"},
+        {"--image 0", "'--image'"},
+        {"--image 101x100", "'--image'"},
+        {"--weight fancy", "'--weight'"},
+        {"--weight briggs:9", "robust"},
+        {"--threads 0", "'--threads'"},
+        {"--padding 0.9", "'--padding'"},
+        {"--precision half", "'--precision'"},
+        {"--gridder wide", "'--gridder'"},
+        {"--bogus 1", "unknown option '--bogus'"},
+        {"--support seven", "expects an integer"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(tu_run(&out, "%s --vis %s --out %s %s", imager, f->vis, f->out, bad[i].args), 2);
+        if (!tu_contains(out, bad[i].msg)) fprintf(stderr, "for %s got: %s\n", bad[i].args, out);
+        assert_true(tu_contains(out, bad[i].msg));
+        free(out);
+    }
+    /* The CLI check prints the DFT line last. */
+    assert_int_equal(tu_run(&out, "%s --vis %s --out %s --threads 2 --check-dft 16", imager, f->vis, f->out), 0);
+    const char *last = strstr(out, "dft max_rel_err ");
+    assert_non_null(last);
+    assert_true(strchr(last, '\n') == last + strlen(last) - 1);
+    assert_true(atof(last + 16) < 1e-4);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kernel_values),
+        cmocka_unit_test(test_fft_sizes),
+        cmocka_unit_test(test_point_source_centre),
+        cmocka_unit_test(test_off_centre_source),
+        cmocka_unit_test(test_dft_float_w7),
+        cmocka_unit_test(test_dft_double_w11),
+        cmocka_unit_test(test_dft_double_w15),
+        cmocka_unit_test(test_dft_uniform),
+        cmocka_unit_test(test_dft_briggs),
+        cmocka_unit_test(test_invariance),
+        cmocka_unit_test(test_fits_header),
+        cmocka_unit_test(test_bad_inputs),
+    };
+    return cmocka_run_group_tests_name("gridder", tests, setup_point, teardown);
+}
