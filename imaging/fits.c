@@ -1,17 +1,20 @@
 /*
- * fits.c: FITS cubes through cfitsio — a SIN-projected RA/DEC, FREQ and
- * STOKES WCS, planes written from worker threads under a lock, and the
- * write-to-temporary, fsync, rename protocol so that an interrupted run
- * never leaves a complete-looking cube.
+ * fits.c: FITS cubes. cfitsio formats the header (a SIN-projected RA/DEC,
+ * FREQ and STOKES WCS); the data unit is pre-sized (fallocate) and planes
+ * are written big-endian at their computed offsets with pwrite, so worker
+ * threads (and later MPI ranks) write in parallel without a lock — cfitsio
+ * offers no concurrent writes to one HDU. Write-to-temporary, fsync,
+ * rename: an interrupted run never leaves a complete-looking cube.
+ * Reading back (for the DFT check and the tests) goes through cfitsio.
  */
 #define _GNU_SOURCE
 #include "imaging/internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <fitsio.h>
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +22,115 @@
 #include <unistd.h>
 
 struct img__fits {
-    fitsfile *fp;
-    pthread_mutex_t lock;
+    int fd;
     char path[PATH_MAX], tmp[PATH_MAX + 8];
-    int nx, ny;
+    int nx, ny, nchan, npol;
+    off_t data_start, file_size;
 };
 
 static int fits_fail(ib_err *e, const char *path, int status, const char *what)
 {
     char txt[FLEN_STATUS];
     fits_get_errstatus(status, txt);
-    int code = (status == WRITE_ERROR || status == FILE_NOT_CREATED) ? IB_EIO : IB_EIO;
-    return ib_error(e, code, "fits '%s': %s: %s (cfitsio status %d)", path, what, txt, status);
+    return ib_error(e, IB_EIO, "fits '%s': %s: %s (cfitsio status %d)", path, what, txt, status);
+}
+
+/*
+ * The primary header as FITS cards, formatted by cfitsio in a memory file.
+ * The memory image is made with one plane and NAXIS3/NAXIS4 are set to the
+ * cube's afterwards, so cfitsio never fills a cube-sized data unit we do
+ * not want; they are set back before the memory file is deleted.
+ * Returns a malloc'd string of ncards*80 characters (the END card last).
+ */
+static int make_header(ib_err *e, const char *path, const img__cube_desc *d,
+                       const char *const *history, char **out, int *ncards)
+{
+    fitsfile *fp = NULL;
+    int status = 0;
+    long naxes[4] = {d->nx, d->ny, 1, 1};
+    fits_create_file(&fp, "mem://", &status);
+    fits_create_img(fp, FLOAT_IMG, 4, naxes, &status);
+    if (status) return fits_fail(e, path, status, "cannot format header");
+    const double deg = 180.0 / M_PI;
+    double v;
+    char s[80];
+    fits_write_key_str(fp, "BUNIT", d->bunit, "brightness unit", &status);
+    fits_write_key_str(fp, "BTYPE", d->btype, "", &status);
+    fits_write_key_str(fp, "OBJECT", d->object, "dataset", &status);
+    fits_write_key_str(fp, "TELESCOP", d->telescope, "", &status);
+    fits_write_key_str(fp, "ORIGIN", "imbench", "", &status);
+    fits_write_key_str(fp, "RADESYS", "ICRS", "", &status);
+    v = 2000.0;
+    fits_write_key_dbl(fp, "EQUINOX", v, -12, "", &status);
+    fits_write_key_str(fp, "CTYPE1", "RA---SIN", "", &status);
+    v = d->ra * deg;
+    if (v < 0) v += 360.0;
+    fits_write_key_dbl(fp, "CRVAL1", v, -17, "deg", &status);
+    v = -d->cell * deg;
+    fits_write_key_dbl(fp, "CDELT1", v, -17, "deg", &status);
+    v = d->nx / 2 + 1;
+    fits_write_key_dbl(fp, "CRPIX1", v, -17, "", &status);
+    fits_write_key_str(fp, "CUNIT1", "deg", "", &status);
+    fits_write_key_str(fp, "CTYPE2", "DEC--SIN", "", &status);
+    v = d->dec * deg;
+    fits_write_key_dbl(fp, "CRVAL2", v, -17, "deg", &status);
+    v = d->cell * deg;
+    fits_write_key_dbl(fp, "CDELT2", v, -17, "deg", &status);
+    v = d->ny / 2 + 1;
+    fits_write_key_dbl(fp, "CRPIX2", v, -17, "", &status);
+    fits_write_key_str(fp, "CUNIT2", "deg", "", &status);
+    fits_write_key_str(fp, "CTYPE3", "FREQ", "", &status);
+    fits_write_key_dbl(fp, "CRVAL3", d->freq0, -17, "Hz", &status);
+    fits_write_key_dbl(fp, "CDELT3", d->dfreq, -17, "Hz", &status);
+    v = 1;
+    fits_write_key_dbl(fp, "CRPIX3", v, -17, "", &status);
+    fits_write_key_str(fp, "CUNIT3", "Hz", "", &status);
+    fits_write_key_str(fp, "SPECSYS", "TOPOCENT", "", &status);
+    fits_write_key_str(fp, "CTYPE4", "STOKES", "", &status);
+    v = d->corr[0];
+    fits_write_key_dbl(fp, "CRVAL4", v, -17, "", &status);
+    v = d->npol > 1 ? d->corr[1] - d->corr[0] : 1;
+    fits_write_key_dbl(fp, "CDELT4", v, -17, "", &status);
+    v = 1;
+    fits_write_key_dbl(fp, "CRPIX4", v, -17, "", &status);
+    time_t now = time(NULL);
+    struct tm tmv;
+    gmtime_r(&now, &tmv);
+    strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tmv);
+    fits_write_key_str(fp, "DATE", s, "file creation (UTC)", &status);
+    for (int i = 0; history && history[i]; i++) fits_write_history(fp, history[i], &status);
+    fits_modify_key_lng(fp, "NAXIS3", d->nchan, "&", &status);
+    fits_modify_key_lng(fp, "NAXIS4", d->npol, "&", &status);
+    char *hdr = NULL;
+    if (!status) fits_hdr2str(fp, 0, NULL, 0, &hdr, ncards, &status);
+    int st2 = 0;
+    fits_modify_key_lng(fp, "NAXIS3", 1, "&", &st2);
+    fits_modify_key_lng(fp, "NAXIS4", 1, "&", &st2);
+    fits_delete_file(fp, &st2);
+    if (status) {
+        if (hdr) fits_free_memory(hdr, &st2);
+        return fits_fail(e, path, status, "cannot format header");
+    }
+    *out = ib_strdup(hdr);
+    fits_free_memory(hdr, &st2);
+    if (!*out) return ib_error(e, IB_ENOMEM, "out of memory formatting '%s'", path);
+    return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t n, off_t off)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return 0;
 }
 
 int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
@@ -39,73 +139,56 @@ int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
     *out = NULL;
     img__fits *f = ib_calloc(1, sizeof *f);
     if (!f) return ib_error(e, IB_ENOMEM, "out of memory creating '%s'", path);
-    pthread_mutex_init(&f->lock, NULL);
+    f->fd = -1;
     snprintf(f->path, sizeof f->path, "%s", path);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp", path);
     f->nx = d->nx;
     f->ny = d->ny;
-    int status = 0;
-    char name[PATH_MAX + 16];
-    snprintf(name, sizeof name, "!%s", f->tmp); /* '!' overwrites a stale temp */
-    long naxes[4] = {d->nx, d->ny, d->nchan, d->npol};
-    fits_create_file(&f->fp, name, &status);
-    if (status) {
-        int rc = fits_fail(e, f->tmp, status, "cannot create file");
-        pthread_mutex_destroy(&f->lock);
+    f->nchan = d->nchan;
+    f->npol = d->npol;
+    char *hdr = NULL;
+    int ncards = 0;
+    int rc = make_header(e, path, d, history, &hdr, &ncards);
+    if (rc) {
         free(f);
         return rc;
     }
-    fits_create_img(f->fp, FLOAT_IMG, 4, naxes, &status);
-    const double deg = 180.0 / M_PI;
-    double v;
-    char s[80];
-    fits_write_key_str(f->fp, "BUNIT", d->bunit, "brightness unit", &status);
-    fits_write_key_str(f->fp, "BTYPE", d->btype, "", &status);
-    fits_write_key_str(f->fp, "OBJECT", d->object, "dataset", &status);
-    fits_write_key_str(f->fp, "TELESCOP", d->telescope, "", &status);
-    fits_write_key_str(f->fp, "ORIGIN", "imbench", "", &status);
-    fits_write_key_str(f->fp, "RADESYS", "ICRS", "", &status);
-    v = 2000.0;
-    fits_write_key_dbl(f->fp, "EQUINOX", v, -12, "", &status);
-    fits_write_key_str(f->fp, "CTYPE1", "RA---SIN", "", &status);
-    v = d->ra * deg;
-    if (v < 0) v += 360.0;
-    fits_write_key_dbl(f->fp, "CRVAL1", v, -17, "deg", &status);
-    v = -d->cell * deg;
-    fits_write_key_dbl(f->fp, "CDELT1", v, -17, "deg", &status);
-    v = d->nx / 2 + 1;
-    fits_write_key_dbl(f->fp, "CRPIX1", v, -17, "", &status);
-    fits_write_key_str(f->fp, "CUNIT1", "deg", "", &status);
-    fits_write_key_str(f->fp, "CTYPE2", "DEC--SIN", "", &status);
-    v = d->dec * deg;
-    fits_write_key_dbl(f->fp, "CRVAL2", v, -17, "deg", &status);
-    v = d->cell * deg;
-    fits_write_key_dbl(f->fp, "CDELT2", v, -17, "deg", &status);
-    v = d->ny / 2 + 1;
-    fits_write_key_dbl(f->fp, "CRPIX2", v, -17, "", &status);
-    fits_write_key_str(f->fp, "CUNIT2", "deg", "", &status);
-    fits_write_key_str(f->fp, "CTYPE3", "FREQ", "", &status);
-    fits_write_key_dbl(f->fp, "CRVAL3", d->freq0, -17, "Hz", &status);
-    fits_write_key_dbl(f->fp, "CDELT3", d->dfreq, -17, "Hz", &status);
-    v = 1;
-    fits_write_key_dbl(f->fp, "CRPIX3", v, -17, "", &status);
-    fits_write_key_str(f->fp, "CUNIT3", "Hz", "", &status);
-    fits_write_key_str(f->fp, "SPECSYS", "TOPOCENT", "", &status);
-    fits_write_key_str(f->fp, "CTYPE4", "STOKES", "", &status);
-    v = d->corr[0];
-    fits_write_key_dbl(f->fp, "CRVAL4", v, -17, "", &status);
-    v = d->npol > 1 ? d->corr[1] - d->corr[0] : 1;
-    fits_write_key_dbl(f->fp, "CDELT4", v, -17, "", &status);
-    v = 1;
-    fits_write_key_dbl(f->fp, "CRPIX4", v, -17, "", &status);
-    time_t now = time(NULL);
-    struct tm tmv;
-    gmtime_r(&now, &tmv);
-    strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tmv);
-    fits_write_key_str(f->fp, "DATE", s, "file creation (UTC)", &status);
-    for (int i = 0; history && history[i]; i++) fits_write_history(f->fp, history[i], &status);
-    if (status) {
-        int rc = fits_fail(e, f->tmp, status, "cannot write header");
+    size_t hlen = (size_t)ncards * 80, hpad = (hlen + 2879) / 2880 * 2880;
+    size_t data;
+    if (ib_mul3_size((size_t)d->nx * (size_t)d->ny, (size_t)d->nchan, (size_t)d->npol * 4, &data)) {
+        free(hdr);
+        free(f);
+        return ib_error(e, IB_EOVERFLOW, "fits '%s': cube too large", path);
+    }
+    f->data_start = (off_t)hpad;
+    f->file_size = (off_t)(hpad + (data + 2879) / 2880 * 2880);
+    char *block = ib_malloc(hpad);
+    if (!block) {
+        free(hdr);
+        free(f);
+        return ib_error(e, IB_ENOMEM, "out of memory creating '%s'", path);
+    }
+    memset(block, ' ', hpad);
+    memcpy(block, hdr, hlen);
+    free(hdr);
+    f->fd = open(f->tmp, O_CREAT | O_TRUNC | O_RDWR, 0644);
+    if (f->fd < 0) {
+        rc = ib_error(e, IB_EIO, "fits '%s': cannot create: %s", f->tmp, strerror(errno));
+    } else if (write_all(f->fd, block, hpad, 0) != 0) {
+        rc = ib_error(e, errno == ENOSPC ? IB_ENOSPACE : IB_EIO, "fits '%s': cannot write header: %s",
+                      f->tmp, strerror(errno));
+    } else {
+        /* Reserve the whole cube now, so a full disk shows before any work
+         * (falls back to a sparse file where fallocate is unsupported). */
+        int fr = posix_fallocate(f->fd, 0, f->file_size);
+        if (fr == ENOSPC || fr == EFBIG)
+            rc = ib_error(e, IB_ENOSPACE, "fits '%s': no space for a %lld-byte cube: %s", f->tmp,
+                          (long long)f->file_size, strerror(fr));
+        else if (fr != 0 && ftruncate(f->fd, f->file_size) != 0)
+            rc = ib_error(e, IB_EIO, "fits '%s': cannot size the cube: %s", f->tmp, strerror(errno));
+    }
+    free(block);
+    if (rc) {
         img__fits_abort(f);
         return rc;
     }
@@ -113,37 +196,32 @@ int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
     return 0;
 }
 
-int img__fits_write_plane(ib_err *e, img__fits *f, int chan, int pol, const float *plane)
+int img__fits_write_plane(ib_err *e, img__fits *f, int chan, int pol, float *plane)
 {
-    int status = 0;
-    long fpixel[4] = {1, 1, chan + 1, pol + 1};
-    pthread_mutex_lock(&f->lock);
-    fits_write_pix(f->fp, TFLOAT, fpixel, (LONGLONG)f->nx * f->ny, (void *)plane, &status);
-    pthread_mutex_unlock(&f->lock);
-    if (status) return fits_fail(e, f->tmp, status, "cannot write plane (disk full?)");
+    size_t n = (size_t)f->nx * (size_t)f->ny;
+    /* FITS data are big-endian IEEE floats. */
+    uint32_t *u = (uint32_t *)(void *)plane;
+    for (size_t i = 0; i < n; i++) u[i] = __builtin_bswap32(u[i]);
+    off_t off = f->data_start + (off_t)(((size_t)pol * (size_t)f->nchan + (size_t)chan) * n * 4);
+    if (write_all(f->fd, plane, n * 4, off) != 0)
+        return ib_error(e, errno == ENOSPC ? IB_ENOSPACE : IB_EIO,
+                        "fits '%s': cannot write plane chan %d pol %d: %s", f->tmp, chan, pol,
+                        strerror(errno));
     return 0;
 }
 
 int img__fits_finish(ib_err *e, img__fits *f, uint64_t *bytes)
 {
-    int status = 0, rc = 0;
-    fits_close_file(f->fp, &status);
-    f->fp = NULL;
-    if (status) rc = fits_fail(e, f->tmp, status, "cannot finish file (disk full?)");
-    if (!rc) {
-        int fd = open(f->tmp, O_RDONLY);
-        if (fd < 0 || fsync(fd) != 0)
-            rc = ib_error(e, IB_EIO, "fits '%s': cannot sync to disk", f->tmp);
-        if (fd >= 0) {
-            off_t sz = lseek(fd, 0, SEEK_END);
-            if (bytes && sz > 0) *bytes += (uint64_t)sz;
-            close(fd);
-        }
-    }
+    int rc = 0;
+    if (fsync(f->fd) != 0)
+        rc = ib_error(e, IB_EIO, "fits '%s': cannot sync to disk: %s", f->tmp, strerror(errno));
+    if (close(f->fd) != 0 && !rc)
+        rc = ib_error(e, IB_EIO, "fits '%s': cannot close: %s", f->tmp, strerror(errno));
+    f->fd = -1;
     if (!rc && rename(f->tmp, f->path) != 0)
-        rc = ib_error(e, IB_EIO, "fits '%s': cannot rename into place", f->path);
+        rc = ib_error(e, IB_EIO, "fits '%s': cannot rename into place: %s", f->path, strerror(errno));
     if (rc) unlink(f->tmp);
-    pthread_mutex_destroy(&f->lock);
+    else if (bytes) *bytes += (uint64_t)f->file_size;
     free(f);
     return rc;
 }
@@ -151,10 +229,8 @@ int img__fits_finish(ib_err *e, img__fits *f, uint64_t *bytes)
 void img__fits_abort(img__fits *f)
 {
     if (!f) return;
-    int status = 0;
-    if (f->fp) fits_close_file(f->fp, &status);
+    if (f->fd >= 0) close(f->fd);
     unlink(f->tmp);
-    pthread_mutex_destroy(&f->lock);
     free(f);
 }
 

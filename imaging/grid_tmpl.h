@@ -28,15 +28,20 @@ FN(taps)(const REAL *restrict ct, int deg, const int W, REAL frac, REAL *restric
         for (int i = 0; i < W; i++) out[i] = out[i] * y + ct[(size_t)j * (size_t)W + (size_t)i];
 }
 
+/*
+ * The grid holds all pols of a cell together: g[((v * ngx) + u) * NP + p]
+ * complex, so one kernel row update covers 2*NP*W contiguous REALs.
+ */
 static inline __attribute__((always_inline)) void
-FN(grid_w)(const img_kernel *k, const int W, const FN(sample_list) *L, int npol,
-           REAL *const *g, int ngx, int psf)
+FN(grid_w)(const img_kernel *k, const int W, const int NP, const FN(sample_list) *L,
+           REAL *restrict g, int ngx, int psf, int *vlo, int *vhi)
 {
     REAL ku[IMG_MAX_SUPPORT], kv[IMG_MAX_SUPPORT];
-    REAL kx[IMG_MAX_POL][2 * IMG_MAX_SUPPORT];
-    const size_t rowlen = 2 * (size_t)ngx;
+    REAL kx[2 * IMG_MAX_POL * IMG_MAX_SUPPORT];
+    const size_t rowlen = 2 * (size_t)NP * (size_t)ngx;
     const REAL *ct = FN(coef_t)(k);
     const int deg = k->deg, table = k->oversample > 0;
+    int lo = *vlo, hi = *vhi;
     for (int64_t s = 0; s < L->n; s++) {
         if (table) {
             FN(table_taps)(k, L->fu[s], ku);
@@ -45,46 +50,108 @@ FN(grid_w)(const img_kernel *k, const int W, const FN(sample_list) *L, int npol,
             FN(taps)(ct, deg, W, L->fu[s], ku);
             FN(taps)(ct, deg, W, L->fv[s], kv);
         }
-        size_t base = (size_t)L->iv[s] * rowlen + 2 * (size_t)L->iu[s];
-        for (int p = 0; p < npol; p++) {
-            REAL vr, vi;
-            if (psf) {
-                vr = L->w[(size_t)s * (size_t)npol + (size_t)p];
-                vi = 0;
-            } else {
-                vr = L->vr[(size_t)s * (size_t)npol + (size_t)p];
-                vi = L->vi[(size_t)s * (size_t)npol + (size_t)p];
+        const REAL *vr = (psf ? L->w : L->vr) + (size_t)s * (size_t)NP;
+        const REAL *vi = L->vi + (size_t)s * (size_t)NP;
+        for (int i = 0; i < W; i++)
+            for (int p = 0; p < NP; p++) {
+                kx[2 * (i * NP + p)] = ku[i] * vr[p];
+                kx[2 * (i * NP + p) + 1] = psf ? 0 : ku[i] * vi[p];
             }
-            for (int i = 0; i < W; i++) {
-                kx[p][2 * i] = ku[i] * vr;
-                kx[p][2 * i + 1] = ku[i] * vi;
-            }
+        int iv = L->iv[s];
+        lo = iv < lo ? iv : lo;
+        hi = iv + W > hi ? iv + W : hi;
+        REAL *restrict gp = g + (size_t)iv * rowlen + 2 * (size_t)NP * (size_t)L->iu[s];
+        for (int j = 0; j < W; j++) {
+            REAL a = kv[j];
+            REAL *restrict row = gp + (size_t)j * rowlen;
+            for (int t = 0; t < 2 * NP * W; t++) row[t] += a * kx[t];
         }
-        for (int p = 0; p < npol; p++) {
-            REAL *restrict gp = g[p] + base;
-            const REAL *restrict kxp = kx[p];
-            for (int j = 0; j < W; j++) {
-                REAL a = kv[j];
-                REAL *restrict row = gp + (size_t)j * rowlen;
-                for (int t = 0; t < 2 * W; t++) row[t] += a * kxp[t];
-            }
+    }
+    *vlo = lo;
+    *vhi = hi;
+}
+
+#define GRID_CASE(WW)                                                              \
+    case WW:                                                                       \
+        if (npol == 2) FN(grid_w)(k, WW, 2, L, g, ngx, psf, vlo, vhi);             \
+        else if (npol == 1) FN(grid_w)(k, WW, 1, L, g, ngx, psf, vlo, vhi);        \
+        else FN(grid_w)(k, WW, npol, L, g, ngx, psf, vlo, vhi);                    \
+        break;
+
+/* Grid list L onto g (see grid_w); [*vlo, *vhi) grows to cover the grid
+ * rows written, so the caller can clear just those. */
+static void FN(grid_samples)(const img_kernel *k, const FN(sample_list) *L, int npol,
+                             REAL *g, int ngx, int psf, int *vlo, int *vhi)
+{
+    switch (k->W) {
+        GRID_CASE(5)
+        GRID_CASE(7)
+        GRID_CASE(9)
+        GRID_CASE(11)
+        GRID_CASE(13)
+        GRID_CASE(15)
+        GRID_CASE(17)
+    default: FN(grid_w)(k, k->W, npol, L, g, ngx, psf, vlo, vhi); break;
+    }
+}
+#undef GRID_CASE
+
+/*
+ * Fold the centred complex grid g (ngy rows x ngx) into the half-spectrum
+ * h (ngy x (ngx/2+1)) of its Hermitian part, shifted so that uv cell q sits
+ * at index q mod n: h[q] = g[q + n/2] + conj(g[-q + n/2]). A complex-to-
+ * real FFT of h then gives twice the real part of the dirty image directly
+ * (half the work of a complex FFT, and no checkerboard sign pass).
+ */
+static void FN(fold)(const REAL *restrict g, REAL *restrict h, int ngx, int ngy, int npol,
+                     int p, int vlo, int vhi)
+{
+    const int hx = ngx / 2 + 1;
+    const size_t cs = 2 * (size_t)npol; /* REALs per grid cell */
+    for (int qv = 0; qv < ngy; qv++) {
+        int va = (qv + ngy / 2) % ngy, vb = (ngy / 2 - qv + ngy) % ngy;
+        REAL *o = h + 2 * (size_t)qv * (size_t)hx;
+        int za = va < vlo || va >= vhi, zb = vb < vlo || vb >= vhi;
+        if (za && zb) { /* both rows empty: nothing was gridded there */
+            memset(o, 0, sizeof(REAL) * 2 * (size_t)hx);
+            continue;
         }
+        const REAL *a = g + cs * (size_t)va * (size_t)ngx + 2 * (size_t)p;
+        const REAL *b = g + cs * (size_t)vb * (size_t)ngx + 2 * (size_t)p;
+        /* qu in [0, ngx/2): a at column ngx/2 + qu, b at ngx/2 - qu. */
+        const REAL *ar = a + cs * (size_t)(ngx / 2);
+        for (int qu = 0; qu < ngx / 2; qu++) {
+            size_t ia = cs * (size_t)qu, ib = cs * (size_t)(ngx / 2 - qu);
+            o[2 * qu] = ar[ia] + b[ib];
+            o[2 * qu + 1] = ar[ia + 1] - b[ib + 1];
+        }
+        /* qu = ngx/2: both at column 0 (mod ngx). */
+        o[2 * (hx - 1)] = a[0] + b[0];
+        o[2 * (hx - 1) + 1] = a[1] - b[1];
     }
 }
 
-static void FN(grid_samples)(const img_kernel *k, const FN(sample_list) *L, int npol,
-                             REAL *const *g, int ngx, int psf)
+/* The c2r output r (rows of 2*(ngx/2+1) REALs) -> image plane: pixel
+ * (x, y) is at offset (cx - x, y - cy), scaled by the grid correction,
+ * 1/2 for the Hermitian doubling and the weight normalisation. */
+static float FN(extract)(const REAL *restrict r, float *restrict out, int nx, int ny, int ngx,
+                         const int32_t *jx, const int32_t *jy, const double *cx_corr,
+                         const double *cy_corr, double scale)
 {
-    switch (k->W) {
-    case 5: FN(grid_w)(k, 5, L, npol, g, ngx, psf); break;
-    case 7: FN(grid_w)(k, 7, L, npol, g, ngx, psf); break;
-    case 9: FN(grid_w)(k, 9, L, npol, g, ngx, psf); break;
-    case 11: FN(grid_w)(k, 11, L, npol, g, ngx, psf); break;
-    case 13: FN(grid_w)(k, 13, L, npol, g, ngx, psf); break;
-    case 15: FN(grid_w)(k, 15, L, npol, g, ngx, psf); break;
-    case 17: FN(grid_w)(k, 17, L, npol, g, ngx, psf); break;
-    default: FN(grid_w)(k, k->W, L, npol, g, ngx, psf); break;
+    const size_t stride = 2 * (size_t)(ngx / 2 + 1);
+    float peak = 0;
+    for (int y = 0; y < ny; y++) {
+        const REAL *row = r + (size_t)jy[y] * stride;
+        double fy = scale * cy_corr[y];
+        float *o = out + (size_t)y * (size_t)nx;
+        for (int x = 0; x < nx; x++) {
+            float v = (float)(row[jx[x]] * fy * cx_corr[x]);
+            o[x] = v;
+            float av = v < 0 ? -v : v;
+            peak = av > peak ? av : peak;
+        }
     }
+    return peak;
 }
 
 #undef FN

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define IMG_C_LIGHT 299792458.0
 
@@ -45,6 +46,7 @@ typedef struct run_ctx {
     int nx, ny, ngx, ngy;
     double cell;         /* radians */
     double *corr_x, *corr_y; /* 1 / kernel FT per image pixel */
+    int32_t *jx, *jy;    /* c2r output column/row of each image pixel */
     int nchunks;
     int64_t *chunk0;     /* nchunks+1 channel boundaries */
     int64_t max_chunk;
@@ -54,7 +56,8 @@ typedef struct run_ctx {
     ib_err err;
     img__fits *dirty, *psf;
     float *peaks;        /* nchan * npol plane peaks |max| */
-    void *plan;          /* fftwf_plan or fftw_plan, shared (new-array execute) */
+    void *plan;          /* c2r fftwf_plan or fftw_plan, shared (new-array execute) */
+    double plan_seconds;
 } run_ctx;
 
 typedef struct worker {
@@ -66,7 +69,9 @@ typedef struct worker {
     uint8_t *flag;
     void *list;          /* sample_list_f or _d */
     float *density;
-    void *grid[IMG_MAX_POL];
+    void *grid;          /* ngy x ngx cells of npol complex values */
+    int vlo, vhi;        /* grid rows that may be non-zero */
+    void *half;          /* Hermitian half-spectrum, c2r in place */
     float *plane;
     uint64_t samples, dropped, bytes_read;
 } worker;
@@ -99,6 +104,7 @@ void img_params_default(img_params *p)
     p->threads = 1;
     p->chunks = 0;
     p->seed = 1;
+    p->fft_plan = 1;
 }
 
 static void set_err(run_ctx *R, const ib_err *e)
@@ -161,39 +167,33 @@ static int image_product(worker *w, int64_t chan, const double *sumw, int psf)
 {
     run_ctx *R = w->R;
     const int npol = R->npol, dbl = R->p->dbl;
-    const size_t ng = (size_t)R->ngx * (size_t)R->ngy;
     ib_err e;
     ib_err_init(&e);
 
     prof_timer_switch(&w->t, PROF_GRID);
-    for (int p = 0; p < npol; p++) memset(w->grid[p], 0, ng * 2 * (dbl ? 8 : 4));
-    if (dbl) grid_samples_d(&R->k, w->list, npol, (double *const *)w->grid, R->ngx, psf);
-    else grid_samples_f(&R->k, w->list, npol, (float *const *)w->grid, R->ngx, psf);
+    const size_t cell = 2 * (size_t)npol * (dbl ? 8 : 4), row = cell * (size_t)R->ngx;
+    if (w->vhi > w->vlo)
+        memset((char *)w->grid + (size_t)w->vlo * row, 0, (size_t)(w->vhi - w->vlo) * row);
+    w->vlo = R->ngy;
+    w->vhi = 0;
+    if (dbl) grid_samples_d(&R->k, w->list, npol, w->grid, R->ngx, psf, &w->vlo, &w->vhi);
+    else grid_samples_f(&R->k, w->list, npol, w->grid, R->ngx, psf, &w->vlo, &w->vhi);
 
     for (int p = 0; p < npol; p++) {
         prof_timer_switch(&w->t, PROF_FFT);
-        if (dbl) fftw_execute_dft(R->plan, w->grid[p], w->grid[p]);
-        else fftwf_execute_dft(R->plan, w->grid[p], w->grid[p]);
-
-        prof_timer_switch(&w->t, PROF_CORRECT);
-        const int nx = R->nx, ny = R->ny, cx = nx / 2, cy = ny / 2;
-        const double norm = sumw[p] > 0 ? 1.0 / sumw[p] : 0.0;
-        float peak = 0;
-        for (int y = 0; y < ny; y++) {
-            int pm = y - cy;
-            size_t jy = (size_t)((pm % R->ngy + R->ngy) % R->ngy);
-            double fy = norm * R->corr_y[y] * ((pm & 1) ? -1.0 : 1.0);
-            float *out = w->plane + (size_t)y * (size_t)nx;
-            for (int x = 0; x < nx; x++) {
-                int pl = cx - x;
-                size_t jx = (size_t)((pl % R->ngx + R->ngx) % R->ngx);
-                size_t o = 2 * (jy * (size_t)R->ngx + jx);
-                double re = dbl ? ((double *)w->grid[p])[o] : ((float *)w->grid[p])[o];
-                double v = re * fy * R->corr_x[x] * ((pl & 1) ? -1.0 : 1.0);
-                out[x] = (float)v;
-                if (fabsf(out[x]) > peak) peak = fabsf(out[x]);
-            }
+        if (dbl) {
+            fold_d(w->grid, w->half, R->ngx, R->ngy, npol, p, w->vlo, w->vhi);
+            fftw_execute_dft_c2r(R->plan, w->half, w->half);
+        } else {
+            fold_f(w->grid, w->half, R->ngx, R->ngy, npol, p, w->vlo, w->vhi);
+            fftwf_execute_dft_c2r(R->plan, w->half, w->half);
         }
+        prof_timer_switch(&w->t, PROF_CORRECT);
+        double scale = sumw[p] > 0 ? 0.5 / sumw[p] : 0.0;
+        float peak = dbl ? extract_d(w->half, w->plane, R->nx, R->ny, R->ngx, R->jx, R->jy,
+                                     R->corr_x, R->corr_y, scale)
+                         : extract_f(w->half, w->plane, R->nx, R->ny, R->ngx, R->jx, R->jy,
+                                     R->corr_x, R->corr_y, scale);
         if (!psf) R->peaks[(size_t)chan * (size_t)npol + (size_t)p] = peak;
 
         prof_timer_switch(&w->t, PROF_WRITE);
@@ -260,11 +260,14 @@ static void worker_release(worker *w, int dbl)
     free(w->flag);
     list_free(w->list, dbl);
     free(w->density);
-    for (int p = 0; p < IMG_MAX_POL; p++)
-        if (w->grid[p]) {
-            if (dbl) fftw_free(w->grid[p]);
-            else fftwf_free(w->grid[p]);
-        }
+    if (w->grid) {
+        if (dbl) fftw_free(w->grid);
+        else fftwf_free(w->grid);
+    }
+    if (w->half) {
+        if (dbl) fftw_free(w->half);
+        else fftwf_free(w->half);
+    }
     free(w->plane);
 }
 
@@ -287,9 +290,17 @@ static int worker_init(ib_err *e, run_ctx *R, worker *w, int id)
         w->density = ib_malloc(sizeof(float) * (size_t)R->nx * (size_t)R->ny);
     int ok = w->vis && w->wt && w->flag && w->list && w->plane &&
              (R->p->weighting == IMG_WEIGHT_NATURAL || w->density);
-    for (int p = 0; ok && p < R->npol; p++) {
-        w->grid[p] = R->p->dbl ? (void *)fftw_alloc_complex(ng) : (void *)fftwf_alloc_complex(ng);
-        ok = w->grid[p] != NULL;
+    if (ok) {
+        size_t ngp = ng * (size_t)R->npol;
+        w->grid = R->p->dbl ? (void *)fftw_alloc_complex(ngp) : (void *)fftwf_alloc_complex(ngp);
+        ok = w->grid != NULL;
+        if (ok) memset(w->grid, 0, ngp * (R->p->dbl ? 16 : 8));
+        w->vlo = w->vhi = 0;
+    }
+    size_t nh = (size_t)R->ngy * (size_t)(R->ngx / 2 + 1);
+    if (ok) {
+        w->half = R->p->dbl ? (void *)fftw_alloc_complex(nh) : (void *)fftwf_alloc_complex(nh);
+        ok = w->half != NULL;
     }
     if (!ok)
         return ib_error(e, IB_ENOMEM,
@@ -385,6 +396,8 @@ static void run_release(run_ctx *R)
     free(R->vm);
     free(R->corr_x);
     free(R->corr_y);
+    free(R->jx);
+    free(R->jy);
     free(R->chunk0);
     free(R->peaks);
     if (R->plan) {
@@ -398,6 +411,58 @@ static void run_release(run_ctx *R)
 }
 
 static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Wisdom file: $IMBENCH_FFTW_WISDOM, else $XDG_CACHE_HOME or ~/.cache,
+ * imbench/fftw-wisdom-<precision>. */
+static int wisdom_path(char *buf, size_t n, int dbl)
+{
+    const char *env = getenv("IMBENCH_FFTW_WISDOM");
+    const char *suffix = dbl ? "double" : "float";
+    if (env && *env) return snprintf(buf, n, "%s-%s", env, suffix) < (int)n ? 0 : -1;
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char dir[3000];
+    if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/imbench", xdg);
+    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/imbench", home);
+    else return -1;
+    if (ib_mkdir_p(NULL, dir)) return -1;
+    return snprintf(buf, n, "%s/fftw-wisdom-%s", dir, suffix) < (int)n ? 0 : -1;
+}
+
+static int make_plan(ib_err *e, run_ctx *R)
+{
+    const int dbl = R->p->dbl;
+    unsigned flags = R->p->fft_plan == 0 ? FFTW_ESTIMATE
+                     : R->p->fft_plan == 2 ? FFTW_PATIENT : FFTW_MEASURE;
+    size_t nh = (size_t)R->ngy * (size_t)(R->ngx / 2 + 1);
+    char wpath[4096];
+    int have_path = wisdom_path(wpath, sizeof wpath, dbl) == 0;
+    double t0 = ib_now();
+    pthread_mutex_lock(&plan_lock);
+    if (have_path) {
+        if (dbl) fftw_import_wisdom_from_filename(wpath);
+        else fftwf_import_wisdom_from_filename(wpath);
+    }
+    /* Planning with MEASURE overwrites its arrays: plan on a scratch one. */
+    if (dbl) {
+        fftw_complex *tmp = fftw_alloc_complex(nh);
+        if (tmp) R->plan = fftw_plan_dft_c2r_2d(R->ngy, R->ngx, tmp, (double *)tmp, flags);
+        fftw_free(tmp);
+    } else {
+        fftwf_complex *tmp = fftwf_alloc_complex(nh);
+        if (tmp) R->plan = fftwf_plan_dft_c2r_2d(R->ngy, R->ngx, tmp, (float *)tmp, flags);
+        fftwf_free(tmp);
+    }
+    if (R->plan && have_path && flags != FFTW_ESTIMATE) {
+        char tmpw[4200];
+        snprintf(tmpw, sizeof tmpw, "%s.%d.tmp", wpath, (int)getpid());
+        int ok = dbl ? fftw_export_wisdom_to_filename(tmpw) : fftwf_export_wisdom_to_filename(tmpw);
+        if (!ok || rename(tmpw, wpath) != 0) unlink(tmpw);
+    }
+    pthread_mutex_unlock(&plan_lock);
+    R->plan_seconds = ib_now() - t0;
+    if (!R->plan) return ib_error(e, IB_ENOMEM, "cannot plan a %dx%d FFT", R->ngx, R->ngy);
+    return 0;
+}
 
 int img_run(ib_err *e, const img_params *p, img_result *res)
 {
@@ -454,8 +519,10 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     R.chunk0 = ib_malloc(sizeof(int64_t) * ((size_t)R.nchunks + 1));
     R.corr_x = ib_malloc(sizeof(double) * (size_t)R.nx);
     R.corr_y = ib_malloc(sizeof(double) * (size_t)R.ny);
+    R.jx = ib_malloc(sizeof(int32_t) * (size_t)R.nx);
+    R.jy = ib_malloc(sizeof(int32_t) * (size_t)R.ny);
     R.peaks = ib_calloc((size_t)R.nchan * (size_t)R.npol, sizeof(float));
-    if (!R.chunk0 || !R.corr_x || !R.corr_y || !R.peaks) {
+    if (!R.chunk0 || !R.corr_x || !R.corr_y || !R.jx || !R.jy || !R.peaks) {
         rc = ib_error(e, IB_ENOMEM, "out of memory");
         goto out;
     }
@@ -470,10 +537,12 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     for (int x = 0; x < R.nx; x++) {
         double c = img_kernel_ft(&R.k, (double)(R.nx / 2 - x) / R.ngx);
         R.corr_x[x] = 1.0 / c;
+        R.jx[x] = ((R.nx / 2 - x) % R.ngx + R.ngx) % R.ngx;
     }
     for (int y = 0; y < R.ny; y++) {
         double c = img_kernel_ft(&R.k, (double)(y - R.ny / 2) / R.ngy);
         R.corr_y[y] = 1.0 / c;
+        R.jy[y] = ((y - R.ny / 2) % R.ngy + R.ngy) % R.ngy;
     }
 
     prof_timer_switch(&main_t, PROF_OTHER);
@@ -508,27 +577,10 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
             goto out;
     }
 
-    /* One FFT plan for every thread's grids (FFTW's new-array execute). */
+    /* One c2r plan for every thread's buffers (FFTW's new-array execute),
+     * measured once and remembered in the wisdom file. */
     prof_timer_switch(&main_t, PROF_FFT);
-    {
-        size_t ng = (size_t)R.ngx * (size_t)R.ngy;
-        pthread_mutex_lock(&plan_lock);
-        if (p->dbl) {
-            fftw_complex *tmp = fftw_alloc_complex(ng);
-            if (tmp) R.plan = fftw_plan_dft_2d(R.ngy, R.ngx, tmp, tmp, FFTW_BACKWARD, FFTW_ESTIMATE);
-            fftw_free(tmp);
-        } else {
-            fftwf_complex *tmp = fftwf_alloc_complex(ng);
-            if (tmp) R.plan = fftwf_plan_dft_2d(R.ngy, R.ngx, tmp, tmp, FFTW_BACKWARD, FFTW_ESTIMATE);
-            fftwf_free(tmp);
-        }
-        pthread_mutex_unlock(&plan_lock);
-        if (!R.plan) {
-            rc = ib_error(e, IB_ENOMEM, "cannot plan a %dx%d FFT", R.ngx, R.ngy);
-            goto out;
-        }
-    }
-
+    if ((rc = make_plan(e, &R))) goto out;
     prof_timer_switch(&main_t, PROF_OTHER);
     ws = ib_calloc((size_t)nthreads, sizeof *ws);
     if (!ws) {
@@ -536,6 +588,7 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
         goto out;
     }
     int started = 0;
+    prof_timer_stop(&main_t); /* waiting for the workers is not a phase */
     for (int i = 0; i < nthreads; i++) {
         if ((rc = worker_init(e, &R, &ws[i], i))) break;
         if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]) != 0) {
@@ -547,7 +600,6 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     }
     if (rc) atomic_store(&R.failed, 1);
     for (int i = 0; i < started; i++) pthread_join(ws[i].tid, NULL);
-    prof_timer_stop(&main_t);
     for (int i = 0; i < started; i++) {
         prof_timer_merge(&main_t, &ws[i].t);
         res->samples_gridded += ws[i].samples;
@@ -555,7 +607,10 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
         res->bytes_read += ws[i].bytes_read;
         worker_release(&ws[i], p->dbl);
     }
-    res->grid_bytes_per_thread = (double)R.ngx * R.ngy * R.npol * (p->dbl ? 16 : 8);
+    res->grid_bytes_per_thread =
+        ((double)R.ngx * R.ngy * R.npol + (double)R.ngy * (R.ngx / 2 + 1)) * (p->dbl ? 16 : 8);
+    /* grid: npol complex per cell; half: one pol's Hermitian spectrum */
+    res->plan_seconds = R.plan_seconds;
     if (rc) goto out;
     if (atomic_load(&R.failed)) {
         *e = R.err;

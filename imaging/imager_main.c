@@ -5,6 +5,7 @@
 #include "imaging/imaging.h"
 #include "profiles/profiles.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,9 +51,14 @@ static int parse_image(ib_err *e, const char *s, img_params *p)
 
 int main(int argc, char **argv)
 {
+    /* HDF5 allocates and frees a chunk buffer per chunk read; keep such
+     * blocks on the heap (no mmap/munmap and fresh page faults each time). */
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
     img_params p;
     img_params_default(&p);
-    const char *gridder = "standard", *weight = "natural", *image = NULL, *precision = "float";
+    const char *gridder = "standard", *weight = "natural", *image = NULL, *precision = "float",
+               *fftplan = "measure";
     int help = 0, seed = 1;
     ib_opt opts[] = {
         {"vis", IB_OPT_STR, &p.vis_dir, "DIR", "visibility store (DIR/vis.h5)"},
@@ -69,6 +75,8 @@ int main(int argc, char **argv)
         {"chunks", IB_OPT_INT, &p.chunks, "N", "channel chunks (default = threads)"},
         {"psf", IB_OPT_FLAG, &p.psf, NULL, "also write the PSF cube"},
         {"precision", IB_OPT_STR, &precision, "float|double", "grid/FFT precision (default float)"},
+        {"fft-plan", IB_OPT_STR, &fftplan, "estimate|measure|patient",
+         "FFTW planning effort (default measure; wisdom is cached)"},
         {"stats", IB_OPT_STR, &p.stats_path, "FILE", "write the run's statistics as JSON"},
         {"check-dft", IB_OPT_INT, &p.check_dft, "K",
          "compare K pixels with a direct DFT; prints 'dft max_rel_err X' last"},
@@ -102,6 +110,14 @@ int main(int argc, char **argv)
     else if (!rc)
         rc = ib_error(&e, IB_EINVAL, "imager: option '--precision' must be float or double, got '%s'",
                       precision);
+    if (!rc) {
+        if (strcmp(fftplan, "estimate") == 0) p.fft_plan = 0;
+        else if (strcmp(fftplan, "measure") == 0) p.fft_plan = 1;
+        else if (strcmp(fftplan, "patient") == 0) p.fft_plan = 2;
+        else rc = ib_error(&e, IB_EINVAL,
+                           "imager: option '--fft-plan' must be estimate, measure or patient, got '%s'",
+                           fftplan);
+    }
     if (!rc && (!p.vis_dir || !p.out_dir))
         rc = ib_error(&e, IB_EINVAL, "imager: --vis DIR and --out DIR are required (see --help)");
     if (!rc && (p.support < IMG_MIN_SUPPORT || p.support > IMG_MAX_SUPPORT || p.support % 2 == 0))

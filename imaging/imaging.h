@@ -182,6 +182,7 @@ typedef struct img_params {
     int psf;              /* also write the PSF cube */
     int dbl;              /* double precision grids and FFTs */
     int check_dft;        /* compare K pixels with a direct DFT (0 = off) */
+    int fft_plan;         /* 0 estimate, 1 measure (default), 2 patient */
     uint64_t seed;        /* for the choice of check pixels */
     const char *stats_path; /* JSON stats file, NULL = none */
     int quiet;
@@ -200,6 +201,7 @@ typedef struct img_result {
     uint64_t bytes_written;
     double peak_rss_bytes;
     double grid_bytes_per_thread;
+    double plan_seconds;        /* FFT planning (with wisdom: near 0) */
     int nx, ny, ngx, ngy;
     double cell_arcsec;
     double dft_max_rel_err;     /* -1 when not checked */

@@ -21,12 +21,15 @@ typedef struct img__fits img__fits;
 
 /*
  * Create a FITS cube at path, written as path.tmp until img__fits_finish
- * closes, fsyncs and renames it. Planes may then be written in any order
+ * fsyncs and renames it; the whole file is reserved up front (IB_ENOSPACE
+ * when the disk cannot hold it). Planes may then be written in any order
  * from any thread. On failure nothing is left at path or path.tmp.
  */
 int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
                      const char *const *history, img__fits **out);
-int img__fits_write_plane(ib_err *e, img__fits *f, int chan, int pol, const float *plane);
+/* Thread-safe (pwrite at the plane's offset). plane (nx*ny floats) is
+ * byte-swapped in place to FITS order: its contents are clobbered. */
+int img__fits_write_plane(ib_err *e, img__fits *f, int chan, int pol, float *plane);
 int img__fits_finish(ib_err *e, img__fits *f, uint64_t *bytes);
 void img__fits_abort(img__fits *f);
 

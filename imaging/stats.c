@@ -63,6 +63,7 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
                    "higher");
     add_metric(mt, "peak_rss", r->peak_rss_bytes, "bytes", "lower");
     add_metric(mt, "grid_bytes_per_thread", r->grid_bytes_per_thread, "bytes", "lower");
+    add_metric(mt, "fft_plan_time", r->plan_seconds, "s", "lower");
     add_metric(mt, "bytes_read", (double)r->bytes_read, "bytes", "lower");
     add_metric(mt, "bytes_written", (double)r->bytes_written, "bytes", "lower");
     if (r->dft_max_rel_err >= 0) {
