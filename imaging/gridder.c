@@ -213,7 +213,7 @@ static int process_chunk(worker *w, int c)
     ib_err e;
     ib_err_init(&e);
     prof_timer_switch(&w->t, PROF_READ);
-    int rc = img_vis_read_slab(&e, R->store, 0, R->nrow, c0, nc, w->vis, w->wt, w->flag,
+    int rc = img_vis_read_chans(&e, R->store, 0, R->nrow, c0, nc, w->vis, w->wt, w->flag,
                                &w->bytes_read);
     if (rc) {
         set_err(R, &e);
@@ -224,11 +224,11 @@ static int process_chunk(worker *w, int c)
         prof_timer_switch(&w->t, PROF_WEIGHT);
         int64_t n;
         if (R->p->dbl) {
-            build_list_d(R, w->vis, w->wt, w->flag, nc, cc, c0 + cc, w->list, w->density, sumw,
+            build_list_d(R, w->vis, w->wt, w->flag, cc, c0 + cc, w->list, w->density, sumw,
                          &w->dropped);
             n = ((sample_list_d *)w->list)->n;
         } else {
-            build_list_f(R, w->vis, w->wt, w->flag, nc, cc, c0 + cc, w->list, w->density, sumw,
+            build_list_f(R, w->vis, w->wt, w->flag, cc, c0 + cc, w->list, w->density, sumw,
                          &w->dropped);
             n = ((sample_list_f *)w->list)->n;
         }
@@ -683,9 +683,9 @@ static int check_dft(ib_err *e, run_ctx *R, const char *dirty_path, img_result *
     for (int i = 0; i < K; i++) {
         int64_t chan = pix[i][2];
         if (chan != cur) {
-            if ((rc = img_vis_read_slab(e, R->store, 0, R->nrow, chan, 1, vis, wt, flag, NULL)))
+            if ((rc = img_vis_read_chans(e, R->store, 0, R->nrow, chan, 1, vis, wt, flag, NULL)))
                 goto out;
-            build_list_d(R, vis, wt, flag, 1, 0, chan, L, density, sumw, &dropped);
+            build_list_d(R, vis, wt, flag, 0, chan, L, density, sumw, &dropped);
             cur = chan;
         }
         int p = pix[i][3];

@@ -19,9 +19,9 @@
 /*
  * Layout of DIR/vis.h5 (format version IMG_VIS_FORMAT_VERSION):
  *   /uvw     nrow x 3            float64  metres, w towards the field centre
- *   /vis     nrow x nchan x npol x 2 float32  (re, im) Jy
- *   /weight  nrow x nchan x npol float32
- *   /flag    nrow x nchan x npol uint8 (nonzero = flagged)
+ *   /vis     nchan x nrow x npol x 2 float32  (re, im) Jy
+ *   /weight  nchan x nrow x npol float32
+ *   /flag    nchan x nrow x npol uint8 (nonzero = flagged)
  *   /field   nrow                int32    index into /field_dir
  *   /antenna1, /antenna2 nrow    int32
  *   /time    nrow                float64  seconds (MJD seconds for real data)
@@ -32,8 +32,9 @@
  * corr (npol AIPS Stokes codes: -5 XX, -6 YY, -1 RR, -2 LL, 1 I),
  * phase_centre (ra, dec radians), image_nx, image_ny, cell_arcsec
  * (suggested imaging parameters; 0 when unknown).
- * Row-varying datasets are chunked along rows; vis/weight/flag along rows
- * and channels, so a reader of one channel chunk reads only its slab.
+ * The spectral datasets (vis, weight, flag) are channel-major and chunked
+ * by 4 channels x ~8-32 Ki rows, so a reader of one channel chunk reads one
+ * contiguous slab; the others are chunked along rows.
  * Every dataset carries a fletcher32 checksum.
  */
 #define IMG_VIS_FORMAT_VERSION 1
@@ -97,10 +98,18 @@ int img_vis_read_rows(ib_err *e, img_vis_store *s, int64_t row0, int64_t n,
                       int32_t *ant2, double *time);
 
 /*
- * The slab rows [row0,row0+nr) x channels [chan0,chan0+nc) x all pols:
- * vis nr*nc*npol*2 floats, weight and flag nr*nc*npol (NULL to skip).
- * Thread-safe (serialised internally: HDF5 is one library lock anyway).
+ * The slab rows [row0,row0+nr) x channels [chan0,chan0+nc) x all pols,
+ * channel-major as stored: vis[(c*nr + r)*npol + p] (x2 floats), weight
+ * and flag likewise (NULL to skip). Thread-safe (serialised internally).
  * Bytes read are added to *bytes when bytes is not NULL.
+ */
+int img_vis_read_chans(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr,
+                       int64_t chan0, int64_t nc, float *vis, float *weight,
+                       uint8_t *flag, uint64_t *bytes);
+
+/*
+ * The same slab row-major: vis[(r*nc + c)*npol + p] (x2 floats), weight
+ * and flag nr*nc*npol (NULL to skip); a transposing convenience.
  */
 int img_vis_read_slab(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr,
                       int64_t chan0, int64_t nc, float *vis, float *weight,

@@ -11,13 +11,13 @@
 #define FN(name) CAT(name, SUF)
 
 /*
- * Channel cc of the slab (nc channels) -> L: every (row) with a non-zero
+ * Channel cc of the (channel-major) slab -> L: every (row) with a non-zero
  * weight in some pol, its grid indices and weighted visibilities.
  * sumw[p] receives the total final weight per pol. density (nx*ny floats,
  * may be NULL for natural weighting) is scratch.
  */
-static void FN(build_list)(const run_ctx *R, const float *vis, const float *wt,
-                           const uint8_t *flag, int64_t nc, int64_t cc, int64_t chan,
+static void FN(build_list)(const run_ctx *R, const float *vis, const float *wt, /* chan-major */
+                           const uint8_t *flag, int64_t cc, int64_t chan,
                            FN(sample_list) *L, float *density, double *sumw,
                            uint64_t *dropped)
 {
@@ -31,7 +31,7 @@ static void FN(build_list)(const run_ctx *R, const float *vis, const float *wt,
     for (int p = 0; p < npol; p++) sumw[p] = 0;
     for (int64_t k = 0; k < R->nrow; k++) {
         int64_t r = R->perm[k];
-        size_t base = ((size_t)r * (size_t)nc + (size_t)cc) * (size_t)npol;
+        size_t base = ((size_t)cc * (size_t)R->nrow + (size_t)r) * (size_t)npol;
         REAL ws[IMG_MAX_POL];
         int any = 0;
         for (int p = 0; p < npol; p++) {

@@ -31,18 +31,25 @@ struct img_vis_store {
     pthread_mutex_t lock;
 };
 
-/* Rank and dims of each row dataset for a given shape. */
+/* Rank and dims of each dataset for a given shape. The spectral datasets
+ * are channel-major (chan, row, pol) so one channel chunk is contiguous. */
 static int row_dims(const img_vis_meta *m, int which, hsize_t dims[4])
 {
     dims[0] = (hsize_t)m->nrow;
     switch (which) {
     case D_UVW: dims[1] = 3; return 2;
-    case D_VIS: dims[1] = (hsize_t)m->nchan; dims[2] = (hsize_t)m->npol; dims[3] = 2; return 4;
+    case D_VIS:
+        dims[0] = (hsize_t)m->nchan; dims[1] = (hsize_t)m->nrow;
+        dims[2] = (hsize_t)m->npol; dims[3] = 2; return 4;
     case D_WEIGHT:
-    case D_FLAG: dims[1] = (hsize_t)m->nchan; dims[2] = (hsize_t)m->npol; return 3;
+    case D_FLAG:
+        dims[0] = (hsize_t)m->nchan; dims[1] = (hsize_t)m->nrow;
+        dims[2] = (hsize_t)m->npol; return 3;
     default: return 1;
     }
 }
+
+static int is_spectral(int which) { return which == D_VIS || which == D_WEIGHT || which == D_FLAG; }
 
 static hid_t row_type(int which)
 {
@@ -285,14 +292,17 @@ int img_vis_create(ib_err *e, const char *dir, const img_vis_meta *meta, const d
     for (int i = 0; i < D_NROWSETS; i++) {
         hsize_t dims[4], chunk[4];
         int rank = row_dims(meta, i, dims);
+        /* ~128 Ki elements per chunk: 4 channels x rows for the spectral
+         * datasets, rows only for the others. */
+        int rdim = is_spectral(i) ? 1 : 0;
         size_t per_row = 1;
-        for (int k = 1; k < rank; k++) chunk[k] = dims[k];
-        if (i == D_VIS || i == D_WEIGHT || i == D_FLAG)
-            chunk[1] = dims[1] < 16 ? dims[1] : 16;
-        for (int k = 1; k < rank; k++) per_row *= chunk[k];
+        for (int k = 0; k < rank; k++) chunk[k] = dims[k];
+        if (rdim) chunk[0] = dims[0] < 4 ? dims[0] : 4;
+        for (int k = 0; k < rank; k++)
+            if (k != rdim) per_row *= chunk[k];
         hsize_t rows = (hsize_t)(131072 / (per_row ? per_row : 1));
         if (rows < 64) rows = 64;
-        chunk[0] = dims[0] < rows ? dims[0] : rows;
+        chunk[rdim] = dims[rdim] < rows ? dims[rdim] : rows;
         hid_t sp = H5Screate_simple(rank, dims, NULL);
         hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
         H5Pset_chunk(pl, rank, chunk);
@@ -321,11 +331,14 @@ static int select_slab(img_vis_store *s, int i, int64_t row0, int64_t n, int64_t
     hsize_t dims[4], start[4] = {0, 0, 0, 0}, count[4];
     int rank = row_dims(&s->meta, i, dims);
     for (int k = 0; k < rank; k++) count[k] = dims[k];
-    start[0] = (hsize_t)row0;
-    count[0] = (hsize_t)n;
-    if (rank >= 3) {
-        start[1] = (hsize_t)c0;
-        count[1] = (hsize_t)nc;
+    if (is_spectral(i)) {
+        start[0] = (hsize_t)c0;
+        count[0] = (hsize_t)nc;
+        start[1] = (hsize_t)row0;
+        count[1] = (hsize_t)n;
+    } else {
+        start[0] = (hsize_t)row0;
+        count[0] = (hsize_t)n;
     }
     *fsp = H5Dget_space(s->d[i]);
     if (*fsp < 0) return -1;
@@ -370,11 +383,27 @@ int img_vis_write_rows(ib_err *e, img_vis_store *s, int64_t row0, int64_t n, con
                         (long long)row0, (long long)(row0 + n), (long long)s->meta.nrow);
     if (n == 0) return 0;
     const void *bufs[D_NROWSETS] = {uvw, vis, weight, flag, field, ant1, ant2, time};
+    const size_t esz[D_NROWSETS] = {0, 8, 4, 1, 0, 0, 0, 0};
+    size_t nc = (size_t)s->meta.nchan, np = (size_t)s->meta.npol, nn = (size_t)n;
+    char *tbuf = ib_malloc(nn * nc * np * 8);
+    if (!tbuf) return ib_error(e, IB_ENOMEM, "out of memory writing '%s'", s->tmppath);
     int rc = 0;
     pthread_mutex_lock(&s->lock);
-    for (int i = 0; i < D_NROWSETS && !rc; i++)
-        rc = rw_rows(e, s, i, row0, n, 0, s->meta.nchan, (void *)bufs[i], 1);
+    for (int i = 0; i < D_NROWSETS && !rc; i++) {
+        if (!is_spectral(i)) {
+            rc = rw_rows(e, s, i, row0, n, 0, s->meta.nchan, (void *)bufs[i], 1);
+            continue;
+        }
+        /* Row-major caller buffer -> channel-major file layout. */
+        size_t es = esz[i] * np;
+        const char *src = bufs[i];
+        for (size_t r = 0; r < nn; r++)
+            for (size_t c = 0; c < nc; c++)
+                memcpy(tbuf + (c * nn + r) * es, src + (r * nc + c) * es, es);
+        rc = rw_rows(e, s, i, row0, n, 0, s->meta.nchan, tbuf, 1);
+    }
     pthread_mutex_unlock(&s->lock);
+    free(tbuf);
     return rc;
 }
 
@@ -523,8 +552,8 @@ int img_vis_read_rows(ib_err *e, img_vis_store *s, int64_t row0, int64_t n, doub
     return rc;
 }
 
-int img_vis_read_slab(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr, int64_t chan0,
-                      int64_t nc, float *vis, float *weight, uint8_t *flag, uint64_t *bytes)
+int img_vis_read_chans(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr, int64_t chan0,
+                       int64_t nc, float *vis, float *weight, uint8_t *flag, uint64_t *bytes)
 {
     if (row0 < 0 || nr < 0 || row0 + nr > s->meta.nrow || chan0 < 0 || nc < 0 ||
         chan0 + nc > s->meta.nchan)
@@ -545,5 +574,29 @@ int img_vis_read_slab(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr, int
     }
     pthread_mutex_unlock(&s->lock);
     if (bytes && !rc) *bytes += nb;
+    return rc;
+}
+
+int img_vis_read_slab(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr, int64_t chan0,
+                      int64_t nc, float *vis, float *weight, uint8_t *flag, uint64_t *bytes)
+{
+    size_t np = (size_t)s->meta.npol, n = (size_t)(nr > 0 ? nr : 0) * (size_t)(nc > 0 ? nc : 0);
+    char *t = ib_malloc(n * np * 8 + 1);
+    if (!t) return ib_error(e, IB_ENOMEM, "out of memory reading '%s'", s->path);
+    void *bufs[3] = {vis, weight, flag};
+    const size_t per[3] = {8, 4, 1};
+    int rc = 0;
+    for (int k = 0; k < 3 && !rc; k++) {
+        if (!bufs[k]) continue;
+        rc = img_vis_read_chans(e, s, row0, nr, chan0, nc, k == 0 ? (float *)t : NULL,
+                                k == 1 ? (float *)t : NULL, k == 2 ? (uint8_t *)t : NULL, bytes);
+        if (rc) break;
+        /* channel-major -> row-major */
+        size_t es = per[k] * np;
+        for (size_t c = 0; c < (size_t)nc; c++)
+            for (size_t r = 0; r < (size_t)nr; r++)
+                memcpy((char *)bufs[k] + (r * (size_t)nc + c) * es, t + (c * (size_t)nr + r) * es, es);
+    }
+    free(t);
     return rc;
 }
