@@ -18,6 +18,7 @@ endif
 ARCH    ?= -march=native
 OPT     ?= -O3
 SANITIZE ?=
+comma   := ,
 BUILD   ?= build
 ifeq ($(SANITIZE),)
 B       := $(BUILD)
@@ -27,7 +28,6 @@ B       := $(BUILD)/$(subst $(comma),-,$(SANITIZE))
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -g
 OPT     := -O1
 endif
-comma   := ,
 
 PKGS    := yaml-0.1 sqlite3 fftw3f fftw3 hdf5 cfitsio jansson papi cmocka
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
