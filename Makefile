@@ -29,14 +29,14 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -g
 OPT     := -O1
 endif
 
-PKGS    := yaml-0.1 sqlite3 fftw3f fftw3 hdf5 cfitsio jansson papi cmocka
+PKGS    := yaml-0.1 sqlite3 fftw3f fftw3 hdf5 cfitsio jansson papi cmocka ompi-c
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_DEFAULT_SOURCE $(OPT) $(ARCH) -g $(WARN) $(SANFLAGS) -I. $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(OPT) $(ARCH) -g $(WARN) $(SANFLAGS) -I. $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 LDLIBS  = $(PKG_LIBS) -lfftw3f_threads -lsde -lpthread -lm
-LDFLAGS += $(SANFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 MODULES := reports results workloads imaging profiles common
 PROGS   := harness imager
@@ -66,17 +66,17 @@ $(foreach m,$(MODULES),$(eval $(call MODULE_RULES,$(m))))
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/bin/harness: $(B)/obj/harness/main.o $(B)/libharness.a $(LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/bin/imager: $(B)/obj/imaging/imager_main.o $(LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/libharness.a: $(patsubst %.c,$(B)/obj/%.o,$(call lib_srcs,harness))
 	@echo "  AR      $@"
@@ -85,7 +85,7 @@ $(B)/libharness.a: $(patsubst %.c,$(B)/obj/%.o,$(call lib_srcs,harness))
 $(B)/tests/%: $(B)/obj/tests/%.o $(B)/obj/tests/testutil.o $(B)/libharness.a $(LIBS) | programs
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tests: programs $(TESTS)
 

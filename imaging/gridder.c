@@ -58,7 +58,25 @@ typedef struct run_ctx {
     float *peaks;        /* nchan * npol plane peaks |max| */
     void *plan;          /* c2r fftwf_plan or fftw_plan, shared (new-array execute) */
     double plan_seconds;
+    /* ranks */
+    const img_par *par;
+    img_par solo;        /* used when the caller gives no par */
+    img__comm comm;
+    int *my_chunks, nmy; /* static / locality: this rank's chunks */
+    atomic_int my_next;
+    pthread_t server;
+    int server_on;
+    double origin;       /* wall-clock origin of task events (rank 0's start) */
 } run_ctx;
+
+/* One phase interval of one task (chunk) on one thread. */
+typedef struct img_task_event {
+    int32_t rank, thread, chunk, chan;
+    int32_t phase, pad;
+    double start, end;   /* seconds since the run's origin */
+} img_task_event;
+
+enum { TAG_REQ = 11, TAG_DONE = 12, TAG_PLANE = 13, TAG_REPLY = 1000 };
 
 typedef struct worker {
     run_ctx *R;
@@ -73,7 +91,14 @@ typedef struct worker {
     int vlo, vhi;        /* grid rows that may be non-zero */
     void *half;          /* Hermitian half-spectrum, c2r in place */
     float *plane;
+    float *sendbuf;      /* serial writes: header + plane */
     uint64_t samples, dropped, bytes_read;
+    int32_t cur_chunk, cur_chan;
+    img_task_event *ev;
+    size_t nev, cap_ev;
+    uint64_t ev_dropped;
+    double sched_s;
+    uint64_t ntasks;
 } worker;
 
 static inline const float *coef_t_f(const img_kernel *k) { return k->coef_tf; }
@@ -161,16 +186,62 @@ static void *list_alloc(int64_t nrow, int npol, int dbl)
 
 /* ---------- per-channel pipeline ---------- */
 
+/* Close the open phase as a task event and open phase p. The event array
+ * grows between phases, never inside the gridding loop; if it cannot grow
+ * the event is counted as dropped, the run goes on. */
+static void phase(worker *w, int p)
+{
+    prof_timer *t = &w->t;
+    if (t->current >= 0) {
+        if (w->nev == w->cap_ev) {
+            size_t nc = w->cap_ev ? 2 * w->cap_ev : 1024;
+            img_task_event *ne = realloc(w->ev, nc * sizeof *ne);
+            if (ne) {
+                w->ev = ne;
+                w->cap_ev = nc;
+            }
+        }
+        if (w->nev < w->cap_ev) {
+            double now = ib_now();
+            w->ev[w->nev++] = (img_task_event){w->R->par->rank, w->id, w->cur_chunk, w->cur_chan,
+                                               t->current, 0, t->t0_wall - w->R->origin,
+                                               now - w->R->origin};
+        } else {
+            w->ev_dropped++;
+        }
+    }
+    if (p < 0) prof_timer_stop(t);
+    else prof_timer_switch(t, p);
+}
+
+/* Write or (serial writes on a rank other than 0) send one plane. */
+static int put_plane(worker *w, int64_t chan, int pol, int psf)
+{
+    run_ctx *R = w->R;
+    ib_err e;
+    ib_err_init(&e);
+    int rc;
+    if (R->p->serial_write && R->par->rank != 0) {
+        size_t n = (size_t)R->nx * (size_t)R->ny;
+        int32_t hdr[4] = {(int32_t)chan, pol, psf, 0};
+        memcpy(w->sendbuf, hdr, sizeof hdr);
+        memcpy(w->sendbuf + 4, w->plane, n * sizeof(float));
+        rc = img__send(&e, &R->comm, w->sendbuf, (int)((n + 4) * sizeof(float)), 0, TAG_PLANE);
+    } else {
+        rc = img__fits_write_plane(&e, psf ? R->psf : R->dirty, (int)chan, pol, w->plane);
+    }
+    if (rc) set_err(R, &e);
+    return rc;
+}
+
 /* Grid -> FFT -> correct one product (dirty or PSF) of one channel and
  * write its planes. Precision-generic through the dbl flag. */
 static int image_product(worker *w, int64_t chan, const double *sumw, int psf)
 {
     run_ctx *R = w->R;
     const int npol = R->npol, dbl = R->p->dbl;
-    ib_err e;
-    ib_err_init(&e);
 
-    prof_timer_switch(&w->t, PROF_GRID);
+    phase(w, PROF_GRID);
     const size_t cell = 2 * (size_t)npol * (dbl ? 8 : 4), row = cell * (size_t)R->ngx;
     if (w->vhi > w->vlo)
         memset((char *)w->grid + (size_t)w->vlo * row, 0, (size_t)(w->vhi - w->vlo) * row);
@@ -180,7 +251,7 @@ static int image_product(worker *w, int64_t chan, const double *sumw, int psf)
     else grid_samples_f(&R->k, w->list, npol, w->grid, R->ngx, psf, &w->vlo, &w->vhi);
 
     for (int p = 0; p < npol; p++) {
-        prof_timer_switch(&w->t, PROF_FFT);
+        phase(w, PROF_FFT);
         if (dbl) {
             fold_d(w->grid, w->half, R->ngx, R->ngy, npol, p, w->vlo, w->vhi);
             fftw_execute_dft_c2r(R->plan, w->half, w->half);
@@ -188,7 +259,7 @@ static int image_product(worker *w, int64_t chan, const double *sumw, int psf)
             fold_f(w->grid, w->half, R->ngx, R->ngy, npol, p, w->vlo, w->vhi);
             fftwf_execute_dft_c2r(R->plan, w->half, w->half);
         }
-        prof_timer_switch(&w->t, PROF_CORRECT);
+        phase(w, PROF_CORRECT);
         double scale = sumw[p] > 0 ? 0.5 / sumw[p] : 0.0;
         float peak = dbl ? extract_d(w->half, w->plane, R->nx, R->ny, R->ngx, R->jx, R->jy,
                                      R->corr_x, R->corr_y, scale)
@@ -196,12 +267,9 @@ static int image_product(worker *w, int64_t chan, const double *sumw, int psf)
                                      R->corr_x, R->corr_y, scale);
         if (!psf) R->peaks[(size_t)chan * (size_t)npol + (size_t)p] = peak;
 
-        prof_timer_switch(&w->t, PROF_WRITE);
-        int rc = img__fits_write_plane(&e, psf ? R->psf : R->dirty, (int)chan, p, w->plane);
-        if (rc) {
-            set_err(R, &e);
-            return rc;
-        }
+        phase(w, PROF_WRITE);
+        int rc = put_plane(w, chan, p, psf);
+        if (rc) return rc;
     }
     return 0;
 }
@@ -212,7 +280,9 @@ static int process_chunk(worker *w, int c)
     int64_t c0 = R->chunk0[c], nc = R->chunk0[c + 1] - c0;
     ib_err e;
     ib_err_init(&e);
-    prof_timer_switch(&w->t, PROF_READ);
+    w->cur_chunk = c;
+    w->cur_chan = (int32_t)c0;
+    phase(w, PROF_READ);
     int rc = img_vis_read_chans(&e, R->store, 0, R->nrow, c0, nc, w->vis, w->wt, w->flag,
                                &w->bytes_read);
     if (rc) {
@@ -221,7 +291,8 @@ static int process_chunk(worker *w, int c)
     }
     for (int64_t cc = 0; cc < nc && !atomic_load(&R->failed); cc++) {
         double sumw[IMG_MAX_POL];
-        prof_timer_switch(&w->t, PROF_WEIGHT);
+        w->cur_chan = (int32_t)(c0 + cc);
+        phase(w, PROF_WEIGHT);
         int64_t n;
         if (R->p->dbl) {
             build_list_d(R, w->vis, w->wt, w->flag, cc, c0 + cc, w->list, w->density, sumw,
@@ -239,17 +310,109 @@ static int process_chunk(worker *w, int c)
     return 0;
 }
 
+/*
+ * The next chunk for worker w, or -1 when there is none. static and
+ * locality walk this rank's precomputed list; dynamic asks rank 0, which
+ * hands out chunks first come, first served (its own threads take them
+ * from the shared counter directly). The time spent here is the
+ * scheduler's overhead, recorded per task.
+ */
+static int next_chunk(worker *w)
+{
+    run_ctx *R = w->R;
+    w->cur_chunk = -1;
+    w->cur_chan = -1;
+    phase(w, PROF_SCHED);
+    double t0 = ib_now();
+    int c = -1;
+    if (R->p->schedule != IMG_SCHED_DYNAMIC || R->par->size == 1) {
+        int i = atomic_fetch_add(&R->my_next, 1);
+        c = i < R->nmy ? R->my_chunks[i] : -1;
+    } else if (R->par->rank == 0) {
+        c = atomic_fetch_add(&R->next_chunk, 1);
+        if (c >= R->nchunks) c = -1;
+    } else {
+        ib_err e;
+        ib_err_init(&e);
+        int32_t req = w->id, rep = -1;
+        if (img__send(&e, &R->comm, &req, sizeof req, 0, TAG_REQ) ||
+            img__recv(&e, &R->comm, &rep, sizeof rep, 0, TAG_REPLY + w->id, NULL, NULL)) {
+            set_err(R, &e);
+            return -1;
+        }
+        c = rep;
+    }
+    w->sched_s += ib_now() - t0;
+    if (c >= 0) w->ntasks++;
+    return c;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     prof_timer_init(&w->t);
     for (;;) {
         if (atomic_load(&w->R->failed)) break;
-        int c = atomic_fetch_add(&w->R->next_chunk, 1);
-        if (c >= w->R->nchunks) break;
+        int c = next_chunk(w);
+        if (c < 0) break;
         if (process_chunk(w, c)) break;
     }
-    prof_timer_stop(&w->t);
+    phase(w, -1);
+    return NULL;
+}
+
+/*
+ * Rank 0's service thread (dynamic scheduling or serial writes with more
+ * than one rank): answers chunk requests, writes the planes other ranks
+ * send, and ends when every other rank has said it is done.
+ */
+static void *server_main(void *arg)
+{
+    run_ctx *R = arg;
+    ib_err e;
+    ib_err_init(&e);
+    int done = 0;
+    size_t n = (size_t)R->nx * (size_t)R->ny;
+    float *buf = ib_malloc((n + 4) * sizeof(float));
+    if (!buf) {
+        ib_error(&e, IB_ENOMEM, "rank 0: out of memory for the plane server");
+        set_err(R, &e);
+        return NULL;
+    }
+    while (done < R->par->size - 1) {
+        int from, tag, bytes;
+        if (img__probe(&e, &R->comm, &from, &tag, &bytes)) break;
+        if (tag == TAG_REQ) {
+            int32_t tid, c;
+            if (img__recv(&e, &R->comm, &tid, sizeof tid, from, TAG_REQ, NULL, NULL)) break;
+            c = atomic_fetch_add(&R->next_chunk, 1);
+            if (c >= R->nchunks) c = -1;
+            if (img__send(&e, &R->comm, &c, sizeof c, from, TAG_REPLY + tid)) break;
+        } else if (tag == TAG_PLANE) {
+            if (bytes != (int)((n + 4) * sizeof(float))) {
+                ib_error(&e, IB_EMPI, "rank 0: plane message of %d bytes from rank %d", bytes, from);
+                break;
+            }
+            if (img__recv(&e, &R->comm, buf, bytes, from, TAG_PLANE, NULL, NULL)) break;
+            int32_t hdr[4];
+            memcpy(hdr, buf, sizeof hdr);
+            if (hdr[0] < 0 || hdr[0] >= R->nchan || hdr[1] < 0 || hdr[1] >= R->npol) {
+                ib_error(&e, IB_EMPI, "rank 0: bad plane header from rank %d", from);
+                break;
+            }
+            if (img__fits_write_plane(&e, hdr[2] ? R->psf : R->dirty, hdr[0], hdr[1], buf + 4))
+                break;
+        } else if (tag == TAG_DONE) {
+            int32_t x;
+            if (img__recv(&e, &R->comm, &x, sizeof x, from, TAG_DONE, NULL, NULL)) break;
+            done++;
+        } else {
+            ib_error(&e, IB_EMPI, "rank 0: unexpected message tag %d from rank %d", tag, from);
+            break;
+        }
+    }
+    if (e.code) set_err(R, &e);
+    free(buf);
     return NULL;
 }
 
@@ -269,6 +432,8 @@ static void worker_release(worker *w, int dbl)
         else fftwf_free(w->half);
     }
     free(w->plane);
+    free(w->sendbuf);
+    free(w->ev);
 }
 
 static int worker_init(ib_err *e, run_ctx *R, worker *w, int id)
@@ -288,8 +453,11 @@ static int worker_init(ib_err *e, run_ctx *R, worker *w, int id)
     w->plane = ib_malloc(sizeof(float) * (size_t)R->nx * (size_t)R->ny);
     if (R->p->weighting != IMG_WEIGHT_NATURAL)
         w->density = ib_malloc(sizeof(float) * (size_t)R->nx * (size_t)R->ny);
+    if (R->p->serial_write && R->par->rank != 0)
+        w->sendbuf = ib_malloc(sizeof(float) * ((size_t)R->nx * (size_t)R->ny + 4));
     int ok = w->vis && w->wt && w->flag && w->list && w->plane &&
-             (R->p->weighting == IMG_WEIGHT_NATURAL || w->density);
+             (R->p->weighting == IMG_WEIGHT_NATURAL || w->density) &&
+             (!(R->p->serial_write && R->par->rank != 0) || w->sendbuf);
     if (ok) {
         size_t ngp = ng * (size_t)R->npol;
         w->grid = R->p->dbl ? (void *)fftw_alloc_complex(ngp) : (void *)fftwf_alloc_complex(ngp);
@@ -407,6 +575,8 @@ static void run_release(run_ctx *R)
     img__fits_abort(R->dirty);
     img__fits_abort(R->psf);
     img_vis_close(NULL, R->store);
+    free(R->my_chunks);
+    img__comm_release(&R->comm);
     pthread_mutex_destroy(&R->err_lock);
 }
 
@@ -464,6 +634,136 @@ static int make_plan(ib_err *e, run_ctx *R)
     return 0;
 }
 
+/* Which chunks this rank takes under static (cyclic) and locality
+ * (contiguous channel ownership) scheduling. */
+static int assign_chunks(ib_err *e, run_ctx *R)
+{
+    int N = R->par->size, r = R->par->rank;
+    R->my_chunks = ib_malloc(sizeof(int) * (size_t)R->nchunks);
+    if (!R->my_chunks) return ib_error(e, IB_ENOMEM, "out of memory");
+    R->nmy = 0;
+    for (int c = 0; c < R->nchunks; c++) {
+        int owner;
+        if (N == 1) owner = 0;
+        else if (R->p->schedule == IMG_SCHED_LOCALITY)
+            /* The rank whose share of the channel axis holds the chunk's
+             * first channel: no messages, but uneven loads when the chunk
+             * boundaries do not fall on the shares' (the auto-restrictor's
+             * trade-off). */
+            owner = (int)(R->chunk0[c] * N / R->nchan);
+        else
+            owner = c % N;
+        if (owner == r) R->my_chunks[R->nmy++] = c;
+    }
+    return 0;
+}
+
+static void fill_rank_stats(img_rank_stats *rs, const run_ctx *R, const worker *ws, int n,
+                            const prof_timer *main_t, double wall)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->rank = R->par->rank;
+    rs->threads = R->p->threads;
+    for (int i = 0; i < PROF_NPHASE && i < IMG_MAX_PHASES; i++) {
+        rs->phase_wall[i] = main_t->wall[i];
+        rs->phase_cpu[i] = main_t->cpu[i];
+    }
+    for (int t = 0; t < n; t++) {
+        for (int i = 0; i < PROF_NPHASE && i < IMG_MAX_PHASES; i++) {
+            rs->phase_wall[i] += ws[t].t.wall[i];
+            rs->phase_cpu[i] += ws[t].t.cpu[i];
+            if (i != PROF_SCHED && i != PROF_WAIT) rs->busy_s += ws[t].t.wall[i];
+        }
+        rs->samples += ws[t].samples;
+        rs->dropped += ws[t].dropped;
+        rs->bytes_read += ws[t].bytes_read;
+        rs->sched_s += ws[t].sched_s;
+        rs->tasks += ws[t].ntasks;
+        rs->events += ws[t].nev;
+        rs->events_dropped += ws[t].ev_dropped;
+    }
+    rs->comm = R->comm.st;
+    rs->wall_s = wall;
+    prof_rusage ru;
+    prof_rusage_get(&ru);
+    rs->peak_rss = ru.max_rss_bytes;
+}
+
+/* Gather every thread's task events on rank 0 and write OUT/tasks.csv
+ * (rank,thread,chunk,chan,phase,start,end), atomically. */
+static int write_tasks(ib_err *e, run_ctx *R, const worker *ws, int n, img_result *res)
+{
+    size_t mine = 0;
+    for (int t = 0; t < n; t++) mine += ws[t].nev;
+    if (mine > (size_t)(INT32_MAX / sizeof(img_task_event)))
+        return ib_error(e, IB_EOVERFLOW, "rank %d: too many task events (%zu)", R->par->rank, mine);
+    img_task_event *buf = ib_malloc((mine + 1) * sizeof *buf);
+    if (!buf) return ib_error(e, IB_ENOMEM, "out of memory gathering task events");
+    size_t k = 0;
+    for (int t = 0; t < n; t++) {
+        memcpy(buf + k, ws[t].ev, ws[t].nev * sizeof *buf);
+        k += ws[t].nev;
+    }
+    int N = R->par->size, bytes = (int)(mine * sizeof *buf), rc = 0;
+    int *counts = ib_calloc((size_t)N, sizeof(int)), *displs = ib_calloc((size_t)N, sizeof(int));
+    img_task_event *all = NULL;
+    size_t total = 0;
+    if (!counts || !displs) rc = ib_error(e, IB_ENOMEM, "out of memory gathering task events");
+    if (!rc) rc = img__gather(e, &R->comm, &bytes, sizeof bytes, counts);
+    if (!rc && R->par->rank == 0) {
+        for (int r = 0; r < N; r++) {
+            displs[r] = (int)(total * sizeof *buf);
+            total += (size_t)counts[r] / sizeof *buf;
+        }
+        if (total * sizeof *buf > (size_t)INT32_MAX)
+            rc = ib_error(e, IB_EOVERFLOW, "too many task events (%zu)", total);
+        else if (!(all = ib_malloc((total + 1) * sizeof *all)))
+            rc = ib_error(e, IB_ENOMEM, "out of memory gathering task events");
+    }
+    if (N > 1) {
+        /* Every rank must enter the collective, even after a local error. */
+        int bad = rc != 0;
+        if (img__allreduce_max_int(e, &R->comm, &bad)) bad = 1;
+        if (bad) {
+            free(buf); free(counts); free(displs); free(all);
+            return rc ? rc : ib_error(e, IB_EMPI, "rank %d: task gathering failed elsewhere",
+                                      R->par->rank);
+        }
+    }
+    if (!rc) rc = img__gatherv(e, &R->comm, buf, bytes, all, counts, displs);
+    if (!rc && R->par->rank == 0) {
+        char path[4096], tmp[4200];
+        if (!(rc = ib_path_join(e, path, sizeof path, R->p->out_dir, "tasks.csv"))) {
+            snprintf(tmp, sizeof tmp, "%s.tmp", path);
+            FILE *f = fopen(tmp, "w");
+            if (!f) rc = ib_error(e, IB_EIO, "tasks '%s': cannot create", tmp);
+            else {
+                fprintf(f, "rank,thread,chunk,chan,phase,start,end\n");
+                for (size_t i = 0; i < total; i++)
+                    fprintf(f, "%d,%d,%d,%d,%s,%.9f,%.9f\n", all[i].rank, all[i].thread,
+                            all[i].chunk, all[i].chan, prof_phase_name(all[i].phase),
+                            all[i].start, all[i].end);
+                if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) rc = IB_EIO;
+                if (fclose(f) != 0) rc = IB_EIO;
+                if (rc) ib_error(e, IB_EIO, "tasks '%s': cannot write (disk full?)", tmp);
+                else if (rename(tmp, path) != 0)
+                    rc = ib_error(e, IB_EIO, "tasks '%s': cannot rename into place", path);
+                if (rc) unlink(tmp);
+            }
+        }
+        /* Derived figures: per thread busy time and the span of the run. */
+        double span = 0;
+        for (size_t i = 0; i < total; i++) span = all[i].end > span ? all[i].end : span;
+        res->task_events = total;
+        res->task_span_s = span;
+    }
+    free(buf);
+    free(counts);
+    free(displs);
+    free(all);
+    return rc;
+}
+
 int img_run(ib_err *e, const img_params *p, img_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -474,12 +774,18 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     run_ctx R;
     memset(&R, 0, sizeof R);
     R.p = p;
+    R.solo.size = 1;
+    R.par = p->par ? p->par : &R.solo;
+    img__comm_init(&R.comm, R.par);
+    R.origin = t0;
     pthread_mutex_init(&R.err_lock, NULL);
     prof_timer main_t;
     prof_timer_init(&main_t);
     prof_timer_switch(&main_t, PROF_READ);
     worker *ws = NULL;
-    int nthreads = p->threads;
+    int nthreads = p->threads, started = 0;
+    const int root = R.par->rank == 0, N = R.par->size;
+    char path[4096], ppath[4096];
 
     if ((rc = img_vis_open(e, p->vis_dir, &R.store))) goto out;
     const img_vis_meta *m = img_vis_meta_get(R.store);
@@ -513,7 +819,7 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     res->cell_arcsec = cell_as;
 
     /* Chunks: near-equal channel ranges; never more chunks than channels. */
-    R.nchunks = p->chunks > 0 ? p->chunks : nthreads;
+    R.nchunks = p->chunks > 0 ? p->chunks : nthreads * N;
     if (R.nchunks > R.nchan) R.nchunks = (int)R.nchan;
     res->nchunks = R.nchunks;
     R.chunk0 = ib_malloc(sizeof(int64_t) * ((size_t)R.nchunks + 1));
@@ -529,6 +835,7 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     for (int c = 0; c <= R.nchunks; c++) R.chunk0[c] = (int64_t)c * R.nchan / R.nchunks;
     for (int c = 0; c < R.nchunks; c++)
         if (R.chunk0[c + 1] - R.chunk0[c] > R.max_chunk) R.max_chunk = R.chunk0[c + 1] - R.chunk0[c];
+    if ((rc = assign_chunks(e, &R))) goto out;
 
     if ((rc = load_rows(e, &R))) goto out;
 
@@ -545,10 +852,9 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
         R.jy[y] = ((y - R.ny / 2) % R.ngy + R.ngy) % R.ngy;
     }
 
-    prof_timer_switch(&main_t, PROF_OTHER);
-    if ((rc = ib_mkdir_p(e, p->out_dir))) goto out;
-    char path[4096], hist[8][80];
-    const char *history[9];
+    prof_timer_switch(&main_t, PROF_WRITE);
+    char hist[4][80];
+    const char *history[5];
     snprintf(hist[0], 80, "imbench imager: gridder standard, support %d, padding %.3g",
              p->support, p->padding);
     snprintf(hist[1], 80, "weighting %s robust %.3g, precision %s",
@@ -567,80 +873,160 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
         .btype = "Intensity"};
     memcpy(d.corr, m->corr, sizeof d.corr);
     if ((rc = ib_path_join(e, path, sizeof path, p->out_dir, "dirty.fits")) ||
-        (rc = img__fits_create(e, path, &d, history, &R.dirty)))
+        (rc = ib_path_join(e, ppath, sizeof ppath, p->out_dir, "psf.fits")))
         goto out;
-    if (p->psf) {
-        char ppath[4096];
-        d.btype = "Beam";
-        if ((rc = ib_path_join(e, ppath, sizeof ppath, p->out_dir, "psf.fits")) ||
-            (rc = img__fits_create(e, ppath, &d, history, &R.psf)))
+    /* Rank 0 creates and sizes the cubes; with parallel writes the other
+     * ranks then open them and write their own planes. */
+    if (root) {
+        if ((rc = ib_mkdir_p(e, p->out_dir)) ||
+            (rc = img__fits_create(e, path, &d, history, &R.dirty)))
             goto out;
+        if (p->psf) {
+            img__cube_desc dp = d;
+            dp.btype = "Beam";
+            if ((rc = img__fits_create(e, ppath, &dp, history, &R.psf))) goto out;
+        }
+    }
+    if ((rc = img__barrier(e, &R.comm))) goto out;
+    if (!root && !p->serial_write) {
+        if ((rc = img__fits_open(e, path, &d, history, &R.dirty))) goto out;
+        if (p->psf) {
+            img__cube_desc dp = d;
+            dp.btype = "Beam";
+            if ((rc = img__fits_open(e, ppath, &dp, history, &R.psf))) goto out;
+        }
     }
 
     /* One c2r plan for every thread's buffers (FFTW's new-array execute),
      * measured once and remembered in the wisdom file. */
     prof_timer_switch(&main_t, PROF_FFT);
     if ((rc = make_plan(e, &R))) goto out;
+
     prof_timer_switch(&main_t, PROF_OTHER);
     ws = ib_calloc((size_t)nthreads, sizeof *ws);
     if (!ws) {
         rc = ib_error(e, IB_ENOMEM, "out of memory");
         goto out;
     }
-    int started = 0;
     prof_timer_stop(&main_t); /* waiting for the workers is not a phase */
+    if (root && N > 1 && (p->schedule == IMG_SCHED_DYNAMIC || p->serial_write)) {
+        if (pthread_create(&R.server, NULL, server_main, &R) != 0) {
+            rc = ib_error(e, IB_ENOMEM, "rank 0: cannot start the service thread");
+            goto out;
+        }
+        R.server_on = 1;
+    }
     for (int i = 0; i < nthreads; i++) {
         if ((rc = worker_init(e, &R, &ws[i], i))) break;
         if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]) != 0) {
             rc = ib_error(e, IB_ENOMEM, "cannot start thread %d", i);
-            worker_release(&ws[i], p->dbl);
             break;
         }
         started++;
     }
     if (rc) atomic_store(&R.failed, 1);
     for (int i = 0; i < started; i++) pthread_join(ws[i].tid, NULL);
+    if (!rc && atomic_load(&R.failed)) {
+        *e = R.err;
+        rc = R.err.code ? R.err.code : IB_EIO;
+    }
+    if (rc) goto out; /* multi-rank callers abort the job on any error */
+    if (N > 1 && !root && (p->schedule == IMG_SCHED_DYNAMIC || p->serial_write)) {
+        int32_t x = 0;
+        if ((rc = img__send(e, &R.comm, &x, sizeof x, 0, TAG_DONE))) goto out;
+    }
+    if (R.server_on) {
+        pthread_join(R.server, NULL);
+        R.server_on = 0;
+        if (atomic_load(&R.failed)) {
+            *e = R.err;
+            rc = R.err.code ? R.err.code : IB_EMPI;
+            goto out;
+        }
+    }
     for (int i = 0; i < started; i++) {
-        prof_timer_merge(&main_t, &ws[i].t);
         res->samples_gridded += ws[i].samples;
         res->samples_dropped += ws[i].dropped;
         res->bytes_read += ws[i].bytes_read;
-        worker_release(&ws[i], p->dbl);
     }
     res->grid_bytes_per_thread =
         ((double)R.ngx * R.ngy * R.npol + (double)R.ngy * (R.ngx / 2 + 1)) * (p->dbl ? 16 : 8);
     /* grid: npol complex per cell; half: one pol's Hermitian spectrum */
     res->plan_seconds = R.plan_seconds;
-    if (rc) goto out;
-    if (atomic_load(&R.failed)) {
-        *e = R.err;
-        rc = R.err.code ? R.err.code : IB_EIO;
-        goto out;
-    }
+
+    /* Every rank's planes are on disk before rank 0 seals the cubes. */
     prof_timer_switch(&main_t, PROF_WRITE);
-    rc = img__fits_finish(e, R.dirty, &res->bytes_written);
-    R.dirty = NULL;
-    if (!rc && R.psf) rc = img__fits_finish(e, R.psf, &res->bytes_written);
-    R.psf = NULL;
+    if (!root) {
+        img__fits_close(R.dirty);
+        img__fits_close(R.psf);
+        R.dirty = R.psf = NULL;
+    }
+    if ((rc = img__barrier(e, &R.comm))) goto out;
+    if (root) {
+        rc = img__fits_finish(e, R.dirty, &res->bytes_written);
+        R.dirty = NULL;
+        if (!rc && R.psf) rc = img__fits_finish(e, R.psf, &res->bytes_written);
+        R.psf = NULL;
+    }
     prof_timer_stop(&main_t);
     if (rc) goto out;
+    if ((rc = img__reduce_max_float(e, &R.comm, R.peaks, (int)(R.nchan * R.npol)))) goto out;
     for (size_t i = 0; i < (size_t)R.nchan * (size_t)R.npol; i++)
         if (R.peaks[i] > res->image_peak) res->image_peak = R.peaks[i];
     res->wall_seconds = ib_now() - t0;
-    if (p->check_dft > 0) {
-        if ((rc = ib_path_join(e, path, sizeof path, p->out_dir, "dirty.fits"))) goto out;
-        rc = check_dft(e, &R, path, res);
+
+    /* Statistics of every rank, on rank 0. */
+    img_rank_stats mine;
+    fill_rank_stats(&mine, &R, ws, started, &main_t, res->wall_seconds);
+    res->nranks = N;
+    res->ranks = root ? ib_calloc((size_t)N, sizeof *res->ranks) : NULL;
+    if (root && !res->ranks) {
+        rc = ib_error(e, IB_ENOMEM, "out of memory");
+        goto out;
+    }
+    img_rank_stats scratch;
+    if ((rc = img__gather(e, &R.comm, &mine, sizeof mine, root ? (void *)res->ranks : &scratch)))
+        goto out;
+    if ((rc = write_tasks(e, &R, ws, started, res))) goto out;
+    if (root) {
+        for (int r = 0; r < N; r++) {
+            const img_rank_stats *rs = &res->ranks[r];
+            for (int i = 0; i < IMG_MAX_PHASES; i++) {
+                res->phase_wall[i] += rs->phase_wall[i];
+                res->phase_cpu[i] += rs->phase_cpu[i];
+            }
+            if (r > 0) {
+                res->samples_gridded += rs->samples;
+                res->samples_dropped += rs->dropped;
+                res->bytes_read += rs->bytes_read;
+            }
+            res->sched_s += rs->sched_s;
+            res->tasks += rs->tasks;
+            if (rs->peak_rss > res->peak_rss_bytes) res->peak_rss_bytes = rs->peak_rss;
+        }
+        if (p->check_dft > 0) rc = check_dft(e, &R, path, res);
     }
 out:
-    for (int i = 0; i < PROF_NPHASE && i < 16; i++) {
-        res->phase_wall[i] = main_t.wall[i];
-        res->phase_cpu[i] = main_t.cpu[i];
-    }
+    if (!res->ranks)
+        for (int i = 0; i < PROF_NPHASE && i < IMG_MAX_PHASES; i++) {
+            res->phase_wall[i] = main_t.wall[i];
+            res->phase_cpu[i] = main_t.cpu[i];
+        }
     if (!res->wall_seconds) res->wall_seconds = ib_now() - t0;
-    prof_rusage ru;
-    prof_rusage_get(&ru);
-    res->peak_rss_bytes = ru.max_rss_bytes;
-    free(ws);
+    if (!res->peak_rss_bytes) {
+        prof_rusage ru;
+        prof_rusage_get(&ru);
+        res->peak_rss_bytes = ru.max_rss_bytes;
+    }
+    if (R.server_on) {
+        /* Only reached on an error: the caller aborts the MPI job, which
+         * ends the service thread's blocking probe. */
+        pthread_detach(R.server);
+    }
+    if (ws) {
+        for (int i = 0; i < nthreads; i++) worker_release(&ws[i], p->dbl);
+        free(ws);
+    }
     run_release(&R);
     return rc;
 }
@@ -714,4 +1100,10 @@ out:
     list_free(L, 1);
     free(density);
     return rc;
+}
+
+void img_result_release(img_result *r)
+{
+    free(r->ranks);
+    r->ranks = NULL;
 }

@@ -58,7 +58,7 @@ int main(int argc, char **argv)
     img_params p;
     img_params_default(&p);
     const char *gridder = "standard", *weight = "natural", *image = NULL, *precision = "float",
-               *fftplan = "measure";
+               *fftplan = "measure", *schedule = "static";
     int help = 0, seed = 1;
     ib_opt opts[] = {
         {"vis", IB_OPT_STR, &p.vis_dir, "DIR", "visibility store (DIR/vis.h5)"},
@@ -77,6 +77,10 @@ int main(int argc, char **argv)
         {"precision", IB_OPT_STR, &precision, "float|double", "grid/FFT precision (default float)"},
         {"fft-plan", IB_OPT_STR, &fftplan, "estimate|measure|patient",
          "FFTW planning effort (default measure; wisdom is cached)"},
+        {"schedule", IB_OPT_STR, &schedule, "static|dynamic|locality",
+         "chunk to rank assignment (default static)"},
+        {"serial-write", IB_OPT_FLAG, &p.serial_write, NULL,
+         "funnel every plane through rank 0 (reproduces CASA's serial image writes)"},
         {"stats", IB_OPT_STR, &p.stats_path, "FILE", "write the run's statistics as JSON"},
         {"check-dft", IB_OPT_INT, &p.check_dft, "K",
          "compare K pixels with a direct DFT; prints 'dft max_rel_err X' last"},
@@ -87,6 +91,12 @@ int main(int argc, char **argv)
     };
     ib_err e;
     ib_err_init(&e);
+    img_par par;
+    if (img_par_init(&e, &par, &argc, &argv)) {
+        fprintf(stderr, "imager: %s\n", e.msg);
+        return 1;
+    }
+    p.par = &par;
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos = 0;
     if (!pos) return 1;
@@ -118,6 +128,14 @@ int main(int argc, char **argv)
                            "imager: option '--fft-plan' must be estimate, measure or patient, got '%s'",
                            fftplan);
     }
+    if (!rc) {
+        if (strcmp(schedule, "static") == 0) p.schedule = IMG_SCHED_STATIC;
+        else if (strcmp(schedule, "dynamic") == 0) p.schedule = IMG_SCHED_DYNAMIC;
+        else if (strcmp(schedule, "locality") == 0) p.schedule = IMG_SCHED_LOCALITY;
+        else rc = ib_error(&e, IB_EINVAL,
+                           "imager: option '--schedule' must be static, dynamic or locality, got '%s'",
+                           schedule);
+    }
     if (!rc && (!p.vis_dir || !p.out_dir))
         rc = ib_error(&e, IB_EINVAL, "imager: --vis DIR and --out DIR are required (see --help)");
     if (!rc && (p.support < IMG_MIN_SUPPORT || p.support > IMG_MAX_SUPPORT || p.support % 2 == 0))
@@ -131,13 +149,24 @@ int main(int argc, char **argv)
     if (!rc && p.chunks < 0)
         rc = ib_error(&e, IB_EINVAL, "imager: option '--chunks' must be >= 1, got %d", p.chunks);
     if (rc) {
-        fprintf(stderr, "%s\n", e.msg);
+        if (par.rank == 0) fprintf(stderr, "%s\n", e.msg);
+        img_par_finalize(&par);
         return 2;
     }
     p.seed = (uint64_t)seed;
 
     img_result res;
     rc = img_run(&e, &p, &res);
+    if (rc && par.size > 1) {
+        /* One rank failed: name it and end the whole job, never a hang. */
+        fprintf(stderr, "imager: rank %d of %d: %s\n", par.rank, par.size, e.msg);
+        img_par_abort(&par, 1);
+    }
+    if (par.rank != 0) {
+        img_result_release(&res);
+        img_par_finalize(&par);
+        return 0;
+    }
     if (p.stats_path) {
         ib_err e2;
         ib_err_init(&e2);
@@ -146,14 +175,16 @@ int main(int argc, char **argv)
     }
     if (rc) {
         fprintf(stderr, "imager: %s\n", e.msg);
+        img_result_release(&res);
+        img_par_finalize(&par);
         return 1;
     }
     if (!p.quiet) {
         double gw = res.phase_wall[PROF_GRID];
         printf("imager: %s %lld rows x %lld chans x %d pols -> %dx%d cube (grid %dx%d), "
-               "%d threads, %d chunks\n",
+               "%d rank(s) x %d threads, %d chunks\n",
                res.meta.dataset, (long long)res.meta.nrow, (long long)res.meta.nchan,
-               res.meta.npol, res.nx, res.ny, res.ngx, res.ngy, p.threads, res.nchunks);
+               res.meta.npol, res.nx, res.ny, res.ngx, res.ngy, par.size, p.threads, res.nchunks);
         printf("imager: %.3f s wall, %.3g samples gridded (%.3g dropped outside the grid), "
                "%.1f M samples/s end to end, %.1f M samples/s per gridding thread\n",
                res.wall_seconds, (double)res.samples_gridded, (double)res.samples_dropped,
@@ -167,5 +198,7 @@ int main(int argc, char **argv)
     }
     if (p.check_dft > 0)
         printf("dft max_rel_err %.3e\n", res.dft_max_rel_err);
+    img_result_release(&res);
+    img_par_finalize(&par);
     return 0;
 }

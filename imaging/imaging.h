@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "imaging/par.h"
 
 /* ------------------------------------------------------------------ */
 /* Visibility store (vis_store.c)                                      */
@@ -173,6 +174,9 @@ double img_kernel_ft(const img_kernel *k, double nu);
 /* ------------------------------------------------------------------ */
 
 enum img_weighting { IMG_WEIGHT_NATURAL, IMG_WEIGHT_UNIFORM, IMG_WEIGHT_BRIGGS };
+/* Chunk to rank assignment: static = cyclic; dynamic = rank 0 hands out
+ * chunks on request; locality = contiguous channel ownership, no messages. */
+enum img_schedule { IMG_SCHED_STATIC, IMG_SCHED_DYNAMIC, IMG_SCHED_LOCALITY };
 enum img_gridder { IMG_GRIDDER_STANDARD, IMG_GRIDDER_MOSAIC };
 
 typedef struct img_params {
@@ -194,16 +198,33 @@ typedef struct img_params {
     int fft_plan;         /* 0 estimate, 1 measure (default), 2 patient */
     uint64_t seed;        /* for the choice of check pixels */
     const char *stats_path; /* JSON stats file, NULL = none */
+    const img_par *par;   /* MPI ranks (NULL: one rank) */
+    int schedule;         /* enum img_schedule */
+    int serial_write;     /* funnel every plane through rank 0 (CASA-like) */
     int quiet;
 } img_params;
 
 /* Defaults for every field (vis_dir and out_dir NULL). */
 void img_params_default(img_params *p);
 
-/* Result figures of one imaging run, also written to the stats JSON. */
+#define IMG_MAX_PHASES 16
+
+/* One rank's figures, gathered on rank 0 (fixed size: sent as bytes). */
+typedef struct img_rank_stats {
+    int32_t rank, threads;
+    double phase_wall[IMG_MAX_PHASES], phase_cpu[IMG_MAX_PHASES];
+    uint64_t samples, dropped, bytes_read, tasks, events, events_dropped;
+    double sched_s;      /* time in the chunk scheduler (all threads) */
+    double busy_s;       /* thread-seconds in work phases */
+    double wall_s, peak_rss;
+    img_comm_stats comm;
+} img_rank_stats;
+
+/* Result figures of one imaging run, also written to the stats JSON. On
+ * ranks other than 0 only this rank's part is filled. */
 typedef struct img_result {
     double wall_seconds;
-    double phase_wall[16], phase_cpu[16];   /* indexed by enum prof_phase */
+    double phase_wall[IMG_MAX_PHASES], phase_cpu[IMG_MAX_PHASES]; /* enum prof_phase, all ranks */
     uint64_t samples_gridded;   /* (row, chan, pol) samples put on grids */
     uint64_t samples_dropped;   /* outside the uv grid (reported) */
     uint64_t bytes_read;
@@ -218,6 +239,12 @@ typedef struct img_result {
     double image_peak;          /* max |dirty| over the cube */
     img_vis_meta meta;          /* of the store imaged (zero if not opened) */
     int nchunks;
+    int nranks;
+    img_rank_stats *ranks;      /* rank 0: nranks entries (free with img_result_release) */
+    double sched_s;             /* scheduler time, all ranks and threads */
+    uint64_t tasks;             /* chunks processed */
+    uint64_t task_events;       /* rows of OUT/tasks.csv */
+    double task_span_s;
 } img_result;
 
 /*
@@ -239,6 +266,9 @@ int img_run(ib_err *e, const img_params *p, img_result *res);
 struct json_t;
 int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_result *r,
                     const img_vis_meta *m, struct json_t *extra_counters);
+
+/* Free what img_run allocated in *r (the per-rank array). */
+void img_result_release(img_result *r);
 
 /* Smallest even n >= want whose only prime factors are 2, 3, 5, 7. */
 int img_good_fft_size(int want);

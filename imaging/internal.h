@@ -7,6 +7,32 @@
 
 #include "imaging/imaging.h"
 
+#include <pthread.h>
+
+/* ---------- MPI wrappers (par.c) ---------- */
+
+/* Communication context of one rank: its counters and their lock. */
+typedef struct img__comm {
+    const img_par *par;
+    img_comm_stats st;
+    pthread_mutex_t lock;
+} img__comm;
+
+void img__comm_init(img__comm *c, const img_par *par);
+void img__comm_release(img__comm *c);
+/* Counted MPI calls on MPI_COMM_WORLD; 0 or IB_EMPI with "rank r: ...".
+ * src/tag < 0 mean any. The collectives are no-ops without MPI. */
+int img__send(ib_err *e, img__comm *c, const void *buf, int bytes, int dest, int tag);
+int img__recv(ib_err *e, img__comm *c, void *buf, int bytes, int src, int tag, int *from,
+              int *got_tag);
+int img__probe(ib_err *e, img__comm *c, int *from, int *tag, int *bytes);
+int img__barrier(ib_err *e, img__comm *c);
+int img__allreduce_max_int(ib_err *e, img__comm *c, int *v);
+int img__reduce_max_float(ib_err *e, img__comm *c, float *v, int n);
+int img__gather(ib_err *e, img__comm *c, const void *send, int bytes, void *recv);
+int img__gatherv(ib_err *e, img__comm *c, const void *send, int bytes, void *recv,
+                 const int *counts, const int *displs);
+
 /* Axes and WCS of a cube written as FITS (x, y, chan, pol). */
 typedef struct img__cube_desc {
     int nx, ny, nchan, npol;
@@ -31,6 +57,11 @@ int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
  * byte-swapped in place to FITS order: its contents are clobbered. */
 int img__fits_write_plane(ib_err *e, img__fits *f, int chan, int pol, float *plane);
 int img__fits_finish(ib_err *e, img__fits *f, uint64_t *bytes);
+/* Another rank's handle on a cube rank 0 created (its path.tmp), for
+ * writing planes; img__fits_close drops it without sealing the file. */
+int img__fits_open(ib_err *e, const char *path, const img__cube_desc *d,
+                   const char *const *history, img__fits **out);
+void img__fits_close(img__fits *f);
 void img__fits_abort(img__fits *f);
 
 /* Read one pixel (0-based x, y, chan, pol) of a finished FITS cube. */

@@ -34,9 +34,15 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
         "vis", p->vis_dir, "gridder", p->gridder == IMG_GRIDDER_MOSAIC ? "mosaic" : "standard",
         "support", p->support, "oversample", p->oversample, "weight", weight_name(p->weighting),
         "robust", p->robust, "image_nx", r->nx, "image_ny", r->ny, "cell_arcsec", r->cell_arcsec,
-        "padding", p->padding, "threads", p->threads, "chunks", r->nchunks, "ranks", 1,
+        "padding", p->padding, "threads", p->threads, "chunks", r->nchunks, "ranks",
+        r->nranks > 0 ? r->nranks : 1,
         "precision", p->dbl ? "double" : "float", "psf", p->psf);
     json_object_set_new(root, "params", par);
+    json_object_set_new(par, "schedule",
+                        json_string(p->schedule == IMG_SCHED_DYNAMIC    ? "dynamic"
+                                    : p->schedule == IMG_SCHED_LOCALITY ? "locality"
+                                                                        : "static"));
+    json_object_set_new(par, "serial_write", json_boolean(p->serial_write));
     if (m)
         json_object_set_new(root, "dataset",
                             json_pack("{s:s, s:I, s:I, s:i, s:i}", "name", m->dataset, "nrow",
@@ -71,6 +77,65 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
         json_object_set_new(root, "check_dft",
                             json_pack("{s:i, s:f, s:f}", "k", p->check_dft, "max_rel_err",
                                       r->dft_max_rel_err, "rms_rel_err", r->dft_rms_rel_err));
+    }
+    if (r->tasks > 0) {
+        add_metric(mt, "tasks", (double)r->tasks, "count", "higher");
+        add_metric(mt, "sched_time", r->sched_s, "s", "lower");
+        add_metric(mt, "sched_per_task", r->sched_s / (double)r->tasks, "s", "lower");
+    }
+    /* Per rank: phases, communication, load. */
+    if (r->ranks && r->nranks > 0) {
+        json_t *ranks = json_array(), *comm = json_array();
+        double maxb = 0, sumb = 0, maxw = 0, busy = 0, avail = 0;
+        uint64_t msgs = 0, bytes = 0;
+        double csec = 0;
+        for (int i = 0; i < r->nranks; i++) {
+            const img_rank_stats *rs = &r->ranks[i];
+            json_t *ph2 = json_array();
+            for (int k = 0; k < PROF_NPHASE && k < IMG_MAX_PHASES; k++)
+                if (rs->phase_wall[k] > 0)
+                    json_array_append_new(ph2, json_pack("{s:s, s:f, s:f}", "name",
+                                                         prof_phase_name(k), "wall_s",
+                                                         rs->phase_wall[k], "cpu_s",
+                                                         rs->phase_cpu[k]));
+            json_array_append_new(
+                ranks, json_pack("{s:i, s:i, s:f, s:f, s:f, s:I, s:f, s:I, s:o}", "rank", rs->rank,
+                                 "threads", rs->threads, "wall_s", rs->wall_s, "busy_s", rs->busy_s,
+                                 "sched_s", rs->sched_s, "tasks", (json_int_t)rs->tasks,
+                                 "peak_rss_bytes", rs->peak_rss, "samples",
+                                 (json_int_t)rs->samples, "phases", ph2));
+            for (int op = 0; op < IMG_COMM_NOPS; op++) {
+                const img_comm_stats *c = &rs->comm;
+                if (!c->msgs_sent[op] && !c->msgs_recv[op] && c->seconds[op] == 0) continue;
+                json_array_append_new(
+                    comm, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:f}", "rank", rs->rank, "op",
+                                    img_comm_op_name(op), "msgs_sent", (json_int_t)c->msgs_sent[op],
+                                    "msgs_recv", (json_int_t)c->msgs_recv[op], "bytes_sent",
+                                    (json_int_t)c->bytes_sent[op], "bytes_recv",
+                                    (json_int_t)c->bytes_recv[op], "seconds", c->seconds[op]));
+                msgs += c->msgs_sent[op];
+                bytes += c->bytes_sent[op];
+                csec += c->seconds[op];
+            }
+            maxb = rs->busy_s > maxb ? rs->busy_s : maxb;
+            sumb += rs->busy_s;
+            maxw = rs->wall_s > maxw ? rs->wall_s : maxw;
+            busy += rs->busy_s;
+            avail += rs->wall_s * rs->threads;
+        }
+        json_object_set_new(root, "per_rank", ranks);
+        json_object_set_new(root, "comm", comm);
+        add_metric(mt, "comm_messages", (double)msgs, "count", "lower");
+        add_metric(mt, "comm_bytes", (double)bytes, "bytes", "lower");
+        add_metric(mt, "comm_time", csec, "s", "lower");
+        if (sumb > 0) add_metric(mt, "load_imbalance", maxb / (sumb / r->nranks), "ratio", "lower");
+        if (avail > 0) add_metric(mt, "idle_share", 1.0 - busy / avail, "ratio", "lower");
+        add_metric(mt, "critical_path", maxb / (r->ranks[0].threads > 0 ? r->ranks[0].threads : 1),
+                   "s", "lower");
+    }
+    if (r->task_events > 0) {
+        json_object_set_new(root, "tasks_file", json_string("tasks.csv"));
+        add_metric(mt, "task_events", (double)r->task_events, "count", "higher");
     }
     json_object_set_new(root, "metrics", mt);
     prof_rusage ru;
