@@ -24,95 +24,6 @@
 
 #define C_LIGHT 299792458.0
 
-typedef struct src {
-    double flux, l, m, sigma; /* sigma: Gaussian width (radians), 0 = point */
-} src;
-
-typedef struct tstore {
-    int nant, ntime, nchan, npol;
-    double cell_arcsec;
-    int nx;
-    double flag_frac;
-} tstore;
-
-/* A store with real earth-rotation tracks and exactly computed (2-D)
- * visibilities of the given sources; XX = YY = I + pol*0.1*I for a check
- * that pols are kept apart. */
-static void make_store(const char *dir, const tstore *t, const src *s, int ns)
-{
-    int nbl = t->nant * (t->nant - 1) / 2;
-    int64_t nrow = (int64_t)nbl * t->ntime;
-    img_vis_meta m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.dataset, sizeof m.dataset, "test");
-    snprintf(m.telescope, sizeof m.telescope, "ALMA");
-    m.nrow = nrow;
-    m.nchan = t->nchan;
-    m.npol = t->npol;
-    m.nfield = 1;
-    m.nant = t->nant;
-    m.corr[0] = -5;
-    m.corr[1] = -6;
-    m.phase_centre[0] = 1.0;
-    m.phase_centre[1] = -0.5;
-    m.image_nx = m.image_ny = t->nx;
-    m.cell_arcsec = t->cell_arcsec;
-    double *freq = malloc(sizeof(double) * t->nchan), fd[2] = {1.0, -0.5};
-    double *dish = malloc(sizeof(double) * t->nant);
-    for (int c = 0; c < t->nchan; c++) freq[c] = 100e9 + 50e6 * c;
-    for (int a = 0; a < t->nant; a++) dish[a] = 12;
-    img_vis_store *st;
-    ib_err e;
-    assert_int_equal(img_vis_create(&e, dir, &m, freq, fd, dish, &st), 0);
-    double *L = malloc(sizeof(double) * 3 * t->nant);
-    for (int a = 0; a < t->nant; a++)
-        for (int k = 0; k < 3; k++)
-            L[3 * a + k] = (ib_uniform(ib_hash4(7, (uint64_t)a, (uint64_t)k, 0)) - 0.5) * 600.0;
-    size_t nv = (size_t)nrow * t->nchan * t->npol;
-    double *uvw = malloc(sizeof(double) * 3 * nrow), *tm = malloc(sizeof(double) * nrow);
-    float *vis = malloc(sizeof(float) * 2 * nv), *wt = malloc(sizeof(float) * nv);
-    uint8_t *fl = malloc(nv);
-    int32_t *fld = calloc(nrow, 4), *a1 = malloc(4 * nrow), *a2 = malloc(4 * nrow);
-    double dec = -0.5;
-    int64_t r = 0;
-    for (int it = 0; it < t->ntime; it++) {
-        double H = (it / (double)(t->ntime > 1 ? t->ntime - 1 : 1) - 0.5) * 1.5;
-        for (int i = 0; i < t->nant; i++)
-            for (int j = i + 1; j < t->nant; j++, r++) {
-                double Lx = L[3 * j] - L[3 * i], Ly = L[3 * j + 1] - L[3 * i + 1],
-                       Lz = L[3 * j + 2] - L[3 * i + 2];
-                double u = sin(H) * Lx + cos(H) * Ly;
-                double v = -sin(dec) * cos(H) * Lx + sin(dec) * sin(H) * Ly + cos(dec) * Lz;
-                double w = cos(dec) * cos(H) * Lx - cos(dec) * sin(H) * Ly + sin(dec) * Lz;
-                uvw[3 * r] = u; uvw[3 * r + 1] = v; uvw[3 * r + 2] = w;
-                tm[r] = it * 10.0; a1[r] = i; a2[r] = j;
-                for (int c = 0; c < t->nchan; c++) {
-                    double f = freq[c] / C_LIGHT;
-                    double re = 0, im = 0;
-                    for (int k = 0; k < ns; k++) {
-                        double ph = -2 * M_PI * f * (u * s[k].l + v * s[k].m);
-                        double amp = s[k].flux *
-                                     exp(-2 * M_PI * M_PI * s[k].sigma * s[k].sigma * f * f * (u * u + v * v));
-                        re += amp * cos(ph);
-                        im += amp * sin(ph);
-                    }
-                    for (int p = 0; p < t->npol; p++) {
-                        size_t o = ((size_t)r * t->nchan + c) * t->npol + p;
-                        double sc = 1.0 + 0.1 * p;
-                        vis[2 * o] = (float)(re * sc);
-                        vis[2 * o + 1] = (float)(im * sc);
-                        wt[o] = (float)(0.5 + ib_uniform(ib_hash4(3, (uint64_t)r, 0, 0)));
-                        fl[o] = ib_uniform(ib_hash4(5, (uint64_t)r, (uint64_t)c, (uint64_t)p)) < t->flag_frac;
-                    }
-                }
-            }
-    }
-    assert_int_equal(img_vis_write_rows(&e, st, 0, nrow, uvw, vis, wt, fl, fld, a1, a2, tm), 0);
-    assert_int_equal(img_vis_close(&e, st), 0);
-    free(freq); free(dish); free(L); free(uvw); free(tm); free(vis); free(wt); free(fl);
-    free(fld); free(a1); free(a2);
-}
-
 /* Cell such that the longest baseline at the top frequency is ~3 pixels
  * per fringe: computed like the generator does. */
 static double cell_for(void) { return 0.25; }
@@ -156,15 +67,15 @@ static int setup_point(void **state)
     f->dir = tu_mkdtemp("grid");
     snprintf(f->vis, sizeof f->vis, "%s/vis", f->dir);
     snprintf(f->out, sizeof f->out, "%s/out", f->dir);
-    tstore t = {.nant = 12, .ntime = 40, .nchan = 6, .npol = 2, .cell_arcsec = cell_for(),
+    tu_store t = {.nant = 12, .ntime = 40, .nchan = 6, .npol = 2, .cell_arcsec = cell_for(),
                 .nx = 128, .flag_frac = 0.0};
     double cell = t.cell_arcsec * M_PI / 180 / 3600;
-    src s[3] = {{1.0, 0, 0, 0}, {0.5, -9 * cell, 5 * cell, 0}, {0.3, 20.3 * cell, -14.6 * cell, 2.5 * cell}};
-    make_store(f->vis, &t, s, 1);
+    tu_src s[3] = {{1.0, 0, 0, 0}, {0.5, -9 * cell, 5 * cell, 0}, {0.3, 20.3 * cell, -14.6 * cell, 2.5 * cell}};
+    assert_int_equal(tu_make_store(f->vis, &t, s, 1), 0);
     char vis2[600];
     snprintf(vis2, sizeof vis2, "%s/vis3", f->dir);
     t.flag_frac = 0.05;
-    make_store(vis2, &t, s, 3);
+    assert_int_equal(tu_make_store(vis2, &t, s, 3), 0);
     *state = f;
     return 0;
 }
@@ -279,11 +190,11 @@ static void test_off_centre_source(void **state)
     fixture *f = *state;
     char vis[700];
     snprintf(vis, sizeof vis, "%s/vis_off", f->dir);
-    tstore t = {.nant = 10, .ntime = 30, .nchan = 2, .npol = 2, .cell_arcsec = cell_for(), .nx = 64};
+    tu_store t = {.nant = 10, .ntime = 30, .nchan = 2, .npol = 2, .cell_arcsec = cell_for(), .nx = 64};
     double cell = t.cell_arcsec * M_PI / 180 / 3600;
     /* +l is east = towards smaller x: 5 pixels east, 7 north. */
-    src s = {1.0, 5 * cell, 7 * cell, 0};
-    make_store(vis, &t, &s, 1);
+    tu_src s = {1.0, 5 * cell, 7 * cell, 0};
+    assert_int_equal(tu_make_store(vis, &t, &s, 1), 0);
     img_params p;
     img_params_default(&p);
     p.vis_dir = vis;

@@ -23,4 +23,25 @@ int tu_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* Does haystack contain needle? */
 int tu_contains(const char *haystack, const char *needle);
 
+/* A point or Gaussian source at direction cosines (l, m). */
+typedef struct tu_src {
+    double flux, l, m, sigma; /* sigma: Gaussian width (radians), 0 = point */
+} tu_src;
+
+/* Shape of a small test store: nant antennas with earth-rotation tracks
+ * over ntime steps, nchan channels from 100 GHz in 50 MHz steps. */
+typedef struct tu_store {
+    int nant, ntime, nchan, npol;
+    double cell_arcsec;
+    int nx;
+    double flag_frac;
+} tu_store;
+
+/*
+ * Write DIR/vis.h5 with exactly computed 2-D visibilities of the sources
+ * (pol p carries (1 + 0.1 p) times the flux), weights in [0.5, 1.5] and
+ * flags at flag_frac, all deterministic. 0 or -1 (message on stderr).
+ */
+int tu_make_store(const char *dir, const tu_store *t, const tu_src *s, int ns);
+
 #endif
