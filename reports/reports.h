@@ -1,0 +1,406 @@
+/*
+ * reports: the analysis half of imbench's reporting — statistics for noisy
+ * benchmark timings (robust summaries, bootstrap confidence intervals,
+ * Mann–Whitney, Benjamini–Hochberg, compare verdicts, Amdahl / Karp–Flatt,
+ * a linear cost model), the CASA log parser behind `harness casa-import`,
+ * and the recorded baselines of the seed study (YAML, libyaml).
+ *
+ * Everything here works on plain arrays and structs: nothing touches SQLite.
+ * Callers (the harness, the report renderer) store and plot the results.
+ * Prefix rep_. Depends on common/ and libyaml only.
+ *
+ * Conventions: functions that can fail take an ib_err* first and return 0 or
+ * a negative IB_E* code with a message in the ib_err (which may be NULL).
+ * Input arrays are borrowed and never modified. Sample values must be finite
+ * (NaN or infinity gives IB_EINVAL). Random resampling is counter-based
+ * (ib_hash4 on the caller's seed): the same seed gives the same result on
+ * every machine and thread.
+ */
+#ifndef REP_REPORTS_H
+#define REP_REPORTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+/* ---------------------------------------------------------------------- */
+/* Summaries                                                               */
+/* ---------------------------------------------------------------------- */
+
+/* Mean of x[0..n); NAN when n == 0. */
+double rep_mean(const double *x, size_t n);
+/* Sample standard deviation (divisor n-1); NAN when n < 2. */
+double rep_sd(const double *x, size_t n);
+
+/*
+ * Quantile p in [0,1] of already sorted (ascending) data, by linear
+ * interpolation between order statistics at h = (n-1)p (Hyndman–Fan type 7,
+ * the default of R and numpy). NAN when n == 0 or p is outside [0,1].
+ */
+double rep_quantile_sorted(const double *sorted, size_t n, double p);
+
+/*
+ * Quantile p of unsorted x (type 7, as above); x is not modified (a copy is
+ * sorted). IB_EINVAL for n == 0, p outside [0,1] or a non-finite value;
+ * IB_ENOMEM. *out is untouched on failure.
+ */
+int rep_quantile(ib_err *e, const double *x, size_t n, double p, double *out);
+/* Median of x: rep_quantile at 0.5 (mean of the two middle values for even n). */
+int rep_median(ib_err *e, const double *x, size_t n, double *out);
+/*
+ * Median absolute deviation median(|x - median(x)|), unscaled: multiply by
+ * 1.4826 for a normal-consistent estimate of the standard deviation.
+ */
+int rep_mad(ib_err *e, const double *x, size_t n, double *out);
+
+/* Everything a report shows for one sample. */
+typedef struct rep_summary {
+    size_t n;
+    double min, q1, median, q3, max; /* type-7 quantiles */
+    double mean, sd;                 /* sd is NAN when n < 2 */
+    double mad;                      /* unscaled, see rep_mad */
+} rep_summary;
+
+/* Fill *out for x[0..n). IB_EINVAL for n == 0 or non-finite values. */
+int rep_summarize(ib_err *e, const double *x, size_t n, rep_summary *out);
+
+/* ---------------------------------------------------------------------- */
+/* Bootstrap confidence intervals (percentile method)                      */
+/* ---------------------------------------------------------------------- */
+
+/* A point estimate with a confidence interval [lo, hi]. */
+typedef struct rep_ci {
+    double est, lo, hi;
+    double level; /* e.g. 0.95 */
+} rep_ci;
+
+/*
+ * Percentile-bootstrap CI of the median of x: B resamples of size n drawn
+ * with replacement using ib_hash4(seed, ...), level in (0,1) (0.95 for a
+ * 95% interval). est is the median of x itself. Needs n >= 1, B >= 10.
+ * IB_EINVAL on bad arguments, IB_ENOMEM; *out untouched on failure.
+ */
+int rep_boot_median_ci(ib_err *e, const double *x, size_t n, double level,
+                       size_t B, uint64_t seed, rep_ci *out);
+
+/*
+ * Percentile-bootstrap CI of the ratio median(num) / median(den), the two
+ * samples resampled independently (B times each, same seed rules as
+ * above). IB_EINVAL also when a (resampled) median of den is zero.
+ */
+int rep_boot_ratio_ci(ib_err *e, const double *num, size_t nnum, const double *den,
+                      size_t nden, double level, size_t B, uint64_t seed, rep_ci *out);
+
+/* ---------------------------------------------------------------------- */
+/* Tests                                                                   */
+/* ---------------------------------------------------------------------- */
+
+typedef struct rep_mw {
+    double u;     /* U statistic of sample a: #(a_i > b_j) + 0.5 #(a_i == b_j) */
+    double z;     /* normal score with tie and continuity correction (0 if exact) */
+    double p;     /* two-sided p-value */
+    int exact;    /* 1: exact null distribution was used */
+} rep_mw;
+
+/*
+ * Two-sided Mann–Whitney U (Wilcoxon rank-sum) test of a against b.
+ * Exact null distribution when there are no ties and na + nb <= 50
+ * (p = min(1, 2 min(P(U <= u), P(U >= u))), as R's wilcox.test); otherwise
+ * the normal approximation with tie-corrected variance and a 0.5
+ * continuity correction. All values tied gives p = 1. Needs na, nb >= 1.
+ */
+int rep_mann_whitney(ib_err *e, const double *a, size_t na, const double *b,
+                     size_t nb, rep_mw *out);
+
+/*
+ * Benjamini–Hochberg adjusted p-values (false discovery rate):
+ * adj_(i) = min over j >= i of min(1, p_(j) m / j) in ascending order of p,
+ * written back in the input order to adj[0..m) (adj may alias p). Values
+ * must lie in [0,1]. IB_EINVAL, IB_ENOMEM; adj untouched on failure.
+ */
+int rep_bh_adjust(ib_err *e, const double *p, size_t m, double *adj);
+
+/* ---------------------------------------------------------------------- */
+/* Compare two samples of one metric                                        */
+/* ---------------------------------------------------------------------- */
+
+enum rep_better { REP_LOWER_IS_BETTER, REP_HIGHER_IS_BETTER };
+
+/* "faster" means better in the metric's own direction. */
+enum rep_verdict { REP_NO_CHANGE, REP_FASTER, REP_SLOWER };
+
+/* "faster", "slower", "no significant change". */
+const char *rep_verdict_name(int verdict);
+
+typedef struct rep_compare_opts {
+    enum rep_better better;
+    double alpha;     /* significance level, e.g. 0.05 */
+    double threshold; /* regression flagged when worse by more than this fraction, e.g. 0.05 */
+    double level;     /* CI level, e.g. 0.95 */
+    size_t boot;      /* bootstrap resamples, e.g. 2000 */
+    uint64_t seed;
+} rep_compare_opts;
+
+/* alpha 0.05, threshold 0.05, level 0.95, boot 2000, seed 1, lower is better. */
+void rep_compare_opts_init(rep_compare_opts *o);
+
+typedef struct rep_compare {
+    rep_ci ratio;     /* median(cand) / median(base) with bootstrap CI */
+    rep_mw mw;        /* Mann–Whitney of cand against base */
+    double p;         /* p-value deciding the verdict (mw.p unless re-judged) */
+    int verdict;      /* enum rep_verdict */
+    int regression;   /* 1: slower by more than threshold (see rep_compare_judge) */
+} rep_compare;
+
+/*
+ * Compare a candidate sample with a base sample: ratio of medians with its
+ * bootstrap CI, Mann–Whitney p, then rep_compare_judge. Needs at least one
+ * value in each and a non-zero base median.
+ */
+int rep_compare_samples(ib_err *e, const double *base, size_t nbase, const double *cand,
+                        size_t ncand, const rep_compare_opts *o, rep_compare *out);
+
+/*
+ * (Re)decide c->verdict and c->regression from c->ratio and the p-value p,
+ * which is stored in c->p — use it after Benjamini–Hochberg adjusting the p
+ * of many comparisons. A change is significant when p < alpha and the CI
+ * excludes 1; it is "faster" when the ratio moves in the better direction.
+ * regression = slower and the point ratio is worse than the threshold:
+ * ratio > 1 + threshold (lower is better) or ratio < 1 - threshold (higher).
+ */
+void rep_compare_judge(const rep_compare_opts *o, double p, rep_compare *c);
+
+/* ---------------------------------------------------------------------- */
+/* Scaling models                                                          */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Amdahl fit of T(n) = T1 (s + (1-s)/n) to (nodes, time) points, s in [0,1].
+ * Written as T = A + B/n with A = T1 s, B = T1 (1-s) >= 0 this is linear
+ * least squares with non-negativity, solved in closed form (interior
+ * solution or the better of the two boundary fits). relative = 1 minimises
+ * relative residuals (t - T)/t, right for multiplicative timing noise;
+ * 0 minimises absolute ones. The band comes from a residual bootstrap
+ * (residuals resampled onto the fitted curve, multiplicatively when
+ * relative): percentile CI of s and of T1 at the given level. Because the
+ * speedup 1/(s + (1-s)/n) is monotone in s, [s_lo, s_hi] maps directly to a
+ * speedup band (rep_amdahl_speedup).
+ */
+typedef struct rep_amdahl_opts {
+    int relative;     /* 1 (default): relative residuals */
+    double level;     /* 0.95 */
+    size_t boot;      /* 1000 */
+    uint64_t seed;    /* 1 */
+} rep_amdahl_opts;
+
+void rep_amdahl_opts_init(rep_amdahl_opts *o);
+
+typedef struct rep_amdahl {
+    double s, t1;        /* serial fraction and one-node time */
+    double s_lo, s_hi;   /* bootstrap band of s */
+    double t1_lo, t1_hi; /* bootstrap band of T1 */
+    double rss;          /* residual sum of squares of the fit (in the fitted metric) */
+    size_t n;            /* points used */
+} rep_amdahl;
+
+/*
+ * Fit from nodes[i] >= 1 and time[i] > 0, i < n. Needs at least two
+ * distinct node counts. IB_EINVAL, IB_ENOMEM; *out untouched on failure.
+ */
+int rep_amdahl_fit(ib_err *e, const double *nodes, const double *time, size_t n,
+                   const rep_amdahl_opts *o, rep_amdahl *out);
+
+/* Amdahl time T1 (s + (1-s)/n) and speedup 1/(s + (1-s)/n). */
+double rep_amdahl_time(double t1, double s, double n);
+double rep_amdahl_speedup(double s, double n);
+
+/*
+ * Karp–Flatt experimentally determined serial fraction
+ * e(n) = (1/S - 1/n) / (1 - 1/n) for speedup S at n > 1; NAN for n <= 1.
+ */
+double rep_karp_flatt(double speedup, double n);
+
+/* One node count of a Karp–Flatt series. */
+typedef struct rep_kf_point {
+    double nodes;
+    double time;    /* median time at this node count */
+    double speedup; /* median T(1) / median T(n) */
+    double e;       /* Karp–Flatt metric; NAN at n = 1 */
+} rep_kf_point;
+
+/*
+ * Group (nodes, time) points by node count (ascending), take medians and
+ * compute speedup against the one-node median and Karp–Flatt e(n).
+ * *out (caller frees with ib_free) gets *nout points. IB_EINVAL when there
+ * is no point at one node; IB_ENOMEM.
+ */
+int rep_karp_flatt_series(ib_err *e, const double *nodes, const double *time, size_t n,
+                          rep_kf_point **out, size_t *nout);
+
+/*
+ * Linear cost model time = c0 + c1 x1 + ... + ck xk (k <= REP_COST_MAXX,
+ * usually 3: e.g. visibilities x support^2, image pixels log pixels, bytes
+ * written), least squares by Householder QR of the (column-scaled) design
+ * matrix, which is better conditioned than the normal equations.
+ */
+#define REP_COST_MAXX 7
+
+typedef struct rep_cost_model {
+    size_t nx;                        /* number of predictors k */
+    double coef[REP_COST_MAXX + 1];   /* coef[0] intercept, coef[j] for x_j */
+    double r2;                        /* coefficient of determination */
+    double rmse;                      /* root mean squared residual */
+    size_t n;                         /* points used */
+} rep_cost_model;
+
+/*
+ * Fit from x (n rows of nx values, row-major) and y[0..n). Needs
+ * n > nx and a design matrix of full rank (IB_EINVAL naming the column
+ * otherwise). IB_ENOMEM; *out untouched on failure.
+ */
+int rep_cost_fit(ib_err *e, const double *x, const double *y, size_t n, size_t nx,
+                 rep_cost_model *out);
+
+/* Predicted time for one row of m->nx predictor values. */
+double rep_cost_predict(const rep_cost_model *m, const double *x);
+
+/* ---------------------------------------------------------------------- */
+/* CASA logs                                                               */
+/* ---------------------------------------------------------------------- */
+
+/* Limits protecting against hostile or broken input. */
+#define REP_CASA_MAX_LINE   (1u << 20) /* bytes in one line (or joined call) */
+#define REP_CASA_MAX_TASKS  100000     /* tclean tasks in one log */
+#define REP_CASA_MAX_PARAMS 1024       /* parameters in one tclean call */
+#define REP_CASA_MAX_NOTES  256        /* notes kept per task (more are dropped) */
+
+typedef struct rep_kv {
+    char *key;
+    char *value; /* quoted strings unquoted; lists, dicts, numbers as written */
+} rep_kv;
+
+enum rep_task_status { REP_TASK_OK, REP_TASK_FAILED };
+/* Where a duration came from: the "complete" message (local time, µs) or
+ * the Begin/End line timestamps (whole seconds; CASA 5 fallback). */
+enum rep_clock { REP_CLOCK_MESSAGE, REP_CLOCK_LINE };
+
+/* "ok" / "failed" and "message" / "line". */
+const char *rep_task_status_name(int status);
+const char *rep_clock_name(int clock);
+
+typedef struct rep_casa_task {
+    size_t index;            /* 0-based order among the log's tclean tasks */
+    int status;              /* enum rep_task_status */
+    int clock;               /* enum rep_clock */
+    double duration_s;       /* end - start, seconds */
+    int64_t duration_us;     /* the same, exact microseconds */
+    char start[32], end[32]; /* "2019-11-21 20:39:05.657779" (message) or line stamps */
+    rep_kv *params;          /* tclean( ... ) call, in call order */
+    size_t nparams;
+    /* Shortcuts into params (NULL when the call does not name them). */
+    const char *imagename, *gridder, *specmode, *imsize, *vis;
+    long begin_line, end_line; /* 1-based lines of Begin Task / End Task */
+    char *failure;           /* the SEVERE exception message, NULL when ok */
+    char **notes;            /* partition lines ("Required memory: ... Subcubes: 7.") */
+    size_t nnotes;
+    /* Parsed from the last partition line; -1 when there is none. */
+    double required_gb, available_gb;
+    int subcubes;
+} rep_casa_task;
+
+typedef struct rep_casa_log {
+    char *path;              /* as given to rep_casa_parse */
+    char casa_version[64];   /* "6.2.1-7" from "CASA Version 6.2.1-7", or "" */
+    char host[256];          /* from a "Host: NAME" / "Hostname: NAME" line, or "" */
+    char first_ts[32], last_ts[32]; /* first and last line timestamps */
+    size_t nlines;           /* lines read */
+    int mpi;                 /* 1 when MPIServer lines were seen (mpicasa) */
+    rep_casa_task *tasks;
+    size_t ntasks;
+} rep_casa_log;
+
+/*
+ * Parse the CASA log at path into *out (initialised here; release with
+ * rep_casa_log_release, also after a failure). Each tclean task (Begin
+ * Task .. End Task) becomes one rep_casa_task:
+ *  - parameters from its "tclean( k=v, ... )" call line;
+ *  - duration from "Task tclean complete. Start time: X End time: Y"
+ *    (clock "message"), else from the Begin/End line timestamps (clock
+ *    "line": CASA 5 logs);
+ *  - status failed when a SEVERE "Task tclean raised an exception" line
+ *    falls inside the task, even if it then logs "complete";
+ *  - lines whose origin names an mpicasa server (…::casa::MPIServer-N) only
+ *    count for provenance: the client's copy of each message is the one
+ *    used, so every task is counted once;
+ *  - "Required memory: … Subcubes: N." lines are kept as notes.
+ * Lines without a timestamp after a valid line are continuation lines of a
+ * multi-line message (they may finish a wrapped tclean call).
+ * Errors (IB_EPARSE unless said) name the file and line, e.g.
+ *   casa log 'x.log' line 12: Begin Task: tclean has no End Task before end
+ *   of file at line 40 (truncated log?)
+ * for: a first line that is not a CASA log line, a line longer than
+ * REP_CASA_MAX_LINE, a NUL byte, Begin without End, End without Begin, a
+ * task without a tclean call, an unparseable call or complete line, more
+ * than REP_CASA_MAX_TASKS tasks, no tclean task at all. IB_EIO when the
+ * file cannot be read, IB_ENOMEM.
+ */
+int rep_casa_parse(ib_err *e, const char *path, rep_casa_log *out);
+
+/* The same for a log held in memory; name is used in messages and as path. */
+int rep_casa_parse_buf(ib_err *e, const char *name, const char *buf, size_t len,
+                       rep_casa_log *out);
+
+/* Free everything *log owns and zero it. Safe on a zeroed or failed log. */
+void rep_casa_log_release(rep_casa_log *log);
+
+/* Value of parameter key in a task's call, or NULL. */
+const char *rep_casa_param(const rep_casa_task *t, const char *key);
+
+/* ---------------------------------------------------------------------- */
+/* Baselines                                                               */
+/* ---------------------------------------------------------------------- */
+
+/* How a figure is known: "stated" or "read from plot, approx.". */
+enum rep_label { REP_LABEL_STATED, REP_LABEL_PLOT };
+/* A point value, or the low / high end of a range the source gives. */
+enum rep_bound { REP_BOUND_POINT, REP_BOUND_LOW, REP_BOUND_HIGH };
+
+const char *rep_label_name(int label);  /* exact YAML spelling */
+const char *rep_bound_name(int bound);  /* "point", "low", "high" */
+
+/* One recorded figure. Integers are 0 when not known. */
+typedef struct rep_baseline {
+    char *dataset;   /* e.g. "alma-x2e3"; NULL: not dataset-specific */
+    char *system;    /* e.g. "casa-6.2", "cngi-prototype" */
+    int nodes, cores, threads, chunks;
+    int support;     /* gridding kernel support width (e.g. 17 for 17x17) */
+    char *metric;    /* "wall_time", "speedup", "overhead_per_task", ... */
+    double value;
+    char *unit;      /* "s", "x", ... */
+    int label;       /* enum rep_label */
+    int bound;       /* enum rep_bound */
+    char *note;      /* NULL when none */
+    char *source;    /* the file's top-level source (e.g. "seed-study"), or NULL */
+    long line;       /* 1-based line of the record in its file */
+} rep_baseline;
+
+/*
+ * Load a baselines YAML file (format documented at the top of
+ * workloads/baselines/seed-study.yaml) with libyaml. Strict: an unknown
+ * key, a duplicate key, a value of the wrong type, a missing required value,
+ * an unknown label or bound, anchors/aliases/tags, or a second document give
+ * IB_EPARSE with "baselines 'f.yaml' line L column C: ...". On success
+ * *out is a heap array of *n records (free with rep_baselines_destroy);
+ * on failure *out = NULL, *n = 0.
+ */
+int rep_baselines_load(ib_err *e, const char *path, rep_baseline **out, size_t *n);
+
+/* The same for YAML text in memory; name is used in messages. */
+int rep_baselines_parse(ib_err *e, const char *name, const char *text, size_t len,
+                        rep_baseline **out, size_t *n);
+
+/* Free n records and the array; NULL does nothing. */
+void rep_baselines_destroy(rep_baseline *b, size_t n);
+
+#endif
