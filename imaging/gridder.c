@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #define IMG_C_LIGHT 299792458.0
 
@@ -67,7 +70,22 @@ typedef struct run_ctx {
     pthread_t server;
     int server_on;
     double origin;       /* wall-clock origin of task events (rank 0's start) */
+    /* memory budget (0 = none: planes stream straight to the cube) */
+    uint64_t budget, base_bytes, plane_bytes;
+    pthread_mutex_t mem_lock;
+    pthread_cond_t mem_cond;
+    uint64_t tracked, peak_tracked; /* under mem_lock */
+    int holders;         /* threads holding planes in memory */
+    char spill_dir[4096];
+    int made_spill_dir;
 } run_ctx;
+
+/* A plane a chunk produced, held until the chunk commits. */
+typedef struct held_plane {
+    int32_t chan, pol, psf;
+    float *mem;          /* NULL when spilled */
+    off_t off;           /* offset in the worker's spill file */
+} held_plane;
 
 /* One phase interval of one task (chunk) on one thread. */
 typedef struct img_task_event {
@@ -99,6 +117,14 @@ typedef struct worker {
     uint64_t ev_dropped;
     double sched_s;
     uint64_t ntasks;
+    held_plane *held;
+    size_t nheld, cap_held;
+    uint64_t held_bytes;
+    int spill_fd;
+    off_t spill_end;
+    char spill_path[4200];
+    uint64_t spill_bytes, spill_files;
+    double spill_write_s, spill_read_s;
 } worker;
 
 static inline const float *coef_t_f(const img_kernel *k) { return k->coef_tf; }
@@ -129,6 +155,9 @@ void img_params_default(img_params *p)
     p->threads = 1;
     p->chunks = 0;
     p->seed = 1;
+    p->mem_target = 0.85;
+    p->mem_spill = 0.92;
+    p->mem_pause = 0.95;
     p->fft_plan = 1;
 }
 
@@ -214,8 +243,9 @@ static void phase(worker *w, int p)
     else prof_timer_switch(t, p);
 }
 
-/* Write or (serial writes on a rank other than 0) send one plane. */
-static int put_plane(worker *w, int64_t chan, int pol, int psf)
+/* Write or (serial writes on a rank other than 0) send one plane from buf
+ * (clobbered: byte-swapped for FITS). */
+static int put_plane(worker *w, int64_t chan, int pol, int psf, float *buf)
 {
     run_ctx *R = w->R;
     ib_err e;
@@ -225,13 +255,174 @@ static int put_plane(worker *w, int64_t chan, int pol, int psf)
         size_t n = (size_t)R->nx * (size_t)R->ny;
         int32_t hdr[4] = {(int32_t)chan, pol, psf, 0};
         memcpy(w->sendbuf, hdr, sizeof hdr);
-        memcpy(w->sendbuf + 4, w->plane, n * sizeof(float));
+        memcpy(w->sendbuf + 4, buf, n * sizeof(float));
         rc = img__send(&e, &R->comm, w->sendbuf, (int)((n + 4) * sizeof(float)), 0, TAG_PLANE);
     } else {
-        rc = img__fits_write_plane(&e, psf ? R->psf : R->dirty, (int)chan, pol, w->plane);
+        rc = img__fits_write_plane(&e, psf ? R->psf : R->dirty, (int)chan, pol, buf);
     }
     if (rc) set_err(R, &e);
     return rc;
+}
+
+static int io_all(int fd, void *buf, size_t n, off_t off, int wr)
+{
+    char *p = buf;
+    while (n > 0) {
+        ssize_t k = wr ? pwrite(fd, p, n, off) : pread(fd, p, n, off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+        off += k;
+    }
+    return 0;
+}
+
+/*
+ * With a memory budget a chunk is a task whose output (its planes) is
+ * committed when the chunk ends. A finished plane stays in memory while
+ * the rank's tracked working set is under the spill fraction, else it goes
+ * to this thread's spill file and is read back at commit.
+ */
+static int hold_plane(worker *w, int64_t chan, int pol, int psf)
+{
+    run_ctx *R = w->R;
+    if (!R->budget) return put_plane(w, chan, pol, psf, w->plane);
+    ib_err e;
+    ib_err_init(&e);
+    if (w->nheld == w->cap_held) {
+        size_t nc = w->cap_held ? 2 * w->cap_held : 64;
+        held_plane *nh = realloc(w->held, nc * sizeof *nh);
+        if (!nh) {
+            ib_error(&e, IB_ENOMEM, "rank %d: out of memory holding planes", R->par->rank);
+            set_err(R, &e);
+            return IB_ENOMEM;
+        }
+        w->held = nh;
+        w->cap_held = nc;
+    }
+    held_plane *h = &w->held[w->nheld];
+    *h = (held_plane){(int32_t)chan, pol, psf, NULL, 0};
+    const uint64_t nb = R->plane_bytes;
+    pthread_mutex_lock(&R->mem_lock);
+    int keep = (double)(R->tracked + nb) <= R->p->mem_spill * (double)R->budget;
+    if (keep) {
+        R->tracked += nb;
+        if (R->tracked > R->peak_tracked) R->peak_tracked = R->tracked;
+        if (w->held_bytes == 0) R->holders++;
+        w->held_bytes += nb;
+    }
+    pthread_mutex_unlock(&R->mem_lock);
+    if (keep) {
+        h->mem = ib_malloc(nb);
+        if (!h->mem) {
+            ib_error(&e, IB_ENOMEM, "rank %d: out of memory for a held plane", R->par->rank);
+            set_err(R, &e);
+            return IB_ENOMEM;
+        }
+        memcpy(h->mem, w->plane, nb);
+        w->nheld++;
+        return 0;
+    }
+    phase(w, PROF_SPILL);
+    double t0 = ib_now();
+    if (w->spill_fd < 0) {
+        snprintf(w->spill_path, sizeof w->spill_path, "%s/r%d-t%d-c%d.spill", R->spill_dir,
+                 R->par->rank, w->id, w->cur_chunk);
+        w->spill_fd = open(w->spill_path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+        if (w->spill_fd < 0) {
+            ib_error(&e, IB_EIO, "spill file '%s': cannot create: %s", w->spill_path,
+                     strerror(errno));
+            set_err(R, &e);
+            return IB_EIO;
+        }
+        w->spill_end = 0;
+        w->spill_files++;
+    }
+    if (io_all(w->spill_fd, w->plane, nb, w->spill_end, 1) != 0) {
+        int full = errno == ENOSPC || errno == EDQUOT || errno == EFBIG;
+        ib_error(&e, full ? IB_ENOSPACE : IB_EIO, "spill file '%s': cannot write %llu bytes: %s",
+                 w->spill_path, (unsigned long long)nb, strerror(errno));
+        set_err(R, &e);
+        return full ? IB_ENOSPACE : IB_EIO;
+    }
+    h->off = w->spill_end;
+    w->spill_end += (off_t)nb;
+    w->spill_bytes += nb;
+    w->spill_write_s += ib_now() - t0;
+    w->nheld++;
+    return 0;
+}
+
+static void drop_spill(worker *w)
+{
+    if (w->spill_fd >= 0) {
+        close(w->spill_fd);
+        unlink(w->spill_path);
+        w->spill_fd = -1;
+    }
+}
+
+/* Release this thread's share of the tracked working set. */
+static void release_held(worker *w)
+{
+    run_ctx *R = w->R;
+    for (size_t i = 0; i < w->nheld; i++) free(w->held[i].mem);
+    w->nheld = 0;
+    if (R->budget && w->held_bytes) {
+        pthread_mutex_lock(&R->mem_lock);
+        R->tracked -= w->held_bytes;
+        R->holders--;
+        pthread_cond_broadcast(&R->mem_cond);
+        pthread_mutex_unlock(&R->mem_lock);
+    }
+    w->held_bytes = 0;
+    drop_spill(w);
+}
+
+/* Commit the chunk's held planes to the cube, in production order. */
+static int commit_chunk(worker *w)
+{
+    run_ctx *R = w->R;
+    int rc = 0;
+    for (size_t i = 0; i < w->nheld && !rc; i++) {
+        held_plane *h = &w->held[i];
+        float *buf = h->mem;
+        if (!buf) {
+            phase(w, PROF_SPILL);
+            double t0 = ib_now();
+            if (io_all(w->spill_fd, w->plane, R->plane_bytes, h->off, 0) != 0) {
+                ib_err e;
+                ib_error(&e, IB_EIO, "spill file '%s': cannot read back a plane: %s",
+                         w->spill_path, strerror(errno));
+                set_err(R, &e);
+                rc = IB_EIO;
+                break;
+            }
+            w->spill_read_s += ib_now() - t0;
+            buf = w->plane;
+        }
+        phase(w, PROF_WRITE);
+        rc = put_plane(w, h->chan, h->pol, h->psf, buf);
+    }
+    release_held(w);
+    return rc;
+}
+
+/* Past the pause fraction a thread waits before starting another chunk,
+ * until others commit theirs (never when it would wait for itself). */
+static void wait_for_memory(worker *w)
+{
+    run_ctx *R = w->R;
+    if (!R->budget) return;
+    pthread_mutex_lock(&R->mem_lock);
+    if ((double)R->tracked > R->p->mem_pause * (double)R->budget && R->holders > 0) {
+        phase(w, PROF_WAIT);
+        while ((double)R->tracked > R->p->mem_target * (double)R->budget && R->holders > 0 &&
+               !atomic_load(&R->failed))
+            pthread_cond_wait(&R->mem_cond, &R->mem_lock);
+    }
+    pthread_mutex_unlock(&R->mem_lock);
 }
 
 /* Grid -> FFT -> correct one product (dirty or PSF) of one channel and
@@ -268,7 +459,7 @@ static int image_product(worker *w, int64_t chan, const double *sumw, int psf)
         if (!psf) R->peaks[(size_t)chan * (size_t)npol + (size_t)p] = peak;
 
         phase(w, PROF_WRITE);
-        int rc = put_plane(w, chan, p, psf);
+        int rc = hold_plane(w, chan, p, psf);
         if (rc) return rc;
     }
     return 0;
@@ -307,7 +498,7 @@ static int process_chunk(worker *w, int c)
         if ((rc = image_product(w, c0 + cc, sumw, 0))) return rc;
         if (R->p->psf && (rc = image_product(w, c0 + cc, sumw, 1))) return rc;
     }
-    return 0;
+    return R->budget ? commit_chunk(w) : 0;
 }
 
 /*
@@ -353,6 +544,7 @@ static void *worker_main(void *arg)
     prof_timer_init(&w->t);
     for (;;) {
         if (atomic_load(&w->R->failed)) break;
+        wait_for_memory(w);
         int c = next_chunk(w);
         if (c < 0) break;
         if (process_chunk(w, c)) break;
@@ -431,6 +623,8 @@ static void worker_release(worker *w, int dbl)
         if (dbl) fftw_free(w->half);
         else fftwf_free(w->half);
     }
+    release_held(w);
+    free(w->held);
     free(w->plane);
     free(w->sendbuf);
     free(w->ev);
@@ -441,6 +635,7 @@ static int worker_init(ib_err *e, run_ctx *R, worker *w, int id)
     memset(w, 0, sizeof *w);
     w->R = R;
     w->id = id;
+    w->spill_fd = -1;
     size_t slab, ng;
     if (ib_mul3_size((size_t)R->nrow, (size_t)R->max_chunk, (size_t)R->npol, &slab) ||
         ib_mul_size((size_t)R->ngx, (size_t)R->ngy, &ng) || slab > ((size_t)1 << 40))
@@ -577,6 +772,11 @@ static void run_release(run_ctx *R)
     img_vis_close(NULL, R->store);
     free(R->my_chunks);
     img__comm_release(&R->comm);
+    if (R->budget) {
+        pthread_mutex_destroy(&R->mem_lock);
+        pthread_cond_destroy(&R->mem_cond);
+    }
+    if (R->made_spill_dir) rmdir(R->spill_dir); /* fails harmlessly if another rank's remain */
     pthread_mutex_destroy(&R->err_lock);
 }
 
@@ -634,6 +834,58 @@ static int make_plan(ib_err *e, run_ctx *R)
     return 0;
 }
 
+/*
+ * The memory model: every thread's fixed buffers (slab of the largest
+ * chunk, sample list, grid, half-spectrum, plane) are tracked from the
+ * start; with a budget, a chunk's planes are added as they are held. If
+ * the fixed part alone passes the pause fraction no schedule can run:
+ * that is an error before any work, naming the sizes.
+ */
+static int setup_budget(ib_err *e, run_ctx *R)
+{
+    const img_params *p = R->p;
+    size_t es = p->dbl ? 8 : 4, np = (size_t)R->npol, nr = (size_t)R->nrow;
+    uint64_t slab = (uint64_t)nr * (uint64_t)R->max_chunk * np * 13;
+    uint64_t list = (uint64_t)nr * (12 + 2 * es + 3 * es * np);
+    uint64_t grid = (uint64_t)R->ngx * (uint64_t)R->ngy * np * 2 * es;
+    uint64_t half = (uint64_t)R->ngy * (uint64_t)(R->ngx / 2 + 1) * 2 * es;
+    R->plane_bytes = (uint64_t)R->nx * (uint64_t)R->ny * sizeof(float);
+    uint64_t per_thread = slab + list + grid + half + R->plane_bytes;
+    if (p->weighting != IMG_WEIGHT_NATURAL) per_thread += R->plane_bytes;
+    R->base_bytes = per_thread * (uint64_t)p->threads;
+    R->tracked = R->peak_tracked = R->base_bytes;
+    R->budget = p->mem_budget;
+    pthread_mutex_init(&R->mem_lock, NULL);
+    pthread_cond_init(&R->mem_cond, NULL);
+    if (!R->budget) return 0;
+    if (!(p->mem_target > 0 && p->mem_target <= p->mem_spill && p->mem_spill <= p->mem_pause &&
+          p->mem_pause <= 1.0))
+        return ib_error(e, IB_EINVAL,
+                        "memory fractions must satisfy 0 < target <= spill <= pause <= 1, got "
+                        "%g, %g, %g", p->mem_target, p->mem_spill, p->mem_pause);
+    if ((double)R->base_bytes > p->mem_pause * (double)R->budget)
+        return ib_error(e, IB_EINVAL,
+                        "--mem-budget %llu bytes cannot hold the minimum working set: %d "
+                        "thread(s) x %llu bytes (slab of a %lld-channel chunk %llu, grids %llu, "
+                        "sample list %llu, planes %llu) = %llu bytes; use more chunks, fewer "
+                        "threads or a larger budget",
+                        (unsigned long long)R->budget, p->threads,
+                        (unsigned long long)per_thread, (long long)R->max_chunk,
+                        (unsigned long long)slab, (unsigned long long)(grid + half),
+                        (unsigned long long)list, (unsigned long long)R->plane_bytes,
+                        (unsigned long long)R->base_bytes);
+    if (p->spill_dir) snprintf(R->spill_dir, sizeof R->spill_dir, "%s", p->spill_dir);
+    else if (ib_path_join(e, R->spill_dir, sizeof R->spill_dir, p->out_dir, "spill"))
+        return e->code;
+    struct stat st;
+    if (stat(R->spill_dir, &st) != 0) {
+        int rc = ib_mkdir_p(e, R->spill_dir);
+        if (rc) return rc;
+        R->made_spill_dir = 1;
+    }
+    return 0;
+}
+
 /* Which chunks this rank takes under static (cyclic) and locality
  * (contiguous channel ownership) scheduling. */
 static int assign_chunks(ib_err *e, run_ctx *R)
@@ -681,7 +933,13 @@ static void fill_rank_stats(img_rank_stats *rs, const run_ctx *R, const worker *
         rs->tasks += ws[t].ntasks;
         rs->events += ws[t].nev;
         rs->events_dropped += ws[t].ev_dropped;
+        rs->spill_bytes += ws[t].spill_bytes;
+        rs->spill_files += ws[t].spill_files;
+        rs->spill_write_s += ws[t].spill_write_s;
+        rs->spill_read_s += ws[t].spill_read_s;
     }
+    rs->peak_tracked = R->peak_tracked;
+    rs->budget = R->budget;
     rs->comm = R->comm.st;
     rs->wall_s = wall;
     prof_rusage ru;
@@ -836,6 +1094,7 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     for (int c = 0; c < R.nchunks; c++)
         if (R.chunk0[c + 1] - R.chunk0[c] > R.max_chunk) R.max_chunk = R.chunk0[c + 1] - R.chunk0[c];
     if ((rc = assign_chunks(e, &R))) goto out;
+    if ((rc = setup_budget(e, &R))) goto out;
 
     if ((rc = load_rows(e, &R))) goto out;
 
@@ -1001,6 +1260,11 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
                 res->bytes_read += rs->bytes_read;
             }
             res->sched_s += rs->sched_s;
+            res->spill_bytes += rs->spill_bytes;
+            res->spill_files += rs->spill_files;
+            res->spill_write_s += rs->spill_write_s;
+            res->spill_read_s += rs->spill_read_s;
+            if (rs->peak_tracked > res->peak_tracked) res->peak_tracked = rs->peak_tracked;
             res->tasks += rs->tasks;
             if (rs->peak_rss > res->peak_rss_bytes) res->peak_rss_bytes = rs->peak_rss;
         }

@@ -49,6 +49,21 @@ static int parse_image(ib_err *e, const char *s, img_params *p)
     return 0;
 }
 
+/* "123", "64M", "1.5G" -> bytes (binary multiples). */
+static int parse_bytes(const char *s, uint64_t *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    double mul = 1;
+    if (*end == 'K' || *end == 'k') mul = 1024.0, end++;
+    else if (*end == 'M' || *end == 'm') mul = 1024.0 * 1024, end++;
+    else if (*end == 'G' || *end == 'g') mul = 1024.0 * 1024 * 1024, end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (end == s || *end || !(v > 0) || v * mul > 1e18) return -1;
+    *out = (uint64_t)(v * mul);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* HDF5 allocates and frees a chunk buffer per chunk read; keep such
@@ -58,7 +73,8 @@ int main(int argc, char **argv)
     img_params p;
     img_params_default(&p);
     const char *gridder = "standard", *weight = "natural", *image = NULL, *precision = "float",
-               *fftplan = "measure", *schedule = "static";
+               *fftplan = "measure", *schedule = "static",
+               *budget = NULL;
     int help = 0, seed = 1;
     ib_opt opts[] = {
         {"vis", IB_OPT_STR, &p.vis_dir, "DIR", "visibility store (DIR/vis.h5)"},
@@ -81,6 +97,12 @@ int main(int argc, char **argv)
          "chunk to rank assignment (default static)"},
         {"serial-write", IB_OPT_FLAG, &p.serial_write, NULL,
          "funnel every plane through rank 0 (reproduces CASA's serial image writes)"},
+        {"mem-budget", IB_OPT_STR, &budget, "BYTES",
+         "memory budget per rank (K/M/G suffixes); chunks hold their planes and spill past it"},
+        {"mem-target", IB_OPT_DBL, &p.mem_target, "F", "target fraction of the budget (0.85)"},
+        {"mem-spill", IB_OPT_DBL, &p.mem_spill, "F", "spill past this fraction (0.92)"},
+        {"mem-pause", IB_OPT_DBL, &p.mem_pause, "F", "pause new chunks past this fraction (0.95)"},
+        {"spill-dir", IB_OPT_STR, &p.spill_dir, "DIR", "spill files (default OUT/spill)"},
         {"stats", IB_OPT_STR, &p.stats_path, "FILE", "write the run's statistics as JSON"},
         {"check-dft", IB_OPT_INT, &p.check_dft, "K",
          "compare K pixels with a direct DFT; prints 'dft max_rel_err X' last"},
@@ -136,6 +158,10 @@ int main(int argc, char **argv)
                            "imager: option '--schedule' must be static, dynamic or locality, got '%s'",
                            schedule);
     }
+    if (!rc && budget && parse_bytes(budget, &p.mem_budget))
+        rc = ib_error(&e, IB_EINVAL,
+                      "imager: option '--mem-budget' must be bytes with an optional K, M or G "
+                      "suffix, got '%s'", budget);
     if (!rc && (!p.vis_dir || !p.out_dir))
         rc = ib_error(&e, IB_EINVAL, "imager: --vis DIR and --out DIR are required (see --help)");
     if (!rc && (p.support < IMG_MIN_SUPPORT || p.support > IMG_MAX_SUPPORT || p.support % 2 == 0))
@@ -193,6 +219,11 @@ int main(int argc, char **argv)
         printf("imager: phases (thread-seconds):");
         for (int i = 0; i < PROF_NPHASE; i++)
             if (res.phase_wall[i] > 0.0005) printf(" %s %.3f", prof_phase_name(i), res.phase_wall[i]);
+        if (p.mem_budget)
+            printf("\nimager: budget %.1f MB, peak tracked %.1f MB, spilled %.1f MB in %llu "
+                   "file(s) (write %.3f s, read %.3f s)",
+                   p.mem_budget / 1e6, res.peak_tracked / 1e6, res.spill_bytes / 1e6,
+                   (unsigned long long)res.spill_files, res.spill_write_s, res.spill_read_s);
         printf("\nimager: peak RSS %.1f MB, wrote %s/dirty.fits%s\n", res.peak_rss_bytes / 1e6,
                p.out_dir, p.psf ? " and psf.fits" : "");
     }

@@ -201,6 +201,9 @@ typedef struct img_params {
     const img_par *par;   /* MPI ranks (NULL: one rank) */
     int schedule;         /* enum img_schedule */
     int serial_write;     /* funnel every plane through rank 0 (CASA-like) */
+    uint64_t mem_budget;  /* bytes per rank; 0 = none (planes stream out) */
+    double mem_target, mem_spill, mem_pause; /* fractions (0.85, 0.92, 0.95) */
+    const char *spill_dir; /* default OUT/spill */
     int quiet;
 } img_params;
 
@@ -217,6 +220,8 @@ typedef struct img_rank_stats {
     double sched_s;      /* time in the chunk scheduler (all threads) */
     double busy_s;       /* thread-seconds in work phases */
     double wall_s, peak_rss;
+    uint64_t spill_bytes, spill_files, peak_tracked, budget;
+    double spill_write_s, spill_read_s;
     img_comm_stats comm;
 } img_rank_stats;
 
@@ -244,6 +249,8 @@ typedef struct img_result {
     double sched_s;             /* scheduler time, all ranks and threads */
     uint64_t tasks;             /* chunks processed */
     uint64_t task_events;       /* rows of OUT/tasks.csv */
+    uint64_t spill_bytes, spill_files, peak_tracked;
+    double spill_write_s, spill_read_s;
     double task_span_s;
 } img_result;
 

@@ -133,6 +133,14 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
         add_metric(mt, "critical_path", maxb / (r->ranks[0].threads > 0 ? r->ranks[0].threads : 1),
                    "s", "lower");
     }
+    if (p->mem_budget) {
+        add_metric(mt, "mem_budget", (double)p->mem_budget, "bytes", "higher");
+        add_metric(mt, "peak_tracked", (double)r->peak_tracked, "bytes", "lower");
+        add_metric(mt, "spill_bytes", (double)r->spill_bytes, "bytes", "lower");
+        add_metric(mt, "spill_files", (double)r->spill_files, "count", "lower");
+        add_metric(mt, "spill_write_time", r->spill_write_s, "s", "lower");
+        add_metric(mt, "spill_read_time", r->spill_read_s, "s", "lower");
+    }
     if (r->task_events > 0) {
         json_object_set_new(root, "tasks_file", json_string("tasks.csv"));
         add_metric(mt, "task_events", (double)r->task_events, "count", "higher");
