@@ -68,8 +68,8 @@ void prof_rusage_get(prof_rusage *r);
 /* ------------------------------------------------------------------ */
 /* Counters: PAPI hardware events (papi.c), PAPI software-defined      */
 /* events (sde.c) and a description of the machine (sysinfo.c).        */
-/* These use PAPI, libsde and jansson; sysinfo also asks HDF5, FFTW,    */
-/* cfitsio, SQLite and libyaml for their versions (all in LDLIBS).      */
+/* These use PAPI, libsde and jansson; sysinfo also asks MPI, HDF5,     */
+/* FFTW, cfitsio, SQLite and libyaml for their versions (all in LDLIBS) */
 /* ------------------------------------------------------------------ */
 
 #include <pthread.h>
@@ -196,7 +196,7 @@ void prof_papi_release(prof_papi *p);
 /*
  * Imager counters exported as PAPI software-defined events: any PAPI tool
  * in the process can read "sde:::<library>::<name>", e.g.
- * "sde:::imbench::vis_gridded". The values live in p->v and are updated
+ * "sde:::imbench::vis_gridded". The values live in s->v and are updated
  * with relaxed atomic adds, so any thread may call prof_sde_add; add once
  * per chunk (or from a per-thread sum), not per visibility. Reads through
  * PAPI count from PAPI_start (delta mode), as hardware events do.
@@ -287,7 +287,7 @@ int prof_sde_probe(char *why, size_t n);
  *   {"schema": "imbench-sysinfo/1", "host", "os", "kernel", "machine",
  *    "cpu": {"model", "hypervisor"},
  *    "cores": {"online", "configured", "usable", "physical", "sockets"},
- *    "memory_bytes": {"total", "available"},
+ *    "memory_bytes": {"total", "available", "cgroup_limit"},
  *    "disk": {"path", "free_bytes", "total_bytes"},
  *    "mpi": {"found", "implementation", "version", "launcher", "version_line",
  *            "library_version", "standard", "running_as_root",
