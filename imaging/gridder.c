@@ -125,6 +125,7 @@ typedef struct worker {
     char spill_path[4200];
     uint64_t spill_bytes, spill_files;
     double spill_write_s, spill_read_s;
+    prof_papi_thread pt;
 } worker;
 
 static inline const float *coef_t_f(const img_kernel *k) { return k->coef_tf; }
@@ -465,7 +466,36 @@ static int image_product(worker *w, int64_t chan, const double *sumw, int psf)
     return 0;
 }
 
+/* Publish a finished chunk's figures as software-defined events: once per
+ * chunk, never per visibility. */
+static void sde_chunk(worker *w, uint64_t samples0, uint64_t bytes0, uint64_t spill0,
+                      uint64_t files0, int64_t nc)
+{
+    prof_sde *s = w->R->p->sde;
+    if (!s) return;
+    uint64_t ds = w->samples - samples0;
+    prof_sde_add(s, PROF_SDE_SAMPLES_GRIDDED, (long long)ds);
+    prof_sde_add(s, PROF_SDE_VIS_GRIDDED, (long long)(ds / (uint64_t)w->R->npol));
+    prof_sde_add(s, PROF_SDE_CHUNKS_DONE, 1);
+    prof_sde_add(s, PROF_SDE_BYTES_READ, (long long)(w->bytes_read - bytes0));
+    prof_sde_add(s, PROF_SDE_SPILL_BYTES, (long long)(w->spill_bytes - spill0));
+    prof_sde_add(s, PROF_SDE_SPILL_FILES, (long long)(w->spill_files - files0));
+    prof_sde_add(s, PROF_SDE_BYTES_WRITTEN,
+                 (long long)((uint64_t)nc * (uint64_t)w->R->npol * w->R->plane_bytes *
+                             (w->R->p->psf ? 2u : 1u)));
+}
+
+static int process_chunk_body(worker *w, int c);
+
 static int process_chunk(worker *w, int c)
+{
+    uint64_t s0 = w->samples, b0 = w->bytes_read, sp0 = w->spill_bytes, f0 = w->spill_files;
+    int rc = process_chunk_body(w, c);
+    if (!rc) sde_chunk(w, s0, b0, sp0, f0, w->R->chunk0[c + 1] - w->R->chunk0[c]);
+    return rc;
+}
+
+static int process_chunk_body(worker *w, int c)
 {
     run_ctx *R = w->R;
     int64_t c0 = R->chunk0[c], nc = R->chunk0[c + 1] - c0;
@@ -541,7 +571,10 @@ static int next_chunk(worker *w)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
+    prof_papi *papi = w->R->p->papi;
     prof_timer_init(&w->t);
+    prof_papi_thread_init(&w->pt);
+    if (papi) prof_papi_thread_start(NULL, papi, &w->pt); /* unavailable: a no-op */
     for (;;) {
         if (atomic_load(&w->R->failed)) break;
         wait_for_memory(w);
@@ -550,6 +583,10 @@ static void *worker_main(void *arg)
         if (process_chunk(w, c)) break;
     }
     phase(w, -1);
+    if (papi) {
+        prof_papi_thread_stop(NULL, papi, &w->pt, NULL);
+        prof_papi_thread_release(papi, &w->pt);
+    }
     return NULL;
 }
 

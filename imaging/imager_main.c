@@ -5,6 +5,7 @@
 #include "imaging/imaging.h"
 #include "profiles/profiles.h"
 
+#include <jansson.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,17 @@ int main(int argc, char **argv)
     }
     p.seed = (uint64_t)seed;
 
+    /* Counters: PAPI presets per thread where the machine has them (none on
+     * most VMs: recorded as unavailable with PAPI's reason), and our own
+     * counters as PAPI software-defined events. */
+    prof_papi papi;
+    prof_sde sde;
+    ib_err ce;
+    ib_err_init(&ce);
+    int have_papi = prof_papi_init(&ce, &papi, NULL, 0) == 0;
+    int have_sde = prof_sde_init(&ce, &sde, NULL) == 0;
+    p.papi = have_papi ? &papi : NULL;
+    p.sde = have_sde ? &sde : NULL;
     img_result res;
     rc = img_run(&e, &p, &res);
     if (rc && par.size > 1) {
@@ -189,6 +201,8 @@ int main(int argc, char **argv)
         img_par_abort(&par, 1);
     }
     if (par.rank != 0) {
+        if (have_papi) prof_papi_release(&papi);
+        if (have_sde) prof_sde_release(&sde);
         img_result_release(&res);
         img_par_finalize(&par);
         return 0;
@@ -196,9 +210,14 @@ int main(int argc, char **argv)
     if (p.stats_path) {
         ib_err e2;
         ib_err_init(&e2);
-        if (img_stats_write(&e2, p.stats_path, &p, &res, res.meta.nrow ? &res.meta : NULL, NULL))
+        json_t *counters = prof_counters_json(p.papi, p.sde);
+        if (img_stats_write(&e2, p.stats_path, &p, &res, res.meta.nrow ? &res.meta : NULL,
+                            counters))
             fprintf(stderr, "imager: %s\n", e2.msg);
+        json_decref(counters);
     }
+    if (have_papi) prof_papi_release(&papi);
+    if (have_sde) prof_sde_release(&sde);
     if (rc) {
         fprintf(stderr, "imager: %s\n", e.msg);
         img_result_release(&res);

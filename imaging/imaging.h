@@ -12,6 +12,7 @@
 
 #include "common/common.h"
 #include "imaging/par.h"
+#include "profiles/profiles.h"
 
 /* ------------------------------------------------------------------ */
 /* Visibility store (vis_store.c)                                      */
@@ -204,6 +205,8 @@ typedef struct img_params {
     uint64_t mem_budget;  /* bytes per rank; 0 = none (planes stream out) */
     double mem_target, mem_spill, mem_pause; /* fractions (0.85, 0.92, 0.95) */
     const char *spill_dir; /* default OUT/spill */
+    prof_papi *papi;      /* hardware counters per thread (NULL: none) */
+    prof_sde *sde;        /* software-defined events (NULL: none) */
     int quiet;
 } img_params;
 
