@@ -97,6 +97,74 @@ static void FN(grid_samples)(const img_kernel *k, const FN(sample_list) *L, int 
 #undef GRID_CASE
 
 /*
+ * The mosaic gridder's loop: each sample is rephased from its pointing to
+ * the image centre and convolved with its pointing's separable complex
+ * kernel (tables tx, ty of the channel: ntab = gw*over+1 complex values
+ * per distinct pointing offset, linearly interpolated). A holds the x taps
+ * times the visibility, B = i*A, so a row update is two FMAs per REAL.
+ */
+static void FN(grid_mosaic)(const run_ctx *R, const FN(sample_list) *L, const double *tx,
+                            const double *ty, double fl, REAL *restrict g, int *vlo, int *vhi)
+{
+    const int Wt = R->gw, O = R->over, NP = R->npol;
+    const size_t ntab = 2 * ((size_t)Wt * (size_t)O + 1);
+    const size_t rowlen = 2 * (size_t)NP * (size_t)R->ngx;
+    REAL A[2 * IMG_MAX_POL * IMG_MAX_MOSAIC_SUPPORT], B[2 * IMG_MAX_POL * IMG_MAX_MOSAIC_SUPPORT];
+    REAL kyr[IMG_MAX_MOSAIC_SUPPORT], kyi[IMG_MAX_MOSAIC_SUPPORT];
+    int lo = *vlo, hi = *vhi;
+    for (int64_t s = 0; s < L->n; s++) {
+        int64_t k = L->row[s];
+        int f = R->field[k];
+        const double *ttx = tx + (size_t)R->fxi[f] * ntab, *tty = ty + (size_t)R->fyi[f] * ntab;
+        double ph = -2.0 * M_PI * fl * (R->um[k] * R->lo[f] + R->vm[k] * R->mo[f]);
+        double c = cos(ph), sn = sin(ph);
+        REAL vr[IMG_MAX_POL], vi[IMG_MAX_POL];
+        for (int p = 0; p < NP; p++) {
+            double a = L->vr[(size_t)s * (size_t)NP + (size_t)p];
+            double b = L->vi[(size_t)s * (size_t)NP + (size_t)p];
+            vr[p] = (REAL)(a * c - b * sn);
+            vi[p] = (REAL)(a * sn + b * c);
+        }
+        double fu = L->fu[s], fv = L->fv[s];
+        for (int i = 0; i < Wt; i++) {
+            double pos = (i + fu) * O;
+            int j0 = (int)pos;
+            double t = pos - j0;
+            const double *q = ttx + 2 * (size_t)j0;
+            REAL kr = (REAL)(q[0] + t * (q[2] - q[0])), ki = (REAL)(q[1] + t * (q[3] - q[1]));
+            for (int p = 0; p < NP; p++) {
+                REAL xr = kr * vr[p] - ki * vi[p], xi = kr * vi[p] + ki * vr[p];
+                size_t o = 2 * ((size_t)i * (size_t)NP + (size_t)p);
+                A[o] = xr;
+                A[o + 1] = xi;
+                B[o] = -xi;
+                B[o + 1] = xr;
+            }
+        }
+        for (int j = 0; j < Wt; j++) {
+            double pos = (j + fv) * O;
+            int j0 = (int)pos;
+            double t = pos - j0;
+            const double *q = tty + 2 * (size_t)j0;
+            kyr[j] = (REAL)(q[0] + t * (q[2] - q[0]));
+            kyi[j] = (REAL)(q[1] + t * (q[3] - q[1]));
+        }
+        int iv = L->iv[s];
+        lo = iv < lo ? iv : lo;
+        hi = iv + Wt > hi ? iv + Wt : hi;
+        REAL *restrict gp = g + (size_t)iv * rowlen + 2 * (size_t)NP * (size_t)L->iu[s];
+        const int n = 2 * NP * Wt;
+        for (int j = 0; j < Wt; j++) {
+            REAL a = kyr[j], b = kyi[j];
+            REAL *restrict row = gp + (size_t)j * rowlen;
+            for (int t = 0; t < n; t++) row[t] += a * A[t] + b * B[t];
+        }
+    }
+    *vlo = lo;
+    *vhi = hi;
+}
+
+/*
  * Fold the centred complex grid g (ngy rows x ngx) into the half-spectrum
  * h (ngy x (ngx/2+1)) of its Hermitian part, shifted so that uv cell q sits
  * at index q mod n: h[q] = g[q + n/2] + conj(g[-q + n/2]). A complex-to-

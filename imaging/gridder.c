@@ -57,7 +57,7 @@ typedef struct run_ctx {
     atomic_int failed;
     pthread_mutex_t err_lock;
     ib_err err;
-    img__fits *dirty, *psf;
+    img__fits *cube[IMG_NPROD]; /* products; NULL when not made */
     float *peaks;        /* nchan * npol plane peaks |max| */
     void *plan;          /* c2r fftwf_plan or fftw_plan, shared (new-array execute) */
     double plan_seconds;
@@ -78,11 +78,20 @@ typedef struct run_ctx {
     int holders;         /* threads holding planes in memory */
     char spill_dir[4096];
     int made_spill_dir;
+    /* mosaic */
+    int mosaic, aperture, gw, over; /* gw: grid support (W, or W + 2 aperture half) */
+    double dish;
+    int32_t *field;      /* field of each row, perm order */
+    int nfield;
+    double *lo, *mo;     /* pointing offsets from the image centre (direction cosines) */
+    int nxo, nyo;        /* distinct offsets along x and y */
+    double *xo, *yo;
+    int *fxi, *fyi;      /* field -> its x / y kernel table */
 } run_ctx;
 
 /* A plane a chunk produced, held until the chunk commits. */
 typedef struct held_plane {
-    int32_t chan, pol, psf;
+    int32_t chan, pol, prod;
     float *mem;          /* NULL when spilled */
     off_t off;           /* offset in the worker's spill file */
 } held_plane;
@@ -126,6 +135,9 @@ typedef struct worker {
     uint64_t spill_bytes, spill_files;
     double spill_write_s, spill_read_s;
     prof_papi_thread pt;
+    double *tx, *ty;     /* mosaic kernel tables of the current channel */
+    double *swf;         /* mosaic: weight per field and pol of the channel */
+    float *wplane, *aux;
 } worker;
 
 static inline const float *coef_t_f(const img_kernel *k) { return k->coef_tf; }
@@ -159,6 +171,7 @@ void img_params_default(img_params *p)
     p->mem_target = 0.85;
     p->mem_spill = 0.92;
     p->mem_pause = 0.95;
+    p->pb_limit = 0.2;
     p->fft_plan = 1;
 }
 
@@ -214,6 +227,37 @@ static void *list_alloc(int64_t nrow, int npol, int dbl)
     return L;
 }
 
+/* ---------- products ---------- */
+
+static int product_made(const img_params *p, int k)
+{
+    switch (k) {
+    case IMG_PROD_DIRTY: return 1;
+    case IMG_PROD_PSF: return p->psf;
+    default: return p->gridder == IMG_GRIDDER_MOSAIC;
+    }
+}
+
+const char *img_product_file(int k)
+{
+    static const char *f[IMG_NPROD] = {"dirty.fits", "psf.fits", "weight.fits", "pb.fits",
+                                       "mosaic.fits"};
+    return k >= 0 && k < IMG_NPROD ? f[k] : "unknown.fits";
+}
+
+const char *img_product_btype(int k)
+{
+    static const char *f[IMG_NPROD] = {"Intensity", "Beam", "Weight", "Beam response",
+                                       "Intensity"};
+    return k >= 0 && k < IMG_NPROD ? f[k] : "";
+}
+
+const char *img_product_bunit(int k)
+{
+    static const char *f[IMG_NPROD] = {"Jy/beam", "", "", "", "Jy/beam"};
+    return k >= 0 && k < IMG_NPROD ? f[k] : "";
+}
+
 /* ---------- per-channel pipeline ---------- */
 
 /* Close the open phase as a task event and open phase p. The event array
@@ -246,7 +290,7 @@ static void phase(worker *w, int p)
 
 /* Write or (serial writes on a rank other than 0) send one plane from buf
  * (clobbered: byte-swapped for FITS). */
-static int put_plane(worker *w, int64_t chan, int pol, int psf, float *buf)
+static int put_plane(worker *w, int64_t chan, int pol, int prod, float *buf)
 {
     run_ctx *R = w->R;
     ib_err e;
@@ -254,12 +298,12 @@ static int put_plane(worker *w, int64_t chan, int pol, int psf, float *buf)
     int rc;
     if (R->p->serial_write && R->par->rank != 0) {
         size_t n = (size_t)R->nx * (size_t)R->ny;
-        int32_t hdr[4] = {(int32_t)chan, pol, psf, 0};
+        int32_t hdr[4] = {(int32_t)chan, pol, prod, 0};
         memcpy(w->sendbuf, hdr, sizeof hdr);
         memcpy(w->sendbuf + 4, buf, n * sizeof(float));
         rc = img__send(&e, &R->comm, w->sendbuf, (int)((n + 4) * sizeof(float)), 0, TAG_PLANE);
     } else {
-        rc = img__fits_write_plane(&e, psf ? R->psf : R->dirty, (int)chan, pol, buf);
+        rc = img__fits_write_plane(&e, R->cube[prod], (int)chan, pol, buf);
     }
     if (rc) set_err(R, &e);
     return rc;
@@ -285,10 +329,10 @@ static int io_all(int fd, void *buf, size_t n, off_t off, int wr)
  * the rank's tracked working set is under the spill fraction, else it goes
  * to this thread's spill file and is read back at commit.
  */
-static int hold_plane(worker *w, int64_t chan, int pol, int psf)
+static int hold_plane(worker *w, int64_t chan, int pol, int prod)
 {
     run_ctx *R = w->R;
-    if (!R->budget) return put_plane(w, chan, pol, psf, w->plane);
+    if (!R->budget) return put_plane(w, chan, pol, prod, w->plane);
     ib_err e;
     ib_err_init(&e);
     if (w->nheld == w->cap_held) {
@@ -303,7 +347,7 @@ static int hold_plane(worker *w, int64_t chan, int pol, int psf)
         w->cap_held = nc;
     }
     held_plane *h = &w->held[w->nheld];
-    *h = (held_plane){(int32_t)chan, pol, psf, NULL, 0};
+    *h = (held_plane){(int32_t)chan, pol, prod, NULL, 0};
     const uint64_t nb = R->plane_bytes;
     pthread_mutex_lock(&R->mem_lock);
     int keep = (double)(R->tracked + nb) <= R->p->mem_spill * (double)R->budget;
@@ -404,7 +448,7 @@ static int commit_chunk(worker *w)
             buf = w->plane;
         }
         phase(w, PROF_WRITE);
-        rc = put_plane(w, h->chan, h->pol, h->psf, buf);
+        rc = put_plane(w, h->chan, h->pol, h->prod, buf);
     }
     release_held(w);
     return rc;
@@ -428,19 +472,107 @@ static void wait_for_memory(worker *w)
 
 /* Grid -> FFT -> correct one product (dirty or PSF) of one channel and
  * write its planes. Precision-generic through the dbl flag. */
-static int image_product(worker *w, int64_t chan, const double *sumw, int psf)
+/*
+ * Mosaic products of one pol of channel chan, from the dirty plane in
+ * w->plane: the weight (sensitivity) plane W = sum_f (w_f / sum w) PB_f^2,
+ * exact in the image plane; pb = sqrt(W / max W); and the normalised
+ * mosaic dirty / W where pb >= pb_limit (NaN elsewhere, FITS blank).
+ */
+static void mosaic_planes(worker *w, int64_t chan, int p, double sumw)
+{
+    const run_ctx *R = w->R;
+    const int nx = R->nx, ny = R->ny, npol = R->npol;
+    const size_t n = (size_t)nx * (size_t)ny;
+    double f = R->freq[chan], fw = img_pb_fwhm(f, R->dish), a = 8.0 * M_LN2 / (fw * fw);
+    for (size_t i = 0; i < n; i++) w->wplane[i] = 0;
+    for (int fi = 0; fi < R->nfield; fi++) {
+        double c = sumw > 0 ? w->swf[(size_t)fi * (size_t)npol + (size_t)p] / sumw : 0;
+        if (c <= 0) continue;
+        if (!R->aperture) { /* PB = 1 */
+            for (size_t i = 0; i < n; i++) w->wplane[i] += (float)c;
+            continue;
+        }
+        for (int y = 0; y < ny; y++) {
+            double dm = (y - ny / 2) * R->cell - R->mo[fi];
+            double gy = c * exp(-a * dm * dm);
+            if (gy < 1e-12) continue;
+            float *row = w->wplane + (size_t)y * (size_t)nx;
+            for (int x = 0; x < nx; x++) {
+                double dl = (nx / 2 - x) * R->cell - R->lo[fi];
+                row[x] += (float)(gy * exp(-a * dl * dl));
+            }
+        }
+    }
+    float wmax = 0;
+    for (size_t i = 0; i < n; i++) wmax = w->wplane[i] > wmax ? w->wplane[i] : wmax;
+    double lim = R->p->pb_limit * R->p->pb_limit * wmax;
+    for (size_t i = 0; i < n; i++)
+        w->aux[i] = (wmax > 0 && w->wplane[i] >= lim) ? w->plane[i] / w->wplane[i] : NAN;
+    (void)wmax;
+}
+
+/* Total final weight per field and pol of the channel's sample list. */
+static void mosaic_field_weights(worker *w)
+{
+    const run_ctx *R = w->R;
+    const int npol = R->npol;
+    memset(w->swf, 0, sizeof(double) * (size_t)R->nfield * (size_t)npol);
+    if (R->p->dbl) {
+        const sample_list_d *L = w->list;
+        for (int64_t s = 0; s < L->n; s++)
+            for (int p = 0; p < npol; p++)
+                w->swf[(size_t)R->field[L->row[s]] * (size_t)npol + (size_t)p] +=
+                    L->w[(size_t)s * (size_t)npol + (size_t)p];
+    } else {
+        const sample_list_f *L = w->list;
+        for (int64_t s = 0; s < L->n; s++)
+            for (int p = 0; p < npol; p++)
+                w->swf[(size_t)R->field[L->row[s]] * (size_t)npol + (size_t)p] +=
+                    L->w[(size_t)s * (size_t)npol + (size_t)p];
+    }
+}
+
+/* Kernel tables of channel chan for every distinct pointing offset. */
+static void mosaic_kernels(worker *w, int64_t chan)
+{
+    const run_ctx *R = w->R;
+    size_t ntab = 2 * ((size_t)R->gw * (size_t)R->over + 1);
+    double dux = 1.0 / (R->ngx * R->cell), duy = 1.0 / (R->ngy * R->cell);
+    for (int i = 0; i < R->nxo; i++)
+        img__akernel_build(&R->k, R->gw, R->over, R->freq[chan], R->dish, dux, R->xo[i],
+                           R->aperture, w->tx + (size_t)i * ntab);
+    for (int i = 0; i < R->nyo; i++)
+        img__akernel_build(&R->k, R->gw, R->over, R->freq[chan], R->dish, duy, R->yo[i],
+                           R->aperture, w->ty + (size_t)i * ntab);
+}
+
+/* Grid -> FFT -> correct one product (dirty or PSF) of one channel and
+ * hold or write its planes (and, for the mosaic's dirty product, the
+ * weight, pb and normalised planes). */
+static int image_product(worker *w, int64_t chan, const double *sumw, int prod)
 {
     run_ctx *R = w->R;
     const int npol = R->npol, dbl = R->p->dbl;
 
     phase(w, PROF_GRID);
-    const size_t cell = 2 * (size_t)npol * (dbl ? 8 : 4), row = cell * (size_t)R->ngx;
+    const size_t es = dbl ? 8 : 4, cell = 2 * (size_t)npol * es, row = cell * (size_t)R->ngx;
     if (w->vhi > w->vlo)
         memset((char *)w->grid + (size_t)w->vlo * row, 0, (size_t)(w->vhi - w->vlo) * row);
     w->vlo = R->ngy;
     w->vhi = 0;
-    if (dbl) grid_samples_d(&R->k, w->list, npol, w->grid, R->ngx, psf, &w->vlo, &w->vhi);
-    else grid_samples_f(&R->k, w->list, npol, w->grid, R->ngx, psf, &w->vlo, &w->vhi);
+    if (R->mosaic && prod == IMG_PROD_DIRTY) {
+        double fl = R->freq[chan] / IMG_C_LIGHT;
+        if (dbl) grid_mosaic_d(R, w->list, w->tx, w->ty, fl, w->grid, &w->vlo, &w->vhi);
+        else grid_mosaic_f(R, w->list, w->tx, w->ty, fl, w->grid, &w->vlo, &w->vhi);
+    } else {
+        /* The list's tap indices are for the grid support gw; the standard
+         * kernel (the mosaic's PSF too) starts (gw - W)/2 cells further. */
+        size_t off = (size_t)((R->gw - R->k.W) / 2);
+        char *g = (char *)w->grid + off * row + off * cell;
+        if (dbl) grid_samples_d(&R->k, w->list, npol, (double *)(void *)g, R->ngx, prod, &w->vlo, &w->vhi);
+        else grid_samples_f(&R->k, w->list, npol, (float *)(void *)g, R->ngx, prod, &w->vlo, &w->vhi);
+        w->vhi = w->vhi + (int)(2 * off) < R->ngy ? w->vhi + (int)(2 * off) : R->ngy;
+    }
 
     for (int p = 0; p < npol; p++) {
         phase(w, PROF_FFT);
@@ -457,10 +589,26 @@ static int image_product(worker *w, int64_t chan, const double *sumw, int psf)
                                      R->corr_x, R->corr_y, scale)
                          : extract_f(w->half, w->plane, R->nx, R->ny, R->ngx, R->jx, R->jy,
                                      R->corr_x, R->corr_y, scale);
-        if (!psf) R->peaks[(size_t)chan * (size_t)npol + (size_t)p] = peak;
+        if (prod == IMG_PROD_DIRTY) R->peaks[(size_t)chan * (size_t)npol + (size_t)p] = peak;
+        int mos = R->mosaic && prod == IMG_PROD_DIRTY;
+        if (mos) mosaic_planes(w, chan, p, sumw[p]);
 
         phase(w, PROF_WRITE);
-        int rc = hold_plane(w, chan, p, psf);
+        int rc = hold_plane(w, chan, p, prod);
+        if (!rc && mos) {
+            size_t n = (size_t)R->nx * (size_t)R->ny;
+            memcpy(w->plane, w->wplane, n * sizeof(float));
+            rc = hold_plane(w, chan, p, IMG_PROD_WEIGHT);
+            float wmax = 0;
+            for (size_t i = 0; !rc && i < n; i++) wmax = w->wplane[i] > wmax ? w->wplane[i] : wmax;
+            for (size_t i = 0; !rc && i < n; i++)
+                w->plane[i] = wmax > 0 ? sqrtf(w->wplane[i] / wmax) : 0.0f;
+            if (!rc) rc = hold_plane(w, chan, p, IMG_PROD_PB);
+            if (!rc) {
+                memcpy(w->plane, w->aux, n * sizeof(float));
+                rc = hold_plane(w, chan, p, IMG_PROD_MOSAIC);
+            }
+        }
         if (rc) return rc;
     }
     return 0;
@@ -525,8 +673,13 @@ static int process_chunk_body(worker *w, int c)
             n = ((sample_list_f *)w->list)->n;
         }
         w->samples += (uint64_t)n * (uint64_t)R->npol;
-        if ((rc = image_product(w, c0 + cc, sumw, 0))) return rc;
-        if (R->p->psf && (rc = image_product(w, c0 + cc, sumw, 1))) return rc;
+        if (R->mosaic) {
+            phase(w, PROF_KERNEL);
+            mosaic_kernels(w, c0 + cc);
+            mosaic_field_weights(w);
+        }
+        if ((rc = image_product(w, c0 + cc, sumw, IMG_PROD_DIRTY))) return rc;
+        if (R->p->psf && (rc = image_product(w, c0 + cc, sumw, IMG_PROD_PSF))) return rc;
     }
     return R->budget ? commit_chunk(w) : 0;
 }
@@ -629,7 +782,11 @@ static void *server_main(void *arg)
                 ib_error(&e, IB_EMPI, "rank 0: bad plane header from rank %d", from);
                 break;
             }
-            if (img__fits_write_plane(&e, hdr[2] ? R->psf : R->dirty, hdr[0], hdr[1], buf + 4))
+            if (hdr[2] < 0 || hdr[2] >= IMG_NPROD || !R->cube[hdr[2]]) {
+                ib_error(&e, IB_EMPI, "rank 0: bad product %d from rank %d", hdr[2], from);
+                break;
+            }
+            if (img__fits_write_plane(&e, R->cube[hdr[2]], hdr[0], hdr[1], buf + 4))
                 break;
         } else if (tag == TAG_DONE) {
             int32_t x;
@@ -661,6 +818,11 @@ static void worker_release(worker *w, int dbl)
         else fftwf_free(w->half);
     }
     release_held(w);
+    free(w->tx);
+    free(w->ty);
+    free(w->swf);
+    free(w->wplane);
+    free(w->aux);
     free(w->held);
     free(w->plane);
     free(w->sendbuf);
@@ -702,6 +864,15 @@ static int worker_init(ib_err *e, run_ctx *R, worker *w, int id)
         w->half = R->p->dbl ? (void *)fftw_alloc_complex(nh) : (void *)fftwf_alloc_complex(nh);
         ok = w->half != NULL;
     }
+    if (ok && R->mosaic) {
+        size_t ntab = 2 * ((size_t)R->gw * (size_t)R->over + 1);
+        w->tx = ib_malloc(sizeof(double) * ntab * (size_t)R->nxo);
+        w->ty = ib_malloc(sizeof(double) * ntab * (size_t)R->nyo);
+        w->swf = ib_malloc(sizeof(double) * (size_t)R->nfield * (size_t)R->npol);
+        w->wplane = ib_malloc(sizeof(float) * (size_t)R->nx * (size_t)R->ny);
+        w->aux = ib_malloc(sizeof(float) * (size_t)R->nx * (size_t)R->ny);
+        ok = w->tx && w->ty && w->swf && w->wplane && w->aux;
+    }
     if (!ok)
         return ib_error(e, IB_ENOMEM,
                         "out of memory for thread %d's buffers (slab %zu samples, grid %dx%d)",
@@ -737,14 +908,21 @@ static int load_rows(ib_err *e, run_ctx *R)
     R->perm = ib_malloc(sizeof(int64_t) * n);
     R->um = ib_malloc(sizeof(double) * n);
     R->vm = ib_malloc(sizeof(double) * n);
+    R->field = ib_malloc(sizeof(int32_t) * n);
+    int32_t *fld = ib_malloc(sizeof(int32_t) * n);
     int rc = 0;
-    if (!uvw || !t || !a1 || !a2 || !keys || !R->perm || !R->um || !R->vm) {
+    if (!uvw || !t || !a1 || !a2 || !keys || !R->perm || !R->um || !R->vm || !R->field || !fld) {
         rc = ib_error(e, IB_ENOMEM, "out of memory reading %zu rows", n);
         goto out;
     }
-    if ((rc = img_vis_read_rows(e, R->store, 0, R->nrow, uvw, NULL, a1, a2, t))) goto out;
+    if ((rc = img_vis_read_rows(e, R->store, 0, R->nrow, uvw, fld, a1, a2, t))) goto out;
     for (size_t i = 0; i < n; i++) {
         keys[i] = (row_key){a1[i], a2[i], t[i], (int64_t)i};
+        if (fld[i] < 0 || fld[i] >= R->nfield) {
+            rc = ib_error(e, IB_ECORRUPT, "store '%s': dataset '/field' row %zu is %d, outside "
+                          "0..%d", img_vis_path(R->store), i, fld[i], R->nfield - 1);
+            goto out;
+        }
         if (!isfinite(uvw[3 * i]) || !isfinite(uvw[3 * i + 1]) || !isfinite(uvw[3 * i + 2])) {
             rc = ib_error(e, IB_ECORRUPT, "store '%s': dataset '/uvw' row %zu is not finite",
                           img_vis_path(R->store), i);
@@ -757,8 +935,10 @@ static int load_rows(ib_err *e, run_ctx *R)
         R->perm[i] = r;
         R->um[i] = uvw[3 * r];
         R->vm[i] = uvw[3 * r + 1];
+        R->field[i] = fld[r];
     }
 out:
+    free(fld);
     free(uvw);
     free(t);
     free(a1);
@@ -770,8 +950,10 @@ out:
 static int validate(ib_err *e, const img_params *p)
 {
     if (!p->vis_dir || !p->out_dir) return ib_error(e, IB_EINVAL, "--vis and --out are required");
-    if (p->gridder != IMG_GRIDDER_STANDARD)
-        return ib_error(e, IB_EUNSUPPORTED, "gridder 'mosaic' is not available in this build");
+    if (p->gridder != IMG_GRIDDER_STANDARD && p->gridder != IMG_GRIDDER_MOSAIC)
+        return ib_error(e, IB_EINVAL, "unknown gridder %d", p->gridder);
+    if (p->gridder == IMG_GRIDDER_MOSAIC && !(p->pb_limit > 0 && p->pb_limit < 1))
+        return ib_error(e, IB_EINVAL, "--pb-limit must be in (0, 1), got %g", p->pb_limit);
     if (p->threads < 1 || p->threads > 1024)
         return ib_error(e, IB_EINVAL, "--threads must be 1..1024, got %d", p->threads);
     if (p->chunks < 0 || p->chunks > 10000000)
@@ -792,6 +974,13 @@ static void run_release(run_ctx *R)
 {
     img_kernel_release(&R->k);
     free(R->perm);
+    free(R->field);
+    free(R->lo);
+    free(R->mo);
+    free(R->xo);
+    free(R->yo);
+    free(R->fxi);
+    free(R->fyi);
     free(R->um);
     free(R->vm);
     free(R->corr_x);
@@ -804,8 +993,7 @@ static void run_release(run_ctx *R)
         if (R->p->dbl) fftw_destroy_plan(R->plan);
         else fftwf_destroy_plan(R->plan);
     }
-    img__fits_abort(R->dirty);
-    img__fits_abort(R->psf);
+    for (int i = 0; i < IMG_NPROD; i++) img__fits_abort(R->cube[i]);
     img_vis_close(NULL, R->store);
     free(R->my_chunks);
     img__comm_release(&R->comm);
@@ -889,6 +1077,9 @@ static int setup_budget(ib_err *e, run_ctx *R)
     R->plane_bytes = (uint64_t)R->nx * (uint64_t)R->ny * sizeof(float);
     uint64_t per_thread = slab + list + grid + half + R->plane_bytes;
     if (p->weighting != IMG_WEIGHT_NATURAL) per_thread += R->plane_bytes;
+    if (R->mosaic)
+        per_thread += 2 * R->plane_bytes + 16 * ((uint64_t)R->gw * (uint64_t)R->over + 1) *
+                                               (uint64_t)(R->nxo + R->nyo);
     R->base_bytes = per_thread * (uint64_t)p->threads;
     R->tracked = R->peak_tracked = R->base_bytes;
     R->budget = p->mem_budget;
@@ -920,6 +1111,108 @@ static int setup_budget(ib_err *e, run_ctx *R)
         if (rc) return rc;
         R->made_spill_dir = 1;
     }
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Distinct values of v[0..n) (to 1e-12) into *u, and each v's index. */
+static int distinct(const double *v, int n, double **u, int *nu, int **idx)
+{
+    double *t = ib_malloc(sizeof(double) * (size_t)n);
+    *u = ib_malloc(sizeof(double) * (size_t)n);
+    *idx = ib_malloc(sizeof(int) * (size_t)n);
+    if (!t || !*u || !*idx) {
+        free(t);
+        return IB_ENOMEM;
+    }
+    memcpy(t, v, sizeof(double) * (size_t)n);
+    qsort(t, (size_t)n, sizeof(double), cmp_double);
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (k == 0 || t[i] - (*u)[k - 1] > 1e-12) (*u)[k++] = t[i];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < k; j++)
+            if (fabs(v[i] - (*u)[j]) <= 1e-12) {
+                (*idx)[i] = j;
+                break;
+            }
+    *nu = k;
+    free(t);
+    return 0;
+}
+
+/*
+ * Mosaic set-up: pointing offsets (SIN projection about the phase centre),
+ * the dish, the total support W + 2 x the aperture kernel's half-width at
+ * the highest frequency, and the distinct offsets whose kernels are built
+ * per channel. Bad geometry is an error naming the field or dataset.
+ */
+static int setup_mosaic(ib_err *e, run_ctx *R, const img_vis_meta *m)
+{
+    const img_params *p = R->p;
+    R->gw = R->k.W;
+    if (p->gridder != IMG_GRIDDER_MOSAIC) return 0;
+    R->mosaic = 1;
+    R->aperture = !p->no_aperture;
+    /* Table oversampling: linear interpolation errs ~ (1/over)^2; the
+     * beam-free kernel is cheap to tabulate finely. */
+    R->over = R->aperture ? 128 : 1024;
+    const double *dish = img_vis_dish(R->store), *fd = img_vis_field_dir(R->store);
+    double sum = 0;
+    for (int a = 0; a < m->nant; a++) {
+        if (!(dish[a] > 0) || !isfinite(dish[a]))
+            return ib_error(e, IB_EINVAL,
+                            "store '%s': dataset '/dish_diameter' antenna %d is %g m; the mosaic "
+                            "gridder needs dish diameters > 0", img_vis_path(R->store), a, dish[a]);
+        sum += dish[a];
+    }
+    R->dish = sum / m->nant; /* homogeneous arrays; a mixed array uses the mean */
+    R->lo = ib_malloc(sizeof(double) * (size_t)R->nfield);
+    R->mo = ib_malloc(sizeof(double) * (size_t)R->nfield);
+    if (!R->lo || !R->mo) return ib_error(e, IB_ENOMEM, "out of memory");
+    double a0 = m->phase_centre[0], d0 = m->phase_centre[1];
+    double fmin = R->freq[0], fmax = R->freq[0];
+    for (int64_t c = 1; c < R->nchan; c++) {
+        fmin = R->freq[c] < fmin ? R->freq[c] : fmin;
+        fmax = R->freq[c] > fmax ? R->freq[c] : fmax;
+    }
+    double beam = R->aperture ? img_pb_fwhm(fmin, R->dish) : 0;
+    double hx = 0.5 * R->nx * R->cell + beam, hy = 0.5 * R->ny * R->cell + beam;
+    for (int f = 0; f < R->nfield; f++) {
+        double a = fd[2 * f], d = fd[2 * f + 1];
+        R->lo[f] = cos(d) * sin(a - a0);
+        R->mo[f] = sin(d) * cos(d0) - cos(d) * sin(d0) * cos(a - a0);
+        if (fabs(R->lo[f]) > hx || fabs(R->mo[f]) > hy)
+            return ib_error(e, IB_EINVAL,
+                            "store '%s': dataset '/field_dir' field %d lies at (%.1f, %.1f) "
+                            "arcsec from the phase centre, outside the %dx%d image and its beam "
+                            "(half-size %.1f x %.1f arcsec)", img_vis_path(R->store), f,
+                            R->lo[f] * 206264.806, R->mo[f] * 206264.806, R->nx, R->ny,
+                            hx * 206264.806, hy * 206264.806);
+    }
+    if (R->aperture) {
+        double dux = 1.0 / (R->ngx * R->cell), duy = 1.0 / (R->ngy * R->cell);
+        int hxk = img__akernel_half(fmax, R->dish, dux), hyk = img__akernel_half(fmax, R->dish, duy);
+        int h = hxk > hyk ? hxk : hyk;
+        R->gw = R->k.W + 2 * h;
+    }
+    if (R->gw > IMG_MAX_MOSAIC_SUPPORT)
+        return ib_error(e, IB_EINVAL,
+                        "mosaic support %d cells (W %d + aperture kernel of a %.1f m dish) "
+                        "exceeds %d: the beam is narrower than a few pixels; use a finer cell "
+                        "or a smaller image", R->gw, R->k.W, R->dish, IMG_MAX_MOSAIC_SUPPORT);
+    if (R->ngx < 2 * R->gw || R->ngy < 2 * R->gw) {
+        R->ngx = img_good_fft_size(R->ngx > 2 * R->gw ? R->ngx : 2 * R->gw);
+        R->ngy = img_good_fft_size(R->ngy > 2 * R->gw ? R->ngy : 2 * R->gw);
+    }
+    if (distinct(R->lo, R->nfield, &R->xo, &R->nxo, &R->fxi) ||
+        distinct(R->mo, R->nfield, &R->yo, &R->nyo, &R->fyi))
+        return ib_error(e, IB_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -1080,7 +1373,7 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     worker *ws = NULL;
     int nthreads = p->threads, started = 0;
     const int root = R.par->rank == 0, N = R.par->size;
-    char path[4096], ppath[4096];
+    char path[4096];
 
     if ((rc = img_vis_open(e, p->vis_dir, &R.store))) goto out;
     const img_vis_meta *m = img_vis_meta_get(R.store);
@@ -1110,6 +1403,8 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
         R.ngx = img_good_fft_size(R.ngx > 2 * R.k.W ? R.ngx : 2 * R.k.W);
         R.ngy = img_good_fft_size(R.ngy > 2 * R.k.W ? R.ngy : 2 * R.k.W);
     }
+    R.nfield = m->nfield;
+    if ((rc = setup_mosaic(e, &R, m))) goto out;
     res->nx = R.nx; res->ny = R.ny; res->ngx = R.ngx; res->ngy = R.ngy;
     res->cell_arcsec = cell_as;
 
@@ -1151,8 +1446,8 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     prof_timer_switch(&main_t, PROF_WRITE);
     char hist[4][80];
     const char *history[5];
-    snprintf(hist[0], 80, "imbench imager: gridder standard, support %d, padding %.3g",
-             p->support, p->padding);
+    snprintf(hist[0], 80, "imbench imager: gridder %s, support %d (grid %d), padding %.3g",
+             R.mosaic ? "mosaic" : "standard", p->support, R.gw, p->padding);
     snprintf(hist[1], 80, "weighting %s robust %.3g, precision %s",
              p->weighting == IMG_WEIGHT_NATURAL ? "natural"
              : p->weighting == IMG_WEIGHT_UNIFORM ? "uniform" : "briggs",
@@ -1168,29 +1463,29 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
         .bunit = "Jy/beam", .object = m->dataset, .telescope = m->telescope,
         .btype = "Intensity"};
     memcpy(d.corr, m->corr, sizeof d.corr);
-    if ((rc = ib_path_join(e, path, sizeof path, p->out_dir, "dirty.fits")) ||
-        (rc = ib_path_join(e, ppath, sizeof ppath, p->out_dir, "psf.fits")))
-        goto out;
+    if ((rc = ib_path_join(e, path, sizeof path, p->out_dir, "dirty.fits"))) goto out;
     /* Rank 0 creates and sizes the cubes; with parallel writes the other
      * ranks then open them and write their own planes. */
-    if (root) {
-        if ((rc = ib_mkdir_p(e, p->out_dir)) ||
-            (rc = img__fits_create(e, path, &d, history, &R.dirty)))
-            goto out;
-        if (p->psf) {
-            img__cube_desc dp = d;
-            dp.btype = "Beam";
-            if ((rc = img__fits_create(e, ppath, &dp, history, &R.psf))) goto out;
-        }
+    if (root && (rc = ib_mkdir_p(e, p->out_dir))) goto out;
+    for (int k = 0; k < IMG_NPROD; k++) {
+        if (!product_made(p, k)) continue;
+        char kpath[4096];
+        img__cube_desc dk = d;
+        dk.btype = img_product_btype(k);
+        dk.bunit = img_product_bunit(k);
+        if ((rc = ib_path_join(e, kpath, sizeof kpath, p->out_dir, img_product_file(k)))) goto out;
+        if (root && (rc = img__fits_create(e, kpath, &dk, history, &R.cube[k]))) goto out;
     }
     if ((rc = img__barrier(e, &R.comm))) goto out;
-    if (!root && !p->serial_write) {
-        if ((rc = img__fits_open(e, path, &d, history, &R.dirty))) goto out;
-        if (p->psf) {
-            img__cube_desc dp = d;
-            dp.btype = "Beam";
-            if ((rc = img__fits_open(e, ppath, &dp, history, &R.psf))) goto out;
-        }
+    for (int k = 0; k < IMG_NPROD && !root && !p->serial_write; k++) {
+        if (!product_made(p, k)) continue;
+        char kpath[4096];
+        img__cube_desc dk = d;
+        dk.btype = img_product_btype(k);
+        dk.bunit = img_product_bunit(k);
+        if ((rc = ib_path_join(e, kpath, sizeof kpath, p->out_dir, img_product_file(k))) ||
+            (rc = img__fits_open(e, kpath, &dk, history, &R.cube[k])))
+            goto out;
     }
 
     /* One c2r plan for every thread's buffers (FFTW's new-array execute),
@@ -1252,17 +1547,16 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
 
     /* Every rank's planes are on disk before rank 0 seals the cubes. */
     prof_timer_switch(&main_t, PROF_WRITE);
-    if (!root) {
-        img__fits_close(R.dirty);
-        img__fits_close(R.psf);
-        R.dirty = R.psf = NULL;
-    }
+    if (!root)
+        for (int k = 0; k < IMG_NPROD; k++) {
+            img__fits_close(R.cube[k]);
+            R.cube[k] = NULL;
+        }
     if ((rc = img__barrier(e, &R.comm))) goto out;
-    if (root) {
-        rc = img__fits_finish(e, R.dirty, &res->bytes_written);
-        R.dirty = NULL;
-        if (!rc && R.psf) rc = img__fits_finish(e, R.psf, &res->bytes_written);
-        R.psf = NULL;
+    for (int k = 0; root && k < IMG_NPROD; k++) {
+        if (R.cube[k] && !rc) rc = img__fits_finish(e, R.cube[k], &res->bytes_written);
+        else img__fits_abort(R.cube[k]);
+        R.cube[k] = NULL;
     }
     prof_timer_stop(&main_t);
     if (rc) goto out;
@@ -1380,9 +1674,18 @@ static int check_dft(ib_err *e, run_ctx *R, const char *dirty_path, img_result *
         double f = R->freq[chan] / IMG_C_LIGHT, acc = 0;
         for (int64_t s = 0; s < L->n; s++) {
             int64_t k = L->row[s];
-            double ph = 2.0 * M_PI * f * (R->um[k] * l + R->vm[k] * mm);
             size_t o = (size_t)s * (size_t)npol + (size_t)p;
-            acc += L->vr[o] * cos(ph) - L->vi[o] * sin(ph);
+            if (R->mosaic) {
+                /* Rephased to the image centre, seen through its pointing's beam. */
+                int fi = R->field[k];
+                double dl = l - R->lo[fi], dm = mm - R->mo[fi];
+                double ph = 2.0 * M_PI * f * (R->um[k] * dl + R->vm[k] * dm);
+                double pb = R->aperture ? img_pb(dl, dm, R->freq[chan], R->dish) : 1.0;
+                acc += pb * (L->vr[o] * cos(ph) - L->vi[o] * sin(ph));
+            } else {
+                double ph = 2.0 * M_PI * f * (R->um[k] * l + R->vm[k] * mm);
+                acc += L->vr[o] * cos(ph) - L->vi[o] * sin(ph);
+            }
         }
         double dft = sumw[p] > 0 ? acc / sumw[p] : 0;
         double peak = R->peaks[(size_t)chan * (size_t)npol + (size_t)p];

@@ -136,6 +136,7 @@ int img_vis_read_slab(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr,
 #define IMG_MIN_SUPPORT 3
 #define IMG_MAX_SUPPORT 51
 #define IMG_KERNEL_MAXDEG 23
+#define IMG_MAX_MOSAIC_SUPPORT 255 /* W + the aperture kernel, cells */
 
 typedef struct img_kernel {
     int W;           /* support in grid cells (odd, 3..51) */
@@ -207,6 +208,8 @@ typedef struct img_params {
     const char *spill_dir; /* default OUT/spill */
     prof_papi *papi;      /* hardware counters per thread (NULL: none) */
     prof_sde *sde;        /* software-defined events (NULL: none) */
+    int no_aperture;      /* mosaic: primary beam switched off (PB = 1) */
+    double pb_limit;      /* mosaic: normalised mosaic where pb >= this (0.2) */
     int quiet;
 } img_params;
 
@@ -276,6 +279,20 @@ int img_run(ib_err *e, const img_params *p, img_result *res);
 struct json_t;
 int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_result *r,
                     const img_vis_meta *m, struct json_t *extra_counters);
+
+/* Products: the cubes a run writes into OUT (dirty always, psf with --psf,
+ * weight, pb and the normalised mosaic with the mosaic gridder). */
+enum img_product { IMG_PROD_DIRTY, IMG_PROD_PSF, IMG_PROD_WEIGHT, IMG_PROD_PB, IMG_PROD_MOSAIC,
+                   IMG_NPROD };
+const char *img_product_file(int k);   /* "dirty.fits", ... */
+const char *img_product_btype(int k);  /* FITS BTYPE */
+const char *img_product_bunit(int k);  /* FITS BUNIT */
+
+/* Primary beam of the mosaic gridder: a Gaussian power pattern with FWHM
+ * 1.13 lambda/D (radians), evaluated at offsets (dl, dm) from the
+ * pointing centre, in direction cosines. */
+double img_pb_fwhm(double freq_hz, double dish_m);
+double img_pb(double dl, double dm, double freq_hz, double dish_m);
 
 /* Free what img_run allocated in *r (the per-rank array). */
 void img_result_release(img_result *r);

@@ -9,6 +9,21 @@
 
 #include <pthread.h>
 
+/* ---------- mosaic aperture kernels (mosaic.c) ---------- */
+
+/* Half-width in cells of the aperture kernel for a dish at a frequency on
+ * a grid of uv cell du (wavelengths): the mosaic support is W + 2 half. */
+int img__akernel_half(double freq_hz, double dish_m, double du);
+/*
+ * The 1-D mosaic kernel of one axis, tabulated at offsets -wt/2 + j/over
+ * (j = 0..wt*over) as interleaved (re, im) doubles in tab: the anti-
+ * aliasing kernel convolved with the aperture kernel times the phase
+ * gradient of a pointing offset off (direction cosine along this axis).
+ * aperture = 0 gives psi alone (the beam switched off).
+ */
+void img__akernel_build(const img_kernel *k, int wt, int over, double freq_hz, double dish_m,
+                        double du, double off, int aperture, double *tab);
+
 /* ---------- MPI wrappers (par.c) ---------- */
 
 /* Communication context of one rank: its counters and their lock. */

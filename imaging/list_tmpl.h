@@ -21,7 +21,7 @@ static void FN(build_list)(const run_ctx *R, const float *vis, const float *wt, 
                            FN(sample_list) *L, float *density, double *sumw,
                            uint64_t *dropped)
 {
-    const int npol = R->npol, W = R->k.W;
+    const int npol = R->npol, W = R->gw; /* the grid support: W, or W + aperture */
     const double f = R->freq[chan] / IMG_C_LIGHT;
     const double su = f * R->ngx * R->cell, sv = f * R->ngy * R->cell;
     const double halfu = 0.5 * R->ngx - 0.5 * W, halfv = 0.5 * R->ngy - 0.5 * W;

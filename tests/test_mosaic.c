@@ -1,0 +1,371 @@
+/*
+ * test_mosaic.c: the mosaic gridder against a direct sum over all
+ * pointings with the same primary-beam model, the standard gridder when
+ * the beam is switched off, beam-weighted amplitudes and flat-sky
+ * recovery, invariance under threads and chunks, and bad geometry.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fitsio.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imaging/imaging.h"
+#include "tests/testutil.h"
+
+#define C_LIGHT 299792458.0
+#define ARCSEC (M_PI / 180 / 3600)
+#define NX 128
+#define CELL 1.0 /* arcsec */
+
+typedef struct msrc {
+    double flux, l, m; /* direction cosines from the image centre */
+} msrc;
+
+/*
+ * A compact 12 m array observing nfield pointings (offsets in arcsec),
+ * each for its own block of times; visibilities of point sources through
+ * the imager's beam model, phased to each pointing's centre (2-D).
+ */
+static int make_mosaic_store(const char *dir, const double (*off)[2], int nfield,
+                             const msrc *s, int ns, double dish, int nchan)
+{
+    const int nant = 10, nt = 24 * nfield, npol = 2;
+    const int nbl = nant * (nant - 1) / 2;
+    const int64_t nrow = (int64_t)nbl * nt;
+    img_vis_meta m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.dataset, sizeof m.dataset, "mosaic-test");
+    snprintf(m.telescope, sizeof m.telescope, "ALMA");
+    m.nrow = nrow;
+    m.nchan = nchan;
+    m.npol = npol;
+    m.nfield = nfield;
+    m.nant = nant;
+    m.corr[0] = -5;
+    m.corr[1] = -6;
+    double ra0 = 1.0, dec0 = -0.5;
+    m.phase_centre[0] = ra0;
+    m.phase_centre[1] = dec0;
+    m.image_nx = m.image_ny = NX;
+    m.cell_arcsec = CELL;
+    double freq[64], fd[2 * 16], dishes[10];
+    for (int c = 0; c < nchan; c++) freq[c] = 100e9 + 100e6 * c;
+    for (int a = 0; a < nant; a++) dishes[a] = dish;
+    /* Field centres whose SIN offsets are exactly off[f]. */
+    double lo[16], mo[16];
+    for (int f = 0; f < nfield; f++) {
+        double l = off[f][0] * ARCSEC, mm = off[f][1] * ARCSEC;
+        double n = sqrt(1 - l * l - mm * mm);
+        double dec = asin(mm * cos(dec0) + n * sin(dec0));
+        double ra = ra0 + atan2(l, n * cos(dec0) - mm * sin(dec0));
+        fd[2 * f] = ra;
+        fd[2 * f + 1] = dec;
+        lo[f] = l;
+        mo[f] = mm;
+    }
+    img_vis_store *st;
+    ib_err e;
+    if (img_vis_create(&e, dir, &m, freq, fd, dishes, &st)) return -1;
+    double L[30];
+    for (int a = 0; a < nant * 3; a++) L[a] = (ib_uniform(ib_hash4(11, (uint64_t)a, 0, 0)) - 0.5) * 90.0;
+    size_t nv = (size_t)nrow * (size_t)nchan * npol;
+    double *uvw = malloc(sizeof(double) * 3 * (size_t)nrow), *tm = malloc(sizeof(double) * (size_t)nrow);
+    float *vis = malloc(sizeof(float) * 2 * nv), *wt = malloc(sizeof(float) * nv);
+    uint8_t *fl = calloc(nv, 1);
+    int32_t *fld = malloc(4 * (size_t)nrow), *a1 = malloc(4 * (size_t)nrow), *a2 = malloc(4 * (size_t)nrow);
+    int64_t r = 0;
+    for (int it = 0; it < nt; it++) {
+        int f = it / 24;
+        double H = (it / (double)(nt - 1) - 0.5) * 2.0;
+        for (int i = 0; i < nant; i++)
+            for (int j = i + 1; j < nant; j++, r++) {
+                double Lx = L[3 * j] - L[3 * i], Ly = L[3 * j + 1] - L[3 * i + 1], Lz = L[3 * j + 2] - L[3 * i + 2];
+                double u = sin(H) * Lx + cos(H) * Ly;
+                double v = -sin(dec0) * cos(H) * Lx + sin(dec0) * sin(H) * Ly + cos(dec0) * Lz;
+                uvw[3 * r] = u;
+                uvw[3 * r + 1] = v;
+                uvw[3 * r + 2] = 0;
+                tm[r] = it;
+                a1[r] = i;
+                a2[r] = j;
+                fld[r] = f;
+                for (int c = 0; c < nchan; c++) {
+                    double fr = freq[c] / C_LIGHT, re = 0, im = 0;
+                    for (int k = 0; k < ns; k++) {
+                        double dl = s[k].l - lo[f], dm = s[k].m - mo[f];
+                        double amp = s[k].flux * img_pb(dl, dm, freq[c], dish);
+                        double ph = -2 * M_PI * fr * (u * dl + v * dm);
+                        re += amp * cos(ph);
+                        im += amp * sin(ph);
+                    }
+                    for (int p = 0; p < npol; p++) {
+                        size_t o = ((size_t)r * (size_t)nchan + (size_t)c) * npol + (size_t)p;
+                        vis[2 * o] = (float)re;
+                        vis[2 * o + 1] = (float)im;
+                        wt[o] = (float)(0.5 + ib_uniform(ib_hash4(3, (uint64_t)r, 0, 0)));
+                    }
+                }
+            }
+    }
+    int rc = img_vis_write_rows(&e, st, 0, nrow, uvw, vis, wt, fl, fld, a1, a2, tm);
+    if (rc) img_vis_abort(st);
+    else rc = img_vis_close(&e, st);
+    if (rc) fprintf(stderr, "make_mosaic_store: %s\n", e.msg);
+    free(uvw); free(tm); free(vis); free(wt); free(fl); free(fld); free(a1); free(a2);
+    return rc;
+}
+
+static float *read_cube(const char *path, long n[4])
+{
+    fitsfile *fp;
+    int status = 0, anynul;
+    fits_open_file(&fp, path, READONLY, &status);
+    assert_int_equal(status, 0);
+    fits_get_img_size(fp, 4, n, &status);
+    size_t tot = (size_t)(n[0] * n[1] * n[2] * n[3]);
+    float *buf = malloc(sizeof(float) * tot);
+    long fp1[4] = {1, 1, 1, 1};
+    fits_read_pix(fp, TFLOAT, fp1, (LONGLONG)tot, NULL, buf, &anynul, &status);
+    assert_int_equal(status, 0);
+    fits_close_file(fp, &status);
+    return buf;
+}
+
+static int run(img_params *p, img_result *r)
+{
+    ib_err e;
+    ib_err_init(&e);
+    p->quiet = 1;
+    int rc = img_run(&e, p, r);
+    if (rc) fprintf(stderr, "img_run: %s\n", e.msg);
+    img_result_release(r);
+    return rc;
+}
+
+typedef struct fx {
+    char *dir;
+    char vis[600], one[600], out[600];
+} fx;
+
+/* Three pointings 20" apart; sources at a pointing centre, between
+ * pointings and off to one side. */
+static const double OFF3[3][2] = {{-20, 0}, {20, 0}, {0, 30}};
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    f->dir = tu_mkdtemp("mosaic");
+    snprintf(f->vis, sizeof f->vis, "%s/vis", f->dir);
+    snprintf(f->one, sizeof f->one, "%s/one", f->dir);
+    snprintf(f->out, sizeof f->out, "%s/out", f->dir);
+    msrc s[3] = {{1.0, -20 * ARCSEC, 0}, {0.6, 0, 0}, {0.4, 8 * ARCSEC, 22 * ARCSEC}};
+    assert_int_equal(make_mosaic_store(f->vis, OFF3, 3, s, 3, 12.0, 4), 0);
+    const double off1[1][2] = {{0, 0}};
+    msrc s1[2] = {{1.0, 0, 0}, {0.5, -9 * ARCSEC, 5 * ARCSEC}};
+    assert_int_equal(make_mosaic_store(f->one, off1, 1, s1, 2, 12.0, 3), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    tu_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static img_params mosaic_params(const char *vis, const char *out)
+{
+    img_params p;
+    img_params_default(&p);
+    p.vis_dir = vis;
+    p.out_dir = out;
+    p.gridder = IMG_GRIDDER_MOSAIC;
+    return p;
+}
+
+static void test_direct_sum(void **state)
+{
+    fx *f = *state;
+    const int prec[2] = {0, 1};
+    for (int i = 0; i < 2; i++) {
+        img_params p = mosaic_params(f->vis, f->out);
+        p.dbl = prec[i];
+        p.support = prec[i] ? 11 : 7;
+        p.check_dft = 60;
+        p.threads = 2;
+        img_result r;
+        assert_int_equal(run(&p, &r), 0);
+        print_message("  mosaic %s W=%d: max_rel_err %.2e rms %.2e\n", prec[i] ? "double" : "float",
+                      p.support, r.dft_max_rel_err, r.dft_rms_rel_err);
+        assert_true(r.dft_max_rel_err >= 0);
+        assert_true(r.dft_max_rel_err <= 1e-5); /* the issue asks 1e-3; we reach ~1e-6 */
+    }
+}
+
+static void test_no_aperture_equals_standard(void **state)
+{
+    fx *f = *state;
+    char o1[700], o2[700], path[800];
+    snprintf(o1, sizeof o1, "%s/std", f->dir);
+    snprintf(o2, sizeof o2, "%s/noap", f->dir);
+    img_params p;
+    img_params_default(&p);
+    p.vis_dir = f->one;
+    p.out_dir = o1;
+    img_result r;
+    assert_int_equal(run(&p, &r), 0);
+    img_params q = mosaic_params(f->one, o2);
+    q.no_aperture = 1;
+    assert_int_equal(run(&q, &r), 0);
+    long n[4], n2[4];
+    snprintf(path, sizeof path, "%s/dirty.fits", o1);
+    float *a = read_cube(path, n);
+    snprintf(path, sizeof path, "%s/dirty.fits", o2);
+    float *b = read_cube(path, n2);
+    float peak = 0, maxd = 0;
+    for (long i = 0; i < n[0] * n[1] * n[2] * n[3]; i++) {
+        peak = fmaxf(peak, fabsf(a[i]));
+        maxd = fmaxf(maxd, fabsf(a[i] - b[i]));
+    }
+    print_message("  no-aperture vs standard: max diff %.2e of peak %.3f\n", maxd / peak, peak);
+    assert_true(maxd <= 1e-6 * peak);
+    free(a);
+    free(b);
+}
+
+static float at(const float *cube, const long n[4], int x, int y, int c, int p)
+{
+    return cube[(((size_t)p * (size_t)n[2] + (size_t)c) * (size_t)n[1] + (size_t)y) * (size_t)n[0] + (size_t)x];
+}
+
+/* One source at pointing 0's centre and one between pointings 0 and 1,
+ * in separate stores so that no other source's sidelobes add to them. */
+static void test_beam_weighted_and_flat(void **state)
+{
+    fx *f = *state;
+    struct { double flux, l, m; const char *tag; } s[2] = {{1.0, -20, 0, "centre"},
+                                                          {0.7, 0, 0, "between"}};
+    for (int k = 0; k < 2; k++) {
+        char vis[700], out[700], path[800];
+        snprintf(vis, sizeof vis, "%s/src-%s", f->dir, s[k].tag);
+        snprintf(out, sizeof out, "%s/out-%s", f->dir, s[k].tag);
+        msrc one = {s[k].flux, s[k].l * ARCSEC, s[k].m * ARCSEC};
+        assert_int_equal(make_mosaic_store(vis, OFF3, 3, &one, 1, 12.0, 2), 0);
+        img_params p = mosaic_params(vis, out);
+        img_result r;
+        assert_int_equal(run(&p, &r), 0);
+        long n[4];
+        snprintf(path, sizeof path, "%s/dirty.fits", out);
+        float *d = read_cube(path, n);
+        snprintf(path, sizeof path, "%s/weight.fits", out);
+        float *w = read_cube(path, n);
+        snprintf(path, sizeof path, "%s/mosaic.fits", out);
+        float *mo = read_cube(path, n);
+        snprintf(path, sizeof path, "%s/pb.fits", out);
+        float *pb = read_cube(path, n);
+        /* Pixel of direction (l, m): x = NX/2 - l/cell, y = NX/2 + m/cell. */
+        int x = NX / 2 - (int)lround(s[k].l / CELL), y = NX / 2 + (int)lround(s[k].m / CELL);
+        for (int c = 0; c < (int)n[2]; c++)
+            for (int pol = 0; pol < 2; pol++) {
+                float dv = at(d, n, x, y, c, pol), wv = at(w, n, x, y, c, pol);
+                float nv = at(mo, n, x, y, c, pol);
+                print_message("  %s chan %d pol %d: dirty %.5f weight %.5f -> %.5f (true %.3f)\n",
+                              s[k].tag, c, pol, dv, wv, nv, s[k].flux);
+                /* The dirty mosaic carries the beam-weighted amplitude S W. */
+                assert_true(fabs(dv - s[k].flux * wv) < 1e-3 * s[k].flux);
+                assert_true(fabs(nv - s[k].flux) < 1e-3 * s[k].flux); /* asked: 2% */
+                assert_true(at(pb, n, x, y, c, pol) > 0.2f && at(pb, n, x, y, c, pol) <= 1.0f);
+            }
+        /* Far from every pointing the normalised mosaic is blank. */
+        assert_true(isnan(at(mo, n, NX - 1, 0, 0, 0)));
+        free(d);
+        free(w);
+        free(mo);
+        free(pb);
+    }
+}
+
+static void test_invariance(void **state)
+{
+    fx *f = *state;
+    char out[700], path[800];
+    const int th[] = {1, 2, 2}, ch[] = {1, 4, 3};
+    float *ref = NULL;
+    long n[4];
+    for (int k = 0; k < 3; k++) {
+        snprintf(out, sizeof out, "%s/inv%d", f->dir, k);
+        img_params p = mosaic_params(f->vis, out);
+        p.threads = th[k];
+        p.chunks = ch[k];
+        img_result r;
+        assert_int_equal(run(&p, &r), 0);
+        snprintf(path, sizeof path, "%s/dirty.fits", out);
+        float *d = read_cube(path, n);
+        if (!ref) {
+            ref = d;
+            continue;
+        }
+        float peak = 0, maxd = 0;
+        for (long i = 0; i < n[0] * n[1] * n[2] * n[3]; i++) {
+            peak = fmaxf(peak, fabsf(ref[i]));
+            maxd = fmaxf(maxd, fabsf(ref[i] - d[i]));
+        }
+        assert_true(maxd <= 1e-6 * peak);
+        free(d);
+    }
+    free(ref);
+}
+
+static void test_bad_geometry(void **state)
+{
+    fx *f = *state;
+    char vis[700];
+    ib_err e;
+    img_result r;
+    /* A pointing far outside the image. */
+    snprintf(vis, sizeof vis, "%s/far", f->dir);
+    const double far[2][2] = {{0, 0}, {3000, 0}};
+    msrc s = {1.0, 0, 0};
+    assert_int_equal(make_mosaic_store(vis, far, 2, &s, 1, 12.0, 1), 0);
+    img_params p = mosaic_params(vis, f->out);
+    p.quiet = 1;
+    assert_int_equal(img_run(&e, &p, &r), IB_EINVAL);
+    img_result_release(&r);
+    assert_true(tu_contains(e.msg, "field 1 lies at (3000.0, 0.0) arcsec"));
+    assert_true(tu_contains(e.msg, "far/vis.h5"));
+    /* A dish of 0 m. */
+    snprintf(vis, sizeof vis, "%s/dish0", f->dir);
+    const double one[1][2] = {{0, 0}};
+    assert_int_equal(make_mosaic_store(vis, one, 1, &s, 1, 0.0, 1), 0);
+    p = mosaic_params(vis, f->out);
+    p.quiet = 1;
+    assert_int_equal(img_run(&e, &p, &r), IB_EINVAL);
+    img_result_release(&r);
+    assert_true(tu_contains(e.msg, "'/dish_diameter' antenna 0 is 0 m"));
+    /* The standard gridder does not need dishes. */
+    p.gridder = IMG_GRIDDER_STANDARD;
+    assert_int_equal(img_run(&e, &p, &r), 0);
+    img_result_release(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_direct_sum),
+        cmocka_unit_test(test_no_aperture_equals_standard),
+        cmocka_unit_test(test_beam_weighted_and_flat),
+        cmocka_unit_test(test_invariance),
+        cmocka_unit_test(test_bad_geometry),
+    };
+    return cmocka_run_group_tests_name("mosaic", tests, setup, teardown);
+}
