@@ -5,7 +5,10 @@
 #include "imaging/imaging.h"
 #include "profiles/profiles.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <time.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +53,35 @@ static int parse_image(ib_err *e, const char *s, img_params *p)
     return 0;
 }
 
+/* Watchdog: if the run is not done by the deadline, name this rank and end
+ * the whole job (MPI_Abort), so that a stuck rank never hangs a suite. */
+typedef struct watchdog {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+    double seconds;
+    img_par *par;
+} watchdog;
+
+static void *watchdog_main(void *arg)
+{
+    watchdog *w = arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)w->seconds;
+    pthread_mutex_lock(&w->lock);
+    int rc = 0;
+    while (!w->done && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+    int fire = !w->done;
+    pthread_mutex_unlock(&w->lock);
+    if (fire) {
+        fprintf(stderr, "imager: rank %d of %d: timed out after %.0f s (--timeout)\n", w->par->rank,
+                w->par->size, w->seconds);
+        img_par_abort(w->par, 124);
+    }
+    return NULL;
+}
+
 /* "123", "64M", "1.5G" -> bytes (binary multiples). */
 static int parse_bytes(const char *s, uint64_t *out)
 {
@@ -77,6 +109,7 @@ int main(int argc, char **argv)
                *fftplan = "measure", *schedule = "static",
                *budget = NULL;
     int help = 0, seed = 1;
+    double timeout = 0;
     ib_opt opts[] = {
         {"vis", IB_OPT_STR, &p.vis_dir, "DIR", "visibility store (DIR/vis.h5)"},
         {"out", IB_OPT_STR, &p.out_dir, "DIR", "output directory for dirty.fits, psf.fits"},
@@ -108,6 +141,8 @@ int main(int argc, char **argv)
         {"mem-spill", IB_OPT_DBL, &p.mem_spill, "F", "spill past this fraction (0.92)"},
         {"mem-pause", IB_OPT_DBL, &p.mem_pause, "F", "pause new chunks past this fraction (0.95)"},
         {"spill-dir", IB_OPT_STR, &p.spill_dir, "DIR", "spill files (default OUT/spill)"},
+        {"timeout", IB_OPT_DBL, &timeout, "S",
+         "end the whole job with a message naming the rank after S seconds"},
         {"stats", IB_OPT_STR, &p.stats_path, "FILE", "write the run's statistics as JSON"},
         {"check-dft", IB_OPT_INT, &p.check_dft, "K",
          "compare K pixels with a direct DFT; prints 'dft max_rel_err X' last"},
@@ -177,6 +212,8 @@ int main(int argc, char **argv)
                       p.padding);
     if (!rc && (p.threads < 1 || p.threads > 1024))
         rc = ib_error(&e, IB_EINVAL, "imager: option '--threads' must be 1..1024, got %d", p.threads);
+    if (!rc && (timeout < 0 || timeout > 1e7))
+        rc = ib_error(&e, IB_EINVAL, "imager: option '--timeout' must be 0..1e7 seconds, got %g", timeout);
     if (!rc && p.chunks < 0)
         rc = ib_error(&e, IB_EINVAL, "imager: option '--chunks' must be >= 1, got %d", p.chunks);
     if (rc) {
@@ -197,8 +234,18 @@ int main(int argc, char **argv)
     int have_sde = prof_sde_init(&ce, &sde, NULL) == 0;
     p.papi = have_papi ? &papi : NULL;
     p.sde = have_sde ? &sde : NULL;
+    watchdog wd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, timeout, &par};
+    pthread_t wdt;
+    int wd_on = timeout > 0 && pthread_create(&wdt, NULL, watchdog_main, &wd) == 0;
     img_result res;
     rc = img_run(&e, &p, &res);
+    if (wd_on) {
+        pthread_mutex_lock(&wd.lock);
+        wd.done = 1;
+        pthread_cond_signal(&wd.cond);
+        pthread_mutex_unlock(&wd.lock);
+        pthread_join(wdt, NULL);
+    }
     if (rc && par.size > 1) {
         /* One rank failed: name it and end the whole job, never a hang. */
         fprintf(stderr, "imager: rank %d of %d: %s\n", par.rank, par.size, e.msg);
