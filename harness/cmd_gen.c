@@ -1,0 +1,186 @@
+/*
+ * cmd_gen.c: `harness gen` — generate a synthetic visibility set for a
+ * seed dataset, scaled by a factor, into DIR/vis.h5 + DIR/sky.json, and
+ * print its shape, size and the generation rate.
+ */
+#define _GNU_SOURCE
+#include "harness/harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "workloads/workloads.h"
+
+static const char usage_line[] =
+    "usage: harness gen --dataset NAME --scale S --out DIR [options]\n";
+
+static int parse_image(const char *s, int *nx, int *ny)
+{
+    int64_t a, b;
+    char buf[64];
+    if (strlen(s) >= sizeof buf) return -1;
+    strcpy(buf, s);
+    char *x = strchr(buf, 'x');
+    if (x) *x = '\0';
+    if (ib_parse_i64(buf, &a) || a < 0 || a > (1 << 20)) return -1;
+    b = a;
+    if (x && (ib_parse_i64(x + 1, &b) || b < 0 || b > (1 << 20))) return -1;
+    *nx = (int)a;
+    *ny = (int)b;
+    return 0;
+}
+
+static void progress(void *ctx, int64_t done, int64_t total)
+{
+    (void)ctx;
+    fprintf(stderr, "\rgen: %5.1f%% (%lld of %lld rows)", 100.0 * (double)done / (double)total,
+            (long long)done, (long long)total);
+    if (done == total) fputc('\n', stderr);
+}
+
+static const char *human_bytes(double b, char *buf, size_t n)
+{
+    static const char *const unit[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+    int u = 0;
+    while (b >= 1000.0 && u < 5) {
+        b /= 1000.0;
+        u++;
+    }
+    snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
+    return buf;
+}
+
+int hx_cmd_gen(int argc, char **argv)
+{
+    const char *dataset = NULL, *out = NULL, *image = NULL, *dsdir = NULL, *skyfile = NULL;
+    double scale = NAN, cell = NAN, noise = 0.0, flag_frac = 0.02;
+    int64_t times = -1, chans = -1, baselines = -1, seed = 1;
+    int antennas = -1, sources = 10, no_pb = 0, threads = 0, help = 0;
+    const ib_opt opts[] = {
+        {"dataset", IB_OPT_STR, &dataset, "NAME", "seed dataset (workloads/datasets/NAME.yaml)"},
+        {"scale", IB_OPT_DBL, &scale, "S", "visibility count x ~S (times, chans x sqrt(S))"},
+        {"out", IB_OPT_STR, &out, "DIR", "output directory (vis.h5, sky.json)"},
+        {"times", IB_OPT_I64, &times, "N", "time steps (overrides the scale)"},
+        {"chans", IB_OPT_I64, &chans, "N", "channels (overrides the scale; band kept)"},
+        {"baselines", IB_OPT_I64, &baselines, "N", "baselines (default: the dataset's)"},
+        {"antennas", IB_OPT_INT, &antennas, "N", "antennas: N(N-1)/2 baselines"},
+        {"image", IB_OPT_STR, &image, "NX[xNY]", "suggested image size"},
+        {"cell", IB_OPT_DBL, &cell, "ARCSEC", "suggested cell (default 1/(3 u_max))"},
+        {"seed", IB_OPT_I64, &seed, "N", "seed of sky, noise and flags (default 1)"},
+        {"noise", IB_OPT_DBL, &noise, "SIGMA", "Gaussian noise, Jy per real/imag part (0)"},
+        {"flag-frac", IB_OPT_DBL, &flag_frac, "F", "fraction of samples flagged (0.02)"},
+        {"sources", IB_OPT_INT, &sources, "N", "sources in the seeded sky (10)"},
+        {"sky", IB_OPT_STR, &skyfile, "FILE", "sky model JSON instead of a seeded sky"},
+        {"no-pb", IB_OPT_FLAG, &no_pb, NULL, "no primary beam attenuation"},
+        {"threads", IB_OPT_INT, &threads, "T", "generator threads (default: online CPUs)"},
+        {"datasets-dir", IB_OPT_STR, &dsdir, "D", "where dataset specs live"},
+        {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    ib_err e;
+    ib_err_init(&e);
+    char **pos = ib_calloc((size_t)argc + 1, sizeof *pos);
+    int npos = 0;
+    if (!pos) {
+        ib_error(&e, IB_ENOMEM, "out of memory");
+        return hx_fail("gen", &e);
+    }
+    /* ib_parse_opts prefixes its messages with the program name given */
+    int rc = ib_parse_opts(&e, "harness gen", opts, argc, argv, pos, &npos);
+    if (!rc && npos > 0)
+        rc = ib_error(&e, IB_EINVAL, "harness gen: unexpected argument '%s'", pos[0]);
+    ib_free(pos);
+    if (rc) {
+        fprintf(stderr, "%s\n%s", e.msg, usage_line);
+        return 2;
+    }
+    if (help) {
+        fputs(usage_line, stdout);
+        puts("\nGenerate a synthetic visibility set for a seed dataset, scaled down.\n"
+             "Writes DIR/vis.h5 (the visibility store) and DIR/sky.json (its sky).\n\n"
+             "options:");
+        ib_print_opts(stdout, opts);
+        return 0;
+    }
+    if (!dataset || !out || isnan(scale)) {
+        ib_error(&e, IB_EINVAL, "missing %s (see --help)",
+                 !dataset ? "--dataset NAME" : !out ? "--out DIR" : "--scale S");
+        hx_fail("gen", &e);
+        fputs(usage_line, stderr);
+        return 2;
+    }
+    wl_gen_opts go;
+    wl_gen_opts_init(&go);
+    go.scale = scale;
+    go.times = times;
+    go.chans = chans;
+    go.baselines = baselines;
+    go.antennas = antennas;
+    go.cell_arcsec = cell;
+    go.seed = (uint64_t)seed;
+    go.noise = noise;
+    go.flag_frac = flag_frac;
+    go.nsources = sources;
+    go.no_pb = no_pb;
+    go.threads = threads;
+    if (threads < 0) {
+        ib_error(&e, IB_EINVAL, "option '--threads' must be >= 0, got %d", threads);
+        return hx_fail("gen", &e);
+    }
+    if (image && parse_image(image, &go.image_nx, &go.image_ny)) {
+        ib_error(&e, IB_EINVAL, "option '--image' expects NX or NXxNY, got '%s'", image);
+        return hx_fail("gen", &e);
+    }
+    wl_dataset ds;
+    if ((rc = wl_dataset_find(&e, dataset, dsdir, &ds))) {
+        hx_fail("gen", &e);
+        return rc == IB_ENOTFOUND ? 2 : 1;
+    }
+    wl_source *sky = NULL;
+    if (skyfile) {
+        if ((rc = wl_sky_load(&e, skyfile, &sky, &go.nsky))) {
+            hx_fail("gen", &e);
+            return 2;
+        }
+        go.sky = sky;
+    }
+    wl_gen_shape sh;
+    if ((rc = wl_gen_resolve(&e, &ds, &go, &sh))) {
+        ib_free(sky);
+        hx_fail("gen", &e);
+        return 2; /* impossible options or sizes: bad usage */
+    }
+    if (isatty(STDERR_FILENO)) go.progress = progress;
+    wl_gen_info info;
+    rc = wl_generate(&e, &ds, &go, out, &info);
+    ib_free(sky);
+    if (rc) return hx_fail("gen", &e);
+
+    const wl_gen_shape *s = &info.shape;
+    char b1[32];
+    printf("dataset      %s (%s, %s, scale %g)\n", ds.name, wl_telescope_name(ds.telescope),
+           wl_gridder_name(ds.gridder), scale);
+    printf("shape        times %lld x baselines %lld x channels %lld x pols %d\n",
+           (long long)s->ntime, (long long)s->nbaseline, (long long)s->nchan, s->npol);
+    printf("rows         %lld (antennas %d, fields %d)\n", (long long)s->nrow, s->nant,
+           s->nfield);
+    printf("visibilities %lld (rows x chans)\n", (long long)info.nvis);
+    printf("samples      %lld (x pols)\n", (long long)info.nsamples);
+    printf("band         %.6f - %.6f GHz, channel width %.6g kHz\n", s->freq0_hz / 1e9,
+           (s->freq0_hz + (double)(s->nchan - 1) * s->chan_width_hz) / 1e9,
+           s->chan_width_hz / 1e3);
+    printf("time         %.3f h, integration %.3f s\n", s->duration_s / 3600.0,
+           s->integration_s);
+    printf("image        %d x %d, cell %.6g arcsec\n", s->image_nx, s->image_ny,
+           info.cell_arcsec);
+    printf("sky          %d sources%s\n", info.nsources, no_pb ? ", no primary beam" : "");
+    printf("written      %s/vis.h5, %s/sky.json (%s, %llu bytes)\n", out, out,
+           human_bytes((double)info.bytes_on_disk, b1, sizeof b1),
+           (unsigned long long)info.bytes_on_disk);
+    printf("rate         %.2f M samples/s (%.3f s, %d threads)\n", info.rate / 1e6, info.seconds,
+           info.threads);
+    return 0;
+}
