@@ -203,19 +203,24 @@ static void FN(fold)(const REAL *restrict g, REAL *restrict h, int ngx, int ngy,
  * (x, y) is at offset (cx - x, y - cy), scaled by the grid correction,
  * 1/2 for the Hermitian doubling and the weight normalisation. */
 static float FN(extract)(const REAL *restrict r, float *restrict out, int nx, int ny, int ngx,
-                         const int32_t *jx, const int32_t *jy, const double *cx_corr,
+                         const int32_t *jx, const int32_t *jy, const float *restrict cx_corr,
                          const double *cy_corr, double scale)
 {
+    (void)jx;
     const size_t stride = 2 * (size_t)(ngx / 2 + 1);
+    const int cx = nx / 2;
     float peak = 0;
     for (int y = 0; y < ny; y++) {
-        const REAL *row = r + (size_t)jy[y] * stride;
-        double fy = scale * cy_corr[y];
-        float *o = out + (size_t)y * (size_t)nx;
+        const REAL *restrict row = r + (size_t)jy[y] * stride;
+        const float fy = (float)(scale * cy_corr[y]);
+        float *restrict o = out + (size_t)y * (size_t)nx;
+        /* x <= cx reads columns cx..0; x > cx reads ngx-1 down to ngx+cx-nx+1:
+         * two reversed contiguous runs, no modulo per pixel. */
+        for (int x = 0; x <= cx; x++) o[x] = (float)row[cx - x] * fy * cx_corr[x];
+        const REAL *restrict hi = row + ngx + cx;
+        for (int x = cx + 1; x < nx; x++) o[x] = (float)hi[-x] * fy * cx_corr[x];
         for (int x = 0; x < nx; x++) {
-            float v = (float)(row[jx[x]] * fy * cx_corr[x]);
-            o[x] = v;
-            float av = v < 0 ? -v : v;
+            float av = o[x] < 0 ? -o[x] : o[x];
             peak = av > peak ? av : peak;
         }
     }

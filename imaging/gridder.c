@@ -49,6 +49,7 @@ typedef struct run_ctx {
     int nx, ny, ngx, ngy;
     double cell;         /* radians */
     double *corr_x, *corr_y; /* 1 / kernel FT per image pixel */
+    float *corr_xf;      /* corr_x in float, for the extraction loop */
     int32_t *jx, *jy;    /* c2r output column/row of each image pixel */
     int nchunks;
     int64_t *chunk0;     /* nchunks+1 channel boundaries */
@@ -586,9 +587,9 @@ static int image_product(worker *w, int64_t chan, const double *sumw, int prod)
         phase(w, PROF_CORRECT);
         double scale = sumw[p] > 0 ? 0.5 / sumw[p] : 0.0;
         float peak = dbl ? extract_d(w->half, w->plane, R->nx, R->ny, R->ngx, R->jx, R->jy,
-                                     R->corr_x, R->corr_y, scale)
+                                     R->corr_xf, R->corr_y, scale)
                          : extract_f(w->half, w->plane, R->nx, R->ny, R->ngx, R->jx, R->jy,
-                                     R->corr_x, R->corr_y, scale);
+                                     R->corr_xf, R->corr_y, scale);
         if (prod == IMG_PROD_DIRTY) R->peaks[(size_t)chan * (size_t)npol + (size_t)p] = peak;
         int mos = R->mosaic && prod == IMG_PROD_DIRTY;
         if (mos) mosaic_planes(w, chan, p, sumw[p]);
@@ -985,6 +986,7 @@ static void run_release(run_ctx *R)
     free(R->vm);
     free(R->corr_x);
     free(R->corr_y);
+    free(R->corr_xf);
     free(R->jx);
     free(R->jy);
     free(R->chunk0);
@@ -1416,9 +1418,10 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     R.corr_x = ib_malloc(sizeof(double) * (size_t)R.nx);
     R.corr_y = ib_malloc(sizeof(double) * (size_t)R.ny);
     R.jx = ib_malloc(sizeof(int32_t) * (size_t)R.nx);
+    R.corr_xf = ib_malloc(sizeof(float) * (size_t)R.nx);
     R.jy = ib_malloc(sizeof(int32_t) * (size_t)R.ny);
     R.peaks = ib_calloc((size_t)R.nchan * (size_t)R.npol, sizeof(float));
-    if (!R.chunk0 || !R.corr_x || !R.corr_y || !R.jx || !R.jy || !R.peaks) {
+    if (!R.chunk0 || !R.corr_x || !R.corr_xf || !R.corr_y || !R.jx || !R.jy || !R.peaks) {
         rc = ib_error(e, IB_ENOMEM, "out of memory");
         goto out;
     }
@@ -1435,6 +1438,7 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     for (int x = 0; x < R.nx; x++) {
         double c = img_kernel_ft(&R.k, (double)(R.nx / 2 - x) / R.ngx);
         R.corr_x[x] = 1.0 / c;
+        R.corr_xf[x] = (float)(1.0 / c);
         R.jx[x] = ((R.nx / 2 - x) % R.ngx + R.ngx) % R.ngx;
     }
     for (int y = 0; y < R.ny; y++) {

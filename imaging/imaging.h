@@ -35,11 +35,12 @@
  * phase_centre (ra, dec radians), image_nx, image_ny, cell_arcsec
  * (suggested imaging parameters; 0 when unknown).
  * The spectral datasets (vis, weight, flag) are channel-major and chunked
- * by 4 channels x ~8-32 Ki rows, so a reader of one channel chunk reads one
- * contiguous slab; the others are chunked along rows.
+ * by 4 channels x IMG_VIS_ROW_CHUNK rows, so a reader of one channel chunk
+ * reads one contiguous slab; the others are chunked along rows.
  * Every dataset carries a fletcher32 checksum.
  */
 #define IMG_VIS_FORMAT_VERSION 1
+#define IMG_VIS_ROW_CHUNK 4096 /* rows per spectral chunk: write in multiples */
 #define IMG_MAX_POL 4
 
 typedef struct img_vis_meta {

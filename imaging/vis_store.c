@@ -292,16 +292,13 @@ int img_vis_create(ib_err *e, const char *dir, const img_vis_meta *meta, const d
     for (int i = 0; i < D_NROWSETS; i++) {
         hsize_t dims[4], chunk[4];
         int rank = row_dims(meta, i, dims);
-        /* ~128 Ki elements per chunk: 4 channels x rows for the spectral
-         * datasets, rows only for the others. */
+        /* Spectral datasets: 4 channels x IMG_VIS_ROW_CHUNK rows; the others
+         * 8 x IMG_VIS_ROW_CHUNK rows. Writers that fill whole multiples of
+         * IMG_VIS_ROW_CHUNK rows never leave a chunk half written. */
         int rdim = is_spectral(i) ? 1 : 0;
-        size_t per_row = 1;
         for (int k = 0; k < rank; k++) chunk[k] = dims[k];
         if (rdim) chunk[0] = dims[0] < 4 ? dims[0] : 4;
-        for (int k = 0; k < rank; k++)
-            if (k != rdim) per_row *= chunk[k];
-        hsize_t rows = (hsize_t)(131072 / (per_row ? per_row : 1));
-        if (rows < 64) rows = 64;
+        hsize_t rows = rdim ? IMG_VIS_ROW_CHUNK : 8 * IMG_VIS_ROW_CHUNK;
         chunk[rdim] = dims[rdim] < rows ? dims[rdim] : rows;
         hid_t sp = H5Screate_simple(rank, dims, NULL);
         hid_t pl = H5Pcreate(H5P_DATASET_CREATE);

@@ -25,9 +25,9 @@
 
 #define OMEGA_SID (2.0 * M_PI / 86164.0905) /* earth rotation, rad per second */
 /* Rows per block are a multiple of this when memory allows: the store
- * chunks vis/weight/flag by 2048/4096 rows, and a block that fills whole
+ * chunks vis/weight/flag by IMG_VIS_ROW_CHUNK rows, and a block that fills whole
  * chunks is written once instead of read back and rewritten. */
-#define ROW_ALIGN 4096
+#define ROW_ALIGN IMG_VIS_ROW_CHUNK
 #define SLOT_BYTES_TARGET (32u << 20)
 #define SLOT_BYTES_MAX (256u << 20)
 /* Channels between exact phase evaluations; the rotation recurrence in
@@ -393,14 +393,6 @@ static void gen_release(gen *G)
     ib_free(G->wfac);
 }
 
-/* Airy power pattern of a dish of diameter d at angle theta, frequency nu. */
-static double airy(double d, double theta, double nu)
-{
-    double x = M_PI * d * theta * nu / WL__C_LIGHT;
-    if (x < 1e-8) return 1.0;
-    double v = 2.0 * j1(x) / x;
-    return v * v;
-}
 
 /* Coefficients of I and Q in each correlation (U = V = 0). */
 static void corr_coeffs(int code, double *ci, double *cq)
@@ -457,14 +449,15 @@ static int sky_tables(ib_err *e, gen *G)
             t[0] = l;
             t[1] = m;
             t[2] = wl__n_minus_1(l, m);
-            double theta = asin(fmin(1.0, sqrt(l * l + m * m)));
             double *a = G->amp + (f * ns + s) * nc;
             for (size_t c = 0; c < nc; c++) {
                 double nu = sh->freq0_hz + (double)c * sh->chan_width_hz;
                 double sflux = p->spectral_index == 0
                                    ? p->flux_jy
                                    : p->flux_jy * pow(nu / ref, p->spectral_index);
-                a[c] = G->o->no_pb ? sflux : sflux * airy(G->ds->dish_m, theta, nu);
+                /* The imager's beam model (imaging.h), so that simulated and
+                 * imaged mosaics agree. */
+                a[c] = G->o->no_pb ? sflux : sflux * img_pb(l, m, nu, G->ds->dish_m);
             }
         }
     }
@@ -935,8 +928,7 @@ int wl_generate(ib_err *e, const wl_dataset *ds, const wl_gen_opts *opts, const 
         G.nsrc = opts->nsky;
     } else {
         wl__sky_geom sg = {half_l, half_m, G.cell, 0.0, sh->nfield, G.g.flm};
-        /* Airy half power at x = 1.6163: theta = 1.6163 c / (pi D nu) */
-        if (!opts->no_pb) sg.pb_hwhm = 1.6163 * WL__C_LIGHT / (M_PI * ds->dish_m * sh->ref_freq_hz);
+        if (!opts->no_pb) sg.pb_hwhm = 0.5 * img_pb_fwhm(sh->ref_freq_hz, ds->dish_m);
         if ((rc = wl__sky_seeded(e, opts->seed, opts->nsources, &sg, &G.own_src))) goto fail;
         G.src = G.own_src;
         G.nsrc = opts->nsources;

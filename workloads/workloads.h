@@ -158,7 +158,7 @@ int wl_sky_load(ib_err *e, const char *path, wl_source **out, int *n);
 
 /* Bump when any generated value changes for the same spec and options:
  * it is part of the cache key. */
-#define WL_GEN_VERSION 1
+#define WL_GEN_VERSION 2 /* 2: the imager's Gaussian beam model */
 
 /*
  * Generator options. wl_gen_opts_init sets the defaults; -1 (or NaN for
