@@ -70,7 +70,8 @@ typedef struct run_ctx {
     atomic_int my_next;
     pthread_t server;
     int server_on;
-    double origin;       /* wall-clock origin of task events (rank 0's start) */
+    double origin;       /* time origin of task events: when every rank left the
+                          * start-up barrier (so ranks share one timeline) */
     /* memory budget (0 = none: planes stream straight to the cube) */
     uint64_t budget, base_bytes, plane_bytes;
     pthread_mutex_t mem_lock;
@@ -1481,6 +1482,7 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
         if (root && (rc = img__fits_create(e, kpath, &dk, history, &R.cube[k]))) goto out;
     }
     if ((rc = img__barrier(e, &R.comm))) goto out;
+    R.origin = ib_now();
     for (int k = 0; k < IMG_NPROD && !root && !p->serial_write; k++) {
         if (!product_made(p, k)) continue;
         char kpath[4096];
@@ -1569,7 +1571,10 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
         if (R.peaks[i] > res->image_peak) res->image_peak = R.peaks[i];
     res->wall_seconds = ib_now() - t0;
 
-    /* Statistics of every rank, on rank 0. */
+    /* Task events, then statistics of every rank, on rank 0 (the counters
+     * include the event gathering; the statistics gather itself is the one
+     * collective they cannot count). */
+    if ((rc = write_tasks(e, &R, ws, started, res))) goto out;
     img_rank_stats mine;
     fill_rank_stats(&mine, &R, ws, started, &main_t, res->wall_seconds);
     res->nranks = N;
@@ -1581,7 +1586,6 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     img_rank_stats scratch;
     if ((rc = img__gather(e, &R.comm, &mine, sizeof mine, root ? (void *)res->ranks : &scratch)))
         goto out;
-    if ((rc = write_tasks(e, &R, ws, started, res))) goto out;
     if (root) {
         for (int r = 0; r < N; r++) {
             const img_rank_stats *rs = &res->ranks[r];

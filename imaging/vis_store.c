@@ -542,6 +542,7 @@ int img_vis_read_rows(ib_err *e, img_vis_store *s, int64_t row0, int64_t n, doub
                         (long long)row0, (long long)(row0 + n), (long long)s->meta.nrow);
     void *bufs[D_NROWSETS] = {uvw, NULL, NULL, NULL, field, ant1, ant2, time};
     int rc = 0;
+    silence_hdf5();
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < D_NROWSETS && !rc; i++)
         if (bufs[i] && n) rc = rw_rows(e, s, i, row0, n, 0, s->meta.nchan, bufs[i], 0);
@@ -558,6 +559,7 @@ int img_vis_read_chans(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr, in
                         "the store", s->path, (long long)row0, (long long)nr, (long long)chan0,
                         (long long)nc);
     if (nr == 0 || nc == 0) return 0;
+    silence_hdf5(); /* per thread in a thread-safe HDF5: our message replaces its trace */
     void *bufs[3] = {vis, weight, flag};
     const int ids[3] = {D_VIS, D_WEIGHT, D_FLAG};
     const size_t per[3] = {8, 4, 1};
