@@ -51,6 +51,7 @@ Q :=
 endif
 
 .PHONY: all deps programs tests test run bench sanitize tsan clean install
+.SECONDARY:
 all: deps
 	$(Q)$(MAKE) --no-print-directory programs
 
