@@ -89,6 +89,9 @@ typedef struct run_ctx {
     int nxo, nyo;        /* distinct offsets along x and y */
     double *xo, *yo;
     int *fxi, *fyi;      /* field -> its x / y kernel table */
+    int nfft;            /* 1-D FFT size of the kernel tables */
+    double *psihat;      /* psi^ on that FFT's grid */
+    fftw_plan kplan;     /* forward 1-D, double, new-array execute */
 } run_ctx;
 
 /* A plane a chunk produced, held until the chunk commits. */
@@ -138,6 +141,8 @@ typedef struct worker {
     double spill_write_s, spill_read_s;
     prof_papi_thread pt;
     double *tx, *ty;     /* mosaic kernel tables of the current channel */
+    double *kbuf;        /* FFT buffer for the tables */
+    float *gx, *gy;      /* squared beams per field along x and y */
     double *swf;         /* mosaic: weight per field and pol of the channel */
     float *wplane, *aux;
 } worker;
@@ -472,45 +477,34 @@ static void wait_for_memory(worker *w)
     pthread_mutex_unlock(&R->mem_lock);
 }
 
-/* Grid -> FFT -> correct one product (dirty or PSF) of one channel and
- * write its planes. Precision-generic through the dbl flag. */
 /*
  * Mosaic products of one pol of channel chan, from the dirty plane in
  * w->plane: the weight (sensitivity) plane W = sum_f (w_f / sum w) PB_f^2,
  * exact in the image plane; pb = sqrt(W / max W); and the normalised
  * mosaic dirty / W where pb >= pb_limit (NaN elsewhere, FITS blank).
  */
-static void mosaic_planes(worker *w, int64_t chan, int p, double sumw)
+static void mosaic_planes(worker *w, int p, double sumw)
 {
     const run_ctx *R = w->R;
     const int nx = R->nx, ny = R->ny, npol = R->npol;
     const size_t n = (size_t)nx * (size_t)ny;
-    double f = R->freq[chan], fw = img_pb_fwhm(f, R->dish), a = 8.0 * M_LN2 / (fw * fw);
     for (size_t i = 0; i < n; i++) w->wplane[i] = 0;
     for (int fi = 0; fi < R->nfield; fi++) {
-        double c = sumw > 0 ? w->swf[(size_t)fi * (size_t)npol + (size_t)p] / sumw : 0;
+        float c = sumw > 0 ? (float)(w->swf[(size_t)fi * (size_t)npol + (size_t)p] / sumw) : 0;
         if (c <= 0) continue;
-        if (!R->aperture) { /* PB = 1 */
-            for (size_t i = 0; i < n; i++) w->wplane[i] += (float)c;
-            continue;
-        }
+        const float *restrict gx = w->gx + (size_t)fi * (size_t)nx;
         for (int y = 0; y < ny; y++) {
-            double dm = (y - ny / 2) * R->cell - R->mo[fi];
-            double gy = c * exp(-a * dm * dm);
-            if (gy < 1e-12) continue;
-            float *row = w->wplane + (size_t)y * (size_t)nx;
-            for (int x = 0; x < nx; x++) {
-                double dl = (nx / 2 - x) * R->cell - R->lo[fi];
-                row[x] += (float)(gy * exp(-a * dl * dl));
-            }
+            float gy = c * w->gy[(size_t)fi * (size_t)ny + (size_t)y];
+            if (gy < 1e-12f) continue;
+            float *restrict row = w->wplane + (size_t)y * (size_t)nx;
+            for (int x = 0; x < nx; x++) row[x] += gy * gx[x];
         }
     }
     float wmax = 0;
     for (size_t i = 0; i < n; i++) wmax = w->wplane[i] > wmax ? w->wplane[i] : wmax;
-    double lim = R->p->pb_limit * R->p->pb_limit * wmax;
+    float lim = (float)(R->p->pb_limit * R->p->pb_limit) * wmax;
     for (size_t i = 0; i < n; i++)
         w->aux[i] = (wmax > 0 && w->wplane[i] >= lim) ? w->plane[i] / w->wplane[i] : NAN;
-    (void)wmax;
 }
 
 /* Total final weight per field and pol of the channel's sample list. */
@@ -534,18 +528,30 @@ static void mosaic_field_weights(worker *w)
     }
 }
 
-/* Kernel tables of channel chan for every distinct pointing offset. */
+/* Kernel tables of channel chan for every distinct pointing offset, and
+ * the squared beam of every field along x and y for the weight planes. */
 static void mosaic_kernels(worker *w, int64_t chan)
 {
     const run_ctx *R = w->R;
     size_t ntab = 2 * ((size_t)R->gw * (size_t)R->over + 1);
-    double dux = 1.0 / (R->ngx * R->cell), duy = 1.0 / (R->ngy * R->cell);
+    double dux = 1.0 / (R->ngx * R->cell), duy = 1.0 / (R->ngy * R->cell), f = R->freq[chan];
     for (int i = 0; i < R->nxo; i++)
-        img__akernel_build(&R->k, R->gw, R->over, R->freq[chan], R->dish, dux, R->xo[i],
-                           R->aperture, w->tx + (size_t)i * ntab);
+        img__akernel_build(&R->k, R->gw, R->over, R->nfft, R->psihat, R->kplan, w->kbuf, f, R->dish,
+                           dux, R->xo[i], R->aperture, w->tx + (size_t)i * ntab);
     for (int i = 0; i < R->nyo; i++)
-        img__akernel_build(&R->k, R->gw, R->over, R->freq[chan], R->dish, duy, R->yo[i],
-                           R->aperture, w->ty + (size_t)i * ntab);
+        img__akernel_build(&R->k, R->gw, R->over, R->nfft, R->psihat, R->kplan, w->kbuf, f, R->dish,
+                           duy, R->yo[i], R->aperture, w->ty + (size_t)i * ntab);
+    double fw = img_pb_fwhm(f, R->dish), a = 8.0 * M_LN2 / (fw * fw);
+    for (int fi = 0; fi < R->nfield; fi++) {
+        for (int x = 0; x < R->nx; x++) {
+            double dl = (R->nx / 2 - x) * R->cell - R->lo[fi];
+            w->gx[(size_t)fi * (size_t)R->nx + (size_t)x] = R->aperture ? (float)exp(-a * dl * dl) : 1.0f;
+        }
+        for (int y = 0; y < R->ny; y++) {
+            double dm = (y - R->ny / 2) * R->cell - R->mo[fi];
+            w->gy[(size_t)fi * (size_t)R->ny + (size_t)y] = R->aperture ? (float)exp(-a * dm * dm) : 1.0f;
+        }
+    }
 }
 
 /* Grid -> FFT -> correct one product (dirty or PSF) of one channel and
@@ -593,7 +599,7 @@ static int image_product(worker *w, int64_t chan, const double *sumw, int prod)
                                      R->corr_xf, R->corr_y, scale);
         if (prod == IMG_PROD_DIRTY) R->peaks[(size_t)chan * (size_t)npol + (size_t)p] = peak;
         int mos = R->mosaic && prod == IMG_PROD_DIRTY;
-        if (mos) mosaic_planes(w, chan, p, sumw[p]);
+        if (mos) mosaic_planes(w, p, sumw[p]);
 
         phase(w, PROF_WRITE);
         int rc = hold_plane(w, chan, p, prod);
@@ -822,6 +828,9 @@ static void worker_release(worker *w, int dbl)
     release_held(w);
     free(w->tx);
     free(w->ty);
+    fftw_free(w->kbuf);
+    free(w->gx);
+    free(w->gy);
     free(w->swf);
     free(w->wplane);
     free(w->aux);
@@ -873,7 +882,10 @@ static int worker_init(ib_err *e, run_ctx *R, worker *w, int id)
         w->swf = ib_malloc(sizeof(double) * (size_t)R->nfield * (size_t)R->npol);
         w->wplane = ib_malloc(sizeof(float) * (size_t)R->nx * (size_t)R->ny);
         w->aux = ib_malloc(sizeof(float) * (size_t)R->nx * (size_t)R->ny);
-        ok = w->tx && w->ty && w->swf && w->wplane && w->aux;
+        w->kbuf = fftw_malloc(sizeof(double) * 2 * (size_t)R->nfft);
+        w->gx = ib_malloc(sizeof(float) * (size_t)R->nfield * (size_t)R->nx);
+        w->gy = ib_malloc(sizeof(float) * (size_t)R->nfield * (size_t)R->ny);
+        ok = w->tx && w->ty && w->swf && w->wplane && w->aux && w->kbuf && w->gx && w->gy;
     }
     if (!ok)
         return ib_error(e, IB_ENOMEM,
@@ -983,6 +995,8 @@ static void run_release(run_ctx *R)
     free(R->yo);
     free(R->fxi);
     free(R->fyi);
+    free(R->psihat);
+    if (R->kplan) fftw_destroy_plan(R->kplan);
     free(R->um);
     free(R->vm);
     free(R->corr_x);
@@ -1216,6 +1230,19 @@ static int setup_mosaic(ib_err *e, run_ctx *R, const img_vis_meta *m)
     if (distinct(R->lo, R->nfield, &R->xo, &R->nxo, &R->fxi) ||
         distinct(R->mo, R->nfield, &R->yo, &R->nyo, &R->fyi))
         return ib_error(e, IB_ENOMEM, "out of memory");
+    R->nfft = img__akernel_fft_size(R->gw, R->k.W, R->over);
+    R->psihat = ib_malloc(sizeof(double) * (size_t)R->nfft);
+    fftw_complex *tmp = fftw_alloc_complex((size_t)R->nfft);
+    if (!R->psihat || !tmp) {
+        fftw_free(tmp);
+        return ib_error(e, IB_ENOMEM, "out of memory");
+    }
+    img__akernel_psihat(&R->k, R->nfft, R->over, R->psihat);
+    pthread_mutex_lock(&plan_lock);
+    R->kplan = fftw_plan_dft_1d(R->nfft, tmp, tmp, FFTW_FORWARD, FFTW_ESTIMATE);
+    pthread_mutex_unlock(&plan_lock);
+    fftw_free(tmp);
+    if (!R->kplan) return ib_error(e, IB_ENOMEM, "cannot plan the kernel FFT");
     return 0;
 }
 

@@ -18,11 +18,17 @@ int img__akernel_half(double freq_hz, double dish_m, double du);
  * The 1-D mosaic kernel of one axis, tabulated at offsets -wt/2 + j/over
  * (j = 0..wt*over) as interleaved (re, im) doubles in tab: the anti-
  * aliasing kernel convolved with the aperture kernel times the phase
- * gradient of a pointing offset off (direction cosine along this axis).
- * aperture = 0 gives psi alone (the beam switched off).
+ * gradient of a pointing offset off (direction cosine along this axis);
+ * aperture = 0 gives psi alone (the beam switched off). Made by one FFT of
+ * size n = img__akernel_fft_size(...) with a forward 1-D complex double
+ * plan (new-array execute on buf, 2n doubles, 16-byte aligned); psihat
+ * holds psi^ on the FFT's grid (img__akernel_psihat, once per run).
  */
-void img__akernel_build(const img_kernel *k, int wt, int over, double freq_hz, double dish_m,
-                        double du, double off, int aperture, double *tab);
+int img__akernel_fft_size(int wt, int W, int over);
+void img__akernel_psihat(const img_kernel *k, int n, int over, double *psihat);
+void img__akernel_build(const img_kernel *k, int wt, int over, int n, const double *psihat,
+                        void *plan, double *buf, double freq_hz, double dish_m, double du,
+                        double off, int aperture, double *tab);
 
 /* ---------- MPI wrappers (par.c) ---------- */
 

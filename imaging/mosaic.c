@@ -14,11 +14,14 @@
  * (cells; du is the uv cell in wavelengths, l_p the pointing offset). Its
  * image-plane transform is psi^(l) PB(l - l_p), so the usual grid
  * correction by psi^ leaves the beam of each pointing in the image.
- * A is cut where it falls below 1e-5 of its peak; that half-width adds to
- * the anti-aliasing support W on each side.
+ * The tables are made in the image plane: psi^ times the beam sampled on a
+ * fine grid and one 1-D FFT per table (instead of a quadrature per table
+ * entry). A is cut where it falls below 1e-5 of its peak; that half-width
+ * adds to the anti-aliasing support W on each side.
  */
 #include "imaging/internal.h"
 
+#include <fftw3.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,60 +54,53 @@ int img__akernel_half(double freq_hz, double dish_m, double du)
     return (int)ceil(h);
 }
 
-/* Gauss-Legendre nodes on [-1, 1]. */
-static void gl_nodes(int n, double *x, double *w)
+int img__akernel_fft_size(int wt, int W, int over)
 {
-    for (int i = 0; i < (n + 1) / 2; i++) {
-        double z = cos(M_PI * (i + 0.75) / (n + 0.5)), pp = 0;
-        for (int it = 0; it < 100; it++) {
-            double p1 = 1, p2 = 0;
-            for (int j = 1; j <= n; j++) {
-                double p3 = p2;
-                p2 = p1;
-                p1 = ((2.0 * j - 1.0) * z * p2 - (j - 1.0) * p3) / j;
-            }
-            pp = n * (z * p1 - p2) / (z * z - 1.0);
-            double z1 = z;
-            z = z1 - p1 / pp;
-            if (fabs(z - z1) < 1e-15) break;
-        }
-        x[i] = -z;
-        x[n - 1 - i] = z;
-        w[i] = w[n - 1 - i] = 2.0 / ((1.0 - z * z) * pp * pp);
+    return img_good_fft_size(over * (wt + W + 2));
+}
+
+void img__akernel_psihat(const img_kernel *k, int n, int over, double *psihat)
+{
+    /* psi^ is concentrated within |x| < 1/2 and falls below exp(-beta)
+     * soon after; past |x| = 2 it is set to 0 (the quadrature behind
+     * img_kernel_ft would only add noise there). */
+    double dx = (double)over / n;
+    for (int j = 0; j < n; j++) {
+        double x = (j - n / 2) * dx;
+        psihat[j] = fabs(x) <= 2.0 ? img_kernel_ft(k, x) : 0.0;
     }
 }
 
-void img__akernel_build(const img_kernel *k, int wt, int over, double freq_hz, double dish_m,
-                        double du, double off, int aperture, double *tab)
+void img__akernel_build(const img_kernel *k, int wt, int over, int n, const double *psihat,
+                        void *plan, double *buf, double freq_hz, double dish_m, double du,
+                        double off, int aperture, double *tab)
 {
-    enum { NQ = 48 };
-    double qx[NQ], qw[NQ];
-    gl_nodes(NQ, qx, qw);
-    const double halfw = 0.5 * k->W;
-    const double s = pb_sigma(freq_hz, dish_m) * du; /* beam sigma x du */
-    const double norm = s * sqrt(2.0 * M_PI);       /* so that sum over nu of A = 1 */
-    const double ha = aperture ? (double)img__akernel_half(freq_hz, dish_m, du) : 0;
-    const int n = wt * over + 1;
-    for (int j = 0; j < n; j++) {
-        double d = -0.5 * wt + (double)j / over;
-        double re = 0, im = 0;
-        if (!aperture) {
-            re = img_kernel_psi(k, d / halfw);
-        } else {
-            double a = fmax(d - halfw, -ha), b = fmin(d + halfw, ha);
-            if (b > a) {
-                double c = 0.5 * (a + b), h = 0.5 * (b - a);
-                for (int q = 0; q < NQ; q++) {
-                    double nu = c + h * qx[q];
-                    double amp = norm * exp(-2.0 * M_PI * M_PI * s * s * nu * nu) *
-                                 img_kernel_psi(k, (d - nu) / halfw) * qw[q] * h;
-                    double ph = -2.0 * M_PI * nu * du * off;
-                    re += amp * cos(ph);
-                    im += amp * sin(ph);
-                }
-            }
+    if (!aperture) { /* the beam switched off: psi itself, exactly */
+        for (int t = 0; t <= wt * over; t++) {
+            tab[2 * t] = img_kernel_psi(k, (-0.5 * wt + (double)t / over) / (0.5 * k->W));
+            tab[2 * t + 1] = 0;
         }
-        tab[2 * j] = re;
-        tab[2 * j + 1] = im;
+        return;
+    }
+    /* The kernel's image-plane transform, psi^(x) PB(l - off) at x = du l
+     * (cycles per cell) on n points spaced over/n, times (-1)^j so that the
+     * FFT's output is centred; the FFT then gives the kernel at offsets
+     * (m - n/2)/over cells, of which the table keeps |offset| <= wt/2. */
+    const double dx = (double)over / n;
+    const double fw = img_pb_fwhm(freq_hz, dish_m), a = 4.0 * M_LN2 / (fw * fw);
+    for (int j = 0; j < n; j++) {
+        double l = (j - n / 2) * dx / du, g = psihat[j] * exp(-a * (l - off) * (l - off));
+        double sgn = (j & 1) ? -dx : dx;
+        buf[2 * j] = g * sgn;
+        buf[2 * j + 1] = 0;
+    }
+    fftw_execute_dft(plan, (fftw_complex *)buf, (fftw_complex *)buf);
+    const int m0 = n / 2 - wt * over / 2, nt = wt * over + 1;
+    const double s0 = ((n / 2) & 1) ? -1.0 : 1.0;
+    for (int t = 0; t < nt; t++) {
+        int m = m0 + t;
+        double sgn = ((m & 1) ? -s0 : s0);
+        tab[2 * t] = buf[2 * m] * sgn;
+        tab[2 * t + 1] = buf[2 * m + 1] * sgn;
     }
 }
