@@ -403,4 +403,168 @@ int rep_baselines_parse(ib_err *e, const char *name, const char *text, size_t le
 /* Free n records and the array; NULL does nothing. */
 void rep_baselines_destroy(rep_baseline *b, size_t n);
 
+/* ====================================================================== */
+/* Results-backed reporting: baselines in the results database, the       */
+/* HTML + Markdown report with its gnuplot figures, and run comparisons   */
+/* (db_baselines.c, rundata.c, models.c, plot.c, doc.c, report.c,         */
+/* compare.c). Unlike the section above these read and write SQLite       */
+/* through the results module (reports -> results, as design.md allows).  */
+/* ====================================================================== */
+
+#include <stdio.h>
+
+#include "results/results.h"
+
+/*
+ * Baselines in the database. Schema version 2's baselines table has no
+ * columns for a record's file, line, bound, support or a CASA task's
+ * parameters, so every imported row keeps them in its note column as a
+ * JSON object:
+ *   {"origin": "/abs/path", "line": 12, "note": "free text",
+ *    "bound": "low", "support": 17, "source_name": "seed-study", ...}
+ * (CASA rows add "task", "casa_version", "host", "status", "clock",
+ * "start", "end", "duration_us", "params": {...}, "notes": [...],
+ * "subcubes", "mpi"). Re-importing a file first deletes every row whose
+ * origin is the file's real path, so re-importing replaces, never
+ * duplicates. Records without a dataset (figures that hold for any
+ * dataset) are stored with dataset '' (the column is NOT NULL).
+ */
+typedef struct rep_import_stats {
+    size_t stored;    /* rows inserted */
+    size_t replaced;  /* rows of an earlier import of the same file deleted */
+    size_t skipped;   /* CASA tasks not stored (failed tclean calls) */
+} rep_import_stats;
+
+/*
+ * Load the baselines YAML at path (rep_baselines_load) and store every
+ * record in one IMMEDIATE transaction, replacing an earlier import of the
+ * same file. The source column is 'seed-study' when the file's source is
+ * seed-study, else 'manual' (the file's own source name goes in the note).
+ * On any failure nothing is written; e names the file (and line for
+ * parse errors). out may be NULL.
+ */
+int rep_db_import_baselines(ib_err *e, res_db *db, const char *path, rep_import_stats *out);
+
+typedef struct rep_casa_import_opts {
+    const char *dataset;  /* required: the dataset the log imaged */
+    int nodes;            /* required, >= 1 */
+    int cores;            /* 0: not known */
+    const char *label;    /* label column; NULL: "measured (casa log)" */
+    FILE *log;            /* one line per skipped task (may be NULL) */
+} rep_casa_import_opts;
+
+/*
+ * Parse the CASA log at path (rep_casa_parse) and store each successful
+ * tclean task as one baseline: system "casa-<version>" ("casa" when the
+ * log does not say), metric wall_time (unit s, the task's duration),
+ * nodes / cores from o, source 'casa-log', the call's parameters and the
+ * log's provenance in the note. Failed tasks (a SEVERE "raised an
+ * exception" inside the task) are not stored: their duration is the time
+ * to the failure, not an imaging time. Each is reported on o->log as
+ * "casa log 'f' line L: skipped failed tclean task #i: <message>" and
+ * counted in out->skipped. One transaction per file: a log that does not
+ * parse (truncated, foreign, ...: IB_EPARSE) or has no successful task
+ * (IB_ENOTFOUND) writes nothing and returns the error naming file and
+ * line; an earlier import of the same file is replaced.
+ */
+int rep_db_import_casa(ib_err *e, res_db *db, const char *path, const rep_casa_import_opts *o,
+                       rep_import_stats *out);
+
+/* Print the baselines (of dataset, or all when NULL) as an aligned table;
+ * *n (may be NULL) counts them. */
+int rep_db_print_baselines(ib_err *e, res_db *db, const char *dataset, FILE *f, size_t *n);
+
+/*
+ * The full size of a seed dataset, for extrapolating a fitted cost model
+ * (the harness fills these from the workloads/datasets YAML files; reports does
+ * not depend on workloads).
+ */
+typedef struct rep_full_shape {
+    char name[64];
+    char gridder[32];       /* "standard" / "mosaic" */
+    double rows, nchan, npol;
+    double nx, ny;          /* image */
+    double volume_bytes;    /* 0 unknown */
+} rep_full_shape;
+
+typedef struct rep_report_opts {
+    int64_t run_id;               /* 0: the latest run */
+    const char *out_dir;          /* NULL: reports/<suite>-<run> */
+    int64_t gantt_cell;           /* 0: the multi-rank cell with most tasks */
+    const rep_full_shape *shapes; /* may be NULL: no extrapolation */
+    size_t nshapes;
+    int study_nodes;              /* node count of the extrapolation (8) */
+    const char *gnuplot;          /* NULL: "gnuplot" from PATH */
+    size_t boot;                  /* bootstrap resamples (1000) */
+    uint64_t seed;                /* 1 */
+    FILE *log;                    /* progress lines, may be NULL */
+} rep_report_opts;
+
+void rep_report_opts_init(rep_report_opts *o);
+
+/* What rep_report_write made. */
+typedef struct rep_report_info {
+    int64_t run_id;
+    char out_dir[4096];
+    size_t plots;        /* figures scripted (each: .gp + data) */
+    size_t rendered;     /* of those, with .png and .svg */
+    size_t warnings;     /* entries of the report's warnings list */
+    char gnuplot_note[512]; /* why figures were not rendered, or "" */
+} rep_report_info;
+
+/*
+ * Write the report of one run into its directory (created): index.html
+ * (self-contained: CSS inline, PNGs as data: URIs), report.md (GitHub
+ * Markdown, figures by relative path) and, for each figure, NAME.dat (or
+ * several NAME-*.dat), NAME.gp (re-runnable: `gnuplot NAME.gp` in the
+ * directory), NAME.png and NAME.svg. Figures are made only when the run
+ * has their data: runtime / speedup / efficiency vs nodes (with the ideal
+ * line and normalised baseline curves), chunk-count U-curve with spilled
+ * bytes, support sweep, phase shares vs nodes, communication vs nodes,
+ * task-stream Gantt chart, Amdahl and Karp–Flatt, full-size model
+ * extrapolation. Missing or failing gnuplot is not an error: the scripts
+ * and data are written, the report says why there are no images. Errors:
+ * IB_ENOTFOUND (no such run / no run at all), IB_EIO (writing), database
+ * errors. info may be NULL.
+ */
+int rep_report_write(ib_err *e, res_db *db, const rep_report_opts *o, rep_report_info *info);
+
+typedef struct rep_cmp_opts {
+    int64_t run_a;          /* candidate */
+    int64_t run_b;          /* base */
+    const char *metrics;    /* comma-separated names; NULL: "wall_time"; "all": every
+                             * metric both runs have */
+    rep_compare_opts c;     /* alpha, threshold, level, boot, seed (better is per metric) */
+    FILE *out;              /* the table */
+} rep_cmp_opts;
+
+typedef struct rep_cmp_result {
+    size_t compared;        /* (cell, metric) pairs compared */
+    size_t faster, slower, unchanged;
+    size_t regressions;     /* significant and beyond the threshold */
+    size_t only_a, only_b;  /* cells in one run only */
+    size_t skipped;         /* pairs not comparable (no samples, units differ, ...) */
+} rep_cmp_result;
+
+/*
+ * Compare run A with run B cell by cell: cells are matched by content
+ * hash (a cell's id is its hash: runs share cells); for each matched cell
+ * and metric the ratio median(A)/median(B) with its bootstrap CI, the
+ * Mann–Whitney p, Benjamini–Hochberg over all pairs, then the verdict in
+ * the metric's own direction (better = lower|higher as recorded; lower
+ * when not recorded, which the table marks). Metrics whose units differ
+ * between the runs are skipped with a note. Prints a table to o->out.
+ */
+int rep_compare_runs(ib_err *e, res_db *db, const rep_cmp_opts *o, rep_cmp_result *res);
+
+/*
+ * Compare run's scaling with the CASA baselines per dataset: our speedup
+ * T(1)/T(n) (bootstrap CI) against CASA's own normalised T(1)/T(n) (or its
+ * recorded range), and the full-size cost-model extrapolation against
+ * CASA's recorded times — every figure labelled "normalised" or "model".
+ * *ncompared (may be NULL) counts the datasets that had CASA figures.
+ */
+int rep_compare_casa(ib_err *e, res_db *db, int64_t run, const rep_full_shape *shapes,
+                     size_t nshapes, int study_nodes, FILE *out, size_t *ncompared);
+
 #endif

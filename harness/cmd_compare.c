@@ -1,0 +1,165 @@
+/*
+ * cmd_compare.c: `harness compare --run A --against B|casa` — per matching
+ * cell and metric, is run A faster, slower or unchanged against run B
+ * (bootstrap CI of the ratio of medians, Mann–Whitney, Benjamini–Hochberg);
+ * or how run A's scaling compares with the recorded CASA baselines
+ * (normalised speedups, model extrapolations). Exit status: 1 when a
+ * regression beyond --threshold is significant, 0 otherwise, 2 for usage
+ * errors and anything that stops the comparison (so a CI job never takes
+ * a missing database for a regression).
+ */
+#include "harness/harness.h"
+#include "reports/reports.h"
+#include "results/results.h"
+#include "workloads/workloads.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_line[] =
+    "usage: harness compare [--run A] --against B|casa [--metric M[,M...]|all] "
+    "[--threshold X] [--alpha P] [--db FILE]\n";
+
+static int fail2(const ib_err *e)
+{
+    fprintf(stderr, "harness compare: %s\n", e->msg[0] ? e->msg : ib_strerror(e->code));
+    return 2;
+}
+
+/* "0.05" or "5%" into a fraction. */
+static int parse_fraction(const char *s, double *out)
+{
+    char buf[64];
+    size_t n = strlen(s);
+    if (!n || n >= sizeof buf) return -1;
+    memcpy(buf, s, n + 1);
+    double div = 1;
+    if (buf[n - 1] == '%') {
+        buf[n - 1] = '\0';
+        div = 100;
+    }
+    double v;
+    if (ib_parse_double(buf, &v) || v < 0) return -1;
+    *out = v / div;
+    return 0;
+}
+
+static size_t shapes_of(rep_full_shape *shapes, size_t max)
+{
+    ib_err e;
+    char dir[4096], names[4096];
+    if (wl_datasets_dir(&e, NULL, dir, sizeof dir) || wl_dataset_names(&e, dir, names, sizeof names) <= 0)
+        return 0;
+    size_t k = 0;
+    for (char *save = NULL, *tok = strtok_r(names, ", ", &save); tok && k < max;
+         tok = strtok_r(NULL, ", ", &save)) {
+        wl_dataset ds;
+        if (wl_dataset_find(&e, tok, dir, &ds)) continue;
+        rep_full_shape *s = &shapes[k++];
+        memset(s, 0, sizeof *s);
+        snprintf(s->name, sizeof s->name, "%s", ds.name);
+        snprintf(s->gridder, sizeof s->gridder, "%s", wl_gridder_name(ds.gridder));
+        s->rows = (double)ds.rows;
+        s->nchan = (double)ds.nchan;
+        s->npol = ds.npol;
+        s->nx = ds.image_nx;
+        s->ny = ds.image_ny;
+        s->volume_bytes = ds.volume_bytes;
+    }
+    return k;
+}
+
+int hx_cmd_compare(int argc, char **argv)
+{
+    const char *dbpath = RES_DEFAULT_DB, *against = NULL, *metric = NULL, *thr = NULL;
+    int64_t run = 0;
+    double alpha = 0.05;
+    int help = 0, boot = 2000;
+    const ib_opt opts[] = {
+        {"run", IB_OPT_I64, &run, "A", "candidate run (default: the latest)"},
+        {"against", IB_OPT_STR, &against, "B|casa", "base run id, or casa (required)"},
+        {"metric", IB_OPT_STR, &metric, "M", "metric(s), comma-separated, or all (wall_time)"},
+        {"threshold", IB_OPT_STR, &thr, "X", "regression threshold: 0.05 or 5% (default 5%)"},
+        {"alpha", IB_OPT_DBL, &alpha, "P", "significance level after BH (default 0.05)"},
+        {"boot", IB_OPT_INT, &boot, "B", "bootstrap resamples (default 2000)"},
+        {"db", IB_OPT_STR, &dbpath, "FILE", "results database (default " RES_DEFAULT_DB ")"},
+        {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    ib_err e;
+    ib_err_init(&e);
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int npos = 0;
+    if (!pos) return 2;
+    int prc = ib_parse_opts(&e, "compare", opts, argc, argv, pos, &npos);
+    free(pos);
+    if (prc) return fail2(&e);
+    if (help) {
+        printf("%s\nExit status: 1 when a regression beyond the threshold is significant, 0 "
+               "otherwise,\n2 for usage errors and failures. --against casa compares scaling "
+               "with the\nrecorded CASA baselines (normalised speedups, model extrapolation) "
+               "and exits 0.\n\noptions:\n",
+               usage_line);
+        ib_print_opts(stdout, opts);
+        return 0;
+    }
+    rep_cmp_opts o;
+    memset(&o, 0, sizeof o);
+    rep_compare_opts_init(&o.c);
+    const char *bad = NULL;
+    if (npos) bad = "unexpected argument";
+    else if (!against) bad = "--against B|casa is required";
+    else if (run < 0) bad = "--run must be a positive run id";
+    else if (!(alpha > 0 && alpha < 1)) bad = "--alpha must be in (0, 1)";
+    else if (boot < 10) bad = "--boot must be >= 10";
+    else if (thr && parse_fraction(thr, &o.c.threshold)) bad = "--threshold must be >= 0 (0.05 or 5%)";
+    int64_t base = 0;
+    int casa = against && strcmp(against, "casa") == 0;
+    if (!bad && !casa && (ib_parse_i64(against, &base) || base < 1))
+        bad = "--against must be a run id or casa";
+    if (bad) {
+        fprintf(stderr, "harness compare: %s\n%s", bad, usage_line);
+        return 2;
+    }
+    res_db *db;
+    res_open_opts oo = {.flags = RES_OPEN_MUST_EXIST};
+    if (res_open(&e, dbpath, &oo, &db)) return fail2(&e);
+    if (run == 0) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(res_sqlite(db), "SELECT max(id) FROM runs", -1, &st, NULL) ==
+            SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW) run = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+        if (run == 0) {
+            res_close(db);
+            ib_error(&e, IB_ENOTFOUND, "database '%s' has no runs", dbpath);
+            return fail2(&e);
+        }
+    }
+    int rc, status = 0;
+    if (casa) {
+        rep_full_shape shapes[64];
+        size_t ns = shapes_of(shapes, 64);
+        size_t n = 0;
+        rc = rep_compare_casa(&e, db, run, shapes, ns, 8, stdout, &n);
+        if (!rc && !n)
+            printf("\nno dataset of run %lld has CASA baselines: `harness baselines import "
+                   "workloads/baselines/seed-study.yaml` or `harness casa-import`\n",
+                   (long long)run);
+    } else {
+        o.run_a = run;
+        o.run_b = base;
+        o.metrics = metric;
+        o.c.alpha = alpha;
+        o.c.boot = (size_t)boot;
+        o.out = stdout;
+        rep_cmp_result r;
+        rc = rep_compare_runs(&e, db, &o, &r);
+        if (!rc && r.regressions) status = 1;
+    }
+    res_close(db);
+    if (rc) return fail2(&e);
+    return status;
+}

@@ -1,0 +1,145 @@
+/*
+ * cmd_report.c: `harness report` — render one run (default: the latest)
+ * as index.html + report.md + figures (gnuplot) into reports/<suite>-<run>/.
+ * The full shapes of the seed datasets (for the model extrapolation) come
+ * from the workloads module's dataset specs; reports itself does not
+ * depend on workloads.
+ */
+#include "harness/harness.h"
+#include "reports/reports.h"
+#include "results/results.h"
+#include "workloads/workloads.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_line[] =
+    "usage: harness report [--db FILE] [--run ID] [--out DIR] [--gantt-cell ID] [options]\n";
+
+/*
+ * Fill shapes with every dataset spec found (at most max). Missing specs
+ * are not an error: the report then says it cannot extrapolate. Returns
+ * the count; *why explains a zero.
+ */
+static size_t load_shapes(const char *dir, rep_full_shape *shapes, size_t max, char *why,
+                          size_t nwhy)
+{
+    ib_err e;
+    ib_err_init(&e);
+    char names[4096];
+    int n = wl_dataset_names(&e, dir, names, sizeof names);
+    if (n <= 0) {
+        snprintf(why, nwhy, "%s", n < 0 ? e.msg : "no dataset specs found");
+        return 0;
+    }
+    size_t k = 0;
+    for (char *save = NULL, *tok = strtok_r(names, ", ", &save); tok && k < max;
+         tok = strtok_r(NULL, ", ", &save)) {
+        if (strcmp(tok, "...") == 0) break;
+        wl_dataset ds;
+        if (wl_dataset_find(&e, tok, dir, &ds)) {
+            fprintf(stderr, "harness report: warning: %s (no extrapolation for it)\n", e.msg);
+            continue;
+        }
+        rep_full_shape *s = &shapes[k++];
+        memset(s, 0, sizeof *s);
+        snprintf(s->name, sizeof s->name, "%s", ds.name);
+        snprintf(s->gridder, sizeof s->gridder, "%s", wl_gridder_name(ds.gridder));
+        s->rows = (double)ds.rows;
+        s->nchan = (double)ds.nchan;
+        s->npol = ds.npol;
+        s->nx = ds.image_nx;
+        s->ny = ds.image_ny;
+        s->volume_bytes = ds.volume_bytes;
+    }
+    return k;
+}
+
+int hx_cmd_report(int argc, char **argv)
+{
+    const char *dbpath = RES_DEFAULT_DB, *out = NULL, *dsdir = NULL, *gnuplot = NULL;
+    int64_t run = 0, gantt = 0;
+    int study_nodes = 8, boot = 1000, help = 0, quiet = 0;
+    const ib_opt opts[] = {
+        {"db", IB_OPT_STR, &dbpath, "FILE", "results database (default " RES_DEFAULT_DB ")"},
+        {"run", IB_OPT_I64, &run, "ID", "run to report (default: the latest)"},
+        {"out", IB_OPT_STR, &out, "DIR", "output directory (default reports/<suite>-<run>)"},
+        {"gantt-cell", IB_OPT_I64, &gantt, "ID",
+         "cell of the task-stream chart (default: the multi-rank cell with most tasks)"},
+        {"study-nodes", IB_OPT_INT, &study_nodes, "N",
+         "node count of the model extrapolation (default 8, the study's)"},
+        {"datasets-dir", IB_OPT_STR, &dsdir, "DIR", "dataset specs (full shapes)"},
+        {"gnuplot", IB_OPT_STR, &gnuplot, "PROG", "gnuplot program (default: from PATH)"},
+        {"boot", IB_OPT_INT, &boot, "B", "bootstrap resamples (default 1000)"},
+        {"quiet", IB_OPT_FLAG, &quiet, NULL, "print only the output directory"},
+        {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    ib_err e;
+    ib_err_init(&e);
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int npos = 0;
+    if (!pos) return 1;
+    int prc = ib_parse_opts(&e, "report", opts, argc, argv, pos, &npos);
+    free(pos);
+    if (prc) return hx_fail("report", &e);
+    if (help) {
+        printf("%s\nWrites index.html (self-contained), report.md and, per figure, NAME.dat,\n"
+               "NAME.gp (re-run with `gnuplot NAME.gp` in the directory), NAME.png, NAME.svg.\n"
+               "\noptions:\n",
+               usage_line);
+        ib_print_opts(stdout, opts);
+        return 0;
+    }
+    if (npos || run < 0 || gantt < 0 || study_nodes < 1 || boot < 10) {
+        fprintf(stderr, "harness report: %s\n%s",
+                npos ? "unexpected argument" : "--run, --gantt-cell >= 1, --study-nodes >= 1, "
+                                               "--boot >= 10",
+                usage_line);
+        return 2;
+    }
+    rep_full_shape shapes[64];
+    char why[1600] = "";
+    char dirbuf[4096];
+    size_t nshapes = 0;
+    if (wl_datasets_dir(&e, dsdir, dirbuf, sizeof dirbuf) == 0)
+        nshapes = load_shapes(dirbuf, shapes, 64, why, sizeof why);
+    else
+        snprintf(why, sizeof why, "%s", e.msg);
+    if (!nshapes)
+        fprintf(stderr, "harness report: warning: no full dataset shapes (%s): no "
+                        "extrapolation\n", why);
+    res_db *db;
+    res_open_opts oo = {.flags = RES_OPEN_MUST_EXIST};
+    ib_err_init(&e);
+    if (res_open(&e, dbpath, &oo, &db)) return hx_fail("report", &e);
+    rep_report_opts o;
+    rep_report_opts_init(&o);
+    o.run_id = run;
+    o.out_dir = out;
+    o.gantt_cell = gantt;
+    o.shapes = shapes;
+    o.nshapes = nshapes;
+    o.study_nodes = study_nodes;
+    o.gnuplot = gnuplot;
+    o.boot = (size_t)boot;
+    rep_report_info info;
+    int rc = rep_report_write(&e, db, &o, &info);
+    res_close(db);
+    if (rc) return hx_fail("report", &e);
+    if (quiet) {
+        printf("%s\n", info.out_dir);
+        return 0;
+    }
+    printf("report: run %lld -> %s/index.html and report.md\n", (long long)info.run_id,
+           info.out_dir);
+    printf("report: %zu figure%s scripted, %zu rendered (PNG + SVG); %zu warning%s in the "
+           "report\n",
+           info.plots, info.plots == 1 ? "" : "s", info.rendered, info.warnings,
+           info.warnings == 1 ? "" : "s");
+    if (info.gnuplot_note[0]) printf("report: %s\n", info.gnuplot_note);
+    else if (info.rendered < info.plots)
+        printf("report: some figures failed to render: see the report's warnings\n");
+    return 0;
+}
