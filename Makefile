@@ -102,10 +102,14 @@ test: deps
 sanitize: deps
 	$(Q)$(MAKE) --no-print-directory test SANITIZE=address,undefined
 
+# The threaded and MPI tests under TSan; OpenMPI's own internals are
+# suppressed (tests/tsan.supp), nothing of ours is.
+TSAN_TESTS := test_gridder test_mosaic test_workloads test_parallel
 tsan: deps
 	$(Q)$(MAKE) --no-print-directory tests SANITIZE=thread
-	$(Q)IMBENCH_BIN=$(CURDIR)/$(BUILD)/thread/bin TSAN_OPTIONS=halt_on_error=1 \
-	    scripts/run-tests.sh $(BUILD)/thread/tests/test_gridder
+	$(Q)IMBENCH_BIN=$(CURDIR)/$(BUILD)/thread/bin \
+	    TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	    scripts/run-tests.sh $(addprefix $(BUILD)/thread/tests/,$(TSAN_TESTS))
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory programs
