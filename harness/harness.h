@@ -38,5 +38,82 @@ int hx_cmd_export(int argc, char **argv);
 int hx_cmd_sysinfo(int argc, char **argv);
 int hx_cmd_ingest(int argc, char **argv);
 int hx_cmd_verify(int argc, char **argv);
+/* Reporting commands (cmd_report.c, cmd_compare.c, cmd_casa_import.c,
+ * cmd_baselines.c). compare exits 1 on a significant regression, 2 on a
+ * usage error or failure. */
+int hx_cmd_report(int argc, char **argv);
+int hx_cmd_bench(int argc, char **argv);
+int hx_cmd_compare(int argc, char **argv);
+int hx_cmd_casa_import(int argc, char **argv);
+int hx_cmd_baselines(int argc, char **argv);
+
+/* ------------------------------------------------------------------ */
+/* Child processes (launch.c)                                          */
+/* ------------------------------------------------------------------ */
+
+/* How a child ended. */
+enum hx_end { HX_EXITED, HX_SIGNALED, HX_TIMED_OUT, HX_INTERRUPTED };
+
+#define HX_TAIL_BYTES 4096
+
+typedef struct hx_proc {
+    enum hx_end end;
+    int exit_code;                  /* exit status; 128+signal if killed */
+    int signal;                     /* terminating signal or 0 */
+    double wall_s;                  /* fork to reaping */
+    char tail[HX_TAIL_BYTES + 8];   /* last ~4 KiB of stderr */
+} hx_proc;
+
+/*
+ * Run argv[0] (searched in PATH) with fork/exec in its own process group:
+ * stdin from /dev/null, stdout to out_path, stderr to err_path (either
+ * may be NULL: /dev/null) and into res->tail. timeout_s > 0 bounds the
+ * wall time: the group gets SIGTERM, then SIGKILL 2 s later, and end is
+ * HX_TIMED_OUT. After hx_signals_install, SIGINT/SIGTERM to the harness
+ * kill the group the same way and end is HX_INTERRUPTED. tick (may be
+ * NULL) is called about twice a second with the elapsed seconds. Returns
+ * 0 when the child ran (whatever its status; exec failure is exit 127
+ * with the reason in the tail) or IB_ECHILD when it could not be started.
+ */
+int hx_run_process(ib_err *e, char *const argv[], const char *out_path,
+                   const char *err_path, double timeout_s,
+                   void (*tick)(void *ctx, double elapsed), void *ctx,
+                   hx_proc *res);
+
+/* Route SIGINT and SIGTERM to a flag that hx_run_process and
+ * hx_interrupted see; hx_signals_restore puts the defaults back. */
+void hx_signals_install(void);
+void hx_signals_restore(void);
+int hx_interrupted(void);
+
+/* Full path of program name found in PATH into out; 0 or IB_ENOTFOUND. */
+int hx_which(const char *name, char *out, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Progress display (progress.c)                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * On a terminal: one live line (cell i/n, parameters, elapsed, ETA)
+ * rewritten in place, and a kept line per finished cell. Otherwise one
+ * plain line per finished cell and nothing else.
+ */
+typedef struct hx_progress {
+    void *f;              /* FILE* written to */
+    int tty;
+    size_t total, done;
+    double t0, busy;      /* start; seconds spent in finished cells */
+    char label[256];      /* cell being run */
+    size_t index;
+    double cell_t0;
+} hx_progress;
+
+void hx_progress_init(hx_progress *p, void *f, size_t total);
+void hx_progress_begin(hx_progress *p, size_t index, const char *label);
+void hx_progress_tick(void *p, double elapsed);  /* hx_run_process tick */
+void hx_progress_end(hx_progress *p, const char *status, double wall_s,
+                     const char *note);
+void hx_progress_message(hx_progress *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -1,0 +1,173 @@
+/*
+ * cmd_results.c: the commands that read the results store —
+ * `harness list`, `harness show ID`, `harness export --format csv|json`
+ * and `harness verify` (exit status 1 when it finds a problem).
+ */
+#include "harness/harness.h"
+#include "results/results.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Parse options with the common --db and --help; exactly npos_want
+ * positional arguments. Returns -1 to continue, else an exit status. */
+static int parse(const char *cmd, const char *usage, ib_opt *table, int argc, char **argv,
+                 char **pos, int npos_want, int *help)
+{
+    ib_err e;
+    ib_err_init(&e);
+    int npos = 0;
+    if (ib_parse_opts(&e, cmd, table, argc, argv, pos, &npos)) return hx_fail(cmd, &e);
+    if (*help) {
+        printf("usage: harness %s %s\n\noptions:\n", cmd, usage);
+        ib_print_opts(stdout, table);
+        return 0;
+    }
+    if (npos != npos_want) {
+        ib_error(&e, IB_EINVAL, "expected %d argument%s, got %d (usage: harness %s %s)",
+                 npos_want, npos_want == 1 ? "" : "s", npos, cmd, usage);
+        return hx_fail(cmd, &e);
+    }
+    return -1;
+}
+
+static int open_db(const char *cmd, const char *path, res_db **db)
+{
+    ib_err e;
+    ib_err_init(&e);
+    res_open_opts oo = {.flags = RES_OPEN_MUST_EXIST};
+    if (res_open(&e, path, &oo, db)) return hx_fail(cmd, &e);
+    return -1;
+}
+
+int hx_cmd_list(int argc, char **argv)
+{
+    const char *dbpath = RES_DEFAULT_DB;
+    int help = 0;
+    ib_opt table[] = {
+        {"db", IB_OPT_STR, &dbpath, "FILE", "results database (default " RES_DEFAULT_DB ")"},
+        {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    if (!pos) return 1;
+    int st = parse("list", "[--db FILE]", table, argc, argv, pos, 0, &help);
+    free(pos);
+    if (st >= 0) return st;
+    res_db *db;
+    if ((st = open_db("list", dbpath, &db)) >= 0) return st;
+    ib_err e;
+    ib_err_init(&e);
+    int rc = res_print_runs(&e, db, stdout);
+    res_close(db);
+    return rc ? hx_fail("list", &e) : 0;
+}
+
+int hx_cmd_show(int argc, char **argv)
+{
+    const char *dbpath = RES_DEFAULT_DB;
+    int help = 0;
+    ib_opt table[] = {
+        {"db", IB_OPT_STR, &dbpath, "FILE", "results database (default " RES_DEFAULT_DB ")"},
+        {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    if (!pos) return 1;
+    int st = parse("show", "RUN_ID [--db FILE]", table, argc, argv, pos, 1, &help);
+    if (st >= 0) {
+        free(pos);
+        return st;
+    }
+    ib_err e;
+    ib_err_init(&e);
+    int64_t id;
+    if (ib_parse_i64(pos[0], &id) || id < 1) {
+        ib_error(&e, IB_EINVAL, "run id must be a positive integer, got '%s'", pos[0]);
+        free(pos);
+        return hx_fail("show", &e);
+    }
+    free(pos);
+    res_db *db;
+    if ((st = open_db("show", dbpath, &db)) >= 0) return st;
+    int rc = res_print_run(&e, db, id, stdout);
+    res_close(db);
+    return rc ? hx_fail("show", &e) : 0;
+}
+
+int hx_cmd_export(int argc, char **argv)
+{
+    const char *dbpath = RES_DEFAULT_DB, *format = NULL, *out = NULL;
+    int64_t run = 0;
+    int help = 0;
+    ib_opt table[] = {
+        {"db", IB_OPT_STR, &dbpath, "FILE", "results database (default " RES_DEFAULT_DB ")"},
+        {"run", IB_OPT_I64, &run, "ID", "only this run (default: all)"},
+        {"format", IB_OPT_STR, &format, "csv|json", "output format (required)"},
+        {"out", IB_OPT_STR, &out, "FILE", "write here instead of standard output"},
+        {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    if (!pos) return 1;
+    int st = parse("export", "--format csv|json [--db FILE] [--run ID] [--out FILE]", table,
+                   argc, argv, pos, 0, &help);
+    free(pos);
+    if (st >= 0) return st;
+    ib_err e;
+    ib_err_init(&e);
+    enum res_format fmt;
+    if (format && !strcmp(format, "csv")) fmt = RES_CSV;
+    else if (format && !strcmp(format, "json")) fmt = RES_JSON;
+    else {
+        ib_error(&e, IB_EINVAL, "--format must be csv or json, got '%s'",
+                 format ? format : "(none)");
+        return hx_fail("export", &e);
+    }
+    if (run < 0) {
+        ib_error(&e, IB_EINVAL, "--run must be a positive run id");
+        return hx_fail("export", &e);
+    }
+    res_db *db;
+    if ((st = open_db("export", dbpath, &db)) >= 0) return st;
+    FILE *f = stdout;
+    if (out && !(f = fopen(out, "w"))) {
+        res_close(db);
+        ib_error(&e, IB_EIO, "cannot write '%s'", out);
+        return hx_fail("export", &e);
+    }
+    size_t n;
+    int rc = res_export(&e, db, run, fmt, f, &n);
+    if (f != stdout && fclose(f) != 0 && !rc) rc = ib_error(&e, IB_EIO, "cannot write '%s'", out);
+    res_close(db);
+    if (rc) return hx_fail("export", &e);
+    if (out) fprintf(stderr, "harness export: %zu rows to %s\n", n, out);
+    return 0;
+}
+
+int hx_cmd_verify(int argc, char **argv)
+{
+    const char *dbpath = RES_DEFAULT_DB;
+    int help = 0;
+    ib_opt table[] = {
+        {"db", IB_OPT_STR, &dbpath, "FILE", "results database (default " RES_DEFAULT_DB ")"},
+        {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    if (!pos) return 1;
+    int st = parse("verify", "[--db FILE]", table, argc, argv, pos, 0, &help);
+    free(pos);
+    if (st >= 0) return st;
+    res_db *db;
+    if ((st = open_db("verify", dbpath, &db)) >= 0) return st;
+    ib_err e;
+    ib_err_init(&e);
+    int problems = 0;
+    printf("database %s\n", dbpath);
+    int rc = res_verify(&e, db, stdout, &problems);
+    res_close(db);
+    if (rc) return hx_fail("verify", &e);
+    return problems ? 1 : 0;
+}

@@ -1,0 +1,465 @@
+/*
+ * db.c: opening the results database — WAL, foreign keys, the bounded busy
+ * timeout — and the schema: version 1 (the initial minimal schema) and the
+ * forward migration to version 2 (the current one). A new database is
+ * built by running every migration from version 0, so the migration path
+ * is the only path and is exercised on every fresh file.
+ */
+#define _GNU_SOURCE
+#include "results/res_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- schema ------------------------------------------------------- */
+
+/* Version 1: what the first harness recorded. */
+static const char schema_v1[] =
+    "CREATE TABLE schema_version(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);\n"
+    "CREATE TABLE runs(id INTEGER PRIMARY KEY, suite TEXT NOT NULL,\n"
+    "  started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL);\n"
+    "CREATE TABLE cells(id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE,\n"
+    "  params TEXT NOT NULL);\n"
+    "CREATE TABLE attempts(id INTEGER PRIMARY KEY,\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  cell_id INTEGER NOT NULL REFERENCES cells(id),\n"
+    "  repeat_index INTEGER NOT NULL, status TEXT NOT NULL, exit_code INTEGER,\n"
+    "  started_at TEXT, ended_at TEXT, wall_s REAL);\n"
+    "CREATE TABLE metrics(id INTEGER PRIMARY KEY,\n"
+    "  attempt_id INTEGER NOT NULL REFERENCES attempts(id),\n"
+    "  name TEXT NOT NULL, value REAL, unit TEXT);\n";
+
+/*
+ * Version 2: provenance on runs, one column per main parameter on cells,
+ * stderr tails and raw stats on attempts, direction and refusal reasons on
+ * metrics; phases, counters, and the tables later issues fill. Old tables
+ * are rebuilt (create new, copy, drop, rename — SQLite's recommended way
+ * to add constraints) with foreign keys off, then checked.
+ */
+static const char migrate_v1_v2[] =
+    "CREATE TABLE runs_new(id INTEGER PRIMARY KEY, suite TEXT NOT NULL,\n"
+    "  suite_file TEXT, suite_hash TEXT,\n"
+    "  started_at TEXT NOT NULL, ended_at TEXT,\n"
+    "  status TEXT NOT NULL CHECK(status IN ('running','complete','failed','interrupted')),\n"
+    "  command TEXT, git_commit TEXT, git_dirty INTEGER, compiler TEXT, cflags TEXT,\n"
+    "  host TEXT, cpu_model TEXT, cores INTEGER, mem_bytes INTEGER, kernel TEXT,\n"
+    "  libs TEXT, env TEXT);\n"
+    "INSERT INTO runs_new(id, suite, started_at, ended_at, status)\n"
+    "  SELECT id, suite, started_at, ended_at,\n"
+    "    CASE WHEN status IN ('running','complete','failed','interrupted') THEN status\n"
+    "         ELSE 'failed' END FROM runs;\n"
+    "CREATE TABLE cells_new(id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE,\n"
+    "  params TEXT NOT NULL, dataset TEXT, dataset_key TEXT, scale REAL, seed INTEGER,\n"
+    "  chans INTEGER, times INTEGER, image_nx INTEGER, image_ny INTEGER,\n"
+    "  chunks INTEGER, nodes INTEGER, threads INTEGER, support INTEGER,\n"
+    "  gridder TEXT, weight TEXT, precision TEXT, mem_budget INTEGER, padding REAL);\n"
+    "INSERT INTO cells_new(id, hash, params, dataset, dataset_key, scale, seed, chans,\n"
+    "    times, image_nx, image_ny, chunks, nodes, threads, support, gridder, weight,\n"
+    "    precision, mem_budget, padding)\n"
+    "  SELECT id, hash, params, json_extract(p, '$.dataset'),\n"
+    "    json_extract(p, '$.dataset_key'), json_extract(p, '$.scale'),\n"
+    "    json_extract(p, '$.seed'), json_extract(p, '$.chans'), json_extract(p, '$.times'),\n"
+    "    CASE WHEN instr(img, 'x') > 0 THEN CAST(substr(img, 1, instr(img, 'x') - 1)\n"
+    "      AS INTEGER) ELSE CAST(img AS INTEGER) END,\n"
+    "    CASE WHEN instr(img, 'x') > 0 THEN CAST(substr(img, instr(img, 'x') + 1)\n"
+    "      AS INTEGER) ELSE CAST(img AS INTEGER) END,\n"
+    "    json_extract(p, '$.chunks'), json_extract(p, '$.nodes'),\n"
+    "    json_extract(p, '$.threads'), json_extract(p, '$.support'),\n"
+    "    json_extract(p, '$.gridder'), json_extract(p, '$.weight'),\n"
+    "    json_extract(p, '$.precision'), json_extract(p, '$.mem_budget'),\n"
+    "    json_extract(p, '$.padding')\n"
+    "  FROM (SELECT id, hash, params, p, json_extract(p, '$.image') AS img\n"
+    "        FROM (SELECT id, hash, params,\n"
+    "                CASE WHEN json_valid(params) THEN params ELSE '{}' END AS p\n"
+    "              FROM cells));\n"
+    "CREATE TABLE attempts_new(id INTEGER PRIMARY KEY,\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  cell_id INTEGER NOT NULL REFERENCES cells(id),\n"
+    "  repeat_index INTEGER NOT NULL CHECK(repeat_index >= 0),\n"
+    "  status TEXT NOT NULL\n"
+    "    CHECK(status IN ('ok','failed','timeout','interrupted','skipped')),\n"
+    "  exit_code INTEGER, signal INTEGER, stderr_tail TEXT, command TEXT,\n"
+    "  started_at TEXT, ended_at TEXT, wall_s REAL, source TEXT, stats TEXT);\n"
+    "INSERT INTO attempts_new(id, run_id, cell_id, repeat_index, status, exit_code,\n"
+    "    started_at, ended_at, wall_s)\n"
+    "  SELECT id, run_id, cell_id, max(repeat_index, 0),\n"
+    "    CASE WHEN status IN ('ok','failed','timeout','interrupted','skipped') THEN status\n"
+    "         ELSE 'failed' END, exit_code, started_at, ended_at, wall_s FROM attempts;\n"
+    "CREATE TABLE metrics_new(id INTEGER PRIMARY KEY,\n"
+    "  attempt_id INTEGER NOT NULL REFERENCES attempts(id),\n"
+    "  name TEXT NOT NULL, value REAL, unit TEXT,\n"
+    "  better TEXT CHECK(better IN ('lower','higher')), reason TEXT,\n"
+    "  CHECK(value IS NOT NULL OR reason IS NOT NULL));\n"
+    "INSERT INTO metrics_new(id, attempt_id, name, value, unit, reason)\n"
+    "  SELECT id, attempt_id, name, value, unit,\n"
+    "    CASE WHEN value IS NULL THEN 'no value (migrated from schema version 1)' END\n"
+    "  FROM metrics;\n"
+    "DROP TABLE metrics;\n"
+    "DROP TABLE attempts;\n"
+    "DROP TABLE cells;\n"
+    "DROP TABLE runs;\n"
+    "ALTER TABLE runs_new RENAME TO runs;\n"
+    "ALTER TABLE cells_new RENAME TO cells;\n"
+    "ALTER TABLE attempts_new RENAME TO attempts;\n"
+    "ALTER TABLE metrics_new RENAME TO metrics;\n"
+    "CREATE INDEX runs_suite ON runs(suite, id);\n"
+    "CREATE INDEX cells_dataset ON cells(dataset);\n"
+    "CREATE INDEX attempts_run_cell ON attempts(run_id, cell_id, repeat_index);\n"
+    "CREATE INDEX attempts_cell ON attempts(cell_id);\n"
+    "CREATE INDEX metrics_attempt ON metrics(attempt_id);\n"
+    "CREATE TABLE phases(id INTEGER PRIMARY KEY,\n"
+    "  attempt_id INTEGER NOT NULL REFERENCES attempts(id),\n"
+    "  phase TEXT NOT NULL, wall_s REAL, cpu_s REAL, reason TEXT);\n"
+    "CREATE INDEX phases_attempt ON phases(attempt_id);\n"
+    "CREATE TABLE counters(id INTEGER PRIMARY KEY,\n"
+    "  attempt_id INTEGER NOT NULL REFERENCES attempts(id),\n"
+    "  source TEXT NOT NULL CHECK(source IN ('papi','sde')),\n"
+    "  name TEXT NOT NULL, value REAL,\n"
+    "  available INTEGER NOT NULL CHECK(available IN (0, 1)), reason TEXT);\n"
+    "CREATE INDEX counters_attempt ON counters(attempt_id);\n"
+    "CREATE TABLE tasks(id INTEGER PRIMARY KEY,\n"
+    "  attempt_id INTEGER NOT NULL REFERENCES attempts(id),\n"
+    "  rank INTEGER, thread INTEGER, chunk INTEGER, chan INTEGER, phase TEXT,\n"
+    "  start_s REAL, end_s REAL);\n"
+    "CREATE INDEX tasks_attempt ON tasks(attempt_id);\n"
+    "CREATE TABLE comm(id INTEGER PRIMARY KEY,\n"
+    "  attempt_id INTEGER NOT NULL REFERENCES attempts(id),\n"
+    "  rank INTEGER, op TEXT, messages INTEGER, bytes INTEGER, seconds REAL);\n"
+    "CREATE INDEX comm_attempt ON comm(attempt_id);\n"
+    "CREATE TABLE baselines(id INTEGER PRIMARY KEY, dataset TEXT NOT NULL,\n"
+    "  system TEXT NOT NULL, nodes INTEGER, cores INTEGER, threads INTEGER,\n"
+    "  chunks INTEGER, metric TEXT NOT NULL, value REAL NOT NULL, unit TEXT,\n"
+    "  source TEXT CHECK(source IN ('seed-study','casa-log','manual')),\n"
+    "  label TEXT, note TEXT);\n";
+
+/* migrations[v] takes a database from version v to v + 1. */
+static const char *const migrations[RES_SCHEMA_VERSION] = {schema_v1, migrate_v1_v2};
+
+/* ---- helpers shared by the module ---------------------------------- */
+
+int res__sqlerr(ib_err *e, res_db *db, int rc, const char *what)
+{
+    int prim = rc & 0xff;
+    if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+        return ib_error(e, IB_ELOCKED,
+                        "database '%s' is locked by another writer (waited %d ms while %s)",
+                        db->path, db->busy_ms, what);
+    if (prim == SQLITE_NOTADB)
+        return ib_error(e, IB_ECORRUPT, "file '%s' is not an SQLite database", db->path);
+    if (prim == SQLITE_CORRUPT)
+        return ib_error(e, IB_ECORRUPT, "database '%s' is corrupt (%s): %s", db->path, what,
+                        db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+    if (prim == SQLITE_FULL)
+        return ib_error(e, IB_ENOSPACE, "database '%s': disk full while %s", db->path, what);
+    if (prim == SQLITE_CONSTRAINT)
+        return ib_error(e, IB_EINVAL, "database '%s': constraint failed while %s: %s",
+                        db->path, what, db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+    return ib_error(e, IB_EIO, "database '%s': %s failed: %s", db->path, what,
+                    db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+}
+
+int res__exec(ib_err *e, res_db *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        int prim = rc & 0xff;
+        int r;
+        if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED || prim == SQLITE_NOTADB ||
+            prim == SQLITE_FULL)
+            r = res__sqlerr(e, db, rc, "executing SQL");
+        else
+            r = ib_error(e, IB_EIO, "database '%s': SQL failed: %s", db->path,
+                         msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return r;
+    }
+    return 0;
+}
+
+int res__prepare(ib_err *e, res_db *db, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(db->db, sql, -1, st, NULL);
+    if (rc != SQLITE_OK) {
+        *st = NULL;
+        return res__sqlerr(e, db, rc, "preparing a query");
+    }
+    return 0;
+}
+
+int res__begin(ib_err *e, res_db *db)
+{
+    int rc = sqlite3_exec(db->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : res__sqlerr(e, db, rc, "waiting to write");
+}
+
+int res__commit(ib_err *e, res_db *db)
+{
+    int rc = sqlite3_exec(db->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        int r = res__sqlerr(e, db, rc, "committing");
+        res__rollback(db);
+        return r;
+    }
+    return 0;
+}
+
+void res__rollback(res_db *db)
+{
+    if (!sqlite3_get_autocommit(db->db)) sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+void res__bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, i);
+}
+
+void res__bind_double(sqlite3_stmt *st, int i, double v)
+{
+    if (isfinite(v)) sqlite3_bind_double(st, i, v);
+    else sqlite3_bind_null(st, i);
+}
+
+void res_timestamp(char *buf, size_t n)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    char base[24];
+    if (strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm) == 0) base[0] = '\0';
+    snprintf(buf, n, "%.20s.%03dZ", base, (int)((ts.tv_nsec / 1000000L) % 1000));
+}
+
+/* ---- versions and migrations ---------------------------------------- */
+
+/* Stored version: 0 for an empty database, -1 when the file has tables
+ * but no schema_version (not ours). */
+static int read_version(ib_err *e, res_db *db, int *version)
+{
+    sqlite3_stmt *st;
+    int r = res__prepare(e, db,
+                         "SELECT (SELECT count(*) FROM sqlite_master WHERE type='table'),"
+                         " (SELECT count(*) FROM sqlite_master"
+                         "  WHERE type='table' AND name='schema_version')",
+                         &st);
+    if (r) return r;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return res__sqlerr(e, db, rc, "reading the schema");
+    }
+    int ntables = sqlite3_column_int(st, 0), has_version = sqlite3_column_int(st, 1);
+    sqlite3_finalize(st);
+    if (!has_version) {
+        *version = ntables ? -1 : 0;
+        return 0;
+    }
+    r = res__prepare(e, db, "SELECT coalesce(max(version), 0) FROM schema_version", &st);
+    if (r) return r;
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return res__sqlerr(e, db, rc, "reading the schema version");
+    }
+    *version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* After a migration: any row whose foreign key points nowhere fails it. */
+static int check_foreign_keys(ib_err *e, res_db *db, int to)
+{
+    sqlite3_stmt *st;
+    int r = res__prepare(e, db, "PRAGMA foreign_key_check", &st);
+    if (r) return r;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        r = ib_error(e, IB_ECORRUPT,
+                     "database '%s': migration to schema version %d found a row of table "
+                     "'%s' (rowid %lld) referring to a missing row of '%s'",
+                     db->path, to, (const char *)sqlite3_column_text(st, 0),
+                     (long long)sqlite3_column_int64(st, 1),
+                     (const char *)sqlite3_column_text(st, 2));
+    } else if (rc != SQLITE_DONE) {
+        r = res__sqlerr(e, db, rc, "checking foreign keys");
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* One migration from version v, in its own transaction; re-reads the
+ * version under the write lock so two processes never both migrate. */
+static int migrate_one(ib_err *e, res_db *db, int v)
+{
+    int r = res__exec(e, db, "PRAGMA foreign_keys=OFF");
+    if (r) return r;
+    r = res__begin(e, db);
+    if (r) goto out;
+    int now;
+    r = read_version(e, db, &now);
+    if (r) goto fail;
+    if (now != v) { /* somebody else migrated meanwhile */
+        r = res__commit(e, db);
+        goto out;
+    }
+    r = res__exec(e, db, migrations[v]);
+    if (r) {
+        ib_error_wrap(e, "migrating database '%s' from schema version %d to %d", db->path,
+                      v, v + 1);
+        goto fail;
+    }
+    char ts[40], sql[128];
+    res_timestamp(ts, sizeof ts);
+    snprintf(sql, sizeof sql, "INSERT INTO schema_version(version, applied_at) VALUES(%d, '%s')",
+             v + 1, ts);
+    r = res__exec(e, db, sql);
+    if (r) goto fail;
+    r = check_foreign_keys(e, db, v + 1);
+    if (r) goto fail;
+    r = res__commit(e, db);
+    goto out;
+fail:
+    res__rollback(db);
+out:;
+    ib_err ignore;
+    res__exec(&ignore, db, "PRAGMA foreign_keys=ON");
+    return r;
+}
+
+static int migrate(ib_err *e, res_db *db)
+{
+    for (;;) {
+        int v;
+        int r = read_version(e, db, &v);
+        if (r) return r;
+        if (v < 0)
+            return ib_error(e, IB_ECORRUPT,
+                            "database '%s' has tables but no schema_version table: it is not "
+                            "an imbench results database",
+                            db->path);
+        if (v > RES_SCHEMA_VERSION)
+            return ib_error(e, IB_EUNSUPPORTED,
+                            "database '%s' has schema version %d, newer than this program "
+                            "(version %d): use a newer imbench",
+                            db->path, v, RES_SCHEMA_VERSION);
+        if (v == RES_SCHEMA_VERSION) return 0;
+        r = migrate_one(e, db, v);
+        if (r) return r;
+    }
+}
+
+/* ---- open / close --------------------------------------------------- */
+
+static int make_parent_dir(ib_err *e, const char *path)
+{
+    char dir[1024];
+    size_t n = strlen(path);
+    if (n >= sizeof dir) return ib_error(e, IB_EOVERFLOW, "database path '%s' is too long", path);
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return 0;
+    *slash = '\0';
+    return ib_mkdir_p(e, dir);
+}
+
+int res_open(ib_err *e, const char *path, const res_open_opts *o, res_db **out)
+{
+    *out = NULL;
+    int flags = o ? o->flags : 0;
+    int busy = o && o->busy_ms > 0 ? o->busy_ms : RES_BUSY_MS_DEFAULT;
+    if (!path || !*path) path = RES_DEFAULT_DB;
+    struct stat stbuf;
+    int exists = stat(path, &stbuf) == 0;
+    if (!exists && (flags & RES_OPEN_MUST_EXIST))
+        return ib_error(e, IB_ENOTFOUND, "database '%s' does not exist", path);
+    if (!exists) {
+        int r = make_parent_dir(e, path);
+        if (r) return r;
+    }
+    res_db *db = ib_calloc(1, sizeof *db);
+    if (!db) return ib_error(e, IB_ENOMEM, "out of memory opening database '%s'", path);
+    if (strlen(path) >= sizeof db->path) {
+        ib_free(db);
+        return ib_error(e, IB_EOVERFLOW, "database path '%s' is too long", path);
+    }
+    strcpy(db->path, path);
+    db->busy_ms = busy;
+    int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX |
+                 ((flags & RES_OPEN_MUST_EXIST) ? 0 : SQLITE_OPEN_CREATE);
+    int rc = sqlite3_open_v2(path, &db->db, oflags, NULL);
+    int r;
+    if (rc != SQLITE_OK) {
+        r = ib_error(e, IB_EIO, "cannot open database '%s': %s",
+                     path, db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_busy_timeout(db->db, busy);
+    sqlite3_extended_result_codes(db->db, 0);
+    /* WAL: readers never block the writer; a killed writer leaves the
+     * database consistent. synchronous=FULL keeps a committed cell even
+     * when the machine (not only the process) stops. */
+    r = res__exec(e, db, "PRAGMA journal_mode=WAL");
+    if (r) goto fail;
+    r = res__exec(e, db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON");
+    if (r) goto fail;
+    r = migrate(e, db);
+    if (r) goto fail;
+    *out = db;
+    return 0;
+fail:
+    sqlite3_close(db->db);
+    ib_free(db);
+    return r;
+}
+
+void res_close(res_db *db)
+{
+    if (!db) return;
+    sqlite3_close(db->db);
+    ib_free(db);
+}
+
+const char *res_path(const res_db *db) { return db->path; }
+
+sqlite3 *res_sqlite(res_db *db) { return db->db; }
+
+int res_schema_version(ib_err *e, res_db *db, int *version)
+{
+    return read_version(e, db, version);
+}
+
+int res_create_v1(ib_err *e, const char *path)
+{
+    res_db tmp = {.db = NULL, .busy_ms = RES_BUSY_MS_DEFAULT};
+    snprintf(tmp.path, sizeof tmp.path, "%s", path);
+    int rc = sqlite3_open_v2(path, &tmp.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        int r = ib_error(e, IB_EIO, "cannot create database '%s': %s", path,
+                         tmp.db ? sqlite3_errmsg(tmp.db) : sqlite3_errstr(rc));
+        sqlite3_close(tmp.db);
+        return r;
+    }
+    sqlite3_busy_timeout(tmp.db, tmp.busy_ms);
+    int v, r = read_version(e, &tmp, &v);
+    if (!r && v != 0)
+        r = ib_error(e, IB_EINVAL, "database '%s' is not empty", path);
+    if (!r) r = res__begin(e, &tmp);
+    if (!r) {
+        r = res__exec(e, &tmp, schema_v1);
+        if (!r)
+            r = res__exec(e, &tmp, "INSERT INTO schema_version VALUES(1, "
+                                   "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))");
+        if (!r) r = res__commit(e, &tmp);
+        else res__rollback(&tmp);
+    }
+    sqlite3_close(tmp.db);
+    return r;
+}

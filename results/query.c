@@ -1,0 +1,435 @@
+/*
+ * query.c: reading the results store — the run listing, one run's
+ * provenance and cells, tidy export (CSV / JSON records) and the
+ * verification behind `harness verify`.
+ */
+#include "results/res_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const char *s = (const char *)sqlite3_column_text(st, i);
+    return s ? s : "";
+}
+
+/* ---- list ------------------------------------------------------------- */
+
+int res_print_runs(ib_err *e, res_db *db, FILE *f)
+{
+    sqlite3_stmt *st;
+    int r = res__prepare(
+        e, db,
+        "SELECT r.id, r.suite, r.started_at, coalesce(r.ended_at, ''), r.status,"
+        " (SELECT count(DISTINCT cell_id) FROM attempts a WHERE a.run_id = r.id),"
+        " (SELECT count(*) FROM attempts a WHERE a.run_id = r.id),"
+        " (SELECT count(*) FROM attempts a WHERE a.run_id = r.id AND a.status = 'ok'),"
+        " (SELECT count(*) FROM attempts a WHERE a.run_id = r.id"
+        "   AND a.status IN ('failed', 'timeout', 'interrupted')),"
+        " coalesce(r.host, '')"
+        " FROM runs r ORDER BY r.id",
+        &st);
+    if (r) return r;
+    fprintf(f, "%-5s %-16s %-24s %-11s %6s %8s %5s %6s  %s\n", "run", "suite", "started",
+            "status", "cells", "attempts", "ok", "failed", "host");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fprintf(f, "%-5lld %-16s %-24s %-11s %6d %8d %5d %6d  %s\n",
+                (long long)sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2),
+                col_text(st, 4), sqlite3_column_int(st, 5), sqlite3_column_int(st, 6),
+                sqlite3_column_int(st, 7), sqlite3_column_int(st, 8), col_text(st, 9));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : res__sqlerr(e, db, rc, "listing runs");
+}
+
+/* ---- show ------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+    if (n == 0) return NAN;
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* "dataset chunks=4 nodes=1 ..." from the cell's columns, skipping NULLs. */
+static void cell_label(sqlite3_stmt *st, int first, char *out, size_t n)
+{
+    static const char *const names[] = {"dataset", "scale",   "chunks", "nodes",
+                                        "threads", "support", "gridder", "weight",
+                                        "precision", "mem_budget", "padding", "image", NULL};
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; names[i] && len < n; i++) {
+        int c = first + i;
+        if (sqlite3_column_type(st, c) == SQLITE_NULL) continue;
+        const char *v = col_text(st, c);
+        int k = i == 0 ? snprintf(out + len, n - len, "%s", v)
+                       : snprintf(out + len, n - len, " %s=%s", names[i], v);
+        if (k < 0) break;
+        len += (size_t)k;
+    }
+}
+
+static int print_provenance(ib_err *e, res_db *db, int64_t run_id, FILE *f)
+{
+    static const char *const fields[] = {
+        "suite",    "suite_file", "suite_hash", "started_at", "ended_at",
+        "status",   "command",    "git_commit", "git_dirty",  "compiler",
+        "cflags",   "host",       "cpu_model",  "cores",      "mem_bytes",
+        "kernel",   "libs",       "env",        NULL};
+    char sql[512] = "SELECT ";
+    for (int i = 0; fields[i]; i++) {
+        strcat(sql, i ? ", " : "");
+        strcat(sql, fields[i]);
+    }
+    strcat(sql, " FROM runs WHERE id = ?");
+    sqlite3_stmt *st;
+    int r = res__prepare(e, db, sql, &st);
+    if (r) return r;
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_finalize(st);
+        return ib_error(e, IB_ENOTFOUND, "database '%s' has no run %lld", db->path,
+                        (long long)run_id);
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return res__sqlerr(e, db, rc, "reading a run");
+    }
+    fprintf(f, "run %lld\n", (long long)run_id);
+    for (int i = 0; fields[i]; i++)
+        if (sqlite3_column_type(st, i) != SQLITE_NULL)
+            fprintf(f, "  %-11s %s\n", fields[i], col_text(st, i));
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int res_print_run(ib_err *e, res_db *db, int64_t run_id, FILE *f)
+{
+    int r = print_provenance(e, db, run_id, f);
+    if (r) return r;
+    sqlite3_stmt *st;
+    r = res__prepare(
+        e, db,
+        "SELECT c.id, c.hash, a.status, a.wall_s, c.dataset, c.scale, c.chunks, c.nodes,"
+        " c.threads, c.support, c.gridder, c.weight, c.precision, c.mem_budget, c.padding,"
+        " CASE WHEN c.image_nx IS NULL THEN NULL ELSE c.image_nx || 'x' || c.image_ny END"
+        " FROM attempts a JOIN cells c ON c.id = a.cell_id WHERE a.run_id = ?"
+        " ORDER BY c.id, a.id",
+        &st);
+    if (r) return r;
+    sqlite3_bind_int64(st, 1, run_id);
+    fprintf(f, "\n%-12s %-9s %8s %4s %12s  %s\n", "cell", "status", "attempts", "ok",
+            "median_wall", "parameters");
+    size_t cap = 16, n = 0;
+    double *walls = ib_malloc(cap * sizeof *walls);
+    if (!walls) {
+        sqlite3_finalize(st);
+        return ib_error(e, IB_ENOMEM, "out of memory");
+    }
+    int64_t cur = -1;
+    int attempts = 0, nok = 0;
+    char label[512] = "", hash[16] = "", last_status[16] = "";
+    int rc;
+    for (;;) {
+        rc = sqlite3_step(st);
+        int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -2;
+        if (id != cur && cur >= 0) {
+            double m = median(walls, n);
+            char mw[32];
+            if (isnan(m)) snprintf(mw, sizeof mw, "-");
+            else snprintf(mw, sizeof mw, "%.3f s", m);
+            fprintf(f, "%-12s %-9s %8d %4d %12s  %s\n", hash, nok > 0 ? "ok" : last_status,
+                    attempts, nok, mw, label);
+        }
+        if (rc != SQLITE_ROW) break;
+        if (id != cur) {
+            cur = id;
+            n = 0;
+            attempts = nok = 0;
+            snprintf(hash, sizeof hash, "%.12s", col_text(st, 1));
+            cell_label(st, 4, label, sizeof label);
+        }
+        attempts++;
+        snprintf(last_status, sizeof last_status, "%s", col_text(st, 2));
+        if (strcmp(last_status, "ok") == 0) {
+            nok++;
+            if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+                if (n == cap) {
+                    double *nw = realloc(walls, 2 * cap * sizeof *walls);
+                    if (!nw) {
+                        rc = SQLITE_NOMEM;
+                        break;
+                    }
+                    walls = nw;
+                    cap *= 2;
+                }
+                walls[n++] = sqlite3_column_double(st, 3);
+            }
+        }
+    }
+    ib_free(walls);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : res__sqlerr(e, db, rc, "reading a run's cells");
+}
+
+/* ---- export ----------------------------------------------------------- */
+
+const char *const res_export_columns[] = {
+    "run_id",  "suite",   "cell_hash", "dataset", "dataset_key", "scale",    "seed",
+    "chans",   "times",   "image_nx",  "image_ny", "chunks",     "nodes",    "threads",
+    "support", "gridder", "weight",    "precision", "mem_budget", "padding", "repeat",
+    "attempt_id", "status", "metric",  "value",   "unit",        "better",   "reason",
+    NULL};
+
+static const char export_sql[] =
+    "SELECT a.run_id, r.suite, c.hash, c.dataset, c.dataset_key, c.scale, c.seed, c.chans,"
+    " c.times, c.image_nx, c.image_ny, c.chunks, c.nodes, c.threads, c.support, c.gridder,"
+    " c.weight, c.precision, c.mem_budget, c.padding, a.repeat_index, a.id, a.status,"
+    " m.name, m.value, m.unit, m.better, m.reason"
+    " FROM metrics m JOIN attempts a ON a.id = m.attempt_id"
+    " JOIN runs r ON r.id = a.run_id JOIN cells c ON c.id = a.cell_id"
+    " WHERE ?1 = 0 OR a.run_id = ?1 ORDER BY a.run_id, a.id, m.id";
+
+static void csv_text(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* Shortest "%.Ng" that reads back as the same double (15..17 digits). */
+static void fmt_double(char *buf, size_t n, double v)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+static void csv_row(FILE *f, sqlite3_stmt *st, int ncol)
+{
+    char num[40];
+    for (int i = 0; i < ncol; i++) {
+        if (i) fputc(',', f);
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_NULL: break;
+        case SQLITE_INTEGER: fprintf(f, "%lld", (long long)sqlite3_column_int64(st, i)); break;
+        case SQLITE_FLOAT:
+            fmt_double(num, sizeof num, sqlite3_column_double(st, i));
+            fputs(num, f);
+            break;
+        default: csv_text(f, col_text(st, i)); break;
+        }
+    }
+    fputc('\n', f);
+}
+
+/* One flat JSON object; strings escaped by jansson. */
+static int json_row(FILE *f, sqlite3_stmt *st, int ncol)
+{
+    char num[40];
+    fputc('{', f);
+    for (int i = 0; i < ncol; i++) {
+        fprintf(f, "%s\"%s\":", i ? "," : "", res_export_columns[i]);
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_NULL: fputs("null", f); break;
+        case SQLITE_INTEGER: fprintf(f, "%lld", (long long)sqlite3_column_int64(st, i)); break;
+        case SQLITE_FLOAT: {
+            double v = sqlite3_column_double(st, i);
+            if (!isfinite(v)) {
+                fputs("null", f);
+                break;
+            }
+            fmt_double(num, sizeof num, v);
+            fputs(num, f);
+            /* keep it a JSON number that reads back as a float */
+            if (!strpbrk(num, ".eE")) fputs(".0", f);
+            break;
+        }
+        default: {
+            json_t *s = json_string(col_text(st, i));
+            char *t = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+            json_decref(s);
+            if (!t) return -1;
+            fputs(t, f);
+            free(t);
+            break;
+        }
+        }
+    }
+    fputc('}', f);
+    return 0;
+}
+
+int res_export(ib_err *e, res_db *db, int64_t run_id, enum res_format fmt, FILE *f,
+               size_t *nrows)
+{
+    sqlite3_stmt *st;
+    int r = res__prepare(e, db, export_sql, &st);
+    if (r) return r;
+    sqlite3_bind_int64(st, 1, run_id);
+    int ncol = 0;
+    while (res_export_columns[ncol]) ncol++;
+    IB_ASSERT(ncol == sqlite3_column_count(st));
+    if (fmt == RES_CSV) {
+        for (int i = 0; i < ncol; i++) fprintf(f, "%s%s", i ? "," : "", res_export_columns[i]);
+        fputc('\n', f);
+    } else {
+        fputs("[", f);
+    }
+    size_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (fmt == RES_CSV) {
+            csv_row(f, st, ncol);
+        } else {
+            fputs(n ? ",\n" : "\n", f);
+            if (json_row(f, st, ncol)) {
+                sqlite3_finalize(st);
+                return ib_error(e, IB_ENOMEM, "out of memory exporting row %zu", n);
+            }
+        }
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return res__sqlerr(e, db, rc, "exporting");
+    if (fmt == RES_JSON) fputs("\n]\n", f);
+    if (nrows) *nrows = n;
+    if (ferror(f)) return ib_error(e, IB_EIO, "write error while exporting");
+    return 0;
+}
+
+/* ---- verify ----------------------------------------------------------- */
+
+/* Run a query whose rows are findings: each row's first column is printed
+ * after prefix and counted. */
+static int findings(ib_err *e, res_db *db, const char *sql, const char *prefix, FILE *f,
+                    int *problems)
+{
+    sqlite3_stmt *st;
+    int r = res__prepare(e, db, sql, &st);
+    if (r) return r;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fprintf(f, "problem: %s%s\n", prefix, col_text(st, 0));
+        (*problems)++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : res__sqlerr(e, db, rc, "verifying");
+}
+
+int res_verify(ib_err *e, res_db *db, FILE *f, int *problems)
+{
+    *problems = 0;
+    int v, r = res_schema_version(e, db, &v);
+    if (r) return r;
+    if (v != RES_SCHEMA_VERSION) {
+        fprintf(f, "problem: schema version %d, expected %d\n", v, RES_SCHEMA_VERSION);
+        (*problems)++;
+    } else {
+        fprintf(f, "schema version %d: ok\n", v);
+    }
+    sqlite3_stmt *st;
+    r = res__prepare(e, db, "PRAGMA integrity_check", &st);
+    if (r) return r;
+    int rc, ok = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *msg = col_text(st, 0);
+        if (strcmp(msg, "ok") == 0) ok = 1;
+        else {
+            fprintf(f, "problem: integrity_check: %s\n", msg);
+            (*problems)++;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return res__sqlerr(e, db, rc, "running integrity_check");
+    if (ok) fprintf(f, "integrity_check: ok\n");
+
+    int before = *problems;
+    r = findings(e, db,
+                 "SELECT \"table\" || ' rowid ' || rowid || ' refers to a missing row of '"
+                 " || parent FROM pragma_foreign_key_check",
+                 "foreign key: ", f, problems);
+    if (r) return r;
+    static const char *const orphans[] = {
+        "SELECT 'attempt ' || a.id || ' has no run ' || a.run_id FROM attempts a"
+        " WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = a.run_id)",
+        "SELECT 'attempt ' || a.id || ' has no cell ' || a.cell_id FROM attempts a"
+        " WHERE NOT EXISTS (SELECT 1 FROM cells c WHERE c.id = a.cell_id)",
+        "SELECT 'metric ' || m.id || ' has no attempt ' || m.attempt_id FROM metrics m"
+        " WHERE NOT EXISTS (SELECT 1 FROM attempts a WHERE a.id = m.attempt_id)",
+        "SELECT 'phase ' || p.id || ' has no attempt ' || p.attempt_id FROM phases p"
+        " WHERE NOT EXISTS (SELECT 1 FROM attempts a WHERE a.id = p.attempt_id)",
+        "SELECT 'counter ' || k.id || ' has no attempt ' || k.attempt_id FROM counters k"
+        " WHERE NOT EXISTS (SELECT 1 FROM attempts a WHERE a.id = k.attempt_id)",
+        "SELECT 'task ' || t.id || ' has no attempt ' || t.attempt_id FROM tasks t"
+        " WHERE NOT EXISTS (SELECT 1 FROM attempts a WHERE a.id = t.attempt_id)",
+        "SELECT 'comm ' || c.id || ' has no attempt ' || c.attempt_id FROM comm c"
+        " WHERE NOT EXISTS (SELECT 1 FROM attempts a WHERE a.id = c.attempt_id)",
+        NULL};
+    for (int i = 0; orphans[i]; i++) {
+        r = findings(e, db, orphans[i], "orphan: ", f, problems);
+        if (r) return r;
+    }
+    if (*problems == before) fprintf(f, "foreign keys and orphans: ok\n");
+
+    before = *problems;
+    r = findings(e, db,
+                 "SELECT 'attempt ' || a.id || ' (run ' || a.run_id || ', cell ' || a.cell_id"
+                 " || ') is ok but has no phases' FROM attempts a WHERE a.status = 'ok'"
+                 /* attempts migrated from schema 1 never had phases or stats */
+                 " AND a.stats IS NOT NULL"
+                 " AND NOT EXISTS (SELECT 1 FROM phases p WHERE p.attempt_id = a.id)",
+                 "", f, problems);
+    if (!r)
+        r = findings(e, db,
+                     "SELECT 'attempt ' || a.id || ' (run ' || a.run_id || ', cell '"
+                     " || a.cell_id || ') is ok but has no metrics' FROM attempts a"
+                     " WHERE a.status = 'ok' AND NOT EXISTS"
+                     " (SELECT 1 FROM metrics m WHERE m.attempt_id = a.id)",
+                     "", f, problems);
+    if (!r)
+        r = findings(e, db,
+                     "SELECT 'metric ' || id || ' (' || name || ') has no value and no reason'"
+                     " FROM metrics WHERE value IS NULL AND reason IS NULL",
+                     "", f, problems);
+    if (!r)
+        r = findings(e, db,
+                     "SELECT 'attempt ' || id || ' has status ' || quote(status)"
+                     " FROM attempts WHERE status NOT IN"
+                     " ('ok','failed','timeout','interrupted','skipped')",
+                     "", f, problems);
+    if (r) return r;
+    if (*problems == before) fprintf(f, "successful attempts have phases and metrics: ok\n");
+
+    /* Notes, not problems: a run left 'running' was killed or is live. */
+    r = res__prepare(e, db,
+                     "SELECT id, suite FROM runs WHERE status = 'running' ORDER BY id", &st);
+    if (r) return r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fprintf(f, "note: run %lld (%s) is marked running: still going, or killed "
+                   "(run-suite --resume continues it)\n",
+                (long long)sqlite3_column_int64(st, 0), col_text(st, 1));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return res__sqlerr(e, db, rc, "verifying");
+    fprintf(f, "%d problem%s\n", *problems, *problems == 1 ? "" : "s");
+    return 0;
+}

@@ -1,0 +1,238 @@
+/*
+ * results: the SQLite results store. One file (default results/imbench.db)
+ * in WAL mode with a bounded busy timeout; a schema_version table with
+ * forward migrations; runs with their provenance, run-independent cells,
+ * attempts, and what an attempt measured (metrics, phases, counters), plus
+ * tables later issues fill (tasks, comm, baselines). Also ingest of the
+ * imager's stats JSON, tidy export (CSV/JSON), listings and verification.
+ * Prefix res_. Depends on common/ only (and SQLite, jansson).
+ *
+ * Every write is one IMMEDIATE transaction, so a process killed at any
+ * moment leaves the database consistent and loses only the transaction in
+ * flight. A writer that cannot get the lock within the busy timeout gets
+ * IB_ELOCKED with "database 'x' is locked by another writer".
+ */
+#ifndef RES_RESULTS_H
+#define RES_RESULTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common/common.h"
+
+/* Schema version this program writes; older databases are migrated. */
+#define RES_SCHEMA_VERSION 2
+#define RES_DEFAULT_DB "results/imbench.db"
+#define RES_BUSY_MS_DEFAULT 5000
+
+typedef struct res_db res_db;
+
+/* ------------------------------------------------------------------ */
+/* Opening, schema, migrations (db.c)                                  */
+/* ------------------------------------------------------------------ */
+
+enum {
+    RES_OPEN_MUST_EXIST = 1, /* fail with IB_ENOTFOUND instead of creating */
+};
+
+typedef struct res_open_opts {
+    int flags;   /* RES_OPEN_* */
+    int busy_ms; /* lock wait before IB_ELOCKED; 0 = RES_BUSY_MS_DEFAULT */
+} res_open_opts;
+
+/*
+ * Open (or create, with its directory) the database at path, switch it to
+ * WAL, enable foreign keys, set the busy timeout and migrate it forward to
+ * RES_SCHEMA_VERSION (each migration one transaction). A database whose
+ * version is newer than this program is refused (IB_EUNSUPPORTED) and one
+ * that is not an imbench database (tables but no schema_version) is
+ * refused (IB_ECORRUPT). o may be NULL for the defaults. On failure *out is
+ * NULL and e names the file.
+ */
+int res_open(ib_err *e, const char *path, const res_open_opts *o, res_db **out);
+
+/* Close; NULL does nothing. */
+void res_close(res_db *db);
+
+/* Path given to res_open (borrowed). */
+const char *res_path(const res_db *db);
+
+/* The SQLite handle, borrowed, for read-only queries of other modules
+ * (reports). Writers go through the res_ functions. */
+sqlite3 *res_sqlite(res_db *db);
+
+/* Schema version stored in the database (after res_open: current). */
+int res_schema_version(ib_err *e, res_db *db, int *version);
+
+/*
+ * Apply the version-1 schema only (the initial minimal schema) to an empty
+ * SQLite file: used by tests to build an old database to migrate. Does not
+ * go through res_open.
+ */
+int res_create_v1(ib_err *e, const char *path);
+
+/* Current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (>= 32 bytes). */
+void res_timestamp(char *buf, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Provenance (provenance.c)                                           */
+/* ------------------------------------------------------------------ */
+
+/* Where and with what a run ran. Fields never collected are "" / -1. */
+typedef struct res_provenance {
+    char git_commit[64];
+    int git_dirty;          /* 1 dirty, 0 clean, -1 unknown */
+    char compiler[128];     /* e.g. "gcc 12.2.0" */
+    char cflags[512];       /* IB_BUILD_FLAGS when the build passes it */
+    char host[256];
+    char cpu_model[256];
+    int cores;              /* online logical CPUs */
+    int64_t mem_bytes;      /* physical memory */
+    char kernel[256];       /* uname release + version */
+    char libs[1024];        /* JSON object: library -> version */
+    char env[8192];         /* JSON object of relevant environment variables */
+    char command[2048];     /* the command line, set by the caller */
+} res_provenance;
+
+/*
+ * Collect provenance of this process and machine. Never fails: what cannot
+ * be found stays empty. git runs in the current directory; `mpirun
+ * --version` gives the Open MPI version. command is left empty.
+ */
+void res_provenance_collect(res_provenance *p);
+
+/* ------------------------------------------------------------------ */
+/* Runs, cells, attempts (store.c)                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Start a run: status 'running', started now. suite_file and suite_hash may
+ * be NULL. *run_id is the new id.
+ */
+int res_run_begin(ib_err *e, res_db *db, const char *suite, const char *suite_file,
+                  const char *suite_hash, const res_provenance *p, int64_t *run_id);
+
+/*
+ * The latest run of suite that did not complete (status running, failed or
+ * interrupted); IB_ENOTFOUND (no message) when there is none. Its status
+ * is set back to 'running'.
+ */
+int res_run_resume(ib_err *e, res_db *db, const char *suite, int64_t *run_id);
+
+/* Finish a run: status is "complete", "failed" or "interrupted". */
+int res_run_finish(ib_err *e, res_db *db, int64_t run_id, const char *status);
+
+/*
+ * Insert a cell, or find it by hash (cells are shared by runs). params is
+ * the cell's parameter object (borrowed); the main parameters (dataset,
+ * dataset_key, scale, seed, chans, times, image "NXxNY", chunks, nodes,
+ * threads, support, gridder, weight, precision, mem_budget, padding) are
+ * also stored one per column.
+ */
+int res_cell_put(ib_err *e, res_db *db, const char *hash, json_t *params, int64_t *cell_id);
+
+/*
+ * For each repeat index r < nrep, ok[r] = 1 when run_id already has a
+ * successful attempt of cell_id with that repeat index, else 0.
+ */
+int res_cell_ok_repeats(ib_err *e, res_db *db, int64_t run_id, int64_t cell_id,
+                        int nrep, unsigned char *ok);
+
+/* One number an attempt measured. unit and better may be NULL. */
+typedef struct res_metric {
+    const char *name;
+    double value;
+    const char *unit;    /* "s", "bytes", "count", ... */
+    const char *better;  /* "lower", "higher" or NULL */
+} res_metric;
+
+/* Attempt statuses. */
+#define RES_OK "ok"
+#define RES_FAILED "failed"
+#define RES_TIMEOUT "timeout"
+#define RES_INTERRUPTED "interrupted"
+#define RES_SKIPPED "skipped"
+
+typedef struct res_attempt {
+    int64_t run_id, cell_id;
+    int repeat;
+    const char *status;       /* RES_OK, ... */
+    int exit_code;            /* exit status, 128+signal when killed, -1 none */
+    int signal;               /* terminating signal or 0 */
+    const char *stderr_tail;  /* may be NULL */
+    const char *command;      /* the command line, may be NULL */
+    const char *started_at;   /* res_timestamp strings, may be NULL */
+    const char *ended_at;
+    double wall_s;            /* as measured by the launcher; < 0 unknown */
+    const char *source;       /* where the stats came from (path), may be NULL */
+    /* If > 0: ib_now() when the caller began ingesting (reading the stats);
+     * the time until just before commit is stored as metric ingest_metric. */
+    double ingest_t0;
+    const char *ingest_metric;
+} res_attempt;
+
+/*
+ * Record one attempt and everything it measured in one transaction:
+ * the attempt row; if stats is not NULL, the imager's stats record
+ * (docs/interfaces.md: phases, metrics, counters, rusage, check_dft, comm,
+ * the task events of its tasks_file — a CSV named relative to a->source —
+ * and the raw JSON); then the extra metrics. Values that cannot be durations or
+ * numbers (NaN, inf, negative seconds, non-numbers) are not stored as
+ * values: the row keeps value NULL and the reason. A stats record without
+ * a counters section, or with PAPI unavailable, stores the counters as
+ * unavailable with the reason. A stats record that is not imbench-stats/1
+ * is refused (IB_EPARSE) and nothing is written. On any failure the
+ * transaction is rolled back and nothing is written.
+ */
+int res_attempt_record(ib_err *e, res_db *db, const res_attempt *a, json_t *stats,
+                       const res_metric *extra, size_t nextra, int64_t *attempt_id);
+
+/*
+ * Does any run already hold an attempt of cell_id with this repeat index
+ * and started_at (the key `harness ingest` uses to skip duplicates)?
+ */
+int res_attempt_exists(ib_err *e, res_db *db, int64_t cell_id, int repeat,
+                       const char *started_at, int *exists);
+
+/* ------------------------------------------------------------------ */
+/* Queries, export, verification (query.c)                             */
+/* ------------------------------------------------------------------ */
+
+/* Print the runs, newest last, with cell, attempt, ok and failed counts. */
+int res_print_runs(ib_err *e, res_db *db, FILE *f);
+
+/* Print one run: provenance, then each cell with its parameters, attempts,
+ * status and median wall of the successful attempts. IB_ENOTFOUND if no
+ * such run. */
+int res_print_run(ib_err *e, res_db *db, int64_t run_id, FILE *f);
+
+enum res_format { RES_CSV, RES_JSON };
+
+/*
+ * Tidy export: one row per (attempt, metric) with run id, suite, cell hash,
+ * the cell's parameters (one column each), repeat, attempt id and status,
+ * metric name, value, unit and better. run_id 0 exports every run. CSV has
+ * a header line and RFC 4180 quoting; JSON is an array of flat objects
+ * (pandas.read_json(orient="records")). *nrows (may be NULL) counts rows.
+ */
+int res_export(ib_err *e, res_db *db, int64_t run_id, enum res_format fmt, FILE *f,
+               size_t *nrows);
+
+/* Column names of the export, in order, NULL-terminated. */
+extern const char *const res_export_columns[];
+
+/*
+ * Check the database: schema version, PRAGMA integrity_check, foreign keys
+ * and orphans, every successful attempt having metrics and (when it came
+ * with a stats record: not those migrated from schema 1) phases, refused
+ * values having reasons. Runs still marked running are noted, not counted. Prints one line per finding to f; *problems
+ * counts them (0: healthy). Returns nonzero only if the checks could not
+ * be run.
+ */
+int res_verify(ib_err *e, res_db *db, FILE *f, int *problems);
+
+#endif

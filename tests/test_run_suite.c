@@ -1,0 +1,640 @@
+/*
+ * test_run_suite.c: `harness run-suite` and the result commands driven as
+ * real programs. The smoke suite end to end (verify, list, show, export,
+ * ingest of its output directory); SIGKILL of the harness in the middle
+ * of a cell, then integrity, then --resume, then every cell successful
+ * exactly once; SIGINT recorded as 'interrupted'; and, through a stand-in
+ * imager script in a private bin directory, a failing cell, a crashing
+ * cell and a cell past its timeout, each recorded while the suite goes on.
+ * Skipped (with the reason) only when the imager has not been built.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "results/results.h"
+#include "tests/testutil.h"
+
+typedef struct fx {
+    char *dir;
+    char harness[4096], imager[4096];
+    char db[4200], data[4200], out[4200];
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    if (!f) return -1;
+    snprintf(f->harness, sizeof f->harness, "%s", tu_bin("harness"));
+    snprintf(f->imager, sizeof f->imager, "%s", tu_bin("imager"));
+    /* absolute paths: run-suite must find them whatever the cwd */
+    char abs[4096];
+    if (realpath(f->harness, abs)) snprintf(f->harness, sizeof f->harness, "%s", abs);
+    if (realpath(f->imager, abs)) snprintf(f->imager, sizeof f->imager, "%s", abs);
+    f->dir = tu_mkdtemp("runsuite");
+    if (!f->dir) return -1;
+    snprintf(f->db, sizeof f->db, "%s/db/results.db", f->dir);
+    snprintf(f->data, sizeof f->data, "%s/cache", f->dir);
+    snprintf(f->out, sizeof f->out, "%s/cells", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    tu_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static int need_programs(fx *f)
+{
+    if (access(f->imager, X_OK) != 0 || access(f->harness, X_OK) != 0) {
+        printf("skip: '%s' or '%s' is not built yet (make programs)\n", f->imager, f->harness);
+        return 0;
+    }
+    return 1;
+}
+
+#define NEED_PROGRAMS(f)              \
+    do {                              \
+        if (!need_programs(f)) {      \
+            skip();                   \
+            return;                   \
+        }                             \
+    } while (0)
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* A file of the source tree: from the current directory (make test runs
+ * in the top directory), else beside the programs ($IMBENCH_BIN/../..). */
+static void repo_path(char *out, size_t n, const char *rel)
+{
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd) && access(rel, R_OK) == 0) {
+        snprintf(out, n, "%s/%s", cwd, rel);
+        return;
+    }
+    snprintf(out, n, "%s/../../%s", tu_bin(""), rel);
+}
+
+static void smoke_path(char *out, size_t n)
+{
+    repo_path(out, n, "workloads/suites/smoke.yaml");
+}
+
+static int64_t q_int(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+    if (rc) fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(h));
+    assert_int_equal(rc, SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* Same, but -1 when the database or its tables do not exist yet. */
+static int64_t q_int_soft(const char *db, const char *sql)
+{
+    if (access(db, F_OK) != 0) return -1;
+    sqlite3 *h;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(h);
+        return -1;
+    }
+    sqlite3_busy_timeout(h, 1000);
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+    return v;
+}
+
+static void verify_ok(fx *f)
+{
+    char *out = NULL;
+    int st = tu_run(&out, "'%s' verify --db '%s'", f->harness, f->db);
+    if (st != 0) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "integrity_check: ok"));
+    assert_true(tu_contains(out, "0 problems"));
+    free(out);
+}
+
+/* Start run-suite in the background (its own process group), output to log. */
+static pid_t start_suite(fx *f, const char *suite, const char *log, const char *extra)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setpgid(0, 0);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) _exit(126);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        char *argv[16];
+        int n = 0;
+        argv[n++] = f->harness;
+        argv[n++] = "run-suite";
+        argv[n++] = (char *)suite;
+        argv[n++] = "--db";
+        argv[n++] = f->db;
+        argv[n++] = "--data-dir";
+        argv[n++] = f->data;
+        argv[n++] = "--out-dir";
+        argv[n++] = f->out;
+        if (extra) argv[n++] = (char *)extra;
+        argv[n] = NULL;
+        execv(f->harness, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* Wait until the DB holds at least n ok attempts (or the child ends). */
+static int wait_ok_attempts(fx *f, pid_t pid, int n, double limit)
+{
+    double t0 = ib_now();
+    while (ib_now() - t0 < limit) {
+        if (q_int_soft(f->db, "SELECT count(*) FROM attempts WHERE status = 'ok'") >= n)
+            return 1;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) return 0;
+        sleep_s(0.02);
+    }
+    return 0;
+}
+
+/* Attempt directories OUT/run-N/HASH/rK-pPID: one per started attempt. */
+static int count_attempt_dirs(const char *out)
+{
+    int n = 0;
+    DIR *d = opendir(out);
+    if (!d) return 0;
+    struct dirent *run;
+    while ((run = readdir(d))) {
+        if (strncmp(run->d_name, "run-", 4)) continue;
+        char p1[4600];
+        snprintf(p1, sizeof p1, "%s/%s", out, run->d_name);
+        DIR *d1 = opendir(p1);
+        struct dirent *cell;
+        while (d1 && (cell = readdir(d1))) {
+            if (cell->d_name[0] == '.') continue;
+            char p2[4900];
+            snprintf(p2, sizeof p2, "%s/%s", p1, cell->d_name);
+            DIR *d2 = opendir(p2);
+            struct dirent *att;
+            while (d2 && (att = readdir(d2))) n += att->d_name[0] == 'r';
+            if (d2) closedir(d2);
+        }
+        if (d1) closedir(d1);
+    }
+    closedir(d);
+    return n;
+}
+
+/* After the first cell succeeded: wait until the second one has started,
+ * so that a signal lands in the middle of it. */
+static void wait_second_cell(fx *f, pid_t pid)
+{
+    assert_true(wait_ok_attempts(f, pid, 1, 60));
+    double t0 = ib_now();
+    while (count_attempt_dirs(f->out) < 2 && ib_now() - t0 < 30) sleep_s(0.005);
+    assert_true(count_attempt_dirs(f->out) >= 2);
+    sleep_s(0.02);
+}
+
+static char *read_all(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) return strdup("");
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void test_dry_run_and_usage(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char smoke[4200], *out = NULL;
+    smoke_path(smoke, sizeof smoke);
+    int st = tu_run(&out, "'%s' run-suite '%s' --dry-run --db '%s'", f->harness, smoke, f->db);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "suite smoke"));
+    assert_true(tu_contains(out, "4 cells x 1 repeat = 4 attempts"));
+    assert_true(tu_contains(out, "alma-xc66 chunks=1"));
+    assert_int_equal(access(f->db, F_OK), -1); /* a dry run touches nothing */
+    free(out);
+    st = tu_run(&out, "'%s' run-suite '%s' --dry-run --filter dataset=vla-chiles,chunks=2",
+                f->harness, smoke);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "1 cell x 1 repeat"));
+    assert_true(tu_contains(out, "vla-chiles chunks=2"));
+    free(out);
+    st = tu_run(&out, "'%s' run-suite '%s' --dry-run --filter colour=red", f->harness, smoke);
+    assert_int_not_equal(st, 0);
+    assert_true(tu_contains(out, "unknown key 'colour'"));
+    free(out);
+    /* a malformed suite is refused before anything runs */
+    char bad[4200];
+    snprintf(bad, sizeof bad, "%s/bad.yaml", f->dir);
+    write_file(bad, "name: bad\ndatasets: [alma-xc66]\nscale: 0.001\naxes:\n  support: [4]\n");
+    st = tu_run(&out, "'%s' run-suite '%s' --db '%s'", f->harness, bad, f->db);
+    assert_int_not_equal(st, 0);
+    assert_true(tu_contains(out, "line 5 column 13: support must be odd, got 4"));
+    assert_int_equal(access(f->db, F_OK), -1);
+    free(out);
+    st = tu_run(&out, "'%s' run-suite --help", f->harness);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "--resume"));
+    free(out);
+    st = tu_run(&out, "'%s' list --db '%s'", f->harness, f->db);
+    assert_int_not_equal(st, 0);
+    assert_true(tu_contains(out, "does not exist"));
+    free(out);
+}
+
+static void test_smoke_end_to_end(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char smoke[4200], *out = NULL;
+    smoke_path(smoke, sizeof smoke);
+    int st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s'",
+                    f->harness, smoke, f->db, f->data, f->out);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    /* not a terminal: one plain line per cell */
+    assert_true(tu_contains(out, "cell 1/4 ok"));
+    assert_true(tu_contains(out, "cell 4/4 ok"));
+    assert_false(tu_contains(out, "\r"));
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'ok'"), 4);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM cells"), 4);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE status = 'complete'"), 1);
+    /* each attempt: phases, imager metrics, counters (available or why
+     * not) and the harness's own overhead */
+    assert_int_equal(q_int(f->db, "SELECT count(DISTINCT attempt_id) FROM phases"), 4);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM metrics WHERE name = 'harness_launch_s'"
+                                  " AND value >= 0"),
+                     4);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM metrics WHERE name = 'harness_ingest_s'"),
+                     4);
+    assert_true(q_int(f->db, "SELECT count(*) FROM counters WHERE available = 1"
+                             " OR reason IS NOT NULL") >= 4);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE git_commit IS NOT NULL"
+                                  " OR host IS NOT NULL"),
+                     1);
+    /* two datasets, each materialised once into the cache */
+    assert_int_equal(q_int(f->db, "SELECT count(DISTINCT dataset_key) FROM cells"), 2);
+    verify_ok(f);
+
+    st = tu_run(&out, "'%s' list --db '%s'", f->harness, f->db);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "smoke"));
+    assert_true(tu_contains(out, "complete"));
+    free(out);
+    st = tu_run(&out, "'%s' show 1 --db '%s'", f->harness, f->db);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "median_wall"));
+    assert_true(tu_contains(out, "vla-chiles"));
+    assert_true(tu_contains(out, "libs"));
+    free(out);
+    char csv[4200];
+    snprintf(csv, sizeof csv, "%s/out.csv", f->dir);
+    st = tu_run(&out, "'%s' export --db '%s' --format csv --out '%s'", f->harness, f->db, csv);
+    assert_int_equal(st, 0);
+    free(out);
+    char *text = read_all(csv);
+    size_t lines = 0;
+    for (char *p = text; *p; p++) lines += *p == '\n';
+    assert_int_equal((int64_t)lines - 1, q_int(f->db, "SELECT count(*) FROM metrics"));
+    assert_true(tu_contains(text, "run_id,suite,cell_hash,dataset"));
+    free(text);
+
+    /* a second run of the same suite reuses the cached datasets and the
+     * cells (cells are run-independent) */
+    st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s'",
+                f->harness, smoke, f->db, f->data, f->out);
+    assert_int_equal(st, 0);
+    assert_false(tu_contains(out, "generating dataset"));
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM cells"), 4);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs"), 2);
+
+    /* ingest the attempts' directories into a fresh database */
+    char db2[4200];
+    snprintf(db2, sizeof db2, "%s/ingested.db", f->dir);
+    st = tu_run(&out, "'%s' ingest '%s' --db '%s'", f->harness, f->out, db2);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "ingested 8 attempts, 0 already present"));
+    free(out);
+    assert_int_equal(q_int(db2, "SELECT count(*) FROM attempts WHERE status = 'ok'"), 8);
+    assert_int_equal(q_int(db2, "SELECT count(*) FROM cells"), 4);
+    /* the imager's metrics all came along; the launcher's own overhead
+     * (harness_wall_s, harness_launch_s) is known only where it ran */
+    assert_int_equal(q_int(db2, "SELECT count(*) FROM metrics WHERE name NOT LIKE 'harness%'"),
+                     q_int(f->db, "SELECT count(*) FROM metrics WHERE name NOT LIKE 'harness%'"));
+    assert_int_equal(q_int(db2, "SELECT count(*) FROM metrics WHERE name = 'harness_ingest_s'"),
+                     8);
+    st = tu_run(&out, "'%s' ingest '%s' --db '%s'", f->harness, f->out, db2);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "ingested 0 attempts, 8 already present"));
+    free(out);
+    st = tu_run(&out, "'%s' verify --db '%s'", f->harness, db2);
+    assert_int_equal(st, 0);
+    free(out);
+}
+
+/* A suite whose cells take a few tenths of a second each (seconds under
+ * the sanitizers). */
+static void write_slow_suite(fx *f, char *path, size_t n, const char *name)
+{
+    snprintf(path, n, "%s/%s.yaml", f->dir, name);
+    char text[512];
+    snprintf(text, sizeof text,
+             "name: %s\n"
+             "datasets: [alma-xc66]\n"
+             "scale: 0.0002\n"
+             "image: 64x64\n"
+             "timeout: 120\n"
+             "axes:\n"
+             "  chunks: [1, 2, 3, 4]\n"
+             "  threads: [2]\n"
+             "  support: [15]\n",
+             name);
+    write_file(path, text);
+}
+
+static void test_kill_and_resume(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char suite[4200], log[4200];
+    write_slow_suite(f, suite, sizeof suite, "killtest");
+    snprintf(log, sizeof log, "%s/run1.log", f->dir);
+    pid_t pid = start_suite(f, suite, log, NULL);
+    wait_second_cell(f, pid);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+
+    /* consistent, and nothing finished was lost */
+    verify_ok(f);
+    int64_t ok = q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'ok'");
+    assert_true(ok >= 1);
+    assert_true(ok < 4); /* killed mid-suite */
+    char *t = read_all(log);
+    int printed = 0;
+    for (char *p = t; (p = strstr(p, " ok ")) != NULL; p++) printed++;
+    free(t);
+    assert_true(ok >= printed); /* every cell reported done is in the DB */
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE status = 'running'"), 1);
+
+    /* resume: the same run, only what is missing */
+    char *out = NULL;
+    int rs = tu_run(&out, "'%s' run-suite '%s' --resume --db '%s' --data-dir '%s' --out-dir '%s'",
+                    f->harness, suite, f->db, f->data, f->out);
+    if (rs) fprintf(stderr, "%s\n", out);
+    assert_int_equal(rs, 0);
+    char want[64];
+    snprintf(want, sizeof want, "%lld to run", (long long)(4 - ok));
+    assert_true(tu_contains(out, want));
+    assert_true(tu_contains(out, "run 1:"));
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs"), 1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE status = 'complete'"), 1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM cells"), 4);
+    /* every cell exactly once successful */
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'ok'"), 4);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM (SELECT cell_id FROM attempts"
+                                  " WHERE status = 'ok' GROUP BY cell_id HAVING count(*) = 1)"),
+                     4);
+    verify_ok(f);
+
+    /* a complete run is not resumed: --resume starts a new one */
+    rs = tu_run(&out, "'%s' run-suite '%s' --resume --filter chunks=1 --db '%s' --data-dir '%s'"
+                      " --out-dir '%s'",
+                f->harness, suite, f->db, f->data, f->out);
+    assert_int_equal(rs, 0);
+    assert_true(tu_contains(out, "run 2:"));
+    assert_true(tu_contains(out, "1 to run"));
+    free(out);
+}
+
+static void test_sigint(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char suite[4200], log[4200];
+    write_slow_suite(f, suite, sizeof suite, "inttest");
+    snprintf(log, sizeof log, "%s/int.log", f->dir);
+    pid_t pid = start_suite(f, suite, log, NULL);
+    wait_second_cell(f, pid);
+    assert_int_equal(kill(pid, SIGINT), 0);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 130);
+    char *t = read_all(log);
+    assert_true(tu_contains(t, "interrupted"));
+    free(t);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE status = 'interrupted'"), 1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'interrupted'"),
+                     1);
+    verify_ok(f);
+    char *out = NULL;
+    int rs = tu_run(&out, "'%s' run-suite '%s' --resume --db '%s' --data-dir '%s' --out-dir '%s'",
+                    f->harness, suite, f->db, f->data, f->out);
+    assert_int_equal(rs, 0);
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(DISTINCT cell_id) FROM attempts"
+                                  " WHERE status = 'ok'"),
+                     4);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE status = 'complete'"), 1);
+}
+
+/* A private bin dir: the real harness, and an "imager" that fails, crashes
+ * or hangs as FAKE_MODE says, otherwise runs the real one. */
+static void fake_bin(fx *f, char *bin, size_t n)
+{
+    snprintf(bin, n, "%s/bin", f->dir);
+    assert_int_equal(mkdir(bin, 0755), 0);
+    char path[4300], text[8192];
+    snprintf(path, sizeof path, "%s/harness", bin);
+    assert_int_equal(symlink(f->harness, path), 0);
+    snprintf(path, sizeof path, "%s/imager", bin);
+    snprintf(text, sizeof text,
+             "#!/bin/sh\n"
+             "# test stand-in: misbehaves on request, else the real imager\n"
+             "for a in \"$@\"; do case \"$a\" in --chunks) next=c;; *) [ \"$next\" = c ] && "
+             "chunks=$a; next=;; esac; done\n"
+             "case \"$chunks\" in\n"
+             "  1) echo 'imager: vis store is broken: dataset /vis missing' >&2; exit 3;;\n"
+             "  2) kill -SEGV $$;;\n"
+             "  3) sleep 30; exit 0;;\n"
+             "esac\n"
+             "exec '%s' \"$@\"\n",
+             f->imager);
+    write_file(path, text);
+    assert_int_equal(chmod(path, 0755), 0);
+}
+
+static void test_failures_recorded(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char bin[4200], suite[4200];
+    fake_bin(f, bin, sizeof bin);
+    snprintf(suite, sizeof suite, "%s/fail.yaml", f->dir);
+    write_file(suite, "name: failtest\n"
+                      "datasets: [alma-xc66]\n"
+                      "scale: 0.0001\n"
+                      "chans: 4\n"
+                      "image: 32x32\n"
+                      "timeout: 1.5\n"
+                      "axes:\n"
+                      "  chunks: [1, 2, 3, 4]\n");
+    char *out = NULL;
+    double t0 = ib_now();
+    int st = tu_run(&out, "IMBENCH_BIN='%s' '%s' run-suite '%s' --db '%s' --data-dir '%s'"
+                          " --out-dir '%s'",
+                    bin, f->harness, suite, f->db, f->data, f->out);
+    double took = ib_now() - t0;
+    if (st != 1) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 1); /* some cells failed: non-zero, but it went on */
+    assert_true(tu_contains(out, "cell 1/4 failed"));
+    assert_true(tu_contains(out, "vis store is broken"));
+    assert_true(tu_contains(out, "cell 2/4 failed"));
+    assert_true(tu_contains(out, "cell 3/4 timeout"));
+    assert_true(tu_contains(out, "cell 4/4 ok"));
+    free(out);
+    assert_true(took < 20);
+    assert_int_equal(q_int(f->db, "SELECT exit_code FROM attempts a JOIN cells c"
+                                  " ON c.id = a.cell_id WHERE c.chunks = 1"),
+                     3);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts a JOIN cells c"
+                                  " ON c.id = a.cell_id WHERE c.chunks = 1"
+                                  " AND a.stderr_tail LIKE '%vis store is broken%'"),
+                     1);
+    assert_int_equal(q_int(f->db, "SELECT signal FROM attempts a JOIN cells c"
+                                  " ON c.id = a.cell_id WHERE c.chunks = 2"),
+                     SIGSEGV);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts a JOIN cells c"
+                                  " ON c.id = a.cell_id WHERE c.chunks = 3"
+                                  " AND a.status = 'timeout' AND a.wall_s < 6"),
+                     1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE status = 'failed'"), 1);
+    verify_ok(f);
+    /* --resume retries only the failed cells */
+    st = tu_run(&out, "IMBENCH_BIN='%s' '%s' run-suite '%s' --resume --db '%s' --data-dir '%s'"
+                      " --out-dir '%s' --filter chunks=1",
+                bin, f->harness, suite, f->db, f->data, f->out);
+    assert_int_equal(st, 1);
+    assert_true(tu_contains(out, "1 to run"));
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts"), 5);
+}
+
+/* cell.json + stats.json written elsewhere (tests/data/db/ingest: as a
+ * batch system would leave them) */
+static void test_ingest_fixtures(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char dir[4200], *out = NULL;
+    repo_path(dir, sizeof dir, "tests/data/db/ingest");
+    int st = tu_run(&out, "'%s' ingest '%s' --db '%s'", f->harness, dir, f->db);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "ingested 3 attempts, 0 already present, 0 skipped"));
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE suite = 'batch'"
+                                  " AND status = 'failed' AND host = 'node017'"),
+                     1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM cells WHERE length(dataset_key) = 32"
+                                  " AND nodes = 2 AND support = 17"),
+                     3);
+    assert_int_equal(q_int(f->db, "SELECT value FROM counters WHERE name = 'PAPI_TOT_CYC'"
+                                  " AND available = 1"),
+                     32000000000LL);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM counters WHERE source = 'papi'"
+                                  " AND available = 0 AND reason = 'perf_event_paranoid is 3'"),
+                     1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'timeout'"
+                                  " AND signal = 15 AND exit_code = 143 AND stats IS NULL"),
+                     1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM phases"), 5);
+    verify_ok(f);
+
+    /* a broken entry is reported and skipped; the rest still goes in */
+    char bad[4300], path[4400];
+    snprintf(bad, sizeof bad, "%s/bad/x", f->dir);
+    st = tu_run(NULL, "mkdir -p '%s' && cp -r '%s/slurm-1' '%s/../'", bad, dir, bad);
+    assert_int_equal(st, 0);
+    snprintf(path, sizeof path, "%s/cell.json", bad);
+    write_file(path, "{\"schema\": \"imbench-cell/1\", \"params\": {\"dataset\": \"nope\","
+                     " \"scale\": 0.1}}");
+    st = tu_run(&out, "'%s' ingest '%s/bad' --db '%s'", f->harness, f->dir, f->db);
+    assert_int_equal(st, 1);
+    assert_true(tu_contains(out, "nope"));
+    assert_true(tu_contains(out, "ingested 0 attempts, 1 already present, 1 skipped"));
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_dry_run_and_usage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smoke_end_to_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill_and_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failures_recorded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_fixtures, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
