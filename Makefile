@@ -64,6 +64,9 @@ $(B)/lib$(1).a: $(patsubst %.c,$(B)/obj/%.o,$(call lib_srcs,$(1)))
 endef
 $(foreach m,$(MODULES),$(eval $(call MODULE_RULES,$(m))))
 
+# Provenance records how the programs were built.
+$(B)/obj/results/provenance.o: ALL_CFLAGS += -DIB_BUILD_FLAGS='"$(CC) -std=c11 $(OPT) $(ARCH) $(SANFLAGS) $(CFLAGS)"'
+
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"

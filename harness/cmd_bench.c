@@ -254,8 +254,7 @@ int hx_cmd_bench(int argc, char **argv)
                          pstr(a->params, "dataset", "?"));
                 print_ratio(what, cb, nb, ca, na, 1.0, NULL);
             }
-            if (!json_is_true(json_object_get(a->params, "serial_write")) &&
-                json_is_true(json_object_get(b->params, "serial_write")) &&
+            if (pnum(a->params, "serial_write", 0) == 0 && pnum(b->params, "serial_write", 0) > 0 &&
                 differ_only_in(a, b, "serial_write")) {
                 snprintf(what, sizeof what, "serial / parallel writes: %.34s", a->label);
                 print_ratio(what, b->wall, b->nrep, a->wall, a->nrep, 1.0, NULL);

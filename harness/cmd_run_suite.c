@@ -278,6 +278,8 @@ static int build_argv(runner *r, const wl_cell *c, const char *vis, const char *
     OPT_INT("--threads", c->threads);
     OPT_INT("--chunks", c->chunks);
     OPT_STR("--precision", c->precision);
+    OPT_STR("--schedule", c->schedule);
+    if (c->serial_write) argv[n++] = "--serial-write";
     if (c->mem_budget) {
         OPT_INT("--mem-budget", c->mem_budget);
         argv[n++] = "--spill-dir";

@@ -39,7 +39,7 @@
  * reads one contiguous slab; the others are chunked along rows.
  * Every dataset carries a fletcher32 checksum.
  */
-#define IMG_VIS_FORMAT_VERSION 1
+#define IMG_VIS_FORMAT_VERSION 2 /* 2: spectral datasets channel-major */
 #define IMG_VIS_ROW_CHUNK 4096 /* rows per spectral chunk: write in multiples */
 #define IMG_MAX_POL 4
 

@@ -283,6 +283,33 @@ static void test_filter(void **state)
     wl_suite_destroy(s);
 }
 
+/* The scheduler and write-mode axes reach the cells, their parameters and
+ * filters. */
+static void test_schedule_axes(void **state)
+{
+    (void)state;
+    wl_suite *s = parse_ok("name: s\ndatasets: [alma-xc66]\nscale: 0.0001\n"
+                           "axes: {nodes: [2], schedule: [static, dynamic, locality],\n"
+                           "       serial_write: [false, true]}\n");
+    assert_int_equal(s->ncells, 6);
+    const char *sched[3] = {"static", "dynamic", "locality"};
+    for (size_t i = 0; i < 6; i++) {
+        const wl_cell *c = &s->cells[i];
+        assert_string_equal(c->schedule, sched[i / 2]);
+        assert_int_equal(c->serial_write, (int)(i % 2));
+        assert_true(tu_contains(c->params_json, sched[i / 2]));
+        assert_int_equal(tu_contains(c->params_json, "\"serial_write\":1"), (int)(i % 2));
+    }
+    ib_err e;
+    int m, n = 0;
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(wl_suite_filter(&e, &s->cells[i], "schedule=dynamic,serial_write=1", &m), 0);
+        n += m;
+    }
+    assert_int_equal(n, 1);
+    wl_suite_destroy(s);
+}
+
 /* ---- malformed suites -------------------------------------------------------- */
 
 typedef struct bad {
@@ -296,6 +323,8 @@ typedef struct bad {
 static const bad bad_suites[] = {
     {HEAD "bogus: 1\n", 4, 1, "unknown key 'bogus' in the suite (expected one of: name,"},
     {HEAD "axes: {kernel: [7]}\n", 4, 8, "unknown key 'kernel' in 'axes' (expected one of"},
+    {HEAD "axes: {schedule: [random]}\n", 4, 19, "schedule must be static, dynamic or locality"},
+    {HEAD "axes: {serial_write: [maybe]}\n", 4, 23, "serial_write must be true or false"},
     {"name: b\ndatasets: [alma-xc66]\nscale: abc\n", 3, 8, "'scale' must be a number > 0"},
     {"name: b\ndatasets: [alma-xc66]\nscale: 0\n", 3, 8, "'scale' must be a number > 0"},
     {"name: b\ndatasets: [alma-xc66]\nscale: -0.5\n", 3, 8, "'scale' must be a number > 0"},
@@ -468,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_matrix),          cmocka_unit_test(test_zip),
         cmocka_unit_test(test_exclude),         cmocka_unit_test(test_dataset_overrides),
         cmocka_unit_test(test_hash_and_params), cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_schedule_axes),
         cmocka_unit_test(test_malformed),       cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_shipped_suites),
     };

@@ -147,6 +147,7 @@ static int axval_eq(int axis, const axval *a, const axval *b)
     case WL_AX_PADDING: return a->d == b->d;
     case WL_AX_GRIDDER:
     case WL_AX_WEIGHT:
+    case WL_AX_SCHEDULE:
     case WL_AX_PRECISION: return strcmp(a->s, b->s) == 0;
     default: return a->i == b->i;
     }
@@ -261,6 +262,21 @@ static int axis_value(int axis, const char *t, axval *out, char *why, size_t n)
         }
         out->d = d;
         return 0;
+    case WL_AX_SCHEDULE:
+        if (strcmp(t, "static") && strcmp(t, "dynamic") && strcmp(t, "locality")) {
+            snprintf(why, n, "schedule must be static, dynamic or locality, got '%s'", t);
+            return -1;
+        }
+        snprintf(out->s, sizeof out->s, "%s", t);
+        return 0;
+    case WL_AX_SERIAL_WRITE:
+        if (!strcmp(t, "true") || !strcmp(t, "1")) out->i = 1;
+        else if (!strcmp(t, "false") || !strcmp(t, "0")) out->i = 0;
+        else {
+            snprintf(why, n, "serial_write must be true or false, got '%s'", t);
+            return -1;
+        }
+        return 0;
     }
     snprintf(why, n, "unknown axis %d", axis);
     return -1;
@@ -298,6 +314,8 @@ static void cell_set_axis(wl_cell *c, int axis, const axval *v)
     case WL_AX_PRECISION: snprintf(c->precision, sizeof c->precision, "%s", v->s); break;
     case WL_AX_MEM_BUDGET: c->mem_budget = v->i; break;
     case WL_AX_PADDING: c->padding = v->d; break;
+    case WL_AX_SCHEDULE: snprintf(c->schedule, sizeof c->schedule, "%s", v->s); break;
+    case WL_AX_SERIAL_WRITE: c->serial_write = (int)v->i; break;
     }
 }
 
@@ -327,6 +345,8 @@ json_t *wl_suite_cell_params(const wl_cell *c)
     if (c->precision[0]) SET("precision", json_string(c->precision));
     if (c->mem_budget) SET("mem_budget", json_integer(c->mem_budget));
     if (c->padding > 0) SET("padding", json_real(c->padding));
+    if (c->schedule[0]) SET("schedule", json_string(c->schedule));
+    if (c->serial_write) SET("serial_write", json_integer(1));
 #undef SET
     if (bad) {
         json_decref(o);
@@ -373,6 +393,8 @@ void wl_suite_cell_label(const wl_cell *c, char *buf, size_t n)
     if (c->precision[0]) ADD(" precision=%s", c->precision);
     if (c->mem_budget) ADD(" mem_budget=%lld", (long long)c->mem_budget);
     if (c->padding > 0) ADD(" padding=%g", c->padding);
+    if (c->schedule[0]) ADD(" schedule=%s", c->schedule);
+    if (c->serial_write) ADD("%s", " serial_write");
     ADD("%s", "");
 #undef ADD
 }
@@ -595,7 +617,8 @@ static void note_order(parser *p, int a)
 
 static const char *const axis_keys[] = {"chunks",    "nodes",      "threads", "support",
                                         "gridder",   "weight",     "precision",
-                                        "mem_budget", "padding",   NULL};
+                                        "mem_budget", "padding",   "schedule",
+                                        "serial_write", NULL};
 
 static int parse_axes(parser *p, yaml_node_t *n, axis *ax)
 {
@@ -704,7 +727,8 @@ static int parse_zip(parser *p, yaml_node_t *n)
             if (a < 0)
                 return perr(p, mn, IB_EPARSE, "zip group member must be an axis name (chunks, "
                                               "nodes, threads, support, gridder, weight, "
-                                              "precision, mem_budget, padding), got %s%s%s",
+                                              "precision, mem_budget, padding, schedule, "
+                                              "serial_write), got %s%s%s",
                             t ? "'" : "", t ? t : kind_name(mn), t ? "'" : "");
             if (used[a])
                 return perr(p, mn, IB_EPARSE, "axis '%s' is in more than one zip group or "
@@ -722,7 +746,8 @@ static int parse_rule(parser *p, yaml_node_t *n, rule *ru)
 {
     static const char *const keys[] = {"dataset", "chunks",    "nodes",      "threads",
                                        "support", "gridder",   "weight",     "precision",
-                                       "mem_budget", "padding", NULL};
+                                       "mem_budget", "padding", "schedule", "serial_write",
+                                       NULL};
     if (n->type != YAML_MAPPING_NODE || n->data.mapping.pairs.top == n->data.mapping.pairs.start)
         return perr(p, n, IB_EPARSE, "an exclude rule must be a non-empty mapping of parameters "
                                      "to values, got %s", kind_name(n));
@@ -1138,6 +1163,8 @@ static int cell_value(const wl_cell *c, const char *key, char *buf, size_t n)
         if (c->padding > 0) snprintf(buf, n, "%.17g", c->padding);
         return 0;
     }
+    if (!strcmp(key, "schedule")) { snprintf(buf, n, "%s", c->schedule); return 0; }
+    if (!strcmp(key, "serial_write")) { snprintf(buf, n, "%d", c->serial_write); return 0; }
     if (!strcmp(key, "hash")) { snprintf(buf, n, "%s", c->hash); return 0; }
     return -1;
 }
@@ -1165,7 +1192,7 @@ int wl_suite_filter(ib_err *e, const wl_cell *c, const char *expr, int *match)
             r = ib_error(e, IB_EINVAL,
                          "filter '%s': unknown key '%s' (expected dataset, scale, seed, chans, "
                          "times, image, chunks, nodes, threads, support, gridder, weight, "
-                         "precision, mem_budget, padding or hash)",
+                         "precision, mem_budget, padding, schedule, serial_write or hash)",
                          expr, key);
             break;
         }

@@ -28,6 +28,8 @@
  *     precision: [float]         # float|double
  *     mem_budget: [512M]         # bytes, K/M/G/T suffixes (powers of 1024)
  *     padding: [1.5]             # >= 1
+ *     schedule: [static, dynamic, locality]  # chunk to rank assignment
+ *     serial_write: [false, true]  # funnel planes through rank 0 (CASA-like)
  *   zip:                         # groups of axes that vary together
  *     - [chunks, threads]        # (same length; each axis in one group)
  *   exclude:                     # cells matching every key of a rule go
@@ -64,7 +66,9 @@
     X(WEIGHT, "weight")       \
     X(PRECISION, "precision") \
     X(MEM_BUDGET, "mem_budget") \
-    X(PADDING, "padding")
+    X(PADDING, "padding")     \
+    X(SCHEDULE, "schedule")   \
+    X(SERIAL_WRITE, "serial_write")
 
 enum wl_axis {
 #define WL_AXIS_ENUM(name, text) WL_AX_##name,
@@ -95,6 +99,8 @@ typedef struct wl_cell {
     char gridder[32], weight[32], precision[32];
     int64_t mem_budget;         /* bytes; 0 unset */
     double padding;             /* 0 unset */
+    char schedule[32];          /* "" unset */
+    int serial_write;           /* 0 unset (parallel writes) */
     /* identity */
     char hash[65];              /* SHA-256 (hex) of params_json */
     char params_json[1024];     /* canonical: sorted keys, compact */
