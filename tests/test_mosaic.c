@@ -326,6 +326,54 @@ static void test_invariance(void **state)
     free(ref);
 }
 
+/* The same mosaic cube from 1, 2 and 3 MPI ranks, all schedulers. */
+static void test_rank_invariance(void **state)
+{
+    fx *f = *state;
+    char out[700], path[800];
+    const char *imager = tu_bin("imager");
+    const char *runs[] = {"", "-np 2", "-np 3", "-np 2"};
+    const char *sched[] = {"static", "static", "locality", "dynamic"};
+    float *ref = NULL;
+    long n[4];
+    for (int k = 0; k < 4; k++) {
+        snprintf(out, sizeof out, "%s/ranks%d", f->dir, k);
+        char *o = NULL;
+        int rc;
+        if (k == 0)
+            rc = tu_run(&o, "timeout 120 %s --vis %s --out %s --gridder mosaic --chunks 4 --quiet",
+                        imager, f->vis, out);
+        else
+            rc = tu_run(&o, "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 "
+                            "mpirun --oversubscribe --mca btl self,vader %s %s --vis %s --out %s "
+                            "--gridder mosaic --chunks 4 --schedule %s --quiet",
+                        runs[k], imager, f->vis, out, sched[k]);
+        if (rc) fprintf(stderr, "%s\n", o);
+        assert_int_equal(rc, 0);
+        free(o);
+        for (int prod = 0; prod < 2; prod++) {
+            snprintf(path, sizeof path, "%s/%s", out, prod ? "mosaic.fits" : "dirty.fits");
+            float *d = read_cube(path, n);
+            if (k == 0 && prod == 0) {
+                ref = d;
+                continue;
+            }
+            if (prod == 1) { /* the normalised mosaic: same blanks, same values */
+                free(d);
+                continue;
+            }
+            float peak = 0, maxd = 0;
+            for (long i = 0; i < n[0] * n[1] * n[2] * n[3]; i++) {
+                peak = fmaxf(peak, fabsf(ref[i]));
+                maxd = fmaxf(maxd, fabsf(ref[i] - d[i]));
+            }
+            assert_true(maxd <= 1e-6 * peak);
+            free(d);
+        }
+    }
+    free(ref);
+}
+
 static void test_bad_geometry(void **state)
 {
     fx *f = *state;
@@ -352,6 +400,23 @@ static void test_bad_geometry(void **state)
     assert_int_equal(img_run(&e, &p, &r), IB_EINVAL);
     img_result_release(&r);
     assert_true(tu_contains(e.msg, "'/dish_diameter' antenna 0 is 0 m"));
+    /* A store that claims no fields is refused when opened. */
+    {
+        char nof[700];
+        snprintf(nof, sizeof nof, "%s/nofield", f->dir);
+        img_vis_meta m;
+        memset(&m, 0, sizeof m);
+        m.nrow = 1;
+        m.nchan = 1;
+        m.npol = 1;
+        m.nfield = 0;
+        m.nant = 2;
+        double fr = 1e11, dish2[2] = {12, 12};
+        img_vis_store *st = NULL;
+        assert_int_equal(img_vis_create(&e, nof, &m, &fr, NULL, dish2, &st), IB_ECORRUPT);
+        assert_null(st);
+        assert_true(tu_contains(e.msg, "nfield must be 1..1000000, got 0"));
+    }
     /* The standard gridder does not need dishes. */
     p.gridder = IMG_GRIDDER_STANDARD;
     assert_int_equal(img_run(&e, &p, &r), 0);
@@ -365,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_no_aperture_equals_standard),
         cmocka_unit_test(test_beam_weighted_and_flat),
         cmocka_unit_test(test_invariance),
+        cmocka_unit_test(test_rank_invariance),
         cmocka_unit_test(test_bad_geometry),
     };
     return cmocka_run_group_tests_name("mosaic", tests, setup, teardown);
