@@ -639,6 +639,14 @@ static int amdahl_figures(ctx *c, const char *ds, const char *slug, const rep__s
         if (!rc && rows) {
             rep__sb_puts(&g, "set title ");
             gpq(&g, title);
+            /* One node count alone gives gnuplot an empty x range. */
+            double xmin = INFINITY, xmax = 0;
+            for (size_t i = 0; i < nk; i++)
+                if (!isnan(kp[i].e)) {
+                    xmin = fmin(xmin, kp[i].nodes);
+                    xmax = fmax(xmax, kp[i].nodes);
+                }
+            if (xmin == xmax) rep__sb_printf(&g, "\nset xrange [%g:%g]", xmin / 2, xmax * 2);
             rep__sb_printf(&g, "\nset xlabel 'nodes (MPI ranks)'\nset ylabel 'experimentally "
                                "determined serial fraction e(n)'\nset logscale x 2\nset grid\n"
                                "set key top right\nset offsets graph 0.04, graph 0.04, graph "
