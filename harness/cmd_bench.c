@@ -104,8 +104,11 @@ static int differ_only_in(const bcell *a, const bcell *b, const char *key)
         if (strcmp(k, key) == 0) differs = !same;
         else if (!same) return 0;
     }
-    json_object_foreach(b->params, k, v)
-        if (!json_object_get(a->params, k) && strcmp(k, key) != 0) return 0;
+    json_object_foreach(b->params, k, v) {
+        if (json_object_get(a->params, k)) continue;
+        if (strcmp(k, key) != 0) return 0;
+        differs = 1; /* set in b only */
+    }
     return differs;
 }
 
@@ -130,7 +133,7 @@ static void label_of(bcell *c)
              pstr(p, "gridder", "standard"), (int)pnum(p, "support", 7), (int)pnum(p, "nodes", 1),
              (int)pnum(p, "threads", 1), (int)pnum(p, "chunks", 0),
              json_object_get(p, "schedule") ? " " : "", pstr(p, "schedule", ""),
-             pnum(p, "serial_write", 0) > 0 ? " serial-write" : "",
+             pnum(p, "serial_write", 0) > 0 ? " serial" : "",
              pnum(p, "mem_budget", 0) > 0 ? " budget" : "");
 }
 
@@ -198,7 +201,7 @@ int hx_cmd_bench(int argc, char **argv)
     }
     sqlite3_finalize(st);
     printf("bench: run %lld of '%s' in %s, %d cells\n\n", (long long)run, suite, dbpath, n);
-    printf("  %-44s %8s %11s %11s %9s %10s\n", "cell", "wall s", "grid M/s/t", "cube M/s",
+    printf("  %-48s %8s %11s %11s %9s %10s\n", "cell", "wall s", "grid M/s/t", "cube M/s",
            "sched us", "spill MB");
     double best_rate = 0;
     for (int i = 0; i < n; i++) {
@@ -221,7 +224,7 @@ int hx_cmd_bench(int argc, char **argv)
         if (c->grid_rate > best_rate && c->threads == 1 && c->nodes == 1 &&
             strcmp(pstr(c->params, "gridder", "standard"), "standard") == 0)
             best_rate = c->grid_rate;
-        printf("  %-44.44s %8.3f %11.2f %11.2f %9.2f %10.1f\n", c->label,
+        printf("  %-48.48s %8.3f %11.2f %11.2f %9.2f %10.1f\n", c->label,
                median_of(c->wall, c->nrep), c->grid_rate / 1e6, c->cube_rate / 1e6,
                c->sched_task * 1e6, c->spill / 1e6);
     }
@@ -261,8 +264,9 @@ int hx_cmd_bench(int argc, char **argv)
             }
             if (strcmp(pstr(a->params, "schedule", "static"), "static") == 0 && i != j &&
                 differ_only_in(a, b, "schedule")) {
-                snprintf(what, sizeof what, "%s / static: %.40s", pstr(b->params, "schedule", "?"),
-                         a->label);
+                snprintf(what, sizeof what, "%s / static%s: %.30s", pstr(b->params, "schedule", "?"),
+                         pnum(a->params, "serial_write", 0) > 0 ? " (serial writes)" : "",
+                         pstr(a->params, "dataset", "?"));
                 print_ratio(what, b->wall, b->nrep, a->wall, a->nrep, 1.0, NULL);
             }
         }

@@ -203,6 +203,10 @@ int img__fits_write_plane(ib_err *e, img__fits *f, int chan, int pol, float *pla
         return ib_error(e, errno == ENOSPC ? IB_ENOSPACE : IB_EIO,
                         "fits '%s': cannot write plane chan %d pol %d: %s", f->tmp, chan, pol,
                         strerror(errno));
+    /* Start writing the plane back now, without waiting, so that the
+     * fsync that seals the cube has little left to do (it is the one
+     * serial step at the end of a run). */
+    sync_file_range(f->fd, off, (off_t)(n * 4), SYNC_FILE_RANGE_WRITE);
     return 0;
 }
 

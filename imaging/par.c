@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *img_comm_op_name(int op)
 {
@@ -127,7 +128,13 @@ int img__probe(ib_err *e, img__comm *c, int *from, int *tag, int *bytes)
 {
     MPI_Status st;
     double t0 = ib_now();
-    int rc = MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+    /* Poll with short sleeps rather than MPI_Probe, which spins: rank 0's
+     * service thread must not take a core from the rank's workers. */
+    int flag = 0, rc;
+    struct timespec nap = {0, 20000};
+    while ((rc = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st)) ==
+               MPI_SUCCESS && !flag)
+        nanosleep(&nap, NULL);
     pthread_mutex_lock(&c->lock);
     c->st.seconds[IMG_COMM_P2P] += ib_now() - t0;
     pthread_mutex_unlock(&c->lock);
