@@ -34,17 +34,21 @@ typedef struct bcell {
     double grid_rate, cube_rate, sched_task, spill, threads, nodes;
 } bcell;
 
-static int load_metric(sqlite3 *db, int64_t run, int64_t cell, const char *name, double *out,
-                       int max)
+/* The values of one metric (or, with phase set, one phase's wall seconds)
+ * over the successful repeats of a cell in a run, in repeat order. */
+static int load_values(sqlite3 *db, int64_t run, int64_t cell, const char *name, int phase,
+                       double *out, int max)
 {
+    static const char *const sql[2] = {
+        "SELECT m.value FROM metrics m JOIN attempts a ON m.attempt_id = a.id "
+        "WHERE a.run_id = ? AND a.cell_id = ? AND a.status = 'ok' AND m.name = ? "
+        "AND m.value IS NOT NULL ORDER BY a.repeat_index",
+        "SELECT p.wall_s FROM phases p JOIN attempts a ON p.attempt_id = a.id "
+        "WHERE a.run_id = ? AND a.cell_id = ? AND a.status = 'ok' AND p.phase = ? "
+        "ORDER BY a.repeat_index"};
     sqlite3_stmt *st;
     int n = 0;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT m.value FROM metrics m JOIN attempts a ON m.attempt_id = a.id "
-                           "WHERE a.run_id = ? AND a.cell_id = ? AND a.status = 'ok' AND m.name = ? "
-                           "AND m.value IS NOT NULL ORDER BY a.repeat_index",
-                           -1, &st, NULL) != SQLITE_OK)
-        return -1;
+    if (sqlite3_prepare_v2(db, sql[phase != 0], -1, &st, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_int64(st, 1, run);
     sqlite3_bind_int64(st, 2, cell);
     sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
@@ -53,23 +57,10 @@ static int load_metric(sqlite3 *db, int64_t run, int64_t cell, const char *name,
     return n;
 }
 
-static int load_phase(sqlite3 *db, int64_t run, int64_t cell, const char *phase, double *out,
-                      int max)
+static int load_metric(sqlite3 *db, int64_t run, int64_t cell, const char *name, double *out,
+                       int max)
 {
-    sqlite3_stmt *st;
-    int n = 0;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT p.wall_s FROM phases p JOIN attempts a ON p.attempt_id = a.id "
-                           "WHERE a.run_id = ? AND a.cell_id = ? AND a.status = 'ok' AND p.phase = ? "
-                           "ORDER BY a.repeat_index",
-                           -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_int64(st, 2, cell);
-    sqlite3_bind_text(st, 3, phase, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW && n < max) out[n++] = sqlite3_column_double(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    return load_values(db, run, cell, name, 0, out, max);
 }
 
 static double median_of(const double *x, int n)
@@ -209,7 +200,7 @@ int hx_cmd_bench(int argc, char **argv)
         double v[MAXREP];
         label_of(c);
         c->nrep = load_metric(db, run, c->id, "wall_time", c->wall, MAXREP);
-        load_phase(db, run, c->id, "grid", c->grid_s, MAXREP);
+        load_values(db, run, c->id, "grid", 1, c->grid_s, MAXREP);
         load_metric(db, run, c->id, "samples_gridded", c->samples, MAXREP);
         int k = load_metric(db, run, c->id, "grid_rate", v, MAXREP);
         c->grid_rate = median_of(v, k);

@@ -129,12 +129,14 @@ static int write_all(int fd, const void *buf, size_t n, off_t off)
     return 0;
 }
 
-int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
-                     const char *const *history, img__fits **out)
+/* A handle for the cube at path with its header formatted (the cards in
+ * *hdr, malloc'd); the file is not touched yet. */
+static int fits_new(ib_err *e, const char *path, const img__cube_desc *d,
+                    const char *const *history, img__fits **out, char **hdr, int *ncards)
 {
     *out = NULL;
     img__fits *f = ib_calloc(1, sizeof *f);
-    if (!f) return ib_error(e, IB_ENOMEM, "out of memory creating '%s'", path);
+    if (!f) return ib_error(e, IB_ENOMEM, "out of memory for '%s'", path);
     f->fd = -1;
     snprintf(f->path, sizeof f->path, "%s", path);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp", path);
@@ -142,13 +144,25 @@ int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
     f->ny = d->ny;
     f->nchan = d->nchan;
     f->npol = d->npol;
-    char *hdr = NULL;
-    int ncards = 0;
-    int rc = make_header(e, path, d, history, &hdr, &ncards);
+    int rc = make_header(e, path, d, history, hdr, ncards);
     if (rc) {
         free(f);
         return rc;
     }
+    f->data_start = (off_t)(((size_t)*ncards * 80 + 2879) / 2880 * 2880);
+    *out = f;
+    return 0;
+}
+
+int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
+                     const char *const *history, img__fits **out)
+{
+    *out = NULL;
+    img__fits *f;
+    char *hdr = NULL;
+    int ncards = 0;
+    int rc = fits_new(e, path, d, history, &f, &hdr, &ncards);
+    if (rc) return rc;
     size_t hlen = (size_t)ncards * 80, hpad = (hlen + 2879) / 2880 * 2880;
     size_t data;
     if (ib_mul3_size((size_t)d->nx * (size_t)d->ny, (size_t)d->nchan, (size_t)d->npol * 4, &data)) {
@@ -156,7 +170,6 @@ int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
         free(f);
         return ib_error(e, IB_EOVERFLOW, "fits '%s': cube too large", path);
     }
-    f->data_start = (off_t)hpad;
     f->file_size = (off_t)(hpad + (data + 2879) / 2880 * 2880);
     char *block = ib_malloc(hpad);
     if (!block) {
@@ -230,23 +243,12 @@ int img__fits_open(ib_err *e, const char *path, const img__cube_desc *d,
                    const char *const *history, img__fits **out)
 {
     *out = NULL;
-    img__fits *f = ib_calloc(1, sizeof *f);
-    if (!f) return ib_error(e, IB_ENOMEM, "out of memory opening '%s'", path);
-    snprintf(f->path, sizeof f->path, "%s", path);
-    snprintf(f->tmp, sizeof f->tmp, "%s.tmp", path);
-    f->nx = d->nx;
-    f->ny = d->ny;
-    f->nchan = d->nchan;
-    f->npol = d->npol;
+    img__fits *f;
     char *hdr = NULL;
     int ncards = 0;
-    int rc = make_header(e, path, d, history, &hdr, &ncards);
+    int rc = fits_new(e, path, d, history, &f, &hdr, &ncards);
     free(hdr);
-    if (rc) {
-        free(f);
-        return rc;
-    }
-    f->data_start = (off_t)(((size_t)ncards * 80 + 2879) / 2880 * 2880);
+    if (rc) return rc;
     f->fd = open(f->tmp, O_WRONLY);
     if (f->fd < 0) {
         rc = ib_error(e, IB_EIO, "fits '%s': cannot open for writing: %s", f->tmp, strerror(errno));

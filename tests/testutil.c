@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <fitsio.h>
+
 #include "imaging/imaging.h"
 
 #include <stdarg.h>
@@ -174,3 +176,38 @@ int tu_make_store(const char *dir, const tu_store *t, const tu_src *s, int ns)
     return rc;
 }
 
+
+float *tu_read_cube(const char *path, long n[4])
+{
+    fitsfile *fp;
+    int status = 0, naxis = 0, anynul;
+    n[0] = n[1] = n[2] = n[3] = 1;
+    fits_open_file(&fp, path, READONLY, &status);
+    if (status) return NULL;
+    fits_get_img_dim(fp, &naxis, &status);
+    if (naxis != 4) status = BAD_NAXIS;
+    fits_get_img_size(fp, 4, n, &status);
+    size_t tot = (size_t)(n[0] * n[1] * n[2] * n[3]);
+    float *buf = status ? NULL : malloc(sizeof(float) * tot);
+    long fp1[4] = {1, 1, 1, 1};
+    if (buf) fits_read_pix(fp, TFLOAT, fp1, (LONGLONG)tot, NULL, buf, &anynul, &status);
+    int st2 = 0;
+    fits_close_file(fp, &st2);
+    if (status) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+double tu_max_rel_diff(const float *a, const float *b, size_t n)
+{
+    float peak = 0, maxd = 0;
+    for (size_t i = 0; i < n; i++) {
+        float pa = a[i] < 0 ? -a[i] : a[i], d = a[i] - b[i];
+        peak = pa > peak ? pa : peak;
+        d = d < 0 ? -d : d;
+        maxd = d > maxd ? d : maxd;
+    }
+    return peak > 0 ? maxd / peak : maxd;
+}

@@ -44,4 +44,10 @@ typedef struct tu_store {
  */
 int tu_make_store(const char *dir, const tu_store *t, const tu_src *s, int ns);
 
+/* A 4-axis FITS cube (x, y, chan, pol) as floats (caller frees), its axis
+ * lengths in n; NULL if the file cannot be read as such. */
+float *tu_read_cube(const char *path, long n[4]);
+/* max |a - b| over max |a|, for n values. */
+double tu_max_rel_diff(const float *a, const float *b, size_t n);
+
 #endif
