@@ -105,7 +105,13 @@ static void test_spill_keeps_the_cube(void **state)
     assert_true(spilled > 0);
     assert_true(files >= 1);
     assert_true(tracked <= 0.95 * budget);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    /* Sanitizer shadow memory and quarantine dwarf the budget: the RSS
+     * bound is checked in the plain build only. */
+    (void)rss;
+#else
     assert_true(rss <= 1.05 * budget + base);
+#endif
     char a[800], b[800];
     snprintf(a, sizeof a, "%s/ref/dirty.fits", f->dir);
     snprintf(b, sizeof b, "%s/spill/dirty.fits", f->dir);
