@@ -42,6 +42,7 @@ static int run_imager(img_params *p, img_result *r)
     p->quiet = 1;
     int rc = img_run(&e, p, r);
     if (rc) fprintf(stderr, "img_run: %s\n", e.msg);
+    img_result_release(r);
     return rc;
 }
 
