@@ -140,6 +140,9 @@ typedef struct worker {
     uint64_t spill_bytes, spill_files;
     double spill_write_s, spill_read_s;
     prof_papi_thread pt;
+    img__req req;        /* dynamic scheduling: the request in flight */
+    int32_t reply;
+    int req_pending, started;
     double *tx, *ty;     /* mosaic kernel tables of the current channel */
     double *kbuf;        /* FFT buffer for the tables */
     float *gx, *gy;      /* squared beams per field along x and y */
@@ -710,19 +713,55 @@ static int next_chunk(worker *w)
     if (R->p->schedule != IMG_SCHED_DYNAMIC || R->par->size == 1) {
         int i = atomic_fetch_add(&R->my_next, 1);
         c = i < R->nmy ? R->my_chunks[i] : -1;
+    } else if (!w->started) {
+        /* The first round is dealt without messages: thread t of rank r
+         * starts on chunk r*T + t; rank 0's counter starts after them. */
+        w->started = 1;
+        c = R->par->rank * R->p->threads + w->id;
+        if (c >= R->nchunks) c = -1;
+        if (c >= 0 && R->par->rank != 0) {
+            ib_err e;
+            ib_err_init(&e);
+            int32_t req = w->id;
+            if (img__send(&e, &R->comm, &req, sizeof req, 0, TAG_REQ) ||
+                img__irecv(&e, &R->comm, &w->reply, sizeof w->reply, 0, TAG_REPLY + w->id,
+                           &w->req)) {
+                set_err(R, &e);
+                return -1;
+            }
+            w->req_pending = 1;
+        }
     } else if (R->par->rank == 0) {
         c = atomic_fetch_add(&R->next_chunk, 1);
         if (c >= R->nchunks) c = -1;
     } else {
+        /* One request always in flight: the reply for the next chunk
+         * arrives while this one is imaged, so the round trip to rank 0 is
+         * hidden behind the work (only the first request waits). */
         ib_err e;
         ib_err_init(&e);
-        int32_t req = w->id, rep = -1;
-        if (img__send(&e, &R->comm, &req, sizeof req, 0, TAG_REQ) ||
-            img__recv(&e, &R->comm, &rep, sizeof rep, 0, TAG_REPLY + w->id, NULL, NULL)) {
+        int32_t req = w->id;
+        if (!w->req_pending &&
+            (img__send(&e, &R->comm, &req, sizeof req, 0, TAG_REQ) ||
+             img__irecv(&e, &R->comm, &w->reply, sizeof w->reply, 0, TAG_REPLY + w->id, &w->req))) {
             set_err(R, &e);
             return -1;
         }
-        c = rep;
+        w->req_pending = 0;
+        if (img__wait(&e, &R->comm, &w->req)) {
+            set_err(R, &e);
+            return -1;
+        }
+        c = w->reply;
+        if (c >= 0) {
+            if (img__send(&e, &R->comm, &req, sizeof req, 0, TAG_REQ) ||
+                img__irecv(&e, &R->comm, &w->reply, sizeof w->reply, 0, TAG_REPLY + w->id,
+                           &w->req)) {
+                set_err(R, &e);
+                return -1;
+            }
+            w->req_pending = 1;
+        }
     }
     w->sched_s += ib_now() - t0;
     if (c >= 0) w->ntasks++;
@@ -1354,16 +1393,19 @@ static int write_tasks(ib_err *e, run_ctx *R, const worker *ws, int n, img_resul
         if (!(rc = ib_path_join(e, path, sizeof path, R->p->out_dir, "tasks.csv"))) {
             snprintf(tmp, sizeof tmp, "%s.tmp", path);
             FILE *f = fopen(tmp, "w");
-            if (!f) rc = ib_error(e, IB_EIO, "tasks '%s': cannot create", tmp);
+            if (!f) rc = ib_error(e, IB_EIO, "tasks '%s': cannot create: %s", tmp, strerror(errno));
             else {
                 fprintf(f, "rank,thread,chunk,chan,phase,start,end\n");
                 for (size_t i = 0; i < total; i++)
                     fprintf(f, "%d,%d,%d,%d,%s,%.9f,%.9f\n", all[i].rank, all[i].thread,
                             all[i].chunk, all[i].chan, prof_phase_name(all[i].phase),
                             all[i].start, all[i].end);
-                if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) rc = IB_EIO;
-                if (fclose(f) != 0) rc = IB_EIO;
-                if (rc) ib_error(e, IB_EIO, "tasks '%s': cannot write (disk full?)", tmp);
+                int err = 0;
+                if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) err = errno ? errno : EIO;
+                if (fclose(f) != 0 && !err) err = errno ? errno : EIO;
+                if (err)
+                    rc = ib_error(e, err == ENOSPC ? IB_ENOSPACE : IB_EIO,
+                                  "tasks '%s': cannot write: %s", tmp, strerror(err));
                 else if (rename(tmp, path) != 0)
                     rc = ib_error(e, IB_EIO, "tasks '%s': cannot rename into place", path);
                 if (rc) unlink(tmp);
@@ -1401,7 +1443,7 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     prof_timer_init(&main_t);
     prof_timer_switch(&main_t, PROF_READ);
     worker *ws = NULL;
-    int nthreads = p->threads, started = 0;
+    int nthreads = p->threads, started = 0, sealed = 0;
     const int root = R.par->rank == 0, N = R.par->size;
     char path[4096];
 
@@ -1457,6 +1499,8 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     for (int c = 0; c < R.nchunks; c++)
         if (R.chunk0[c + 1] - R.chunk0[c] > R.max_chunk) R.max_chunk = R.chunk0[c + 1] - R.chunk0[c];
     if ((rc = assign_chunks(e, &R))) goto out;
+    if (p->schedule == IMG_SCHED_DYNAMIC && N > 1)
+        atomic_store(&R.next_chunk, N * nthreads); /* after the first round */
     if ((rc = setup_budget(e, &R))) goto out;
 
     if ((rc = load_rows(e, &R))) goto out;
@@ -1591,6 +1635,7 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
         else img__fits_abort(R.cube[k]);
         R.cube[k] = NULL;
     }
+    sealed = root;
     prof_timer_stop(&main_t);
     if (rc) goto out;
     if ((rc = img__reduce_max_float(e, &R.comm, R.peaks, (int)(R.nchan * R.npol)))) goto out;
@@ -1637,6 +1682,16 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
         if (p->check_dft > 0) rc = check_dft(e, &R, path, res);
     }
 out:
+    /* A run that fails after sealing its cubes (task events, statistics,
+     * the DFT check) leaves no complete-looking products either. */
+    for (int k = 0; rc && sealed && k < IMG_NPROD; k++) {
+        char kpath[4096];
+        if (product_made(p, k) &&
+            !ib_path_join(NULL, kpath, sizeof kpath, p->out_dir, img_product_file(k)))
+            unlink(kpath);
+        if (k == 0 && !ib_path_join(NULL, kpath, sizeof kpath, p->out_dir, "tasks.csv"))
+            unlink(kpath);
+    }
     if (!res->ranks)
         for (int i = 0; i < PROF_NPHASE && i < IMG_MAX_PHASES; i++) {
             res->phase_wall[i] = main_t.wall[i];

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <time.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -99,6 +100,9 @@ static int parse_bytes(const char *s, uint64_t *out)
 
 int main(int argc, char **argv)
 {
+    /* Past `ulimit -f` a write fails with EFBIG and we say which file,
+     * instead of dying of SIGXFSZ with a half-written temporary. */
+    signal(SIGXFSZ, SIG_IGN);
     /* HDF5 allocates and frees a chunk buffer per chunk read; keep such
      * blocks on the heap (no mmap/munmap and fresh page faults each time). */
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
@@ -258,19 +262,37 @@ int main(int argc, char **argv)
         img_par_finalize(&par);
         return 0;
     }
+    int stats_failed = 0;
     if (p.stats_path) {
         ib_err e2;
         ib_err_init(&e2);
         json_t *counters = prof_counters_json(p.papi, p.sde);
         if (img_stats_write(&e2, p.stats_path, &p, &res, res.meta.nrow ? &res.meta : NULL,
-                            counters))
+                            counters)) {
             fprintf(stderr, "imager: %s\n", e2.msg);
+            if (!rc) {
+                /* The statistics asked for are part of the output: the run
+                 * failed, and like any failed run leaves no products. */
+                stats_failed = 1;
+                for (int k = 0; k < IMG_NPROD; k++) {
+                    char kpath[4096];
+                    int made = k == IMG_PROD_DIRTY || (k == IMG_PROD_PSF && p.psf) ||
+                               (k > IMG_PROD_PSF && p.gridder == IMG_GRIDDER_MOSAIC);
+                    if (made && !ib_path_join(NULL, kpath, sizeof kpath, p.out_dir,
+                                              img_product_file(k)))
+                        remove(kpath);
+                }
+                char tpath[4096];
+                if (!ib_path_join(NULL, tpath, sizeof tpath, p.out_dir, "tasks.csv"))
+                    remove(tpath);
+            }
+        }
         json_decref(counters);
     }
     if (have_papi) prof_papi_release(&papi);
     if (have_sde) prof_sde_release(&sde);
-    if (rc) {
-        fprintf(stderr, "imager: %s\n", e.msg);
+    if (rc || stats_failed) {
+        if (rc) fprintf(stderr, "imager: %s\n", e.msg);
         img_result_release(&res);
         img_par_finalize(&par);
         return 1;

@@ -7,6 +7,7 @@
 
 #include "imaging/imaging.h"
 
+#include <mpi.h>
 #include <pthread.h>
 
 /* ---------- mosaic aperture kernels (mosaic.c) ---------- */
@@ -47,6 +48,14 @@ int img__send(ib_err *e, img__comm *c, const void *buf, int bytes, int dest, int
 int img__recv(ib_err *e, img__comm *c, void *buf, int bytes, int src, int tag, int *from,
               int *got_tag);
 int img__probe(ib_err *e, img__comm *c, int *from, int *tag, int *bytes);
+/* A receive in flight (img__irecv) and its completion (img__wait, which
+ * counts the message and the seconds spent waiting). */
+typedef struct img__req {
+    MPI_Request r;
+    int bytes;
+} img__req;
+int img__irecv(ib_err *e, img__comm *c, void *buf, int bytes, int src, int tag, img__req *q);
+int img__wait(ib_err *e, img__comm *c, img__req *q);
 int img__barrier(ib_err *e, img__comm *c);
 int img__allreduce_max_int(ib_err *e, img__comm *c, int *v);
 int img__reduce_max_float(ib_err *e, img__comm *c, float *v, int n);

@@ -124,6 +124,25 @@ int img__recv(ib_err *e, img__comm *c, void *buf, int bytes, int src, int tag, i
     return 0;
 }
 
+int img__irecv(ib_err *e, img__comm *c, void *buf, int bytes, int src, int tag, img__req *q)
+{
+    q->bytes = bytes;
+    int rc = MPI_Irecv(buf, bytes, MPI_BYTE, src < 0 ? MPI_ANY_SOURCE : src,
+                       tag < 0 ? MPI_ANY_TAG : tag, MPI_COMM_WORLD, &q->r);
+    return rc == MPI_SUCCESS ? 0 : mpi_fail(e, c, rc, "receive", src);
+}
+
+int img__wait(ib_err *e, img__comm *c, img__req *q)
+{
+    MPI_Status st;
+    double t0 = ib_now();
+    int rc = MPI_Wait(&q->r, &st);
+    int n = 0;
+    if (rc == MPI_SUCCESS) MPI_Get_count(&st, MPI_BYTE, &n);
+    count(c, IMG_COMM_P2P, 0, (uint64_t)n, ib_now() - t0);
+    return rc == MPI_SUCCESS ? 0 : mpi_fail(e, c, rc, "wait for", st.MPI_SOURCE);
+}
+
 int img__probe(ib_err *e, img__comm *c, int *from, int *tag, int *bytes)
 {
     MPI_Status st;

@@ -5,6 +5,7 @@
 #include "imaging/imaging.h"
 #include "profiles/profiles.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -160,10 +161,13 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int rc = 0;
+    errno = 0;
     if (json_dump_file(root, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(12)) != 0 ||
         rename(tmp, path) != 0) {
+        int err = errno ? errno : EIO;
         unlink(tmp);
-        rc = ib_error(e, IB_EIO, "stats '%s': cannot write", path);
+        rc = ib_error(e, err == ENOSPC ? IB_ENOSPACE : IB_EIO, "stats '%s': cannot write: %s",
+                      path, strerror(err));
     }
     json_decref(root);
     return rc;

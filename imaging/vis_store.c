@@ -247,7 +247,17 @@ static int dup_arrays(ib_err *e, img_vis_store *s, const double *freq, const dou
     return 0;
 }
 
-static void silence_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* Errors are ours to report, not HDF5's to print. And no HDF5 clean-up
+ * at exit: after a close that failed to flush (disk full, ulimit -f),
+ * HDF5 1.10 frees the file but keeps its id, and its exit handler then
+ * closes it again and crashes (HDFFV-11052, fixed in 1.14.1). Every file
+ * is closed explicitly; H5dont_atexit only takes effect as the first
+ * HDF5 call of the process and is harmless otherwise. */
+static void silence_hdf5(void)
+{
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 int img_vis_create(ib_err *e, const char *dir, const img_vis_meta *meta, const double *freq,
                    const double *field_dir, const double *dish, img_vis_store **out)
