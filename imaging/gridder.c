@@ -422,6 +422,7 @@ static void drop_spill(worker *w)
 static void release_held(worker *w)
 {
     run_ctx *R = w->R;
+    if (!R) return; /* a worker that was never set up */
     for (size_t i = 0; i < w->nheld; i++) free(w->held[i].mem);
     w->nheld = 0;
     if (R->budget && w->held_bytes) {
