@@ -10,16 +10,26 @@
  * stderr.log, stats.json and cell.json (the format `harness ingest`
  * reads); FITS products are removed after a successful ingest unless
  * --keep-products.
+ *
+ * Launchers: local (mpirun only for cells with several ranks), mpirun
+ * (for every cell, optionally over a --hostfile), and slurm, which runs
+ * nothing: it writes a batch script per (cell, repeat) that does what a
+ * local attempt does (slurm.c renders them) and leaves cell.json for
+ * `harness ingest`. The dataset and imager command lines come from the
+ * same functions (add_gen, add_mpirun, add_imager) for every launcher.
  */
 #define _GNU_SOURCE
 #include "harness/harness.h"
+#include "harness/slurm.h"
 #include "results/results.h"
 #include "workloads/suite.h"
 #include "workloads/workloads.h"
 
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +42,11 @@ typedef struct opts {
     const char *db, *filter, *launcher, *data_dir, *out_dir, *datasets_dir;
     int resume, dry_run, repeat, keep, help;
     double timeout;
+    const char *hostfile;      /* --launcher mpirun: hosts for the ranks */
+    const char *emit;          /* --launcher slurm: where the job scripts go */
+    const char *mpi_launcher;  /* slurm: srun (default) or mpirun inside the job */
+    int tasks_per_node;        /* slurm: ranks per node (default 1) */
+    int submit;                /* slurm: sbatch every script */
 } opts;
 
 /* One dataset materialisation (shared by the cells with its key). */
@@ -56,7 +71,8 @@ typedef struct runner {
     int64_t run_id;
     dsstate *ds;
     size_t nds;
-    char imager[4096], mpirun[4096], harness[4096];
+    char imager[4096], mpirun[4096], harness[4096], sbatch[4096];
+    char hostfile[PATH_MAX];   /* --hostfile made absolute */
     int have_mpirun;
     long cores;
     hx_progress prog;
@@ -98,6 +114,151 @@ static void join_args(char *out, size_t n, char *const argv[])
     }
 }
 
+/* ---- what a cell runs: one definition for every launcher ---------------- */
+
+/* An argument vector being built; numbers are formatted into num[]. */
+typedef struct argv_buf {
+    char *v[64];
+    int n;
+    char num[16][64];
+    int nnum;
+} argv_buf;
+
+static void av_add(argv_buf *a, const char *s)
+{
+    IB_ASSERT(a->n < 63);
+    a->v[a->n++] = (char *)s;
+    a->v[a->n] = NULL;
+}
+
+static void av_addf(argv_buf *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void av_addf(argv_buf *a, const char *fmt, ...)
+{
+    IB_ASSERT(a->nnum < 16);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->num[a->nnum], sizeof a->num[0], fmt, ap);
+    va_end(ap);
+    av_add(a, a->num[a->nnum++]);
+}
+
+/*
+ * `harness gen` for the dataset of cell c into out: what run-suite runs
+ * before a cell whose dataset the cache lacks, and what a Slurm job runs.
+ */
+static void add_gen(argv_buf *a, const wl_cell *c, const char *harness, const char *out,
+                    const char *datasets_dir)
+{
+    a->n = a->nnum = 0;
+    av_add(a, harness);
+    av_add(a, "gen");
+    av_add(a, "--dataset");
+    av_add(a, c->dataset);
+    av_add(a, "--scale");
+    av_addf(a, "%.17g", c->scale);
+    av_add(a, "--seed");
+    av_addf(a, "%lld", (long long)c->seed);
+    av_add(a, "--out");
+    av_add(a, out);
+    if (c->chans) {
+        av_add(a, "--chans");
+        av_addf(a, "%lld", (long long)c->chans);
+    }
+    if (c->times) {
+        av_add(a, "--times");
+        av_addf(a, "%lld", (long long)c->times);
+    }
+    if (c->image_nx) {
+        av_add(a, "--image");
+        av_addf(a, "%dx%d", c->image_nx, c->image_ny);
+    }
+    if (datasets_dir) {
+        av_add(a, "--datasets-dir");
+        av_add(a, datasets_dir);
+    }
+}
+
+/*
+ * mpirun in front of the imager: np ranks; with a hostfile, ranks are
+ * placed round-robin over its hosts (--map-by node: one rank per node
+ * before any node gets a second, as nodes = ranks in the study).
+ */
+static void add_mpirun(argv_buf *a, const char *mpirun, int np, const char *hostfile,
+                       int oversubscribe)
+{
+    av_add(a, mpirun);
+    av_add(a, "-np");
+    av_addf(a, "%d", np);
+    if (hostfile) {
+        av_add(a, "--hostfile");
+        av_add(a, hostfile);
+        av_add(a, "--map-by");
+        av_add(a, "node");
+    }
+    if (oversubscribe) av_add(a, "--oversubscribe");
+    if (geteuid() == 0) av_add(a, "--allow-run-as-root");
+}
+
+/*
+ * The imager and its arguments for cell c, appended to a: the dataset in
+ * vis, products in out, statistics in stats, spill files (with a memory
+ * budget) in spill.
+ */
+static void add_imager(argv_buf *a, const wl_cell *c, const char *imager, const char *vis,
+                       const char *out, const char *stats, const char *spill)
+{
+    av_add(a, imager);
+    av_add(a, "--vis");
+    av_add(a, vis);
+    av_add(a, "--out");
+    av_add(a, out);
+    av_add(a, "--stats");
+    av_add(a, stats);
+    if (c->gridder[0]) av_add(a, "--gridder"), av_add(a, c->gridder);
+    if (c->support) av_add(a, "--support"), av_addf(a, "%d", c->support);
+    if (c->weight[0]) av_add(a, "--weight"), av_add(a, c->weight);
+    if (c->image_nx) av_add(a, "--image"), av_addf(a, "%dx%d", c->image_nx, c->image_ny);
+    if (c->padding > 0) av_add(a, "--padding"), av_addf(a, "%.17g", c->padding);
+    if (c->threads) av_add(a, "--threads"), av_addf(a, "%d", c->threads);
+    if (c->chunks) av_add(a, "--chunks"), av_addf(a, "%d", c->chunks);
+    if (c->precision[0]) av_add(a, "--precision"), av_add(a, c->precision);
+    if (c->schedule[0]) av_add(a, "--schedule"), av_add(a, c->schedule);
+    if (c->serial_write) av_add(a, "--serial-write");
+    if (c->mem_budget) {
+        av_add(a, "--mem-budget");
+        av_addf(a, "%lld", (long long)c->mem_budget);
+        av_add(a, "--spill-dir");
+        av_add(a, spill);
+    }
+}
+
+/* cache.json: what a dataset directory holds; its presence (with vis.h5)
+ * says the materialisation completed. NULL when out of memory. */
+static json_t *cache_json(const wl_cell *c)
+{
+    json_t *o = json_pack("{s:s, s:s, s:f, s:I}", "dataset", c->dataset, "key", c->dataset_key,
+                          "scale", c->scale, "seed", (json_int_t)c->seed);
+    if (!o) return NULL;
+    if (c->chans) json_object_set_new(o, "chans", json_integer(c->chans));
+    if (c->times) json_object_set_new(o, "times", json_integer(c->times));
+    if (c->image_nx) json_object_set_new(o, "image_nx", json_integer(c->image_nx));
+    if (c->image_ny) json_object_set_new(o, "image_ny", json_integer(c->image_ny));
+    return o;
+}
+
+#define CACHE_JSON_FLAGS (JSON_INDENT(2) | JSON_SORT_KEYS)
+
+/* The fields of cell.json that do not depend on how the attempt went.
+ * NULL when out of memory. */
+static json_t *cell_json_head(const runner *r, const wl_cell *c, int repeat)
+{
+    json_t *params = wl_suite_cell_params(c);
+    if (!params) return NULL;
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:i}", "schema", "imbench-cell/1", "suite",
+                     r->suite->name, "suite_hash", r->suite->file_hash, "hash", c->hash,
+                     "params", params, "repeat", repeat);
+}
+
 /* ---- datasets ------------------------------------------------------------ */
 
 static dsstate *ds_for(runner *r, const wl_cell *c)
@@ -107,20 +268,13 @@ static dsstate *ds_for(runner *r, const wl_cell *c)
     return NULL;
 }
 
-/* cache.json: what the directory holds; its presence (with vis.h5) says
- * the materialisation completed. */
 static int write_cache_json(ib_err *e, const char *dir, const wl_cell *c)
 {
-    json_t *o = json_pack("{s:s, s:s, s:f, s:I}", "dataset", c->dataset, "key", c->dataset_key,
-                          "scale", c->scale, "seed", (json_int_t)c->seed);
+    json_t *o = cache_json(c);
     if (!o) return ib_error(e, IB_ENOMEM, "out of memory");
-    if (c->chans) json_object_set_new(o, "chans", json_integer(c->chans));
-    if (c->times) json_object_set_new(o, "times", json_integer(c->times));
-    if (c->image_nx) json_object_set_new(o, "image_nx", json_integer(c->image_nx));
-    if (c->image_ny) json_object_set_new(o, "image_ny", json_integer(c->image_ny));
     char path[4096];
     snprintf(path, sizeof path, "%s/cache.json", dir);
-    int rc = json_dump_file(o, path, JSON_INDENT(2) | JSON_SORT_KEYS);
+    int rc = json_dump_file(o, path, CACHE_JSON_FLAGS);
     json_decref(o);
     if (rc) return ib_error(e, IB_EIO, "cannot write '%s'", path);
     return 0;
@@ -150,47 +304,14 @@ static int ds_materialise(runner *r, dsstate *d, const wl_cell *c)
         snprintf(d->why, sizeof d->why, "dataset '%s': %s", c->dataset, e.msg);
         return 0;
     }
-    char scale[64], seed[32], chans[32], times[32], image[64];
-    snprintf(scale, sizeof scale, "%.17g", c->scale);
-    snprintf(seed, sizeof seed, "%lld", (long long)c->seed);
-    char *argv[32];
-    int n = 0;
-    argv[n++] = r->harness;
-    argv[n++] = "gen";
-    argv[n++] = "--dataset";
-    argv[n++] = (char *)c->dataset;
-    argv[n++] = "--scale";
-    argv[n++] = scale;
-    argv[n++] = "--seed";
-    argv[n++] = seed;
-    argv[n++] = "--out";
-    argv[n++] = tmp;
-    if (c->chans) {
-        snprintf(chans, sizeof chans, "%lld", (long long)c->chans);
-        argv[n++] = "--chans";
-        argv[n++] = chans;
-    }
-    if (c->times) {
-        snprintf(times, sizeof times, "%lld", (long long)c->times);
-        argv[n++] = "--times";
-        argv[n++] = times;
-    }
-    if (c->image_nx) {
-        snprintf(image, sizeof image, "%dx%d", c->image_nx, c->image_ny);
-        argv[n++] = "--image";
-        argv[n++] = image;
-    }
-    if (r->o.datasets_dir) {
-        argv[n++] = "--datasets-dir";
-        argv[n++] = (char *)r->o.datasets_dir;
-    }
-    argv[n] = NULL;
+    argv_buf av;
+    add_gen(&av, c, r->harness, tmp, r->o.datasets_dir);
     hx_progress_message(&r->prog, "generating dataset %s (scale %g) into %s", c->dataset,
                         c->scale, d->dir);
     char log[2200];
     snprintf(log, sizeof log, "%s/gen.log", tmp);
     hx_proc pr;
-    if (hx_run_process(&e, argv, log, NULL, GEN_TIMEOUT_S, NULL, NULL, &pr)) {
+    if (hx_run_process(&e, av.v, log, NULL, GEN_TIMEOUT_S, NULL, NULL, &pr)) {
         d->state = -1;
         snprintf(d->why, sizeof d->why, "dataset '%s': %s", c->dataset, e.msg);
         rm_rf(tmp);
@@ -231,64 +352,16 @@ static int ds_materialise(runner *r, dsstate *d, const wl_cell *c)
 
 /* ---- one attempt ----------------------------------------------------------- */
 
-static int build_argv(runner *r, const wl_cell *c, const char *vis, const char *out,
-                      const char *stats, char *spill, char bufs[][64], char **argv)
+/* The local command of cell c: mpirun in front for several ranks or
+ * --launcher mpirun, else the imager alone. */
+static void build_argv(const runner *r, const wl_cell *c, const char *vis, const char *out,
+                       const char *stats, const char *spill, argv_buf *a)
 {
-    int n = 0, b = 0;
-    int use_mpi = c->nodes > 1 || !strcmp(r->o.launcher, "mpirun");
-    if (use_mpi) {
-        argv[n++] = r->mpirun;
-        argv[n++] = "-np";
-        snprintf(bufs[b], 64, "%d", c->nodes);
-        argv[n++] = bufs[b++];
-        if (c->nodes > r->cores) argv[n++] = "--oversubscribe";
-        if (geteuid() == 0) argv[n++] = "--allow-run-as-root";
-    }
-    argv[n++] = r->imager;
-    argv[n++] = "--vis";
-    argv[n++] = (char *)vis;
-    argv[n++] = "--out";
-    argv[n++] = (char *)out;
-    argv[n++] = "--stats";
-    argv[n++] = (char *)stats;
-#define OPT_INT(flag, v)                      \
-    if (v) {                                  \
-        snprintf(bufs[b], 64, "%lld", (long long)(v)); \
-        argv[n++] = flag;                     \
-        argv[n++] = bufs[b++];                \
-    }
-#define OPT_STR(flag, v)        \
-    if ((v)[0]) {               \
-        argv[n++] = flag;       \
-        argv[n++] = (char *)(v); \
-    }
-    OPT_STR("--gridder", c->gridder);
-    OPT_INT("--support", c->support);
-    OPT_STR("--weight", c->weight);
-    if (c->image_nx) {
-        snprintf(bufs[b], 64, "%dx%d", c->image_nx, c->image_ny);
-        argv[n++] = "--image";
-        argv[n++] = bufs[b++];
-    }
-    if (c->padding > 0) {
-        snprintf(bufs[b], 64, "%.17g", c->padding);
-        argv[n++] = "--padding";
-        argv[n++] = bufs[b++];
-    }
-    OPT_INT("--threads", c->threads);
-    OPT_INT("--chunks", c->chunks);
-    OPT_STR("--precision", c->precision);
-    OPT_STR("--schedule", c->schedule);
-    if (c->serial_write) argv[n++] = "--serial-write";
-    if (c->mem_budget) {
-        OPT_INT("--mem-budget", c->mem_budget);
-        argv[n++] = "--spill-dir";
-        argv[n++] = spill;
-    }
-#undef OPT_INT
-#undef OPT_STR
-    argv[n] = NULL;
-    return n;
+    a->n = a->nnum = 0;
+    if (c->nodes > 1 || !strcmp(r->o.launcher, "mpirun"))
+        add_mpirun(a, r->mpirun, c->nodes, r->o.hostfile,
+                   !r->o.hostfile && c->nodes > r->cores);
+    add_imager(a, c, r->imager, vis, out, stats, spill);
 }
 
 /* cell.json beside stats.json: the attempt as `harness ingest` reads it. */
@@ -297,15 +370,16 @@ static void write_cell_json(runner *r, const wl_cell *c, const char *dir, int re
                             const char *ended, const char *command, const char *tail,
                             const res_provenance *prov)
 {
-    json_t *params = wl_suite_cell_params(c);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:s, s:i, s:i, s:s, s:s, s:f, "
-                          "s:s, s:s, s:s}",
-                          "schema", "imbench-cell/1", "suite", r->suite->name, "suite_hash",
-                          r->suite->file_hash, "hash", c->hash, "params",
-                          params ? params : json_object(), "repeat", repeat, "status", status,
-                          "exit_code", pr->exit_code, "signal", pr->signal, "started_at",
-                          started, "ended_at", ended, "wall_s", pr->wall_s, "command", command,
-                          "stderr_tail", tail, "host", prov->host);
+    json_t *o = cell_json_head(r, c, repeat);
+    if (o && json_object_update_new(o, json_pack("{s:s, s:i, s:i, s:s, s:s, s:f, s:s, s:s, s:s}",
+                                                  "status", status, "exit_code", pr->exit_code,
+                                                  "signal", pr->signal, "started_at", started,
+                                                  "ended_at", ended, "wall_s", pr->wall_s,
+                                                  "command", command, "stderr_tail", tail,
+                                                  "host", prov->host))) {
+        json_decref(o);
+        o = NULL;
+    }
     if (!o) return;
     char path[4200];
     snprintf(path, sizeof path, "%s/cell.json", dir);
@@ -425,10 +499,10 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
         }
     }
     if (status == ST_NONE) {
-        char bufs[16][64], *argv[64];
-        build_argv(r, c, d->dir, dir, stats, spill, bufs, argv);
-        join_args(command, sizeof command, argv);
-        if (hx_run_process(&sub, argv, outlog, errlog, r->timeout, hx_progress_tick, &r->prog,
+        argv_buf av;
+        build_argv(r, c, d->dir, dir, stats, spill, &av);
+        join_args(command, sizeof command, av.v);
+        if (hx_run_process(&sub, av.v, outlog, errlog, r->timeout, hx_progress_tick, &r->prog,
                            &pr)) {
             status = ST_FAILED;
             snprintf(tail, sizeof pr.tail, "harness: %s", sub.msg);
@@ -515,6 +589,162 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
     return status == ST_INTERRUPTED ? IB_EINTERRUPTED : 0;
 }
 
+/* ---- Slurm: job scripts instead of runs ------------------------------------ */
+
+/* path made absolute into out (PATH_MAX bytes; created first when mk), and
+ * checked to be writable verbatim into #SBATCH lines and the script. */
+static int abs_plain(ib_err *e, const char *what, const char *path, int mk, char *out)
+{
+    if (!hx_slurm_plain_path(path))
+        return ib_error(e, IB_EINVAL, "%s '%s' holds a space, quote, '%%' or another character "
+                                      "that #SBATCH lines and job scripts cannot carry",
+                        what, path);
+    if (mk && ib_mkdir_p(e, path)) return e->code;
+    if (!realpath(path, out)) return ib_error(e, IB_EIO, "%s '%s': %s", what, path, strerror(errno));
+    if (!hx_slurm_plain_path(out))
+        return ib_error(e, IB_EINVAL, "%s '%s' holds a space, quote, '%%' or another character "
+                                      "that #SBATCH lines and job scripts cannot carry",
+                        what, out);
+    return 0;
+}
+
+/* Render job j of cell c, repeat k; its script's path into path. */
+static int emit_job(ib_err *e, runner *r, const wl_cell *c, int k, const char *dirs[4],
+                    char *path, size_t pathn)
+{
+    const opts *o = &r->o;
+    enum { EMIT, DATA, DSDIR, BIN };
+    char cell_dir[PATH_MAX + 64], vis[PATH_MAX + 64], stats[PATH_MAX + 96],
+        spill[PATH_MAX + 96], imager[PATH_MAX + 16], harness[PATH_MAX + 16];
+    snprintf(cell_dir, sizeof cell_dir, "%s/%.12s-r%d", dirs[EMIT], c->hash, k);
+    snprintf(vis, sizeof vis, "%s/%s", dirs[DATA], c->dataset_key);
+    snprintf(stats, sizeof stats, "%s/stats.json", cell_dir);
+    snprintf(spill, sizeof spill, "%s/spill", cell_dir);
+    snprintf(imager, sizeof imager, "%s/imager", dirs[BIN]);
+    snprintf(harness, sizeof harness, "%s/harness", dirs[BIN]);
+    snprintf(path, pathn, "%s/job.sbatch", cell_dir);
+    if (ib_mkdir_p(e, cell_dir)) return e->code;
+
+    int srun = !o->mpi_launcher || !strcmp(o->mpi_launcher, "srun");
+    argv_buf gen, run;
+    add_gen(&gen, c, harness, HX_SLURM_TMP, dirs[DSDIR]);
+    run.n = run.nnum = 0;
+    if (srun) av_add(&run, "srun");
+    else add_mpirun(&run, "mpirun", c->nodes, NULL, 0);
+    add_imager(&run, c, imager, vis, cell_dir, stats, spill);
+    char command[8192];
+    join_args(command, sizeof command, run.v);
+
+    json_t *head = cell_json_head(r, c, k);
+    json_t *cache = cache_json(c);
+    char *head_text = NULL, *cache_text = NULL;
+    if (head && !json_object_set_new(head, "command", json_string(command)))
+        head_text = json_dumps(head, JSON_PRESERVE_ORDER);
+    if (cache) cache_text = json_dumps(cache, CACHE_JSON_FLAGS);
+    json_decref(head);
+    json_decref(cache);
+    int rc = 0;
+    size_t hl = head_text ? strlen(head_text) : 0;
+    if (!head_text || !cache_text || hl < 2 || head_text[hl - 1] != '}') {
+        rc = ib_error(e, IB_ENOMEM, "cell %.12s: cannot render cell.json (out of memory, or a "
+                                    "path that is not UTF-8)", c->hash);
+        goto out;
+    }
+    head_text[hl - 1] = '\0'; /* the script appends the attempt's fields and the brace */
+
+    char name[256], label[400], comment[600];
+    snprintf(name, sizeof name, "imbench-%s-%.12s-r%d", r->suite->name, c->hash, k);
+    wl_suite_cell_label(c, label, sizeof label);
+    snprintf(comment, sizeof comment, "%s (suite %s, repeat %d of %d)", label, r->suite->name,
+             k, r->repeats);
+    int tpn = o->tasks_per_node;
+    hx_slurm_job j = {
+        .name = name,
+        .comment = comment,
+        .cell_dir = cell_dir,
+        .nodes = (c->nodes + tpn - 1) / tpn,
+        .ntasks = c->nodes,
+        .tasks_per_node = tpn,
+        .cpus_per_task = c->threads > 0 ? c->threads : 1,
+        .timeout_s = r->timeout,
+        .dataset = c->dataset,
+        .data_dir = vis,
+        .gen_argv = gen.v,
+        .cache_json = cache_text,
+        .run_argv = run.v,
+        .srun = srun,
+        .cell_head = head_text,
+        .keep_products = o->keep,
+    };
+    rc = hx_slurm_write_job(e, &j, path);
+out:
+    free(head_text);
+    free(cache_text);
+    return rc;
+}
+
+/*
+ * --launcher slurm --emit DIR: DIR/<hash12>-r<K>/job.sbatch for every
+ * cell and repeat (repeat k of every cell before repeat k+1 of any, as
+ * locally), DIR/submit-all.sh, and with --submit an sbatch of each.
+ * Nothing runs here and the results database is not touched: the jobs
+ * leave cell.json files for `harness ingest DIR`.
+ */
+static int emit_slurm(ib_err *e, runner *r)
+{
+    const opts *o = &r->o;
+    char emit[PATH_MAX], data[PATH_MAX], dsdir[PATH_MAX], bin[PATH_MAX];
+    int rc = abs_plain(e, "emit directory", o->emit, 1, emit);
+    if (!rc) rc = abs_plain(e, "data directory", o->data_dir, 1, data);
+    if (!rc && o->datasets_dir) rc = abs_plain(e, "datasets directory", o->datasets_dir, 0, dsdir);
+    if (!rc) rc = abs_plain(e, "program directory", hx_bin_dir(), 0, bin);
+    if (rc) return rc;
+    const char *dirs[4] = {emit, data, o->datasets_dir ? dsdir : NULL, bin};
+
+    size_t njobs = r->ncells * (size_t)r->repeats, ns = 0;
+    char **scripts = ib_calloc(njobs, sizeof *scripts);
+    if (!scripts) return ib_error(e, IB_ENOMEM, "out of memory");
+    for (int k = 0; !rc && k < r->repeats; k++)
+        for (size_t i = 0; !rc && i < r->ncells; i++) {
+            char path[PATH_MAX + 128];
+            rc = emit_job(e, r, r->cells[i], k, dirs, path, sizeof path);
+            if (!rc && !(scripts[ns++] = ib_strdup(path)))
+                rc = ib_error(e, IB_ENOMEM, "out of memory");
+        }
+    if (!rc) rc = hx_slurm_write_submit_all(e, emit, scripts, ns);
+    if (!rc) {
+        printf("suite %s: %zu cell%s x %d repeat%s = %zu job script%s in %s\n", r->suite->name,
+               r->ncells, r->ncells == 1 ? "" : "s", r->repeats, r->repeats == 1 ? "" : "s",
+               ns, ns == 1 ? "" : "s", emit);
+        if (!o->submit) printf("submit: %s/submit-all.sh [sbatch options]\n", emit);
+    }
+    if (!rc && o->submit) {
+        char jobs[PATH_MAX + 16];
+        snprintf(jobs, sizeof jobs, "%s/jobs.txt", emit);
+        FILE *jf = fopen(jobs, "w");
+        if (!jf) rc = ib_error(e, IB_EIO, "cannot create '%s': %s", jobs, strerror(errno));
+        for (size_t i = 0; !rc && i < ns; i++) {
+            char out[PATH_MAX + 128], id[64];
+            snprintf(out, sizeof out, "%s", scripts[i]);
+            char *slash = strrchr(out, '/');
+            snprintf(slash + 1, sizeof out - (size_t)(slash + 1 - out), "sbatch.out");
+            rc = hx_slurm_submit(e, r->sbatch, scripts[i], out, id, sizeof id);
+            if (!rc) {
+                printf("submitted job %s: %s\n", id, scripts[i]);
+                fprintf(jf, "%s %s\n", id, scripts[i]);
+                fflush(stdout);
+            }
+        }
+        if (jf && fclose(jf) != 0 && !rc)
+            rc = ib_error(e, IB_EIO, "cannot write '%s'", jobs);
+        if (!rc) printf("%zu job%s submitted (ids in %s)\n", ns, ns == 1 ? "" : "s", jobs);
+    }
+    if (!rc) printf("when they have run: harness ingest %s --db %s\n", emit, o->db);
+    for (size_t i = 0; i < ns; i++) ib_free(scripts[i]);
+    ib_free(scripts);
+    return rc;
+}
+
 /* ---- the command ------------------------------------------------------------ */
 
 static int prepare(ib_err *e, runner *r)
@@ -582,6 +812,58 @@ static void runner_release(runner *r)
     wl_suite_destroy(r->suite);
 }
 
+/*
+ * The launcher options agree with each other; --hostfile is a readable
+ * file (made absolute in r->hostfile); with --submit, sbatch is on PATH
+ * (r->sbatch). IB_EINVAL (exit status 2) with the reason otherwise.
+ */
+static int check_launcher(ib_err *e, runner *r)
+{
+    opts *o = &r->o;
+    int slurm = !strcmp(o->launcher, "slurm");
+    if (strcmp(o->launcher, "local") && strcmp(o->launcher, "mpirun") && !slurm)
+        return ib_error(e, IB_EINVAL, "--launcher must be local, mpirun or slurm, got '%s'",
+                        o->launcher);
+    if (o->hostfile && strcmp(o->launcher, "mpirun"))
+        return ib_error(e, IB_EINVAL, "--hostfile needs --launcher mpirun (under Slurm the "
+                                      "allocation decides the hosts)");
+    if (o->hostfile) {
+        struct stat st;
+        FILE *f = fopen(o->hostfile, "r");
+        if (!f)
+            return ib_error(e, IB_EINVAL, "hostfile '%s' cannot be read: %s", o->hostfile,
+                            strerror(errno));
+        int isdir = fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode);
+        fclose(f);
+        if (isdir) return ib_error(e, IB_EINVAL, "hostfile '%s' is a directory", o->hostfile);
+        if (!realpath(o->hostfile, r->hostfile))
+            return ib_error(e, IB_EINVAL, "hostfile '%s': %s", o->hostfile, strerror(errno));
+        o->hostfile = r->hostfile;
+    }
+    if (!slurm && (o->emit || o->submit || o->mpi_launcher || o->tasks_per_node != -1))
+        return ib_error(e, IB_EINVAL, "--emit, --submit, --tasks-per-node and --mpi-launcher "
+                                      "need --launcher slurm");
+    if (!slurm) return 0;
+    if (!o->emit)
+        return ib_error(e, IB_EINVAL, "--launcher slurm needs --emit DIR (job scripts are "
+                                      "written there; nothing runs here)");
+    if (o->resume)
+        return ib_error(e, IB_EINVAL, "--resume does not apply to --launcher slurm (resubmit "
+                                      "the jobs that failed; ingest skips attempts it has)");
+    if (o->tasks_per_node == -1) o->tasks_per_node = 1;
+    if (o->tasks_per_node < 1)
+        return ib_error(e, IB_EINVAL, "--tasks-per-node must be >= 1, got %d",
+                        o->tasks_per_node);
+    if (o->mpi_launcher && strcmp(o->mpi_launcher, "srun") && strcmp(o->mpi_launcher, "mpirun"))
+        return ib_error(e, IB_EINVAL, "--mpi-launcher must be srun or mpirun, got '%s'",
+                        o->mpi_launcher);
+    if (o->submit && hx_which("sbatch", r->sbatch, sizeof r->sbatch))
+        return ib_error(e, IB_EINVAL, "sbatch not found in PATH: --submit needs Slurm's sbatch "
+                                      "(run without --submit to only write the scripts, then "
+                                      "DIR/submit-all.sh on a login node)");
+    return 0;
+}
+
 int hx_cmd_run_suite(int argc, char **argv)
 {
     runner r;
@@ -592,6 +874,7 @@ int hx_cmd_run_suite(int argc, char **argv)
     o->data_dir = "data/cache";
     o->out_dir = "results/cells";
     o->timeout = -1;
+    o->tasks_per_node = -1;
     const ib_opt table[] = {
         {"db", IB_OPT_STR, &o->db, "FILE", "results database (default " RES_DEFAULT_DB ")"},
         {"resume", IB_OPT_FLAG, &o->resume, NULL,
@@ -600,8 +883,19 @@ int hx_cmd_run_suite(int argc, char **argv)
         {"repeat", IB_OPT_INT, &o->repeat, "N", "attempts per cell (default: the suite's)"},
         {"timeout", IB_OPT_DBL, &o->timeout, "S", "seconds per attempt (default: the suite's)"},
         {"filter", IB_OPT_STR, &o->filter, "EXPR", "only cells matching key=value[,key=value]"},
-        {"launcher", IB_OPT_STR, &o->launcher, "local|mpirun",
-         "mpirun for every cell (default: only when nodes > 1)"},
+        {"launcher", IB_OPT_STR, &o->launcher, "local|mpirun|slurm",
+         "local: mpirun only when nodes > 1 (default); mpirun: for every cell; slurm: write "
+         "job scripts (--emit)"},
+        {"hostfile", IB_OPT_STR, &o->hostfile, "FILE",
+         "with --launcher mpirun: spread ranks over these hosts (--hostfile F --map-by node)"},
+        {"emit", IB_OPT_STR, &o->emit, "DIR",
+         "with --launcher slurm: write DIR/<hash12>-r<K>/job.sbatch and DIR/submit-all.sh, "
+         "run nothing"},
+        {"submit", IB_OPT_FLAG, &o->submit, NULL, "with --launcher slurm: sbatch every script"},
+        {"tasks-per-node", IB_OPT_INT, &o->tasks_per_node, "T",
+         "with --launcher slurm: MPI ranks per node (default 1: nodes = ranks)"},
+        {"mpi-launcher", IB_OPT_STR, &o->mpi_launcher, "srun|mpirun",
+         "with --launcher slurm: what starts the ranks in the job (default srun)"},
         {"data-dir", IB_OPT_STR, &o->data_dir, "DIR", "dataset cache (default data/cache)"},
         {"out-dir", IB_OPT_STR, &o->out_dir, "DIR", "attempt outputs (default results/cells)"},
         {"datasets-dir", IB_OPT_STR, &o->datasets_dir, "DIR", "where dataset specs live"},
@@ -632,11 +926,8 @@ int hx_cmd_run_suite(int argc, char **argv)
         rc = ib_error(&e, IB_EINVAL, "expected one suite file, got %d (see --help)", npos);
         goto out;
     }
-    if (strcmp(o->launcher, "local") && strcmp(o->launcher, "mpirun")) {
-        rc = ib_error(&e, IB_EINVAL, "--launcher must be local or mpirun, got '%s'",
-                      o->launcher);
-        goto out;
-    }
+    rc = check_launcher(&e, &r);
+    if (rc) goto out;
     if (o->repeat < 0 || (o->timeout != -1 && o->timeout <= 0)) {
         rc = ib_error(&e, IB_EINVAL, "--repeat must be >= 1 and --timeout > 0");
         goto out;
@@ -673,6 +964,16 @@ int hx_cmd_run_suite(int argc, char **argv)
     if (access(r.imager, X_OK) != 0) {
         rc = ib_error(&e, IB_ENOTFOUND, "imager '%s' not found (build it: make programs)",
                       r.imager);
+        goto out;
+    }
+    if (!strcmp(o->launcher, "slurm")) {
+        if (access(r.harness, X_OK) != 0) {
+            rc = ib_error(&e, IB_ENOTFOUND, "harness '%s' not found (the jobs run it to "
+                                            "generate datasets)", r.harness);
+            goto out;
+        }
+        rc = emit_slurm(&e, &r);
+        if (!rc) status = 0;
         goto out;
     }
     r.have_mpirun = hx_which("mpirun", r.mpirun, sizeof r.mpirun) == 0;

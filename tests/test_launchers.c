@@ -1,0 +1,703 @@
+/*
+ * test_launchers.c: `harness run-suite --launcher mpirun|slurm`, without a
+ * Slurm installation. The job scripts emitted for a 2-cell suite (#SBATCH
+ * lines, nodes / ntasks / cpus / time, the imager command line equal to
+ * the one run-suite runs locally, `bash -n`, shellcheck when installed);
+ * one script run here with a stand-in `srun` that execs its arguments,
+ * then `harness ingest` of its cell.json and stats.json; a failing and a
+ * cancelled job still leaving cell.json; --submit with and without sbatch
+ * on PATH; --hostfile checks and a run over a one-host hostfile. Skipped
+ * (with the reason) only when the programs have not been built.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "harness/slurm.h"
+#include "tests/testutil.h"
+
+/* room for a command line holding a few paths */
+#define ARGS_N (4 * PATH_MAX + 256)
+
+typedef struct fx {
+    char *dir;
+    char bin[PATH_MAX], harness[PATH_MAX + 16], imager[PATH_MAX + 16];
+    char suite[PATH_MAX], data[PATH_MAX], emit[PATH_MAX], db[PATH_MAX];
+} fx;
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static char *read_all(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) return NULL;
+    size_t cap = 1 << 16, len = 0, k;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    while ((k = fread(buf + len, 1, cap - len - 1, fp)) > 0) {
+        len += k;
+        if (cap - len < 1024) {
+            buf = realloc(buf, cap *= 2);
+            assert_non_null(buf);
+        }
+    }
+    buf[len] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+static void make_exec(const char *path, const char *text)
+{
+    write_file(path, text);
+    assert_int_equal(chmod(path, 0755), 0);
+}
+
+/* Two cells: one rank and two ranks, two threads each. */
+static const char suite_text[] = "name: clustertest\n"
+                                 "datasets: [alma-xc66]\n"
+                                 "scale: 0.0001\n"
+                                 "chans: 4\n"
+                                 "image: 32x32\n"
+                                 "timeout: 90\n"
+                                 "axes:\n"
+                                 "  nodes: [1, 2]\n"
+                                 "  threads: [2]\n"
+                                 "  chunks: [2]\n";
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    if (!f) return -1;
+    /* One resolved program directory, given to every harness run as
+     * IMBENCH_BIN: local and emitted command lines name the same imager. */
+    char rel[PATH_MAX];
+    snprintf(rel, sizeof rel, "%s", tu_bin(""));
+    if (!realpath(rel, f->bin)) snprintf(f->bin, sizeof f->bin, "%s", rel);
+    snprintf(f->harness, sizeof f->harness, "%s/harness", f->bin);
+    snprintf(f->imager, sizeof f->imager, "%s/imager", f->bin);
+    f->dir = tu_mkdtemp("launchers");
+    if (!f->dir) return -1;
+    snprintf(f->suite, sizeof f->suite, "%s/cluster.yaml", f->dir);
+    snprintf(f->data, sizeof f->data, "%s/cache", f->dir);
+    snprintf(f->emit, sizeof f->emit, "%s/jobs", f->dir);
+    snprintf(f->db, sizeof f->db, "%s/results.db", f->dir);
+    FILE *fp = fopen(f->suite, "w");
+    if (!fp) return -1;
+    fputs(suite_text, fp);
+    fclose(fp);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    tu_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static int need_programs(fx *f)
+{
+    if (access(f->imager, X_OK) != 0 || access(f->harness, X_OK) != 0) {
+        printf("skip: '%s' or '%s' is not built yet (make programs)\n", f->imager, f->harness);
+        return 0;
+    }
+    return 1;
+}
+
+#define NEED_PROGRAMS(f)         \
+    do {                         \
+        if (!need_programs(f)) { \
+            skip();              \
+            return;              \
+        }                        \
+    } while (0)
+
+static int64_t q_int(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+    if (rc) fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(h));
+    assert_int_equal(rc, SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* `harness run-suite SUITE --data-dir DATA ARGS` with IMBENCH_BIN set;
+ * output in *out, exit status returned. */
+static int run_suite(fx *f, char **out, const char *args)
+{
+    return tu_run(out, "IMBENCH_BIN='%s' '%s' run-suite '%s' --data-dir '%s' %s", f->bin,
+                  f->harness, f->suite, f->data, args);
+}
+
+/* The same for runs that start mpirun: OpenMPI's own start-up leaks, so
+ * leak checks are off there under the sanitizers (as in test_parallel). */
+static int run_suite_mpi(fx *f, char **out, const char *args)
+{
+    return tu_run(out, "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" "
+                       "IMBENCH_BIN='%s' '%s' run-suite '%s' --data-dir '%s' %s",
+                  f->bin, f->harness, f->suite, f->data, args);
+}
+
+/* The 12-digit hashes of the suite's cells: [0] one rank, [1] two. */
+static void cell_hashes(fx *f, char hash[2][13])
+{
+    char *out = NULL;
+    assert_int_equal(run_suite(f, &out, "--dry-run"), 0);
+    int found = 0;
+    for (char *line = out; line && *line;) {
+        char *nl = strchr(line, '\n');
+        unsigned idx;
+        char h[13], rest[256];
+        if (sscanf(line, " %u %12s %255[^\n]", &idx, h, rest) == 3 && idx >= 1 && idx <= 2) {
+            int two = strstr(rest, "nodes=2") != NULL;
+            snprintf(hash[two], 13, "%s", h);
+            found |= 1 << two;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(out);
+    assert_int_equal(found, 3);
+}
+
+static char *job_script(const char *emit, const char *hash, int rep)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s-r%d/job.sbatch", emit, hash, rep);
+    char *t = read_all(path);
+    if (!t) fprintf(stderr, "missing %s\n", path);
+    assert_non_null(t);
+    return t;
+}
+
+/* Does text hold this exact line? */
+static int has_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+    for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
+        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0')) return 1;
+    return 0;
+}
+
+/* The launch line of a script (after "run_child "), up to the line
+ * continuation: a malloc'd string. */
+static char *launch_line(const char *script, const char *launcher)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\nrun_child %s ", launcher);
+    const char *p = strstr(script, key);
+    if (!p) fprintf(stderr, "no '%s' line in:\n%s\n", key + 1, script);
+    assert_non_null(p);
+    p += strlen("\nrun_child ");
+    const char *end = strstr(p, " \\\n");
+    assert_non_null(end);
+    return strndup(p, (size_t)(end - p));
+}
+
+/* s with every occurrence of from replaced by to (malloc'd). */
+static char *replace_all(const char *s, const char *from, const char *to)
+{
+    size_t nf = strlen(from), nt = strlen(to), cap = strlen(s) * (nt + 1) + 1;
+    char *out = malloc(cap), *o = out;
+    assert_non_null(out);
+    while (*s) {
+        if (!strncmp(s, from, nf)) {
+            memcpy(o, to, nt);
+            o += nt;
+            s += nf;
+        } else {
+            *o++ = *s++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void test_slurm_time(void **state)
+{
+    (void)state;
+    char b[32];
+    const struct {
+        double s;
+        const char *want;
+    } cases[] = {{0.5, "00:01:00"}, {1, "00:01:00"},    {60, "00:01:00"},
+                 {61, "00:02:00"},  {90, "00:02:00"},   {3600, "01:00:00"},
+                 {3601, "01:01:00"}, {90000, "25:00:00"}, {-5, "00:01:00"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hx_slurm_time(cases[i].s, b, sizeof b);
+        assert_string_equal(b, cases[i].want);
+    }
+    assert_true(hx_slurm_plain_path("/scratch/u1/imbench-jobs_2.x"));
+    assert_false(hx_slurm_plain_path("/scratch/my jobs"));
+    assert_false(hx_slurm_plain_path("/scratch/100%"));
+    assert_false(hx_slurm_plain_path("/scratch/'q'"));
+    assert_false(hx_slurm_plain_path(""));
+}
+
+static void test_emitted_scripts(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char hash[2][13];
+    cell_hashes(f, hash);
+    char *out = NULL, args[ARGS_N];
+    snprintf(args, sizeof args, "--launcher slurm --emit '%s' --repeat 2 --db '%s'", f->emit,
+             f->db);
+    int st = run_suite(f, &out, args);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "2 cells x 2 repeats = 4 job scripts"));
+    assert_true(tu_contains(out, "submit-all.sh"));
+    assert_true(tu_contains(out, "harness ingest"));
+    free(out);
+    /* nothing ran: no dataset, no database */
+    char path[PATH_MAX + 64];
+    assert_int_not_equal(access(f->db, F_OK), 0);
+    assert_int_equal(tu_run(NULL, "[ -z \"$(ls -A '%s')\" ]", f->data), 0);
+
+    for (int two = 0; two < 2; two++)
+        for (int rep = 0; rep < 2; rep++) {
+            char *s = job_script(f->emit, hash[two], rep), line[PATH_MAX + 128];
+            assert_true(!strncmp(s, "#!/bin/bash\n", 12));
+            snprintf(line, sizeof line, "#SBATCH --job-name=imbench-clustertest-%s-r%d",
+                     hash[two], rep);
+            assert_true(has_line(s, line));
+            assert_true(has_line(s, two ? "#SBATCH --nodes=2" : "#SBATCH --nodes=1"));
+            assert_true(has_line(s, two ? "#SBATCH --ntasks=2" : "#SBATCH --ntasks=1"));
+            assert_true(has_line(s, "#SBATCH --ntasks-per-node=1"));
+            assert_true(has_line(s, "#SBATCH --cpus-per-task=2"));
+            assert_true(has_line(s, "#SBATCH --time=00:02:00")); /* 90 s, rounded up */
+            snprintf(line, sizeof line, "#SBATCH --output=%s/%s-r%d/slurm-%%j.out", f->emit,
+                     hash[two], rep);
+            assert_true(has_line(s, line));
+            snprintf(line, sizeof line, "#SBATCH --error=%s/%s-r%d/slurm-%%j.err", f->emit,
+                     hash[two], rep);
+            assert_true(has_line(s, line));
+            assert_true(has_line(s, "set -euo pipefail"));
+            assert_true(tu_contains(s, "/harness gen --dataset alma-xc66 --scale 0.0001"));
+            assert_true(tu_contains(s, "flock 9"));
+            assert_true(tu_contains(s, "mv -T \"$tmp\" \"$data_dir\""));
+            assert_true(tu_contains(s, "\"schema\": \"imbench-cell/1\""));
+            snprintf(line, sizeof line, "\"repeat\": %d", rep);
+            assert_true(tu_contains(s, line));
+            char *l = launch_line(s, "srun");
+            snprintf(line, sizeof line, "srun %s --vis ", f->imager);
+            assert_true(!strncmp(l, line, strlen(line)));
+            free(l);
+            free(s);
+            snprintf(path, sizeof path, "%s/%s-r%d/job.sbatch", f->emit, hash[two], rep);
+            st = tu_run(&out, "bash -n '%s'", path);
+            if (st) fprintf(stderr, "%s\n", out);
+            assert_int_equal(st, 0);
+            free(out);
+            if (tu_run(NULL, "command -v shellcheck >/dev/null") == 0) {
+                st = tu_run(&out, "shellcheck '%s'", path);
+                if (st) fprintf(stderr, "%s\n", out);
+                assert_int_equal(st, 0);
+                free(out);
+            }
+        }
+
+    /* submit-all.sh: every script once, repeat 0 of each cell first */
+    snprintf(path, sizeof path, "%s/submit-all.sh", f->emit);
+    char *sa = read_all(path);
+    assert_non_null(sa);
+    assert_int_equal(tu_run(NULL, "bash -n '%s'", path), 0);
+    if (tu_run(NULL, "command -v shellcheck >/dev/null") == 0)
+        assert_int_equal(tu_run(NULL, "shellcheck '%s'", path), 0);
+    const char *pos[4];
+    for (int k = 0; k < 4; k++) {
+        char line[PATH_MAX + 128];
+        snprintf(line, sizeof line, "sbatch \"$@\" %s/%s-r%d/job.sbatch", f->emit, hash[k % 2],
+                 k / 2);
+        pos[k] = strstr(sa, line);
+        assert_non_null(pos[k]);
+    }
+    assert_true(pos[0] < pos[2] && pos[1] < pos[2] && pos[0] < pos[3] && pos[1] < pos[3]);
+    free(sa);
+
+    /* the imager command line is the one run-suite runs locally */
+    char cells[PATH_MAX + 16];
+    snprintf(cells, sizeof cells, "%s/cells", f->dir);
+    int have_mpirun = tu_run(NULL, "command -v mpirun >/dev/null") == 0;
+    if (!have_mpirun) printf("note: mpirun not in PATH; only the one-rank cell is compared\n");
+    snprintf(args, sizeof args, "--db '%s' --out-dir '%s'%s", f->db, cells,
+             have_mpirun ? "" : " --filter nodes=1");
+    st = run_suite_mpi(f, &out, args);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    free(out);
+    assert_int_equal(tu_run(&out, "find '%s' -name cell.json | sort", cells), 0);
+    int compared = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        json_error_t je;
+        json_t *cj = json_load_file(line, 0, &je);
+        assert_non_null(cj);
+        const char *h = json_string_value(json_object_get(cj, "hash"));
+        const char *cmd = json_string_value(json_object_get(cj, "command"));
+        assert_non_null(h);
+        assert_non_null(cmd);
+        int two = !strncmp(h, hash[1], 12);
+        *strrchr(line, '/') = '\0'; /* the attempt directory */
+        const char *im = strstr(cmd, f->imager);
+        assert_non_null(im);
+        char *local = replace_all(im, line, "@");
+        char *s = job_script(f->emit, hash[two], 0);
+        char *l = launch_line(s, "srun"), cell_dir[PATH_MAX + 32];
+        snprintf(cell_dir, sizeof cell_dir, "%s/%s-r0", f->emit, hash[two]);
+        char *emitted = replace_all(l + strlen("srun "), cell_dir, "@");
+        if (strcmp(local, emitted))
+            fprintf(stderr, "local:   %s\nemitted: %s\n", local, emitted);
+        assert_string_equal(local, emitted);
+        compared++;
+        free(local);
+        free(emitted);
+        free(l);
+        free(s);
+        json_decref(cj);
+    }
+    free(out);
+    assert_int_equal(compared, have_mpirun ? 2 : 1);
+}
+
+static void test_emit_variants(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char hash[2][13];
+    cell_hashes(f, hash);
+    char *out = NULL, args[ARGS_N];
+    /* two ranks per node: the 2-rank cell fits one node */
+    snprintf(args, sizeof args,
+             "--launcher slurm --emit '%s' --tasks-per-node 2 --mpi-launcher mpirun "
+             "--timeout 3601 --keep-products",
+             f->emit);
+    int st = run_suite(f, &out, args);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    free(out);
+    char *s = job_script(f->emit, hash[1], 0);
+    assert_true(has_line(s, "#SBATCH --nodes=1"));
+    assert_true(has_line(s, "#SBATCH --ntasks=2"));
+    assert_true(has_line(s, "#SBATCH --ntasks-per-node=2"));
+    assert_true(has_line(s, "#SBATCH --time=01:01:00"));
+    char *l = launch_line(s, "mpirun");
+    char want[PATH_MAX + 64];
+    assert_true(!strncmp(l, "mpirun -np 2 ", 13));
+    snprintf(want, sizeof want, " %s --vis ", f->imager);
+    assert_true(tu_contains(l, want));
+    assert_false(tu_contains(s, "SRUN_CPUS_PER_TASK"));
+    assert_false(tu_contains(s, "*.fits"));
+    free(l);
+    free(s);
+    s = job_script(f->emit, hash[0], 0);
+    assert_true(has_line(s, "#SBATCH --nodes=1"));
+    assert_true(has_line(s, "#SBATCH --ntasks=1"));
+    free(s);
+
+    /* option combinations that make no sense are usage errors (status 2) */
+    const char *bad[][2] = {
+        {"--launcher slurm", "needs --emit"},
+        {"--emit x", "need --launcher slurm"},
+        {"--submit", "need --launcher slurm"},
+        {"--launcher slurm --emit x --tasks-per-node 0", "--tasks-per-node must be >= 1"},
+        {"--launcher slurm --emit x --mpi-launcher aprun", "srun or mpirun"},
+        {"--launcher slurm --emit x --resume", "--resume"},
+        {"--launcher pbs", "local, mpirun or slurm"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        st = run_suite(f, &out, bad[i][0]);
+        if (st != 2 || !tu_contains(out, bad[i][1]))
+            fprintf(stderr, "%s -> %d: %s\n", bad[i][0], st, out);
+        assert_int_equal(st, 2);
+        assert_true(tu_contains(out, bad[i][1]));
+        free(out);
+    }
+    /* a directory Slurm's #SBATCH lines could not carry */
+    snprintf(args, sizeof args, "--launcher slurm --emit '%s/with space'", f->dir);
+    st = run_suite(f, &out, args);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "with space"));
+    free(out);
+}
+
+/* Emit into f->emit, a stand-in srun in DIR/bin-NAME running BODY. */
+static void fake_srun(fx *f, const char *name, const char *body, char *bin, size_t n)
+{
+    snprintf(bin, n, "%s/bin-%s", f->dir, name);
+    assert_int_equal(mkdir(bin, 0755), 0);
+    char path[PATH_MAX + 64], text[1024];
+    snprintf(path, sizeof path, "%s/srun", bin);
+    snprintf(text, sizeof text, "#!/bin/sh\n# test stand-in for Slurm's srun\n%s\n", body);
+    make_exec(path, text);
+}
+
+static json_t *load_cell(fx *f, const char *hash, int rep)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s-r%d/cell.json", f->emit, hash, rep);
+    json_error_t je;
+    json_t *cj = json_load_file(path, 0, &je);
+    if (!cj) fprintf(stderr, "%s: line %d: %s\n", path, je.line, je.text);
+    assert_non_null(cj);
+    return cj;
+}
+
+static void test_job_runs_and_ingests(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char hash[2][13];
+    cell_hashes(f, hash);
+    char *out = NULL, args[ARGS_N];
+    snprintf(args, sizeof args, "--launcher slurm --emit '%s' --repeat 3", f->emit);
+    assert_int_equal(run_suite(f, &out, args), 0);
+    free(out);
+
+    /* repeat 0 of the one-rank cell, with an srun that runs its arguments */
+    char bin[PATH_MAX], cell_dir[PATH_MAX + 32];
+    fake_srun(f, "exec", "exec \"$@\"", bin, sizeof bin);
+    snprintf(cell_dir, sizeof cell_dir, "%s/%s-r0", f->emit, hash[0]);
+    int st = tu_run(&out, "cd / && PATH='%s':\"$PATH\" SLURM_JOB_ID=77 bash '%s/job.sbatch'",
+                    bin, cell_dir);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    free(out);
+    char path[PATH_MAX + 64];
+    const char *expect[] = {"cell.json", "stats.json", "tasks.csv", "stdout.log", "stderr.log"};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(path, sizeof path, "%s/%s", cell_dir, expect[i]);
+        assert_int_equal(access(path, R_OK), 0);
+    }
+    snprintf(path, sizeof path, "%s/dirty.fits", cell_dir);
+    assert_int_not_equal(access(path, F_OK), 0); /* products removed after success */
+    assert_int_equal(tu_run(NULL, "ls '%s'/*/vis.h5 '%s'/*/cache.json", f->data, f->data), 0);
+    json_t *cj = load_cell(f, hash[0], 0);
+    assert_string_equal(json_string_value(json_object_get(cj, "status")), "ok");
+    assert_int_equal(json_integer_value(json_object_get(cj, "exit_code")), 0);
+    assert_int_equal(json_integer_value(json_object_get(cj, "repeat")), 0);
+    assert_string_equal(json_string_value(json_object_get(cj, "slurm_job_id")), "77");
+    assert_true(json_number_value(json_object_get(cj, "wall_s")) > 0);
+    assert_true(!strncmp(json_string_value(json_object_get(cj, "command")), "srun ", 5));
+    json_decref(cj);
+
+    /* repeat 1: the imager fails; cell.json says so, with its exit code */
+    char binf[PATH_MAX];
+    fake_srun(f, "fail", "echo 'imager: vis store \"x\" is broken' >&2\nexit 3", binf,
+              sizeof binf);
+    snprintf(cell_dir, sizeof cell_dir, "%s/%s-r1", f->emit, hash[0]);
+    st = tu_run(&out, "PATH='%s':\"$PATH\" bash '%s/job.sbatch'", binf, cell_dir);
+    assert_int_equal(st, 3);
+    free(out);
+    cj = load_cell(f, hash[0], 1);
+    assert_string_equal(json_string_value(json_object_get(cj, "status")), "failed");
+    assert_int_equal(json_integer_value(json_object_get(cj, "exit_code")), 3);
+    assert_true(tu_contains(json_string_value(json_object_get(cj, "stderr_tail")),
+                            "imager: vis store \"x\" is broken"));
+    json_decref(cj);
+
+    /* repeat 2: cancelled (SIGTERM) while the imager runs */
+    char bins[PATH_MAX];
+    fake_srun(f, "sleep", "exec sleep 30", bins, sizeof bins);
+    snprintf(cell_dir, sizeof cell_dir, "%s/%s-r2", f->emit, hash[0]);
+    double t0 = ib_now();
+    st = tu_run(&out, "PATH='%s':\"$PATH\" bash '%s/job.sbatch' & p=$!; sleep 1; kill -TERM $p;"
+                      " wait $p",
+                bins, cell_dir);
+    assert_int_equal(st, 143);
+    assert_true(ib_now() - t0 < 15);
+    free(out);
+    cj = load_cell(f, hash[0], 2);
+    assert_string_equal(json_string_value(json_object_get(cj, "status")), "interrupted");
+    assert_int_equal(json_integer_value(json_object_get(cj, "signal")), 15);
+    json_decref(cj);
+
+    /* ingest: the finished jobs, once; the jobs that never ran are not there */
+    st = tu_run(&out, "'%s' ingest '%s' --db '%s'", f->harness, f->emit, f->db);
+    if (st != 0) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "ingested 3 attempts, 0 already present, 0 skipped"));
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE suite = 'clustertest'"), 1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'ok'"
+                                  " AND repeat_index = 0 AND stats IS NOT NULL"),
+                     1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'failed'"
+                                  " AND exit_code = 3 AND stderr_tail LIKE '%is broken%'"),
+                     1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'interrupted'"),
+                     1);
+    assert_true(q_int(f->db, "SELECT count(*) FROM metrics m JOIN attempts a"
+                             " ON a.id = m.attempt_id WHERE a.status = 'ok'") > 3);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM cells WHERE nodes = 1 AND threads = 2"),
+                     1);
+    st = tu_run(&out, "'%s' ingest '%s' --db '%s'", f->harness, f->emit, f->db);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "ingested 0 attempts, 3 already present"));
+    free(out);
+    st = tu_run(&out, "'%s' verify --db '%s'", f->harness, f->db);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    free(out);
+}
+
+static void test_submit(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    /* no sbatch on PATH: a clear error, status 2, nothing written */
+    char empty[PATH_MAX], *out = NULL;
+    snprintf(empty, sizeof empty, "%s/emptybin", f->dir);
+    assert_int_equal(mkdir(empty, 0755), 0);
+    int st = tu_run(&out, "PATH='%s' IMBENCH_BIN='%s' '%s' run-suite '%s' --data-dir '%s'"
+                          " --launcher slurm --emit '%s' --submit",
+                    empty, f->bin, f->harness, f->suite, f->data, f->emit);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "sbatch not found"));
+    free(out);
+    assert_int_not_equal(access(f->emit, F_OK), 0);
+
+    /* a stand-in sbatch: records its arguments, prints a job id */
+    char bin[PATH_MAX], path[PATH_MAX + 32], text[PATH_MAX + 256];
+    snprintf(bin, sizeof bin, "%s/sbatchbin", f->dir);
+    assert_int_equal(mkdir(bin, 0755), 0);
+    snprintf(path, sizeof path, "%s/sbatch", bin);
+    snprintf(text, sizeof text,
+             "#!/bin/sh\n"
+             "echo \"$*\" >> '%s/sbatch.log'\n"
+             "n=$(wc -l < '%s/sbatch.log')\n"
+             "echo \"$((4240 + n));testcluster\"\n",
+             f->dir, f->dir);
+    make_exec(path, text);
+    st = tu_run(&out, "PATH='%s':\"$PATH\" IMBENCH_BIN='%s' '%s' run-suite '%s' --data-dir '%s'"
+                      " --launcher slurm --emit '%s' --submit",
+                bin, f->bin, f->harness, f->suite, f->data, f->emit);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "submitted job 4241"));
+    assert_true(tu_contains(out, "submitted job 4242"));
+    assert_true(tu_contains(out, "2 jobs submitted"));
+    free(out);
+    snprintf(path, sizeof path, "%s/sbatch.log", f->dir);
+    char *log = read_all(path);
+    assert_non_null(log);
+    assert_true(tu_contains(log, "--parsable "));
+    assert_true(tu_contains(log, "/job.sbatch"));
+    free(log);
+    snprintf(path, sizeof path, "%s/jobs.txt", f->emit);
+    char *jobs = read_all(path);
+    assert_non_null(jobs);
+    assert_true(tu_contains(jobs, "4241 "));
+    assert_true(tu_contains(jobs, "4242 "));
+    free(jobs);
+
+    /* sbatch refusing a job stops the submission with its message */
+    snprintf(path, sizeof path, "%s/sbatch", bin);
+    make_exec(path, "#!/bin/sh\necho 'sbatch: error: invalid partition specified: x' >&2\n"
+                    "exit 1\n");
+    st = tu_run(&out, "PATH='%s':\"$PATH\" IMBENCH_BIN='%s' '%s' run-suite '%s' --data-dir '%s'"
+                      " --launcher slurm --emit '%s' --submit",
+                bin, f->bin, f->harness, f->suite, f->data, f->emit);
+    assert_int_equal(st, 1);
+    assert_true(tu_contains(out, "invalid partition"));
+    free(out);
+}
+
+static void test_hostfile(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char *out = NULL, args[ARGS_N], hf[PATH_MAX + 16];
+    snprintf(hf, sizeof hf, "%s/hosts", f->dir);
+    snprintf(args, sizeof args, "--launcher mpirun --hostfile '%s' --db '%s'", hf, f->db);
+    int st = run_suite(f, &out, args);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "hostfile"));
+    assert_true(tu_contains(out, hf));
+    assert_true(tu_contains(out, "No such file"));
+    free(out);
+    snprintf(args, sizeof args, "--launcher mpirun --hostfile '%s' --db '%s'", f->dir, f->db);
+    st = run_suite(f, &out, args);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "is a directory"));
+    free(out);
+    write_file(hf, "localhost slots=2\n");
+    char hf_abs[PATH_MAX];
+    assert_non_null(realpath(hf, hf_abs));
+    if (geteuid() != 0) {
+        assert_int_equal(chmod(hf, 0), 0);
+        snprintf(args, sizeof args, "--launcher mpirun --hostfile '%s' --db '%s'", hf, f->db);
+        st = run_suite(f, &out, args);
+        assert_int_equal(st, 2);
+        assert_true(tu_contains(out, "cannot be read"));
+        free(out);
+        assert_int_equal(chmod(hf, 0644), 0);
+    }
+    snprintf(args, sizeof args, "--hostfile '%s' --db '%s'", hf, f->db);
+    st = run_suite(f, &out, args);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "--hostfile needs --launcher mpirun"));
+    free(out);
+    assert_int_not_equal(access(f->db, F_OK), 0); /* nothing ran */
+
+    /* over a one-host hostfile, both cells run and the command says how */
+    if (tu_run(NULL, "command -v mpirun >/dev/null") != 0) {
+        printf("note: mpirun not in PATH; the hostfile run is not tried\n");
+        return;
+    }
+    char cells[PATH_MAX + 16];
+    snprintf(cells, sizeof cells, "%s/cells", f->dir);
+    snprintf(args, sizeof args, "--launcher mpirun --hostfile '%s' --db '%s' --out-dir '%s'",
+             hf, f->db, cells);
+    st = run_suite_mpi(f, &out, args);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    free(out);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "%%-np _ --hostfile %s --map-by node %%", hf_abs);
+    char sql[PATH_MAX + 256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM attempts WHERE status = 'ok'"
+                              " AND command LIKE '%s'", want);
+    assert_int_equal(q_int(f->db, sql), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_slurm_time),
+        cmocka_unit_test_setup_teardown(test_emitted_scripts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emit_variants, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_runs_and_ingests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostfile, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
