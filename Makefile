@@ -38,7 +38,7 @@ ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(OPT) $(ARCH) -g $(WARN) $(SANFLAGS) -I
 LDLIBS  = $(PKG_LIBS) -lfftw3f_threads -lsde -lpthread -lm
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
-MODULES := reports results workloads imaging profiles common
+MODULES := reports results msio workloads imaging profiles common
 PROGS   := harness imager
 MAINS   := harness/main.c imaging/imager_main.c
 lib_srcs = $(filter-out $(MAINS),$(wildcard $(1)/*.c))
@@ -71,6 +71,28 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# ---- msio: MeasurementSet import/export (begin) ---------------------------
+# msio (in MODULES above, between results and workloads) adds one C++ file,
+# msio/ms_casacore.cc, the only code that sees casacore (Debian's
+# casacore-dev: headers under /usr/include/casacore, no pkg-config file).
+# C++ is compiled with the same warnings minus the C-only ones; programs
+# and tests that may pull it in link casacore and libstdc++.
+CXX     ?= g++
+CXXWARN := -Wall -Wextra -Werror -Wshadow
+ALL_CXXFLAGS = -std=c++17 $(OPT) $(ARCH) -g $(CXXWARN) $(SANFLAGS) -I. -MMD -MP $(CXXFLAGS)
+MSIO_LIBS := -lcasa_ms -lcasa_measures -lcasa_tables -lcasa_casa -lstdc++
+
+$(B)/libmsio.a: $(patsubst %.cc,$(B)/obj/%.o,$(wildcard msio/*.cc))
+
+$(B)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $<"
+	$(Q)$(CXX) $(ALL_CXXFLAGS) -c -o $@ $<
+
+$(B)/bin/harness: LDLIBS += $(MSIO_LIBS)
+$(B)/tests/%: LDLIBS += $(MSIO_LIBS)
+# ---- msio (end) -------------------------------------------------------------
 
 $(B)/bin/harness: $(B)/obj/harness/main.o $(B)/libharness.a $(LIBS)
 	@mkdir -p $(dir $@)

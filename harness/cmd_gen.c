@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "msio/msio.h"
 #include "workloads/workloads.h"
 
 static const char usage_line[] =
@@ -56,6 +57,7 @@ static const char *human_bytes(double b, char *buf, size_t n)
 int hx_cmd_gen(int argc, char **argv)
 {
     const char *dataset = NULL, *out = NULL, *image = NULL, *dsdir = NULL, *skyfile = NULL;
+    const char *ms_out = NULL;
     double scale = NAN, cell = NAN, noise = 0.0, flag_frac = 0.02;
     int64_t times = -1, chans = -1, baselines = -1, seed = 1;
     int antennas = -1, sources = 10, no_pb = 0, threads = 0, help = 0;
@@ -77,6 +79,7 @@ int hx_cmd_gen(int argc, char **argv)
         {"no-pb", IB_OPT_FLAG, &no_pb, NULL, "no primary beam attenuation"},
         {"threads", IB_OPT_INT, &threads, "T", "generator threads (default: online CPUs)"},
         {"datasets-dir", IB_OPT_STR, &dsdir, "D", "where dataset specs live"},
+        {"ms", IB_OPT_STR, &ms_out, "OUT.ms", "also write the set as a MeasurementSet"},
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
@@ -182,5 +185,15 @@ int hx_cmd_gen(int argc, char **argv)
            (unsigned long long)info.bytes_on_disk);
     printf("rate         %.2f M samples/s (%.3f s, %d threads)\n", info.rate / 1e6, info.seconds,
            info.threads);
+    if (ms_out) {
+        ms_export_opts mo;
+        ms_export_opts_init(&mo);
+        ms_export_info mi;
+        if (ms_export(&e, out, ms_out, &mo, &mi)) {
+            hx_fail("gen", &e);
+            return 1; /* the store is written; the MS is not */
+        }
+        printf("ms           %s (%lld rows, %d scans)\n", ms_out, (long long)mi.nrow, mi.nscan);
+    }
     return 0;
 }

@@ -31,6 +31,10 @@ int hx_fail(const char *cmd, const ib_err *e);
 const char *hx_bin_dir(void);
 
 int hx_cmd_gen(int argc, char **argv);
+/* MeasurementSet import and export (cmd_import_ms.c, cmd_export_ms.c);
+ * exit 1 for anything about the MS or store, 2 for bad options. */
+int hx_cmd_import_ms(int argc, char **argv);
+int hx_cmd_export_ms(int argc, char **argv);
 int hx_cmd_run_suite(int argc, char **argv);
 int hx_cmd_list(int argc, char **argv);
 int hx_cmd_show(int argc, char **argv);

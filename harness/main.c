@@ -3,6 +3,7 @@
  */
 #include "harness/harness.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,11 @@
 static const hx_cmd commands[] = {
     {"gen", hx_cmd_gen, "--dataset NAME --scale S --out DIR [options]",
      "generate a synthetic visibility set for a seed dataset"},
+    {"import-ms", hx_cmd_import_ms,
+     "MS --out DIR [--column C] [--spw N] [--field LIST] [--chans A~B]",
+     "import a MeasurementSet into a visibility store"},
+    {"export-ms", hx_cmd_export_ms, "DIR OUT.ms [--overwrite]",
+     "write a visibility store as a MeasurementSet"},
     {"sysinfo", hx_cmd_sysinfo, "[--json] [--dir DIR]",
      "what this machine offers: cores, memory, MPI, PAPI counters, versions"},
     {"run-suite", hx_cmd_run_suite, "SUITE.yaml [--db F] [--resume] [--dry-run] [options]",
@@ -60,6 +66,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* Past `ulimit -f` a write fails with EFBIG and the command says which
+     * file, instead of dying of SIGXFSZ (hx_run_process gives children the
+     * default back). */
+    signal(SIGXFSZ, SIG_IGN);
     ssize_t n = readlink("/proc/self/exe", bin_dir, sizeof bin_dir - 1);
     if (n > 0) {
         bin_dir[n] = '\0';
