@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include "harness/harness.h"
 #include "harness/slurm.h"
+#include "harness/wsclean.h"
 #include "results/results.h"
 #include "workloads/suite.h"
 #include "workloads/workloads.h"
@@ -56,6 +57,9 @@ typedef struct dsstate {
     int state;             /* 0 not tried, 1 ready, -1 failed */
     char why[HX_TAIL_BYTES + 256];
     int exit_code;
+    int ms_state;          /* vis.ms for wsclean cells: 0 not tried, 1 ready, -1 failed */
+    char ms[2100];
+    char ms_why[HX_TAIL_BYTES + 256];
 } dsstate;
 
 typedef struct runner {
@@ -74,6 +78,7 @@ typedef struct runner {
     char imager[4096], mpirun[4096], harness[4096], sbatch[4096];
     char hostfile[PATH_MAX];   /* --hostfile made absolute */
     int have_mpirun;
+    char wsclean[4096];        /* imager: wsclean cells; "" when not on PATH */
     long cores;
     hx_progress prog;
     char command[2048];
@@ -424,7 +429,8 @@ static void failure_note(const char *tail, char *note, size_t n)
         size_t len = strcspn(p, "\n");
         const char *s = p;
         while (len > 0 && (*s == ' ' || *s == '\t')) s++, len--;
-        if (len > 0) {
+        /* mpirun frames its messages with lines of dashes: not a reason */
+        if (len > 0 && strspn(s, "-=") < len) {
             last = s;
             last_len = len;
             if (!strncmp(s, "imager:", 7) || !strncmp(s, "harness:", 8)) {
@@ -441,6 +447,68 @@ static void failure_note(const char *tail, char *note, size_t n)
     }
     if (best) snprintf(note, n, "(%.*s)", (int)(best_len < 200 ? best_len : 200), best);
     else note[0] = '\0';
+}
+
+/*
+ * A wsclean cell (docs/wsclean.md): the dataset's MS made once beside the
+ * store, WSClean run with the cell's parameters (products DIR/ws-*.fits,
+ * its stdout in outlog) and a stats record written from its wall time and
+ * log. Returns the attempt's status (tail says why when not ok); *skip is
+ * set for cells WSClean does not cover, which are not failures.
+ */
+static enum st run_wsclean(runner *r, const wl_cell *c, dsstate *d, const char *dir,
+                           const char *stats, const char *outlog, const char *errlog,
+                           hx_proc *pr, char *command, size_t ncommand, char *tail,
+                           size_t ntail, int *skip)
+{
+    ib_err sub;
+    ib_err_init(&sub);
+    hx_ws_plan plan;
+    int rc = hx_ws_plan_cell(&sub, c, d->dir, &plan);
+    if (rc == IB_EUNSUPPORTED) {
+        *skip = 1;
+        snprintf(tail, ntail, "skipped: %s", sub.msg);
+        return ST_SKIPPED;
+    }
+    if (rc) {
+        snprintf(tail, ntail, "harness: %s", sub.msg);
+        return ST_FAILED;
+    }
+    if (d->ms_state == 0) {
+        int made = 0;
+        if (!file_exists(d->dir, "vis.ms/table.dat"))
+            hx_progress_message(&r->prog, "exporting dataset %s as an MS into %s/vis.ms",
+                                c->dataset, d->dir);
+        rc = hx_ws_ensure_ms(&sub, r->harness, d->dir, GEN_TIMEOUT_S, d->ms, sizeof d->ms,
+                             &made);
+        if (rc == IB_EINTERRUPTED) {
+            snprintf(tail, ntail, "harness: interrupted while exporting the dataset as an MS");
+            return ST_INTERRUPTED;
+        }
+        d->ms_state = rc ? -1 : 1;
+        if (rc) snprintf(d->ms_why, sizeof d->ms_why, "%s", sub.msg);
+    }
+    if (d->ms_state < 0) {
+        snprintf(tail, ntail, "%s", d->ms_why);
+        return ST_FAILED;
+    }
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, "%s/ws", dir);
+    hx_ws_args av;
+    hx_ws_build_argv(c, &plan, r->wsclean, prefix, dir, d->ms, &av);
+    join_args(command, ncommand, av.v);
+    if (hx_run_process(&sub, av.v, outlog, errlog, r->timeout, hx_progress_tick, &r->prog, pr)) {
+        snprintf(tail, ntail, "harness: %s", sub.msg);
+        return ST_FAILED;
+    }
+    snprintf(tail, ntail, "%s", pr->tail);
+    enum st status = status_of(pr);
+    if (status == ST_OK && hx_ws_write_stats(&sub, stats, c, &plan, outlog, pr->wall_s)) {
+        size_t l = strlen(tail);
+        snprintf(tail + l, ntail - l, "\nharness: %s", sub.msg);
+        return ST_FAILED;
+    }
+    return status;
 }
 
 /*
@@ -475,6 +543,7 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
     if (!tail) return ib_error(e, IB_ENOMEM, "out of memory");
     dsstate *d = ds_for(r, c);
     IB_ASSERT(d != NULL);
+    int ws = wl_cell_is_wsclean(c), ws_skip = 0;
     int rr = ds_materialise(r, d, c);
     res_timestamp(started, sizeof started); /* generation is not the cell's time */
     if (rr == IB_EINTERRUPTED) {
@@ -484,7 +553,12 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
         status = ST_FAILED;
         pr.exit_code = d->exit_code ? d->exit_code : -1;
         snprintf(tail, sizeof pr.tail + 512, "%s", d->why);
-    } else if ((c->nodes > 1 || !strcmp(r->o.launcher, "mpirun")) && !r->have_mpirun) {
+    } else if (ws && !r->wsclean[0]) {
+        /* not a failure: the peer is optional (Debian package wsclean) */
+        status = ST_SKIPPED;
+        ws_skip = 1;
+        snprintf(tail, sizeof pr.tail, "skipped: wsclean not installed");
+    } else if (!ws && (c->nodes > 1 || !strcmp(r->o.launcher, "mpirun")) && !r->have_mpirun) {
         status = ST_SKIPPED;
         snprintf(tail, sizeof pr.tail, "harness: mpirun not found in PATH (the cell needs %d "
                                        "rank%s)", c->nodes, c->nodes == 1 ? "" : "s");
@@ -498,7 +572,10 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
             snprintf(tail, sizeof pr.tail, "harness: %s", sub.msg);
         }
     }
-    if (status == ST_NONE) {
+    if (status == ST_NONE && ws) {
+        status = run_wsclean(r, c, d, dir, stats, outlog, errlog, &pr, command, sizeof command,
+                             tail, sizeof pr.tail + 512, &ws_skip);
+    } else if (status == ST_NONE) {
         argv_buf av;
         build_argv(r, c, d->dir, dir, stats, spill, &av);
         join_args(command, sizeof command, av.v);
@@ -579,7 +656,7 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
         r->nok++;
         if (!r->o.keep) nftw(dir, remove_fits, 16, FTW_PHYS);
         rm_rf(spill);
-    } else {
+    } else if (!ws_skip) {
         r->nfail++;
     }
     char note[256] = "";
@@ -704,13 +781,21 @@ static int emit_slurm(ib_err *e, runner *r)
     size_t njobs = r->ncells * (size_t)r->repeats, ns = 0;
     char **scripts = ib_calloc(njobs, sizeof *scripts);
     if (!scripts) return ib_error(e, IB_ENOMEM, "out of memory");
+    size_t nws = 0;
     for (int k = 0; !rc && k < r->repeats; k++)
         for (size_t i = 0; !rc && i < r->ncells; i++) {
             char path[PATH_MAX + 128];
+            if (wl_cell_is_wsclean(r->cells[i])) {
+                nws++; /* WSClean runs with the local launcher only */
+                continue;
+            }
             rc = emit_job(e, r, r->cells[i], k, dirs, path, sizeof path);
             if (!rc && !(scripts[ns++] = ib_strdup(path)))
                 rc = ib_error(e, IB_ENOMEM, "out of memory");
         }
+    if (!rc && nws)
+        fprintf(stderr, "harness run-suite: %zu wsclean job%s not emitted (imager: wsclean runs "
+                        "with the local launcher only)\n", nws, nws == 1 ? "" : "s");
     if (!rc) rc = hx_slurm_write_submit_all(e, emit, scripts, ns);
     if (!rc) {
         printf("suite %s: %zu cell%s x %d repeat%s = %zu job script%s in %s\n", r->suite->name,
@@ -977,6 +1062,7 @@ int hx_cmd_run_suite(int argc, char **argv)
         goto out;
     }
     r.have_mpirun = hx_which("mpirun", r.mpirun, sizeof r.mpirun) == 0;
+    if (hx_which("wsclean", r.wsclean, sizeof r.wsclean)) r.wsclean[0] = '\0';
     r.cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (r.cores < 1) r.cores = 1;
 

@@ -18,6 +18,8 @@ static const hx_cmd commands[] = {
      "import a MeasurementSet into a visibility store"},
     {"export-ms", hx_cmd_export_ms, "DIR OUT.ms [--overwrite]",
      "write a visibility store as a MeasurementSet"},
+    {"compare-images", hx_cmd_compare_images, "A.fits B.fits... [--inner F] [--tol X]",
+     "per-plane rms((A - B) / peak) of an imbench cube against WSClean images"},
     {"sysinfo", hx_cmd_sysinfo, "[--json] [--dir DIR]",
      "what this machine offers: cores, memory, MPI, PAPI counters, versions"},
     {"run-suite", hx_cmd_run_suite, "SUITE.yaml [--db F] [--resume] [--dry-run] [options]",

@@ -148,6 +148,7 @@ static int axval_eq(int axis, const axval *a, const axval *b)
     case WL_AX_GRIDDER:
     case WL_AX_WEIGHT:
     case WL_AX_SCHEDULE:
+    case WL_AX_IMAGER:
     case WL_AX_PRECISION: return strcmp(a->s, b->s) == 0;
     default: return a->i == b->i;
     }
@@ -269,6 +270,13 @@ static int axis_value(int axis, const char *t, axval *out, char *why, size_t n)
         }
         snprintf(out->s, sizeof out->s, "%s", t);
         return 0;
+    case WL_AX_IMAGER:
+        if (strcmp(t, "imbench") && strcmp(t, "wsclean")) {
+            snprintf(why, n, "imager must be imbench or wsclean, got '%s'", t);
+            return -1;
+        }
+        snprintf(out->s, sizeof out->s, "%s", t);
+        return 0;
     case WL_AX_SERIAL_WRITE:
         if (!strcmp(t, "true") || !strcmp(t, "1")) out->i = 1;
         else if (!strcmp(t, "false") || !strcmp(t, "0")) out->i = 0;
@@ -295,6 +303,8 @@ static int parse_image(const char *t, int *nx, int *ny)
         y = strtol(s, &end, 10);
         if (errno || end == s || *end || y < 1 || y > 65536) return -1;
     }
+    /* what the imager accepts (its --image): even sizes only */
+    if (x < 2 || y < 2 || x % 2 || y % 2) return -1;
     *nx = (int)x;
     *ny = (int)y;
     return 0;
@@ -316,6 +326,10 @@ static void cell_set_axis(wl_cell *c, int axis, const axval *v)
     case WL_AX_PADDING: c->padding = v->d; break;
     case WL_AX_SCHEDULE: snprintf(c->schedule, sizeof c->schedule, "%s", v->s); break;
     case WL_AX_SERIAL_WRITE: c->serial_write = (int)v->i; break;
+    case WL_AX_IMAGER:
+        /* "imbench" is the default and stays out of params and hash */
+        snprintf(c->imager, sizeof c->imager, "%s", strcmp(v->s, "wsclean") ? "" : "wsclean");
+        break;
     }
 }
 
@@ -347,6 +361,7 @@ json_t *wl_suite_cell_params(const wl_cell *c)
     if (c->padding > 0) SET("padding", json_real(c->padding));
     if (c->schedule[0]) SET("schedule", json_string(c->schedule));
     if (c->serial_write) SET("serial_write", json_integer(1));
+    if (wl_cell_is_wsclean(c)) SET("imager", json_string("wsclean"));
 #undef SET
     if (bad) {
         json_decref(o);
@@ -373,6 +388,11 @@ static int cell_finish(ib_err *e, wl_cell *c)
     return 0;
 }
 
+int wl_cell_is_wsclean(const wl_cell *c)
+{
+    return strcmp(c->imager, "wsclean") == 0;
+}
+
 void wl_suite_cell_label(const wl_cell *c, char *buf, size_t n)
 {
     size_t len = 0;
@@ -395,6 +415,7 @@ void wl_suite_cell_label(const wl_cell *c, char *buf, size_t n)
     if (c->padding > 0) ADD(" padding=%g", c->padding);
     if (c->schedule[0]) ADD(" schedule=%s", c->schedule);
     if (c->serial_write) ADD("%s", " serial_write");
+    if (wl_cell_is_wsclean(c)) ADD("%s", " imager=wsclean");
     ADD("%s", "");
 #undef ADD
 }
@@ -561,7 +582,7 @@ static int get_image(parser *p, yaml_node_t *n, int *nx, int *ny)
 {
     const char *t = scalar(n);
     if (!t || parse_image(t, nx, ny))
-        return perr(p, n, IB_EPARSE, "'image' must be NX or NXxNY (1..65536), got %s%s%s",
+        return perr(p, n, IB_EPARSE, "'image' must be NX or NXxNY, even, 2..65536, got %s%s%s",
                     t ? "'" : "", t ? t : kind_name(n), t ? "'" : "");
     return 0;
 }
@@ -618,7 +639,7 @@ static void note_order(parser *p, int a)
 static const char *const axis_keys[] = {"chunks",    "nodes",      "threads", "support",
                                         "gridder",   "weight",     "precision",
                                         "mem_budget", "padding",   "schedule",
-                                        "serial_write", NULL};
+                                        "serial_write", "imager", NULL};
 
 static int parse_axes(parser *p, yaml_node_t *n, axis *ax)
 {
@@ -728,7 +749,7 @@ static int parse_zip(parser *p, yaml_node_t *n)
                 return perr(p, mn, IB_EPARSE, "zip group member must be an axis name (chunks, "
                                               "nodes, threads, support, gridder, weight, "
                                               "precision, mem_budget, padding, schedule, "
-                                              "serial_write), got %s%s%s",
+                                              "serial_write, imager), got %s%s%s",
                             t ? "'" : "", t ? t : kind_name(mn), t ? "'" : "");
             if (used[a])
                 return perr(p, mn, IB_EPARSE, "axis '%s' is in more than one zip group or "
@@ -747,7 +768,7 @@ static int parse_rule(parser *p, yaml_node_t *n, rule *ru)
     static const char *const keys[] = {"dataset", "chunks",    "nodes",      "threads",
                                        "support", "gridder",   "weight",     "precision",
                                        "mem_budget", "padding", "schedule", "serial_write",
-                                       NULL};
+                                       "imager", NULL};
     if (n->type != YAML_MAPPING_NODE || n->data.mapping.pairs.top == n->data.mapping.pairs.start)
         return perr(p, n, IB_EPARSE, "an exclude rule must be a non-empty mapping of parameters "
                                      "to values, got %s", kind_name(n));
@@ -900,7 +921,7 @@ static int resolve_dataset(parser *p, dsentry *d)
     ib_err_init(&sub);
     int r = wl_dataset_find(&sub, c->dataset, p->datasets_dir, &d->spec);
     if (r == IB_ENOTFOUND)
-        return perr(p, d->node, IB_ENOTFOUND, "unknown dataset '%s': %s", c->dataset, sub.msg);
+        return perr(p, d->node, IB_ENOTFOUND, "%s", sub.msg); /* names the dataset */
     if (r) return perr(p, d->node, r, "dataset '%s': %s", c->dataset, sub.msg);
     wl_gen_opts go;
     gen_opts(c, &go);
@@ -1165,6 +1186,10 @@ static int cell_value(const wl_cell *c, const char *key, char *buf, size_t n)
     }
     if (!strcmp(key, "schedule")) { snprintf(buf, n, "%s", c->schedule); return 0; }
     if (!strcmp(key, "serial_write")) { snprintf(buf, n, "%d", c->serial_write); return 0; }
+    if (!strcmp(key, "imager")) {
+        snprintf(buf, n, "%s", wl_cell_is_wsclean(c) ? "wsclean" : "imbench");
+        return 0;
+    }
     if (!strcmp(key, "hash")) { snprintf(buf, n, "%s", c->hash); return 0; }
     return -1;
 }
@@ -1192,7 +1217,8 @@ int wl_suite_filter(ib_err *e, const wl_cell *c, const char *expr, int *match)
             r = ib_error(e, IB_EINVAL,
                          "filter '%s': unknown key '%s' (expected dataset, scale, seed, chans, "
                          "times, image, chunks, nodes, threads, support, gridder, weight, "
-                         "precision, mem_budget, padding, schedule, serial_write or hash)",
+                         "precision, mem_budget, padding, schedule, serial_write, imager or "
+                         "hash)",
                          expr, key);
             break;
         }

@@ -30,6 +30,8 @@
  *     padding: [1.5]             # >= 1
  *     schedule: [static, dynamic, locality]  # chunk to rank assignment
  *     serial_write: [false, true]  # funnel planes through rank 0 (CASA-like)
+ *     imager: [imbench, wsclean]   # who images the cell (default imbench;
+ *                                  # wsclean: the dataset's MS, see docs/wsclean.md)
  *   zip:                         # groups of axes that vary together
  *     - [chunks, threads]        # (same length; each axis in one group)
  *   exclude:                     # cells matching every key of a rule go
@@ -68,7 +70,8 @@
     X(MEM_BUDGET, "mem_budget") \
     X(PADDING, "padding")     \
     X(SCHEDULE, "schedule")   \
-    X(SERIAL_WRITE, "serial_write")
+    X(SERIAL_WRITE, "serial_write") \
+    X(IMAGER, "imager")
 
 enum wl_axis {
 #define WL_AXIS_ENUM(name, text) WL_AX_##name,
@@ -101,6 +104,7 @@ typedef struct wl_cell {
     double padding;             /* 0 unset */
     char schedule[32];          /* "" unset */
     int serial_write;           /* 0 unset (parallel writes) */
+    char imager[16];            /* "" or "imbench": ours; "wsclean": WSClean */
     /* identity */
     char hash[65];              /* SHA-256 (hex) of params_json */
     char params_json[1024];     /* canonical: sorted keys, compact */
@@ -155,6 +159,9 @@ json_t *wl_suite_cell_params(const wl_cell *c);
  * object when present, else computed (which needs the dataset spec).
  */
 int wl_suite_cell_from_params(ib_err *e, json_t *params, const wl_suite_opts *o, wl_cell *out);
+
+/* 1 when the cell is imaged by WSClean (imager axis "wsclean"). */
+int wl_cell_is_wsclean(const wl_cell *c);
 
 /* "dataset chunks=4 nodes=1 ..." (the set parameters) into buf. */
 void wl_suite_cell_label(const wl_cell *c, char *buf, size_t n);
