@@ -50,6 +50,8 @@ int hx_cmd_bench(int argc, char **argv);
 int hx_cmd_compare(int argc, char **argv);
 int hx_cmd_casa_import(int argc, char **argv);
 int hx_cmd_baselines(int argc, char **argv);
+/* compare-images (cmd_compare_images.c): exit 1 over --tol, 2 on errors. */
+int hx_cmd_compare_images(int argc, char **argv);
 
 /* ------------------------------------------------------------------ */
 /* Child processes (launch.c)                                          */
@@ -77,7 +79,8 @@ typedef struct hx_proc {
  * kill the group the same way and end is HX_INTERRUPTED. tick (may be
  * NULL) is called about twice a second with the elapsed seconds. Returns
  * 0 when the child ran (whatever its status; exec failure is exit 127
- * with the reason in the tail) or IB_ECHILD when it could not be started.
+ * with the reason in the tail) or an error when it could not be started
+ * (IB_ECHILD; IB_EIO for err_path, IB_ENOMEM for the tail buffer).
  */
 int hx_run_process(ib_err *e, char *const argv[], const char *out_path,
                    const char *err_path, double timeout_s,
