@@ -129,6 +129,7 @@ static void child(char *const argv[], const char *out_path, int errfd, pid_t par
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
+    signal(SIGXFSZ, SIG_DFL); /* main ignores it; exec keeps ignored signals */
     int in = open("/dev/null", O_RDONLY);
     int out = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (in < 0 || out < 0) {
@@ -159,9 +160,16 @@ int hx_run_process(ib_err *e, char *const argv[], const char *out_path, const ch
         if (errfile < 0)
             return ib_error(e, IB_EIO, "cannot create '%s': %s", err_path, strerror(errno));
     }
+    /* The stderr tail is how a failure is explained: no child without it. */
+    tailbuf *tb = ib_calloc(1, sizeof *tb);
+    if (!tb) {
+        if (errfile >= 0) close(errfile);
+        return ib_error(e, IB_ENOMEM, "out of memory starting '%s'", argv[0]);
+    }
     int fd[2];
     if (pipe2(fd, O_CLOEXEC) != 0) {
         if (errfile >= 0) close(errfile);
+        ib_free(tb);
         return ib_error(e, IB_ECHILD, "cannot make a pipe for '%s': %s", argv[0],
                         strerror(errno));
     }
@@ -174,6 +182,7 @@ int hx_run_process(ib_err *e, char *const argv[], const char *out_path, const ch
         close(fd[0]);
         close(fd[1]);
         if (errfile >= 0) close(errfile);
+        ib_free(tb);
         return ib_error(e, IB_ECHILD, "cannot start '%s': fork: %s", argv[0], strerror(err));
     }
     if (pid == 0) {
@@ -184,7 +193,6 @@ int hx_run_process(ib_err *e, char *const argv[], const char *out_path, const ch
     close(fd[1]);
     fcntl(fd[0], F_SETFL, fcntl(fd[0], F_GETFL) | O_NONBLOCK);
 
-    tailbuf *tb = ib_calloc(1, sizeof *tb);
     int pipe_open = 1, exited = 0, status = 0;
     double killed_at = 0, exited_at = 0, last_tick = t0;
     enum hx_end why = HX_EXITED;
@@ -222,7 +230,7 @@ int hx_run_process(ib_err *e, char *const argv[], const char *out_path, const ch
                 char buf[8192];
                 ssize_t k = read(fd[0], buf, sizeof buf);
                 if (k > 0) {
-                    if (tb) tail_add(tb, buf, (size_t)k);
+                    tail_add(tb, buf, (size_t)k);
                     if (errfile >= 0 && write(errfile, buf, (size_t)k) < 0) {
                         close(errfile);
                         errfile = -1;
@@ -239,10 +247,8 @@ int hx_run_process(ib_err *e, char *const argv[], const char *out_path, const ch
     close(fd[0]);
     if (errfile >= 0) close(errfile);
     res->wall_s = (exited_at > 0 ? exited_at : ib_now()) - t0;
-    if (tb) {
-        tail_finish(tb, res->tail, sizeof res->tail);
-        ib_free(tb);
-    }
+    tail_finish(tb, res->tail, sizeof res->tail);
+    ib_free(tb);
     if (WIFEXITED(status)) {
         res->exit_code = WEXITSTATUS(status);
         res->end = HX_EXITED;
