@@ -42,7 +42,7 @@ static int fimg_read(ib_err *e, const char *path, fimg *f)
     }
     if (!st) fits_get_img_size(fp, naxis, f->n, &st);
     for (int i = 0; i < naxis && !st; i++) {
-        char k[16];
+        char k[24]; /* "CDELT" + any int */
         int s2 = 0;
         snprintf(k, sizeof k, "CRPIX%d", i + 1);
         fits_read_key_dbl(fp, k, &f->crpix[i], NULL, &s2);
