@@ -153,3 +153,16 @@ clean:
 	rm -rf build
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (tests/fuzz/, docs/fuzzing.md) -----------------------------
+# make fuzz [FUZZ_SECONDS=30] [FUZZ_TARGETS="suite casa_log"]: builds the
+# libFuzzer targets with clang, ASan and UBSan into build/fuzz/ (clang
+# objects of their own, never the gcc ones) and runs each for FUZZ_SECONDS;
+# fails when a target finds a crash, leak or hang in our code. The replay
+# of the corpora and the found inputs is tests/test_fuzz_regress (make test).
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?=
+.PHONY: fuzz
+fuzz: deps
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
+# ---- end of fuzzing -------------------------------------------------------

@@ -6,10 +6,13 @@
  */
 #include "results/res_internal.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- runs ------------------------------------------------------------ */
 
@@ -488,6 +491,20 @@ static int ingest_rusage(ib_err *e, ingest *in, json_t *ru)
     return 0;
 }
 
+/* A count as an integer: 0 and *out, or -1 for a non-number or a real
+ * outside int64 (converting 1e300 would be undefined; the column stays NULL). */
+static int count_value(json_t *v, sqlite3_int64 *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 0;
+    }
+    double d = json_number_value(v);
+    if (!json_is_real(v) || !(d >= -0x1p63 && d < 0x1p63)) return -1;
+    *out = (sqlite3_int64)d;
+    return 0;
+}
+
 /* "comm": per rank and operation, what was sent (each message once). */
 static int ingest_comm(ib_err *e, ingest *in, json_t *comm)
 {
@@ -502,8 +519,9 @@ static int ingest_comm(ib_err *e, ingest *in, json_t *comm)
         json_t *m = json_object_get(c, "msgs_sent"), *b = json_object_get(c, "bytes_sent");
         if (!m) m = json_object_get(c, "messages");
         if (!b) b = json_object_get(c, "bytes");
-        if (json_is_number(m)) sqlite3_bind_int64(st, 4, (sqlite3_int64)json_number_value(m));
-        if (json_is_number(b)) sqlite3_bind_int64(st, 5, (sqlite3_int64)json_number_value(b));
+        sqlite3_int64 count;
+        if (!count_value(m, &count)) sqlite3_bind_int64(st, 4, count);
+        if (!count_value(b, &count)) sqlite3_bind_int64(st, 5, count);
         json_t *sec = json_object_get(c, "seconds");
         char buf[96];
         if (json_is_number(sec) && !refusal(json_number_value(sec), 1, buf, sizeof buf))
@@ -529,8 +547,16 @@ static int ingest_tasks(ib_err *e, ingest *in, const char *file)
         const char *slash = strrchr(in->source, '/');
         snprintf(path, sizeof path, "%.*s/%s", (int)(slash - in->source), in->source, file);
     }
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
+    /* A regular file only: "/dev/zero" would be read for ever and a FIFO
+     * would block the open; like a missing file, they leave tasks empty. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0) return 0;
+    FILE *f = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? fdopen(fd, "r") : NULL;
+    if (!f) {
+        close(fd);
+        return 0;
+    }
     char line[512];
     long rejected = 0;
     int r = 0, first = 1;
