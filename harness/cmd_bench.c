@@ -11,7 +11,8 @@
  *   - node efficiency: cells that differ only in nodes (MPI ranks);
  *   - mosaic cost per sample relative to the standard gridder;
  *   - write modes and schedulers (serial vs parallel, static/dynamic/...);
- *   - chunk sweeps: runtime and spill per chunk count, and the optimum.
+ *   - chunk sweeps: runtime and spill per chunk count, and the optimum;
+ *   - imbench vs WSClean wall time on the same MeasurementSet.
  */
 #include "harness/harness.h"
 #include "reports/reports.h"
@@ -247,6 +248,13 @@ int hx_cmd_bench(int argc, char **argv)
                 snprintf(what, sizeof what, "mosaic / standard cost per sample: %.20s",
                          pstr(a->params, "dataset", "?"));
                 print_ratio(what, cb, nb, ca, na, 1.0, NULL);
+            }
+            if (!json_object_get(a->params, "imager") &&
+                strcmp(pstr(b->params, "imager", ""), "wsclean") == 0 &&
+                differ_only_in(a, b, "imager")) {
+                snprintf(what, sizeof what, "imbench / WSClean wall time: %.30s",
+                         pstr(a->params, "dataset", "?"));
+                print_ratio(what, a->wall, a->nrep, b->wall, b->nrep, 1.0, "<= 0.25");
             }
             if (pnum(a->params, "serial_write", 0) == 0 && pnum(b->params, "serial_write", 0) > 0 &&
                 differ_only_in(a, b, "serial_write")) {
