@@ -117,9 +117,9 @@ int res_run_begin(ib_err *e, res_db *db, const char *suite, const char *suite_fi
                   const char *suite_hash, const res_provenance *p, int64_t *run_id);
 
 /*
- * The latest run of suite that did not complete (status running, failed or
- * interrupted); IB_ENOTFOUND (no message) when there is none. Its status
- * is set back to 'running'.
+ * The latest run of suite; IB_ENOTFOUND (no message) when there is none.
+ * An unfinished one (running, failed or interrupted) is set back to
+ * 'running'; a complete one is returned as it is (resuming it runs nothing).
  */
 int res_run_resume(ib_err *e, res_db *db, const char *suite, int64_t *run_id);
 

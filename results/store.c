@@ -73,12 +73,14 @@ int res_run_resume(ib_err *e, res_db *db, const char *suite, int64_t *run_id)
     res__bind_text(st, 1, suite);
     int rc = sqlite3_step(st);
     int found = 0;
+    int complete = 0;
     if (rc == SQLITE_ROW) {
+        /* A complete run is resumed too: every cell then already has its
+         * successful attempts, so resuming it runs nothing. */
         const char *status = (const char *)sqlite3_column_text(st, 1);
-        if (status && strcmp(status, "complete") != 0) {
-            *run_id = sqlite3_column_int64(st, 0);
-            found = 1;
-        }
+        complete = status && strcmp(status, "complete") == 0;
+        *run_id = sqlite3_column_int64(st, 0);
+        found = 1;
     } else if (rc != SQLITE_DONE) {
         sqlite3_finalize(st);
         r = res__sqlerr(e, db, rc, "looking for an unfinished run");
@@ -88,6 +90,10 @@ int res_run_resume(ib_err *e, res_db *db, const char *suite, int64_t *run_id)
     if (!found) {
         res__rollback(db);
         return IB_ENOTFOUND;
+    }
+    if (complete) {
+        res__rollback(db); /* nothing to change */
+        return 0;
     }
     char sql[128];
     snprintf(sql, sizeof sql,

@@ -588,7 +588,14 @@ static void test_resume_bookkeeping(void **state)
     assert_int_equal(exists, 0);
     free(s);
     assert_int_equal(res_run_finish(&e, db, run, "complete"), 0);
-    assert_int_equal(res_run_resume(&e, db, "suite-a", &id), IB_ENOTFOUND);
+    /* a complete run is returned as it is: resuming it runs nothing */
+    id = 0;
+    assert_int_equal(res_run_resume(&e, db, "suite-a", &id), 0);
+    assert_int_equal(id, run);
+    s = q_text(db, "SELECT status FROM runs");
+    assert_string_equal(s, "complete");
+    free(s);
+    assert_int_equal(res_run_resume(&e, db, "no-such-suite", &id), IB_ENOTFOUND);
     assert_int_equal(res_run_finish(&e, db, 999, "complete"), IB_ENOTFOUND);
 }
 
