@@ -41,7 +41,9 @@ static int open_db(const char *cmd, const char *path, res_db **db)
     return -1;
 }
 
-int hx_cmd_list(int argc, char **argv)
+/* The commands whose only option is --db: parse it and open the
+ * database. Returns -1 with *db open, else an exit status. */
+static int db_only(const char *cmd, int argc, char **argv, res_db **db)
 {
     const char *dbpath = RES_DEFAULT_DB;
     int help = 0;
@@ -52,11 +54,17 @@ int hx_cmd_list(int argc, char **argv)
     };
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     if (!pos) return 1;
-    int st = parse("list", "[--db FILE]", table, argc, argv, pos, 0, &help);
+    int st = parse(cmd, "[--db FILE]", table, argc, argv, pos, 0, &help);
     free(pos);
     if (st >= 0) return st;
+    return open_db(cmd, dbpath, db);
+}
+
+int hx_cmd_list(int argc, char **argv)
+{
     res_db *db;
-    if ((st = open_db("list", dbpath, &db)) >= 0) return st;
+    int st = db_only("list", argc, argv, &db);
+    if (st >= 0) return st;
     ib_err e;
     ib_err_init(&e);
     int rc = res_print_runs(&e, db, stdout);
@@ -148,24 +156,13 @@ int hx_cmd_export(int argc, char **argv)
 
 int hx_cmd_verify(int argc, char **argv)
 {
-    const char *dbpath = RES_DEFAULT_DB;
-    int help = 0;
-    ib_opt table[] = {
-        {"db", IB_OPT_STR, &dbpath, "FILE", "results database (default " RES_DEFAULT_DB ")"},
-        {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
-        {NULL, 0, NULL, NULL, NULL},
-    };
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    if (!pos) return 1;
-    int st = parse("verify", "[--db FILE]", table, argc, argv, pos, 0, &help);
-    free(pos);
-    if (st >= 0) return st;
     res_db *db;
-    if ((st = open_db("verify", dbpath, &db)) >= 0) return st;
+    int st = db_only("verify", argc, argv, &db);
+    if (st >= 0) return st;
     ib_err e;
     ib_err_init(&e);
     int problems = 0;
-    printf("database %s\n", dbpath);
+    printf("database %s\n", res_path(db));
     int rc = res_verify(&e, db, stdout, &problems);
     res_close(db);
     if (rc) return hx_fail("verify", &e);
