@@ -92,6 +92,24 @@ typedef struct run_ctx {
     int nfft;            /* 1-D FFT size of the kernel tables */
     double *psihat;      /* psi^ on that FFT's grid */
     fftw_plan kplan;     /* forward 1-D, double, new-array execute */
+    /* row chunks (--row-chunks M > 1): a channel chunk is imaged by M row
+     * tasks whose grids are summed over threads and ranks before its FFT */
+    int mrows;           /* M (1: channel chunks only) */
+    int64_t *rrow0;      /* M+1 stored-row boundaries */
+    int64_t max_rows;    /* rows of the largest row chunk */
+    int64_t slab_rows;   /* rows of a task's slab: nrow, or max_rows */
+    int64_t *kidx;       /* perm positions grouped by row chunk, ascending within */
+    int64_t *kstart;     /* M+1 offsets into kidx */
+    int *my_rows, nmyr;  /* static / locality: this rank's row chunks */
+    atomic_int *rnext;   /* 2 x nchunks task counters: (density, grid) pass x chunk */
+    pthread_barrier_t bar;
+    int bar_on;
+    int stop;            /* thread 0 writes it between two barriers */
+    int nprodg;          /* grids per channel: dirty, and the PSF with --psf */
+    size_t gcells;       /* reals per grid: ngx * ngy * npol * 2 */
+    size_t wper;         /* doubles per channel of the weight sums: npol (+ nfield*npol) */
+    struct worker *ws;   /* the rank's workers (thread 0 holds the rank's sums) */
+    int gate;            /* under mem_lock: 0 wait, 1 start, -1 give up */
 } run_ctx;
 
 /* A plane a chunk produced, held until the chunk commits. */
@@ -110,7 +128,8 @@ typedef struct img_task_event {
 
 enum { TAG_REQ = 11, TAG_DONE = 12, TAG_PLANE = 13, TAG_REPLY = 1000 };
 
-typedef struct worker {
+typedef struct worker worker;
+struct worker {
     run_ctx *R;
     int id;
     pthread_t tid;
@@ -148,7 +167,10 @@ typedef struct worker {
     float *gx, *gy;      /* squared beams per field along x and y */
     double *swf;         /* mosaic: weight per field and pol of the channel */
     float *wplane, *aux;
-} worker;
+    void *acc;           /* row chunks: nc x nprodg grids summed over this thread's tasks */
+    double *accw;        /* ... their weight sums per channel (wper each) */
+    float *accd;         /* ... density per channel (uniform / Briggs) */
+};
 
 static inline const float *coef_t_f(const img_kernel *k) { return k->coef_tf; }
 static inline const double *coef_t_d(const img_kernel *k) { return k->coef_t; }
@@ -177,6 +199,7 @@ void img_params_default(img_params *p)
     p->padding = 1.5;
     p->threads = 1;
     p->chunks = 0;
+    p->row_chunks = 1;
     p->seed = 1;
     p->mem_target = 0.85;
     p->mem_spill = 0.92;
@@ -270,12 +293,15 @@ const char *img_product_bunit(int k)
 
 /* ---------- per-channel pipeline ---------- */
 
-/* Close the open phase as a task event and open phase p. The event array
- * grows between phases, never inside the gridding loop; if it cannot grow
- * the event is counted as dropped, the run goes on. */
+/* Close the open phase as a task event and open phase p (already in p:
+ * nothing to do). The event carries the task and channel labels as they
+ * are when it closes, so callers switch phase first, then relabel. The
+ * event array grows between phases, never inside the gridding loop; if it
+ * cannot grow the event is counted as dropped, the run goes on. */
 static void phase(worker *w, int p)
 {
     prof_timer *t = &w->t;
+    if (p >= 0 && p == t->current) return;
     if (t->current >= 0) {
         if (w->nev == w->cap_ev) {
             size_t nc = w->cap_ev ? 2 * w->cap_ev : 1024;
@@ -465,6 +491,12 @@ static int commit_chunk(worker *w)
     return rc;
 }
 
+/* A finished plane in w->plane: written now (direct) or held. */
+static int emit_plane(worker *w, int direct, int64_t chan, int pol, int prod)
+{
+    return direct ? put_plane(w, chan, pol, prod, w->plane) : hold_plane(w, chan, pol, prod);
+}
+
 /* Past the pause fraction a thread waits before starting another chunk,
  * until others commit theirs (never when it would wait for itself). */
 static void wait_for_memory(worker *w)
@@ -558,41 +590,62 @@ static void mosaic_kernels(worker *w, int64_t chan)
     }
 }
 
+/* Add the worker's sample list to grid (one product: dirty or PSF of
+ * channel chan); rows *vlo..*vhi of the grid are widened to cover it. */
+static void grid_list(worker *w, int64_t chan, int prod, void *grid, int *vlo, int *vhi)
+{
+    run_ctx *R = w->R;
+    const int npol = R->npol, dbl = R->p->dbl;
+    const size_t es = dbl ? 8 : 4, cell = 2 * (size_t)npol * es, row = cell * (size_t)R->ngx;
+    if (R->mosaic && prod == IMG_PROD_DIRTY) {
+        double fl = R->freq[chan] / IMG_C_LIGHT;
+        if (dbl) grid_mosaic_d(R, w->list, w->tx, w->ty, fl, grid, vlo, vhi);
+        else grid_mosaic_f(R, w->list, w->tx, w->ty, fl, grid, vlo, vhi);
+    } else {
+        /* The list's tap indices are for the grid support gw; the standard
+         * kernel (the mosaic's PSF too) starts (gw - W)/2 cells further. */
+        size_t off = (size_t)((R->gw - R->k.W) / 2);
+        char *g = (char *)grid + off * row + off * cell;
+        if (dbl) grid_samples_d(&R->k, w->list, npol, (double *)(void *)g, R->ngx, prod, vlo, vhi);
+        else grid_samples_f(&R->k, w->list, npol, (float *)(void *)g, R->ngx, prod, vlo, vhi);
+        *vhi = *vhi + (int)(2 * off) < R->ngy ? *vhi + (int)(2 * off) : R->ngy;
+    }
+}
+
+static int grid_planes(worker *w, int64_t chan, const double *sumw, int prod, const void *grid,
+                       int vlo, int vhi, int direct);
+
 /* Grid -> FFT -> correct one product (dirty or PSF) of one channel and
  * hold or write its planes (and, for the mosaic's dirty product, the
  * weight, pb and normalised planes). */
 static int image_product(worker *w, int64_t chan, const double *sumw, int prod)
 {
     run_ctx *R = w->R;
-    const int npol = R->npol, dbl = R->p->dbl;
-
     phase(w, PROF_GRID);
-    const size_t es = dbl ? 8 : 4, cell = 2 * (size_t)npol * es, row = cell * (size_t)R->ngx;
+    const size_t es = R->p->dbl ? 8 : 4, row = 2 * (size_t)R->npol * es * (size_t)R->ngx;
     if (w->vhi > w->vlo)
         memset((char *)w->grid + (size_t)w->vlo * row, 0, (size_t)(w->vhi - w->vlo) * row);
     w->vlo = R->ngy;
     w->vhi = 0;
-    if (R->mosaic && prod == IMG_PROD_DIRTY) {
-        double fl = R->freq[chan] / IMG_C_LIGHT;
-        if (dbl) grid_mosaic_d(R, w->list, w->tx, w->ty, fl, w->grid, &w->vlo, &w->vhi);
-        else grid_mosaic_f(R, w->list, w->tx, w->ty, fl, w->grid, &w->vlo, &w->vhi);
-    } else {
-        /* The list's tap indices are for the grid support gw; the standard
-         * kernel (the mosaic's PSF too) starts (gw - W)/2 cells further. */
-        size_t off = (size_t)((R->gw - R->k.W) / 2);
-        char *g = (char *)w->grid + off * row + off * cell;
-        if (dbl) grid_samples_d(&R->k, w->list, npol, (double *)(void *)g, R->ngx, prod, &w->vlo, &w->vhi);
-        else grid_samples_f(&R->k, w->list, npol, (float *)(void *)g, R->ngx, prod, &w->vlo, &w->vhi);
-        w->vhi = w->vhi + (int)(2 * off) < R->ngy ? w->vhi + (int)(2 * off) : R->ngy;
-    }
+    grid_list(w, chan, prod, w->grid, &w->vlo, &w->vhi);
+    return grid_planes(w, chan, sumw, prod, w->grid, w->vlo, w->vhi, 0);
+}
 
+/* The planes of one product of one channel from its grid (rows vlo..vhi
+ * may be non-zero): FFT, correct, normalise by sumw; held under a budget,
+ * or written at once when direct. */
+static int grid_planes(worker *w, int64_t chan, const double *sumw, int prod, const void *grid,
+                       int vlo, int vhi, int direct)
+{
+    run_ctx *R = w->R;
+    const int npol = R->npol, dbl = R->p->dbl;
     for (int p = 0; p < npol; p++) {
         phase(w, PROF_FFT);
         if (dbl) {
-            fold_d(w->grid, w->half, R->ngx, R->ngy, npol, p, w->vlo, w->vhi);
+            fold_d(grid, w->half, R->ngx, R->ngy, npol, p, vlo, vhi);
             fftw_execute_dft_c2r(R->plan, w->half, w->half);
         } else {
-            fold_f(w->grid, w->half, R->ngx, R->ngy, npol, p, w->vlo, w->vhi);
+            fold_f(grid, w->half, R->ngx, R->ngy, npol, p, vlo, vhi);
             fftwf_execute_dft_c2r(R->plan, w->half, w->half);
         }
         phase(w, PROF_CORRECT);
@@ -606,19 +659,19 @@ static int image_product(worker *w, int64_t chan, const double *sumw, int prod)
         if (mos) mosaic_planes(w, p, sumw[p]);
 
         phase(w, PROF_WRITE);
-        int rc = hold_plane(w, chan, p, prod);
+        int rc = emit_plane(w, direct, chan, p, prod);
         if (!rc && mos) {
             size_t n = (size_t)R->nx * (size_t)R->ny;
             memcpy(w->plane, w->wplane, n * sizeof(float));
-            rc = hold_plane(w, chan, p, IMG_PROD_WEIGHT);
+            rc = emit_plane(w, direct, chan, p, IMG_PROD_WEIGHT);
             float wmax = 0;
             for (size_t i = 0; !rc && i < n; i++) wmax = w->wplane[i] > wmax ? w->wplane[i] : wmax;
             for (size_t i = 0; !rc && i < n; i++)
                 w->plane[i] = wmax > 0 ? sqrtf(w->wplane[i] / wmax) : 0.0f;
-            if (!rc) rc = hold_plane(w, chan, p, IMG_PROD_PB);
+            if (!rc) rc = emit_plane(w, direct, chan, p, IMG_PROD_PB);
             if (!rc) {
                 memcpy(w->plane, w->aux, n * sizeof(float));
-                rc = hold_plane(w, chan, p, IMG_PROD_MOSAIC);
+                rc = emit_plane(w, direct, chan, p, IMG_PROD_MOSAIC);
             }
         }
         if (rc) return rc;
@@ -661,9 +714,9 @@ static int process_chunk_body(worker *w, int c)
     int64_t c0 = R->chunk0[c], nc = R->chunk0[c + 1] - c0;
     ib_err e;
     ib_err_init(&e);
+    phase(w, PROF_READ);
     w->cur_chunk = c;
     w->cur_chan = (int32_t)c0;
-    phase(w, PROF_READ);
     int rc = img_vis_read_chans(&e, R->store, 0, R->nrow, c0, nc, w->vis, w->wt, w->flag,
                                &w->bytes_read);
     if (rc) {
@@ -672,8 +725,8 @@ static int process_chunk_body(worker *w, int c)
     }
     for (int64_t cc = 0; cc < nc && !atomic_load(&R->failed); cc++) {
         double sumw[IMG_MAX_POL];
-        w->cur_chan = (int32_t)(c0 + cc);
         phase(w, PROF_WEIGHT);
+        w->cur_chan = (int32_t)(c0 + cc);
         int64_t n;
         if (R->p->dbl) {
             build_list_d(R, w->vis, w->wt, w->flag, cc, c0 + cc, w->list, w->density, sumw,
@@ -706,9 +759,9 @@ static int process_chunk_body(worker *w, int c)
 static int next_chunk(worker *w)
 {
     run_ctx *R = w->R;
+    phase(w, PROF_SCHED);
     w->cur_chunk = -1;
     w->cur_chan = -1;
-    phase(w, PROF_SCHED);
     double t0 = ib_now();
     int c = -1;
     if (R->p->schedule != IMG_SCHED_DYNAMIC || R->par->size == 1) {
@@ -723,8 +776,8 @@ static int next_chunk(worker *w)
         if (c >= 0 && R->par->rank != 0) {
             ib_err e;
             ib_err_init(&e);
-            int32_t req = w->id;
-            if (img__send(&e, &R->comm, &req, sizeof req, 0, TAG_REQ) ||
+            int32_t req[2] = {w->id, 0}; /* thread, task key (row chunks) */
+            if (img__send(&e, &R->comm, req, sizeof req, 0, TAG_REQ) ||
                 img__irecv(&e, &R->comm, &w->reply, sizeof w->reply, 0, TAG_REPLY + w->id,
                            &w->req)) {
                 set_err(R, &e);
@@ -741,9 +794,9 @@ static int next_chunk(worker *w)
          * hidden behind the work (only the first request waits). */
         ib_err e;
         ib_err_init(&e);
-        int32_t req = w->id;
+        int32_t req[2] = {w->id, 0}; /* thread, task key (row chunks) */
         if (!w->req_pending &&
-            (img__send(&e, &R->comm, &req, sizeof req, 0, TAG_REQ) ||
+            (img__send(&e, &R->comm, req, sizeof req, 0, TAG_REQ) ||
              img__irecv(&e, &R->comm, &w->reply, sizeof w->reply, 0, TAG_REPLY + w->id, &w->req))) {
             set_err(R, &e);
             return -1;
@@ -755,7 +808,7 @@ static int next_chunk(worker *w)
         }
         c = w->reply;
         if (c >= 0) {
-            if (img__send(&e, &R->comm, &req, sizeof req, 0, TAG_REQ) ||
+            if (img__send(&e, &R->comm, req, sizeof req, 0, TAG_REQ) ||
                 img__irecv(&e, &R->comm, &w->reply, sizeof w->reply, 0, TAG_REPLY + w->id,
                            &w->req)) {
                 set_err(R, &e);
@@ -791,6 +844,274 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---------- row chunks ---------- */
+
+/*
+ * With --row-chunks M a channel chunk is imaged in one round: its M row
+ * tasks (rows [rrow0[j], rrow0[j+1]) x the chunk's channels) are spread
+ * over the ranks' threads, each thread adds its tasks' samples to its own
+ * grids, the threads' grids are summed, the ranks' grids are reduced onto
+ * the chunk's owner rank, which FFTs and writes the planes. Uniform and
+ * Briggs weights need the density of every row first: a density pass of
+ * the same tasks runs before, its sums reduced on every rank.
+ */
+
+static int chunk_owner(const run_ctx *R, int c) { return c % R->par->size; }
+
+/* The next row task of (pass, channel chunk c) for w, or -1. */
+static int next_row_task(worker *w, int pass, int c)
+{
+    run_ctx *R = w->R;
+    phase(w, PROF_SCHED);
+    w->cur_chunk = -1;
+    w->cur_chan = -1;
+    double t0 = ib_now();
+    int key = pass * R->nchunks + c, j;
+    if (R->p->schedule != IMG_SCHED_DYNAMIC || R->par->size == 1) {
+        int i = atomic_fetch_add(&R->rnext[key], 1);
+        j = i < R->nmyr ? R->my_rows[i] : -1;
+    } else if (R->par->rank == 0) {
+        j = atomic_fetch_add(&R->rnext[key], 1);
+        if (j >= R->mrows) j = -1;
+    } else {
+        ib_err e;
+        ib_err_init(&e);
+        int32_t req[2] = {w->id, key};
+        if (img__send(&e, &R->comm, req, sizeof req, 0, TAG_REQ) ||
+            img__recv(&e, &R->comm, &w->reply, sizeof w->reply, 0, TAG_REPLY + w->id, NULL,
+                      NULL)) {
+            set_err(R, &e);
+            return -1;
+        }
+        j = w->reply;
+        if (j >= R->mrows) {
+            ib_error(&e, IB_EMPI, "rank %d: row task %d from rank 0 is out of range",
+                     R->par->rank, j);
+            set_err(R, &e);
+            return -1;
+        }
+    }
+    w->sched_s += ib_now() - t0;
+    if (j >= 0) w->ntasks++;
+    return j;
+}
+
+/* Grid g (0 dirty, 1 PSF) of channel i of the chunk in accumulator acc. */
+static void *acc_grid(const run_ctx *R, void *acc, int64_t i, int g)
+{
+    size_t es = R->p->dbl ? 8 : 4;
+    return (char *)acc + ((size_t)i * (size_t)R->nprodg + (size_t)g) * R->gcells * es;
+}
+
+/*
+ * Row task j of channel chunk c: read its slab; pass 0 adds each channel's
+ * density to the thread's sums, pass 1 weights (with the reduced density)
+ * and grids each channel into the thread's grids.
+ */
+static int row_task(worker *w, int pass, int c, int j)
+{
+    run_ctx *R = w->R;
+    const int npol = R->npol;
+    const int64_t c0 = R->chunk0[c], nc = R->chunk0[c + 1] - c0;
+    const int64_t r0 = R->rrow0[j], nr = R->rrow0[j + 1] - r0;
+    const int64_t *ks = R->kidx + R->kstart[j], nk = R->kstart[j + 1] - R->kstart[j];
+    const size_t nxy = (size_t)R->nx * (size_t)R->ny;
+    ib_err e;
+    ib_err_init(&e);
+    phase(w, PROF_READ);
+    w->cur_chunk = c * R->mrows + j;
+    w->cur_chan = (int32_t)c0;
+    int rc = img_vis_read_chans(&e, R->store, r0, nr, c0, nc, w->vis, w->wt, w->flag,
+                                &w->bytes_read);
+    if (rc) {
+        set_err(R, &e);
+        return rc;
+    }
+    uint64_t dropped = 0;
+    for (int64_t i = 0; i < nc && !atomic_load(&R->failed); i++) {
+        const int64_t chan = c0 + i;
+        phase(w, PROF_WEIGHT);
+        w->cur_chan = (int32_t)chan;
+        double sumw[IMG_MAX_POL];
+        const float *dens = R->ws[0].accd ? R->ws[0].accd + (size_t)i * nxy : NULL;
+        int64_t n;
+        if (R->p->dbl) {
+            sample_list_d *L = w->list;
+            list_samples_d(R, w->vis, w->wt, w->flag, i, chan, ks, nk, r0, nr, L, &dropped);
+            if (pass == 0) density_add_d(R, L, chan, w->accd + (size_t)i * nxy);
+            else list_weigh_d(R, L, chan, dens, sumw);
+            n = L->n;
+        } else {
+            sample_list_f *L = w->list;
+            list_samples_f(R, w->vis, w->wt, w->flag, i, chan, ks, nk, r0, nr, L, &dropped);
+            if (pass == 0) density_add_f(R, L, chan, w->accd + (size_t)i * nxy);
+            else list_weigh_f(R, L, chan, dens, sumw);
+            n = L->n;
+        }
+        if (pass == 0) continue;
+        w->samples += (uint64_t)n * (uint64_t)npol;
+        double *aw = w->accw + (size_t)i * R->wper;
+        for (int p = 0; p < npol; p++) aw[p] += sumw[p];
+        if (R->mosaic) {
+            phase(w, PROF_KERNEL);
+            mosaic_kernels(w, chan);
+            mosaic_field_weights(w);
+            for (size_t q = 0; q < (size_t)R->nfield * (size_t)npol; q++) aw[npol + q] += w->swf[q];
+        }
+        phase(w, PROF_GRID);
+        for (int g = 0; g < R->nprodg; g++) {
+            int vlo = R->ngy, vhi = 0;
+            grid_list(w, chan, g ? IMG_PROD_PSF : IMG_PROD_DIRTY, acc_grid(R, w->acc, i, g), &vlo,
+                      &vhi);
+        }
+    }
+    if (pass == 1) w->dropped += dropped;
+    return 0;
+}
+
+/* Every thread of the rank meets here (time waiting is the wait phase). */
+static void rows_sync(worker *w)
+{
+    phase(w, PROF_WAIT);
+    pthread_barrier_wait(&w->R->bar);
+}
+
+/* Thread w's slice of n values: every thread's buffer (the one buf
+ * selects) added into thread 0's. */
+static void sum_slice(worker *w, size_t n, int dbl, void *(*buf)(worker *))
+{
+    run_ctx *R = w->R;
+    const int T = R->p->threads;
+    size_t a = n * (size_t)w->id / (size_t)T, b = n * ((size_t)w->id + 1) / (size_t)T;
+    if (dbl) {
+        double *dst = buf(&R->ws[0]);
+        for (int t = 1; t < T; t++) {
+            const double *src = buf(&R->ws[t]);
+            for (size_t i = a; i < b; i++) dst[i] += src[i];
+        }
+    } else {
+        float *dst = buf(&R->ws[0]);
+        for (int t = 1; t < T; t++) {
+            const float *src = buf(&R->ws[t]);
+            for (size_t i = a; i < b; i++) dst[i] += src[i];
+        }
+    }
+}
+
+static void *buf_acc(worker *w) { return w->acc; }
+static void *buf_accd(worker *w) { return w->accd; }
+
+/* Thread 0: the rank's sums onto their destination ranks (root < 0: all). */
+static int rows_reduce(worker *w, void *buf, size_t n, int dbl, int root)
+{
+    run_ctx *R = w->R;
+    ib_err e;
+    ib_err_init(&e);
+    phase(w, PROF_COMM);
+    int rc = img__reduce_sum(&e, &R->comm, buf, n, dbl, root);
+    if (rc) set_err(R, &e);
+    return rc;
+}
+
+/* The task loop of one pass over channel chunk c. */
+static void rows_pass(worker *w, int pass, int c)
+{
+    run_ctx *R = w->R;
+    while (!atomic_load(&R->failed)) {
+        int j = next_row_task(w, pass, c);
+        if (j < 0 || row_task(w, pass, c, j)) break;
+    }
+}
+
+static void *rows_main(void *arg);
+
+/* A row-chunk thread waits until every thread exists (gate 1) or the
+ * start failed (gate -1: it leaves before any barrier). */
+static void *rows_gate(void *arg)
+{
+    worker *w = arg;
+    run_ctx *R = w->R;
+    pthread_mutex_lock(&R->mem_lock);
+    while (R->gate == 0) pthread_cond_wait(&R->mem_cond, &R->mem_lock);
+    int go = R->gate > 0;
+    pthread_mutex_unlock(&R->mem_lock);
+    return go ? rows_main(arg) : NULL;
+}
+
+static void *rows_main(void *arg)
+{
+    worker *w = arg;
+    run_ctx *R = w->R;
+    prof_papi *papi = R->p->papi;
+    const int T = R->p->threads, dbl = R->p->dbl, me = R->par->rank;
+    const size_t es = dbl ? 8 : 4, nxy = (size_t)R->nx * (size_t)R->ny;
+    prof_timer_init(&w->t);
+    prof_papi_thread_init(&w->pt);
+    if (papi) prof_papi_thread_start(NULL, papi, &w->pt);
+    for (int c = 0; c < R->nchunks; c++) {
+        const int64_t c0 = R->chunk0[c], nc = R->chunk0[c + 1] - c0;
+        const size_t ngrid = (size_t)nc * (size_t)R->nprodg * R->gcells;
+        const int owner = chunk_owner(R, c);
+        if (w->accd) {
+            memset(w->accd, 0, sizeof(float) * (size_t)nc * nxy);
+            rows_pass(w, 0, c);
+            rows_sync(w);
+            phase(w, PROF_WEIGHT);
+            w->cur_chunk = -1;
+            if (!atomic_load(&R->failed)) sum_slice(w, (size_t)nc * nxy, 0, buf_accd);
+            rows_sync(w);
+            if (w->id == 0 && !atomic_load(&R->failed))
+                rows_reduce(w, w->accd, (size_t)nc * nxy, 0, -1);
+            rows_sync(w);
+        }
+        memset(w->acc, 0, ngrid * es);
+        memset(w->accw, 0, sizeof(double) * (size_t)nc * R->wper);
+        rows_pass(w, 1, c);
+        rows_sync(w);
+        phase(w, PROF_GRID);
+        w->cur_chunk = -1;
+        if (!atomic_load(&R->failed)) {
+            sum_slice(w, ngrid, dbl, buf_acc);
+            if (w->id == 0)
+                for (int t = 1; t < T; t++)
+                    for (size_t i = 0; i < (size_t)nc * R->wper; i++) w->accw[i] += R->ws[t].accw[i];
+        }
+        rows_sync(w);
+        if (w->id == 0 && !atomic_load(&R->failed) &&
+            !rows_reduce(w, w->acc, ngrid, dbl, owner))
+            rows_reduce(w, w->accw, (size_t)nc * R->wper, 1, owner);
+        rows_sync(w);
+        /* The owner's threads share its planes: FFT, correct, write. */
+        for (size_t k = (size_t)w->id; me == owner && k < (size_t)nc * (size_t)R->nprodg &&
+                                       !atomic_load(&R->failed);
+             k += (size_t)T) {
+            int64_t i = (int64_t)(k / (size_t)R->nprodg);
+            int g = (int)(k % (size_t)R->nprodg);
+            const double *aw = R->ws[0].accw + (size_t)i * R->wper;
+            phase(w, R->mosaic && g == 0 ? PROF_KERNEL : PROF_FFT);
+            w->cur_chunk = -1;
+            w->cur_chan = (int32_t)(c0 + i);
+            if (R->mosaic && g == 0) {
+                mosaic_kernels(w, c0 + i);
+                memcpy(w->swf, aw + R->npol, sizeof(double) * (size_t)R->nfield * (size_t)R->npol);
+            }
+            if (grid_planes(w, c0 + i, aw, g ? IMG_PROD_PSF : IMG_PROD_DIRTY,
+                            acc_grid(R, R->ws[0].acc, i, g), 0, R->ngy, 1))
+                break;
+        }
+        rows_sync(w);
+        if (w->id == 0) R->stop = atomic_load(&R->failed);
+        rows_sync(w);
+        if (R->stop) break;
+    }
+    phase(w, -1);
+    if (papi) {
+        prof_papi_thread_stop(NULL, papi, &w->pt, NULL);
+        prof_papi_thread_release(papi, &w->pt);
+    }
+    return NULL;
+}
+
 /*
  * Rank 0's service thread (dynamic scheduling or serial writes with more
  * than one rank): answers chunk requests, writes the planes other ranks
@@ -813,11 +1134,25 @@ static void *server_main(void *arg)
         int from, tag, bytes;
         if (img__probe(&e, &R->comm, &from, &tag, &bytes)) break;
         if (tag == TAG_REQ) {
-            int32_t tid, c;
-            if (img__recv(&e, &R->comm, &tid, sizeof tid, from, TAG_REQ, NULL, NULL)) break;
-            c = atomic_fetch_add(&R->next_chunk, 1);
-            if (c >= R->nchunks) c = -1;
-            if (img__send(&e, &R->comm, &c, sizeof c, from, TAG_REPLY + tid)) break;
+            int32_t rq[2], c;
+            if (bytes != (int)sizeof rq) {
+                ib_error(&e, IB_EMPI, "rank 0: request of %d bytes from rank %d", bytes, from);
+                break;
+            }
+            if (img__recv(&e, &R->comm, rq, sizeof rq, from, TAG_REQ, NULL, NULL)) break;
+            if (R->mrows > 1) {
+                /* row chunks: the next row task of (pass, channel chunk) rq[1] */
+                if (rq[1] < 0 || rq[1] >= 2 * R->nchunks) {
+                    ib_error(&e, IB_EMPI, "rank 0: bad task key %d from rank %d", rq[1], from);
+                    break;
+                }
+                c = atomic_fetch_add(&R->rnext[rq[1]], 1);
+                if (c >= R->mrows) c = -1;
+            } else {
+                c = atomic_fetch_add(&R->next_chunk, 1);
+                if (c >= R->nchunks) c = -1;
+            }
+            if (img__send(&e, &R->comm, &c, sizeof c, from, TAG_REPLY + rq[0])) break;
         } else if (tag == TAG_PLANE) {
             if (bytes != (int)((n + 4) * sizeof(float))) {
                 ib_error(&e, IB_EMPI, "rank 0: plane message of %d bytes from rank %d", bytes, from);
@@ -878,6 +1213,9 @@ static void worker_release(worker *w, int dbl)
     free(w->plane);
     free(w->sendbuf);
     free(w->ev);
+    free(w->acc);
+    free(w->accw);
+    free(w->accd);
 }
 
 static int worker_init(ib_err *e, run_ctx *R, worker *w, int id)
@@ -887,14 +1225,14 @@ static int worker_init(ib_err *e, run_ctx *R, worker *w, int id)
     w->id = id;
     w->spill_fd = -1;
     size_t slab, ng;
-    if (ib_mul3_size((size_t)R->nrow, (size_t)R->max_chunk, (size_t)R->npol, &slab) ||
+    if (ib_mul3_size((size_t)R->slab_rows, (size_t)R->max_chunk, (size_t)R->npol, &slab) ||
         ib_mul_size((size_t)R->ngx, (size_t)R->ngy, &ng) || slab > ((size_t)1 << 40))
         return ib_error(e, IB_EOVERFLOW, "chunk of %lld rows x %lld channels is too large",
-                        (long long)R->nrow, (long long)R->max_chunk);
+                        (long long)R->slab_rows, (long long)R->max_chunk);
     w->vis = ib_malloc(slab * 8);
     w->wt = ib_malloc(slab * 4);
     w->flag = ib_malloc(slab);
-    w->list = list_alloc(R->nrow, R->npol, R->p->dbl);
+    w->list = list_alloc(R->slab_rows, R->npol, R->p->dbl);
     w->plane = ib_malloc(sizeof(float) * (size_t)R->nx * (size_t)R->ny);
     if (R->p->weighting != IMG_WEIGHT_NATURAL)
         w->density = ib_malloc(sizeof(float) * (size_t)R->nx * (size_t)R->ny);
@@ -903,12 +1241,21 @@ static int worker_init(ib_err *e, run_ctx *R, worker *w, int id)
     int ok = w->vis && w->wt && w->flag && w->list && w->plane &&
              (R->p->weighting == IMG_WEIGHT_NATURAL || w->density) &&
              (!(R->p->serial_write && R->par->rank != 0) || w->sendbuf);
-    if (ok) {
+    if (ok && R->mrows == 1) {
         size_t ngp = ng * (size_t)R->npol;
         w->grid = R->p->dbl ? (void *)fftw_alloc_complex(ngp) : (void *)fftwf_alloc_complex(ngp);
         ok = w->grid != NULL;
         if (ok) memset(w->grid, 0, ngp * (R->p->dbl ? 16 : 8));
         w->vlo = w->vhi = 0;
+    } else if (ok) {
+        /* Row chunks: the chunk's grids and sums (sizes checked by
+         * setup_budget's arithmetic). */
+        size_t nc = (size_t)R->max_chunk;
+        w->acc = ib_malloc(nc * (size_t)R->nprodg * R->gcells * (R->p->dbl ? 8 : 4));
+        w->accw = ib_malloc(sizeof(double) * nc * R->wper);
+        if (R->p->weighting != IMG_WEIGHT_NATURAL)
+            w->accd = ib_malloc(sizeof(float) * nc * (size_t)R->nx * (size_t)R->ny);
+        ok = w->acc && w->accw && (R->p->weighting == IMG_WEIGHT_NATURAL || w->accd);
     }
     size_t nh = (size_t)R->ngy * (size_t)(R->ngx / 2 + 1);
     if (ok) {
@@ -1012,6 +1359,8 @@ static int validate(ib_err *e, const img_params *p)
         return ib_error(e, IB_EINVAL, "--threads must be 1..1024, got %d", p->threads);
     if (p->chunks < 0 || p->chunks > 10000000)
         return ib_error(e, IB_EINVAL, "--chunks must be >= 1, got %d", p->chunks);
+    if (p->row_chunks < 0 || p->row_chunks > 1000000)
+        return ib_error(e, IB_EINVAL, "--row-chunks must be 1..1000000, got %d", p->row_chunks);
     if (p->nx < 0 || p->ny < 0 || p->nx > 65536 || p->ny > 65536 || p->nx % 2 || p->ny % 2)
         return ib_error(e, IB_EINVAL, "--image must be even and 2..65536 pixels, got %dx%d",
                         p->nx, p->ny);
@@ -1053,6 +1402,12 @@ static void run_release(run_ctx *R)
     for (int i = 0; i < IMG_NPROD; i++) img__fits_abort(R->cube[i]);
     img_vis_close(NULL, R->store);
     free(R->my_chunks);
+    free(R->rrow0);
+    free(R->kidx);
+    free(R->kstart);
+    free(R->my_rows);
+    free(R->rnext);
+    if (R->bar_on) pthread_barrier_destroy(&R->bar);
     img__comm_release(&R->comm);
     if (R->budget) {
         pthread_mutex_destroy(&R->mem_lock);
@@ -1126,12 +1481,26 @@ static int make_plan(ib_err *e, run_ctx *R)
 static int setup_budget(ib_err *e, run_ctx *R)
 {
     const img_params *p = R->p;
-    size_t es = p->dbl ? 8 : 4, np = (size_t)R->npol, nr = (size_t)R->nrow;
+    size_t es = p->dbl ? 8 : 4, np = (size_t)R->npol, nr = (size_t)R->slab_rows;
     uint64_t slab = (uint64_t)nr * (uint64_t)R->max_chunk * np * 13;
     uint64_t list = (uint64_t)nr * (12 + 2 * es + 3 * es * np);
     uint64_t grid = (uint64_t)R->ngx * (uint64_t)R->ngy * np * 2 * es;
     uint64_t half = (uint64_t)R->ngy * (uint64_t)(R->ngx / 2 + 1) * 2 * es;
     R->plane_bytes = (uint64_t)R->nx * (uint64_t)R->ny * sizeof(float);
+    if (R->mrows > 1) {
+        /* Row chunks: no grid of its own, but the chunk's summed grids,
+         * weight sums and (uniform / Briggs) densities. Sizes that pass
+         * 2^50 bytes cannot be allocated: said here, before any work. */
+        double acc = (double)R->max_chunk * R->nprodg * (double)grid +
+                     (double)R->max_chunk * (double)R->wper * 8.0 +
+                     (p->weighting != IMG_WEIGHT_NATURAL
+                          ? (double)R->max_chunk * (double)R->plane_bytes : 0.0);
+        if (acc > 0x1p50)
+            return ib_error(e, IB_EOVERFLOW,
+                            "a chunk of %lld channels needs %.3g bytes of grids per thread with "
+                            "row chunks; use more --chunks", (long long)R->max_chunk, acc);
+        grid = (uint64_t)acc;
+    }
     uint64_t per_thread = slab + list + grid + half + R->plane_bytes;
     if (p->weighting != IMG_WEIGHT_NATURAL) per_thread += R->plane_bytes;
     if (R->mosaic)
@@ -1151,11 +1520,12 @@ static int setup_budget(ib_err *e, run_ctx *R)
     if ((double)R->base_bytes > p->mem_pause * (double)R->budget)
         return ib_error(e, IB_EINVAL,
                         "--mem-budget %llu bytes cannot hold the minimum working set: %d "
-                        "thread(s) x %llu bytes (slab of a %lld-channel chunk %llu, grids %llu, "
-                        "sample list %llu, planes %llu) = %llu bytes; use more chunks, fewer "
-                        "threads or a larger budget",
+                        "thread(s) x %llu bytes (slab of %lld rows x a %lld-channel chunk %llu, "
+                        "grids %llu, sample list %llu, planes %llu) = %llu bytes; use more "
+                        "chunks, more row chunks, fewer threads or a larger budget",
                         (unsigned long long)R->budget, p->threads,
-                        (unsigned long long)per_thread, (long long)R->max_chunk,
+                        (unsigned long long)per_thread, (long long)R->slab_rows,
+                        (long long)R->max_chunk,
                         (unsigned long long)slab, (unsigned long long)(grid + half),
                         (unsigned long long)list, (unsigned long long)R->plane_bytes,
                         (unsigned long long)R->base_bytes);
@@ -1307,6 +1677,74 @@ static int assign_chunks(ib_err *e, run_ctx *R)
             owner = c % N;
         if (owner == r) R->my_chunks[R->nmy++] = c;
     }
+    return 0;
+}
+
+/*
+ * Row chunks: M near-equal ranges of stored rows, this rank's share of
+ * them (static: cyclic; locality: the rank's contiguous part of the rows,
+ * where its data lives; dynamic: rank 0 hands them out), the task
+ * counters, and the sizes of a chunk's summed grids.
+ */
+static int setup_rows(ib_err *e, run_ctx *R)
+{
+    const int N = R->par->size, r = R->par->rank, M = R->mrows;
+    R->rrow0 = ib_malloc(sizeof(int64_t) * ((size_t)M + 1));
+    R->my_rows = ib_malloc(sizeof(int) * (size_t)M);
+    R->rnext = ib_calloc(2 * (size_t)R->nchunks, sizeof(atomic_int));
+    if (!R->rrow0 || !R->my_rows || !R->rnext) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (R->nrow > INT64_MAX / (M > N ? M : N))
+        return ib_error(e, IB_EOVERFLOW, "%lld rows x %d row chunks overflow", (long long)R->nrow, M);
+    for (int j = 0; j <= M; j++) R->rrow0[j] = j * R->nrow / M;
+    R->max_rows = 0;
+    for (int j = 0; j < M; j++)
+        if (R->rrow0[j + 1] - R->rrow0[j] > R->max_rows) R->max_rows = R->rrow0[j + 1] - R->rrow0[j];
+    R->slab_rows = R->max_rows;
+    R->nmyr = 0;
+    for (int j = 0; j < M; j++) {
+        int owner = N == 1 ? 0
+                    : R->p->schedule == IMG_SCHED_LOCALITY
+                        ? (int)(R->rrow0[j] * N / R->nrow)
+                        : j % N;
+        if (owner == r) R->my_rows[R->nmyr++] = j;
+    }
+    for (size_t i = 0; i < 2 * (size_t)R->nchunks; i++) atomic_init(&R->rnext[i], 0);
+    R->nprodg = R->p->psf ? 2 : 1;
+    R->gcells = (size_t)R->ngx * (size_t)R->ngy * (size_t)R->npol * 2;
+    R->wper = (size_t)R->npol * (R->mosaic ? 1 + (size_t)R->nfield : 1);
+    return 0;
+}
+
+/* The perm positions (baseline order) of each row chunk's rows, so a row
+ * task grids its samples in the same cache-friendly order. */
+static int group_rows(ib_err *e, run_ctx *R)
+{
+    const int M = R->mrows;
+    R->kidx = ib_malloc(sizeof(int64_t) * (size_t)R->nrow);
+    R->kstart = ib_calloc((size_t)M + 1, sizeof(int64_t));
+    int *of = ib_malloc(sizeof(int) * (size_t)R->nrow);
+    if (!R->kidx || !R->kstart || !of) {
+        free(of);
+        return ib_error(e, IB_ENOMEM, "out of memory grouping %lld rows", (long long)R->nrow);
+    }
+    for (int64_t k = 0; k < R->nrow; k++) {
+        int64_t row = R->perm[k];
+        int j = (int)(row * M / R->nrow);
+        while (j > 0 && row < R->rrow0[j]) j--;
+        while (j < M - 1 && row >= R->rrow0[j + 1]) j++;
+        of[k] = j;
+        R->kstart[j + 1]++;
+    }
+    for (int j = 0; j < M; j++) R->kstart[j + 1] += R->kstart[j];
+    int64_t *fill = ib_malloc(sizeof(int64_t) * (size_t)M);
+    if (!fill) {
+        free(of);
+        return ib_error(e, IB_ENOMEM, "out of memory");
+    }
+    memcpy(fill, R->kstart, sizeof(int64_t) * (size_t)M);
+    for (int64_t k = 0; k < R->nrow; k++) R->kidx[fill[of[k]]++] = k;
+    free(fill);
+    free(of);
     return 0;
 }
 
@@ -1481,8 +1919,12 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     res->nx = R.nx; res->ny = R.ny; res->ngx = R.ngx; res->ngy = R.ngy;
     res->cell_arcsec = cell_as;
 
-    /* Chunks: near-equal channel ranges; never more chunks than channels. */
-    R.nchunks = p->chunks > 0 ? p->chunks : nthreads * N;
+    /* Chunks: near-equal channel ranges; never more chunks than channels.
+     * With row chunks the default is 4 channels a chunk (the store's
+     * chunking along channels): the rows give the parallelism. */
+    R.mrows = p->row_chunks > 1 ? (p->row_chunks < R.nrow ? p->row_chunks : (int)R.nrow) : 1;
+    if (R.mrows > 1) R.nchunks = p->chunks > 0 ? p->chunks : (int)((R.nchan + 3) / 4);
+    else R.nchunks = p->chunks > 0 ? p->chunks : nthreads * N;
     if (R.nchunks > R.nchan) R.nchunks = (int)R.nchan;
     res->nchunks = R.nchunks;
     R.chunk0 = ib_malloc(sizeof(int64_t) * ((size_t)R.nchunks + 1));
@@ -1500,11 +1942,15 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     for (int c = 0; c < R.nchunks; c++)
         if (R.chunk0[c + 1] - R.chunk0[c] > R.max_chunk) R.max_chunk = R.chunk0[c + 1] - R.chunk0[c];
     if ((rc = assign_chunks(e, &R))) goto out;
+    R.slab_rows = R.nrow;
+    if (R.mrows > 1 && (rc = setup_rows(e, &R))) goto out;
+    res->row_chunks = R.mrows;
     if (p->schedule == IMG_SCHED_DYNAMIC && N > 1)
         atomic_store(&R.next_chunk, N * nthreads); /* after the first round */
     if ((rc = setup_budget(e, &R))) goto out;
 
     if ((rc = load_rows(e, &R))) goto out;
+    if (R.mrows > 1 && (rc = group_rows(e, &R))) goto out;
 
     prof_timer_switch(&main_t, PROF_CORRECT);
     /* Grid correction: 1 / FT of the kernel at each pixel's frequency. */
@@ -1585,13 +2031,35 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
         }
         R.server_on = 1;
     }
-    for (int i = 0; i < nthreads; i++) {
-        if ((rc = worker_init(e, &R, &ws[i], i))) break;
-        if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]) != 0) {
-            rc = ib_error(e, IB_ENOMEM, "cannot start thread %d", i);
-            break;
+    R.ws = ws;
+    if (R.mrows > 1) {
+        /* Row chunks: the threads meet at barriers, so all of them start
+         * (or none work): every buffer first, then the threads, which wait
+         * at the gate until all exist. */
+        for (int i = 0; i < nthreads && !rc; i++) rc = worker_init(e, &R, &ws[i], i);
+        if (!rc && pthread_barrier_init(&R.bar, NULL, (unsigned)nthreads) != 0)
+            rc = ib_error(e, IB_ENOMEM, "cannot create the threads' barrier");
+        R.bar_on = !rc;
+        for (int i = 0; i < nthreads && !rc; i++) {
+            if (pthread_create(&ws[i].tid, NULL, rows_gate, &ws[i]) != 0) {
+                rc = ib_error(e, IB_ENOMEM, "cannot start thread %d", i);
+                break;
+            }
+            started++;
         }
-        started++;
+        pthread_mutex_lock(&R.mem_lock);
+        R.gate = rc ? -1 : 1;
+        pthread_cond_broadcast(&R.mem_cond);
+        pthread_mutex_unlock(&R.mem_lock);
+    } else {
+        for (int i = 0; i < nthreads; i++) {
+            if ((rc = worker_init(e, &R, &ws[i], i))) break;
+            if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]) != 0) {
+                rc = ib_error(e, IB_ENOMEM, "cannot start thread %d", i);
+                break;
+            }
+            started++;
+        }
     }
     if (rc) atomic_store(&R.failed, 1);
     for (int i = 0; i < started; i++) pthread_join(ws[i].tid, NULL);

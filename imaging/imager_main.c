@@ -126,7 +126,10 @@ int main(int argc, char **argv)
         {"cell", IB_OPT_DBL, &p.cell_arcsec, "ARCSEC", "pixel size (default: the store's)"},
         {"padding", IB_OPT_DBL, &p.padding, "P", "grid oversampling factor (default 1.5)"},
         {"threads", IB_OPT_INT, &p.threads, "T", "worker threads (default 1)"},
-        {"chunks", IB_OPT_INT, &p.chunks, "N", "channel chunks (default = threads)"},
+        {"chunks", IB_OPT_INT, &p.chunks, "N",
+         "channel chunks (default = threads x ranks; 4 channels each with row chunks)"},
+        {"row-chunks", IB_OPT_INT, &p.row_chunks, "M",
+         "split each channel chunk's rows into M tasks whose grids are summed (default 1)"},
         {"psf", IB_OPT_FLAG, &p.psf, NULL, "also write the PSF cube"},
         {"precision", IB_OPT_STR, &precision, "float|double", "grid/FFT precision (default float)"},
         {"fft-plan", IB_OPT_STR, &fftplan, "estimate|measure|patient",
@@ -220,6 +223,9 @@ int main(int argc, char **argv)
         rc = ib_error(&e, IB_EINVAL, "imager: option '--timeout' must be 0..1e7 seconds, got %g", timeout);
     if (!rc && p.chunks < 0)
         rc = ib_error(&e, IB_EINVAL, "imager: option '--chunks' must be >= 1, got %d", p.chunks);
+    if (!rc && (p.row_chunks < 1 || p.row_chunks > 1000000))
+        rc = ib_error(&e, IB_EINVAL, "imager: option '--row-chunks' must be 1..1000000, got %d",
+                      p.row_chunks);
     if (rc) {
         if (par.rank == 0) fprintf(stderr, "%s\n", e.msg);
         img_par_finalize(&par);
@@ -299,10 +305,14 @@ int main(int argc, char **argv)
     }
     if (!p.quiet) {
         double gw = res.phase_wall[PROF_GRID];
+        char rowtxt[48] = "";
+        if (res.row_chunks > 1)
+            snprintf(rowtxt, sizeof rowtxt, " x %d row chunks", res.row_chunks);
         printf("imager: %s %lld rows x %lld chans x %d pols -> %dx%d cube (grid %dx%d), "
-               "%d rank(s) x %d threads, %d chunks\n",
+               "%d rank(s) x %d threads, %d chunks%s\n",
                res.meta.dataset, (long long)res.meta.nrow, (long long)res.meta.nchan,
-               res.meta.npol, res.nx, res.ny, res.ngx, res.ngy, par.size, p.threads, res.nchunks);
+               res.meta.npol, res.nx, res.ny, res.ngx, res.ngy, par.size, p.threads, res.nchunks,
+               rowtxt);
         printf("imager: %.3f s wall, %.3g samples gridded (%.3g dropped outside the grid), "
                "%.1f M samples/s end to end, %.1f M samples/s per gridding thread\n",
                res.wall_seconds, (double)res.samples_gridded, (double)res.samples_dropped,

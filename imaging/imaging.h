@@ -194,7 +194,8 @@ typedef struct img_params {
     double cell_arcsec;   /* 0 = the store's suggestion */
     double padding;       /* grid oversampling factor sigma (default 1.5) */
     int threads;          /* worker threads per rank (default 1) */
-    int chunks;           /* channel chunks (default = threads) */
+    int chunks;           /* channel chunks (default = threads; 4 channels each with row chunks) */
+    int row_chunks;       /* row tasks per channel chunk, grids summed (default 1) */
     int psf;              /* also write the PSF cube */
     int dbl;              /* double precision grids and FFTs */
     int check_dft;        /* compare K pixels with a direct DFT (0 = off) */
@@ -251,6 +252,7 @@ typedef struct img_result {
     double image_peak;          /* max |dirty| over the cube */
     img_vis_meta meta;          /* of the store imaged (zero if not opened) */
     int nchunks;
+    int row_chunks;             /* row tasks per channel chunk (1: none) */
     int nranks;
     img_rank_stats *ranks;      /* rank 0: nranks entries (free with img_result_release) */
     double sched_s;             /* scheduler time, all ranks and threads */

@@ -59,6 +59,9 @@ int img__wait(ib_err *e, img__comm *c, img__req *q);
 int img__barrier(ib_err *e, img__comm *c);
 int img__allreduce_max_int(ib_err *e, img__comm *c, int *v);
 int img__reduce_max_float(ib_err *e, img__comm *c, float *v, int n);
+/* Sum n floats (dbl: doubles) of v over the ranks into root's v (root < 0:
+ * every rank's), in pieces that fit MPI's int counts. */
+int img__reduce_sum(ib_err *e, img__comm *c, void *v, size_t n, int dbl, int root);
 int img__gather(ib_err *e, img__comm *c, const void *send, int bytes, void *recv);
 int img__gatherv(ib_err *e, img__comm *c, const void *send, int bytes, void *recv,
                  const int *counts, const int *displs);

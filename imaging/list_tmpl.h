@@ -11,15 +11,16 @@
 #define FN(name) CAT(name, SUF)
 
 /*
- * Channel cc of the (channel-major) slab -> L: every (row) with a non-zero
- * weight in some pol, its grid indices and weighted visibilities.
- * sumw[p] receives the total final weight per pol. density (nx*ny floats,
- * may be NULL for natural weighting) is scratch.
+ * Channel cc of the (channel-major) slab of rows [row0, row0+nr) -> L:
+ * every row with a non-zero weight in some pol, its grid indices, raw
+ * weights and visibilities. The rows visited are the perm positions ks[0..nk)
+ * (ascending, so samples follow the baseline order), or 0..nk-1 when ks is
+ * NULL; their stored rows must lie in the slab.
  */
-static void FN(build_list)(const run_ctx *R, const float *vis, const float *wt, /* chan-major */
-                           const uint8_t *flag, int64_t cc, int64_t chan,
-                           FN(sample_list) *L, float *density, double *sumw,
-                           uint64_t *dropped)
+static void FN(list_samples)(const run_ctx *R, const float *vis, const float *wt,
+                             const uint8_t *flag, int64_t cc, int64_t chan, const int64_t *ks,
+                             int64_t nk, int64_t row0, int64_t nr, FN(sample_list) *L,
+                             uint64_t *dropped)
 {
     const int npol = R->npol, W = R->gw; /* the grid support: W, or W + aperture */
     const double f = R->freq[chan] / IMG_C_LIGHT;
@@ -28,10 +29,10 @@ static void FN(build_list)(const run_ctx *R, const float *vis, const float *wt, 
     const int64_t maxu = R->ngx - W, maxv = R->ngy - W;
     int64_t n = 0;
     uint64_t drop = 0;
-    for (int p = 0; p < npol; p++) sumw[p] = 0;
-    for (int64_t k = 0; k < R->nrow; k++) {
-        int64_t r = R->perm[k];
-        size_t base = ((size_t)cc * (size_t)R->nrow + (size_t)r) * (size_t)npol;
+    for (int64_t i = 0; i < nk; i++) {
+        int64_t k = ks ? ks[i] : i;
+        int64_t r = R->perm[k] - row0;
+        size_t base = ((size_t)cc * (size_t)nr + (size_t)r) * (size_t)npol;
         REAL ws[IMG_MAX_POL];
         int any = 0;
         for (int p = 0; p < npol; p++) {
@@ -62,25 +63,48 @@ static void FN(build_list)(const run_ctx *R, const float *vis, const float *wt, 
     }
     L->n = n;
     *dropped += drop;
+}
 
+/*
+ * Add the list's weight density per uv cell of the image (not the padded
+ * grid) to density (nx*ny floats), counting each sample and its Hermitian
+ * twin, from the mean weight over pols; the same factor then applies to
+ * every pol. Density is additive, so row chunks add their parts.
+ */
+static void FN(density_add)(const run_ctx *R, const FN(sample_list) *L, int64_t chan,
+                            float *density)
+{
+    const int npol = R->npol, nx = R->nx, ny = R->ny;
+    const double f = R->freq[chan] / IMG_C_LIGHT;
+    const double du = f * nx * R->cell, dv = f * ny * R->cell;
+    for (int64_t s = 0; s < L->n; s++) {
+        double wm = 0;
+        for (int p = 0; p < npol; p++) wm += L->w[(size_t)s * (size_t)npol + (size_t)p];
+        wm /= npol;
+        int64_t k = L->row[s];
+        long iu = lround(R->um[k] * du), iv = lround(R->vm[k] * dv);
+        long a = nx / 2 + iu, b = ny / 2 + iv, a2 = nx / 2 - iu, b2 = ny / 2 - iv;
+        if (a >= 0 && a < nx && b >= 0 && b < ny) density[(size_t)b * (size_t)nx + (size_t)a] += (float)wm;
+        if (a2 >= 0 && a2 < nx && b2 >= 0 && b2 < ny)
+            density[(size_t)b2 * (size_t)nx + (size_t)a2] += (float)wm;
+    }
+}
+
+/*
+ * Final weights: uniform or Briggs factors from the channel's whole
+ * density (all rows), then the total weight per pol into sumw and the
+ * visibilities multiplied by their weights.
+ */
+static void FN(list_weigh)(const run_ctx *R, FN(sample_list) *L, int64_t chan,
+                           const float *density, double *sumw)
+{
+    const int npol = R->npol;
+    const int64_t n = L->n;
+    for (int p = 0; p < npol; p++) sumw[p] = 0;
     if (R->p->weighting != IMG_WEIGHT_NATURAL) {
-        /* Density of weight per uv cell of the image (not the padded grid),
-         * counting each sample and its Hermitian twin, from the mean weight
-         * over pols; the same factor then applies to every pol. */
         const int nx = R->nx, ny = R->ny;
+        const double f = R->freq[chan] / IMG_C_LIGHT;
         const double du = f * nx * R->cell, dv = f * ny * R->cell;
-        memset(density, 0, sizeof(float) * (size_t)nx * (size_t)ny);
-        for (int64_t s = 0; s < n; s++) {
-            double wm = 0;
-            for (int p = 0; p < npol; p++) wm += L->w[(size_t)s * (size_t)npol + (size_t)p];
-            wm /= npol;
-            int64_t k = L->row[s];
-            long iu = lround(R->um[k] * du), iv = lround(R->vm[k] * dv);
-            long a = nx / 2 + iu, b = ny / 2 + iv, a2 = nx / 2 - iu, b2 = ny / 2 - iv;
-            if (a >= 0 && a < nx && b >= 0 && b < ny) density[(size_t)b * (size_t)nx + (size_t)a] += (float)wm;
-            if (a2 >= 0 && a2 < nx && b2 >= 0 && b2 < ny)
-                density[(size_t)b2 * (size_t)nx + (size_t)a2] += (float)wm;
-        }
         double f2 = 0;
         if (R->p->weighting == IMG_WEIGHT_BRIGGS) {
             double s1 = 0, s2 = 0;
@@ -110,6 +134,21 @@ static void FN(build_list)(const run_ctx *R, const float *vis, const float *wt, 
             L->vr[o] *= w;
             L->vi[o] *= w;
         }
+}
+
+/* The whole channel cc of a full-row slab, weighted (density is scratch,
+ * unused for natural weighting). */
+static void FN(build_list)(const run_ctx *R, const float *vis, const float *wt,
+                           const uint8_t *flag, int64_t cc, int64_t chan,
+                           FN(sample_list) *L, float *density, double *sumw,
+                           uint64_t *dropped)
+{
+    FN(list_samples)(R, vis, wt, flag, cc, chan, NULL, R->nrow, 0, R->nrow, L, dropped);
+    if (R->p->weighting != IMG_WEIGHT_NATURAL) {
+        memset(density, 0, sizeof(float) * (size_t)R->nx * (size_t)R->ny);
+        FN(density_add)(R, L, chan, density);
+    }
+    FN(list_weigh)(R, L, chan, density, sumw);
 }
 
 #undef FN

@@ -192,6 +192,25 @@ int img__reduce_max_float(ib_err *e, img__comm *c, float *v, int n)
     return rc == MPI_SUCCESS ? 0 : mpi_fail(e, c, rc, "allreduce", -1);
 }
 
+int img__reduce_sum(ib_err *e, img__comm *c, void *v, size_t n, int dbl, int root)
+{
+    if (!c->par->mpi || c->par->size == 1) return 0;
+    const size_t piece = (size_t)1 << 28, es = dbl ? 8 : 4;
+    MPI_Datatype t = dbl ? MPI_DOUBLE : MPI_FLOAT;
+    for (size_t o = 0; o < n; o += piece) {
+        int k = (int)(n - o < piece ? n - o : piece);
+        void *p = (char *)v + o * es;
+        double t0 = ib_now();
+        int rc = root < 0 ? MPI_Allreduce(MPI_IN_PLACE, p, k, t, MPI_SUM, MPI_COMM_WORLD)
+                 : c->par->rank == root
+                     ? MPI_Reduce(MPI_IN_PLACE, p, k, t, MPI_SUM, root, MPI_COMM_WORLD)
+                     : MPI_Reduce(p, NULL, k, t, MPI_SUM, root, MPI_COMM_WORLD);
+        count(c, IMG_COMM_REDUCE, 1, (uint64_t)k * es, ib_now() - t0);
+        if (rc != MPI_SUCCESS) return mpi_fail(e, c, rc, root < 0 ? "allreduce" : "reduce", root);
+    }
+    return 0;
+}
+
 int img__gather(ib_err *e, img__comm *c, const void *send, int bytes, void *recv)
 {
     if (!c->par->mpi) {

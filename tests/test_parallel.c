@@ -5,8 +5,9 @@
  * schedulers; serial vs parallel writes byte for byte; the communication
  * counters and task events of the stats; scheduler overhead; and that a
  * killed rank or an error on one rank ends the whole job promptly with a
- * message naming the rank. Every mpirun runs under `timeout`, so a hang
- * fails a test instead of blocking CI.
+ * message naming the rank; and row chunks (grids summed over row tasks and
+ * ranks) against the same references. Every mpirun runs under `timeout`,
+ * so a hang fails a test instead of blocking CI.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -580,14 +581,14 @@ static void test_comm_counters(void **state)
                 /* Dynamic: the first round is dealt without messages;
                  * then a request per further chunk and one per thread
                  * answered "none left" — one per chunk the rank imaged;
-                 * 4 bytes each way. */
+                 * 8 bytes (thread, task key) there, 4 (the chunk) back. */
                 long long reqs = dyn ? rank_int(st, r, "tasks") : 0;
                 /* Serial writes: every plane it imaged, 2 pols x (dirty
                  * + psf) per channel, with a 16-byte header. */
                 long long planes = ser ? planes_of_rank(out, r, 16, cases[i].chunks, 2 * 2) : 0;
                 assert_int_equal(rr.sent, reqs + planes + 1); /* + "done" */
                 assert_int_equal(rr.recv, reqs);
-                assert_int_equal(rr.bsent, 4 * reqs + planes * (64 * 64 + 4) * 4 + 4);
+                assert_int_equal(rr.bsent, 8 * reqs + planes * (64 * 64 + 4) * 4 + 4);
                 assert_int_equal(rr.brecv, 4 * reqs);
                 want_sent0 += reqs;
                 want_recv0 += reqs + planes + 1;
@@ -965,6 +966,141 @@ static void test_rank_errors(void **state)
     free(txt);
 }
 
+/* ---------- 8. row chunks: grids summed over row tasks and ranks ---------- */
+
+typedef struct row_case {
+    int nranks, threads, chunks, rows;
+    const char *sched, *weight;
+} row_case;
+
+/* The cube of every case equals a plain one-chunk run with the same
+ * weighting; every task is read once per pass, every channel gridded once
+ * per row task; the summed grids travel as reductions only when there is
+ * more than one rank. */
+static void test_row_chunks(void **state)
+{
+    fixture *f = *state;
+    static const char *const weights[] = {"natural", "briggs:0", "uniform"};
+    static const row_case cases[] = {
+        {0, 2, 1, 5, "static", "natural"},     {0, 1, 3, 16, "static", "briggs:0"},
+        {2, 2, 2, 7, "dynamic", "natural"},    {3, 1, 4, 7, "locality", "briggs:0"},
+        {3, 2, 1, 3, "static", "uniform"},     {2, 1, 16, 64, "dynamic", "uniform"},
+        {3, 2, 5, 2, "dynamic", "briggs:0"},   {2, 2, 0, 4, "locality", "natural"},
+    };
+    char out[700];
+    char *txt = NULL;
+    long n[4];
+    float *ref[3];
+    double ref_samples[3];
+    for (int k = 0; k < 3; k++) {
+        snprintf(out, sizeof out, "%s/rows_ref%d", f->dir, k);
+        int rc = imager(f, 0, &txt, "--vis '%s' --out '%s' --chunks 1 --psf --weight %s "
+                        "--stats '%s/stats.json' --quiet", f->s16, out, weights[k], out);
+        if (rc) print_error("%s\n", txt);
+        assert_int_equal(rc, 0);
+        free(txt);
+        ref[k] = read_cube(out, "psf.fits", n);
+        free(ref[k]);
+        ref[k] = read_cube(out, "dirty.fits", n);
+        json_t *st = load_stats(out);
+        ref_samples[k] = metric(st, "samples_gridded");
+        assert_int_equal(param_int(st, "row_chunks"), 1);
+        json_decref(st);
+    }
+    double worst = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const row_case *c = &cases[i];
+        int k = !strcmp(c->weight, "natural") ? 0 : !strcmp(c->weight, "briggs:0") ? 1 : 2;
+        int N = c->nranks ? c->nranks : 1, passes = k ? 2 : 1;
+        snprintf(out, sizeof out, "%s/rows%zu", f->dir, i);
+        char chunks[32] = "";
+        if (c->chunks) snprintf(chunks, sizeof chunks, "--chunks %d", c->chunks);
+        int rc = imager(f, c->nranks, &txt,
+                        "--vis '%s' --out '%s' --threads %d %s --row-chunks %d --schedule %s "
+                        "--weight %s --psf --stats '%s/stats.json'",
+                        f->s16, out, c->threads, chunks, c->rows, c->sched, c->weight, out);
+        if (rc) print_error("case %zu: status %d\n%s\n", i, rc, txt);
+        assert_int_equal(rc, 0);
+        /* default with row chunks: 4 channels a chunk */
+        int nchunks = c->chunks ? c->chunks : 4;
+        char want[128];
+        snprintf(want, sizeof want, "%d rank(s) x %d threads, %d chunks x %d row chunks", N,
+                 c->threads, nchunks, c->rows);
+        if (!tu_contains(txt, want)) print_error("case %zu: want '%s' in:\n%s\n", i, want, txt);
+        assert_true(tu_contains(txt, want));
+        free(txt);
+        long m[4];
+        float *d = read_cube(out, "dirty.fits", m);
+        assert_int_equal(m[2], 16);
+        worst = fmax(worst, assert_cube_close(ref[k], d, (size_t)(m[0] * m[1] * m[2] * m[3]), 1e-6));
+        free(d);
+
+        json_t *st = load_stats(out);
+        assert_int_equal(param_int(st, "row_chunks"), c->rows);
+        assert_int_equal(param_int(st, "chunks"), nchunks);
+        assert_true(metric(st, "samples_gridded") == ref_samples[k]);
+        assert_true(metric(st, "tasks") == (double)(nchunks * c->rows * passes));
+        comm_sum red = comm_of(st, -1, "reduce");
+        if (N > 1) {
+            /* at least the grids of every chunk from every rank but the owner */
+            long long grids = (long long)(N - 1) * 16 * 2 * 96 * 96 * 2 * 2 * 4;
+            assert_true(red.bsent >= grids);
+        } else {
+            assert_int_equal(red.bsent, 0);
+        }
+        json_decref(st);
+
+        /* Task events: each (chunk, row chunk) task read once per pass, at
+         * its chunk's first channel; each channel gridded once per row task. */
+        size_t nev = 0;
+        task_ev *ev = read_tasks(out, &nev);
+        int ntask = nchunks * c->rows;
+        int *reads = calloc((size_t)ntask, sizeof(int)), grids[16] = {0};
+        assert_non_null(reads);
+        for (size_t e = 0; e < nev; e++) {
+            if (!strcmp(ev[e].phase, "read")) {
+                assert_in_range(ev[e].chunk, 0, ntask - 1);
+                assert_int_equal(ev[e].chan, (int)((long)(ev[e].chunk / c->rows) * 16 / nchunks));
+                reads[ev[e].chunk]++;
+            } else if (!strcmp(ev[e].phase, "grid") && ev[e].chunk >= 0) {
+                assert_in_range(ev[e].chan, 0, 15);
+                grids[ev[e].chan]++;
+            }
+        }
+        for (int t = 0; t < ntask; t++) assert_int_equal(reads[t], passes);
+        for (int ch = 0; ch < 16; ch++) assert_int_equal(grids[ch], c->rows);
+        free(reads);
+        free(ev);
+    }
+    print_message("  %zu row-chunk configurations, largest difference %.2e of the peak\n",
+                  sizeof cases / sizeof cases[0], worst);
+    for (int k = 0; k < 3; k++) free(ref[k]);
+
+    /* Serial and parallel writes give the same bytes with row chunks too
+     * (one thread a rank, one schedule: the same order of summation). */
+    char ser[700];
+    snprintf(out, sizeof out, "%s/rows_par", f->dir);
+    snprintf(ser, sizeof ser, "%s/rows_ser", f->dir);
+    assert_int_equal(imager(f, 3, NULL, "--vis '%s' --out '%s' --row-chunks 5 --chunks 4 --psf "
+                            "--quiet", f->s16, out), 0);
+    assert_int_equal(imager(f, 3, NULL, "--vis '%s' --out '%s' --row-chunks 5 --chunks 4 --psf "
+                            "--quiet --serial-write", f->s16, ser), 0);
+    assert_same_file(out, ser, "dirty.fits");
+    assert_same_file(out, ser, "psf.fits");
+
+    /* Impossible values are refused before any work, naming the option. */
+    assert_int_not_equal(imager(f, 0, &txt, "--vis '%s' --out '%s/rows_bad' --row-chunks 0",
+                                f->s16, f->dir), 0);
+    assert_true(tu_contains(txt, "option '--row-chunks' must be 1..1000000, got 0"));
+    free(txt);
+    assert_int_not_equal(imager(f, 0, &txt, "--vis '%s' --out '%s/rows_bad' --row-chunks 4 "
+                                "--chunks 1 --mem-budget 64K", f->s16, f->dir), 0);
+    assert_true(tu_contains(txt, "cannot hold the minimum working set"));
+    assert_true(tu_contains(txt, "row chunks"));
+    assert_false(exists(out, "rows_bad/dirty.fits"));
+    free(txt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -975,6 +1111,7 @@ int main(void)
         cmocka_unit_test(test_sched_overhead),
         cmocka_unit_test(test_killed_rank),
         cmocka_unit_test(test_rank_errors),
+        cmocka_unit_test(test_row_chunks),
     };
     return cmocka_run_group_tests_name("parallel", tests, setup, teardown);
 }
