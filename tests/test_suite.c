@@ -520,12 +520,13 @@ static void test_shipped_suites(void **state)
         const char *name;
         size_t cells;
         int repeats;
-    } shipped[] = {{"smoke", 4, 1}, {"default", 40, 3}, {"seed-study", 140, 3}};
+    } shipped[] = {{"smoke", 4, 1}, {"default", 40, 3}, {"seed-study", 140, 3},
+                   {"parallel", 25, 3}};
     char dsdir[4096];
     ib_err e;
     ib_err_init(&e);
     assert_int_equal(wl_datasets_dir(&e, NULL, dsdir, sizeof dsdir), 0);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/../suites/%s.yaml", dsdir, shipped[i].name);
         wl_suite *s = NULL;
@@ -555,6 +556,20 @@ static void test_shipped_suites(void **state)
             assert_int_equal(maxn, 2);
             assert_int_equal(mins, 7);
             assert_int_equal(maxs, 51);
+        }
+        if (!strcmp(shipped[i].name, "parallel")) {
+            /* the row-chunk sweep: 1, 2, 4, 8 on 1 and 2 ranks, one channel chunk */
+            int seen[2][9] = {{0}};
+            for (size_t c = 0; c < s->ncells; c++) {
+                const wl_cell *cc = &s->cells[c];
+                if (!cc->row_chunks) continue;
+                assert_string_equal(cc->dataset, "alma-x3be");
+                assert_int_equal(cc->chunks, 1);
+                assert_true(cc->nodes >= 1 && cc->nodes <= 2 && cc->row_chunks <= 8);
+                seen[cc->nodes - 1][cc->row_chunks]++;
+            }
+            for (int nd = 0; nd < 2; nd++)
+                for (int rc = 1; rc <= 8; rc *= 2) assert_int_equal(seen[nd][rc], 1);
         }
         wl_suite_destroy(s);
     }
