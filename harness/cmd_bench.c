@@ -11,7 +11,8 @@
  *   - node efficiency: cells that differ only in nodes (MPI ranks);
  *   - mosaic cost per sample relative to the standard gridder;
  *   - write modes and schedulers (serial vs parallel, static/dynamic/...);
- *   - chunk sweeps: runtime and spill per chunk count, and the optimum;
+ *   - chunk and row-chunk sweeps: runtime and spill per (row) chunk count,
+ *     and the optimum;
  *   - imbench vs WSClean wall time on the same MeasurementSet.
  */
 #include "harness/harness.h"
@@ -121,12 +122,44 @@ static void print_ratio(const char *what, const double *num, int nn, const doubl
 static void label_of(bcell *c)
 {
     const json_t *p = c->params;
-    snprintf(c->label, sizeof c->label, "%s %s W=%d n=%d t=%d ch=%d%s%s%s%s", pstr(p, "dataset", "?"),
+    char rows[24] = "";
+    if (pnum(p, "row_chunks", 1) > 1) snprintf(rows, sizeof rows, " rc=%d", (int)pnum(p, "row_chunks", 1));
+    snprintf(c->label, sizeof c->label, "%s %s W=%d n=%d t=%d ch=%d%s%s%s%s%s", pstr(p, "dataset", "?"),
              pstr(p, "gridder", "standard"), (int)pnum(p, "support", 7), (int)pnum(p, "nodes", 1),
-             (int)pnum(p, "threads", 1), (int)pnum(p, "chunks", 0),
+             (int)pnum(p, "threads", 1), (int)pnum(p, "chunks", 0), rows,
              json_object_get(p, "schedule") ? " " : "", pstr(p, "schedule", ""),
              pnum(p, "serial_write", 0) > 0 ? " serial" : "",
              pnum(p, "mem_budget", 0) > 0 ? " budget" : "");
+}
+
+/* Sweeps along key (chunks, row_chunks; dflt when not in the params):
+ * groups of at least three cells that differ only in key, with runtime,
+ * spill and the optimum. */
+static void sweeps(bcell *cells, int n, const char *key, double dflt, const char *title)
+{
+    int *done = calloc((size_t)n + 1, sizeof(int));
+    for (int i = 0; done && i < n; i++) {
+        if (done[i]) continue;
+        int members[256], nm = 0;
+        members[nm++] = i;
+        for (int j = i + 1; j < n && nm < 256; j++)
+            if (!done[j] && differ_only_in(&cells[i], &cells[j], key)) members[nm++] = j;
+        if (nm < 3) continue;
+        int w = strlen(key) > 8 ? (int)strlen(key) : 8;
+        printf("\n  %s: %s\n  %*s %10s %12s\n", title, cells[i].label, w, key, "wall s",
+               "spill MB");
+        int best = members[0];
+        for (int k = 0; k < nm; k++) {
+            bcell *c = &cells[members[k]];
+            done[members[k]] = 1;
+            double t = median_of(c->wall, c->nrep);
+            if (t < median_of(cells[best].wall, cells[best].nrep)) best = members[k];
+            printf("  %*d %10.3f %12.1f\n", w, (int)pnum(c->params, key, dflt), t, c->spill / 1e6);
+        }
+        printf("  optimum: %d %s (%.3f s)\n", (int)pnum(cells[best].params, key, dflt), key,
+               median_of(cells[best].wall, cells[best].nrep));
+    }
+    free(done);
 }
 
 int hx_cmd_bench(int argc, char **argv)
@@ -269,29 +302,8 @@ int hx_cmd_bench(int argc, char **argv)
                 print_ratio(what, b->wall, b->nrep, a->wall, a->nrep, 1.0, NULL);
             }
         }
-    /* Chunk sweeps: groups of cells that differ only in chunks. */
-    int *done = calloc((size_t)n + 1, sizeof(int));
-    for (int i = 0; done && i < n; i++) {
-        if (done[i]) continue;
-        int members[256], nm = 0;
-        members[nm++] = i;
-        for (int j = i + 1; j < n && nm < 256; j++)
-            if (!done[j] && differ_only_in(&cells[i], &cells[j], "chunks")) members[nm++] = j;
-        if (nm < 3) continue;
-        printf("\n  chunk sweep: %s\n  %8s %10s %12s\n", cells[i].label, "chunks", "wall s",
-               "spill MB");
-        int best = members[0];
-        for (int k = 0; k < nm; k++) {
-            bcell *c = &cells[members[k]];
-            done[members[k]] = 1;
-            double w = median_of(c->wall, c->nrep);
-            if (w < median_of(cells[best].wall, cells[best].nrep)) best = members[k];
-            printf("  %8d %10.3f %12.1f\n", (int)pnum(c->params, "chunks", 0), w, c->spill / 1e6);
-        }
-        printf("  optimum: %d chunks (%.3f s)\n", (int)pnum(cells[best].params, "chunks", 0),
-               median_of(cells[best].wall, cells[best].nrep));
-    }
-    free(done);
+    sweeps(cells, n, "chunks", 0, "chunk sweep");
+    sweeps(cells, n, "row_chunks", 1, "row-chunk sweep");
     if (best_rate > 0)
         printf("\n  gridding rate, 1 thread, standard: %.1f M samples/s (target >= 30)\n",
                best_rate / 1e6);

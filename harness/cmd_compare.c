@@ -1,12 +1,14 @@
 /*
- * cmd_compare.c: `harness compare --run A --against B|casa` — per matching
- * cell and metric, is run A faster, slower or unchanged against run B
- * (bootstrap CI of the ratio of medians, Mann–Whitney, Benjamini–Hochberg);
- * or how run A's scaling compares with the recorded CASA baselines
- * (normalised speedups, model extrapolations). Exit status: 1 when a
- * regression beyond --threshold is significant, 0 otherwise, 2 for usage
- * errors and anything that stops the comparison (so a CI job never takes
- * a missing database for a regression).
+ * cmd_compare.c: `harness compare --run A --against B|casa|wsclean` — per
+ * matching cell and metric, is run A faster, slower or unchanged against
+ * run B (bootstrap CI of the ratio of medians, Mann–Whitney,
+ * Benjamini–Hochberg); or how run A's scaling compares with the recorded
+ * CASA baselines (normalised speedups, model extrapolations); or, within
+ * run A, imbench against WSClean on cells that differ only in `imager`
+ * (ratio of medians with its bootstrap CI per pair). Exit status: 1 when a
+ * regression beyond --threshold is significant (run against run only), 0
+ * otherwise, 2 for usage errors and anything that stops the comparison (so
+ * a CI job never takes a missing database for a regression).
  */
 #include "harness/harness.h"
 #include "reports/reports.h"
@@ -18,7 +20,7 @@
 #include <string.h>
 
 static const char usage_line[] =
-    "usage: harness compare [--run A] --against B|casa [--metric M[,M...]|all] "
+    "usage: harness compare [--run A] --against B|casa|wsclean [--metric M[,M...]|all] "
     "[--threshold X] [--alpha P] [--db FILE]\n";
 
 static int fail2(const ib_err *e)
@@ -78,7 +80,8 @@ int hx_cmd_compare(int argc, char **argv)
     int help = 0, boot = 2000;
     const ib_opt opts[] = {
         {"run", IB_OPT_I64, &run, "A", "candidate run (default: the latest)"},
-        {"against", IB_OPT_STR, &against, "B|casa", "base run id, or casa (required)"},
+        {"against", IB_OPT_STR, &against, "B|casa|wsclean",
+         "base run id, casa, or wsclean: run A's WSClean cells (required)"},
         {"metric", IB_OPT_STR, &metric, "M", "metric(s), comma-separated, or all (wall_time)"},
         {"threshold", IB_OPT_STR, &thr, "X", "regression threshold: 0.05 or 5% (default 5%)"},
         {"alpha", IB_OPT_DBL, &alpha, "P", "significance level after BH (default 0.05)"},
@@ -99,7 +102,11 @@ int hx_cmd_compare(int argc, char **argv)
         printf("%s\nExit status: 1 when a regression beyond the threshold is significant, 0 "
                "otherwise,\n2 for usage errors and failures. --against casa compares scaling "
                "with the\nrecorded CASA baselines (normalised speedups, model extrapolation) "
-               "and exits 0.\n\noptions:\n",
+               "and exits 0.\n--against wsclean pairs each WSClean cell of run A with the "
+               "imbench cell of the\nsame parameters but imager and prints median(imbench) / "
+               "median(wsclean) with its\nbootstrap 95%% interval per pair and metric "
+               "(default wall_time); cells without\na partner or without values (skipped: "
+               "wsclean not installed, ...) are listed as\nsuch. It exits 0.\n\noptions:\n",
                usage_line);
         ib_print_opts(stdout, opts);
         return 0;
@@ -109,15 +116,16 @@ int hx_cmd_compare(int argc, char **argv)
     rep_compare_opts_init(&o.c);
     const char *bad = NULL;
     if (npos) bad = "unexpected argument";
-    else if (!against) bad = "--against B|casa is required";
+    else if (!against) bad = "--against B|casa|wsclean is required";
     else if (run < 0) bad = "--run must be a positive run id";
     else if (!(alpha > 0 && alpha < 1)) bad = "--alpha must be in (0, 1)";
     else if (boot < 10) bad = "--boot must be >= 10";
     else if (thr && parse_fraction(thr, &o.c.threshold)) bad = "--threshold must be >= 0 (0.05 or 5%)";
     int64_t base = 0;
     int casa = against && strcmp(against, "casa") == 0;
-    if (!bad && !casa && (ib_parse_i64(against, &base) || base < 1))
-        bad = "--against must be a run id or casa";
+    int wsclean = against && strcmp(against, "wsclean") == 0;
+    if (!bad && !casa && !wsclean && (ib_parse_i64(against, &base) || base < 1))
+        bad = "--against must be a run id, casa or wsclean";
     if (bad) {
         fprintf(stderr, "harness compare: %s\n%s", bad, usage_line);
         return 2;
@@ -139,7 +147,16 @@ int hx_cmd_compare(int argc, char **argv)
         }
     }
     int rc, status = 0;
-    if (casa) {
+    if (wsclean) {
+        rep_peer_opts po;
+        rep_peer_opts_init(&po);
+        po.run = run;
+        po.peer = "wsclean";
+        if (metric) po.metrics = metric;
+        po.boot = (size_t)boot;
+        po.out = stdout;
+        rc = rep_compare_peer(&e, db, &po, NULL);
+    } else if (casa) {
         rep_full_shape shapes[64];
         size_t ns = shapes_of(shapes, 64);
         size_t n = 0;

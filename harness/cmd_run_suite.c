@@ -226,6 +226,9 @@ static void add_imager(argv_buf *a, const wl_cell *c, const char *imager, const 
     if (c->padding > 0) av_add(a, "--padding"), av_addf(a, "%.17g", c->padding);
     if (c->threads) av_add(a, "--threads"), av_addf(a, "%d", c->threads);
     if (c->chunks) av_add(a, "--chunks"), av_addf(a, "%d", c->chunks);
+    /* 1 is the imager's default and out of the hash: not passed, so cells of one
+     * hash run one command line */
+    if (c->row_chunks > 1) av_add(a, "--row-chunks"), av_addf(a, "%d", c->row_chunks);
     if (c->precision[0]) av_add(a, "--precision"), av_add(a, c->precision);
     if (c->schedule[0]) av_add(a, "--schedule"), av_add(a, c->schedule);
     if (c->serial_write) av_add(a, "--serial-write");

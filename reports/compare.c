@@ -1,12 +1,15 @@
 /*
  * compare.c: `harness compare` — run A against run B cell by cell (ratio of
  * medians with a bootstrap CI, Mann–Whitney, Benjamini–Hochberg across all
- * comparisons, a verdict in each metric's own direction), and run A's
- * scaling against the recorded CASA baselines, where every figure is a
- * normalised ratio or a model and is printed as such.
+ * comparisons, a verdict in each metric's own direction); run A's scaling
+ * against the recorded CASA baselines, where every figure is a normalised
+ * ratio or a model and is printed as such; and, within one run, imbench
+ * cells against their WSClean twins (same parameters but `imager`), with
+ * the ratio of medians and its bootstrap CI per pair.
  */
 #include "reports/rep_internal.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,5 +375,327 @@ int rep_compare_casa(ib_err *e, res_db *db, int64_t run, const rep_full_shape *s
     ib_free(ds);
     rep__run_release(&r);
     if (!rc && ncompared) *ncompared = with_casa;
+    return rc;
+}
+
+/* ---- against a peer imager in the same run --------------------------------------- */
+
+void rep_peer_opts_init(rep_peer_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->peer = "wsclean";
+    o->metrics = "wall_time";
+    o->level = 0.95;
+    o->boot = 2000;
+    o->seed = 1;
+}
+
+void rep_peer_result_release(rep_peer_result *r)
+{
+    if (!r) return;
+    ib_free(r->rows);
+    memset(r, 0, sizeof *r);
+}
+
+/* One cell of the run as the pairing sees it. */
+typedef struct pcell {
+    const rep_cell_data *c;
+    int peer;             /* 1: imaged by the peer, 0: by imbench, -1: another imager */
+    char *key;            /* params but imager and dataset_key, canonical (free) */
+    char label[512];
+    int used;             /* an imbench cell that has its peer */
+} pcell;
+
+/* "dataset k=v ..." from a parameter object without imager and dataset_key,
+ * the other keys in sorted order. */
+static void params_label(json_t *o, char *buf, size_t n)
+{
+    const char *ds = json_string_value(json_object_get(o, "dataset"));
+    size_t len = (size_t)snprintf(buf, n, "%s", ds ? ds : "?");
+    const char **keys = NULL;
+    size_t nk = json_object_size(o), k = 0;
+    if (nk) keys = ib_malloc(nk * sizeof *keys);
+    if (!keys) return;
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) keys[k++] = key;
+    for (size_t i = 1; i < k; i++) /* insertion sort: a dozen keys */
+        for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
+            const char *t = keys[j];
+            keys[j] = keys[j - 1];
+            keys[j - 1] = t;
+        }
+    for (size_t i = 0; i < k && len < n; i++) {
+        if (!strcmp(keys[i], "dataset")) continue;
+        v = json_object_get(o, keys[i]);
+        char t[128];
+        if (json_is_string(v)) snprintf(t, sizeof t, "%s", json_string_value(v));
+        else if (json_is_integer(v)) snprintf(t, sizeof t, "%lld", (long long)json_integer_value(v));
+        else if (json_is_real(v)) snprintf(t, sizeof t, "%g", json_real_value(v));
+        else snprintf(t, sizeof t, "?");
+        len += (size_t)snprintf(buf + len, n - len, " %s=%s", keys[i], t);
+    }
+    ib_free(keys);
+}
+
+static int pcell_init(pcell *p, const rep_cell_data *c, const char *peer)
+{
+    memset(p, 0, sizeof *p);
+    p->c = c;
+    json_t *o = json_loads(c->params, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        o = json_object();
+        if (!o) return IB_ENOMEM;
+    }
+    const char *im = json_string_value(json_object_get(o, "imager"));
+    p->peer = !im || !strcmp(im, "imbench") ? 0 : !strcmp(im, peer) ? 1 : -1;
+    json_object_del(o, "imager");
+    json_object_del(o, "dataset_key");
+    params_label(o, p->label, sizeof p->label);
+    p->key = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return p->key ? 0 : IB_ENOMEM;
+}
+
+/* Why side (imbench or the peer) of a row has no values of metric. */
+static void no_values_why(res_db *db, int64_t run, const rep_cell_data *c, const char *side,
+                          const char *metric, char *buf, size_t n)
+{
+    if (c->ok) {
+        snprintf(buf, n, "%s: metric '%s' not recorded", side, metric);
+        return;
+    }
+    char status[32] = "no successful attempt", line[256] = "";
+    sqlite3_stmt *st;
+    if (!rep__prepare(NULL, db,
+                      "SELECT status, stderr_tail FROM attempts WHERE run_id = ? AND cell_id = ?"
+                      " AND status <> 'ok' ORDER BY id DESC LIMIT 1",
+                      &st)) {
+        sqlite3_bind_int64(st, 1, run);
+        sqlite3_bind_int64(st, 2, c->id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            snprintf(status, sizeof status, "%s", (const char *)sqlite3_column_text(st, 0));
+            rep__last_line((const char *)sqlite3_column_text(st, 1), line, sizeof line);
+        }
+        sqlite3_finalize(st);
+    }
+    /* "skipped: wsclean not installed" already says its status */
+    size_t ls = strlen(status);
+    const char *tail = line;
+    if (!strncmp(tail, status, ls) && tail[ls] == ':') tail += ls + 1;
+    while (*tail == ' ') tail++;
+    snprintf(buf, n, "%s %s%s%s", side, status, *tail ? ": " : "", tail);
+}
+
+static int pcell_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const pcell *const *)a)->key, (*(const pcell *const *)b)->key);
+}
+
+static int rows_push(rep_peer_result *R, size_t *cap, const rep_peer_row *x)
+{
+    if (R->nrows == *cap) {
+        size_t c = *cap ? *cap * 2 : 32;
+        rep_peer_row *nr = ib_malloc(c * sizeof *nr);
+        if (!nr) return IB_ENOMEM;
+        if (R->nrows) memcpy(nr, R->rows, R->nrows * sizeof *nr);
+        ib_free(R->rows);
+        R->rows = nr;
+        *cap = c;
+    }
+    R->rows[R->nrows++] = *x;
+    return 0;
+}
+
+/* The rows of one pair (a and b both set) for every wanted metric. */
+static int pair_rows(res_db *db, int64_t run, const rep_peer_opts *o, const pcell *a,
+                     const pcell *b, const char *const *want, size_t nwant, rep_peer_result *R,
+                     size_t *cap)
+{
+    for (size_t k = 0; k < nwant; k++) {
+        rep_peer_row w;
+        memset(&w, 0, sizeof w);
+        w.cell = a->c->id;
+        w.peer_cell = b->c->id;
+        snprintf(w.label, sizeof w.label, "%s", a->label);
+        snprintf(w.metric, sizeof w.metric, "%s", want[k]);
+        const rep_values *va = rep__metric(a->c, want[k]), *vb = rep__metric(b->c, want[k]);
+        w.median = rep__vmedian(va);
+        w.peer_median = rep__vmedian(vb);
+        w.n = va ? va->n : 0;
+        w.peer_n = vb ? vb->n : 0;
+        const rep_values *vu = va ? va : vb;
+        if (vu && vu->unit) snprintf(w.unit, sizeof w.unit, "%s", vu->unit);
+        w.higher_better = vu && vu->better_known && vu->better == REP_HIGHER_IS_BETTER;
+        if (va && vb) {
+            ib_err ce;
+            ib_err_init(&ce);
+            if (rep_boot_ratio_ci(&ce, va->v, va->n, vb->v, vb->n, o->level, o->boot,
+                                  o->seed + R->nrows, &w.ratio) == 0) {
+                w.status = REP_PEER_PAIRED;
+                R->paired++;
+            } else {
+                w.status = REP_PEER_NO_VALUES;
+                snprintf(w.why, sizeof w.why, "no ratio: %.300s", ce.msg);
+                R->no_values++;
+            }
+        } else {
+            char wa[160] = "", wb[160] = "";
+            if (!va) no_values_why(db, run, a->c, "imbench", want[k], wa, sizeof wa);
+            if (!vb) no_values_why(db, run, b->c, o->peer, want[k], wb, sizeof wb);
+            snprintf(w.why, sizeof w.why, "%s%s%s", wa, wa[0] && wb[0] ? "; " : "", wb);
+            w.status = REP_PEER_NO_VALUES;
+            R->no_values++;
+        }
+        if (rows_push(R, cap, &w)) return IB_ENOMEM;
+    }
+    return 0;
+}
+
+static void print_peer_row(FILE *out, const rep_peer_row *w)
+{
+    char ids[2][24], cells[56], a[48], b[48], n[24], ratio[64];
+    snprintf(ids[0], sizeof ids[0], "%lld", (long long)w->cell);
+    snprintf(ids[1], sizeof ids[1], "%lld", (long long)w->peer_cell);
+    if (!w->cell) snprintf(ids[0], sizeof ids[0], "-");
+    if (!w->peer_cell) snprintf(ids[1], sizeof ids[1], "-");
+    snprintf(cells, sizeof cells, "%s/%s", ids[0], ids[1]);
+    rep__fmt(a, sizeof a, w->median, w->unit[0] ? w->unit : NULL);
+    rep__fmt(b, sizeof b, w->peer_median, w->unit[0] ? w->unit : NULL);
+    if (w->metric[0]) snprintf(n, sizeof n, "%zu/%zu", w->n, w->peer_n);
+    else snprintf(n, sizeof n, "-");
+    if (w->status == REP_PEER_PAIRED)
+        snprintf(ratio, sizeof ratio, "%.4f [%.4f, %.4f]", w->ratio.est, w->ratio.lo,
+                 w->ratio.hi);
+    else if (w->status == REP_PEER_NO_VALUES)
+        snprintf(ratio, sizeof ratio, "- (no values)");
+    else
+        snprintf(ratio, sizeof ratio, "- (unpaired)");
+    fprintf(out, "%-11s %-12.12s %10s %10s %7s %-26s %s%s\n", cells,
+            w->metric[0] ? w->metric : "-", a, b, n, ratio, w->label,
+            w->higher_better ? " (higher is better)" : "");
+    if (w->status != REP_PEER_PAIRED) fprintf(out, "%11s note: %s\n", "", w->why);
+    else if (w->n < 2 || w->peer_n < 2)
+        fprintf(out, "%11s note: %zu and %zu values: too few for a meaningful interval\n", "",
+                w->n, w->peer_n);
+}
+
+int rep_compare_peer(ib_err *e, res_db *db, const rep_peer_opts *o_in, rep_peer_result *res)
+{
+    rep_peer_opts o = *o_in;
+    if (!o.peer || !*o.peer) o.peer = "wsclean";
+    if (!o.out) o.out = stdout;
+    if (res) memset(res, 0, sizeof *res);
+    if (o.run <= 0) return ib_error(e, IB_EINVAL, "compare against a peer needs a run id");
+    if (!(o.level > 0 && o.level < 1))
+        return ib_error(e, IB_EINVAL, "CI level must be in (0, 1), got %g", o.level);
+    if (o.boot < 10) return ib_error(e, IB_EINVAL, "bootstrap needs >= 10 resamples");
+    if (!strcmp(o.peer, "imbench"))
+        return ib_error(e, IB_EINVAL, "the peer must be another imager than imbench");
+    char mbuf[1024];
+    snprintf(mbuf, sizeof mbuf, "%s", o.metrics && *o.metrics ? o.metrics : "wall_time");
+    const char *want[64];
+    size_t nwant = split(mbuf, want, 64);
+    if (!nwant) return ib_error(e, IB_EINVAL, "no metric named");
+    for (size_t k = 0; k < nwant; k++)
+        if (!strcmp(want[k], "all"))
+            return ib_error(e, IB_EINVAL, "--metric all is for run against run; name the "
+                                          "metrics to compare with %s", o.peer);
+    rep_run_data run;
+    int rc = rep__run_load(e, db, o.run, &run);
+    pcell *pc = NULL;
+    if (!rc && run.ncells) {
+        pc = ib_calloc(run.ncells, sizeof *pc);
+        if (!pc) rc = ib_error(e, IB_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; !rc && i < run.ncells; i++)
+        if (pcell_init(&pc[i], &run.cells[i], o.peer))
+            rc = ib_error(e, IB_ENOMEM, "out of memory");
+    /* the imbench cells sorted by key (one cell per key: a cell is its
+     * parameters), so that a run of many cells pairs in n log n */
+    pcell **imb = NULL;
+    size_t nimb = 0;
+    if (!rc && run.ncells) {
+        imb = ib_malloc(run.ncells * sizeof *imb);
+        if (!imb) rc = ib_error(e, IB_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; !rc && i < run.ncells; i++)
+        if (pc[i].peer == 0) imb[nimb++] = &pc[i];
+    if (nimb) qsort(imb, nimb, sizeof *imb, pcell_cmp);
+    rep_peer_result R;
+    memset(&R, 0, sizeof R);
+    size_t cap = 0;
+    for (size_t i = 0; !rc && i < run.ncells; i++) {
+        if (pc[i].peer != 1) continue;
+        R.peer_cells++;
+        const pcell *want_key = &pc[i];
+        pcell **hit = nimb ? bsearch(&want_key, imb, nimb, sizeof *imb, pcell_cmp) : NULL;
+        pcell *a = hit ? *hit : NULL;
+        if (a) {
+            a->used = 1;
+            if (pair_rows(db, o.run, &o, a, &pc[i], want, nwant, &R, &cap))
+                rc = ib_error(e, IB_ENOMEM, "out of memory");
+            continue;
+        }
+        rep_peer_row w;
+        memset(&w, 0, sizeof w);
+        w.status = REP_PEER_NO_IMBENCH;
+        w.peer_cell = pc[i].c->id;
+        w.median = w.peer_median = NAN;
+        snprintf(w.label, sizeof w.label, "%s", pc[i].label);
+        snprintf(w.why, sizeof w.why, "no imbench cell in run %lld has these parameters",
+                 (long long)o.run);
+        R.no_imbench++;
+        if (rows_push(&R, &cap, &w)) rc = ib_error(e, IB_ENOMEM, "out of memory");
+    }
+    /* imbench cells without a peer: rows only when the run has peer cells at all */
+    for (size_t i = 0; !rc && i < run.ncells; i++) {
+        if (pc[i].peer != 0 || pc[i].used) continue;
+        R.no_peer++;
+        if (!R.peer_cells) continue;
+        rep_peer_row w;
+        memset(&w, 0, sizeof w);
+        w.status = REP_PEER_NO_PEER;
+        w.cell = pc[i].c->id;
+        w.median = w.peer_median = NAN;
+        snprintf(w.label, sizeof w.label, "%s", pc[i].label);
+        snprintf(w.why, sizeof w.why, "no %s cell in run %lld has these parameters", o.peer,
+                 (long long)o.run);
+        if (rows_push(&R, &cap, &w)) rc = ib_error(e, IB_ENOMEM, "out of memory");
+    }
+    if (!rc) {
+        FILE *out = o.out;
+        fprintf(out, "compare: run %lld (%s): imbench against %s in the same run, cells paired "
+                     "by identical parameters except imager\n",
+                (long long)o.run, run.suite, o.peer);
+        fprintf(out, "ratio = median(imbench) / median(%s) with its %.0f%% bootstrap CI (%zu "
+                     "resamples); below 1 imbench takes less (is faster, for times)\n",
+                o.peer, 100 * o.level, o.boot);
+        fprintf(out, "image agreement: not recorded in the results database; keep the "
+                     "products (run-suite --keep-products) and run `harness compare-images` "
+                     "on a pair (docs/wsclean.md)\n");
+        fprintf(out, "cells: the ids of the imbench and the %s cell; n: values (successful "
+                     "repeats) of each\n\n", o.peer);
+        if (R.nrows)
+            fprintf(out, "%-11s %-12s %10s %10.10s %7s %-26s %s\n", "cells", "metric",
+                    "imbench", o.peer, "n", "ratio [95% CI]", "parameters");
+        for (size_t i = 0; i < R.nrows; i++) print_peer_row(out, &R.rows[i]);
+        if (!R.peer_cells)
+            fprintf(out, "run %lld has no %s cells (%zu imbench cell%s): nothing to pair; a "
+                         "suite with `imager: [imbench, %s]` makes them\n",
+                    (long long)o.run, o.peer, nimb, nimb == 1 ? "" : "s", o.peer);
+        fprintf(out, "\n%zu compared (pairs x metrics), %zu without values (skipped or failed), "
+                     "%zu %s cell%s without an imbench cell, %zu imbench cell%s without a %s "
+                     "cell\n",
+                R.paired, R.no_values, R.no_imbench, o.peer, R.no_imbench == 1 ? "" : "s",
+                R.no_peer, R.no_peer == 1 ? "" : "s", o.peer);
+    }
+    ib_free(imb);
+    for (size_t i = 0; pc && i < run.ncells; i++) free(pc[i].key);
+    ib_free(pc);
+    rep__run_release(&run);
+    if (res && !rc) *res = R;
+    else rep_peer_result_release(&R);
     return rc;
 }

@@ -206,6 +206,9 @@ const rep_values *rep__phase(const rep_cell_data *c, const char *name);
 double rep__vmedian(const rep_values *v);
 /* "alma-xc66 nodes=2 threads=1 chunks=4 support=7" */
 void rep__cell_label(const rep_cell_data *c, char *buf, size_t n);
+/* The last non-empty line of a stderr tail (NULL: ""), at most 200
+ * characters of it, into out. */
+void rep__last_line(const char *tail, char *out, size_t n);
 
 /* ---- scaling series and models (models.c) ------------------------------ */
 

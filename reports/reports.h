@@ -567,4 +567,70 @@ int rep_compare_runs(ib_err *e, res_db *db, const rep_cmp_opts *o, rep_cmp_resul
 int rep_compare_casa(ib_err *e, res_db *db, int64_t run, const rep_full_shape *shapes,
                      size_t nshapes, int study_nodes, FILE *out, size_t *ncompared);
 
+/*
+ * imbench against a peer imager in the same run (`harness compare --against
+ * wsclean`, docs/wsclean.md). A cell's imager is its "imager" parameter
+ * (absent: imbench). Every peer cell is paired with the imbench cell whose
+ * parameters are identical except imager (and dataset_key, which the other
+ * parameters determine); per pair and metric the medians over the
+ * successful repeats and the ratio median(imbench) / median(peer) with its
+ * percentile-bootstrap CI (rep_boot_ratio_ci). Pairs where a side has no
+ * value (skipped: wsclean not installed, several ranks, ...; failed) and
+ * cells without a partner are rows too, with the reason, not errors.
+ */
+typedef struct rep_peer_opts {
+    int64_t run;            /* required (> 0) */
+    const char *peer;       /* the peer's imager value; NULL: "wsclean" */
+    const char *metrics;    /* comma-separated names; NULL: "wall_time" */
+    double level;           /* CI level (0.95) */
+    size_t boot;            /* bootstrap resamples (2000) */
+    uint64_t seed;          /* 1; row i resamples with seed + i */
+    FILE *out;              /* the table; NULL: stdout */
+} rep_peer_opts;
+
+/* level 0.95, boot 2000, seed 1, peer wsclean, wall_time, stdout. */
+void rep_peer_opts_init(rep_peer_opts *o);
+
+enum rep_peer_status {
+    REP_PEER_PAIRED,        /* both sides have values: ratio set */
+    REP_PEER_NO_VALUES,     /* a pair, but a side has no value of the metric (why) */
+    REP_PEER_NO_IMBENCH,    /* a peer cell without an imbench cell in the run */
+    REP_PEER_NO_PEER        /* an imbench cell without a peer cell (listed only
+                             * when the run has peer cells) */
+};
+
+/* One row of the table. Cell ids are 0 where there is no such cell. */
+typedef struct rep_peer_row {
+    int status;             /* enum rep_peer_status */
+    int64_t cell, peer_cell;
+    char label[512];        /* the pair's parameters but imager and dataset_key */
+    char metric[64];        /* "" for rows that are not about one metric */
+    char unit[32];          /* the metric's unit, "" unknown */
+    int higher_better;      /* the metric's recorded direction */
+    double median, peer_median; /* NAN without values */
+    size_t n, peer_n;       /* values (successful repeats with the metric) */
+    rep_ci ratio;           /* median / peer_median (PAIRED only) */
+    char why[400];          /* what is missing, e.g. "wsclean skipped: wsclean not installed" */
+} rep_peer_row;
+
+typedef struct rep_peer_result {
+    size_t peer_cells;      /* cells of the peer in the run */
+    size_t paired;          /* PAIRED rows (pair x metric) */
+    size_t no_values;       /* NO_VALUES rows */
+    size_t no_imbench, no_peer;
+    rep_peer_row *rows;     /* owned: rep_peer_result_release */
+    size_t nrows;
+} rep_peer_result;
+
+/*
+ * Pair the run's cells, print the table to o->out and, when res is not
+ * NULL, fill *res (release it with rep_peer_result_release, also after a
+ * failure). Errors: IB_EINVAL (bad options), IB_ENOTFOUND (no such run),
+ * database errors, IB_ENOMEM; nothing is printed then.
+ */
+int rep_compare_peer(ib_err *e, res_db *db, const rep_peer_opts *o, rep_peer_result *res);
+
+/* Free what *r owns and zero it; a zeroed result is fine. */
+void rep_peer_result_release(rep_peer_result *r);
+
 #endif

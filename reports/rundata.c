@@ -365,8 +365,7 @@ static int load_first_ok(ib_err *e, res_db *db, rep_run_data *r)
     return 0;
 }
 
-/* The last non-empty line of a stderr tail, shortened. */
-static void last_line(const char *tail, char *out, size_t n)
+void rep__last_line(const char *tail, char *out, size_t n)
 {
     out[0] = '\0';
     if (!tail) return;
@@ -445,7 +444,7 @@ static int load_warnings(ib_err *e, res_db *db, rep_run_data *r)
         rep_cell_data *c = cell_by_id(r, sqlite3_column_int64(st, 0));
         char label[256] = "?", line[256];
         if (c) rep__cell_label(c, label, sizeof label);
-        last_line((const char *)sqlite3_column_text(st, 5), line, sizeof line);
+        rep__last_line((const char *)sqlite3_column_text(st, 5), line, sizeof line);
         char code[64] = "";
         if (sqlite3_column_type(st, 4) != SQLITE_NULL && sqlite3_column_int(st, 4) > 0)
             snprintf(code, sizeof code, ", signal %d", sqlite3_column_int(st, 4));

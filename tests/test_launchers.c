@@ -631,6 +631,55 @@ static void test_submit(void **state)
     free(out);
 }
 
+/* The row_chunks axis reaches the imager's command line as --row-chunks M
+ * (M > 1; 1 is the imager's default and the cell without the axis). The
+ * emitted job runs the same command line as a local attempt (above), so
+ * this checks both without needing an imager that already has the option. */
+static void test_row_chunks_command(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    write_file(f->suite, "name: rowchunks\n"
+                         "datasets: [alma-xc66]\n"
+                         "scale: 0.0001\n"
+                         "chans: 2\n"
+                         "axes:\n"
+                         "  threads: [2]\n"
+                         "  row_chunks: [1, 4]\n");
+    char *out = NULL, args[ARGS_N];
+    assert_int_equal(run_suite(f, &out, "--dry-run"), 0);
+    char hash[2][13] = {"", ""};
+    for (char *line = out; line && *line;) {
+        char *nl = strchr(line, '\n');
+        unsigned idx;
+        char h[13], rest[256];
+        if (sscanf(line, " %u %12s %255[^\n]", &idx, h, rest) == 3 && idx >= 1 && idx <= 2) {
+            int four = strstr(rest, "row_chunks=4") != NULL;
+            snprintf(hash[four], 13, "%s", h);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(out);
+    assert_int_equal(strlen(hash[0]), 12);
+    assert_int_equal(strlen(hash[1]), 12);
+    snprintf(args, sizeof args, "--launcher slurm --emit '%s'", f->emit);
+    int st = run_suite(f, &out, args);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    free(out);
+    for (int four = 0; four < 2; four++) {
+        char *s = job_script(f->emit, hash[four], 0);
+        char *l = launch_line(s, "srun");
+        if (four) {
+            assert_true(tu_contains(l, " --row-chunks 4"));
+        } else {
+            assert_false(tu_contains(l, "--row-chunks"));
+        }
+        free(l);
+        free(s);
+    }
+}
+
 static void test_hostfile(void **state)
 {
     fx *f = *state;
@@ -698,6 +747,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_job_runs_and_ingests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostfile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_row_chunks_command, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

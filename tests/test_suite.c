@@ -310,6 +310,69 @@ static void test_schedule_axes(void **state)
     wl_suite_destroy(s);
 }
 
+/* row_chunks: an axis like chunks. 1 (the imager's default) stays out of the
+ * parameters, so a cell without the axis keeps its hash; > 1 is in the
+ * parameters, the label, filters, zip groups and exclude rules. */
+static void test_row_chunks_axis(void **state)
+{
+    (void)state;
+    wl_suite *s = parse_ok("name: r\ndatasets: [alma-xc66]\nscale: 0.0001\nchans: 4\n"
+                           "axes: {row_chunks: [1, 2, 4, 8], nodes: [1, 2]}\n");
+    assert_int_equal(s->ncells, 8);
+    const int rc[4] = {1, 2, 4, 8};
+    for (size_t i = 0; i < 8; i++) {
+        const wl_cell *c = &s->cells[i];
+        assert_int_equal(c->row_chunks, rc[i / 2]);
+        assert_int_equal(c->nodes, (int)(i % 2) + 1);
+        char frag[32], label[512];
+        snprintf(frag, sizeof frag, "\"row_chunks\":%d", rc[i / 2]);
+        assert_int_equal(tu_contains(c->params_json, frag), rc[i / 2] > 1);
+        assert_int_equal(tu_contains(c->params_json, "row_chunks"), rc[i / 2] > 1);
+        wl_suite_cell_label(c, label, sizeof label);
+        snprintf(frag, sizeof frag, " row_chunks=%d", rc[i / 2]);
+        assert_int_equal(tu_contains(label, frag), rc[i / 2] > 1);
+    }
+    /* row_chunks 1 is the cell without the axis: same hash as before */
+    wl_suite *plain = parse_ok("name: p\ndatasets: [alma-xc66]\nscale: 0.0001\nchans: 4\n"
+                               "axes: {nodes: [1, 2]}\n");
+    assert_string_equal(s->cells[0].hash, plain->cells[0].hash);
+    assert_string_equal(s->cells[1].hash, plain->cells[1].hash);
+    assert_string_not_equal(s->cells[2].hash, plain->cells[0].hash);
+    /* filters: unset compares as 1 */
+    ib_err e;
+    ib_err_init(&e);
+    int m, n = 0;
+    for (size_t i = 0; i < s->ncells; i++) {
+        assert_int_equal(wl_suite_filter(&e, &s->cells[i], "row_chunks=4,nodes=2", &m), 0);
+        n += m;
+    }
+    assert_int_equal(n, 1);
+    assert_int_equal(wl_suite_filter(&e, &plain->cells[0], "row_chunks=1", &m), 0);
+    assert_int_equal(m, 1);
+    /* the parameters rebuild the same cell, and refuse a bad value */
+    json_t *p = json_loads(s->cells[5].params_json, 0, NULL);
+    assert_non_null(p);
+    assert_int_equal(json_integer_value(json_object_get(p, "row_chunks")), 4);
+    wl_cell c;
+    assert_int_equal(wl_suite_cell_from_params(&e, p, NULL, &c), 0);
+    assert_string_equal(c.hash, s->cells[5].hash);
+    assert_int_equal(c.row_chunks, 4);
+    json_object_set_new(p, "row_chunks", json_integer(0));
+    assert_int_equal(wl_suite_cell_from_params(&e, p, NULL, &c), IB_EPARSE);
+    assert_true(tu_contains(e.msg, "row_chunks must be an integer >= 1, got '0'"));
+    json_decref(p);
+    wl_suite_destroy(plain);
+    wl_suite_destroy(s);
+    /* zip and exclude know the axis */
+    s = parse_ok("name: z\ndatasets: [alma-xc66]\nscale: 0.0001\n"
+                 "axes: {row_chunks: [1, 2, 4], threads: [1, 2, 3]}\n"
+                 "zip: [[row_chunks, threads]]\nexclude: [{row_chunks: 4}]\n");
+    assert_int_equal(s->ncells, 2);
+    assert_int_equal(s->cells[1].row_chunks, 2);
+    assert_int_equal(s->cells[1].threads, 2);
+    wl_suite_destroy(s);
+}
+
 /* ---- malformed suites -------------------------------------------------------- */
 
 typedef struct bad {
@@ -345,6 +408,12 @@ static const bad bad_suites[] = {
     {HEAD "axes:\n  threads: [2, -1]\n", 5, 16, "threads must be an integer >= 1, got '-1'"},
     {HEAD "axes:\n  chunks: [0]\n", 5, 12, "chunks must be an integer >= 1, got '0'"},
     {HEAD "axes:\n  chunks: [1.5]\n", 5, 12, "chunks must be an integer >= 1, got '1.5'"},
+    {HEAD "axes:\n  row_chunks: [2, 0]\n", 5, 19, "row_chunks must be an integer >= 1, got '0'"},
+    {HEAD "axes:\n  row_chunks: [many]\n", 5, 16,
+     "row_chunks must be an integer >= 1, got 'many'"},
+    {HEAD "axes:\n  row_chunks: [2, 2]\n", 5, 19, "axis 'row_chunks' lists '2' twice"},
+    {HEAD "axes:\n  row_chunks: []\n", 5, 15, "axis 'row_chunks' is empty"},
+    {HEAD "exclude:\n  - {row_chunks: -2}\n", 5, 18, "row_chunks must be an integer >= 1"},
     {HEAD "axes:\n  gridder: [awproject]\n", 5, 13, "gridder must be standard or mosaic, got 'awproject'"},
     {HEAD "axes:\n  weight: [robust]\n", 5, 12, "weight must be natural, uniform or briggs:R"},
     {HEAD "axes:\n  weight: ['briggs:3']\n", 5, 12, "weight must be natural, uniform or briggs:R"},
@@ -451,12 +520,13 @@ static void test_shipped_suites(void **state)
         const char *name;
         size_t cells;
         int repeats;
-    } shipped[] = {{"smoke", 4, 1}, {"default", 40, 3}, {"seed-study", 140, 3}};
+    } shipped[] = {{"smoke", 4, 1}, {"default", 40, 3}, {"seed-study", 140, 3},
+                   {"parallel", 25, 3}};
     char dsdir[4096];
     ib_err e;
     ib_err_init(&e);
     assert_int_equal(wl_datasets_dir(&e, NULL, dsdir, sizeof dsdir), 0);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/../suites/%s.yaml", dsdir, shipped[i].name);
         wl_suite *s = NULL;
@@ -487,6 +557,20 @@ static void test_shipped_suites(void **state)
             assert_int_equal(mins, 7);
             assert_int_equal(maxs, 51);
         }
+        if (!strcmp(shipped[i].name, "parallel")) {
+            /* the row-chunk sweep: 1, 2, 4, 8 on 1 and 2 ranks, one channel chunk */
+            int seen[2][9] = {{0}};
+            for (size_t c = 0; c < s->ncells; c++) {
+                const wl_cell *cc = &s->cells[c];
+                if (!cc->row_chunks) continue;
+                assert_string_equal(cc->dataset, "alma-x3be");
+                assert_int_equal(cc->chunks, 1);
+                assert_true(cc->nodes >= 1 && cc->nodes <= 2 && cc->row_chunks <= 8);
+                seen[cc->nodes - 1][cc->row_chunks]++;
+            }
+            for (int nd = 0; nd < 2; nd++)
+                for (int rc = 1; rc <= 8; rc *= 2) assert_int_equal(seen[nd][rc], 1);
+        }
         wl_suite_destroy(s);
     }
 }
@@ -497,7 +581,7 @@ int main(void)
         cmocka_unit_test(test_matrix),          cmocka_unit_test(test_zip),
         cmocka_unit_test(test_exclude),         cmocka_unit_test(test_dataset_overrides),
         cmocka_unit_test(test_hash_and_params), cmocka_unit_test(test_filter),
-        cmocka_unit_test(test_schedule_axes),
+        cmocka_unit_test(test_schedule_axes),   cmocka_unit_test(test_row_chunks_axis),
         cmocka_unit_test(test_malformed),       cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_shipped_suites),
     };

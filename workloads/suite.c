@@ -197,6 +197,7 @@ static int axis_value(int axis, const char *t, axval *out, char *why, size_t n)
     double d;
     switch (axis) {
     case WL_AX_CHUNKS:
+    case WL_AX_ROW_CHUNKS:
     case WL_AX_NODES:
     case WL_AX_THREADS:
         if (parse_int(t, &v) || v < 1 || v > 1000000) {
@@ -316,6 +317,7 @@ static void cell_set_axis(wl_cell *c, int axis, const axval *v)
 {
     switch (axis) {
     case WL_AX_CHUNKS: c->chunks = (int)v->i; break;
+    case WL_AX_ROW_CHUNKS: c->row_chunks = (int)v->i; break;
     case WL_AX_NODES: c->nodes = (int)v->i; break;
     case WL_AX_THREADS: c->threads = (int)v->i; break;
     case WL_AX_SUPPORT: c->support = (int)v->i; break;
@@ -351,6 +353,8 @@ json_t *wl_suite_cell_params(const wl_cell *c)
         SET("image", json_string(img));
     }
     if (c->chunks) SET("chunks", json_integer(c->chunks));
+    /* 1 is the imager's default: out of params, so hashes stay as they were */
+    if (c->row_chunks > 1) SET("row_chunks", json_integer(c->row_chunks));
     SET("nodes", json_integer(c->nodes > 0 ? c->nodes : 1));
     if (c->threads) SET("threads", json_integer(c->threads));
     if (c->support) SET("support", json_integer(c->support));
@@ -405,6 +409,7 @@ void wl_suite_cell_label(const wl_cell *c, char *buf, size_t n)
         }                                                                  \
     } while (0)
     if (c->chunks) ADD(" chunks=%d", c->chunks);
+    if (c->row_chunks > 1) ADD(" row_chunks=%d", c->row_chunks);
     ADD(" nodes=%d", c->nodes);
     if (c->threads) ADD(" threads=%d", c->threads);
     if (c->support) ADD(" support=%d", c->support);
@@ -636,10 +641,11 @@ static void note_order(parser *p, int a)
     p->order[p->norder++] = a;
 }
 
-static const char *const axis_keys[] = {"chunks",    "nodes",      "threads", "support",
-                                        "gridder",   "weight",     "precision",
-                                        "mem_budget", "padding",   "schedule",
-                                        "serial_write", "imager", NULL};
+static const char *const axis_keys[] = {"chunks",     "row_chunks", "nodes",
+                                        "threads",    "support",    "gridder",
+                                        "weight",     "precision",  "mem_budget",
+                                        "padding",    "schedule",   "serial_write",
+                                        "imager",     NULL};
 
 static int parse_axes(parser *p, yaml_node_t *n, axis *ax)
 {
@@ -747,9 +753,9 @@ static int parse_zip(parser *p, yaml_node_t *n)
             int a = t ? axis_find(t) : -1;
             if (a < 0)
                 return perr(p, mn, IB_EPARSE, "zip group member must be an axis name (chunks, "
-                                              "nodes, threads, support, gridder, weight, "
-                                              "precision, mem_budget, padding, schedule, "
-                                              "serial_write, imager), got %s%s%s",
+                                              "row_chunks, nodes, threads, support, gridder, "
+                                              "weight, precision, mem_budget, padding, "
+                                              "schedule, serial_write, imager), got %s%s%s",
                             t ? "'" : "", t ? t : kind_name(mn), t ? "'" : "");
             if (used[a])
                 return perr(p, mn, IB_EPARSE, "axis '%s' is in more than one zip group or "
@@ -765,10 +771,10 @@ static int parse_zip(parser *p, yaml_node_t *n)
 
 static int parse_rule(parser *p, yaml_node_t *n, rule *ru)
 {
-    static const char *const keys[] = {"dataset", "chunks",    "nodes",      "threads",
-                                       "support", "gridder",   "weight",     "precision",
-                                       "mem_budget", "padding", "schedule", "serial_write",
-                                       "imager", NULL};
+    static const char *const keys[] = {"dataset",    "chunks",  "row_chunks", "nodes",
+                                       "threads",    "support", "gridder",    "weight",
+                                       "precision",  "mem_budget", "padding", "schedule",
+                                       "serial_write", "imager", NULL};
     if (n->type != YAML_MAPPING_NODE || n->data.mapping.pairs.top == n->data.mapping.pairs.start)
         return perr(p, n, IB_EPARSE, "an exclude rule must be a non-empty mapping of parameters "
                                      "to values, got %s", kind_name(n));
@@ -1206,6 +1212,10 @@ static int cell_value(const wl_cell *c, const char *key, char *buf, size_t n)
         return 0;
     }
     INT_FIELD("chunks", c->chunks)
+    if (!strcmp(key, "row_chunks")) { /* unset is the imager's default, 1 */
+        snprintf(buf, n, "%d", c->row_chunks > 1 ? c->row_chunks : 1);
+        return 0;
+    }
     INT_FIELD("nodes", c->nodes)
     INT_FIELD("threads", c->threads)
     INT_FIELD("support", c->support)
@@ -1250,9 +1260,9 @@ int wl_suite_filter(ib_err *e, const wl_cell *c, const char *expr, int *match)
         if (cell_value(c, key, have, sizeof have)) {
             r = ib_error(e, IB_EINVAL,
                          "filter '%s': unknown key '%s' (expected dataset, scale, seed, chans, "
-                         "times, image, chunks, nodes, threads, support, gridder, weight, "
-                         "precision, mem_budget, padding, schedule, serial_write, imager or "
-                         "hash)",
+                         "times, image, chunks, row_chunks, nodes, threads, support, gridder, "
+                         "weight, precision, mem_budget, padding, schedule, serial_write, "
+                         "imager or hash)",
                          expr, key);
             break;
         }

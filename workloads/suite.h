@@ -20,6 +20,8 @@
  *   repeats: 3                   # attempts per cell (default 1)
  *   axes:                        # each a non-empty list (or one scalar)
  *     chunks: [1, 2, 4]          # >= 1
+ *     row_chunks: [1, 2, 4, 8]   # row-range tasks per channel chunk, >= 1
+ *                                # (grids summed before the FFT; 1 = none)
  *     nodes: [1, 2]              # MPI ranks, >= 1 (default 1)
  *     threads: [2]               # >= 1
  *     support: [7, 17, 51]       # odd, 3..51
@@ -61,6 +63,7 @@
 /* The parameter axes, in canonical order. */
 #define WL_AXIS_MAP(X)   \
     X(CHUNKS, "chunks")       \
+    X(ROW_CHUNKS, "row_chunks") \
     X(NODES, "nodes")         \
     X(THREADS, "threads")     \
     X(SUPPORT, "support")     \
@@ -99,6 +102,8 @@ typedef struct wl_cell {
     char dataset_key[33];       /* wl_gen_cache_key of the above */
     /* imager parameters */
     int chunks, nodes, threads, support;
+    int row_chunks;             /* 0 unset; 1 (the imager's default) stays out
+                                 * of params and hash like 0 */
     char gridder[32], weight[32], precision[32];
     int64_t mem_budget;         /* bytes; 0 unset */
     double padding;             /* 0 unset */
@@ -142,6 +147,7 @@ void wl_suite_destroy(wl_suite *s);
  * --filter: "key=value[,key=value...]" where key is dataset, scale, seed,
  * chans, times, image, an axis name, or hash (a prefix of the cell hash).
  * A cell matches when every pair matches (numbers compare as numbers).
+ * imager and row_chunks compare with their defaults (imbench, 1) when unset.
  * IB_EINVAL with a message for an unknown key or a pair without '='.
  */
 int wl_suite_filter(ib_err *e, const wl_cell *c, const char *expr, int *match);
