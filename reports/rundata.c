@@ -9,6 +9,7 @@
  */
 #include "reports/rep_internal.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,10 +109,26 @@ double rep__vmedian(const rep_values *v)
     return m;
 }
 
+/* The columns every cell has, then the parameters that are set only when
+ * they differ from the defaults (so cells that differ there stay apart). */
 void rep__cell_label(const rep_cell_data *c, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s nodes=%d threads=%d chunks=%d support=%d", c->dataset, c->nodes,
-             c->threads, c->chunks, c->support);
+    static const char *const extra[] = {"row_chunks", "schedule", "serial_write", "gridder",
+                                        "weight",     "precision", "mem_budget",  "imager"};
+    int k = snprintf(buf, n, "%s nodes=%d threads=%d chunks=%d support=%d", c->dataset, c->nodes,
+                     c->threads, c->chunks, c->support);
+    json_t *p = c->params ? json_loads(c->params, 0, NULL) : NULL;
+    for (size_t i = 0; p && i < sizeof extra / sizeof *extra; i++) {
+        json_t *v = json_object_get(p, extra[i]);
+        size_t len = k < 0 ? n : (size_t)k;
+        if (!v || len >= n) continue;
+        if (json_is_string(v))
+            k += snprintf(buf + len, n - len, " %s=%s", extra[i], json_string_value(v));
+        else if (json_is_integer(v))
+            k += snprintf(buf + len, n - len, " %s=%lld", extra[i],
+                          (long long)json_integer_value(v));
+    }
+    json_decref(p);
 }
 
 /* ---- run ------------------------------------------------------------ */
