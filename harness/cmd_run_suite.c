@@ -737,7 +737,10 @@ static int emit_job(ib_err *e, runner *r, const wl_cell *c, int k, const char *d
     wl_suite_cell_label(c, label, sizeof label);
     snprintf(comment, sizeof comment, "%s (suite %s, repeat %d of %d)", label, r->suite->name,
              k, r->repeats);
-    int tpn = o->tasks_per_node;
+    /* Never more tasks per node than the job has: a 1-rank cell asking for
+     * 2 tasks x its threads per node would be refused by sbatch
+     * ("Requested node configuration is not available"). */
+    int tpn = o->tasks_per_node < c->nodes ? o->tasks_per_node : (c->nodes > 0 ? c->nodes : 1);
     hx_slurm_job j = {
         .name = name,
         .comment = comment,

@@ -35,7 +35,20 @@ int img_par_init(ib_err *e, img_par *par, int *argc, char ***argv)
 {
     memset(par, 0, sizeof *par);
     par->size = 1;
-    if (!launched_by_mpi()) return 0;
+    if (!launched_by_mpi()) {
+        /* srun without an MPI plug-in starts N independent processes: each
+         * would image the whole cube as rank 0 of 1 and write the same files.
+         * That is an error, never N silently duplicated runs. */
+        const char *st = getenv("SLURM_STEP_NUM_TASKS");
+        long nt = st ? strtol(st, NULL, 10) : 0;
+        if (nt > 1)
+            return ib_error(e, IB_EMPI,
+                            "started by srun as one of %ld tasks without MPI wire-up (no PMIx "
+                            "or PMI variables): every task would image the whole cube alone; "
+                            "use srun --mpi=pmix, or export SLURM_MPI_TYPE=pmix before sbatch",
+                            nt);
+        return 0;
+    }
     int provided = 0;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
         return ib_error(e, IB_EMPI, "cannot initialise MPI");

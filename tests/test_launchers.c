@@ -404,7 +404,13 @@ static void test_emit_variants(void **state)
     if (st) fprintf(stderr, "%s\n", out);
     assert_int_equal(st, 0);
     free(out);
-    char *s = job_script(f->emit, hash[1], 0);
+    /* the 1-rank cell asks for 1 task on its node, never more tasks per
+     * node than it has (sbatch refuses that with its cpus per task) */
+    char *s = job_script(f->emit, hash[0], 0);
+    assert_true(has_line(s, "#SBATCH --ntasks=1"));
+    assert_true(has_line(s, "#SBATCH --ntasks-per-node=1"));
+    free(s);
+    s = job_script(f->emit, hash[1], 0);
     assert_true(has_line(s, "#SBATCH --nodes=1"));
     assert_true(has_line(s, "#SBATCH --ntasks=2"));
     assert_true(has_line(s, "#SBATCH --ntasks-per-node=2"));

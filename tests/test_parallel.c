@@ -964,6 +964,18 @@ static void test_rank_errors(void **state)
     assert_true(tu_contains(txt, "junk/vis.h5': not a readable HDF5 file"));
     assert_true(count_of(txt, "imager: rank ") >= 1);
     free(txt);
+
+    /* srun without an MPI plug-in: each task would be a whole run of its
+     * own; the imager refuses before writing anything. */
+    snprintf(out, sizeof out, "%s/err_srun", f->dir);
+    rc = tu_run(&txt, "env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK -u PMI_SIZE "
+                "SLURM_STEP_NUM_TASKS=2 SLURM_PROCID=1 " PLAIN " '%s' --vis '%s' --out '%s'",
+                f->imager, f->s16, out);
+    assert_int_equal(rc, 1);
+    assert_true(tu_contains(txt, "started by srun as one of 2 tasks without MPI wire-up"));
+    assert_true(tu_contains(txt, "srun --mpi=pmix"));
+    assert_false(exists(out, "dirty.fits"));
+    free(txt);
 }
 
 /* ---------- 8. row chunks: grids summed over row tasks and ranks ---------- */

@@ -521,7 +521,7 @@ static void test_shipped_suites(void **state)
         size_t cells;
         int repeats;
     } shipped[] = {{"smoke", 4, 1}, {"default", 40, 3}, {"seed-study", 140, 3},
-                   {"parallel", 25, 3}};
+                   {"parallel", 25, 3}, {"slurm", 6, 2}};
     char dsdir[4096];
     ib_err e;
     ib_err_init(&e);
