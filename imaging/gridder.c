@@ -1019,7 +1019,10 @@ static void rows_pass(worker *w, int pass, int c)
     run_ctx *R = w->R;
     while (!atomic_load(&R->failed)) {
         int j = next_row_task(w, pass, c);
+        uint64_t s0 = w->samples, b0 = w->bytes_read;
         if (j < 0 || row_task(w, pass, c, j)) break;
+        /* the software-defined events: once per task, planes at their write */
+        sde_chunk(w, s0, b0, w->spill_bytes, w->spill_files, 0);
     }
 }
 
@@ -1098,6 +1101,9 @@ static void *rows_main(void *arg)
             if (grid_planes(w, c0 + i, aw, g ? IMG_PROD_PSF : IMG_PROD_DIRTY,
                             acc_grid(R, R->ws[0].acc, i, g), 0, R->ngy, 1))
                 break;
+            if (R->p->sde)
+                prof_sde_add(R->p->sde, PROF_SDE_BYTES_WRITTEN,
+                             (long long)((uint64_t)R->npol * R->plane_bytes));
         }
         rows_sync(w);
         if (w->id == 0) R->stop = atomic_load(&R->failed);

@@ -1052,6 +1052,20 @@ static void test_row_chunks(void **state)
         assert_int_equal(param_int(st, "chunks"), nchunks);
         assert_true(metric(st, "samples_gridded") == ref_samples[k]);
         assert_true(metric(st, "tasks") == (double)(nchunks * c->rows * passes));
+        if (N == 1) {
+            /* the software-defined events count the same samples and tasks */
+            size_t q;
+            json_t *ev;
+            double sde_samples = -1, sde_tasks = -1;
+            json_array_foreach(json_object_get(json_object_get(st, "counters"), "sde"), q, ev) {
+                const char *nm = json_string_value(json_object_get(ev, "name"));
+                double v = json_number_value(json_object_get(ev, "value"));
+                if (nm && !strcmp(nm, "samples_gridded")) sde_samples = v;
+                if (nm && !strcmp(nm, "chunks_done")) sde_tasks = v;
+            }
+            assert_true(sde_samples == ref_samples[k]);
+            assert_true(sde_tasks == (double)(nchunks * c->rows * passes));
+        }
         comm_sum red = comm_of(st, -1, "reduce");
         if (N > 1) {
             /* at least the grids of every chunk from every rank but the owner */
