@@ -40,7 +40,9 @@ typedef struct tu_store {
 /*
  * Write DIR/vis.h5 with exactly computed 2-D visibilities of the sources
  * (pol p carries (1 + 0.1 p) times the flux), weights in [0.5, 1.5] and
- * flags at flag_frac, all deterministic. 0 or -1 (message on stderr).
+ * flags at flag_frac, all deterministic. 0 or -1 (message on stderr; also
+ * for a shape without rows: fewer than 2 antennas, or no times, channels
+ * or pols).
  */
 int tu_make_store(const char *dir, const tu_store *t, const tu_src *s, int ns);
 
