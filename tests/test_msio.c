@@ -314,6 +314,7 @@ static void check_py_store(const char *dir, int nspw, int spw, const int *field_
     assert_int_equal(img_vis_read_slab(&e, s, 0, n, 0, nchan, vis, w, flag, NULL), 0);
     int nflag = 0;
     for (int k = 0; k < n; k++) {
+        /* cppcheck-suppress uninitvar ; want[k] is set for every k < n */
         int r = want[k], t, sw, i, j;
         py_row(nspw, r, &t, &sw, &i, &j);
         assert_int_equal(a1[k], i);
