@@ -57,6 +57,13 @@ void ib_err_init(ib_err *e);
 int ib_error(ib_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int ib_verror(ib_err *e, int code, const char *fmt, va_list ap);
+#ifdef __clang_analyzer__
+/* For clang's static analyzer (make analyze), which reads one file at a
+ * time and would take ib_error's result for any int: it is code, so that
+ * `if (!p) return ib_error(e, IB_ENOMEM, ...)` is a failure path, not one
+ * on which the caller may get 0 and carry on with p NULL. */
+#define ib_error(e, code, ...) ((void)ib_error(e, code, __VA_ARGS__), (code))
+#endif
 
 /* Prefix the existing message with "context: " (keeps the code). */
 int ib_error_wrap(ib_err *e, const char *fmt, ...)

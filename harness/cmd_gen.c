@@ -144,14 +144,14 @@ int hx_cmd_gen(int argc, char **argv)
     }
     wl_source *sky = NULL;
     if (skyfile) {
-        if ((rc = wl_sky_load(&e, skyfile, &sky, &go.nsky))) {
+        if (wl_sky_load(&e, skyfile, &sky, &go.nsky)) {
             hx_fail("gen", &e);
             return 2;
         }
         go.sky = sky;
     }
     wl_gen_shape sh;
-    if ((rc = wl_gen_resolve(&e, &ds, &go, &sh))) {
+    if (wl_gen_resolve(&e, &ds, &go, &sh)) {
         ib_free(sky);
         hx_fail("gen", &e);
         return 2; /* impossible options or sizes: bad usage */

@@ -107,6 +107,8 @@ static void FN(grid_mosaic)(const run_ctx *R, const FN(sample_list) *L, const do
                             const double *ty, double fl, REAL *restrict g, int *vlo, int *vhi)
 {
     const int Wt = R->gw, O = R->over, NP = R->npol;
+    /* once per call: the stack arrays below hold NP x Wt values */
+    IB_ASSERT(NP >= 1 && NP <= IMG_MAX_POL && Wt >= 1 && Wt <= IMG_MAX_MOSAIC_SUPPORT);
     const size_t ntab = 2 * ((size_t)Wt * (size_t)O + 1);
     const size_t rowlen = 2 * (size_t)NP * (size_t)R->ngx;
     REAL A[2 * IMG_MAX_POL * IMG_MAX_MOSAIC_SUPPORT], B[2 * IMG_MAX_POL * IMG_MAX_MOSAIC_SUPPORT];

@@ -724,7 +724,7 @@ static int process_chunk_body(worker *w, int c)
         return rc;
     }
     for (int64_t cc = 0; cc < nc && !atomic_load(&R->failed); cc++) {
-        double sumw[IMG_MAX_POL];
+        double sumw[IMG_MAX_POL] = {0};
         phase(w, PROF_WEIGHT);
         w->cur_chan = (int32_t)(c0 + cc);
         int64_t n;
@@ -932,7 +932,7 @@ static int row_task(worker *w, int pass, int c, int j)
         const int64_t chan = c0 + i;
         phase(w, PROF_WEIGHT);
         w->cur_chan = (int32_t)chan;
-        double sumw[IMG_MAX_POL];
+        double sumw[IMG_MAX_POL] = {0};
         const float *dens = R->ws[0].accd ? R->ws[0].accd + (size_t)i * nxy : NULL;
         int64_t n;
         if (R->p->dbl) {

@@ -590,7 +590,7 @@ int img_vis_read_slab(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr, int
                       int64_t nc, float *vis, float *weight, uint8_t *flag, uint64_t *bytes)
 {
     size_t np = (size_t)s->meta.npol, n = (size_t)(nr > 0 ? nr : 0) * (size_t)(nc > 0 ? nc : 0);
-    char *t = ib_malloc(n * np * 8 + 1);
+    void *t = ib_malloc(n * np * 8 + 1); /* raw: floats or flag bytes in turn */
     if (!t) return ib_error(e, IB_ENOMEM, "out of memory reading '%s'", s->path);
     void *bufs[3] = {vis, weight, flag};
     const size_t per[3] = {8, 4, 1};
@@ -604,7 +604,8 @@ int img_vis_read_slab(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr, int
         size_t es = per[k] * np;
         for (size_t c = 0; c < (size_t)nc; c++)
             for (size_t r = 0; r < (size_t)nr; r++)
-                memcpy((char *)bufs[k] + (r * (size_t)nc + c) * es, t + (c * (size_t)nr + r) * es, es);
+                memcpy((char *)bufs[k] + (r * (size_t)nc + c) * es,
+                       (const char *)t + (c * (size_t)nr + r) * es, es);
     }
     free(t);
     return rc;

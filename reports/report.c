@@ -1101,6 +1101,7 @@ static int gantt(ctx *c)
     size_t nph = 0;
     for (size_t i = 0; i < ts.n; i++) {
         size_t q = 0;
+        /* cppcheck-suppress uninitvar ; phases[q] is set for every q < nph */
         while (q < nph && strcmp(phases[q], ts.t[i].phase) != 0) q++;
         if (q == nph && nph < 32) phases[nph++] = ts.t[i].phase;
     }

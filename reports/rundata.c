@@ -447,6 +447,7 @@ static int load_warnings(ib_err *e, res_db *db, rep_run_data *r)
     }
     sqlite3_finalize(st);
     if (rc) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (s != SQLITE_DONE) return rep__sqlerr(e, db, s, "reading counters");
     /* attempts that did not succeed */
     rc = rep__prepare(e, db,
                       "SELECT cell_id, repeat_index, status, exit_code, signal, stderr_tail"
@@ -473,6 +474,7 @@ static int load_warnings(ib_err *e, res_db *db, rep_run_data *r)
                   code, line[0] ? ": " : "", line);
     }
     sqlite3_finalize(st);
+    if (!rc && s != SQLITE_DONE) return rep__sqlerr(e, db, s, "reading attempts");
     if (!rc && nbad > 40) rc = warn(r, "... and %zu more unsuccessful attempts", nbad - 40);
     if (rc) return ib_error(e, IB_ENOMEM, "out of memory");
     /* refused values */
@@ -489,6 +491,7 @@ static int load_warnings(ib_err *e, res_db *db, rep_run_data *r)
                   sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "?");
     sqlite3_finalize(st);
     if (rc) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (s != SQLITE_DONE) return rep__sqlerr(e, db, s, "reading refused metrics");
     /* thin repeats: cells without a success one by one, the rest in one line */
     rep__sb thin = {0};
     size_t nthin = 0, minok = (size_t)-1;

@@ -731,6 +731,7 @@ int rep_cost_fit(ib_err *e, const double *x, const double *y, size_t n, size_t n
     memset(&m, 0, sizeof m);
     m.nx = nx;
     m.n = n;
+    /* cppcheck-suppress uninitvar ; c[j] and scale[j] are set above for every j < p */
     for (size_t j = 0; j < p; j++) m.coef[j] = c[j] / scale[j];
     ib_free(a);
 

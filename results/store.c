@@ -506,6 +506,7 @@ static int count_value(json_t *v, sqlite3_int64 *out)
         return 0;
     }
     double d = json_number_value(v);
+    /* cppcheck-suppress incorrectLogicOperator ; it misreads the hex floats: [-2^63, 2^63) */
     if (!json_is_real(v) || !(d >= -0x1p63 && d < 0x1p63)) return -1;
     *out = (sqlite3_int64)d;
     return 0;

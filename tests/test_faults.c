@@ -234,7 +234,10 @@ static int setup(void **state)
         return -1;
     }
     f->dir = tu_mkdtemp("faults");
-    if (!f->dir) return -1;
+    if (!f->dir) {
+        free(f);
+        return -1;
+    }
     snprintf(f->cache, sizeof f->cache, "%s/cache", f->dir);
     snprintf(f->cells, sizeof f->cells, "%s/cells", f->dir);
     snprintf(f->suite, sizeof f->suite, "%s/tiny.yaml", f->dir);
@@ -253,7 +256,12 @@ static int setup(void **state)
                          "  support: [7]\n");
     tu_store t = {.nant = 6, .ntime = 8, .nchan = 4, .npol = 2, .cell_arcsec = 0.5, .nx = 64};
     tu_src s[1] = {{1.0, 0, 0, 0}};
-    if (tu_make_store(f->store, &t, s, 1)) return -1;
+    if (tu_make_store(f->store, &t, s, 1)) {
+        tu_rmtree(f->dir);
+        free(f->dir);
+        free(f);
+        return -1;
+    }
     *state = f;
     return 0;
 }
@@ -486,7 +494,8 @@ static pid_t find_rank(const char *prog, const char *tag, int rank)
         if (!match) continue;
         snprintf(path, sizeof path, "/proc/%ld/environ", pid);
         char *env = slurp(path, &n);
-        for (size_t i = 0; env && i < n; i += strlen(env + i) + 1)
+        if (!env) continue;
+        for (size_t i = 0; i < n; i += strlen(env + i) + 1)
             if (strcmp(env + i, want) == 0) found = (pid_t)pid;
         free(env);
     }

@@ -72,8 +72,9 @@ static uint8_t *read_all(const char *path, size_t *len)
         n += got;
         if (n == cap) {
             cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
+            uint8_t *nb = realloc(buf, cap);
+            assert_non_null(nb);
+            buf = nb;
         }
     }
     fclose(f);

@@ -56,8 +56,9 @@ static char *read_all(const char *path)
     while ((k = fread(buf + len, 1, cap - len - 1, fp)) > 0) {
         len += k;
         if (cap - len < 1024) {
-            buf = realloc(buf, cap *= 2);
-            assert_non_null(buf);
+            char *nb = realloc(buf, cap *= 2);
+            assert_non_null(nb);
+            buf = nb;
         }
     }
     buf[len] = '\0';
@@ -95,13 +96,21 @@ static int setup(void **state)
     snprintf(f->harness, sizeof f->harness, "%s/harness", f->bin);
     snprintf(f->imager, sizeof f->imager, "%s/imager", f->bin);
     f->dir = tu_mkdtemp("launchers");
-    if (!f->dir) return -1;
+    if (!f->dir) {
+        free(f);
+        return -1;
+    }
     snprintf(f->suite, sizeof f->suite, "%s/cluster.yaml", f->dir);
     snprintf(f->data, sizeof f->data, "%s/cache", f->dir);
     snprintf(f->emit, sizeof f->emit, "%s/jobs", f->dir);
     snprintf(f->db, sizeof f->db, "%s/results.db", f->dir);
     FILE *fp = fopen(f->suite, "w");
-    if (!fp) return -1;
+    if (!fp) {
+        tu_rmtree(f->dir);
+        free(f->dir);
+        free(f);
+        return -1;
+    }
     fputs(suite_text, fp);
     fclose(fp);
     *state = f;
@@ -357,7 +366,8 @@ static void test_emitted_scripts(void **state)
     free(out);
     assert_int_equal(tu_run(&out, "find '%s' -name cell.json | sort", cells), 0);
     int compared = 0;
-    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         json_error_t je;
         json_t *cj = json_load_file(line, 0, &je);
         assert_non_null(cj);

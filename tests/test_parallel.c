@@ -753,7 +753,8 @@ static pid_t find_rank(const char *imager_path, const char *tag, int rank)
         if (!match) continue;
         snprintf(path, sizeof path, "/proc/%ld/environ", pid);
         char *env = slurp(path, &n);
-        for (size_t i = 0; env && i < n; i += strlen(env + i) + 1)
+        if (!env) continue;
+        for (size_t i = 0; i < n; i += strlen(env + i) + 1)
             if (strcmp(env + i, want) == 0) found = (pid_t)pid;
         free(env);
     }

@@ -625,6 +625,32 @@ static void test_gantt_from_tasks_table(void **state)
     free(dat);
 }
 
+/* A query of the run's warnings that fails part-way fails the report and
+ * names what it read; it used to end that list of warnings early, quietly.
+ * The counters table is replaced by a view whose rows raise an SQL error
+ * when read (abs() of the smallest integer overflows). */
+static void test_report_query_fails(void **state)
+{
+    fixture *fx = *state;
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(fx->db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "DROP TABLE counters;"
+                                  "CREATE VIEW counters(id, attempt_id, source, name, value,"
+                                  " available, reason) AS SELECT id, id, 'papi', 'PAPI_TOT_CYC',"
+                                  " NULL, 0, abs(-9223372036854775807 - 1) FROM attempts;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    char *o = NULL;
+    int st = tu_run(&o, "'%s' report --db '%s' --out '%s/broken' --quiet", tu_bin("harness"),
+                    fx->db, fx->dir);
+    if (st != 1) print_message("%s\n", o);
+    assert_int_equal(st, 1);
+    assert_non_null(strstr(o, "reading counters failed: integer overflow"));
+    free(o);
+}
+
 /* Optional: a headless browser renders the page (skipped when absent). */
 static void test_report_browser(void **state)
 {
@@ -903,6 +929,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_report_cli, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_with_baselines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gantt_from_tasks_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_query_fails, setup, teardown),
         cmocka_unit_test(test_baselines_import),
         cmocka_unit_test(test_casa_import),
         cmocka_unit_test(test_casa_import_atomic),

@@ -33,7 +33,10 @@ static int setup(void **state)
     fx *f = calloc(1, sizeof *f);
     if (!f) return -1;
     f->dir = tu_mkdtemp("results");
-    if (!f->dir) return -1;
+    if (!f->dir) {
+        free(f);
+        return -1;
+    }
     /* a nested path: res_open creates the directory */
     snprintf(f->path, sizeof f->path, "%s/sub/dir/test.db", f->dir);
     *state = f;

@@ -46,7 +46,10 @@ static int setup(void **state)
     if (realpath(f->harness, abs)) snprintf(f->harness, sizeof f->harness, "%s", abs);
     if (realpath(f->imager, abs)) snprintf(f->imager, sizeof f->imager, "%s", abs);
     f->dir = tu_mkdtemp("runsuite");
-    if (!f->dir) return -1;
+    if (!f->dir) {
+        free(f);
+        return -1;
+    }
     snprintf(f->db, sizeof f->db, "%s/db/results.db", f->dir);
     snprintf(f->data, sizeof f->data, "%s/cache", f->dir);
     snprintf(f->out, sizeof f->out, "%s/cells", f->dir);

@@ -97,6 +97,11 @@ int tu_contains(const char *haystack, const char *needle)
  * that pols are kept apart. */
 int tu_make_store(const char *dir, const tu_store *t, const tu_src *s, int ns)
 {
+    if (t->nant < 2 || t->ntime < 1 || t->nchan < 1 || t->npol < 1) {
+        fprintf(stderr, "tu_make_store: no visibilities in %d antennas x %d times x %d "
+                        "channels x %d pols\n", t->nant, t->ntime, t->nchan, t->npol);
+        return -1;
+    }
     int nbl = t->nant * (t->nant - 1) / 2;
     int64_t nrow = (int64_t)nbl * t->ntime;
     img_vis_meta m;
@@ -122,6 +127,8 @@ int tu_make_store(const char *dir, const tu_store *t, const tu_src *s, int ns)
     ib_err e;
     if (img_vis_create(&e, dir, &m, freq, fd, dish, &st)) {
         fprintf(stderr, "tu_make_store: %s\n", e.msg);
+        free(freq);
+        free(dish);
         return -1;
     }
     double *L = malloc(sizeof(double) * 3 * t->nant);

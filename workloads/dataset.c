@@ -711,6 +711,7 @@ int wl_dataset_names(ib_err *e, const char *dir, char *out, size_t n)
         count++;
     }
     closedir(dp);
+    /* cppcheck-suppress uninitvar ; qsort reads names[0..count), all set */
     qsort(names, (size_t)count, sizeof names[0], cmp_str);
     if (n) out[0] = '\0';
     size_t used = 0;

@@ -855,7 +855,7 @@ static int parse_top(parser *p, yaml_node_t *root)
          a++) {
         const char *k = scalar(node(p, a->key));
         yaml_node_t *v = node(p, a->value);
-        int64_t i64;
+        int64_t i64 = 0;
         if (!strcmp(k, "name")) name = v;
         else if (!strcmp(k, "description")) {
             if (!scalar(v))
