@@ -1932,6 +1932,7 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     if (R.mrows > 1) R.nchunks = p->chunks > 0 ? p->chunks : (int)((R.nchan + 3) / 4);
     else R.nchunks = p->chunks > 0 ? p->chunks : nthreads * N;
     if (R.nchunks > R.nchan) R.nchunks = (int)R.nchan;
+    if (R.nchunks < 1) R.nchunks = 1; /* a store without channels: one empty chunk */
     res->nchunks = R.nchunks;
     R.chunk0 = ib_malloc(sizeof(int64_t) * ((size_t)R.nchunks + 1));
     R.corr_x = ib_malloc(sizeof(double) * (size_t)R.nx);

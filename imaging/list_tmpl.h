@@ -102,6 +102,7 @@ static void FN(list_weigh)(const run_ctx *R, FN(sample_list) *L, int64_t chan,
     const int64_t n = L->n;
     for (int p = 0; p < npol; p++) sumw[p] = 0;
     if (R->p->weighting != IMG_WEIGHT_NATURAL) {
+        IB_ASSERT(density != NULL); /* callers pass one for uniform and Briggs */
         const int nx = R->nx, ny = R->ny;
         const double f = R->freq[chan] / IMG_C_LIGHT;
         const double du = f * nx * R->cell, dv = f * ny * R->cell;
