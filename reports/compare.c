@@ -508,6 +508,22 @@ static int rows_push(rep_peer_result *R, size_t *cap, const rep_peer_row *x)
     return 0;
 }
 
+/* A row for a cell without its partner (status says which side lacks). */
+static int unpaired_row(rep_peer_result *R, size_t *cap, int status, int64_t cell,
+                        int64_t peer_cell, const char *label, const char *peer, int64_t run)
+{
+    rep_peer_row w;
+    memset(&w, 0, sizeof w);
+    w.status = status;
+    w.cell = cell;
+    w.peer_cell = peer_cell;
+    w.median = w.peer_median = NAN;
+    snprintf(w.label, sizeof w.label, "%s", label);
+    snprintf(w.why, sizeof w.why, "no %s cell in run %lld has these parameters", peer,
+             (long long)run);
+    return rows_push(R, cap, &w);
+}
+
 /* The rows of one pair (a and b both set) for every wanted metric. */
 static int pair_rows(res_db *db, int64_t run, const rep_peer_opts *o, const pcell *a,
                      const pcell *b, const char *const *want, size_t nwant, rep_peer_result *R,
@@ -638,31 +654,18 @@ int rep_compare_peer(ib_err *e, res_db *db, const rep_peer_opts *o_in, rep_peer_
                 rc = ib_error(e, IB_ENOMEM, "out of memory");
             continue;
         }
-        rep_peer_row w;
-        memset(&w, 0, sizeof w);
-        w.status = REP_PEER_NO_IMBENCH;
-        w.peer_cell = pc[i].c->id;
-        w.median = w.peer_median = NAN;
-        snprintf(w.label, sizeof w.label, "%s", pc[i].label);
-        snprintf(w.why, sizeof w.why, "no imbench cell in run %lld has these parameters",
-                 (long long)o.run);
         R.no_imbench++;
-        if (rows_push(&R, &cap, &w)) rc = ib_error(e, IB_ENOMEM, "out of memory");
+        if (unpaired_row(&R, &cap, REP_PEER_NO_IMBENCH, 0, pc[i].c->id, pc[i].label, "imbench",
+                         o.run))
+            rc = ib_error(e, IB_ENOMEM, "out of memory");
     }
     /* imbench cells without a peer: rows only when the run has peer cells at all */
     for (size_t i = 0; !rc && i < run.ncells; i++) {
         if (pc[i].peer != 0 || pc[i].used) continue;
         R.no_peer++;
         if (!R.peer_cells) continue;
-        rep_peer_row w;
-        memset(&w, 0, sizeof w);
-        w.status = REP_PEER_NO_PEER;
-        w.cell = pc[i].c->id;
-        w.median = w.peer_median = NAN;
-        snprintf(w.label, sizeof w.label, "%s", pc[i].label);
-        snprintf(w.why, sizeof w.why, "no %s cell in run %lld has these parameters", o.peer,
-                 (long long)o.run);
-        if (rows_push(&R, &cap, &w)) rc = ib_error(e, IB_ENOMEM, "out of memory");
+        if (unpaired_row(&R, &cap, REP_PEER_NO_PEER, pc[i].c->id, 0, pc[i].label, o.peer, o.run))
+            rc = ib_error(e, IB_ENOMEM, "out of memory");
     }
     if (!rc) {
         FILE *out = o.out;

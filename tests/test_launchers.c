@@ -176,8 +176,9 @@ static int run_suite_mpi(fx *f, char **out, const char *args)
                   f->bin, f->harness, f->suite, f->data, args);
 }
 
-/* The 12-digit hashes of the suite's cells: [0] one rank, [1] two. */
-static void cell_hashes(fx *f, char hash[2][13])
+/* The 12-digit hashes of the suite's two cells: [1] the one whose label
+ * has marker, [0] the other. */
+static void cell_hashes_by(fx *f, const char *marker, char hash[2][13])
 {
     char *out = NULL;
     assert_int_equal(run_suite(f, &out, "--dry-run"), 0);
@@ -187,15 +188,18 @@ static void cell_hashes(fx *f, char hash[2][13])
         unsigned idx;
         char h[13], rest[256];
         if (sscanf(line, " %u %12s %255[^\n]", &idx, h, rest) == 3 && idx >= 1 && idx <= 2) {
-            int two = strstr(rest, "nodes=2") != NULL;
-            snprintf(hash[two], 13, "%s", h);
-            found |= 1 << two;
+            int has = strstr(rest, marker) != NULL;
+            snprintf(hash[has], 13, "%s", h);
+            found |= 1 << has;
         }
         line = nl ? nl + 1 : NULL;
     }
     free(out);
     assert_int_equal(found, 3);
 }
+
+/* [0] one rank, [1] two. */
+static void cell_hashes(fx *f, char hash[2][13]) { cell_hashes_by(f, "nodes=2", hash); }
 
 static char *job_script(const char *emit, const char *hash, int rep)
 {
@@ -663,21 +667,8 @@ static void test_row_chunks_command(void **state)
                          "  threads: [2]\n"
                          "  row_chunks: [1, 4]\n");
     char *out = NULL, args[ARGS_N];
-    assert_int_equal(run_suite(f, &out, "--dry-run"), 0);
-    char hash[2][13] = {"", ""};
-    for (char *line = out; line && *line;) {
-        char *nl = strchr(line, '\n');
-        unsigned idx;
-        char h[13], rest[256];
-        if (sscanf(line, " %u %12s %255[^\n]", &idx, h, rest) == 3 && idx >= 1 && idx <= 2) {
-            int four = strstr(rest, "row_chunks=4") != NULL;
-            snprintf(hash[four], 13, "%s", h);
-        }
-        line = nl ? nl + 1 : NULL;
-    }
-    free(out);
-    assert_int_equal(strlen(hash[0]), 12);
-    assert_int_equal(strlen(hash[1]), 12);
+    char hash[2][13];
+    cell_hashes_by(f, "row_chunks=4", hash);
     snprintf(args, sizeof args, "--launcher slurm --emit '%s'", f->emit);
     int st = run_suite(f, &out, args);
     if (st) fprintf(stderr, "%s\n", out);
