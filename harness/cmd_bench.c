@@ -32,7 +32,7 @@ typedef struct bcell {
     json_t *params;       /* owned */
     char label[256];
     int nrep;
-    double wall[MAXREP], grid_s[MAXREP], samples[MAXREP];
+    double wall[MAXREP], grid_s[MAXREP], fft_s[MAXREP], samples[MAXREP];
     double grid_rate, cube_rate, sched_task, spill, threads, nodes;
 } bcell;
 
@@ -117,6 +117,28 @@ static void print_ratio(const char *what, const double *num, int nn, const doubl
     }
     printf("  %-58s %6.3f  [%5.3f, %5.3f]%s%s\n", what, ci.est * scale, ci.lo * scale,
            ci.hi * scale, target ? "  target " : "", target ? target : "");
+}
+
+/*
+ * The machine's share of a parallel efficiency: the grid and FFT phases do
+ * the same arithmetic on the same data whatever the split and send no
+ * message, so their thread-seconds summed over threads and ranks (b, the
+ * parallel cell) against one thread (a) measure how much slower each core
+ * computes when both run (shared caches and memory bandwidth). Its inverse
+ * is the efficiency a split with no overhead of ours could reach.
+ */
+static void print_compute_ceiling(const bcell *a, const bcell *b)
+{
+    double wa[MAXREP], wb[MAXREP];
+    int na = 0, nb = 0;
+    for (int r = 0; r < a->nrep && r < MAXREP; r++) wa[na++] = a->grid_s[r] + a->fft_s[r];
+    for (int r = 0; r < b->nrep && r < MAXREP; r++) wb[nb++] = b->grid_s[r] + b->fft_s[r];
+    if (na < 1 || nb < 1) return;
+    print_ratio("    grid+FFT thread-seconds, parallel / serial", wb, nb, wa, na, 1.0, NULL);
+    double m = median_of(wb, nb) / median_of(wa, na);
+    if (m > 0 && isfinite(m))
+        printf("    %-56s %6.3f  (efficiency / this = our own share)\n",
+               "machine ceiling for this split (1 / the above)", 1.0 / m);
 }
 
 static void label_of(bcell *c)
@@ -235,6 +257,7 @@ int hx_cmd_bench(int argc, char **argv)
         label_of(c);
         c->nrep = load_metric(db, run, c->id, "wall_time", c->wall, MAXREP);
         load_values(db, run, c->id, "grid", 1, c->grid_s, MAXREP);
+        load_values(db, run, c->id, "fft", 1, c->fft_s, MAXREP);
         load_metric(db, run, c->id, "samples_gridded", c->samples, MAXREP);
         int k = load_metric(db, run, c->id, "grid_rate", v, MAXREP);
         c->grid_rate = median_of(v, k);
@@ -262,11 +285,13 @@ int hx_cmd_bench(int argc, char **argv)
                 snprintf(what, sizeof what, "thread efficiency %d vs 1: %.36s", (int)b->threads,
                          a->label);
                 print_ratio(what, a->wall, a->nrep, b->wall, b->nrep, 1.0 / b->threads, ">= 0.9");
+                print_compute_ceiling(a, b);
             }
             if (a->nodes == 1 && b->nodes > 1 && differ_only_in(a, b, "nodes")) {
                 snprintf(what, sizeof what, "rank efficiency %d vs 1: %.38s", (int)b->nodes,
                          a->label);
                 print_ratio(what, a->wall, a->nrep, b->wall, b->nrep, 1.0 / b->nodes, ">= 0.85");
+                print_compute_ceiling(a, b);
             }
             if (strcmp(pstr(a->params, "gridder", "standard"), "standard") == 0 &&
                 strcmp(pstr(b->params, "gridder", ""), "mosaic") == 0 &&

@@ -216,10 +216,17 @@ int img__fits_write_plane(ib_err *e, img__fits *f, int chan, int pol, float *pla
         return ib_error(e, errno == ENOSPC ? IB_ENOSPACE : IB_EIO,
                         "fits '%s': cannot write plane chan %d pol %d: %s", f->tmp, chan, pol,
                         strerror(errno));
-    /* Start writing the plane back now, without waiting, so that the
-     * fsync that seals the cube has little left to do (it is the one
-     * serial step at the end of a run). */
+    /* Start writing the plane back now, without waiting, and wait for the
+     * plane of the same pol two channels back (the one this thread, or a
+     * neighbour, wrote a while ago) to reach the disk: writeback keeps pace
+     * with the imaging, overlapped with it, so the fsync that seals the cube
+     * (the one serial step at the end of a run) has only the last planes
+     * left. The waits are hints; the fsync is what guarantees. */
     sync_file_range(f->fd, off, (off_t)(n * 4), SYNC_FILE_RANGE_WRITE);
+    if (chan >= 2)
+        sync_file_range(f->fd, off - (off_t)(2 * n * 4), (off_t)(n * 4),
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                            SYNC_FILE_RANGE_WAIT_AFTER);
     return 0;
 }
 
