@@ -71,26 +71,6 @@ static int exists(const char *dir, const char *name)
     return access(p, F_OK) == 0;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    size_t cap = 4096, n = 0, r;
-    char *buf = malloc(cap + 1);
-    while (buf && (r = fread(buf + n, 1, cap - n, fp)) > 0) {
-        n += r;
-        if (n == cap) {
-            char *nb = realloc(buf, 2 * cap + 1);
-            if (!nb) break;
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(fp);
-    if (buf) buf[n] = '\0';
-    if (len) *len = n;
-    return buf;
-}
 
 /* A file of the source tree: from the current directory (make test runs
  * in the top directory), else beside the programs ($IMBENCH_BIN/../..). */
@@ -466,42 +446,6 @@ static void test_kill_trials(void **state)
 
 /* ---- (b) one MPI rank killed inside run-suite ------------------------------------ */
 
-/* Pid of the process of MPI rank `rank` running `prog` (basename) whose
- * command line contains tag, or 0. */
-static pid_t find_rank(const char *prog, const char *tag, int rank)
-{
-    DIR *d = opendir("/proc");
-    if (!d) return 0;
-    char want[64];
-    snprintf(want, sizeof want, "OMPI_COMM_WORLD_RANK=%d", rank);
-    pid_t found = 0;
-    struct dirent *de;
-    while (!found && (de = readdir(d))) {
-        char *end;
-        long pid = strtol(de->d_name, &end, 10);
-        if (*end || pid <= 0 || pid == (long)getpid()) continue;
-        char path[64];
-        size_t n = 0;
-        snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
-        char *cmd = slurp(path, &n);
-        if (!cmd) continue;
-        const char *base = strrchr(cmd, '/');
-        int match = n > 0 && strcmp(base ? base + 1 : cmd, prog) == 0;
-        for (size_t i = 0; i < n; i++)
-            if (cmd[i] == '\0') cmd[i] = ' ';
-        match = match && strstr(cmd, tag) != NULL;
-        free(cmd);
-        if (!match) continue;
-        snprintf(path, sizeof path, "/proc/%ld/environ", pid);
-        char *env = slurp(path, &n);
-        if (!env) continue;
-        for (size_t i = 0; i < n; i += strlen(env + i) + 1)
-            if (strcmp(env + i, want) == 0) found = (pid_t)pid;
-        free(env);
-    }
-    closedir(d);
-    return found;
-}
 
 
 static void test_rank_killed_in_suite(void **state)
@@ -565,7 +509,7 @@ static void test_rank_killed_in_suite(void **state)
             ended = 1;
             break;
         }
-        if (!victim) victim = find_rank("imager", out, 1);
+        if (!victim) victim = tu_find_rank("imager", out, 1);
         cube = cube || glob_exists(tmp_glob);
         if (victim && cube) break;
         nap(0.01);
@@ -584,7 +528,7 @@ static void test_rank_killed_in_suite(void **state)
         waitpid(child, &status, 0);
     }
     double t_end = ib_now();
-    char *text = slurp(log, NULL);
+    char *text = tu_slurp(log, NULL);
     print_message("  killed rank 1 (pid %d) %.2f s after the start; the suite ended %.2f s "
                   "later\n", (int)victim, t_kill - t0, t_end - t_kill);
     assert_true(ended);
@@ -617,7 +561,7 @@ static void test_rank_killed_in_suite(void **state)
     snprintf(fits_glob, sizeof fits_glob, "%s/run-1/*/r0-p*/dirty.fits", out);
     int left = 1;
     for (int i = 0; i < 100 && left; i++) {
-        left = find_rank("imager", out, 0) || find_rank("imager", out, 1);
+        left = tu_find_rank("imager", out, 0) || tu_find_rank("imager", out, 1);
         if (left) nap(0.05);
     }
     assert_false(left);

@@ -70,31 +70,6 @@ static int imager(const fixture *f, int nranks, char **out, const char *fmt, ...
     return tu_run(out, MPIRUN " -np %d '%s' %s", nranks, f->imager, args);
 }
 
-/* A whole file in a malloc'd, NUL-terminated buffer (NULL if unreadable). */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    size_t cap = 1 << 16, n = 0, r;
-    char *buf = malloc(cap + 1);
-    while (buf && (r = fread(buf + n, 1, cap - n, fp)) > 0) {
-        n += r;
-        if (n == cap) {
-            char *nb = realloc(buf, 2 * cap + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(fp);
-    if (buf) buf[n] = '\0';
-    if (len) *len = n;
-    return buf;
-}
 
 static int count_of(const char *hay, const char *needle)
 {
@@ -228,7 +203,7 @@ static task_ev *read_tasks(const char *dir, size_t *n)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/tasks.csv", dir);
-    char *txt = slurp(path, NULL);
+    char *txt = tu_slurp(path, NULL);
     if (!txt) print_error("cannot read %s\n", path);
     assert_non_null(txt);
     const char *hdr = "rank,thread,chunk,chan,phase,start,end\n";
@@ -422,7 +397,7 @@ static void assert_same_file(const char *a_dir, const char *b_dir, const char *n
     snprintf(a, sizeof a, "%s/%s", a_dir, name);
     snprintf(b, sizeof b, "%s/%s", b_dir, name);
     size_t na = 0, nb = 0;
-    char *x = slurp(a, &na), *y = slurp(b, &nb);
+    char *x = tu_slurp(a, &na), *y = tu_slurp(b, &nb);
     assert_non_null(x);
     assert_non_null(y);
     assert_true(na > 2880);
@@ -723,50 +698,12 @@ static void test_sched_overhead(void **state)
 
 /* ---------- 6. a killed rank ---------- */
 
-/* Pid of the imager process of rank `rank` whose command line contains
- * tag (a path unique to this run), or 0. */
-static pid_t find_rank(const char *imager_path, const char *tag, int rank)
-{
-    DIR *d = opendir("/proc");
-    if (!d) return 0;
-    const char *imager_base = strrchr(imager_path, '/');
-    imager_base = imager_base ? imager_base + 1 : imager_path;
-    char want[64];
-    snprintf(want, sizeof want, "OMPI_COMM_WORLD_RANK=%d", rank);
-    pid_t found = 0;
-    struct dirent *de;
-    while (!found && (de = readdir(d))) {
-        char *end;
-        long pid = strtol(de->d_name, &end, 10);
-        if (*end || pid <= 0 || pid == (long)getpid()) continue;
-        char path[64];
-        size_t n = 0;
-        snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
-        char *cmd = slurp(path, &n);
-        if (!cmd) continue;
-        const char *base = strrchr(cmd, '/'); /* argv[0], as mpirun gives it */
-        int match = n > 0 && strcmp(base ? base + 1 : cmd, imager_base) == 0;
-        for (size_t i = 0; i < n; i++)
-            if (cmd[i] == '\0') cmd[i] = ' ';
-        match = match && strstr(cmd, tag) != NULL;
-        free(cmd);
-        if (!match) continue;
-        snprintf(path, sizeof path, "/proc/%ld/environ", pid);
-        char *env = slurp(path, &n);
-        if (!env) continue;
-        for (size_t i = 0; i < n; i += strlen(env + i) + 1)
-            if (strcmp(env + i, want) == 0) found = (pid_t)pid;
-        free(env);
-    }
-    closedir(d);
-    return found;
-}
 
 /* Any imager process (of any rank) left with tag in its command line? */
 static int leftovers(const char *imager_path, const char *tag)
 {
     int n = 0;
-    for (int r = 0; r < 8; r++) n += find_rank(imager_path, tag, r) != 0;
+    for (int r = 0; r < 8; r++) n += tu_find_rank(imager_path, tag, r) != 0;
     return n;
 }
 
@@ -806,7 +743,7 @@ static void kill_rank(const fixture *f, int victim_rank, const char *sched, cons
             ended = 1;
             break;
         }
-        if (!victim) victim = find_rank(f->imager, out, victim_rank);
+        if (!victim) victim = tu_find_rank(f->imager, out, victim_rank);
         cube_seen = cube_seen || access(tmp, F_OK) == 0;
         if (victim && cube_seen) break;
         nap(0.01);
@@ -828,7 +765,7 @@ static void kill_rank(const fixture *f, int victim_rank, const char *sched, cons
         waitpid(child, &status, 0);
     }
     double t_end = ib_now();
-    char *txt = slurp(log, NULL);
+    char *txt = tu_slurp(log, NULL);
     if (!victim || !cube_seen)
         print_error("did not catch rank %d imaging (pid %d, cube %d): the run was too quick?\n%s\n",
                     victim_rank, (int)victim, cube_seen, txt ? txt : "");

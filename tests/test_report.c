@@ -45,22 +45,6 @@ static const char *srcdir(void)
     return d && *d ? d : ".";
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s) s[n] = '\0';
-    fclose(f);
-    return s;
-}
 
 static int have(const char *prog)
 {
@@ -365,7 +349,7 @@ static size_t check_figures(const char *dir, int rendered)
         char base[512], path[5000];
         snprintf(base, sizeof base, "%.*s", (int)(len - 3), de->d_name);
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        char *gp = slurp(path);
+        char *gp = tu_slurp(path, NULL);
         assert_non_null(gp);
         /* the script names its data file(s), which exist */
         const char *q = strstr(gp, "plot '");
@@ -417,7 +401,7 @@ static void test_report_contents(void **state)
 
     char path[4500];
     snprintf(path, sizeof path, "%s/index.html", out);
-    char *html = slurp(path);
+    char *html = tu_slurp(path, NULL);
     assert_non_null(html);
     long bad = check_balanced(html);
     if (bad) print_message("unbalanced HTML near byte %ld: %.80s\n", bad, html + bad - 1);
@@ -460,7 +444,7 @@ static void test_report_contents(void **state)
 
     /* planted series values */
     snprintf(path, sizeof path, "%s/runtime-alma-xc66.dat", out);
-    char *dat = slurp(path);
+    char *dat = tu_slurp(path, NULL);
     assert_non_null(dat);
     assert_non_null(strstr(dat, "\n1 10 9.8 10.2 3\n"));
     assert_non_null(strstr(dat, "\n2 5.5 5.39 5.61 3\n"));
@@ -468,7 +452,7 @@ static void test_report_contents(void **state)
     assert_non_null(strstr(dat, "\n1 30 29.4 30.6 3\n")); /* the support-17 series */
     free(dat);
     snprintf(path, sizeof path, "%s/speedup-alma-xc66.dat", out);
-    dat = slurp(path);
+    dat = tu_slurp(path, NULL);
     assert_non_null(dat);
     double sp = 0;
     const char *l = strstr(dat, "\n4 ");
@@ -477,14 +461,14 @@ static void test_report_contents(void **state)
     assert_true(fabs(sp - 10.0 / 3.25) < 1e-6);
     free(dat);
     snprintf(path, sizeof path, "%s/chunks-alma-xc66.dat", out);
-    dat = slurp(path);
+    dat = tu_slurp(path, NULL);
     assert_non_null(dat);
     assert_non_null(strstr(dat, "\n1 16 15.68 16.32 3 1e+09 "));
     assert_non_null(strstr(dat, "\n2 12 11.76 12.24 3 500000000 "));
     assert_non_null(strstr(dat, "\n4 10 9.8 10.2 3 0 "));
     free(dat);
     snprintf(path, sizeof path, "%s/amdahl-alma-xc66.dat", out);
-    dat = slurp(path);
+    dat = tu_slurp(path, NULL);
     assert_non_null(dat);
     double s = -1;
     l = strstr(dat, "s = ");
@@ -493,31 +477,31 @@ static void test_report_contents(void **state)
     assert_true(fabs(s - 0.1) < 0.01); /* planted serial fraction */
     free(dat);
     snprintf(path, sizeof path, "%s/support-alma-xc66.dat", out);
-    dat = slurp(path);
+    dat = tu_slurp(path, NULL);
     assert_non_null(dat);
     assert_non_null(strstr(dat, "support 7"));
     assert_non_null(strstr(dat, "support 17"));
     free(dat);
     snprintf(path, sizeof path, "%s/comm-alma-xc66.dat", out);
-    dat = slurp(path);
+    dat = tu_slurp(path, NULL);
     assert_non_null(dat);
     assert_non_null(strstr(dat, "\n4 3000000 3000000 3000000 0.04 "));
     free(dat);
     snprintf(path, sizeof path, "%s/phases-alma-xc66.dat", out);
-    dat = slurp(path);
+    dat = tu_slurp(path, NULL);
     assert_non_null(dat);
     assert_non_null(strstr(dat, "nodes read grid fft write comm\n1 0.105263 0.631579 0.210526 "
                                 "0.052632 0.000000\n"));
     free(dat);
     snprintf(path, sizeof path, "%s/gantt-cell%lld.dat", out, (long long)fx.gantt_cell);
-    dat = slurp(path);
+    dat = tu_slurp(path, NULL);
     assert_non_null(dat);
     assert_non_null(strstr(dat, "phase spill"));
     assert_non_null(strstr(dat, "phase comm"));
     assert_non_null(strstr(dat, "phase grid"));
     free(dat);
     snprintf(path, sizeof path, "%s/report.md", out);
-    char *md = slurp(path);
+    char *md = tu_slurp(path, NULL);
     assert_non_null(md);
     assert_non_null(strstr(md, "| cell | hash | dataset |"));
     if (rendered) assert_non_null(strstr(md, "![alma-xc66: runtime vs nodes](runtime-alma-xc66.png)"));
@@ -539,7 +523,7 @@ static void test_report_without_gnuplot(void **state)
     assert_non_null(strstr(info.gnuplot_note, "not found"));
     char path[4500];
     snprintf(path, sizeof path, "%s/index.html", out);
-    char *html = slurp(path);
+    char *html = tu_slurp(path, NULL);
     assert_non_null(html);
     assert_non_null(strstr(html, "figures not rendered"));
     assert_non_null(strstr(html, "image not rendered"));
@@ -616,7 +600,7 @@ static void test_gantt_from_tasks_table(void **state)
     rep_report_info info;
     write_report(fx, out, "/nonexistent/gnuplot", &info);
     snprintf(path, sizeof path, "%s/gantt-cell%lld.dat", out, (long long)fx->gantt_cell);
-    char *dat = slurp(path);
+    char *dat = tu_slurp(path, NULL);
     assert_non_null(dat);
     assert_non_null(strstr(dat, "from tasks table"));
     assert_non_null(strstr(dat, "phase kernel"));
@@ -893,7 +877,7 @@ static void test_report_with_baselines(void **state)
     write_report(&fx, out, NULL, &info);
     char path[4500];
     snprintf(path, sizeof path, "%s/baselines-alma-xc66.dat", out);
-    char *dat = slurp(path);
+    char *dat = tu_slurp(path, NULL);
     assert_non_null(dat);
     if (!strstr(dat, "\n2 6.2042")) print_message("%s\n", dat);
     /* seed-study CASA: one-node 2350 s, range 2100-2400 s over nodes: a band */
@@ -904,7 +888,7 @@ static void test_report_with_baselines(void **state)
     assert_non_null(strstr(dat, "\n2 6.2042"));
     free(dat);
     snprintf(path, sizeof path, "%s/index.html", out);
-    char *html = slurp(path);
+    char *html = tu_slurp(path, NULL);
     assert_non_null(html);
     assert_non_null(strstr(html, "2350 s")); /* CASA 6.2 one node, in the extrapolation table */
     assert_non_null(strstr(html, "2100-2400 s (range, 1-8 nodes)"));

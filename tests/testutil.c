@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -217,4 +218,66 @@ double tu_max_rel_diff(const float *a, const float *b, size_t n)
         maxd = d > maxd ? d : maxd;
     }
     return peak > 0 ? maxd / peak : maxd;
+}
+
+char *tu_slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    size_t cap = 1 << 16, n = 0, r;
+    char *buf = malloc(cap + 1);
+    while (buf && (r = fread(buf + n, 1, cap - n, fp)) > 0) {
+        n += r;
+        if (n == cap) {
+            char *nb = realloc(buf, 2 * cap + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(fp);
+    if (buf) buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+int tu_find_rank(const char *prog, const char *tag, int rank)
+{
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    const char *prog_base = strrchr(prog, '/');
+    prog_base = prog_base ? prog_base + 1 : prog;
+    char want[64];
+    snprintf(want, sizeof want, "OMPI_COMM_WORLD_RANK=%d", rank);
+    int found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(d))) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        char path[64];
+        size_t n = 0;
+        snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+        char *cmd = tu_slurp(path, &n);
+        if (!cmd) continue;
+        const char *base = strrchr(cmd, '/'); /* argv[0], as mpirun gives it */
+        int match = n > 0 && strcmp(base ? base + 1 : cmd, prog_base) == 0;
+        for (size_t i = 0; i < n; i++)
+            if (cmd[i] == '\0') cmd[i] = ' ';
+        match = match && strstr(cmd, tag) != NULL;
+        free(cmd);
+        if (!match) continue;
+        snprintf(path, sizeof path, "/proc/%ld/environ", pid);
+        char *env = tu_slurp(path, &n);
+        if (!env) continue;
+        for (size_t i = 0; i < n; i += strlen(env + i) + 1)
+            if (strcmp(env + i, want) == 0) found = (int)pid;
+        free(env);
+    }
+    closedir(d);
+    return found;
 }

@@ -51,6 +51,13 @@ const char *tu_bin(const char *name);
 int tu_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Does haystack contain needle? */
 int tu_contains(const char *haystack, const char *needle);
+/* A whole file in a malloc'd, NUL-terminated buffer (NULL if unreadable);
+ * its length in *len when len is not NULL. */
+char *tu_slurp(const char *path, size_t *len);
+/* Pid of the process of MPI rank `rank` (OMPI_COMM_WORLD_RANK in its
+ * environment) running prog (a path or a basename; argv[0]'s basename is
+ * compared) whose command line contains tag, or 0. */
+int tu_find_rank(const char *prog, const char *tag, int rank);
 
 /* A point or Gaussian source at direction cosines (l, m). */
 typedef struct tu_src {
