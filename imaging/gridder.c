@@ -1000,6 +1000,7 @@ static void sum_slice(worker *w, size_t n, int dbl, void *(*buf)(worker *))
 
 static void *buf_acc(worker *w) { return w->acc; }
 static void *buf_accd(worker *w) { return w->accd; }
+static void *buf_accw(worker *w) { return w->accw; }
 
 /* Thread 0: the rank's sums onto their destination ranks (root < 0: all). */
 static int rows_reduce(worker *w, void *buf, size_t n, int dbl, int root)
@@ -1075,9 +1076,7 @@ static void *rows_main(void *arg)
         w->cur_chunk = -1;
         if (!atomic_load(&R->failed)) {
             sum_slice(w, ngrid, dbl, buf_acc);
-            if (w->id == 0)
-                for (int t = 1; t < T; t++)
-                    for (size_t i = 0; i < (size_t)nc * R->wper; i++) w->accw[i] += R->ws[t].accw[i];
+            sum_slice(w, (size_t)nc * R->wper, 1, buf_accw);
         }
         rows_sync(w);
         if (w->id == 0 && !atomic_load(&R->failed) &&
