@@ -146,11 +146,11 @@ static void label_of(bcell *c)
     const json_t *p = c->params;
     char rows[24] = "";
     if (pnum(p, "row_chunks", 1) > 1) snprintf(rows, sizeof rows, " rc=%d", (int)pnum(p, "row_chunks", 1));
-    snprintf(c->label, sizeof c->label, "%s %s W=%d n=%d t=%d ch=%d%s%s%s%s%s", pstr(p, "dataset", "?"),
+    snprintf(c->label, sizeof c->label, "%s %s W=%d n=%d t=%d ch=%d%s%s%s%s%s%s", pstr(p, "dataset", "?"),
              pstr(p, "gridder", "standard"), (int)pnum(p, "support", 7), (int)pnum(p, "nodes", 1),
              (int)pnum(p, "threads", 1), (int)pnum(p, "chunks", 0), rows,
              json_object_get(p, "schedule") ? " " : "", pstr(p, "schedule", ""),
-             pnum(p, "serial_write", 0) > 0 ? " serial" : "",
+             pnum(p, "serial_write", 0) > 0 ? " serial" : "", pnum(p, "fsync", 0) > 0 ? " fsync" : "",
              pnum(p, "mem_budget", 0) > 0 ? " budget" : "");
 }
 

@@ -3,8 +3,12 @@
  * FREQ and STOKES WCS); the data unit is pre-sized (fallocate) and planes
  * are written big-endian at their computed offsets with pwrite, so worker
  * threads (and later MPI ranks) write in parallel without a lock — cfitsio
- * offers no concurrent writes to one HDU. Write-to-temporary, fsync,
- * rename: an interrupted run never leaves a complete-looking cube.
+ * offers no concurrent writes to one HDU. Write to a temporary, rename: an
+ * interrupted run never leaves a complete-looking cube. Durability is a
+ * choice (--fsync), as it is not for CASA or WSClean, which hand their
+ * images to the page cache: the disk's flush is one serial step at the end
+ * of a run that measures the disk, not the imager. Without it the space is
+ * still reserved up front, so writeback cannot run out of disk later.
  * Reading back (for the DFT check and the tests) goes through cfitsio.
  */
 #define _GNU_SOURCE
@@ -25,6 +29,7 @@ struct img__fits {
     int fd;
     char path[PATH_MAX], tmp[PATH_MAX + 8];
     int nx, ny, nchan, npol;
+    int durable;     /* write back as planes come, fsync before the rename */
     off_t data_start, file_size;
 };
 
@@ -144,6 +149,7 @@ static int fits_new(ib_err *e, const char *path, const img__cube_desc *d,
     f->ny = d->ny;
     f->nchan = d->nchan;
     f->npol = d->npol;
+    f->durable = d->durable;
     int rc = make_header(e, path, d, history, hdr, ncards);
     if (rc) {
         free(f);
@@ -195,6 +201,8 @@ int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
                           (long long)f->file_size, strerror(fr));
         else if (fr != 0 && ftruncate(f->fd, f->file_size) != 0)
             rc = ib_error(e, IB_EIO, "fits '%s': cannot size the cube: %s", f->tmp, strerror(errno));
+        else if (fr != 0)
+            f->durable = 1; /* unreserved: only an fsync would report a full disk */
     }
     free(block);
     if (rc) {
@@ -216,12 +224,13 @@ int img__fits_write_plane(ib_err *e, img__fits *f, int chan, int pol, float *pla
         return ib_error(e, errno == ENOSPC ? IB_ENOSPACE : IB_EIO,
                         "fits '%s': cannot write plane chan %d pol %d: %s", f->tmp, chan, pol,
                         strerror(errno));
-    /* Start writing the plane back now, without waiting, and wait for the
-     * plane of the same pol two channels back (the one this thread, or a
-     * neighbour, wrote a while ago) to reach the disk: writeback keeps pace
-     * with the imaging, overlapped with it, so the fsync that seals the cube
-     * (the one serial step at the end of a run) has only the last planes
-     * left. The waits are hints; the fsync is what guarantees. */
+    /* Durable cubes: start writing the plane back now, without waiting, and
+     * wait for the plane of the same pol two channels back (the one this
+     * thread, or a neighbour, wrote a while ago) to reach the disk:
+     * writeback keeps pace with the imaging, overlapped with it, so the
+     * fsync that seals the cube has only the last planes left. The waits
+     * are hints; the fsync is what guarantees. */
+    if (!f->durable) return 0;
     sync_file_range(f->fd, off, (off_t)(n * 4), SYNC_FILE_RANGE_WRITE);
     if (chan >= 2)
         sync_file_range(f->fd, off - (off_t)(2 * n * 4), (off_t)(n * 4),
@@ -233,7 +242,7 @@ int img__fits_write_plane(ib_err *e, img__fits *f, int chan, int pol, float *pla
 int img__fits_finish(ib_err *e, img__fits *f, uint64_t *bytes)
 {
     int rc = 0;
-    if (fsync(f->fd) != 0)
+    if (f->durable && fsync(f->fd) != 0)
         rc = ib_error(e, IB_EIO, "fits '%s': cannot sync to disk: %s", f->tmp, strerror(errno));
     if (close(f->fd) != 0 && !rc)
         rc = ib_error(e, IB_EIO, "fits '%s': cannot close: %s", f->tmp, strerror(errno));

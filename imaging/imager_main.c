@@ -142,6 +142,8 @@ int main(int argc, char **argv)
          "chunk to rank assignment (default static)"},
         {"serial-write", IB_OPT_FLAG, &p.serial_write, NULL,
          "funnel every plane through rank 0 (reproduces CASA's serial image writes)"},
+        {"fsync", IB_OPT_FLAG, &p.fsync, NULL,
+         "make the cubes durable: write planes back as they come, fsync before the rename"},
         {"mem-budget", IB_OPT_STR, &budget, "BYTES",
          "memory budget per rank (K/M/G suffixes); chunks hold their planes and spill past it"},
         {"mem-target", IB_OPT_DBL, &p.mem_target, "F", "target fraction of the budget (0.85)"},

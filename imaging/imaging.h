@@ -205,6 +205,7 @@ typedef struct img_params {
     const img_par *par;   /* MPI ranks (NULL: one rank) */
     int schedule;         /* enum img_schedule */
     int serial_write;     /* funnel every plane through rank 0 (CASA-like) */
+    int fsync;            /* cubes reach the disk (fsync) before they are renamed */
     uint64_t mem_budget;  /* bytes per rank; 0 = none (planes stream out) */
     double mem_target, mem_spill, mem_pause; /* fractions (0.85, 0.92, 0.95) */
     const char *spill_dir; /* default OUT/spill */

@@ -74,15 +74,18 @@ typedef struct img__cube_desc {
     double freq0, dfreq;     /* Hz: first channel and step */
     int corr[IMG_MAX_POL];   /* FITS Stokes codes */
     const char *bunit, *object, *telescope, *btype;
+    int durable;             /* fsync before the rename (--fsync) */
 } img__cube_desc;
 
 typedef struct img__fits img__fits;
 
 /*
  * Create a FITS cube at path, written as path.tmp until img__fits_finish
- * fsyncs and renames it; the whole file is reserved up front (IB_ENOSPACE
- * when the disk cannot hold it). Planes may then be written in any order
- * from any thread. On failure nothing is left at path or path.tmp.
+ * renames it; the whole file is reserved up front (IB_ENOSPACE when the
+ * disk cannot hold it). With d->durable (or where the space could not be
+ * reserved) the planes are written back as they come and the cube is
+ * fsynced before the rename. Planes may then be written in any order from
+ * any thread. On failure nothing is left at path or path.tmp.
  */
 int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
                      const char *const *history, img__fits **out);

@@ -44,6 +44,7 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
                                     : p->schedule == IMG_SCHED_LOCALITY ? "locality"
                                                                         : "static"));
     json_object_set_new(par, "serial_write", json_boolean(p->serial_write));
+    json_object_set_new(par, "fsync", json_boolean(p->fsync));
     json_object_set_new(par, "row_chunks", json_integer(r->row_chunks > 1 ? r->row_chunks : 1));
     if (m)
         json_object_set_new(root, "dataset",

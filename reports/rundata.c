@@ -113,8 +113,9 @@ double rep__vmedian(const rep_values *v)
  * they differ from the defaults (so cells that differ there stay apart). */
 void rep__cell_label(const rep_cell_data *c, char *buf, size_t n)
 {
-    static const char *const extra[] = {"row_chunks", "schedule", "serial_write", "gridder",
-                                        "weight",     "precision", "mem_budget",  "imager"};
+    static const char *const extra[] = {"row_chunks", "schedule",  "serial_write", "fsync",
+                                        "gridder",    "weight",    "precision",    "mem_budget",
+                                        "imager"};
     int k = snprintf(buf, n, "%s nodes=%d threads=%d chunks=%d support=%d", c->dataset, c->nodes,
                      c->threads, c->chunks, c->support);
     json_t *p = c->params ? json_loads(c->params, 0, NULL) : NULL;

@@ -66,8 +66,8 @@ static void cell_label(sqlite3_stmt *st, int first, char *out, size_t n)
     static const char *const names[] = {"dataset",   "scale",      "chunks",  "nodes",
                                         "threads",   "support",    "gridder", "weight",
                                         "precision", "mem_budget", "padding", "image",
-                                        "row_chunks", "schedule",  "serial_write", "imager",
-                                        NULL};
+                                        "row_chunks", "schedule",  "serial_write", "fsync",
+                                        "imager",    NULL};
     size_t len = 0;
     out[0] = '\0';
     for (int i = 0; names[i] && len < n; i++) {
@@ -127,7 +127,8 @@ int res_print_run(ib_err *e, res_db *db, int64_t run_id, FILE *f)
         " c.threads, c.support, c.gridder, c.weight, c.precision, c.mem_budget, c.padding,"
         " CASE WHEN c.image_nx IS NULL THEN NULL ELSE c.image_nx || 'x' || c.image_ny END,"
         " json_extract(c.params, '$.row_chunks'), json_extract(c.params, '$.schedule'),"
-        " json_extract(c.params, '$.serial_write'), json_extract(c.params, '$.imager')"
+        " json_extract(c.params, '$.serial_write'), json_extract(c.params, '$.fsync'),"
+        " json_extract(c.params, '$.imager')"
         " FROM attempts a JOIN cells c ON c.id = a.cell_id WHERE a.run_id = ?"
         " ORDER BY c.id, a.id",
         &st);

@@ -426,11 +426,13 @@ static void test_serial_vs_parallel_writes(void **state)
         for (int serial = 0; serial < 2; serial++) {
             char *out = serial ? ser : par;
             snprintf(out, 700, "%s/write%zu%s", f->dir, i, serial ? "s" : "p");
+            /* Durable writes (--fsync: writeback as planes come, fsync
+             * before the rename) give the same bytes as well. */
             int rc = imager(f, cases[i].nranks, &txt,
                             "--vis '%s' --out '%s' --threads %d --chunks %d --schedule %s --psf "
-                            "--quiet %s",
+                            "--quiet %s %s",
                             f->s16, out, cases[i].threads, cases[i].chunks, cases[i].sched,
-                            serial ? "--serial-write" : "");
+                            serial ? "--serial-write" : "", serial && i % 2 ? "--fsync" : "");
             if (rc) print_error("%s\n", txt);
             assert_int_equal(rc, 0);
             free(txt);
@@ -442,9 +444,18 @@ static void test_serial_vs_parallel_writes(void **state)
     }
     /* And both equal a plain single process's cubes. */
     snprintf(ser, sizeof ser, "%s/write_plain", f->dir);
-    assert_int_equal(imager(f, 0, NULL, "--vis '%s' --out '%s' --psf --quiet", f->s16, ser), 0);
+    assert_int_equal(imager(f, 0, NULL,
+                            "--vis '%s' --out '%s' --psf --quiet --fsync --stats '%s/stats.json'",
+                            f->s16, ser, ser),
+                     0);
     assert_same_file(par, ser, "dirty.fits");
     assert_same_file(par, ser, "psf.fits");
+    char sp[800];
+    snprintf(sp, sizeof sp, "%s/stats.json", ser);
+    json_t *st = json_load_file(sp, 0, NULL);
+    assert_non_null(st);
+    assert_true(json_is_true(json_object_get(json_object_get(st, "params"), "fsync")));
+    json_decref(st);
 }
 
 /* ---------- 3. communication counters ---------- */

@@ -283,14 +283,14 @@ static void test_filter(void **state)
     wl_suite_destroy(s);
 }
 
-/* The scheduler and write-mode axes reach the cells, their parameters and
- * filters. */
+/* The scheduler and write-mode axes (serial_write, fsync) reach the cells,
+ * their parameters and filters. */
 static void test_schedule_axes(void **state)
 {
     (void)state;
     wl_suite *s = parse_ok("name: s\ndatasets: [alma-xc66]\nscale: 0.0001\n"
                            "axes: {nodes: [2], schedule: [static, dynamic, locality],\n"
-                           "       serial_write: [false, true]}\n");
+                           "       serial_write: [false, true], fsync: [true]}\n");
     assert_int_equal(s->ncells, 6);
     const char *sched[3] = {"static", "dynamic", "locality"};
     for (size_t i = 0; i < 6; i++) {
@@ -299,11 +299,17 @@ static void test_schedule_axes(void **state)
         assert_int_equal(c->serial_write, (int)(i % 2));
         assert_true(tu_contains(c->params_json, sched[i / 2]));
         assert_int_equal(tu_contains(c->params_json, "\"serial_write\":1"), (int)(i % 2));
+        assert_int_equal(c->fsync, 1);
+        assert_true(tu_contains(c->params_json, "\"fsync\":1"));
+        char label[512];
+        wl_suite_cell_label(c, label, sizeof label);
+        assert_true(tu_contains(label, " fsync"));
     }
     ib_err e;
     int m, n = 0;
     for (size_t i = 0; i < 6; i++) {
-        assert_int_equal(wl_suite_filter(&e, &s->cells[i], "schedule=dynamic,serial_write=1", &m), 0);
+        assert_int_equal(
+            wl_suite_filter(&e, &s->cells[i], "schedule=dynamic,serial_write=1,fsync=1", &m), 0);
         n += m;
     }
     assert_int_equal(n, 1);
@@ -388,6 +394,7 @@ static const bad bad_suites[] = {
     {HEAD "axes: {kernel: [7]}\n", 4, 8, "unknown key 'kernel' in 'axes' (expected one of"},
     {HEAD "axes: {schedule: [random]}\n", 4, 19, "schedule must be static, dynamic or locality"},
     {HEAD "axes: {serial_write: [maybe]}\n", 4, 23, "serial_write must be true or false"},
+    {HEAD "axes: {fsync: [yes]}\n", 4, 16, "fsync must be true or false"},
     {"name: b\ndatasets: [alma-xc66]\nscale: abc\n", 3, 8, "'scale' must be a number > 0"},
     {"name: b\ndatasets: [alma-xc66]\nscale: 0\n", 3, 8, "'scale' must be a number > 0"},
     {"name: b\ndatasets: [alma-xc66]\nscale: -0.5\n", 3, 8, "'scale' must be a number > 0"},

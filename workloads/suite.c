@@ -279,10 +279,11 @@ static int axis_value(int axis, const char *t, axval *out, char *why, size_t n)
         snprintf(out->s, sizeof out->s, "%s", t);
         return 0;
     case WL_AX_SERIAL_WRITE:
+    case WL_AX_FSYNC:
         if (!strcmp(t, "true") || !strcmp(t, "1")) out->i = 1;
         else if (!strcmp(t, "false") || !strcmp(t, "0")) out->i = 0;
         else {
-            snprintf(why, n, "serial_write must be true or false, got '%s'", t);
+            snprintf(why, n, "%s must be true or false, got '%s'", wl_suite_axis_name(axis), t);
             return -1;
         }
         return 0;
@@ -328,6 +329,7 @@ static void cell_set_axis(wl_cell *c, int axis, const axval *v)
     case WL_AX_PADDING: c->padding = v->d; break;
     case WL_AX_SCHEDULE: snprintf(c->schedule, sizeof c->schedule, "%s", v->s); break;
     case WL_AX_SERIAL_WRITE: c->serial_write = (int)v->i; break;
+    case WL_AX_FSYNC: c->fsync = (int)v->i; break;
     case WL_AX_IMAGER:
         /* "imbench" is the default and stays out of params and hash */
         snprintf(c->imager, sizeof c->imager, "%s", strcmp(v->s, "wsclean") ? "" : "wsclean");
@@ -365,6 +367,7 @@ json_t *wl_suite_cell_params(const wl_cell *c)
     if (c->padding > 0) SET("padding", json_real(c->padding));
     if (c->schedule[0]) SET("schedule", json_string(c->schedule));
     if (c->serial_write) SET("serial_write", json_integer(1));
+    if (c->fsync) SET("fsync", json_integer(1));
     if (wl_cell_is_wsclean(c)) SET("imager", json_string("wsclean"));
 #undef SET
     if (bad) {
@@ -420,6 +423,7 @@ void wl_suite_cell_label(const wl_cell *c, char *buf, size_t n)
     if (c->padding > 0) ADD(" padding=%g", c->padding);
     if (c->schedule[0]) ADD(" schedule=%s", c->schedule);
     if (c->serial_write) ADD("%s", " serial_write");
+    if (c->fsync) ADD("%s", " fsync");
     if (wl_cell_is_wsclean(c)) ADD("%s", " imager=wsclean");
     ADD("%s", "");
 #undef ADD
@@ -645,7 +649,7 @@ static const char *const axis_keys[] = {"chunks",     "row_chunks", "nodes",
                                         "threads",    "support",    "gridder",
                                         "weight",     "precision",  "mem_budget",
                                         "padding",    "schedule",   "serial_write",
-                                        "imager",     NULL};
+                                        "fsync",      "imager",     NULL};
 
 static int parse_axes(parser *p, yaml_node_t *n, axis *ax)
 {
@@ -755,7 +759,7 @@ static int parse_zip(parser *p, yaml_node_t *n)
                 return perr(p, mn, IB_EPARSE, "zip group member must be an axis name (chunks, "
                                               "row_chunks, nodes, threads, support, gridder, "
                                               "weight, precision, mem_budget, padding, "
-                                              "schedule, serial_write, imager), got %s%s%s",
+                                              "schedule, serial_write, fsync, imager), got %s%s%s",
                             t ? "'" : "", t ? t : kind_name(mn), t ? "'" : "");
             if (used[a])
                 return perr(p, mn, IB_EPARSE, "axis '%s' is in more than one zip group or "
@@ -774,7 +778,7 @@ static int parse_rule(parser *p, yaml_node_t *n, rule *ru)
     static const char *const keys[] = {"dataset",    "chunks",  "row_chunks", "nodes",
                                        "threads",    "support", "gridder",    "weight",
                                        "precision",  "mem_budget", "padding", "schedule",
-                                       "serial_write", "imager", NULL};
+                                       "serial_write", "fsync", "imager", NULL};
     if (n->type != YAML_MAPPING_NODE || n->data.mapping.pairs.top == n->data.mapping.pairs.start)
         return perr(p, n, IB_EPARSE, "an exclude rule must be a non-empty mapping of parameters "
                                      "to values, got %s", kind_name(n));
@@ -1230,6 +1234,7 @@ static int cell_value(const wl_cell *c, const char *key, char *buf, size_t n)
     }
     if (!strcmp(key, "schedule")) { snprintf(buf, n, "%s", c->schedule); return 0; }
     if (!strcmp(key, "serial_write")) { snprintf(buf, n, "%d", c->serial_write); return 0; }
+    if (!strcmp(key, "fsync")) { snprintf(buf, n, "%d", c->fsync); return 0; }
     if (!strcmp(key, "imager")) {
         snprintf(buf, n, "%s", wl_cell_is_wsclean(c) ? "wsclean" : "imbench");
         return 0;
@@ -1262,7 +1267,7 @@ int wl_suite_filter(ib_err *e, const wl_cell *c, const char *expr, int *match)
                          "filter '%s': unknown key '%s' (expected dataset, scale, seed, chans, "
                          "times, image, chunks, row_chunks, nodes, threads, support, gridder, "
                          "weight, precision, mem_budget, padding, schedule, serial_write, "
-                         "imager or hash)",
+                         "fsync, imager or hash)",
                          expr, key);
             break;
         }

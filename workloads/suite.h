@@ -32,6 +32,7 @@
  *     padding: [1.5]             # >= 1
  *     schedule: [static, dynamic, locality]  # chunk to rank assignment
  *     serial_write: [false, true]  # funnel planes through rank 0 (CASA-like)
+ *     fsync: [false, true]         # durable cubes: fsync before the rename
  *     imager: [imbench, wsclean]   # who images the cell (default imbench;
  *                                  # wsclean: the dataset's MS, see docs/wsclean.md)
  *   zip:                         # groups of axes that vary together
@@ -74,6 +75,7 @@
     X(PADDING, "padding")     \
     X(SCHEDULE, "schedule")   \
     X(SERIAL_WRITE, "serial_write") \
+    X(FSYNC, "fsync") \
     X(IMAGER, "imager")
 
 enum wl_axis {
@@ -109,6 +111,7 @@ typedef struct wl_cell {
     double padding;             /* 0 unset */
     char schedule[32];          /* "" unset */
     int serial_write;           /* 0 unset (parallel writes) */
+    int fsync;                  /* 0 unset (cubes left to the page cache) */
     char imager[16];            /* "" or "imbench": ours; "wsclean": WSClean */
     /* identity */
     char hash[65];              /* SHA-256 (hex) of params_json */
