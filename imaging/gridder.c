@@ -60,7 +60,13 @@ typedef struct run_ctx {
     ib_err err;
     img__fits *cube[IMG_NPROD]; /* products; NULL when not made */
     float *peaks;        /* nchan * npol plane peaks |max| */
-    void *plan;          /* c2r fftwf_plan or fftw_plan, shared (new-array execute) */
+    /* The c2r FFT in two passes, pruned to the rows the image needs:
+     * plan (c2c along v, every column of the half-spectrum), then planx[0]
+     * and planx[1] (c2r along u, only the ny/2 rows at each end of the
+     * grid that the image takes). fftwf_plan or fftw_plan, shared by the
+     * threads (new-array execute). */
+    void *plan, *planx[2];
+    int64_t xrow[2];     /* first grid row of each c2r run */
     double plan_seconds;
     /* ranks */
     const img_par *par;
@@ -641,12 +647,23 @@ static int grid_planes(worker *w, int64_t chan, const double *sumw, int prod, co
     const int npol = R->npol, dbl = R->p->dbl;
     for (int p = 0; p < npol; p++) {
         phase(w, PROF_FFT);
+        const size_t hx = (size_t)(R->ngx / 2 + 1);
         if (dbl) {
+            fftw_complex *h = w->half;
             fold_d(grid, w->half, R->ngx, R->ngy, npol, p, vlo, vhi);
-            fftw_execute_dft_c2r(R->plan, w->half, w->half);
+            fftw_execute_dft(R->plan, h, h);
+            for (int k = 0; k < 2; k++) {
+                fftw_complex *r = h + (size_t)R->xrow[k] * hx;
+                fftw_execute_dft_c2r(R->planx[k], r, (double *)r);
+            }
         } else {
+            fftwf_complex *h = w->half;
             fold_f(grid, w->half, R->ngx, R->ngy, npol, p, vlo, vhi);
-            fftwf_execute_dft_c2r(R->plan, w->half, w->half);
+            fftwf_execute_dft(R->plan, h, h);
+            for (int k = 0; k < 2; k++) {
+                fftwf_complex *r = h + (size_t)R->xrow[k] * hx;
+                fftwf_execute_dft_c2r(R->planx[k], r, (float *)r);
+            }
         }
         phase(w, PROF_CORRECT);
         double scale = sumw[p] > 0 ? 0.5 / sumw[p] : 0.0;
@@ -1386,6 +1403,17 @@ static int validate(ib_err *e, const img_params *p)
 
 static int check_dft(ib_err *e, run_ctx *R, const char *dirty_path, img_result *res);
 
+static void destroy_plans(run_ctx *R)
+{
+    void *plans[3] = {R->plan, R->planx[0], R->planx[1]};
+    for (int i = 0; i < 3; i++) {
+        if (!plans[i]) continue;
+        if (R->p->dbl) fftw_destroy_plan(plans[i]);
+        else fftwf_destroy_plan(plans[i]);
+    }
+    R->plan = R->planx[0] = R->planx[1] = NULL;
+}
+
 static void run_release(run_ctx *R)
 {
     img_kernel_release(&R->k);
@@ -1408,10 +1436,7 @@ static void run_release(run_ctx *R)
     free(R->jy);
     free(R->chunk0);
     free(R->peaks);
-    if (R->plan) {
-        if (R->p->dbl) fftw_destroy_plan(R->plan);
-        else fftwf_destroy_plan(R->plan);
-    }
+    destroy_plans(R);
     for (int i = 0; i < IMG_NPROD; i++) img__fits_abort(R->cube[i]);
     img_vis_close(NULL, R->store);
     free(R->my_chunks);
@@ -1462,16 +1487,40 @@ static int make_plan(ib_err *e, run_ctx *R)
         if (dbl) fftw_import_wisdom_from_filename(wpath);
         else fftwf_import_wisdom_from_filename(wpath);
     }
-    /* Planning with MEASURE overwrites its arrays: plan on a scratch one. */
+    /* The image takes grid rows [0, ny/2) and [ngy - ny/2, ngy) (extract's
+     * jy): only those get the c2r along u, a third less of that pass at
+     * padding 1.5. In place, the rows keep the stride of 2 (ngx/2 + 1)
+     * reals. Planning with MEASURE overwrites its arrays: plan on a scratch
+     * one, at the same offsets (so the same alignment) as the runs. */
+    const int ngx = R->ngx, ngy = R->ngy, hx = ngx / 2 + 1, nrun = R->ny / 2;
+    R->xrow[0] = 0;
+    R->xrow[1] = ngy - nrun;
     if (dbl) {
         fftw_complex *tmp = fftw_alloc_complex(nh);
-        if (tmp) R->plan = fftw_plan_dft_c2r_2d(R->ngy, R->ngx, tmp, (double *)tmp, flags);
+        if (tmp) {
+            R->plan = fftw_plan_many_dft(1, &ngy, hx, tmp, NULL, hx, 1, tmp, NULL, hx, 1,
+                                         FFTW_BACKWARD, flags);
+            for (int k = 0; k < 2; k++) {
+                fftw_complex *r = tmp + (size_t)R->xrow[k] * (size_t)hx;
+                R->planx[k] = fftw_plan_many_dft_c2r(1, &ngx, nrun, r, NULL, 1, hx, (double *)r,
+                                                     NULL, 1, 2 * hx, flags);
+            }
+        }
         fftw_free(tmp);
     } else {
         fftwf_complex *tmp = fftwf_alloc_complex(nh);
-        if (tmp) R->plan = fftwf_plan_dft_c2r_2d(R->ngy, R->ngx, tmp, (float *)tmp, flags);
+        if (tmp) {
+            R->plan = fftwf_plan_many_dft(1, &ngy, hx, tmp, NULL, hx, 1, tmp, NULL, hx, 1,
+                                          FFTW_BACKWARD, flags);
+            for (int k = 0; k < 2; k++) {
+                fftwf_complex *r = tmp + (size_t)R->xrow[k] * (size_t)hx;
+                R->planx[k] = fftwf_plan_many_dft_c2r(1, &ngx, nrun, r, NULL, 1, hx, (float *)r,
+                                                      NULL, 1, 2 * hx, flags);
+            }
+        }
         fftwf_free(tmp);
     }
+    if (!R->planx[0] || !R->planx[1]) destroy_plans(R);
     if (R->plan && have_path && flags != FFTW_ESTIMATE) {
         char tmpw[4200];
         snprintf(tmpw, sizeof tmpw, "%s.%d.tmp", wpath, (int)getpid());
