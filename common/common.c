@@ -139,11 +139,16 @@ void *ib_aligned_alloc(size_t n)
 
 void ib_free(void *p) { free(p); }
 
-void ib_hugepage_hint(void *p, size_t n)
+void *ib_alloc_huge(size_t n)
 {
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + n) & ~(huge - 1);
-    if (p && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    const size_t huge = (size_t)2 << 20;
+    if (n < 2 * huge) return ib_aligned_alloc(n);
+    if (alloc_should_fail() || n > SIZE_MAX - huge) return NULL;
+    size_t m = (n + huge - 1) / huge * huge;
+    void *p = NULL;
+    if (posix_memalign(&p, huge, m)) return NULL;
+    (void)madvise(p, m, MADV_HUGEPAGE); /* a hint: without it, ordinary pages */
+    return p;
 }
 
 char *ib_strdup(const char *s)

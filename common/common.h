@@ -91,11 +91,12 @@ void *ib_malloc(size_t n);
 void *ib_calloc(size_t n, size_t size);
 void *ib_aligned_alloc(size_t n);
 void ib_free(void *p);
-/* Ask for transparent huge pages over the 2 MiB-aligned interior of a
- * large buffer not yet touched (one fault per 2 MiB instead of per 4 KiB:
- * on virtual machines a fault costs microseconds). A hint: errors are
- * ignored, the memory stays ordinary malloc'd memory. */
-void ib_hugepage_hint(void *p, size_t n);
+/* A large buffer (>= 4 MiB) on transparent huge pages where the kernel
+ * offers them: 2 MiB-aligned, its size rounded up to 2 MiB, one page fault
+ * per 2 MiB instead of per 4 KiB (on a virtual machine a fault costs tens
+ * of microseconds). Smaller ones are ib_aligned_alloc's. 64-byte aligned
+ * either way (fit for FFTW's SIMD); released with ib_free. */
+void *ib_alloc_huge(size_t n);
 
 /* strdup that reports failure as NULL. */
 char *ib_strdup(const char *s);

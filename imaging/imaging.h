@@ -194,7 +194,7 @@ typedef struct img_params {
     double cell_arcsec;   /* 0 = the store's suggestion */
     double padding;       /* grid oversampling factor sigma (default 1.5) */
     int threads;          /* worker threads per rank (default 1) */
-    int chunks;           /* channel chunks (default = threads; 4 channels each with row chunks) */
+    int chunks;           /* channel chunks (default: 4 channels each, >= threads x ranks) */
     int row_chunks;       /* row tasks per channel chunk, grids summed (default 1) */
     int psf;              /* also write the PSF cube */
     int dbl;              /* double precision grids and FFTs */
@@ -229,6 +229,7 @@ typedef struct img_rank_stats {
     double sched_s;      /* time in the chunk scheduler (all threads) */
     double busy_s;       /* thread-seconds in work phases */
     double wall_s, peak_rss;
+    double setup_s;      /* start of the run until the workers start (per-rank fixed cost) */
     uint64_t spill_bytes, spill_files, peak_tracked, budget;
     double spill_write_s, spill_read_s;
     img_comm_stats comm;

@@ -10,6 +10,20 @@
 #include <mpi.h>
 #include <pthread.h>
 
+/* ---------- row order (gridder.c) ---------- */
+
+/* A row's sort key: baseline (a1, a2), time, row index. */
+typedef struct img__row_key {
+    int32_t a1, a2;
+    double t;
+    int64_t r;
+} img__row_key;
+
+/* Sort keys by (a1, a2, t, r): a stable counting sort by baseline when
+ * antennas are 0..nant-1, then only the baselines whose times do not
+ * already ascend are sorted; otherwise qsort. -1 when out of memory. */
+int img__sort_rows(img__row_key *keys, size_t n, int nant);
+
 /* ---------- mosaic aperture kernels (mosaic.c) ---------- */
 
 /* Half-width in cells of the aperture kernel for a dish at a frequency on

@@ -160,13 +160,20 @@ int img__probe(ib_err *e, img__comm *c, int *from, int *tag, int *bytes)
 {
     MPI_Status st;
     double t0 = ib_now();
-    /* Poll with short sleeps rather than MPI_Probe, which spins: rank 0's
-     * service thread must not take a core from the rank's workers. */
+    /* Poll with sleeps rather than MPI_Probe, which spins: rank 0's service
+     * thread must not take a core from the rank's workers. The nap starts
+     * at 20 us (a burst of requests or planes is served at once) and
+     * doubles while nothing comes, up to 1 ms: the remote ranks ask for
+     * their next chunk while imaging the current one, so the wait is
+     * hidden, and a VM's timer wake-ups are not cheap. */
     int flag = 0, rc;
-    struct timespec nap = {0, 20000};
+    long nap_ns = 20000;
     while ((rc = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st)) ==
-               MPI_SUCCESS && !flag)
+               MPI_SUCCESS && !flag) {
+        struct timespec nap = {0, nap_ns};
         nanosleep(&nap, NULL);
+        if (nap_ns < 1000000) nap_ns *= 2;
+    }
     pthread_mutex_lock(&c->lock);
     c->st.seconds[IMG_COMM_P2P] += ib_now() - t0;
     pthread_mutex_unlock(&c->lock);

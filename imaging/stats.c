@@ -89,7 +89,7 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
     /* Per rank: phases, communication, load. */
     if (r->ranks && r->nranks > 0) {
         json_t *ranks = json_array(), *comm = json_array();
-        double maxb = 0, sumb = 0, maxw = 0, busy = 0, avail = 0;
+        double maxb = 0, sumb = 0, maxw = 0, busy = 0, avail = 0, setup = 0;
         uint64_t msgs = 0, bytes = 0;
         double csec = 0;
         for (int i = 0; i < r->nranks; i++) {
@@ -102,8 +102,9 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
                                                          rs->phase_wall[k], "cpu_s",
                                                          rs->phase_cpu[k]));
             json_array_append_new(
-                ranks, json_pack("{s:i, s:i, s:f, s:f, s:f, s:I, s:f, s:I, s:o}", "rank", rs->rank,
-                                 "threads", rs->threads, "wall_s", rs->wall_s, "busy_s", rs->busy_s,
+                ranks, json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:I, s:f, s:I, s:o}", "rank",
+                                 rs->rank, "threads", rs->threads, "wall_s", rs->wall_s, "setup_s",
+                                 rs->setup_s, "busy_s", rs->busy_s,
                                  "sched_s", rs->sched_s, "tasks", (json_int_t)rs->tasks,
                                  "peak_rss_bytes", rs->peak_rss, "samples",
                                  (json_int_t)rs->samples, "phases", ph2));
@@ -123,6 +124,7 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
             maxb = rs->busy_s > maxb ? rs->busy_s : maxb;
             sumb += rs->busy_s;
             maxw = rs->wall_s > maxw ? rs->wall_s : maxw;
+            setup = rs->setup_s > setup ? rs->setup_s : setup;
             busy += rs->busy_s;
             avail += rs->wall_s * rs->threads;
         }
@@ -131,6 +133,7 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
         add_metric(mt, "comm_messages", (double)msgs, "count", "lower");
         add_metric(mt, "comm_bytes", (double)bytes, "bytes", "lower");
         add_metric(mt, "comm_time", csec, "s", "lower");
+        add_metric(mt, "setup_time", setup, "s", "lower");
         if (sumb > 0) add_metric(mt, "load_imbalance", maxb / (sumb / r->nranks), "ratio", "lower");
         if (avail > 0) add_metric(mt, "idle_share", 1.0 - busy / avail, "ratio", "lower");
         add_metric(mt, "critical_path", maxb / (r->ranks[0].threads > 0 ? r->ranks[0].threads : 1),

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "imaging/imaging.h"
+#include "imaging/internal.h"
 #include "tests/testutil.h"
 
 #define C_LIGHT 299792458.0
@@ -395,10 +396,51 @@ static void test_bad_inputs(void **state)
     free(out);
 }
 
+/* The imager's row order (baseline, then time, then row) from the linear
+ * sort equals qsort's: rows in time order, a baseline whose times go back,
+ * equal times, antenna numbers past nant (qsort fallback), no rows. */
+static int cmp_key(const void *pa, const void *pb)
+{
+    const img__row_key *a = pa, *b = pb;
+    if (a->a1 != b->a1) return a->a1 < b->a1 ? -1 : 1;
+    if (a->a2 != b->a2) return a->a2 < b->a2 ? -1 : 1;
+    if (a->t != b->t) return a->t < b->t ? -1 : 1;
+    return a->r < b->r ? -1 : (a->r > b->r);
+}
+
+static void test_row_order(void **state)
+{
+    (void)state;
+    enum { NANT = 7, NT = 300 };
+    const size_t n = (size_t)NT * NANT * (NANT - 1) / 2;
+    img__row_key *k = malloc(sizeof *k * n), *want = malloc(sizeof *k * n);
+    assert_non_null(k);
+    assert_non_null(want);
+    for (int variant = 0; variant < 3; variant++) {
+        size_t i = 0;
+        for (int t = 0; t < NT; t++)
+            for (int a = 0; a < NANT; a++)
+                for (int b = a + 1; b < NANT; b++, i++) {
+                    double tt = (double)(t / 2); /* pairs of equal times */
+                    if (variant >= 1 && a == 2 && b == 5) tt = (double)((t * 37) % NT); /* not in order */
+                    k[i] = (img__row_key){a, b, tt, (int64_t)i};
+                }
+        memcpy(want, k, sizeof *k * n);
+        qsort(want, n, sizeof *want, cmp_key);
+        /* variant 2: antennas numbered past the nant given: qsort's path */
+        assert_int_equal(img__sort_rows(k, n, variant == 2 ? NANT - 2 : NANT), 0);
+        for (size_t j = 0; j < n; j++) assert_int_equal(k[j].r, want[j].r);
+    }
+    assert_int_equal(img__sort_rows(k, 0, NANT), 0);
+    free(k);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernel_values),
+        cmocka_unit_test(test_row_order),
         cmocka_unit_test(test_fft_sizes),
         cmocka_unit_test(test_point_source_centre),
         cmocka_unit_test(test_off_centre_source),
