@@ -43,6 +43,7 @@
 typedef struct opts {
     const char *db, *filter, *launcher, *data_dir, *out_dir, *datasets_dir;
     int resume, dry_run, repeat, keep, help;
+    int warmup;                /* unrecorded runs per cell (-1: the suite's) */
     double timeout;
     const char *hostfile;      /* --launcher mpirun: hosts for the ranks */
     const char *emit;          /* --launcher slurm: where the job scripts go */
@@ -535,6 +536,48 @@ static enum st run_wsclean(runner *r, const wl_cell *c, dsstate *d, const char *
 }
 
 /*
+ * Warm-up: run cell i once as an attempt would, unrecorded, in a scratch
+ * directory removed afterwards. It loads the dataset into the page cache
+ * and FFTW's wisdom for the cell's sizes, so the recorded repeats measure
+ * the imager and not a cold start. WSClean cells and cells that cannot
+ * run (no dataset, no mpirun) are left to their recorded attempts.
+ */
+static int warm_up(runner *r, size_t i)
+{
+    const wl_cell *c = r->cells[i];
+    dsstate *d = ds_for(r, c);
+    IB_ASSERT(d != NULL);
+    if (wl_cell_is_wsclean(c)) return 0;
+    if ((c->nodes > 1 || !strcmp(r->o.launcher, "mpirun")) && !r->have_mpirun) return 0;
+    int rr = ds_materialise(r, d, c);
+    if (rr == IB_EINTERRUPTED) return rr;
+    if (d->state < 0) return 0;
+    char dir[2048], stats[4200], outlog[4200], errlog[4200], spill[4200], label[400];
+    snprintf(dir, sizeof dir, "%s/run-%lld/warmup-%.12s-p%ld", r->o.out_dir, (long long)r->run_id,
+             c->hash, (long)getpid());
+    snprintf(stats, sizeof stats, "%s/stats.json", dir);
+    snprintf(outlog, sizeof outlog, "%s/stdout.log", dir);
+    snprintf(errlog, sizeof errlog, "%s/stderr.log", dir);
+    snprintf(spill, sizeof spill, "%s/spill", dir);
+    rm_rf(dir);
+    ib_err sub;
+    ib_err_init(&sub);
+    if (ib_mkdir_p(&sub, dir)) return 0;
+    argv_buf av;
+    build_argv(r, c, d->dir, dir, stats, spill, &av);
+    hx_proc pr;
+    memset(&pr, 0, sizeof pr);
+    wl_suite_cell_label(c, label, sizeof label);
+    double t0 = ib_now();
+    int failed = hx_run_process(&sub, av.v, outlog, errlog, r->timeout, NULL, NULL, &pr) ||
+                 pr.exit_code != 0 || pr.signal != 0;
+    hx_progress_message(&r->prog, "warm-up %s: %s in %.3fs", label, failed ? "not ok" : "ok",
+                        ib_now() - t0);
+    rm_rf(dir);
+    return hx_interrupted() ? IB_EINTERRUPTED : 0;
+}
+
+/*
  * Run cell i, repeat rep, and record it. Returns 0 (whatever the cell's
  * outcome), IB_EINTERRUPTED after recording an interrupted attempt, or an
  * error of the results store (which ends the suite).
@@ -988,12 +1031,15 @@ int hx_cmd_run_suite(int argc, char **argv)
     o->out_dir = "results/cells";
     o->timeout = -1;
     o->tasks_per_node = -1;
+    o->warmup = -1;
     const ib_opt table[] = {
         {"db", IB_OPT_STR, &o->db, "FILE", "results database (default " RES_DEFAULT_DB ")"},
         {"resume", IB_OPT_FLAG, &o->resume, NULL,
          "continue the latest unfinished run of this suite"},
         {"dry-run", IB_OPT_FLAG, &o->dry_run, NULL, "print the cells and exit"},
         {"repeat", IB_OPT_INT, &o->repeat, "N", "attempts per cell (default: the suite's)"},
+        {"warmup", IB_OPT_INT, &o->warmup, "N",
+         "unrecorded runs per cell before the repeats (default: the suite's, else 0)"},
         {"timeout", IB_OPT_DBL, &o->timeout, "S", "seconds per attempt (default: the suite's)"},
         {"filter", IB_OPT_STR, &o->filter, "EXPR", "only cells matching key=value[,key=value]"},
         {"launcher", IB_OPT_STR, &o->launcher, "local|mpirun|slurm",
@@ -1041,8 +1087,9 @@ int hx_cmd_run_suite(int argc, char **argv)
     }
     rc = check_launcher(&e, &r);
     if (rc) goto out;
-    if (o->repeat < 0 || (o->timeout != -1 && o->timeout <= 0)) {
-        rc = ib_error(&e, IB_EINVAL, "--repeat must be >= 1 and --timeout > 0");
+    if (o->repeat < 0 || (o->timeout != -1 && o->timeout <= 0) || o->warmup < -1 ||
+        o->warmup > 100) {
+        rc = ib_error(&e, IB_EINVAL, "--repeat must be >= 1, --warmup 0..100 and --timeout > 0");
         goto out;
     }
     wl_suite_opts so = {.datasets_dir = o->datasets_dir};
@@ -1130,6 +1177,14 @@ int hx_cmd_run_suite(int argc, char **argv)
                                 : "");
     hx_signals_install();
     size_t ordinal = 0;
+    /* warm-up rounds, unrecorded, for the cells that still have attempts */
+    int nwarm = o->warmup >= 0 ? o->warmup : r.suite->warmup;
+    for (int k = 0; !rc && k < nwarm; k++)
+        for (size_t i = 0; !rc && i < r.ncells; i++) {
+            int left = 0;
+            for (int j = 0; j < r.repeats; j++) left |= r.todo[i * (size_t)r.repeats + j];
+            if (left) rc = warm_up(&r, i);
+        }
     /* round-robin: repeat k of every cell before repeat k+1 of any */
     for (int k = 0; !rc && k < r.repeats; k++)
         for (size_t i = 0; !rc && i < r.ncells; i++) {

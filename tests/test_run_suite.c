@@ -392,6 +392,54 @@ static void test_smoke_end_to_end(void **state)
     free(out);
 }
 
+/* warmup: each cell runs unrecorded first (a line per warm-up run), its
+ * scratch directory is gone afterwards, and only the repeats are recorded;
+ * --warmup 0 overrides the suite. */
+static void test_warmup(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char path[4200], *out = NULL;
+    snprintf(path, sizeof path, "%s/warm.yaml", f->dir);
+    write_file(path, "name: warm\n"
+                     "datasets: [alma-xc66]\n"
+                     "scale: 0.0001\n"
+                     "image: 32x32\n"
+                     "repeats: 2\n"
+                     "warmup: 1\n"
+                     "axes: {chunks: [1, 2]}\n");
+    int st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s'",
+                    f->harness, path, f->db, f->data, f->out);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    size_t nwarm = 0, nok = 0;
+    for (const char *q = out; (q = strstr(q, "warm-up alma-xc66")) != NULL; q++) nwarm++;
+    for (const char *q = out; (q = strstr(q, ": ok in ")) != NULL; q++) nok++;
+    assert_int_equal(nwarm, 2);
+    assert_int_equal(nok, 2);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts"), 4);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'ok'"), 4);
+    free(out);
+    /* the scratch directories are removed: nothing named warmup-* is left */
+    char run1[4300];
+    snprintf(run1, sizeof run1, "%s/run-1", f->out);
+    DIR *d = opendir(run1);
+    assert_non_null(d);
+    for (struct dirent *de; (de = readdir(d)) != NULL;)
+        assert_true(strncmp(de->d_name, "warmup", 6) != 0);
+    closedir(d);
+    st = tu_run(&out, "'%s' run-suite '%s' --warmup 0 --db '%s' --data-dir '%s' --out-dir '%s'",
+                f->harness, path, f->db, f->data, f->out);
+    assert_int_equal(st, 0);
+    assert_false(tu_contains(out, "warm-up"));
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts"), 8);
+    st = tu_run(&out, "'%s' run-suite '%s' --warmup 101 --db '%s'", f->harness, path, f->db);
+    assert_int_not_equal(st, 0);
+    assert_true(tu_contains(out, "--warmup 0..100"));
+    free(out);
+}
+
 /* A suite whose cells take a few tenths of a second each (seconds under
  * the sanitizers). */
 static void write_slow_suite(fx *f, char *path, size_t n, const char *name)
@@ -634,6 +682,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dry_run_and_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smoke_end_to_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_warmup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_and_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failures_recorded, setup, teardown),

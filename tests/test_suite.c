@@ -78,6 +78,7 @@ static void test_matrix(void **state)
     check_cells(s, w, 6);
     assert_string_equal(s->name, "m");
     assert_int_equal(s->repeats, 1);
+    assert_int_equal(s->warmup, 0);
     assert_true(s->timeout == 600);
     /* unset axes stay unset; nodes and gridder get their defaults */
     assert_int_equal(s->cells[0].support, 0);
@@ -91,6 +92,7 @@ static void test_matrix(void **state)
                  "datasets: [alma-xc66, vla-chiles]\n"
                  "scale: 0.0001\n"
                  "repeats: 3\n"
+                 "warmup: 2\n"
                  "timeout: 12.5\n"
                  "axes: {threads: [1, 2], chunks: [8, 16], support: 7}\n");
     const want w2[] = {{"alma-xc66", 8, 1, 1, 7},  {"alma-xc66", 16, 1, 1, 7},
@@ -99,6 +101,7 @@ static void test_matrix(void **state)
                        {"vla-chiles", 8, 1, 2, 7}, {"vla-chiles", 16, 1, 2, 7}};
     check_cells(s, w2, 8);
     assert_int_equal(s->repeats, 3);
+    assert_int_equal(s->warmup, 2);
     assert_true(s->timeout == 12.5);
     wl_suite_destroy(s);
 }
@@ -395,6 +398,7 @@ static const bad bad_suites[] = {
     {HEAD "axes: {schedule: [random]}\n", 4, 19, "schedule must be static, dynamic or locality"},
     {HEAD "axes: {serial_write: [maybe]}\n", 4, 23, "serial_write must be true or false"},
     {HEAD "axes: {fsync: [yes]}\n", 4, 16, "fsync must be true or false"},
+    {HEAD "warmup: -1\n", 4, 9, "warmup"},
     {"name: b\ndatasets: [alma-xc66]\nscale: abc\n", 3, 8, "'scale' must be a number > 0"},
     {"name: b\ndatasets: [alma-xc66]\nscale: 0\n", 3, 8, "'scale' must be a number > 0"},
     {"name: b\ndatasets: [alma-xc66]\nscale: -0.5\n", 3, 8, "'scale' must be a number > 0"},

@@ -481,7 +481,7 @@ typedef struct parser {
     int64_t seed, chans, times;
     int image_nx, image_ny;
     double timeout;
-    int repeats;
+    int repeats, warmup;
     axis ax[WL_NAXIS];
     int order[WL_NAXIS], norder;   /* axes in order of appearance */
     dsentry *ds;
@@ -842,7 +842,7 @@ static int parse_exclude(parser *p, yaml_node_t *n)
 
 static const char *const top_keys[] = {"name",    "description", "datasets", "scale",
                                        "seed",    "chans",       "times",    "image",
-                                       "timeout", "repeats",     "axes",     "zip",
+                                       "timeout", "repeats",     "warmup",   "axes",     "zip",
                                        "exclude", NULL};
 
 static int parse_top(parser *p, yaml_node_t *root)
@@ -876,6 +876,9 @@ static int parse_top(parser *p, yaml_node_t *root)
         else if (!strcmp(k, "repeats")) {
             r = get_int(p, v, "repeats", 1, 1000, &i64);
             p->repeats = (int)i64;
+        } else if (!strcmp(k, "warmup")) {
+            r = get_int(p, v, "warmup", 0, 100, &i64);
+            p->warmup = (int)i64;
         } else if (!strcmp(k, "axes")) r = parse_axes(p, v, p->ax);
         else if (!strcmp(k, "zip")) zip = v;
         else if (!strcmp(k, "exclude")) exclude = v;
@@ -1161,6 +1164,7 @@ int wl_suite_parse(ib_err *e, const char *name, const char *text, size_t len,
     wl_suite_sha256(text, len, s->file_hash);
     s->timeout = p.timeout;
     s->repeats = p.repeats;
+    s->warmup = p.warmup;
     s->cells = cv.v;
     s->ncells = cv.n;
     parser_release(&p);

@@ -18,6 +18,7 @@
  *   image: 64x64                 # NX or NXxNY
  *   timeout: 120                 # seconds per cell (default 600)
  *   repeats: 3                   # attempts per cell (default 1)
+ *   warmup: 1                    # unrecorded runs per cell first (default 0)
  *   axes:                        # each a non-empty list (or one scalar)
  *     chunks: [1, 2, 4]          # >= 1
  *     row_chunks: [1, 2, 4, 8]   # row-range tasks per channel chunk, >= 1
@@ -124,6 +125,7 @@ typedef struct wl_suite {
     char file_hash[65];         /* SHA-256 of the file's bytes */
     double timeout;             /* seconds per attempt */
     int repeats;
+    int warmup;                 /* unrecorded runs per cell before the repeats */
     size_t ncells;
     wl_cell *cells;             /* owned */
 } wl_suite;
