@@ -167,7 +167,7 @@ struct worker {
     double spill_write_s, spill_read_s;
     prof_papi_thread pt;
     img__req req;        /* dynamic scheduling: the request in flight */
-    int32_t reply;
+    int32_t reply[2];    /* dynamic: task from rank 0, tasks left after it */
     int req_pending, started;
     double *tx, *ty;     /* mosaic kernel tables of the current channel */
     double *kbuf;        /* FFT buffer for the tables */
@@ -796,7 +796,7 @@ static int next_chunk(worker *w)
             ib_err_init(&e);
             int32_t req[2] = {w->id, 0}; /* thread, task key (row chunks) */
             if (img__send(&e, &R->comm, req, sizeof req, 0, TAG_REQ) ||
-                img__irecv(&e, &R->comm, &w->reply, sizeof w->reply, 0, TAG_REPLY + w->id,
+                img__irecv(&e, &R->comm, w->reply, sizeof w->reply, 0, TAG_REPLY + w->id,
                            &w->req)) {
                 set_err(R, &e);
                 return -1;
@@ -807,15 +807,16 @@ static int next_chunk(worker *w)
         c = atomic_fetch_add(&R->next_chunk, 1);
         if (c >= R->nchunks) c = -1;
     } else {
-        /* One request always in flight: the reply for the next chunk
-         * arrives while this one is imaged, so the round trip to rank 0 is
-         * hidden behind the work (only the first request waits). */
+        /* A request in flight while many chunks are left: the reply for
+         * the next chunk arrives while this one is imaged, so the round
+         * trip to rank 0 is hidden behind the work; near the end each
+         * chunk is asked for when the last is done. */
         ib_err e;
         ib_err_init(&e);
         int32_t req[2] = {w->id, 0}; /* thread, task key (row chunks) */
         if (!w->req_pending &&
             (img__send(&e, &R->comm, req, sizeof req, 0, TAG_REQ) ||
-             img__irecv(&e, &R->comm, &w->reply, sizeof w->reply, 0, TAG_REPLY + w->id, &w->req))) {
+             img__irecv(&e, &R->comm, w->reply, sizeof w->reply, 0, TAG_REPLY + w->id, &w->req))) {
             set_err(R, &e);
             return -1;
         }
@@ -824,10 +825,18 @@ static int next_chunk(worker *w)
             set_err(R, &e);
             return -1;
         }
-        c = w->reply;
-        if (c >= 0) {
+        c = w->reply[0];
+        if (c >= R->nchunks) {
+            ib_error(&e, IB_EMPI, "rank %d: chunk %d from rank 0 is out of range", R->par->rank, c);
+            set_err(R, &e);
+            return -1;
+        }
+        /* Ask ahead only while many chunks are left: near the end a chunk
+         * reserved here could leave another rank idle while this one still
+         * has two to image. */
+        if (c >= 0 && w->reply[1] > R->par->size * R->p->threads) {
             if (img__send(&e, &R->comm, req, sizeof req, 0, TAG_REQ) ||
-                img__irecv(&e, &R->comm, &w->reply, sizeof w->reply, 0, TAG_REPLY + w->id,
+                img__irecv(&e, &R->comm, w->reply, sizeof w->reply, 0, TAG_REPLY + w->id,
                            &w->req)) {
                 set_err(R, &e);
                 return -1;
@@ -896,12 +905,12 @@ static int next_row_task(worker *w, int pass, int c)
         ib_err_init(&e);
         int32_t req[2] = {w->id, key};
         if (img__send(&e, &R->comm, req, sizeof req, 0, TAG_REQ) ||
-            img__recv(&e, &R->comm, &w->reply, sizeof w->reply, 0, TAG_REPLY + w->id, NULL,
+            img__recv(&e, &R->comm, w->reply, sizeof w->reply, 0, TAG_REPLY + w->id, NULL,
                       NULL)) {
             set_err(R, &e);
             return -1;
         }
-        j = w->reply;
+        j = w->reply[0];
         if (j >= R->mrows) {
             ib_error(&e, IB_EMPI, "rank %d: row task %d from rank 0 is out of range",
                      R->par->rank, j);
@@ -1155,7 +1164,14 @@ static void *server_main(void *arg)
     }
     while (done < R->par->size - 1) {
         int from, tag, bytes;
-        if (img__probe(&e, &R->comm, &from, &tag, &bytes)) break;
+        /* Chunks are asked for ahead of need until N x T are left (see
+         * next_chunk); after that a rank waits for each answer, as it does
+         * for row tasks and for each plane it sends to be written here. */
+        int left = R->nchunks - atomic_load(&R->next_chunk);
+        long nap = R->mrows == 1 && !R->p->serial_write && left > R->par->size * R->p->threads
+                       ? 1000000
+                       : 50000;
+        if (img__probe(&e, &R->comm, nap, &from, &tag, &bytes)) break;
         if (tag == TAG_REQ) {
             int32_t rq[2], c;
             if (bytes != (int)sizeof rq) {
@@ -1163,6 +1179,7 @@ static void *server_main(void *arg)
                 break;
             }
             if (img__recv(&e, &R->comm, rq, sizeof rq, from, TAG_REQ, NULL, NULL)) break;
+            int32_t ntask; /* tasks of the kind asked for */
             if (R->mrows > 1) {
                 /* row chunks: the next row task of (pass, channel chunk) rq[1] */
                 if (rq[1] < 0 || rq[1] >= 2 * R->nchunks) {
@@ -1170,12 +1187,13 @@ static void *server_main(void *arg)
                     break;
                 }
                 c = atomic_fetch_add(&R->rnext[rq[1]], 1);
-                if (c >= R->mrows) c = -1;
+                ntask = R->mrows;
             } else {
                 c = atomic_fetch_add(&R->next_chunk, 1);
-                if (c >= R->nchunks) c = -1;
+                ntask = R->nchunks;
             }
-            if (img__send(&e, &R->comm, &c, sizeof c, from, TAG_REPLY + rq[0])) break;
+            int32_t rep[2] = {c < ntask ? c : -1, c < ntask ? ntask - c - 1 : 0}; /* task, left */
+            if (img__send(&e, &R->comm, rep, sizeof rep, from, TAG_REPLY + rq[0])) break;
         } else if (tag == TAG_PLANE) {
             if (bytes != (int)((n + 4) * sizeof(float))) {
                 ib_error(&e, IB_EMPI, "rank 0: plane message of %d bytes from rank %d", bytes, from);

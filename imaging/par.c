@@ -156,23 +156,23 @@ int img__wait(ib_err *e, img__comm *c, img__req *q)
     return rc == MPI_SUCCESS ? 0 : mpi_fail(e, c, rc, "wait for", st.MPI_SOURCE);
 }
 
-int img__probe(ib_err *e, img__comm *c, int *from, int *tag, int *bytes)
+int img__probe(ib_err *e, img__comm *c, long max_nap_ns, int *from, int *tag, int *bytes)
 {
     MPI_Status st;
     double t0 = ib_now();
     /* Poll with sleeps rather than MPI_Probe, which spins: rank 0's service
      * thread must not take a core from the rank's workers. The nap starts
      * at 20 us (a burst of requests or planes is served at once) and
-     * doubles while nothing comes, up to 1 ms: the remote ranks ask for
-     * their next chunk while imaging the current one, so the wait is
-     * hidden, and a VM's timer wake-ups are not cheap. */
+     * doubles while nothing comes, up to max_nap_ns: long while requests
+     * are made ahead of need (a VM's timer wake-ups are not cheap), short
+     * when a rank waits for the answer. */
     int flag = 0, rc;
     long nap_ns = 20000;
     while ((rc = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st)) ==
                MPI_SUCCESS && !flag) {
         struct timespec nap = {0, nap_ns};
         nanosleep(&nap, NULL);
-        if (nap_ns < 1000000) nap_ns *= 2;
+        if (nap_ns < max_nap_ns) nap_ns = 2 * nap_ns < max_nap_ns ? 2 * nap_ns : max_nap_ns;
     }
     pthread_mutex_lock(&c->lock);
     c->st.seconds[IMG_COMM_P2P] += ib_now() - t0;

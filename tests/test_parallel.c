@@ -567,7 +567,8 @@ static void test_comm_counters(void **state)
                 /* Dynamic: the first round is dealt without messages;
                  * then a request per further chunk and one per thread
                  * answered "none left" — one per chunk the rank imaged;
-                 * 8 bytes (thread, task key) there, 4 (the chunk) back. */
+                 * 8 bytes (thread, task key) there, 8 (the chunk, chunks
+                 * left after it) back. */
                 long long reqs = dyn ? rank_int(st, r, "tasks") : 0;
                 /* Serial writes: every plane it imaged, 2 pols x (dirty
                  * + psf) per channel, with a 16-byte header. */
@@ -575,7 +576,7 @@ static void test_comm_counters(void **state)
                 assert_int_equal(rr.sent, reqs + planes + 1); /* + "done" */
                 assert_int_equal(rr.recv, reqs);
                 assert_int_equal(rr.bsent, 8 * reqs + planes * (64 * 64 + 4) * 4 + 4);
-                assert_int_equal(rr.brecv, 4 * reqs);
+                assert_int_equal(rr.brecv, 8 * reqs);
                 want_sent0 += reqs;
                 want_recv0 += reqs + planes + 1;
                 want_brecv0 += rr.bsent;
