@@ -929,7 +929,8 @@ static void test_bad_suites(void **state)
     free(o);
     st = tu_run(&o, "'%s' run-suite '%s' --timeout 0 --db '%s'", f->harness, f->suite, db);
     assert_int_equal(st, 2);
-    assert_true(tu_contains(o, "harness run-suite: --repeat must be >= 1 and --timeout > 0"));
+    assert_true(tu_contains(
+        o, "harness run-suite: --repeat must be >= 1, --warmup 0..100 and --timeout > 0"));
     free(o);
     assert_int_equal(access(db, F_OK), -1);
 }
