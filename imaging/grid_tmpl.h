@@ -1,12 +1,12 @@
 /*
- * grid_tmpl.h: the precision-dependent hot loops of the standard gridder,
- * included twice by gridder.c with REAL = float (SUF f) and REAL = double
- * (SUF d). Gridding convolves each weighted sample onto the per-pol grids
+ * grid_tmpl.h: the precision-dependent hot loops of the standard gridder
+ * and its FFT, included twice by gridder.c with REAL = float (SUF f,
+ * FFTW(x) fftwf_x) and REAL = double (SUF d, FFTW(x) fftw_x). Gridding convolves each weighted sample onto the per-pol grids
  * with the separable kernel; the support W is a compile-time constant in
  * the specialised copies so the tap loops vectorise fully.
  */
-#ifndef REAL
-#error "grid_tmpl.h needs REAL and SUF"
+#if !defined(REAL) || !defined(SUF) || !defined(FFTW)
+#error "grid_tmpl.h needs REAL, SUF and FFTW"
 #endif
 
 #define CAT2(a, b) a##_##b
@@ -227,6 +227,43 @@ static float FN(extract)(const REAL *restrict r, float *restrict out, int nx, in
         }
     }
     return peak;
+}
+
+/*
+ * The c2r FFT pruned to the image's rows (run_ctx's plan, planx, xrow):
+ * the image takes grid rows [0, ny/2) and [ngy - ny/2, ngy) (extract's jy),
+ * so only those get the c2r along u, a third less of that pass at padding
+ * 1.5. In place, the rows keep the stride of 2 (ngx/2 + 1) reals. Planning
+ * with MEASURE overwrites its arrays: plan on a scratch one, at the same
+ * offsets (so the same alignment) as the runs. A plan FFTW cannot make is
+ * left NULL.
+ */
+static void FN(plan_fft)(run_ctx *R, unsigned flags)
+{
+    const int ngx = R->ngx, ngy = R->ngy, hx = ngx / 2 + 1, nrun = R->ny / 2;
+    FFTW(complex) *tmp = FFTW(alloc_complex)((size_t)ngy * (size_t)hx);
+    if (tmp) {
+        R->plan = FFTW(plan_many_dft)(1, &ngy, hx, tmp, NULL, hx, 1, tmp, NULL, hx, 1,
+                                      FFTW_BACKWARD, flags);
+        for (int k = 0; k < 2; k++) {
+            FFTW(complex) *r = tmp + (size_t)R->xrow[k] * (size_t)hx;
+            R->planx[k] = FFTW(plan_many_dft_c2r)(1, &ngx, nrun, r, NULL, 1, hx, (REAL *)r, NULL,
+                                                  1, 2 * hx, flags);
+        }
+    }
+    FFTW(free)(tmp);
+}
+
+/* The half spectrum (folded) -> the image's rows of the real plane, in place. */
+static void FN(fft)(const run_ctx *R, void *half)
+{
+    FFTW(complex) *h = half;
+    const size_t hx = (size_t)(R->ngx / 2 + 1);
+    FFTW(execute_dft)(R->plan, h, h);
+    for (int k = 0; k < 2; k++) {
+        FFTW(complex) *r = h + (size_t)R->xrow[k] * hx;
+        FFTW(execute_dft_c2r)(R->planx[k], r, (REAL *)r);
+    }
 }
 
 #undef FN

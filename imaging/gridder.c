@@ -186,16 +186,20 @@ static inline void table_taps_d(const img_kernel *k, double fr, double *o) { img
 
 #define REAL float
 #define SUF f
+#define FFTW(name) fftwf_##name
 #include "imaging/grid_tmpl.h"
 #include "imaging/list_tmpl.h"
 #undef REAL
 #undef SUF
+#undef FFTW
 #define REAL double
 #define SUF d
+#define FFTW(name) fftw_##name
 #include "imaging/grid_tmpl.h"
 #include "imaging/list_tmpl.h"
 #undef REAL
 #undef SUF
+#undef FFTW
 
 void img_params_default(img_params *p)
 {
@@ -648,23 +652,12 @@ static int grid_planes(worker *w, int64_t chan, const double *sumw, int prod, co
     const int npol = R->npol, dbl = R->p->dbl;
     for (int p = 0; p < npol; p++) {
         phase(w, PROF_FFT);
-        const size_t hx = (size_t)(R->ngx / 2 + 1);
         if (dbl) {
-            fftw_complex *h = w->half;
             fold_d(grid, w->half, R->ngx, R->ngy, npol, p, vlo, vhi);
-            fftw_execute_dft(R->plan, h, h);
-            for (int k = 0; k < 2; k++) {
-                fftw_complex *r = h + (size_t)R->xrow[k] * hx;
-                fftw_execute_dft_c2r(R->planx[k], r, (double *)r);
-            }
+            fft_d(R, w->half);
         } else {
-            fftwf_complex *h = w->half;
             fold_f(grid, w->half, R->ngx, R->ngy, npol, p, vlo, vhi);
-            fftwf_execute_dft(R->plan, h, h);
-            for (int k = 0; k < 2; k++) {
-                fftwf_complex *r = h + (size_t)R->xrow[k] * hx;
-                fftwf_execute_dft_c2r(R->planx[k], r, (float *)r);
-            }
+            fft_f(R, w->half);
         }
         phase(w, PROF_CORRECT);
         double scale = sumw[p] > 0 ? 0.5 / sumw[p] : 0.0;
@@ -767,6 +760,12 @@ static int process_chunk_body(worker *w, int c)
     return R->budget ? commit_chunk(w) : 0;
 }
 
+/* Dynamic schedule: do remote ranks ask for a chunk ahead of need while
+ * this many are left to hand out? Only while more than one per thread of
+ * every rank remain: near the end a chunk reserved ahead could leave
+ * another rank idle while its holder still has two to image. */
+static int ask_ahead(const run_ctx *R, int left) { return left > R->par->size * R->p->threads; }
+
 /*
  * The next chunk for worker w, or -1 when there is none. static and
  * locality walk this rank's precomputed list; dynamic asks rank 0, which
@@ -831,10 +830,7 @@ static int next_chunk(worker *w)
             set_err(R, &e);
             return -1;
         }
-        /* Ask ahead only while many chunks are left: near the end a chunk
-         * reserved here could leave another rank idle while this one still
-         * has two to image. */
-        if (c >= 0 && w->reply[1] > R->par->size * R->p->threads) {
+        if (c >= 0 && ask_ahead(R, w->reply[1])) {
             if (img__send(&e, &R->comm, req, sizeof req, 0, TAG_REQ) ||
                 img__irecv(&e, &R->comm, w->reply, sizeof w->reply, 0, TAG_REPLY + w->id,
                            &w->req)) {
@@ -1164,13 +1160,11 @@ static void *server_main(void *arg)
     }
     while (done < R->par->size - 1) {
         int from, tag, bytes;
-        /* Chunks are asked for ahead of need until N x T are left (see
-         * next_chunk); after that a rank waits for each answer, as it does
-         * for row tasks and for each plane it sends to be written here. */
+        /* Long naps only while chunks are asked for ahead of need; after
+         * that a rank waits for each answer, as it does for row tasks and
+         * for each plane it sends to be written here. */
         int left = R->nchunks - atomic_load(&R->next_chunk);
-        long nap = R->mrows == 1 && !R->p->serial_write && left > R->par->size * R->p->threads
-                       ? 1000000
-                       : 50000;
+        long nap = R->mrows == 1 && !R->p->serial_write && ask_ahead(R, left) ? 1000000 : 50000;
         if (img__probe(&e, &R->comm, nap, &from, &tag, &bytes)) break;
         if (tag == TAG_REQ) {
             int32_t rq[2], c;
@@ -1525,7 +1519,6 @@ static int make_plan(ib_err *e, run_ctx *R)
     const int dbl = R->p->dbl;
     unsigned flags = R->p->fft_plan == 0 ? FFTW_ESTIMATE
                      : R->p->fft_plan == 2 ? FFTW_PATIENT : FFTW_MEASURE;
-    size_t nh = (size_t)R->ngy * (size_t)(R->ngx / 2 + 1);
     char wpath[4096];
     int have_path = wisdom_path(wpath, sizeof wpath, dbl) == 0;
     double t0 = ib_now();
@@ -1534,39 +1527,10 @@ static int make_plan(ib_err *e, run_ctx *R)
         if (dbl) fftw_import_wisdom_from_filename(wpath);
         else fftwf_import_wisdom_from_filename(wpath);
     }
-    /* The image takes grid rows [0, ny/2) and [ngy - ny/2, ngy) (extract's
-     * jy): only those get the c2r along u, a third less of that pass at
-     * padding 1.5. In place, the rows keep the stride of 2 (ngx/2 + 1)
-     * reals. Planning with MEASURE overwrites its arrays: plan on a scratch
-     * one, at the same offsets (so the same alignment) as the runs. */
-    const int ngx = R->ngx, ngy = R->ngy, hx = ngx / 2 + 1, nrun = R->ny / 2;
     R->xrow[0] = 0;
-    R->xrow[1] = ngy - nrun;
-    if (dbl) {
-        fftw_complex *tmp = fftw_alloc_complex(nh);
-        if (tmp) {
-            R->plan = fftw_plan_many_dft(1, &ngy, hx, tmp, NULL, hx, 1, tmp, NULL, hx, 1,
-                                         FFTW_BACKWARD, flags);
-            for (int k = 0; k < 2; k++) {
-                fftw_complex *r = tmp + (size_t)R->xrow[k] * (size_t)hx;
-                R->planx[k] = fftw_plan_many_dft_c2r(1, &ngx, nrun, r, NULL, 1, hx, (double *)r,
-                                                     NULL, 1, 2 * hx, flags);
-            }
-        }
-        fftw_free(tmp);
-    } else {
-        fftwf_complex *tmp = fftwf_alloc_complex(nh);
-        if (tmp) {
-            R->plan = fftwf_plan_many_dft(1, &ngy, hx, tmp, NULL, hx, 1, tmp, NULL, hx, 1,
-                                          FFTW_BACKWARD, flags);
-            for (int k = 0; k < 2; k++) {
-                fftwf_complex *r = tmp + (size_t)R->xrow[k] * (size_t)hx;
-                R->planx[k] = fftwf_plan_many_dft_c2r(1, &ngx, nrun, r, NULL, 1, hx, (float *)r,
-                                                      NULL, 1, 2 * hx, flags);
-            }
-        }
-        fftwf_free(tmp);
-    }
+    R->xrow[1] = R->ngy - R->ny / 2;
+    if (dbl) plan_fft_d(R, flags);
+    else plan_fft_f(R, flags);
     if (!R->planx[0] || !R->planx[1]) destroy_plans(R);
     if (R->plan && have_path && flags != FFTW_ESTIMATE) {
         char tmpw[4200];
