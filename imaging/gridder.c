@@ -169,6 +169,7 @@ struct worker {
     img__req req;        /* dynamic scheduling: the request in flight */
     int32_t reply[2];    /* dynamic: task from rank 0, tasks left after it */
     int req_pending, started;
+    int no_more;         /* dynamic: rank 0 said the chunk it gave was the last */
     double *tx, *ty;     /* mosaic kernel tables of the current channel */
     double *kbuf;        /* FFT buffer for the tables */
     float *gx, *gy;      /* squared beams per field along x and y */
@@ -813,6 +814,10 @@ static int next_chunk(worker *w)
         ib_err e;
         ib_err_init(&e);
         int32_t req[2] = {w->id, 0}; /* thread, task key (row chunks) */
+        if (w->no_more) {
+            w->sched_s += ib_now() - t0;
+            return -1; /* told with the last chunk: nothing to ask for */
+        }
         if (!w->req_pending &&
             (img__send(&e, &R->comm, req, sizeof req, 0, TAG_REQ) ||
              img__irecv(&e, &R->comm, w->reply, sizeof w->reply, 0, TAG_REPLY + w->id, &w->req))) {
@@ -830,6 +835,7 @@ static int next_chunk(worker *w)
             set_err(R, &e);
             return -1;
         }
+        w->no_more = c >= 0 && w->reply[1] == 0;
         if (c >= 0 && ask_ahead(R, w->reply[1])) {
             if (img__send(&e, &R->comm, req, sizeof req, 0, TAG_REQ) ||
                 img__irecv(&e, &R->comm, w->reply, sizeof w->reply, 0, TAG_REPLY + w->id,
@@ -1151,6 +1157,10 @@ static void *server_main(void *arg)
     ib_err e;
     ib_err_init(&e);
     int done = 0;
+    long nap_ns = 0;
+    /* Remote worker threads that may still ask for a chunk: each stops
+     * after the answer that gives the last chunk or says none is left. */
+    int asking = (R->par->size - 1) * R->p->threads;
     size_t n = (size_t)R->nx * (size_t)R->ny;
     float *buf = ib_malloc((n + 4) * sizeof(float));
     if (!buf) {
@@ -1160,12 +1170,18 @@ static void *server_main(void *arg)
     }
     while (done < R->par->size - 1) {
         int from, tag, bytes;
-        /* Long naps only while chunks are asked for ahead of need; after
-         * that a rank waits for each answer, as it does for row tasks and
-         * for each plane it sends to be written here. */
+        /* Naps of up to 1 ms while chunks are asked for ahead of need and
+         * once every remote thread has had its last answer (what is left
+         * is "done"); of 50 us while a rank may be idle waiting for its
+         * answer: near the end, for row tasks and for each plane a rank
+         * sends to be written here. Every wake-up takes the core from one
+         * of this rank's workers. */
         int left = R->nchunks - atomic_load(&R->next_chunk);
-        long nap = R->mrows == 1 && !R->p->serial_write && ask_ahead(R, left) ? 1000000 : 50000;
-        if (img__probe(&e, &R->comm, nap, &from, &tag, &bytes)) break;
+        long nap = 50000;
+        if (R->mrows == 1 && !R->p->serial_write && (ask_ahead(R, left) || asking == 0))
+            nap = 1000000;
+        if (img__probe(&e, &R->comm, &nap_ns, nap, &from, &tag, &bytes)) break;
+        if (tag < 0) continue; /* nothing yet: the nap is chosen again */
         if (tag == TAG_REQ) {
             int32_t rq[2], c;
             if (bytes != (int)sizeof rq) {
@@ -1188,6 +1204,7 @@ static void *server_main(void *arg)
             }
             int32_t rep[2] = {c < ntask ? c : -1, c < ntask ? ntask - c - 1 : 0}; /* task, left */
             if (img__send(&e, &R->comm, rep, sizeof rep, from, TAG_REPLY + rq[0])) break;
+            if (R->mrows == 1 && rep[1] == 0) asking--; /* the last chunk or "none": its last answer */
         } else if (tag == TAG_PLANE) {
             if (bytes != (int)((n + 4) * sizeof(float))) {
                 ib_error(&e, IB_EMPI, "rank 0: plane message of %d bytes from rank %d", bytes, from);

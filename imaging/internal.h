@@ -61,7 +61,8 @@ void img__comm_release(img__comm *c);
 int img__send(ib_err *e, img__comm *c, const void *buf, int bytes, int dest, int tag);
 int img__recv(ib_err *e, img__comm *c, void *buf, int bytes, int src, int tag, int *from,
               int *got_tag);
-int img__probe(ib_err *e, img__comm *c, long max_nap_ns, int *from, int *tag, int *bytes);
+int img__probe(ib_err *e, img__comm *c, long *nap_ns, long max_nap_ns, int *from, int *tag,
+               int *bytes);
 /* A receive in flight (img__irecv) and its completion (img__wait, which
  * counts the message and the seconds spent waiting). */
 typedef struct img__req {

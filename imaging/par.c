@@ -156,28 +156,34 @@ int img__wait(ib_err *e, img__comm *c, img__req *q)
     return rc == MPI_SUCCESS ? 0 : mpi_fail(e, c, rc, "wait for", st.MPI_SOURCE);
 }
 
-int img__probe(ib_err *e, img__comm *c, long max_nap_ns, int *from, int *tag, int *bytes)
+int img__probe(ib_err *e, img__comm *c, long *nap_ns, long max_nap_ns, int *from, int *tag,
+               int *bytes)
 {
     MPI_Status st;
     double t0 = ib_now();
-    /* Poll with sleeps rather than MPI_Probe, which spins: rank 0's service
-     * thread must not take a core from the rank's workers. The nap starts
-     * at 20 us (a burst of requests or planes is served at once) and
-     * doubles while nothing comes, up to max_nap_ns: long while requests
-     * are made ahead of need (a VM's timer wake-ups are not cheap), short
-     * when a rank waits for the answer. */
-    int flag = 0, rc;
-    long nap_ns = 20000;
-    while ((rc = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st)) ==
-               MPI_SUCCESS && !flag) {
-        struct timespec nap = {0, nap_ns};
+    /* Poll with a sleep rather than MPI_Probe, which spins: rank 0's
+     * service thread must not take a core from the rank's workers. The
+     * caller keeps the nap: it starts at 20 us after a message (a burst of
+     * requests or planes is served at once) and doubles while nothing
+     * comes, up to max_nap_ns, which the caller may change between polls
+     * (long while requests come ahead of need: a VM's timer wake-ups are
+     * not cheap; short while a rank waits for the answer). */
+    int flag = 0;
+    int rc = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+    *tag = -1;
+    if (rc == MPI_SUCCESS && !flag) {
+        long n = *nap_ns < 20000 ? 20000 : *nap_ns > max_nap_ns ? max_nap_ns : *nap_ns;
+        struct timespec nap = {n / 1000000000L, n % 1000000000L};
         nanosleep(&nap, NULL);
-        if (nap_ns < max_nap_ns) nap_ns = 2 * nap_ns < max_nap_ns ? 2 * nap_ns : max_nap_ns;
+        *nap_ns = 2 * n;
+    } else if (rc == MPI_SUCCESS) {
+        *nap_ns = 20000;
     }
     pthread_mutex_lock(&c->lock);
     c->st.seconds[IMG_COMM_P2P] += ib_now() - t0;
     pthread_mutex_unlock(&c->lock);
     if (rc != MPI_SUCCESS) return mpi_fail(e, c, rc, "probe", -1);
+    if (!flag) return 0;
     MPI_Get_count(&st, MPI_BYTE, bytes);
     *from = st.MPI_SOURCE;
     *tag = st.MPI_TAG;

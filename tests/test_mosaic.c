@@ -354,7 +354,7 @@ static void test_rank_invariance(void **state)
             /* OpenMPI's own start-up leaks: leak checks stay on for the
              * plain run only (as in test_parallel). */
             rc = tu_run(&o, "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
-                            "ASAN_OPTIONS=detect_leaks=0 timeout 120 "
+                            "PMIX_MCA_psec=native ASAN_OPTIONS=detect_leaks=0 timeout 120 "
                             "mpirun --oversubscribe --mca btl self,vader %s %s --vis %s --out %s "
                             "--gridder mosaic --chunks 4 --schedule %s --quiet",
                         runs[k], imager, f->vis, out, sched[k]);
