@@ -17,6 +17,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +109,8 @@ static void smoke_path(char *out, size_t n)
     repo_path(out, n, "workloads/suites/smoke.yaml");
 }
 
-static int64_t q_int(const char *db, const char *sql)
+/* The first column of the one row sql returns, as an integer or a real. */
+static void q_row(const char *db, const char *sql, int64_t *i, double *d)
 {
     sqlite3 *h;
     assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -118,9 +120,23 @@ static int64_t q_int(const char *db, const char *sql)
     if (rc) fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(h));
     assert_int_equal(rc, SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
+    if (i) *i = sqlite3_column_int64(st, 0);
+    if (d) *d = sqlite3_column_double(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(h);
+}
+
+static int64_t q_int(const char *db, const char *sql)
+{
+    int64_t v;
+    q_row(db, sql, &v, NULL);
+    return v;
+}
+
+static double q_dbl(const char *db, const char *sql)
+{
+    double v;
+    q_row(db, sql, NULL, &v);
     return v;
 }
 
@@ -440,6 +456,61 @@ static void test_warmup(void **state)
     free(out);
 }
 
+/* `harness bench` on a run of a suite named bench: one thread-efficiency
+ * line per pair of cells that differ only in threads, its value the ratio
+ * of the recorded median wall times, one chunk sweep per thread count with
+ * its optimum, and the single-thread gridding rate. */
+static void test_bench_report(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char path[4200], *out = NULL;
+    snprintf(path, sizeof path, "%s/bench.yaml", f->dir);
+    write_file(path, "name: bench\n"
+                     "datasets: [alma-xc66]\n"
+                     "scale: 0.0001\n"
+                     "image: 32x32\n"
+                     "repeats: 2\n"
+                     "axes: {threads: [1, 2], chunks: [1, 2, 4]}\n");
+    int st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s'",
+                    f->harness, path, f->db, f->data, f->out);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    free(out);
+    st = tu_run(&out, "'%s' bench --db '%s'", f->harness, f->db);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    size_t neff = 0, nsweep = 0, nopt = 0;
+    for (const char *q = out; (q = strstr(q, "thread efficiency 2 vs 1: ")) != NULL; q++) neff++;
+    for (const char *q = out; (q = strstr(q, "chunk sweep: ")) != NULL; q++) nsweep++;
+    for (const char *q = out; (q = strstr(q, "optimum: ")) != NULL; q++) nopt++;
+    assert_int_equal(neff, 3);
+    assert_int_equal(nsweep, 2);
+    assert_int_equal(nopt, 2);
+    assert_true(tu_contains(out, "gridding rate, 1 thread, standard: "));
+    /* 2 repeats: each median is the mean of the two */
+    const char *line = strstr(out, "thread efficiency 2 vs 1: alma-xc66 standard W=7 n=1 t=1 ch=1 ");
+    assert_non_null(line);
+    double eff = strtod(line + strlen("thread efficiency 2 vs 1: alma-xc66 standard W=7 n=1 t=1 ch=1 "),
+                        NULL);
+    double want = q_dbl(f->db, "SELECT (SELECT avg(m.value) FROM metrics m JOIN attempts a ON "
+                               "a.id = m.attempt_id JOIN cells c ON c.id = a.cell_id WHERE "
+                               "m.name = 'wall_time' AND json_extract(c.params, '$.threads') = 1 "
+                               "AND json_extract(c.params, '$.chunks') = 1) / (SELECT "
+                               "avg(m.value) FROM metrics m JOIN attempts a ON a.id = "
+                               "m.attempt_id JOIN cells c ON c.id = a.cell_id WHERE m.name = "
+                               "'wall_time' AND json_extract(c.params, '$.threads') = 2 AND "
+                               "json_extract(c.params, '$.chunks') = 1) / 2");
+    assert_true(want > 0);
+    assert_true(fabs(eff - want) <= 0.0005 + 1e-9);
+    free(out);
+    /* no run of a suite named bench: said, non-zero */
+    st = tu_run(&out, "'%s' bench --db '%s' --suite nosuch", f->harness, f->db);
+    assert_int_not_equal(st, 0);
+    assert_true(tu_contains(out, "has no run of suite 'nosuch'"));
+    free(out);
+}
+
 /* A suite whose cells take a few tenths of a second each (seconds under
  * the sanitizers). */
 static void write_slow_suite(fx *f, char *path, size_t n, const char *name)
@@ -683,6 +754,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dry_run_and_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smoke_end_to_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_warmup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bench_report, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_and_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failures_recorded, setup, teardown),
