@@ -408,6 +408,24 @@ static void test_smoke_end_to_end(void **state)
     free(out);
 }
 
+/* A tiny alma-xc66 suite (32x32 images, 2 repeats) named name with the
+ * given extra lines, written to DIR/name.yaml and run into the fixture's
+ * database; returns run-suite's output (the caller frees it). */
+static char *run_tiny_suite(fx *f, char *path, size_t n, const char *name, const char *extra)
+{
+    char text[1024], *out = NULL;
+    snprintf(path, n, "%s/%s.yaml", f->dir, name);
+    snprintf(text, sizeof text,
+             "name: %s\ndatasets: [alma-xc66]\nscale: 0.0001\nimage: 32x32\nrepeats: 2\n%s",
+             name, extra);
+    write_file(path, text);
+    int st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s'",
+                    f->harness, path, f->db, f->data, f->out);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    return out;
+}
+
 /* warmup: each cell runs unrecorded first (a line per warm-up run), its
  * scratch directory is gone afterwards, and only the repeats are recorded;
  * --warmup 0 overrides the suite. */
@@ -415,19 +433,9 @@ static void test_warmup(void **state)
 {
     fx *f = *state;
     NEED_PROGRAMS(f);
-    char path[4200], *out = NULL;
-    snprintf(path, sizeof path, "%s/warm.yaml", f->dir);
-    write_file(path, "name: warm\n"
-                     "datasets: [alma-xc66]\n"
-                     "scale: 0.0001\n"
-                     "image: 32x32\n"
-                     "repeats: 2\n"
-                     "warmup: 1\n"
-                     "axes: {chunks: [1, 2]}\n");
-    int st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s'",
-                    f->harness, path, f->db, f->data, f->out);
-    if (st) fprintf(stderr, "%s\n", out);
-    assert_int_equal(st, 0);
+    char path[4200];
+    char *out = run_tiny_suite(f, path, sizeof path, "warm", "warmup: 1\naxes: {chunks: [1, 2]}\n");
+    int st;
     size_t nwarm = 0, nok = 0;
     for (const char *q = out; (q = strstr(q, "warm-up alma-xc66")) != NULL; q++) nwarm++;
     for (const char *q = out; (q = strstr(q, ": ok in ")) != NULL; q++) nok++;
@@ -464,20 +472,11 @@ static void test_bench_report(void **state)
 {
     fx *f = *state;
     NEED_PROGRAMS(f);
-    char path[4200], *out = NULL;
-    snprintf(path, sizeof path, "%s/bench.yaml", f->dir);
-    write_file(path, "name: bench\n"
-                     "datasets: [alma-xc66]\n"
-                     "scale: 0.0001\n"
-                     "image: 32x32\n"
-                     "repeats: 2\n"
-                     "axes: {threads: [1, 2], chunks: [1, 2, 4]}\n");
-    int st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s'",
-                    f->harness, path, f->db, f->data, f->out);
-    if (st) fprintf(stderr, "%s\n", out);
-    assert_int_equal(st, 0);
+    char path[4200];
+    char *out = run_tiny_suite(f, path, sizeof path, "bench",
+                               "axes: {threads: [1, 2], chunks: [1, 2, 4]}\n");
     free(out);
-    st = tu_run(&out, "'%s' bench --db '%s'", f->harness, f->db);
+    int st = tu_run(&out, "'%s' bench --db '%s'", f->harness, f->db);
     if (st) fprintf(stderr, "%s\n", out);
     assert_int_equal(st, 0);
     size_t neff = 0, nsweep = 0, nopt = 0;
