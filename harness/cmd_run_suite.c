@@ -381,13 +381,36 @@ static int ds_materialise(runner *r, dsstate *d, const wl_cell *c)
 
 /* ---- one attempt ----------------------------------------------------------- */
 
+/* Does cell c start mpirun locally: several ranks, or --launcher mpirun? */
+static int uses_mpirun(const runner *r, const wl_cell *c)
+{
+    return c->nodes > 1 || !strcmp(r->o.launcher, "mpirun");
+}
+
+/* An attempt's directory and the files in it. */
+typedef struct attempt_paths {
+    char dir[2048], stats[4200], outlog[4200], errlog[4200], spill[4200];
+} attempt_paths;
+
+/* The paths of an attempt in RUN-DIR/sub (sub names the cell, the repeat or
+ * warm-up, and the pid, which keeps a resumed attempt out of an earlier
+ * one's directory). */
+static void attempt_paths_of(const runner *r, const char *sub, attempt_paths *ap)
+{
+    snprintf(ap->dir, sizeof ap->dir, "%s/run-%lld/%s", r->o.out_dir, (long long)r->run_id, sub);
+    snprintf(ap->stats, sizeof ap->stats, "%s/stats.json", ap->dir);
+    snprintf(ap->outlog, sizeof ap->outlog, "%s/stdout.log", ap->dir);
+    snprintf(ap->errlog, sizeof ap->errlog, "%s/stderr.log", ap->dir);
+    snprintf(ap->spill, sizeof ap->spill, "%s/spill", ap->dir);
+}
+
 /* The local command of cell c: mpirun in front for several ranks or
  * --launcher mpirun, else the imager alone. */
 static void build_argv(const runner *r, const wl_cell *c, const char *vis, const char *out,
                        const char *stats, const char *spill, argv_buf *a)
 {
     a->n = a->nnum = 0;
-    if (c->nodes > 1 || !strcmp(r->o.launcher, "mpirun"))
+    if (uses_mpirun(r, c))
         add_mpirun(a, r->mpirun, c->nodes, r->o.hostfile,
                    !r->o.hostfile && c->nodes > r->cores);
     add_imager(a, c, r->imager, vis, out, stats, spill);
@@ -548,32 +571,29 @@ static int warm_up(runner *r, size_t i)
     dsstate *d = ds_for(r, c);
     IB_ASSERT(d != NULL);
     if (wl_cell_is_wsclean(c)) return 0;
-    if ((c->nodes > 1 || !strcmp(r->o.launcher, "mpirun")) && !r->have_mpirun) return 0;
+    if (uses_mpirun(r, c) && !r->have_mpirun) return 0;
     int rr = ds_materialise(r, d, c);
     if (rr == IB_EINTERRUPTED) return rr;
     if (d->state < 0) return 0;
-    char dir[2048], stats[4200], outlog[4200], errlog[4200], spill[4200], label[400];
-    snprintf(dir, sizeof dir, "%s/run-%lld/warmup-%.12s-p%ld", r->o.out_dir, (long long)r->run_id,
-             c->hash, (long)getpid());
-    snprintf(stats, sizeof stats, "%s/stats.json", dir);
-    snprintf(outlog, sizeof outlog, "%s/stdout.log", dir);
-    snprintf(errlog, sizeof errlog, "%s/stderr.log", dir);
-    snprintf(spill, sizeof spill, "%s/spill", dir);
-    rm_rf(dir);
+    char name[64], label[400];
+    attempt_paths ap;
+    snprintf(name, sizeof name, "warmup-%.12s-p%ld", c->hash, (long)getpid());
+    attempt_paths_of(r, name, &ap);
+    rm_rf(ap.dir);
     ib_err sub;
     ib_err_init(&sub);
-    if (ib_mkdir_p(&sub, dir)) return 0;
+    if (ib_mkdir_p(&sub, ap.dir)) return 0;
     argv_buf av;
-    build_argv(r, c, d->dir, dir, stats, spill, &av);
+    build_argv(r, c, d->dir, ap.dir, ap.stats, ap.spill, &av);
     hx_proc pr;
     memset(&pr, 0, sizeof pr);
     wl_suite_cell_label(c, label, sizeof label);
     double t0 = ib_now();
-    int failed = hx_run_process(&sub, av.v, outlog, errlog, r->timeout, NULL, NULL, &pr) ||
+    int failed = hx_run_process(&sub, av.v, ap.outlog, ap.errlog, r->timeout, NULL, NULL, &pr) ||
                  pr.exit_code != 0 || pr.signal != 0;
     hx_progress_message(&r->prog, "warm-up %s: %s in %.3fs", label, failed ? "not ok" : "ok",
                         ib_now() - t0);
-    rm_rf(dir);
+    rm_rf(ap.dir);
     return hx_interrupted() ? IB_EINTERRUPTED : 0;
 }
 
@@ -591,14 +611,12 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
     snprintf(label, sizeof label, "%s r%d", base, rep);
     hx_progress_begin(&r->prog, ordinal, label);
 
-    char dir[2048], stats[4200], outlog[4200], errlog[4200], spill[4200];
-    /* the pid keeps a resumed attempt out of an earlier one's directory */
-    snprintf(dir, sizeof dir, "%s/run-%lld/%.12s/r%d-p%ld", r->o.out_dir,
-             (long long)r->run_id, c->hash, rep, (long)getpid());
-    snprintf(stats, sizeof stats, "%s/stats.json", dir);
-    snprintf(outlog, sizeof outlog, "%s/stdout.log", dir);
-    snprintf(errlog, sizeof errlog, "%s/stderr.log", dir);
-    snprintf(spill, sizeof spill, "%s/spill", dir);
+    char name[64];
+    attempt_paths ap;
+    snprintf(name, sizeof name, "%.12s/r%d-p%ld", c->hash, rep, (long)getpid());
+    attempt_paths_of(r, name, &ap);
+    const char *dir = ap.dir, *stats = ap.stats, *outlog = ap.outlog, *errlog = ap.errlog,
+               *spill = ap.spill;
 
     hx_proc pr;
     memset(&pr, 0, sizeof pr);
@@ -624,7 +642,7 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
         status = ST_SKIPPED;
         ws_skip = 1;
         snprintf(tail, sizeof pr.tail, "skipped: wsclean not installed");
-    } else if (!ws && (c->nodes > 1 || !strcmp(r->o.launcher, "mpirun")) && !r->have_mpirun) {
+    } else if (!ws && uses_mpirun(r, c) && !r->have_mpirun) {
         status = ST_SKIPPED;
         snprintf(tail, sizeof pr.tail, "harness: mpirun not found in PATH (the cell needs %d "
                                        "rank%s)", c->nodes, c->nodes == 1 ? "" : "s");

@@ -315,16 +315,39 @@ static void test_dry_run_and_usage(void **state)
     free(out);
 }
 
+/* Run the suite at path into the fixture's database, data and output
+ * directories; it must succeed. Returns its output (the caller frees it). */
+static char *run_suite_ok(fx *f, const char *path)
+{
+    char *out = NULL;
+    int st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s'",
+                    f->harness, path, f->db, f->data, f->out);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    return out;
+}
+
+/* A tiny alma-xc66 suite (32x32 images, 2 repeats) named name with the
+ * given extra lines, written to DIR/name.yaml and run (run_suite_ok). */
+static char *run_tiny_suite(fx *f, char *path, size_t n, const char *name, const char *extra)
+{
+    char text[1024];
+    snprintf(path, n, "%s/%s.yaml", f->dir, name);
+    snprintf(text, sizeof text,
+             "name: %s\ndatasets: [alma-xc66]\nscale: 0.0001\nimage: 32x32\nrepeats: 2\n%s",
+             name, extra);
+    write_file(path, text);
+    return run_suite_ok(f, path);
+}
+
 static void test_smoke_end_to_end(void **state)
 {
     fx *f = *state;
     NEED_PROGRAMS(f);
-    char smoke[4200], *out = NULL;
+    char smoke[4200];
     smoke_path(smoke, sizeof smoke);
-    int st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s'",
-                    f->harness, smoke, f->db, f->data, f->out);
-    if (st) fprintf(stderr, "%s\n", out);
-    assert_int_equal(st, 0);
+    char *out = run_suite_ok(f, smoke);
+    int st;
     /* not a terminal: one plain line per cell */
     assert_true(tu_contains(out, "cell 1/4 ok"));
     assert_true(tu_contains(out, "cell 4/4 ok"));
@@ -375,9 +398,7 @@ static void test_smoke_end_to_end(void **state)
 
     /* a second run of the same suite reuses the cached datasets and the
      * cells (cells are run-independent) */
-    st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s'",
-                f->harness, smoke, f->db, f->data, f->out);
-    assert_int_equal(st, 0);
+    out = run_suite_ok(f, smoke);
     assert_false(tu_contains(out, "generating dataset"));
     free(out);
     assert_int_equal(q_int(f->db, "SELECT count(*) FROM cells"), 4);
@@ -406,24 +427,6 @@ static void test_smoke_end_to_end(void **state)
     st = tu_run(&out, "'%s' verify --db '%s'", f->harness, db2);
     assert_int_equal(st, 0);
     free(out);
-}
-
-/* A tiny alma-xc66 suite (32x32 images, 2 repeats) named name with the
- * given extra lines, written to DIR/name.yaml and run into the fixture's
- * database; returns run-suite's output (the caller frees it). */
-static char *run_tiny_suite(fx *f, char *path, size_t n, const char *name, const char *extra)
-{
-    char text[1024], *out = NULL;
-    snprintf(path, n, "%s/%s.yaml", f->dir, name);
-    snprintf(text, sizeof text,
-             "name: %s\ndatasets: [alma-xc66]\nscale: 0.0001\nimage: 32x32\nrepeats: 2\n%s",
-             name, extra);
-    write_file(path, text);
-    int st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s'",
-                    f->harness, path, f->db, f->data, f->out);
-    if (st) fprintf(stderr, "%s\n", out);
-    assert_int_equal(st, 0);
-    return out;
 }
 
 /* warmup: each cell runs unrecorded first (a line per warm-up run), its
