@@ -184,6 +184,43 @@ static void sweeps(bcell *cells, int n, const char *key, double dflt, const char
     free(done);
 }
 
+/*
+ * The recording machine's settings that move timings (runs.tuning), one
+ * line; with a balloon's free page reporting on, a note: memory freed a
+ * moment ago goes back to the host, and each process that touches it
+ * again pays a host fault per page, which falls on every MPI rank's set-up.
+ */
+static void print_tuning(sqlite3 *db, int64_t run)
+{
+    sqlite3_stmt *st;
+    json_t *t = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT tuning FROM runs WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, run);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+        t = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    sqlite3_finalize(st);
+    if (!json_is_object(t)) {
+        printf("  machine settings: not recorded\n\n");
+        json_decref(t);
+        return;
+    }
+    json_t *rep = json_object_get(t, "free_page_reporting");
+    printf("  machine settings: huge pages %s (defrag %s), CPU governor %s, free page reporting %s",
+           pstr(t, "thp_enabled", "?"), pstr(t, "thp_defrag", "?"),
+           pstr(t, "cpufreq_governor", "none"),
+           json_is_true(rep) ? "on" : json_is_false(rep) ? "off" : "n/a (no virtio bus)");
+    if (json_is_true(rep)) {
+        json_t *o = json_object_get(t, "page_reporting_order");
+        if (json_is_integer(o)) printf(" (order %lld)", (long long)json_integer_value(o));
+        printf("\n    note: this VM hands free memory back to its host; a process that touches\n"
+               "    memory freed a moment ago pays a host fault per page (the ranks' set-up\n"
+               "    and first chunk: README, \"Measured on this machine\")");
+    }
+    printf("\n\n");
+    json_decref(t);
+}
+
 int hx_cmd_bench(int argc, char **argv)
 {
     const char *dbpath = RES_DEFAULT_DB, *suite = "bench";
@@ -248,6 +285,7 @@ int hx_cmd_bench(int argc, char **argv)
     }
     sqlite3_finalize(st);
     printf("bench: run %lld of '%s' in %s, %d cells\n\n", (long long)run, suite, dbpath, n);
+    print_tuning(db, run);
     printf("  %-48s %8s %11s %11s %9s %10s\n", "cell", "wall s", "grid M/s/t", "cube M/s",
            "sched us", "spill MB");
     double best_rate = 0;

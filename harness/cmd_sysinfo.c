@@ -1,11 +1,14 @@
 /*
  * cmd_sysinfo.c: `harness sysinfo [--json] [--dir DIR]` — what this machine
  * offers for benchmarking (cores, memory, disk, MPI, PAPI counters and
- * software-defined events, library versions). The facts come from
- * prof_sysinfo_json(); this file only prints them, as text or JSON.
+ * software-defined events, library versions, the settings that move
+ * timings). The facts come from prof_sysinfo_json() and, for the settings,
+ * res_tuning_collect() (what every run records); this file only prints them,
+ * as text or JSON.
  */
 #include "harness/harness.h"
 #include "profiles/profiles.h"
+#include "results/results.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -94,6 +97,15 @@ static void print_text(FILE *f, const json_t *j)
     if (json_is_integer(json_object_get(m, "cgroup_limit")))
         fprintf(f, ", container limit %s", bytes(b3, sizeof b3, json_object_get(m, "cgroup_limit")));
     fprintf(f, "\n");
+    const json_t *t = json_object_get(j, "tuning");
+    const json_t *rep = json_object_get(t, "free_page_reporting");
+    fprintf(f, "%-16s huge pages %s (defrag %s), CPU governor %s, free page reporting %s",
+            "memory tuning", str(t, "thp_enabled", "?"), str(t, "thp_defrag", "?"),
+            str(t, "cpufreq_governor", "none"),
+            json_is_true(rep) ? "on" : json_is_false(rep) ? "off" : "n/a");
+    if (json_is_integer(json_object_get(t, "page_reporting_order")))
+        fprintf(f, " (order %s)", num(b1, sizeof b1, t, "page_reporting_order"));
+    fprintf(f, "\n");
     const json_t *d = json_object_get(j, "disk");
     fprintf(f, "%-16s %s free of %s under %s\n", "disk",
             bytes(b1, sizeof b1, json_object_get(d, "free_bytes")),
@@ -156,6 +168,13 @@ int hx_cmd_sysinfo(int argc, char **argv)
     }
     json_t *j = prof_sysinfo_json(&e, dir);
     if (!j) return hx_fail("sysinfo", &e);
+    char tuning[1024];
+    res_tuning_collect(NULL, tuning, sizeof tuning);
+    json_t *t = json_loads(tuning, 0, NULL);
+    if (!t || json_object_set_new(j, "tuning", t) != 0) {
+        json_decref(j);
+        return hx_fail("sysinfo", &(ib_err){IB_ENOMEM, "out of memory describing the system"});
+    }
     int rc = 0;
     if (json) {
         if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) rc = 1;

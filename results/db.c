@@ -1,7 +1,8 @@
 /*
  * db.c: opening the results database — WAL, foreign keys, the bounded busy
  * timeout — and the schema: version 1 (the initial minimal schema) and the
- * forward migration to version 2 (the current one). A new database is
+ * forward migrations to version 2 and to version 3 (the current one: the
+ * run's timing-relevant machine settings). A new database is
  * built by running every migration from version 0, so the migration path
  * is the only path and is exercised on every fresh file.
  */
@@ -138,8 +139,14 @@ static const char migrate_v1_v2[] =
     "  source TEXT CHECK(source IN ('seed-study','casa-log','manual')),\n"
     "  label TEXT, note TEXT);\n";
 
+/* Version 3: what a run records of the machine's settings that move
+ * timings (huge pages, the CPU governor, a balloon's free page reporting:
+ * res_tuning_collect), as JSON; NULL for runs recorded before. */
+static const char migrate_v2_v3[] = "ALTER TABLE runs ADD COLUMN tuning TEXT;\n";
+
 /* migrations[v] takes a database from version v to v + 1. */
-static const char *const migrations[RES_SCHEMA_VERSION] = {schema_v1, migrate_v1_v2};
+static const char *const migrations[RES_SCHEMA_VERSION] = {schema_v1, migrate_v1_v2,
+                                                           migrate_v2_v3};
 
 /* ---- helpers shared by the module ---------------------------------- */
 

@@ -1,12 +1,14 @@
 /*
  * provenance.c: what a run records about where and with what it ran —
  * git commit and dirty flag, compiler and build flags, host, CPU, cores,
- * memory, kernel, library versions (from their version APIs) and the
- * environment variables that change how the imager runs.
+ * memory, kernel, library versions (from their version APIs), the
+ * environment variables that change how the imager runs, and the machine
+ * settings that move timings (res_tuning_collect).
  */
 #define _GNU_SOURCE
 #include "results/results.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -152,6 +154,81 @@ static void env(char *out, size_t n)
     json_decref(o);
 }
 
+/* The first line of root/rel into out; 0 when the file could be read. */
+static int sys_line(const char *root, const char *rel, char *out, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int ok = fgets(out, (int)n, f) != NULL;
+    fclose(f);
+    out[strcspn(out, "\n")] = '\0';
+    return ok ? 0 : -1;
+}
+
+/* The [selected] word of a sysfs choice file ("always [madvise] never"). */
+static void sys_choice(json_t *o, const char *key, const char *root, const char *rel)
+{
+    char buf[256];
+    if (sys_line(root, rel, buf, sizeof buf) != 0) return;
+    char *a = strchr(buf, '['), *b = a ? strchr(a, ']') : NULL;
+    if (a && b) {
+        *b = '\0';
+        json_add(o, key, a + 1);
+    } else {
+        json_add(o, key, buf);
+    }
+}
+
+/*
+ * Does a virtio memory balloon with free page reporting run here? Its
+ * device id is 5; feature bit 5 (VIRTIO_BALLOON_F_REPORTING) is character
+ * 5 of the device's features string. 1 yes, 0 no, -1 no virtio bus.
+ */
+static int balloon_reporting(const char *root)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/bus/virtio/devices", root);
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') continue;
+        char rel[512], buf[512];
+        snprintf(rel, sizeof rel, "bus/virtio/devices/%.200s/device", de->d_name);
+        if (sys_line(root, rel, buf, sizeof buf) != 0 || strtol(buf, NULL, 16) != 5) continue;
+        snprintf(rel, sizeof rel, "bus/virtio/devices/%.200s/features", de->d_name);
+        found = sys_line(root, rel, buf, sizeof buf) == 0 && strlen(buf) > 5 && buf[5] == '1';
+    }
+    closedir(d);
+    return found;
+}
+
+void res_tuning_collect(const char *sysroot, char *out, size_t n)
+{
+    out[0] = '\0';
+    json_t *o = json_object();
+    if (!o) return;
+    const char *root = sysroot ? sysroot : "/sys";
+    sys_choice(o, "thp_enabled", root, "kernel/mm/transparent_hugepage/enabled");
+    sys_choice(o, "thp_defrag", root, "kernel/mm/transparent_hugepage/defrag");
+    sys_choice(o, "cpufreq_governor", root, "devices/system/cpu/cpu0/cpufreq/scaling_governor");
+    int rep = balloon_reporting(root);
+    if (rep >= 0) json_object_set_new(o, "free_page_reporting", json_boolean(rep));
+    char buf[64];
+    if (rep > 0 &&
+        sys_line(root, "module/page_reporting/parameters/page_reporting_order", buf,
+                 sizeof buf) == 0)
+        json_object_set_new(o, "page_reporting_order", json_integer(strtol(buf, NULL, 10)));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    if (s && strlen(s) < n) snprintf(out, n, "%s", s);
+    free(s);
+    json_decref(o);
+}
+
 void res_provenance_collect(res_provenance *p)
 {
     memset(p, 0, sizeof *p);
@@ -204,4 +281,5 @@ void res_provenance_collect(res_provenance *p)
     p->mem_bytes = pages > 0 && page > 0 ? (int64_t)pages * page : -1;
     libs(p->libs, sizeof p->libs);
     env(p->env, sizeof p->env);
+    res_tuning_collect(NULL, p->tuning, sizeof p->tuning);
 }

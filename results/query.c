@@ -87,7 +87,7 @@ static int print_provenance(ib_err *e, res_db *db, int64_t run_id, FILE *f)
         "suite",    "suite_file", "suite_hash", "started_at", "ended_at",
         "status",   "command",    "git_commit", "git_dirty",  "compiler",
         "cflags",   "host",       "cpu_model",  "cores",      "mem_bytes",
-        "kernel",   "libs",       "env",        NULL};
+        "kernel",   "libs",       "env",        "tuning",     NULL};
     char sql[512] = "SELECT ";
     for (int i = 0; fields[i]; i++) {
         strcat(sql, i ? ", " : "");

@@ -25,7 +25,7 @@
 #include "common/common.h"
 
 /* Schema version this program writes; older databases are migrated. */
-#define RES_SCHEMA_VERSION 2
+#define RES_SCHEMA_VERSION 3
 #define RES_DEFAULT_DB "results/imbench.db"
 #define RES_BUSY_MS_DEFAULT 5000
 
@@ -95,6 +95,7 @@ typedef struct res_provenance {
     char kernel[256];       /* uname release + version */
     char libs[1024];        /* JSON object: library -> version */
     char env[8192];         /* JSON object of relevant environment variables */
+    char tuning[1024];      /* JSON object: settings that move timings (below) */
     char command[2048];     /* the command line, set by the caller */
 } res_provenance;
 
@@ -104,6 +105,18 @@ typedef struct res_provenance {
  * --version` gives the Open MPI version. command is left empty.
  */
 void res_provenance_collect(res_provenance *p);
+
+/*
+ * The machine's settings that move timings, as a JSON object into out ("" if
+ * it cannot be built), read under sysroot (NULL: /sys): transparent huge
+ * pages ("thp_enabled", "thp_defrag"), the CPU frequency governor
+ * ("cpufreq_governor"), and whether a virtio balloon reports free memory
+ * to the host ("free_page_reporting", with "page_reporting_order" when it
+ * does: free blocks of 2^order pages go back to the host, and the next
+ * touch of such memory costs a host fault). Settings this machine does not
+ * have are left out.
+ */
+void res_tuning_collect(const char *sysroot, char *out, size_t n);
 
 /* ------------------------------------------------------------------ */
 /* Runs, cells, attempts (store.c)                                     */

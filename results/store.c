@@ -22,7 +22,7 @@ int res_run_begin(ib_err *e, res_db *db, const char *suite, const char *suite_fi
     static const char sql[] =
         "INSERT INTO runs(suite, suite_file, suite_hash, started_at, status, command,"
         " git_commit, git_dirty, compiler, cflags, host, cpu_model, cores, mem_bytes,"
-        " kernel, libs, env) VALUES(?,?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?,?)";
+        " kernel, libs, env, tuning) VALUES(?,?,?,?,'running',?,?,?,?,?,?,?,?,?,?,?,?,?)";
     int r = res__begin(e, db);
     if (r) return r;
     sqlite3_stmt *st;
@@ -47,6 +47,7 @@ int res_run_begin(ib_err *e, res_db *db, const char *suite, const char *suite_fi
     TXT(14, kernel);
     TXT(15, libs);
     TXT(16, env);
+    TXT(17, tuning);
 #undef TXT
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);

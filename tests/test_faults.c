@@ -1028,12 +1028,12 @@ static void test_newer_schema(void **state)
     free(o);
     sqlite3 *h = NULL;
     assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h, "INSERT INTO schema_version VALUES(3, 'future')", NULL, NULL,
+    assert_int_equal(sqlite3_exec(h, "INSERT INTO schema_version VALUES(4, 'future')", NULL, NULL,
                                   NULL),
                      SQLITE_OK);
     sqlite3_close(h);
-    snprintf(want, sizeof want, "database '%s' has schema version 3, newer than this program "
-                                "(version 2): use a newer imbench", db);
+    snprintf(want, sizeof want, "database '%s' has schema version 4, newer than this program "
+                                "(version 3): use a newer imbench", db);
     int st = tu_run(&o, "'%s' list --db '%s'", f->harness, db);
     assert_int_equal(st, 1);
     assert_true(tu_contains(o, "harness list: "));
@@ -1046,7 +1046,7 @@ static void test_newer_schema(void **state)
     assert_false(tu_contains(o, "cell 1/"));
     free(o);
     assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 0);
-    assert_int_equal(q_int(db, "SELECT max(version) FROM schema_version"), 3);
+    assert_int_equal(q_int(db, "SELECT max(version) FROM schema_version"), 4);
 }
 
 int main(void)

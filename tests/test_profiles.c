@@ -535,6 +535,7 @@ static void test_harness_sysinfo(void **state)
     assert_true(tu_contains(out, "cores"));
     assert_true(tu_contains(out, "papi"));
     assert_true(tu_contains(out, "libraries"));
+    assert_true(tu_contains(out, "memory tuning    huge pages "));
     free(out);
 
     rc = tu_run(&out, "%s sysinfo --json 2>/dev/null", tu_bin("harness"));
@@ -544,6 +545,13 @@ static void test_harness_sysinfo(void **state)
     free(out);
     if (!j) fail_msg("sysinfo --json does not parse: %s", err.text);
     check_sysinfo(j);
+    /* the settings every run records (res_tuning_collect), as that parses */
+    json_t *t = json_object_get(j, "tuning");
+    assert_true(json_is_object(t));
+    json_t *rep = json_object_get(t, "free_page_reporting");
+    json_t *order = json_object_get(t, "page_reporting_order");
+    if (!json_is_true(rep)) assert_null(order); /* an order only where reporting runs */
+    else if (order) assert_true(json_integer_value(order) >= 0);
     json_decref(j);
 
     rc = tu_run(&out, "%s sysinfo --bogus", tu_bin("harness"));

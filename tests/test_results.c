@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "results/results.h"
 #include "tests/testutil.h"
@@ -194,7 +195,7 @@ static void test_schema_created(void **state)
     int v = 0;
     assert_int_equal(res_schema_version(&e, db, &v), 0);
     assert_int_equal(v, RES_SCHEMA_VERSION);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 3);
     static const char *const tables[] = {"schema_version", "runs",   "cells",    "attempts",
                                          "metrics",        "phases", "counters", "tasks",
                                          "comm",           "baselines", NULL};
@@ -205,8 +206,8 @@ static void test_schema_created(void **state)
                  tables[i]);
         assert_int_equal(q_int(db, sql), 1);
     }
-    /* both migrations are recorded; WAL is on; the later tables start empty */
-    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 2);
+    /* every migration is recorded; WAL is on; the later tables start empty */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 3);
     char *mode = q_text(db, "PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
     free(mode);
@@ -216,7 +217,7 @@ static void test_schema_created(void **state)
     res_close(db);
     f->db = NULL;
     db = open_ok(f);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 2);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 3);
     int problems = -1;
     FILE *out = tmpfile();
     assert_int_equal(res_verify(&e, db, out, &problems), 0);
@@ -275,8 +276,10 @@ static void test_migrate_v1(void **state)
     res_db *db = open_ok(f);
     int v = 0;
     assert_int_equal(res_schema_version(&e, db, &v), 0);
-    assert_int_equal(v, 2);
-    /* data kept, columns filled from the parameters JSON */
+    assert_int_equal(v, 3);
+    /* data kept, columns filled from the parameters JSON; old runs have no
+     * recorded machine settings */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM runs WHERE tuning IS NULL"), 2);
     assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 2);
     assert_int_equal(q_int(db, "SELECT count(*) FROM attempts"), 2);
     assert_int_equal(q_int(db, "SELECT chunks FROM cells WHERE id = 1"), 64);
@@ -299,7 +302,7 @@ static void test_migrate_v1(void **state)
     assert_non_null(s);
     assert_true(tu_contains(s, "migrated"));
     free(s);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 2);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 3);
     /* the new schema works on the migrated data */
     int64_t cell = new_cell(db, "h1", 64);
     assert_int_equal(cell, 1);
@@ -320,10 +323,10 @@ static void test_refuse_newer_and_foreign(void **state)
     open_ok(f);
     res_close(f->db);
     f->db = NULL;
-    raw_exec(f->path, "INSERT INTO schema_version VALUES(3, 'future')");
+    raw_exec(f->path, "INSERT INTO schema_version VALUES(4, 'future')");
     assert_int_equal(res_open(&e, f->path, NULL, &f->db), IB_EUNSUPPORTED);
     assert_null(f->db);
-    assert_true(tu_contains(e.msg, "schema version 3"));
+    assert_true(tu_contains(e.msg, "schema version 4"));
     assert_true(tu_contains(e.msg, "newer than this program"));
     assert_true(tu_contains(e.msg, f->path));
 
@@ -887,6 +890,78 @@ static void test_provenance(void **state)
     json_decref(env);
 }
 
+/* Write text to root/rel, creating the directories on the way. */
+static void put(const char *root, const char *rel, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    for (char *q = path + strlen(root) + 1; (q = strchr(q, '/')) != NULL; q++) {
+        *q = '\0';
+        (void)mkdir(path, 0755);
+        *q = '/';
+    }
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The timing-relevant settings, read from a made-up /sys: the selected
+ * word of a choice file, a balloon's reporting bit, absent settings left
+ * out; then a run stores what this machine has. */
+static void test_tuning(void **state)
+{
+    fx *f = *state;
+    char *root = tu_mkdtemp("sys");
+    char out[1024];
+    res_tuning_collect(root, out, sizeof out);
+    assert_string_equal(out, "{}"); /* nothing there: nothing claimed */
+    put(root, "kernel/mm/transparent_hugepage/enabled", "always [madvise] never\n");
+    put(root, "kernel/mm/transparent_hugepage/defrag", "always defer [never]\n");
+    put(root, "devices/system/cpu/cpu0/cpufreq/scaling_governor", "performance\n");
+    put(root, "bus/virtio/devices/virtio1/device", "0x0002\n"); /* a disk */
+    put(root, "bus/virtio/devices/virtio1/features", "001000100110\n");
+    put(root, "bus/virtio/devices/virtio0/device", "0x0005\n"); /* the balloon */
+    put(root, "bus/virtio/devices/virtio0/features", "010000100000\n");
+    put(root, "module/page_reporting/parameters/page_reporting_order", "9\n");
+    res_tuning_collect(root, out, sizeof out);
+    json_t *j = parse_json(out);
+    assert_string_equal(json_string_value(json_object_get(j, "thp_enabled")), "madvise");
+    assert_string_equal(json_string_value(json_object_get(j, "thp_defrag")), "never");
+    assert_string_equal(json_string_value(json_object_get(j, "cpufreq_governor")), "performance");
+    assert_true(json_is_false(json_object_get(j, "free_page_reporting")));
+    assert_null(json_object_get(j, "page_reporting_order")); /* only said when reporting */
+    json_decref(j);
+    put(root, "bus/virtio/devices/virtio0/features", "011001010000\n"); /* bit 5 set */
+    res_tuning_collect(root, out, sizeof out);
+    j = parse_json(out);
+    assert_true(json_is_true(json_object_get(j, "free_page_reporting")));
+    assert_int_equal(json_integer_value(json_object_get(j, "page_reporting_order")), 9);
+    json_decref(j);
+    tu_rmtree(root);
+    free(root);
+
+    /* a run stores this machine's settings, and `show` prints them */
+    res_db *db = open_ok(f);
+    int64_t run = new_run(db, "tuned");
+    char *t = q_text(db, "SELECT tuning FROM runs ORDER BY id DESC LIMIT 1");
+    assert_non_null(t);
+    j = parse_json(t);
+    assert_true(json_is_object(j));
+    json_decref(j);
+    FILE *o = tmpfile();
+    ib_err e;
+    ib_err_init(&e);
+    assert_int_equal(res_print_run(&e, db, run, o), 0);
+    rewind(o);
+    char buf[65536];
+    size_t k = fread(buf, 1, sizeof buf - 1, o);
+    buf[k] = '\0';
+    fclose(o);
+    if (strcmp(t, "{}") != 0) assert_true(tu_contains(buf, "tuning"));
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -905,6 +980,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_show_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
         cmocka_unit_test(test_provenance),
+        cmocka_unit_test_setup_teardown(test_tuning, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,7 +110,9 @@ static void smoke_path(char *out, size_t n)
 }
 
 /* The first column of the one row sql returns, as an integer or a real. */
-static void q_row(const char *db, const char *sql, int64_t *i, double *d)
+/* The first row's first column: as an integer (i), a double (d) or a copy
+ * of its text (t, NULL for SQL NULL); any may be NULL. */
+static void q_row(const char *db, const char *sql, int64_t *i, double *d, char **t)
 {
     sqlite3 *h;
     assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -122,6 +124,10 @@ static void q_row(const char *db, const char *sql, int64_t *i, double *d)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     if (i) *i = sqlite3_column_int64(st, 0);
     if (d) *d = sqlite3_column_double(st, 0);
+    if (t) {
+        const unsigned char *x = sqlite3_column_text(st, 0);
+        *t = x ? strdup((const char *)x) : NULL;
+    }
     sqlite3_finalize(st);
     sqlite3_close(h);
 }
@@ -129,14 +135,14 @@ static void q_row(const char *db, const char *sql, int64_t *i, double *d)
 static int64_t q_int(const char *db, const char *sql)
 {
     int64_t v;
-    q_row(db, sql, &v, NULL);
+    q_row(db, sql, &v, NULL, NULL);
     return v;
 }
 
 static double q_dbl(const char *db, const char *sql)
 {
     double v;
-    q_row(db, sql, NULL, &v);
+    q_row(db, sql, NULL, &v, NULL);
     return v;
 }
 
@@ -490,6 +496,16 @@ static void test_bench_report(void **state)
     assert_int_equal(nsweep, 2);
     assert_int_equal(nopt, 2);
     assert_true(tu_contains(out, "gridding rate, 1 thread, standard: "));
+    /* the run recorded this machine's settings, and they are printed */
+    char *t = NULL;
+    q_row(f->db, "SELECT tuning FROM runs ORDER BY id DESC LIMIT 1", NULL, NULL, &t);
+    assert_non_null(t);
+    assert_true(t[0] == '{');
+    assert_true(tu_contains(out, "  machine settings: huge pages "));
+    assert_false(tu_contains(out, "machine settings: not recorded"));
+    if (tu_contains(t, "\"free_page_reporting\":true"))
+        assert_true(tu_contains(out, "free page reporting on"));
+    free(t);
     /* 2 repeats: each median is the mean of the two */
     const char *line = strstr(out, "thread efficiency 2 vs 1: alma-xc66 standard W=7 n=1 t=1 ch=1 ");
     assert_non_null(line);
