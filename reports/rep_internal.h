@@ -176,6 +176,7 @@ typedef struct rep_run_data {
     int64_t id;
     char *suite, *suite_file, *suite_hash, *started, *ended, *status, *command;
     char *git_commit, *compiler, *cflags, *host, *cpu, *kernel, *libs, *env;
+    char *tuning; /* JSON: the settings that move timings (runs.tuning), or NULL */
     int git_dirty;      /* -1 unknown */
     int cores;          /* 0 unknown */
     double mem_bytes;   /* 0 unknown */

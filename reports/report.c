@@ -140,6 +140,7 @@ static void provenance(ctx *c)
     if (r->mem_bytes > 0) rep__fmt(buf, sizeof buf, r->mem_bytes, "bytes");
     kv(d, t, "memory", r->mem_bytes > 0 ? buf : NULL);
     kv(d, t, "kernel", r->kernel);
+    kv(d, t, "memory tuning", r->tuning);
 }
 
 static void metric_cell(rep__doc *d, size_t t, const rep_cell_data *cl, const char *name)

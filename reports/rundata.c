@@ -139,7 +139,7 @@ void rep__run_release(rep_run_data *r)
     if (!r) return;
     char **s[] = {&r->suite, &r->suite_file, &r->suite_hash, &r->started, &r->ended,
                   &r->status, &r->command, &r->git_commit, &r->compiler, &r->cflags,
-                  &r->host, &r->cpu, &r->kernel, &r->libs, &r->env};
+                  &r->host, &r->cpu, &r->kernel, &r->libs, &r->env, &r->tuning};
     for (size_t i = 0; i < sizeof s / sizeof *s; i++) ib_free(*s[i]);
     for (size_t i = 0; i < r->ncells; i++) {
         rep_cell_data *c = &r->cells[i];
@@ -210,7 +210,7 @@ static int load_info(ib_err *e, res_db *db, int64_t run_id, rep_run_data *r)
     int rc = rep__prepare(e, db,
                           "SELECT suite, suite_file, suite_hash, started_at, ended_at, status,"
                           " command, git_commit, git_dirty, compiler, cflags, host, cpu_model,"
-                          " cores, mem_bytes, kernel, libs, env FROM runs WHERE id = ?",
+                          " cores, mem_bytes, kernel, libs, env, tuning FROM runs WHERE id = ?",
                           &st);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, run_id);
@@ -243,6 +243,7 @@ static int load_info(ib_err *e, res_db *db, int64_t run_id, rep_run_data *r)
     r->kernel = rep__coldup(st, 15);
     r->libs = rep__coldup(st, 16);
     r->env = rep__coldup(st, 17);
+    r->tuning = rep__coldup(st, 18);
     sqlite3_finalize(st);
     if (!r->suite) r->suite = ib_strdup("run");
     return r->suite ? 0 : ib_error(e, IB_ENOMEM, "out of memory reading run %lld",

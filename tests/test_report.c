@@ -263,6 +263,7 @@ static void build(fixture *fx)
     snprintf(p.cpu_model, sizeof p.cpu_model, "Test CPU @ 2 GHz");
     snprintf(p.compiler, sizeof p.compiler, "gcc 12.2.0");
     snprintf(p.libs, sizeof p.libs, "{\"fftw\": \"3.3.10\"}");
+    snprintf(p.tuning, sizeof p.tuning, "{\"free_page_reporting\":true,\"page_reporting_order\":9}");
     snprintf(p.command, sizeof p.command, "harness run-suite fixture.yaml");
     p.cores = 8;
     p.mem_bytes = 16000000000LL;
@@ -426,6 +427,7 @@ static void test_report_contents(void **state)
                           "<table class=\"kf\">", "<table class=\"cost\">",
                           "<table class=\"extrap\">", "<table class=\"baselines\">",
                           "testhost", "Test CPU @ 2 GHz", "0123abcd (clean)",
+                          "memory tuning", "page_reporting_order", /* runs.tuning */
                           "no hardware counters: PAPI reported",
                           "PAPI_ENOCMP: no hardware counters on this virtual machine",
                           "attempt timeout", "attempt failed", "killed: timeout",
