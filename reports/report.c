@@ -108,6 +108,32 @@ static void kv(rep__doc *d, size_t t, const char *k, const char *v)
     rep__doc_cell(d, t, "%s", v && *v ? v : "(not recorded)");
 }
 
+/* runs.tuning as words ("huge pages madvise (defrag madvise), free page
+ * reporting on (order 9)"), the JSON itself if it is not an object, NULL
+ * when not recorded. */
+static const char *tuning_text(const char *json, char *buf, size_t n)
+{
+    if (!json) return NULL;
+    json_t *t = json_loads(json, 0, NULL);
+    if (!json_is_object(t)) {
+        json_decref(t);
+        return json;
+    }
+    const char *thp = json_string_value(json_object_get(t, "thp_enabled"));
+    const char *defrag = json_string_value(json_object_get(t, "thp_defrag"));
+    const char *gov = json_string_value(json_object_get(t, "cpufreq_governor"));
+    json_t *rep = json_object_get(t, "free_page_reporting");
+    json_t *order = json_object_get(t, "page_reporting_order");
+    char ord[32] = "";
+    if (json_is_integer(order))
+        snprintf(ord, sizeof ord, " (order %lld)", (long long)json_integer_value(order));
+    snprintf(buf, n, "huge pages %s (defrag %s), CPU governor %s, free page reporting %s%s",
+             thp ? thp : "?", defrag ? defrag : "?", gov ? gov : "none",
+             json_is_true(rep) ? "on" : json_is_false(rep) ? "off" : "n/a", ord);
+    json_decref(t);
+    return buf;
+}
+
 static void provenance(ctx *c)
 {
     rep_run_data *r = &c->run;
@@ -140,7 +166,8 @@ static void provenance(ctx *c)
     if (r->mem_bytes > 0) rep__fmt(buf, sizeof buf, r->mem_bytes, "bytes");
     kv(d, t, "memory", r->mem_bytes > 0 ? buf : NULL);
     kv(d, t, "kernel", r->kernel);
-    kv(d, t, "memory tuning", r->tuning);
+    char tun[512];
+    kv(d, t, "memory tuning", tuning_text(r->tuning, tun, sizeof tun));
 }
 
 static void metric_cell(rep__doc *d, size_t t, const rep_cell_data *cl, const char *name)

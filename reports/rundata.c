@@ -408,6 +408,17 @@ static int load_warnings(ib_err *e, res_db *db, rep_run_data *r)
         warn(r, "run %lld has status '%s': its results may be partial", (long long)r->id,
              r->status))
         return ib_error(e, IB_ENOMEM, "out of memory");
+    /* the machine handed freed memory back to its host while the run ran:
+     * every process's first touch of memory may have been slow */
+    json_t *tun = r->tuning ? json_loads(r->tuning, 0, NULL) : NULL;
+    int reporting = json_is_true(json_object_get(tun, "free_page_reporting"));
+    json_decref(tun);
+    if (reporting &&
+        warn(r, "free page reporting was on: this VM hands freed memory back to its host, so "
+                "a process's first touch of memory can cost a host fault per page; MPI ranks, "
+                "which start after mpirun and MPI_Init, pay it most (README, \"Measured on "
+                "this machine\")"))
+        return ib_error(e, IB_ENOMEM, "out of memory");
     sqlite3_stmt *st;
     /* counters: one line per source and reason, naming the events (the
      * imager gives each event its own "EVENT: reason") */
