@@ -205,14 +205,10 @@ static void print_tuning(sqlite3 *db, int64_t run)
         json_decref(t);
         return;
     }
-    json_t *rep = json_object_get(t, "free_page_reporting");
-    printf("  machine settings: huge pages %s (defrag %s), CPU governor %s, free page reporting %s",
-           pstr(t, "thp_enabled", "?"), pstr(t, "thp_defrag", "?"),
-           pstr(t, "cpufreq_governor", "none"),
-           json_is_true(rep) ? "on" : json_is_false(rep) ? "off" : "n/a (no virtio bus)");
-    if (json_is_true(rep)) {
-        json_t *o = json_object_get(t, "page_reporting_order");
-        if (json_is_integer(o)) printf(" (order %lld)", (long long)json_integer_value(o));
+    char text[512];
+    res_tuning_describe(t, text, sizeof text);
+    printf("  machine settings: %s", text);
+    if (json_is_true(json_object_get(t, "free_page_reporting"))) {
         printf("\n    note: this VM hands free memory back to its host; a process that touches\n"
                "    memory freed a moment ago pays a host fault per page (the ranks' set-up\n"
                "    and first chunk: README, \"Measured on this machine\")");

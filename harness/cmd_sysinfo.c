@@ -97,15 +97,9 @@ static void print_text(FILE *f, const json_t *j)
     if (json_is_integer(json_object_get(m, "cgroup_limit")))
         fprintf(f, ", container limit %s", bytes(b3, sizeof b3, json_object_get(m, "cgroup_limit")));
     fprintf(f, "\n");
-    const json_t *t = json_object_get(j, "tuning");
-    const json_t *rep = json_object_get(t, "free_page_reporting");
-    fprintf(f, "%-16s huge pages %s (defrag %s), CPU governor %s, free page reporting %s",
-            "memory tuning", str(t, "thp_enabled", "?"), str(t, "thp_defrag", "?"),
-            str(t, "cpufreq_governor", "none"),
-            json_is_true(rep) ? "on" : json_is_false(rep) ? "off" : "n/a");
-    if (json_is_integer(json_object_get(t, "page_reporting_order")))
-        fprintf(f, " (order %s)", num(b1, sizeof b1, t, "page_reporting_order"));
-    fprintf(f, "\n");
+    char text[512];
+    res_tuning_describe(json_object_get(j, "tuning"), text, sizeof text);
+    fprintf(f, "%-16s %s\n", "memory tuning", text);
     const json_t *d = json_object_get(j, "disk");
     fprintf(f, "%-16s %s free of %s under %s\n", "disk",
             bytes(b1, sizeof b1, json_object_get(d, "free_bytes")),

@@ -108,30 +108,16 @@ static void kv(rep__doc *d, size_t t, const char *k, const char *v)
     rep__doc_cell(d, t, "%s", v && *v ? v : "(not recorded)");
 }
 
-/* runs.tuning as words ("huge pages madvise (defrag madvise), free page
- * reporting on (order 9)"), the JSON itself if it is not an object, NULL
- * when not recorded. */
+/* runs.tuning in words (res_tuning_describe), the text itself if it is not
+ * a JSON object, NULL when not recorded. */
 static const char *tuning_text(const char *json, char *buf, size_t n)
 {
     if (!json) return NULL;
     json_t *t = json_loads(json, 0, NULL);
-    if (!json_is_object(t)) {
-        json_decref(t);
-        return json;
-    }
-    const char *thp = json_string_value(json_object_get(t, "thp_enabled"));
-    const char *defrag = json_string_value(json_object_get(t, "thp_defrag"));
-    const char *gov = json_string_value(json_object_get(t, "cpufreq_governor"));
-    json_t *rep = json_object_get(t, "free_page_reporting");
-    json_t *order = json_object_get(t, "page_reporting_order");
-    char ord[32] = "";
-    if (json_is_integer(order))
-        snprintf(ord, sizeof ord, " (order %lld)", (long long)json_integer_value(order));
-    snprintf(buf, n, "huge pages %s (defrag %s), CPU governor %s, free page reporting %s%s",
-             thp ? thp : "?", defrag ? defrag : "?", gov ? gov : "none",
-             json_is_true(rep) ? "on" : json_is_false(rep) ? "off" : "n/a", ord);
+    int ok = json_is_object(t);
+    if (ok) res_tuning_describe(t, buf, n);
     json_decref(t);
-    return buf;
+    return ok ? buf : json;
 }
 
 static void provenance(ctx *c)

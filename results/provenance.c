@@ -229,6 +229,21 @@ void res_tuning_collect(const char *sysroot, char *out, size_t n)
     json_decref(o);
 }
 
+void res_tuning_describe(const json_t *t, char *buf, size_t n)
+{
+    const char *thp = json_string_value(json_object_get(t, "thp_enabled"));
+    const char *defrag = json_string_value(json_object_get(t, "thp_defrag"));
+    const char *gov = json_string_value(json_object_get(t, "cpufreq_governor"));
+    const json_t *rep = json_object_get(t, "free_page_reporting");
+    const json_t *order = json_object_get(t, "page_reporting_order");
+    char ord[32] = "";
+    if (json_is_integer(order))
+        snprintf(ord, sizeof ord, " (order %lld)", (long long)json_integer_value(order));
+    snprintf(buf, n, "huge pages %s (defrag %s), CPU governor %s, free page reporting %s%s",
+             thp ? thp : "?", defrag ? defrag : "?", gov ? gov : "none",
+             json_is_true(rep) ? "on" : json_is_false(rep) ? "off" : "n/a", ord);
+}
+
 void res_provenance_collect(res_provenance *p)
 {
     memset(p, 0, sizeof *p);

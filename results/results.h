@@ -118,6 +118,13 @@ void res_provenance_collect(res_provenance *p);
  */
 void res_tuning_collect(const char *sysroot, char *out, size_t n);
 
+/*
+ * Those settings in words, into buf: "huge pages madvise (defrag madvise),
+ * CPU governor none, free page reporting on (order 9)"; "?", "none" and
+ * "n/a" for what t (an object from res_tuning_collect) does not hold.
+ */
+void res_tuning_describe(const json_t *t, char *buf, size_t n);
+
 /* ------------------------------------------------------------------ */
 /* Runs, cells, attempts (store.c)                                     */
 /* ------------------------------------------------------------------ */

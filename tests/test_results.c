@@ -937,6 +937,14 @@ static void test_tuning(void **state)
     j = parse_json(out);
     assert_true(json_is_true(json_object_get(j, "free_page_reporting")));
     assert_int_equal(json_integer_value(json_object_get(j, "page_reporting_order")), 9);
+    char words[512];
+    res_tuning_describe(j, words, sizeof words);
+    assert_string_equal(words, "huge pages madvise (defrag never), CPU governor performance, "
+                               "free page reporting on (order 9)");
+    json_decref(j);
+    j = json_object(); /* nothing known */
+    res_tuning_describe(j, words, sizeof words);
+    assert_string_equal(words, "huge pages ? (defrag ?), CPU governor none, free page reporting n/a");
     json_decref(j);
     tu_rmtree(root);
     free(root);
