@@ -360,7 +360,7 @@ static int scaling_figures(ctx *c, const char *ds, const char *slug, rep__series
         for (size_t k = 0; k < nbc && k < 8; k++) {
             char t[256];
             if (has_curve[k]) {
-                snprintf(t, sizeof t, "%s (%s, %s), normalised to its own 1-node time%s",
+                snprintf(t, sizeof t, "%s (%s, %s), over its own 1-node time%s",
                          bc[k].system, bc[k].source, bc[k].label,
                          bc[k].approx_nodes[bc[k].n - 1] ? "; nodes inferred from threads" : "");
                 rep__sb_printf(&g, ", \\\n     '%s' index %zu using 1:%s with linespoints "
