@@ -99,7 +99,7 @@ static void print_text(FILE *f, const json_t *j)
     fprintf(f, "\n");
     char text[512];
     res_tuning_describe(json_object_get(j, "tuning"), text, sizeof text);
-    fprintf(f, "%-16s %s\n", "memory tuning", text);
+    fprintf(f, "%-16s %s\n", "settings", text);
     const json_t *d = json_object_get(j, "disk");
     fprintf(f, "%-16s %s free of %s under %s\n", "disk",
             bytes(b1, sizeof b1, json_object_get(d, "free_bytes")),

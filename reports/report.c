@@ -153,7 +153,7 @@ static void provenance(ctx *c)
     kv(d, t, "memory", r->mem_bytes > 0 ? buf : NULL);
     kv(d, t, "kernel", r->kernel);
     char tun[512];
-    kv(d, t, "memory tuning", tuning_text(r->tuning, tun, sizeof tun));
+    kv(d, t, "settings that move timings", tuning_text(r->tuning, tun, sizeof tun));
 }
 
 static void metric_cell(rep__doc *d, size_t t, const rep_cell_data *cl, const char *name)

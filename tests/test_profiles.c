@@ -535,7 +535,7 @@ static void test_harness_sysinfo(void **state)
     assert_true(tu_contains(out, "cores"));
     assert_true(tu_contains(out, "papi"));
     assert_true(tu_contains(out, "libraries"));
-    assert_true(tu_contains(out, "memory tuning    huge pages "));
+    assert_true(tu_contains(out, "settings         huge pages "));
     free(out);
 
     rc = tu_run(&out, "%s sysinfo --json 2>/dev/null", tu_bin("harness"));

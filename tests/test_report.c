@@ -427,7 +427,7 @@ static void test_report_contents(void **state)
                           "<table class=\"kf\">", "<table class=\"cost\">",
                           "<table class=\"extrap\">", "<table class=\"baselines\">",
                           "testhost", "Test CPU @ 2 GHz", "0123abcd (clean)",
-                          "memory tuning", "free page reporting on (order 9)", /* runs.tuning */
+                          "settings that move timings", "free page reporting on (order 9)",
                           "free page reporting was on: this VM hands freed memory back",
                           "no hardware counters: PAPI reported",
                           "PAPI_ENOCMP: no hardware counters on this virtual machine",
