@@ -638,14 +638,6 @@ static void test_report_query_fails(void **state)
     free(o);
 }
 
-/* How many times needle occurs in text. */
-static int occurrences(const char *text, const char *needle)
-{
-    int n = 0;
-    for (const char *q = text; (q = strstr(q, needle)) != NULL; q += strlen(needle)) n++;
-    return n;
-}
-
 /* Bytes of a file, or -1. */
 static long file_size(const char *path)
 {
@@ -688,11 +680,11 @@ static void test_report_browser(void **state)
     snprintf(path, sizeof path, "%s/index.html", out);
     char *html = tu_slurp(path, NULL);
     assert_non_null(html);
-    int tables = occurrences(html, "<table"), imgs = occurrences(html, "<img");
+    int tables = tu_count(html, "<table"), imgs = tu_count(html, "<img");
     assert_true(tables >= 8);
     assert_true(imgs >= 4);
-    assert_int_equal(occurrences(o, "<table"), tables);
-    assert_int_equal(occurrences(o, "<img"), imgs);
+    assert_int_equal(tu_count(o, "<table"), tables);
+    assert_int_equal(tu_count(o, "<img"), imgs);
     assert_non_null(strstr(o, "Provenance of the run"));
     free(html);
     free(o);

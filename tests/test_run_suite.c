@@ -109,7 +109,6 @@ static void smoke_path(char *out, size_t n)
     repo_path(out, n, "workloads/suites/smoke.yaml");
 }
 
-/* The first column of the one row sql returns, as an integer or a real. */
 /* The first row's first column: as an integer (i), a double (d) or a copy
  * of its text (t, NULL for SQL NULL); any may be NULL. */
 static void q_row(const char *db, const char *sql, int64_t *i, double *d, char **t)
@@ -445,9 +444,7 @@ static void test_warmup(void **state)
     char path[4200];
     char *out = run_tiny_suite(f, path, sizeof path, "warm", "warmup: 1\naxes: {chunks: [1, 2]}\n");
     int st;
-    size_t nwarm = 0, nok = 0;
-    for (const char *q = out; (q = strstr(q, "warm-up alma-xc66")) != NULL; q++) nwarm++;
-    for (const char *q = out; (q = strstr(q, ": ok in ")) != NULL; q++) nok++;
+    int nwarm = tu_count(out, "warm-up alma-xc66"), nok = tu_count(out, ": ok in ");
     assert_int_equal(nwarm, 2);
     assert_int_equal(nok, 2);
     assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts"), 4);
@@ -473,6 +470,18 @@ static void test_warmup(void **state)
     free(out);
 }
 
+/* The mean recorded wall time of the 1-chunk cell with this many threads. */
+static double mean_wall_1chunk(const char *db, int threads)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT avg(m.value) FROM metrics m JOIN attempts a ON a.id = m.attempt_id "
+             "JOIN cells c ON c.id = a.cell_id WHERE m.name = 'wall_time' AND "
+             "json_extract(c.params, '$.threads') = %d AND json_extract(c.params, '$.chunks') = 1",
+             threads);
+    return q_dbl(db, sql);
+}
+
 /* `harness bench` on a run of a suite named bench: one thread-efficiency
  * line per pair of cells that differ only in threads, its value the ratio
  * of the recorded median wall times, one chunk sweep per thread count with
@@ -488,13 +497,9 @@ static void test_bench_report(void **state)
     int st = tu_run(&out, "'%s' bench --db '%s'", f->harness, f->db);
     if (st) fprintf(stderr, "%s\n", out);
     assert_int_equal(st, 0);
-    size_t neff = 0, nsweep = 0, nopt = 0;
-    for (const char *q = out; (q = strstr(q, "thread efficiency 2 vs 1: ")) != NULL; q++) neff++;
-    for (const char *q = out; (q = strstr(q, "chunk sweep: ")) != NULL; q++) nsweep++;
-    for (const char *q = out; (q = strstr(q, "optimum: ")) != NULL; q++) nopt++;
-    assert_int_equal(neff, 3);
-    assert_int_equal(nsweep, 2);
-    assert_int_equal(nopt, 2);
+    assert_int_equal(tu_count(out, "thread efficiency 2 vs 1: "), 3);
+    assert_int_equal(tu_count(out, "chunk sweep: "), 2);
+    assert_int_equal(tu_count(out, "optimum: "), 2);
     assert_true(tu_contains(out, "gridding rate, 1 thread, standard: "));
     /* the run recorded this machine's settings, and they are printed */
     char *t = NULL;
@@ -511,14 +516,7 @@ static void test_bench_report(void **state)
     assert_non_null(line);
     double eff = strtod(line + strlen("thread efficiency 2 vs 1: alma-xc66 standard W=7 n=1 t=1 ch=1 "),
                         NULL);
-    double want = q_dbl(f->db, "SELECT (SELECT avg(m.value) FROM metrics m JOIN attempts a ON "
-                               "a.id = m.attempt_id JOIN cells c ON c.id = a.cell_id WHERE "
-                               "m.name = 'wall_time' AND json_extract(c.params, '$.threads') = 1 "
-                               "AND json_extract(c.params, '$.chunks') = 1) / (SELECT "
-                               "avg(m.value) FROM metrics m JOIN attempts a ON a.id = "
-                               "m.attempt_id JOIN cells c ON c.id = a.cell_id WHERE m.name = "
-                               "'wall_time' AND json_extract(c.params, '$.threads') = 2 AND "
-                               "json_extract(c.params, '$.chunks') = 1) / 2");
+    double want = mean_wall_1chunk(f->db, 1) / mean_wall_1chunk(f->db, 2) / 2;
     assert_true(want > 0);
     assert_true(fabs(eff - want) <= 0.0005 + 1e-9);
     free(out);

@@ -91,6 +91,14 @@ int tu_contains(const char *haystack, const char *needle)
     return haystack && needle && strstr(haystack, needle) != NULL;
 }
 
+int tu_count(const char *haystack, const char *needle)
+{
+    int n = 0;
+    if (!haystack || !needle || !*needle) return 0;
+    for (const char *q = haystack; (q = strstr(q, needle)) != NULL; q += strlen(needle)) n++;
+    return n;
+}
+
 #define C_LIGHT 299792458.0
 
 /* A store with real earth-rotation tracks and exactly computed (2-D)

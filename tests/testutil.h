@@ -51,6 +51,8 @@ const char *tu_bin(const char *name);
 int tu_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Does haystack contain needle? */
 int tu_contains(const char *haystack, const char *needle);
+/* How many times needle occurs in haystack (occurrences do not overlap). */
+int tu_count(const char *haystack, const char *needle);
 /* A whole file in a malloc'd, NUL-terminated buffer (NULL if unreadable);
  * its length in *len when len is not NULL. */
 char *tu_slurp(const char *path, size_t *len);
