@@ -52,6 +52,28 @@ int hx_cmd_casa_import(int argc, char **argv);
 int hx_cmd_baselines(int argc, char **argv);
 /* compare-images (cmd_compare_images.c): exit 1 over --tol, 2 on errors. */
 int hx_cmd_compare_images(int argc, char **argv);
+int hx_cmd_provenance(int argc, char **argv);
+
+/* ------------------------------------------------------------------ */
+/* Provenance as JSON (cmd_provenance.c)                               */
+/* ------------------------------------------------------------------ */
+
+struct res_provenance;
+
+/*
+ * p as a JSON object (a new reference; NULL when out of memory) whose
+ * keys are res_provenance's field names; libs, env and tuning are nested
+ * objects. What `harness provenance` prints and Slurm jobs leave as
+ * provenance.json.
+ */
+struct json_t *hx_provenance_json(const struct res_provenance *p);
+
+/*
+ * Read such a file into *p (zeroed first; fields it lacks stay "" / -1;
+ * libs, env and tuning may be objects or strings of JSON). IB_EPARSE with
+ * the path and line when it is not a JSON object.
+ */
+int hx_provenance_read(ib_err *e, const char *path, struct res_provenance *p);
 
 /* ------------------------------------------------------------------ */
 /* Child processes (launch.c)                                          */
