@@ -1243,7 +1243,7 @@ int hx_cmd_run_suite(int argc, char **argv)
     rc = prepare(&e, &r);
     size_t total = 0;
     for (size_t k = 0; !rc && k < r.ncells * (size_t)r.repeats; k++) total += r.todo[k];
-    hx_progress_init(&r.prog, stdout, total);
+    hx_progress_init(&r.prog, stderr, total);
     if (!rc)
         hx_progress_message(&r.prog, "run %lld: suite %s, %zu cell%s x %d repeat%s, %zu to run%s",
                             (long long)r.run_id, r.suite->name, r.ncells,

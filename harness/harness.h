@@ -124,8 +124,10 @@ int hx_which(const char *name, char *out, size_t n);
 
 /*
  * On a terminal: one live line (cell i/n, parameters, elapsed, ETA)
- * rewritten in place, and a kept line per finished cell. Otherwise one
- * plain line per finished cell and nothing else.
+ * rewritten in place, and a kept line per finished cell, every line fitted
+ * to the terminal's width (cut with "...", messages wrapped) so that none
+ * wraps. Otherwise one plain line per finished cell (and the messages),
+ * never cut. run-suite writes it to stderr.
  */
 typedef struct hx_progress {
     void *f;              /* FILE* written to */
@@ -138,6 +140,8 @@ typedef struct hx_progress {
 } hx_progress;
 
 void hx_progress_init(hx_progress *p, void *f, size_t total);
+/* The width of p's terminal in columns (TIOCGWINSZ), else $COLUMNS, else 80. */
+int hx_progress_width(const hx_progress *p);
 void hx_progress_begin(hx_progress *p, size_t index, const char *label);
 void hx_progress_tick(void *p, double elapsed);  /* hx_run_process tick */
 void hx_progress_end(hx_progress *p, const char *status, double wall_s,
