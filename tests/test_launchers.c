@@ -672,6 +672,14 @@ static void test_job_runs_and_ingests(void **state)
                              " ON a.id = m.attempt_id WHERE a.status = 'ok'") > 3);
     assert_int_equal(q_int(f->db, "SELECT count(*) FROM cells WHERE nodes = 1 AND threads = 2"),
                      1);
+    /* the run has the provenance the node recorded */
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE compiler <> ''"
+                                  " AND kernel <> '' AND cpu_model <> '' AND cores >= 1"
+                                  " AND json_extract(libs, '$.hdf5') IS NOT NULL"),
+                     1);
+    if (tu_run(NULL, "git rev-parse HEAD") == 0)
+        assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE length(git_commit) = 40"),
+                         1);
     st = tu_run(&out, "'%s' ingest '%s' --db '%s'", f->harness, f->emit, f->db);
     assert_int_equal(st, 0);
     assert_true(tu_contains(out, "ingested 0 attempts, 5 already present"));
