@@ -83,7 +83,7 @@ static size_t line_cols(const hx_progress *p)
 static void live_line(hx_progress *p, double elapsed)
 {
     FILE *f = p->f;
-    char el[32], eta[32] = "?", total[32], head[48], tail[96];
+    char el[32], eta[32] = "?", total[32], head[48], tail[128];
     fmt_dur(el, sizeof el, elapsed);
     if (p->done > 0) {
         double per = p->busy / (double)p->done;

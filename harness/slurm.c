@@ -549,7 +549,7 @@ static int parse_partition(ib_err *e, const char *name, const char *text, hx_slu
             }
         }
         if (hit) {
-            snprintf(p->name, sizeof p->name, "%s", v);
+            snprintf(p->name, sizeof p->name, "%.127s", v);
             kv(l, "State", p->state, sizeof p->state);
             kv(l, "MaxTime", v, sizeof v);
             p->max_time_min = parse_minutes(v);
