@@ -28,7 +28,11 @@
 # accounting; MpiDefault=pmix when `srun --mpi=list` offers it. munged
 # runs with its key, socket, pid, seed and log in DIR/munge (slurm.conf's
 # AuthInfo points Slurm at that socket); the directory is 0755 because
-# munged refuses a socket that not every user can reach.
+# munged refuses a socket that not every user can reach. A Unix socket's
+# path holds at most 107 bytes, and slurmd makes one per job step in its
+# spool directory: when DIR is longer than 60 characters, munge/ and
+# spool/slurmd/ go to /tmp/imbench-slurm-<hash of DIR> instead (the
+# configuration, state and logs stay in DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -36,6 +40,10 @@ dir=${IMBENCH_SLURM_DIR:-$root/build/slurm}
 port=${IMBENCH_SLURM_PORT:-6817}
 conf=$dir/slurm.conf
 export SLURM_CONF=$conf
+run=$dir
+if [ "${#dir}" -gt 60 ]; then
+    run=/tmp/imbench-slurm-$(printf '%s' "$dir" | md5sum | cut -c1-12)
+fi
 
 say() { echo "slurm-local: $*"; }
 die() { echo "slurm-local: $*" >&2; exit 1; }
@@ -72,7 +80,7 @@ stop_daemon() {
 stop() {
     stop_daemon "$dir/slurmd.pid" slurmd
     stop_daemon "$dir/slurmctld.pid" slurmctld
-    stop_daemon "$dir/munge/munged.pid" munged
+    stop_daemon "$run/munge/munged.pid" munged
 }
 
 # write_conf MPI: slurm.conf for this machine with MpiDefault=MPI
@@ -92,7 +100,7 @@ SlurmdPort=$((port + 1))
 SlurmUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$dir/munge/munge.socket
+AuthInfo=socket=$run/munge/munge.socket
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
@@ -104,7 +112,7 @@ MailProg=/bin/true
 KillWait=30
 SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd.pid
-SlurmdSpoolDir=$dir/spool/slurmd
+SlurmdSpoolDir=$run/spool/slurmd
 StateSaveLocation=$dir/spool/slurmctld
 SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.log
@@ -118,7 +126,7 @@ CONF
 }
 
 start_munged() {
-    local m=$dir/munge
+    local m=$run/munge
     if live_pid "$m/munged.pid" munged >/dev/null; then return 0; fi
     mkdir -p "$m"
     chmod 0755 "$m"
@@ -140,7 +148,7 @@ start() {
         command -v "$p" >/dev/null || die "$p not found: install slurm-wlm and munge (make deps)"
     done
     case $dir in *[[:space:]]*) die "directory '$dir' holds a space: slurm.conf cannot" ;; esac
-    mkdir -p "$dir/spool/slurmd" "$dir/spool/slurmctld" "$dir/log"
+    mkdir -p "$run/spool/slurmd" "$dir/spool/slurmctld" "$dir/log"
     start_munged
     local ctld d
     ctld=$(live_pid "$dir/slurmctld.pid" slurmctld || true)
