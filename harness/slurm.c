@@ -800,7 +800,7 @@ int hx_slurm_check(const hx_slurm_part *p, const hx_slurm_need *n, hx_slurm_shap
         hx_slurm_time(60.0 * (double)lim, a, sizeof a);
         hx_slurm_time(60.0 * (double)p->max_time_min, b, sizeof b);
         snprintf(why, nwhy, "time limit %s (timeout %g s + %d s for Slurm's warning) is over "
-                            "partition '%s''s MaxTime of %s", a, n->timeout_s,
+                            "the MaxTime of partition '%s' (%s)", a, n->timeout_s,
                  2 * HX_SLURM_WARN_S, p->name, b);
         return 1;
     }

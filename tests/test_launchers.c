@@ -819,7 +819,8 @@ static void test_partition_checks(void **state)
     n.tasks_per_node = 0;
     n.timeout_s = 3 * 86400.0;
     assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 1);
-    assert_true(tu_contains(why, "is over partition 'big''s MaxTime of 48:00:00"));
+    assert_string_equal(why, "time limit 72:02:00 (timeout 259200 s + 120 s for Slurm's "
+                             "warning) is over the MaxTime of partition 'big' (48:00:00)");
 
     /* what Slurm says when there is no such partition */
     assert_int_equal(hx_slurm_parse(&e, "gpu", partitions_text, "", mpi_text, &p), IB_EINVAL);
