@@ -636,6 +636,37 @@ int hx_slurm_parse(ib_err *e, const char *name, const char *partitions, const ch
     return 0;
 }
 
+/* The whole file at path, NUL-terminated, in a malloc'd buffer; NULL (errno
+ * set) when it cannot be read. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    size_t cap = 4096, len = 0, k;
+    char *buf = malloc(cap);
+    while (buf && (k = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += k;
+        if (cap - len < 512) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                errno = ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (buf && ferror(f)) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf) buf[len] = '\0';
+    fclose(f);
+    return buf;
+}
+
 /* Run argv, its stdout into a malloc'd *out. IB_ENOTFOUND with what it
  * said when it cannot be run or fails. */
 static int capture(ib_err *e, char *const argv[], char **out)
@@ -662,24 +693,9 @@ static int capture(ib_err *e, char *const argv[], char **out)
         return ib_error(e, IB_ENOTFOUND, "'%s' failed (exit status %d): %s", cmd, pr.exit_code,
                         pr.exit_code == 127 ? "not found in PATH" : pr.tail);
     }
-    FILE *f = fopen(path, "r");
-    size_t cap = 4096, len = 0, k;
-    char *buf = malloc(cap);
-    if (f && buf) {
-        while ((k = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-            len += k;
-            if (cap - len < 512) {
-                char *nb = realloc(buf, cap * 2);
-                if (!nb) break;
-                buf = nb;
-                cap *= 2;
-            }
-        }
-        buf[len] = '\0';
-    }
-    if (f) fclose(f);
+    char *buf = slurp(path);
     remove(path);
-    if (!buf) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!buf) return ib_error(e, IB_EIO, "cannot read what '%s' printed: %s", cmd, strerror(errno));
     *out = buf;
     return 0;
 }

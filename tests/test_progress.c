@@ -213,7 +213,12 @@ static int setup(void **state)
     snprintf(f->suite, sizeof f->suite, "%s/p.yaml", f->dir);
     snprintf(f->data, sizeof f->data, "%s/cache", f->dir);
     FILE *fp = fopen(f->suite, "w");
-    if (!fp) return -1;
+    if (!fp) {
+        tu_rmtree(f->dir);
+        free(f->dir);
+        free(f);
+        return -1;
+    }
     fputs("name: progress-suite-with-a-name-long-enough-to-wrap-80-columns\n"
           "datasets: [alma-xc66]\n"
           "scale: 0.0001\n"
