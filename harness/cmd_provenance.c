@@ -92,7 +92,7 @@ static int write_json(ib_err *e, json_t *o, const char *path)
     if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return ib_error(e, IB_EINVAL, "path '%s' is too long", path);
     FILE *f = fopen(tmp, "wx");
-    if (!f) return ib_error(e, IB_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+    if (!f) return ib_error(e, IB_EIO, "cannot write '%s': %s", path, strerror(errno));
     int bad = json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 || fputc('\n', f) == EOF;
     bad |= ferror(f);
     if (fclose(f) != 0) bad = 1;
