@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct pathlist {
     char **v;
@@ -89,7 +90,7 @@ typedef struct ingester {
 } ingester;
 
 static int run_for(ib_err *e, ingester *g, const char *suite, const char *host,
-                   suite_run **out)
+                   const char *dir, suite_run **out)
 {
     for (int i = 0; i < g->nruns; i++)
         if (!strcmp(g->runs[i].suite, suite)) {
@@ -103,8 +104,15 @@ static int run_for(ib_err *e, ingester *g, const char *suite, const char *host,
     res_provenance *p = ib_calloc(1, sizeof *p);
     if (!p) return ib_error(e, IB_ENOMEM, "out of memory");
     p->git_dirty = -1;
-    /* The cells ran elsewhere: only what cell.json says about that place. */
-    snprintf(p->host, sizeof p->host, "%s", host ? host : "");
+    /* The cells ran elsewhere: what the attempt's provenance.json (written
+     * on the node, e.g. by a Slurm job) and cell.json say about that place. */
+    char pp[4200];
+    snprintf(pp, sizeof pp, "%s/provenance.json", dir);
+    ib_err pe;
+    ib_err_init(&pe);
+    if (access(pp, F_OK) == 0 && hx_provenance_read(&pe, pp, p))
+        fprintf(stderr, "harness ingest: %s (not recorded)\n", pe.msg);
+    if (!p->host[0]) snprintf(p->host, sizeof p->host, "%s", host ? host : "");
     snprintf(p->command, sizeof p->command, "harness ingest %s", g->dir);
     int r = res_run_begin(e, g->db, suite, NULL, NULL, p, &s->run_id);
     ib_free(p);
@@ -174,7 +182,7 @@ static int ingest_one(ib_err *e, ingester *g, const char *dir)
     if (!status) status = stats ? RES_OK : RES_FAILED;
     const char *suite = g->suite_opt ? g->suite_opt : jstr(cj, "suite");
     suite_run *sr = NULL;
-    r = run_for(e, g, suite ? suite : "ingest", jstr(cj, "host"), &sr);
+    r = run_for(e, g, suite ? suite : "ingest", jstr(cj, "host"), dir, &sr);
     int64_t cell_id = 0;
     json_t *params = wl_suite_cell_params(&cell);
     if (!r) r = res_cell_put(e, g->db, cell.hash, params, &cell_id);

@@ -22,6 +22,7 @@ static const hx_cmd commands[] = {
      "per-plane rms((A - B) / peak) of an imbench cube against WSClean images"},
     {"sysinfo", hx_cmd_sysinfo, "[--json] [--dir DIR]",
      "what this machine offers: cores, memory, MPI, PAPI counters, versions"},
+    {"provenance", hx_cmd_provenance, "[--out FILE]", "a run's record of this machine and build (JSON)"},
     {"run-suite", hx_cmd_run_suite, "SUITE.yaml [--db F] [--resume] [--dry-run] [options]",
      "run every cell of a suite, recording results in SQLite"},
     {"list", hx_cmd_list, "[--db F]", "list recorded runs with cell and attempt counts"},
