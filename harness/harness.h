@@ -52,6 +52,8 @@ int hx_cmd_casa_import(int argc, char **argv);
 int hx_cmd_baselines(int argc, char **argv);
 /* compare-images (cmd_compare_images.c): exit 1 over --tol, 2 on errors. */
 int hx_cmd_compare_images(int argc, char **argv);
+/* simulate (cmd_simulate.c): exit 2 on bad input, 1 on failures. */
+int hx_cmd_simulate(int argc, char **argv);
 
 /* ------------------------------------------------------------------ */
 /* Child processes (launch.c)                                          */

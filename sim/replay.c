@@ -38,6 +38,20 @@
 #include <simgrid/mailbox.h>
 #include <simgrid/version.h>
 
+/* SimGrid's fast actor contexts switch stacks by hand, which the
+ * sanitizers cannot follow; sanitized builds run each actor on a thread
+ * of its own (slower, same results). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SIM_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SIM_SANITIZED 1
+#endif
+#endif
+#ifndef SIM_SANITIZED
+#define SIM_SANITIZED 0
+#endif
+
 #define BLOCK_BYTES (4.0 * 1024 * 1024) /* file system transfers: pipelined blocks */
 #define MAX_BLOCKS 16
 #define MSG_BYTES 8.0                   /* a scheduler request or reply */
@@ -566,8 +580,8 @@ static _Noreturn void child(const char *xml, const sim_platform *p, const sim_wo
     snprintf(lvl, sizeof lvl, "--log=root.thres:%s", want && *want ? want : "critical");
     char a0[] = "imbench-sim", a2[] = "--cfg=network/model:CM02",
          a3[] = "--cfg=network/crosstraffic:0", a4[] = "--cfg=contexts/factory:thread";
-    char *argv[] = {a0, lvl, a2, a3, a4, NULL};
-    int argc = 5;
+    char *argv[] = {a0, lvl, a2, a3, SIM_SANITIZED ? a4 : NULL, NULL};
+    int argc = SIM_SANITIZED ? 5 : 4;
     simgrid_init(&argc, argv);
     simgrid_load_platform(xml);
     simctx x;
@@ -621,6 +635,13 @@ static _Noreturn void child(const char *xml, const sim_platform *p, const sim_wo
 }
 
 /* ---- sim_run (parent) ---------------------------------------------------- */
+
+int sim_check(ib_err *e, const sim_platform *p, const sim_workload *w, const sim_config *c)
+{
+    int per_host, hosts;
+    int r = check_config(e, w, c);
+    return r ? r : place(e, p, c, &per_host, &hosts);
+}
 
 static int read_all(int fd, void *buf, size_t n)
 {

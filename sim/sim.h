@@ -211,6 +211,10 @@ int sim_run(ib_err *e, const sim_platform *p, const sim_workload *w, const sim_c
 
 void sim_result_release(sim_result *r);
 
+/* The checks sim_run makes before it simulates (the layout against the
+ * platform, the configuration against the workload), alone. */
+int sim_check(ib_err *e, const sim_platform *p, const sim_workload *w, const sim_config *c);
+
 /* SimGrid's version, "3.32.0". */
 const char *sim_simgrid_version(void);
 
