@@ -87,9 +87,12 @@ void sim_result_release(sim_result *r)
     memset(r, 0, sizeof *r);
 }
 
+#define SIM_STR2(x) #x
+#define SIM_STR(x) SIM_STR2(x)
 const char *sim_simgrid_version(void)
 {
-    return SIMGRID_VERSION_STRING;
+    return SIM_STR(SIMGRID_VERSION_MAJOR) "." SIM_STR(SIMGRID_VERSION_MINOR) "." SIM_STR(
+        SIMGRID_VERSION_PATCH);
 }
 
 /* ---- the simulation's shared state (child process only) ------------- */

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "results/results.h"
 #include "sim/sim.h"
 #include "tests/testutil.h"
@@ -432,6 +434,221 @@ static void test_platform_errors(void **state)
     assert_true(tu_contains(e.msg, "platform '/nonexistent/p.yaml': cannot open"));
 }
 
+/* ---- storage ------------------------------------------------------------------------ */
+
+/* One integer from an SQL query on the database at path (-1 on error). */
+static int64_t q_int(const char *path, const char *sql)
+{
+    sqlite3 *h;
+    int64_t v = -1;
+    if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+    }
+    sqlite3_close(h);
+    return v;
+}
+
+/* Measured rows: runs, attempts, metrics, phases, tasks together. */
+static int64_t measured_rows(const char *path)
+{
+    return q_int(path, "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM attempts)"
+                       " + (SELECT count(*) FROM metrics) + (SELECT count(*) FROM phases)"
+                       " + (SELECT count(*) FROM tasks)");
+}
+
+/* Simulations land in their own tables, all or none; measurement tables
+ * are untouched. */
+static void test_store_apart(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("simstore");
+    assert_non_null(dir);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/r.db", dir);
+    ib_err e;
+    ib_err_init(&e);
+    res_db *db;
+    assert_int_equal(res_open(&e, path, NULL, &db), 0);
+    int64_t before = measured_rows(path);
+    assert_true(before == 0);
+    res_task_event ev[2] = {{0, 0, 0, 0, "grid", 0, 1}, {0, 1, 1, 1, "fft", 0, 2}};
+    res_simulation s[2];
+    memset(s, 0, sizeof s);
+    for (int i = 0; i < 2; i++) {
+        s[i].purpose = "sweep";
+        s[i].platform = "test";
+        s[i].nodes = i + 1;
+        s[i].threads = 2;
+        s[i].wall_s = 2.0 / (i + 1);
+        s[i].measured_wall_s = -1;
+        s[i].ev = ev;
+        s[i].nev = 2;
+    }
+    int64_t id = 0;
+    assert_int_equal(res_sim_store(&e, db, s, 2, &id), 0);
+    assert_true(id >= 1);
+    assert_int_equal(q_int(path, "SELECT count(*) FROM simulations"), 2);
+    assert_int_equal(q_int(path, "SELECT count(*) FROM simulation_tasks"), 4);
+    assert_int_equal(q_int(path, "SELECT count(*) FROM simulations WHERE label = 'simulated'"), 2);
+    assert_int_equal(measured_rows(path), before);
+    /* a bad row: nothing of the batch is stored */
+    s[1].purpose = "measured";
+    ib_err_init(&e);
+    assert_int_not_equal(res_sim_store(&e, db, s, 2, NULL), 0);
+    assert_int_equal(q_int(path, "SELECT count(*) FROM simulations"), 2);
+    assert_int_equal(q_int(path, "SELECT count(*) FROM simulation_tasks"), 4);
+    /* the database still verifies */
+    int problems = -1;
+    FILE *devnull = fopen("/dev/null", "w");
+    assert_non_null(devnull);
+    assert_int_equal(res_verify(&e, db, devnull, &problems), 0);
+    fclose(devnull);
+    assert_int_equal(problems, 0);
+    /* an unknown cell */
+    res_sim_cell c;
+    ib_err_init(&e);
+    assert_int_equal(res_sim_cell_load(&e, db, 42, 0, &c), IB_ENOTFOUND);
+    assert_true(tu_contains(e.msg, "cell 42 is not in database"));
+    res_sim_cell_release(&c);
+    res_close(db);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* ---- harness simulate on a tiny recorded suite -------------------------------------------- */
+
+static const char tiny_suite[] =
+    "name: simtiny\n"
+    "datasets:\n"
+    "  - {name: alma-xc66, scale: 0.0001, chans: 8}\n"
+    "image: 64x64\n"
+    "timeout: 120\n"
+    "repeats: 1\n"
+    "axes:\n"
+    "  chunks: [4]\n"
+    "  support: [7]\n"
+    "  nodes: [1, 2]\n"
+    "  threads: [1, 2]\n"
+    "exclude:\n"
+    "  - {nodes: 2, threads: 2}\n";
+
+static void test_harness_simulate(void **state)
+{
+    (void)state;
+    char harness[4096];
+    snprintf(harness, sizeof harness, "%s", tu_bin("harness"));
+    if (access(harness, X_OK) != 0) {
+        printf("skip: '%s' is not built yet (make programs)\n", harness);
+        return;
+    }
+    char *dir = tu_mkdtemp("simharness");
+    assert_non_null(dir);
+    char suite[4200], db[4200], bad[4200], tasks[4200], csv[4400];
+    snprintf(suite, sizeof suite, "%s/simtiny.yaml", dir);
+    snprintf(db, sizeof db, "%s/r.db", dir);
+    snprintf(bad, sizeof bad, "%s/bad.yaml", dir);
+    snprintf(tasks, sizeof tasks, "%s/tasks", dir);
+    FILE *f = fopen(suite, "w");
+    assert_non_null(f);
+    fputs(tiny_suite, f);
+    fclose(f);
+    char *out = NULL;
+    int st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s/cache' --out-dir '%s/cells'",
+                    harness, suite, db, dir, dir);
+    if (st != 0) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    free(out);
+    int64_t measured = measured_rows(db);
+    int64_t one = q_int(db, "SELECT id FROM cells WHERE nodes = 1 AND threads = 1");
+    assert_true(one >= 1);
+
+    /* --validate: a row per other layout, exit 0 */
+    st = tu_run(&out, "'%s' simulate --validate --db '%s'", harness, db);
+    if (st != 0) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    assert_int_equal(tu_count(out, "alma-xc66"), 2);
+    assert_true(tu_contains(out, "1x2"));
+    assert_true(tu_contains(out, "2x1"));
+    assert_true(tu_contains(out, "of 2 predictions within 15%"));
+    free(out);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM simulations WHERE purpose = 'validate'"
+                               " AND measured_wall_s > 0"),
+                     2);
+
+    /* a sweep with its simulated task streams */
+    assert_int_equal(tu_run(NULL, "mkdir -p '%s'", tasks), 0);
+    st = tu_run(&out, "'%s' simulate --db '%s' --cell %lld --nodes 1,2 --threads 1 --tasks-dir '%s'",
+                harness, db, (long long)one, tasks);
+    if (st != 0) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    assert_int_equal(tu_count(out, "  simulated"), 2);
+    free(out);
+    snprintf(csv, sizeof csv, "%s/sim-cell%lld-2x1.csv", tasks, (long long)one);
+    char *text = tu_slurp(csv, NULL);
+    assert_non_null(text);
+    assert_true(strncmp(text, "rank,thread,chunk,chan,phase,start,end\n", 39) == 0);
+    assert_true(tu_contains(text, ",grid,"));
+    assert_true(tu_contains(text, "\n1,0,")); /* rank 1 worked */
+    free(text);
+    /* the same file is not replaced */
+    st = tu_run(&out, "'%s' simulate --db '%s' --cell %lld --nodes 2 --threads 1 --tasks-dir '%s'",
+                harness, db, (long long)one, tasks);
+    assert_int_equal(st, 1);
+    assert_true(tu_contains(out, "File exists"));
+    free(out);
+    int64_t sims = q_int(db, "SELECT count(*) FROM simulations");
+    assert_int_equal(sims, 4);
+    assert_int_equal(measured_rows(db), measured);
+
+    /* bad input: exit 2, the field named, nothing stored */
+    st = tu_run(&out, "'%s' simulate --db '%s' --cell 999", harness, db);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "cell 999 is not in database"));
+    free(out);
+    st = tu_run(&out, "'%s' simulate --db '%s' --cell %lld --nodes 1,4 --threads 1", harness, db,
+                (long long)one);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "nodes x threads: 4 x 1"));
+    free(out);
+    st = tu_run(&out, "'%s' simulate --db '%s' --cell %lld --threads 3", harness, db,
+                (long long)one);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "threads: 3 per rank"));
+    free(out);
+    f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs(platform_text, f);
+    fputs("extra: 1\n", f);
+    fclose(f);
+    st = tu_run(&out, "'%s' simulate --db '%s' --cell %lld --platform '%s'", harness, db,
+                (long long)one, bad);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "unknown field 'extra'"));
+    free(out);
+    assert_int_equal(tu_run(NULL, "sed -i 's/  bandwidth: 1e12/  bandwidth: -5/; /extra/d' '%s'",
+                            bad), 0);
+    st = tu_run(&out, "'%s' simulate --db '%s' --cell %lld --platform '%s'", harness, db,
+                (long long)one, bad);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "network.bandwidth must be > 0, got -5"));
+    free(out);
+    /* a cell whose attempt has no task events */
+    assert_int_equal(tu_run(NULL, "sqlite3 '%s' 'DELETE FROM tasks WHERE attempt_id IN "
+                                  "(SELECT id FROM attempts WHERE cell_id = %lld)'",
+                            db, (long long)one), 0);
+    st = tu_run(&out, "'%s' simulate --db '%s' --cell %lld", harness, db, (long long)one);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "has no task events"));
+    free(out);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM simulations"), sims);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +661,8 @@ int main(void)
         cmocka_unit_test(test_layout_errors),
         cmocka_unit_test(test_workload_from_events),
         cmocka_unit_test(test_platform_errors),
+        cmocka_unit_test(test_store_apart),
+        cmocka_unit_test(test_harness_simulate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
