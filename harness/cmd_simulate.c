@@ -595,7 +595,8 @@ static int predict(ib_err *e, const opts *o, const sim_platform *p, store *st, v
            sc.ranks, sc.threads, v[b].c.rec.median_wall_s, r.wall_s, tc->rec.median_wall_s,
            100 * *err, cont, startup, src);
     res_simulation s;
-    sim_row(&s, "validate", &v[b].c, &q, st->figures, &sc, &v[b].c.w);
+    /* names from p: q is gone when the batch is stored */
+    sim_row(&s, "validate", &v[b].c, p, st->figures, &sc, &v[b].c.w);
     s.measured_wall_s = tc->rec.median_wall_s;
     s.contention = cont;
     s.speedup = v[b].c.rec.median_wall_s / r.wall_s;

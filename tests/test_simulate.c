@@ -557,11 +557,15 @@ static void test_harness_simulate(void **state)
     fputs(tiny_suite, f);
     fclose(f);
     char *out = NULL;
-    int st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s/cache' --out-dir '%s/cells'",
+    /* Open MPI's own allocations outlive a rank: no leak check for the
+     * imager's MPI run (as test_parallel) */
+    int st = tu_run(&out,
+                    "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" '%s' run-suite "
+                    "'%s' --db '%s' --data-dir '%s/cache' --out-dir '%s/cells'",
                     harness, suite, db, dir, dir);
     if (st != 0) fprintf(stderr, "%s\n", out);
-    assert_int_equal(st, 0);
     free(out);
+    assert_int_equal(st, 0);
     int64_t measured = measured_rows(db);
     int64_t one = q_int(db, "SELECT id FROM cells WHERE nodes = 1 AND threads = 1");
     assert_true(one >= 1);
@@ -570,6 +574,7 @@ static void test_harness_simulate(void **state)
     st = tu_run(&out, "'%s' simulate --validate --db '%s'", harness, db);
     if (st != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(st, 0);
+    assert_non_null(out);
     assert_int_equal(tu_count(out, "alma-xc66"), 2);
     assert_true(tu_contains(out, "1x2"));
     assert_true(tu_contains(out, "2x1"));
