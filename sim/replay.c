@@ -553,6 +553,7 @@ static void assign(simctx *x)
                     : x->c->schedule == SIM_LOCALITY
                         ? (int)((int64_t)x->c0[c] * N / w->nchan)
                         : c % N;
+        IB_ASSERT(owner >= 0 && owner < N && x->rk[owner].mine);
         rankst *r = &x->rk[owner];
         r->mine[r->nmine++] = c;
     }
@@ -582,9 +583,13 @@ static _Noreturn void child(const char *xml, const sim_platform *p, const sim_wo
     const char *want = getenv("IMBENCH_SIMGRID_LOG");
     snprintf(lvl, sizeof lvl, "--log=root.thres:%s", want && *want ? want : "critical");
     char a0[] = "imbench-sim", a2[] = "--cfg=network/model:CM02",
-         a3[] = "--cfg=network/crosstraffic:0", a4[] = "--cfg=contexts/factory:thread";
-    char *argv[] = {a0, lvl, a2, a3, SIM_SANITIZED ? a4 : NULL, NULL};
-    int argc = SIM_SANITIZED ? 5 : 4;
+         a3[] = "--cfg=network/crosstraffic:0";
+    char *argv[6] = {a0, lvl, a2, a3, NULL, NULL};
+    int argc = 4;
+#if SIM_SANITIZED
+    char a4[] = "--cfg=contexts/factory:thread";
+    argv[argc++] = a4;
+#endif
     simgrid_init(&argc, argv);
     simgrid_load_platform(xml);
     simctx x;

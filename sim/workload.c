@@ -62,12 +62,12 @@ static int shape(ib_err *e, const sim_recorded *r, sim_workload *w, span **spans
     if (maxchunk >= 10000000 || maxchan >= 100000000)
         return ib_error(e, IB_EINVAL, "task events name chunk %d or channel %d: too many",
                         maxchunk, maxchan);
-    span *sp = malloc(sizeof *sp * ((size_t)maxchunk + 1));
+    span *sp = calloc((size_t)maxchunk + 1, sizeof *sp);
     if (!sp) return ib_error(e, IB_ENOMEM, "out of memory");
     for (int c = 0; c <= maxchunk; c++) sp[c] = (span){maxchan + 1, -1};
     for (size_t i = 0; i < r->nev; i++) {
         const sim_event *v = &r->ev[i];
-        if (v->chunk < 0 || v->chan < 0) continue;
+        if (v->chunk < 0 || v->chunk > maxchunk || v->chan < 0) continue;
         if (v->chan < sp[v->chunk].lo) sp[v->chunk].lo = v->chan;
         if (v->chan + 1 > sp[v->chunk].hi) sp[v->chunk].hi = v->chan + 1;
     }
@@ -103,10 +103,10 @@ int sim_workload_build(ib_err *e, const sim_recorded *r, const sim_platform *her
         return rc;
     }
     /* chunk number -> its first channel and width, for reads */
-    int maxchunk = -1;
+    int maxchunk = w->nchunks - 1; /* shape() found chunks 0..maxchunk */
     for (size_t i = 0; i < r->nev; i++)
         if (r->ev[i].chunk > maxchunk) maxchunk = r->ev[i].chunk;
-    int *lo = malloc(sizeof(int) * ((size_t)maxchunk + 1) * 2);
+    int *lo = maxchunk < 0 ? NULL : malloc(sizeof(int) * ((size_t)maxchunk + 1) * 2);
     if (!lo) {
         free(sp);
         sim_workload_release(w);
@@ -116,7 +116,7 @@ int sim_workload_build(ib_err *e, const sim_recorded *r, const sim_platform *her
     for (int c = 0; c <= maxchunk; c++) lo[c] = hi[c] = -1;
     for (size_t i = 0; i < r->nev; i++) {
         const sim_event *v = &r->ev[i];
-        if (v->chunk < 0 || v->chan < 0) continue;
+        if (v->chunk < 0 || v->chunk > maxchunk || v->chan < 0) continue;
         if (lo[v->chunk] < 0 || v->chan < lo[v->chunk]) lo[v->chunk] = v->chan;
         if (v->chan + 1 > hi[v->chunk]) hi[v->chunk] = v->chan + 1;
     }
@@ -136,7 +136,9 @@ int sim_workload_build(ib_err *e, const sim_recorded *r, const sim_platform *her
             sched += d;
             continue;
         }
-        if (v->chunk < 0 || v->chan < 0 || v->phase < 0 || v->phase >= SIM_NPHASE) continue;
+        if (v->chunk < 0 || v->chunk > maxchunk || v->chan < 0 || v->chan >= w->nchan ||
+            v->phase < 0 || v->phase >= SIM_NPHASE)
+            continue;
         if (v->phase == SIM_READ) {
             int n = hi[v->chunk] - lo[v->chunk];
             for (int ch = lo[v->chunk]; ch < hi[v->chunk]; ch++)
