@@ -829,6 +829,23 @@ static int study(res_db *db, const opts *o, const sim_platform *p, const sim_pla
 
 /* ---- the command --------------------------------------------------------------------- */
 
+/* A default platform file: as given when it exists from here, else beside
+ * the dataset specs (workloads/platforms next to workloads/datasets, found
+ * from the binary as wl_datasets_dir finds them). */
+static const char *default_platform(const char *rel, char *buf, size_t n)
+{
+    if (access(rel, R_OK) == 0) return rel;
+    char dir[4096];
+    ib_err e;
+    ib_err_init(&e);
+    if (wl_datasets_dir(&e, NULL, dir, sizeof dir) != 0) return rel;
+    char *slash = strrchr(dir, '/');
+    if (!slash) return rel;
+    *slash = '\0';
+    snprintf(buf, n, "%s/platforms/%s", dir, strrchr(rel, '/') + 1);
+    return access(buf, R_OK) == 0 ? buf : rel;
+}
+
 int hx_cmd_simulate(int argc, char **argv)
 {
     opts o;
@@ -890,7 +907,10 @@ int hx_cmd_simulate(int argc, char **argv)
         return usage_error("give one of --cell ID, --validate, --study");
     if (o.cell < 0 || o.run < 0 || o.threads < 0 || o.chunks < 0)
         return usage_error("--cell, --run, --threads and --chunks must be >= 1");
-    if (!o.platform) o.platform = o.study ? DEFAULT_STUDY : DEFAULT_HERE;
+    char pbuf[4200], hbuf[4200];
+    if (!o.platform)
+        o.platform = default_platform(o.study ? DEFAULT_STUDY : DEFAULT_HERE, pbuf, sizeof pbuf);
+    if (strcmp(o.here, DEFAULT_HERE) == 0) o.here = default_platform(DEFAULT_HERE, hbuf, sizeof hbuf);
     sim_platform p, here;
     if (sim_platform_load(&e, o.platform, &p) || sim_platform_load(&e, o.here, &here))
         return fail(&e, 1);
