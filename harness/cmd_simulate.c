@@ -47,7 +47,7 @@ static const char usage_line[] =
 typedef struct opts {
     const char *db, *platform, *here, *schedule, *tasks_dir, *nodes, *write;
     int64_t cell, run;
-    int threads, chunks, validate, study, no_store, print_tasks, full_size, help;
+    int threads, chunks, validate, study, no_store, print_tasks, full_size, central, help;
     double overhead, mem_budget, contention;
     char command[2048];
 } opts;
@@ -314,6 +314,7 @@ static int base_config(ib_err *e, const opts *o, const cellw *c, sim_config *sc)
     if (o->mem_budget >= 0) sc->mem_budget = o->mem_budget;
     sc->chunks = o->chunks;
     sc->overhead_s = o->overhead;
+    sc->central = o->central;
     sc->keep_events = 1;
     return 0;
 }
@@ -374,6 +375,7 @@ static void sim_row(res_simulation *s, const char *purpose, const cellw *c, cons
     s->chunks = sc->chunks ? sc->chunks : w->nchunks;
     s->channels = w->nchan;
     s->overhead_s = sc->overhead_s >= 0 ? sc->overhead_s : w->sched_s;
+    s->central = sc->central;
     s->mem_budget = sc->mem_budget;
     s->contention = p->contention;
     s->rows_scale = s->pixels_scale = 1;
@@ -415,12 +417,13 @@ static int sweep(res_db *db, const opts *o, const sim_platform *p, const sim_pla
     print_cell(&c);
     print_platform(p);
     printf("replay: %d channels in %d chunks%s, %s schedule, %s writes, overhead %.6g s per task "
-           "(%s), memory budget %.4g bytes\n",
+           "(%s%s), memory budget %.4g bytes\n",
            c.w.nchan, base.chunks ? base.chunks : c.w.nchunks,
            o->full_size ? " (full size)" : "", sim_schedule_name(base.schedule),
            base.serial_write ? "serial (rank 0)" : "parallel",
            base.overhead_s >= 0 ? base.overhead_s : c.w.sched_s,
-           base.overhead_s >= 0 ? "given" : "recorded", base.mem_budget);
+           base.overhead_s >= 0 ? "given" : "recorded", base.central ? ", central" : "",
+           base.mem_budget);
     store st = {0};
     sim_platform_json(p, st.figures, sizeof st.figures);
     row_header();
@@ -758,17 +761,20 @@ static int study_chunks(ib_err *e, res_db *db, const opts *o, const sim_platform
     }
     printf("   replaying cell %lld (%s); the study (plot): ~400 s with 64 chunks, ~2280 s with 512\n",
            (long long)v[i].c.rec.cell_id, v[i].c.rec.params);
-    printf("   %6s %12s %14s\n", "chunks", "wall_s", "no-overhead_s");
+    printf("   per-thread: each thread pays 100 ms before a task; central: one scheduler pays\n"
+           "   100 ms per task, one task at a time\n");
+    printf("   %6s %14s %12s %14s\n", "chunks", "per-thread_s", "central_s", "no-overhead_s");
     static const int chunks[] = {16, 32, 64, 128, 256, 512, 1024, 2048};
     for (int k = 0; k < 8; k++) {
-        double w[2];
-        for (int m = 0; m < 2; m++) {
+        double w[3];
+        for (int m = 0; m < 3; m++) {
             sim_config sc;
-            study_config(&sc, 1, 16, SIM_DYNAMIC, 0, chunks[k], m == 0 ? 0.1 : 0);
+            study_config(&sc, 1, 16, SIM_DYNAMIC, 0, chunks[k], m < 2 ? 0.1 : 0);
+            sc.central = m == 1;
             int rc = study_run(e, db, o, p, here, st, v[i].c.rec.cell_id, &sc, &w[m]);
             if (rc) return rc;
         }
-        printf("   %6d %12.1f %14.1f\n", chunks[k], w[0], w[1]);
+        printf("   %6d %14.1f %12.1f %14.1f\n", chunks[k], w[0], w[1], w[2]);
     }
     return 0;
 }
@@ -780,7 +786,9 @@ static int study_support(ib_err *e, res_db *db, const opts *o, const sim_platfor
     printf("\n3. Speedup of 80 threads (5 nodes x 16) over 16 (1 node) per kernel support,\n"
            "   alma-x3be at full size (3853 channels, 241 chunks, dynamic, 100 ms per task).\n"
            "   The study (plot): 4.45 with 51x51, 3.43 with 17x17 (ideal 5).\n");
-    printf("   %7s %6s %10s %10s %8s\n", "support", "cell", "16thr_s", "80thr_s", "speedup");
+    printf("   per-thread: each thread pays the 100 ms; central: one scheduler, one task at a time\n");
+    printf("   %7s %6s %10s %10s %8s %10s %10s %8s\n", "support", "cell", "16thr_s", "80thr_s",
+           "speedup", "central16", "central80", "speedup");
     static const int supports[] = {7, 17, 51};
     for (int k = 0; k < 3; k++) {
         int i = pick(v, n, "alma-x3be", supports[k]);
@@ -789,15 +797,16 @@ static int study_support(ib_err *e, res_db *db, const opts *o, const sim_platfor
                    supports[k]);
             continue;
         }
-        double w[2];
-        for (int m = 0; m < 2; m++) {
+        double w[4];
+        for (int m = 0; m < 4; m++) {
             sim_config sc;
-            study_config(&sc, m ? 5 : 1, 16, SIM_DYNAMIC, 0, 241, 0.1);
+            study_config(&sc, m % 2 ? 5 : 1, 16, SIM_DYNAMIC, 0, 241, 0.1);
+            sc.central = m >= 2;
             int rc = study_run(e, db, o, p, here, st, v[i].c.rec.cell_id, &sc, &w[m]);
             if (rc) return rc;
         }
-        printf("   %7d %6lld %10.1f %10.1f %8.2f\n", supports[k], (long long)v[i].c.rec.cell_id,
-               w[0], w[1], w[0] / w[1]);
+        printf("   %7d %6lld %10.1f %10.1f %8.2f %10.1f %10.1f %8.2f\n", supports[k],
+               (long long)v[i].c.rec.cell_id, w[0], w[1], w[0] / w[1], w[2], w[3], w[2] / w[3]);
     }
     return 0;
 }
@@ -870,6 +879,8 @@ int hx_cmd_simulate(int argc, char **argv)
         {"chunks", IB_OPT_INT, &o.chunks, "N", "re-cut the channels into N chunks"},
         {"overhead", IB_OPT_DBL, &o.overhead, "S",
          "scheduler overhead per task in seconds (default: the cell's, measured; 0.1 models Dask)"},
+        {"central", IB_OPT_FLAG, &o.central, NULL,
+         "the overhead is one central scheduler's, one task at a time (Dask's)"},
         {"mem-budget", IB_OPT_DBL, &o.mem_budget, "BYTES", "memory budget per rank (default: the cell's)"},
         {"contention", IB_OPT_DBL, &o.contention, "X",
          "slowdown per extra busy core (default: the platform's; --validate: measured)"},

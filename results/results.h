@@ -314,6 +314,7 @@ typedef struct res_simulation {
     int nodes, threads;
     const char *schedule;
     int serial_write, chunks, channels;
+    int central;             /* the overhead is one scheduler's, serial */
     double overhead_s, mem_budget, contention, rows_scale, pixels_scale;
     double wall_s, setup_s, speedup, efficiency, busy_s;
     int tasks;

@@ -20,7 +20,8 @@ static const char sim_schema[] =
     "  cell_id INTEGER REFERENCES cells(id), attempt_id INTEGER REFERENCES attempts(id),\n"
     "  platform TEXT NOT NULL, platform_file TEXT, platform_figures TEXT,\n"
     "  nodes INTEGER NOT NULL, threads INTEGER NOT NULL, schedule TEXT,\n"
-    "  serial_write INTEGER, chunks INTEGER, channels INTEGER, overhead_s REAL,\n"
+    "  serial_write INTEGER, chunks INTEGER, channels INTEGER, central INTEGER,\n"
+    "  overhead_s REAL,\n"
     "  mem_budget REAL, contention REAL, rows_scale REAL, pixels_scale REAL,\n"
     "  wall_s REAL NOT NULL, setup_s REAL, speedup REAL, efficiency REAL, busy_s REAL,\n"
     "  tasks INTEGER, spill_bytes REAL, fs_read_bytes REAL, fs_write_bytes REAL,\n"
@@ -255,6 +256,7 @@ static int store_one(ib_err *e, res_db *db, sqlite3_stmt *ins, sqlite3_stmt *tas
     sqlite3_bind_int(ins, i++, s->serial_write);
     sqlite3_bind_int(ins, i++, s->chunks);
     sqlite3_bind_int(ins, i++, s->channels);
+    sqlite3_bind_int(ins, i++, s->central);
     const double d[] = {s->overhead_s,  s->mem_budget,    s->contention,     s->rows_scale,
                         s->pixels_scale, s->wall_s,       s->setup_s,        s->speedup,
                         s->efficiency,  s->busy_s};
@@ -296,11 +298,11 @@ int res_sim_store(ib_err *e, res_db *db, const res_simulation *s, size_t n, int6
         r = res__prepare(e, db,
                          "INSERT INTO simulations(created_at, purpose, label, cell_id, attempt_id,"
                          " platform, platform_file, platform_figures, nodes, threads, schedule,"
-                         " serial_write, chunks, channels, overhead_s, mem_budget, contention,"
+                         " serial_write, chunks, channels, central, overhead_s, mem_budget, contention,"
                          " rows_scale, pixels_scale, wall_s, setup_s, speedup, efficiency, busy_s,"
                          " tasks, spill_bytes, fs_read_bytes, fs_write_bytes, net_bytes,"
                          " measured_wall_s, simgrid, command) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-                         "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                         "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                          &ins);
     if (!r)
         r = res__prepare(e, db,

@@ -36,6 +36,7 @@
 #include <simgrid/exec.h>
 #include <simgrid/host.h>
 #include <simgrid/mailbox.h>
+#include <simgrid/mutex.h>
 #include <simgrid/version.h>
 
 /* SimGrid's fast actor contexts switch stacks by hand, which the
@@ -120,6 +121,7 @@ struct simctx {
     sg_host_t fshost;
     sg_disk_t fsdisk;
     sg_bar_t world;          /* every rank's main actor */
+    sg_mutex_t sched;        /* a central scheduler's overhead, one at a time */
     int svc;                 /* rank 0 runs a service actor */
     int next_chunk;          /* dynamic: the counter rank 0 keeps */
     int seq;                 /* unique mailbox names */
@@ -301,7 +303,11 @@ static int next_chunk(worker *wk, sg_mailbox_t reply, int *first)
         free(a);
         x->res.net_bytes += 2 * MSG_BYTES;
     }
-    if (c >= 0 && x->overhead > 0) sg_actor_sleep_for(x->overhead);
+    if (c >= 0 && x->overhead > 0) {
+        if (x->c->central) sg_mutex_lock(x->sched);
+        sg_actor_sleep_for(x->overhead);
+        if (x->c->central) sg_mutex_unlock(x->sched);
+    }
     if (c >= 0 || simgrid_get_clock() > t0)
         ev_add(x, wk->rank, wk->thread, -1, -1, SIM_SCHED, t0, simgrid_get_clock());
     return c;
@@ -609,6 +615,7 @@ static _Noreturn void child(const char *xml, const sim_platform *p, const sim_wo
     free(disks);
     assign(&x);
     x.world = sg_barrier_init((unsigned)c->ranks);
+    x.sched = sg_mutex_init();
     for (int r = 0; r < c->ranks; r++) {
         rankst *rk = &x.rk[r];
         char name[32];

@@ -180,6 +180,8 @@ typedef struct sim_config {
     int serial_write;        /* ranks other than 0 send their planes to rank 0 */
     int chunks;              /* 0: as recorded; else channels re-cut evenly */
     double overhead_s;       /* scheduler overhead per task; < 0: recorded */
+    int central;             /* the overhead is one scheduler's, serial over
+                                every thread (Dask's), not each thread's own */
     double mem_budget;       /* bytes per rank, 0 none: planes past */
     double mem_spill;        /*   mem_spill x budget go to the scratch disk */
     int keep_events;         /* return the simulated task stream */

@@ -230,6 +230,31 @@ static void test_overhead_per_task(void **state)
     sim_workload_release(&w);
 }
 
+/* One central scheduler (Dask's): 0.5 s per task, one task at a time,
+ * over 4 threads and 8 tasks of 1 s: the scheduler is busy from 0 to
+ * 8 x 0.5 = 4 s, the last task ends 1 s later: 5 s. Each thread's own
+ * overhead instead: 2 x (0.5 + 1) = 3 s. */
+static void test_central_overhead(void **state)
+{
+    (void)state;
+    sim_platform p;
+    platform(&p);
+    p.cores = 4;
+    const double g[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    sim_workload w;
+    workload(&w, 8, g, 0);
+    sim_config c;
+    config(&c, 1, 4);
+    c.overhead_s = 0.5;
+    sim_result res;
+    assert_true(fabs(run(&p, &w, &c, &res) - 3.0) < 1e-6);
+    sim_result_release(&res);
+    c.central = 1;
+    assert_true(fabs(run(&p, &w, &c, &res) - 5.0) < 1e-6);
+    sim_result_release(&res);
+    sim_workload_release(&w);
+}
+
 /* Contention 0.25 per extra busy core: two busy cores run at 1/1.25, so
  * 4 tasks of 1 s on 2 threads take 2.5 s; on 2 nodes x 1 thread, 2 s. */
 static void test_contention(void **state)
@@ -661,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_serial_writes_one_link),
         cmocka_unit_test(test_dynamic_vs_static),
         cmocka_unit_test(test_overhead_per_task),
+        cmocka_unit_test(test_central_overhead),
         cmocka_unit_test(test_contention),
         cmocka_unit_test(test_spill),
         cmocka_unit_test(test_layout_errors),
