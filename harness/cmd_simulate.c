@@ -45,9 +45,10 @@ static const char usage_line[] =
 
 /* Everything the options say. */
 typedef struct opts {
-    const char *db, *platform, *here, *schedule, *tasks_dir, *nodes, *write;
+    const char *db, *platform, *here, *schedule, *tasks_dir, *nodes, *write, *cost;
     int64_t cell, run;
     int threads, chunks, validate, study, no_store, print_tasks, full_size, central, help;
+    int cpu;                 /* --cost cpu */
     double overhead, mem_budget, contention;
     char command[2048];
 } opts;
@@ -104,7 +105,7 @@ static void cell_settings(cellw *c)
  * the input's (unknown cell, no task events).
  */
 static int load_cell(ib_err *e, res_db *db, int64_t id, int64_t run, const sim_platform *here,
-                     cellw *c, int *input)
+                     int cpu, cellw *c, int *input)
 {
     memset(c, 0, sizeof *c);
     *input = 1;
@@ -115,12 +116,23 @@ static int load_cell(ib_err *e, res_db *db, int64_t id, int64_t run, const sim_p
     }
     sim_event *ev = malloc((c->rec.nev ? c->rec.nev : 1) * sizeof *ev);
     if (!ev) return ib_error(e, IB_ENOMEM, "out of memory");
+    /* --cost cpu: each phase's events shrunk to the CPU share the attempt
+     * had of them (wall time on a shared machine also holds other
+     * tenants' time) */
+    double ratio[SIM_NPHASE];
+    for (int k = 0; k < SIM_NPHASE; k++) ratio[k] = 1;
+    for (int k = 0; cpu && k < c->rec.nphase; k++) {
+        int ph = sim_phase_parse(c->rec.phase[k]);
+        if (ph >= 0 && c->rec.phase_wall[k] > 0 && c->rec.phase_cpu[k] >= 0)
+            ratio[ph] = fmin(1, c->rec.phase_cpu[k] / c->rec.phase_wall[k]);
+    }
     size_t n = 0;
     for (size_t i = 0; i < c->rec.nev; i++) {
         const res_task_event *v = &c->rec.ev[i];
         int ph = sim_phase_parse(v->phase);
         if (ph < 0) continue; /* idle, wait, comm: not a task's own work */
-        ev[n++] = (sim_event){v->rank, v->thread, v->chunk, v->chan, ph, v->t0, v->t1};
+        ev[n++] = (sim_event){v->rank, v->thread, v->chunk, v->chan, ph, v->t0,
+                              v->t0 + (v->t1 - v->t0) * ratio[ph]};
     }
     sim_recorded rec = {ev,
                         n,
@@ -389,7 +401,7 @@ static int sweep(res_db *db, const opts *o, const sim_platform *p, const sim_pla
     cellw c;
     int input, nn = 0, nodes[MAXLAYOUT];
     double rows = 1, pixels = 1;
-    int rc = load_cell(&e, db, o->cell, o->run, here, &c, &input);
+    int rc = load_cell(&e, db, o->cell, o->run, here, o->cpu, &c, &input);
     if (!rc && o->full_size) rc = to_full_size(&e, &c, o->chunks, &rows, &pixels);
     if (rc) {
         cellw_release(&c);
@@ -554,7 +566,7 @@ static int load_vcells(ib_err *e, res_db *db, const opts *o, const sim_platform 
         ib_err e2;
         ib_err_init(&e2);
         int input;
-        if (load_cell(&e2, db, list[i].cell_id, o->run, raw, &v[i].c, &input)) {
+        if (load_cell(&e2, db, list[i].cell_id, o->run, raw, o->cpu, &v[i].c, &input)) {
             fprintf(stderr, "harness simulate: skipped: %s\n", e2.msg);
             cellw_release(&v[i].c);
             continue;
@@ -681,7 +693,7 @@ static int study_run(ib_err *e, res_db *db, const opts *o, const sim_platform *p
     cellw c;
     int input;
     double rows, pixels;
-    int rc = load_cell(e, db, cell, o->run, here, &c, &input);
+    int rc = load_cell(e, db, cell, o->run, here, o->cpu, &c, &input);
     if (!rc) rc = to_full_size(e, &c, sc->chunks, &rows, &pixels);
     sim_result r;
     memset(&r, 0, sizeof r);
@@ -823,8 +835,9 @@ static int study(res_db *db, const opts *o, const sim_platform *p, const sim_pla
     sim_platform_json(p, st.figures, sizeof st.figures);
     printf("The study's effects, simulated (SimGrid %s): cells of database '%s' replayed at\n"
            "their datasets' full size (compute and bytes read x rows, image work and bytes\n"
-           "written x pixels) on platform %s ('%s').\n",
-           sim_simgrid_version(), o->db, p->name, p->path);
+           "written x pixels) on platform %s ('%s'); task costs: recorded %s.\n",
+           sim_simgrid_version(), o->db, p->name, p->path,
+           o->cpu ? "CPU time (each phase's CPU share of its wall time)" : "wall time");
     print_platform(p);
     rc = study_writes(&e, db, o, p, here, &st, v, n);
     if (!rc) rc = study_chunks(&e, db, o, p, here, &st, v, n);
@@ -884,6 +897,8 @@ int hx_cmd_simulate(int argc, char **argv)
         {"mem-budget", IB_OPT_DBL, &o.mem_budget, "BYTES", "memory budget per rank (default: the cell's)"},
         {"contention", IB_OPT_DBL, &o.contention, "X",
          "slowdown per extra busy core (default: the platform's; --validate: measured)"},
+        {"cost", IB_OPT_STR, &o.cost, "wall|cpu",
+         "task costs: recorded wall time, or its CPU share (default wall; --study: cpu)"},
         {"full-size", IB_OPT_FLAG, &o.full_size, NULL,
          "scale the cell to its dataset's full shape (channels, rows, image)"},
         {"tasks-dir", IB_OPT_STR, &o.tasks_dir, "DIR",
@@ -918,6 +933,10 @@ int hx_cmd_simulate(int argc, char **argv)
         return usage_error("give one of --cell ID, --validate, --study");
     if (o.cell < 0 || o.run < 0 || o.threads < 0 || o.chunks < 0)
         return usage_error("--cell, --run, --threads and --chunks must be >= 1");
+    if (!o.cost) o.cost = o.study ? "cpu" : "wall";
+    if (strcmp(o.cost, "wall") != 0 && strcmp(o.cost, "cpu") != 0)
+        return usage_error("--cost must be wall or cpu");
+    o.cpu = strcmp(o.cost, "cpu") == 0;
     char pbuf[4200], hbuf[4200];
     if (!o.platform)
         o.platform = default_platform(o.study ? DEFAULT_STUDY : DEFAULT_HERE, pbuf, sizeof pbuf);

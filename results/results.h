@@ -287,6 +287,9 @@ typedef struct res_sim_cell {
     double setup_s, bytes_read, bytes_written;
     int64_t nrow, nchan;     /* the store's shape (stats "dataset"), -1 unknown */
     int image_nx, image_ny;
+    int nphase;              /* the attempt's phases (thread-seconds) */
+    char phase[16][16];
+    double phase_wall[16], phase_cpu[16];
     res_task_event *ev;      /* owned, nev */
     size_t nev;
 } res_sim_cell;

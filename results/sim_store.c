@@ -106,6 +106,28 @@ static int attempt_facts(ib_err *e, res_db *db, res_sim_cell *c)
     return rc == SQLITE_DONE ? 0 : res__sqlerr(e, db, rc, "reading an attempt's metrics");
 }
 
+/* The attempt's phases: wall and CPU thread-seconds. */
+static int load_phases(ib_err *e, res_db *db, res_sim_cell *c)
+{
+    sqlite3_stmt *st;
+    int r = res__prepare(e, db,
+                         "SELECT phase, sum(wall_s), sum(cpu_s) FROM phases WHERE attempt_id = ?"
+                         " AND wall_s IS NOT NULL AND cpu_s IS NOT NULL GROUP BY phase ORDER BY phase",
+                         &st);
+    if (r) return r;
+    sqlite3_bind_int64(st, 1, c->attempt_id);
+    int rc;
+    c->nphase = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->nphase < 16) {
+        const unsigned char *ph = sqlite3_column_text(st, 0);
+        snprintf(c->phase[c->nphase], sizeof c->phase[0], "%s", ph ? (const char *)ph : "");
+        c->phase_wall[c->nphase] = sqlite3_column_double(st, 1);
+        c->phase_cpu[c->nphase++] = sqlite3_column_double(st, 2);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : res__sqlerr(e, db, rc, "reading phases");
+}
+
 static int load_events(ib_err *e, res_db *db, res_sim_cell *c)
 {
     sqlite3_stmt *st;
@@ -179,6 +201,7 @@ int res_sim_cell_load(ib_err *e, res_db *db, int64_t cell_id, int64_t run_id, re
         return ib_error(e, IB_EINVAL, "cell %lld has no successful attempt%s", (long long)cell_id,
                         run_id ? " in that run" : "");
     r = attempt_facts(e, db, c);
+    if (!r) r = load_phases(e, db, c);
     if (!r) r = load_events(e, db, c);
     if (!r && !c->nev)
         r = ib_error(e, IB_EINVAL, "cell %lld (attempt %lld) has no task events",

@@ -630,6 +630,13 @@ static void test_harness_simulate(void **state)
     assert_int_equal(st, 1);
     assert_true(tu_contains(out, "File exists"));
     free(out);
+    /* costs from the CPU share of the recorded phases: never above the
+     * wall-time replay's */
+    st = tu_run(&out, "'%s' simulate --db '%s' --cell %lld --cost cpu --no-store", harness, db,
+                (long long)one);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "  simulated"));
+    free(out);
     int64_t sims = q_int(db, "SELECT count(*) FROM simulations");
     assert_int_equal(sims, 4);
     assert_int_equal(measured_rows(db), measured);
