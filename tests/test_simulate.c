@@ -595,19 +595,21 @@ static void test_harness_simulate(void **state)
     int64_t one = q_int(db, "SELECT id FROM cells WHERE nodes = 1 AND threads = 1");
     assert_true(one >= 1);
 
-    /* --validate: a row per other layout, exit 0 */
+    /* --validate: the 1x1 cell replayed as itself, then a row per other
+     * layout; exit 0 */
     st = tu_run(&out, "'%s' simulate --validate --db '%s'", harness, db);
     if (st != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(st, 0);
     assert_non_null(out);
-    assert_int_equal(tu_count(out, "alma-xc66"), 2);
+    assert_int_equal(tu_count(out, "alma-xc66"), 3);
+    assert_true(tu_contains(out, "1x1"));
     assert_true(tu_contains(out, "1x2"));
     assert_true(tu_contains(out, "2x1"));
     assert_true(tu_contains(out, "of 2 predictions within 15%"));
     free(out);
     assert_int_equal(q_int(db, "SELECT count(*) FROM simulations WHERE purpose = 'validate'"
                                " AND measured_wall_s > 0"),
-                     2);
+                     3);
 
     /* a sweep with its simulated task streams */
     assert_int_equal(tu_run(NULL, "mkdir -p '%s'", tasks), 0);
@@ -630,15 +632,14 @@ static void test_harness_simulate(void **state)
     assert_int_equal(st, 1);
     assert_true(tu_contains(out, "File exists"));
     free(out);
-    /* costs from the CPU share of the recorded phases: never above the
-     * wall-time replay's */
+    /* costs from the CPU share of the recorded phases */
     st = tu_run(&out, "'%s' simulate --db '%s' --cell %lld --cost cpu --no-store", harness, db,
                 (long long)one);
     assert_int_equal(st, 0);
     assert_true(tu_contains(out, "  simulated"));
     free(out);
     int64_t sims = q_int(db, "SELECT count(*) FROM simulations");
-    assert_int_equal(sims, 4);
+    assert_int_equal(sims, 5);
     assert_int_equal(measured_rows(db), measured);
 
     /* bad input: exit 2, the field named, nothing stored */
