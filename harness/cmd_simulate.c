@@ -589,8 +589,11 @@ static int predict(ib_err *e, const opts *o, const sim_platform *p, store *st, v
     sim_platform q = *p;
     double cont, startup;
     leave_one_out(v, n, v[b].key, tc->rec.nodes, tc->rec.threads, p->cores, &cont, &startup);
-    const char *src = "other datasets";
-    if (o->contention >= 0 || isnan(cont)) {
+    const char *src = b == t ? "(the cell itself)" : "other datasets";
+    if (b == t) { /* one busy core: neither figure plays a part */
+        cont = 0;
+        startup = 0;
+    } else if (o->contention >= 0 || isnan(cont)) {
         cont = o->contention >= 0 ? o->contention : p->contention;
         startup = p->rank_startup_s;
         src = o->contention >= 0 ? "given" : "platform";
@@ -646,6 +649,10 @@ static int validate(res_db *db, const opts *o, const sim_platform *p, const sim_
     double worst = 0;
     for (size_t b = 0; b < n && !rc; b++) {
         if (!v[b].ok || !is_one(&v[b])) continue;
+        int others = 0;
+        for (size_t t = 0; t < n; t++)
+            others += v[t].ok && !is_one(&v[t]) && strcmp(v[t].key, v[b].key) == 0;
+        if (!others) continue; /* nothing to predict from this one */
         int self = 1; /* first the 1x1 cell replayed as itself */
         for (size_t t = 0; t < n && !rc; t++) {
             if (!v[t].ok || strcmp(v[t].key, v[b].key) != 0 || (is_one(&v[t]) && t != b))
