@@ -735,7 +735,8 @@ static void study_config(sim_config *sc, int ranks, int threads, int schedule, i
     sc->serial_write = serial;
     sc->chunks = chunks;
     sc->overhead_s = overhead;
-    sc->keep_events = 1;
+    /* full-size streams would be tens of MB per table: the rows only */
+    sc->keep_events = 0;
 }
 
 /* Serial (rank 0) writes against parallel ones, 1-8 nodes x 16 threads. */

@@ -636,6 +636,7 @@ static _Noreturn void child(const char *xml, const sim_platform *p, const sim_wo
     x.res.wall_s = x.end;
     for (size_t i = 0; i < x.res.nev; i++)
         if (x.res.ev[i].phase != SIM_SCHED) x.res.busy_s += x.res.ev[i].t1 - x.res.ev[i].t0;
+    if (!c->keep_events) x.res.busy_s = NAN; /* unknown without the stream */
     int bad = !x.ended || x.res.tasks != x.nchunks;
     sim_result head = x.res;
     head.ev = NULL;

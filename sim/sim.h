@@ -194,7 +194,7 @@ void sim_config_init(sim_config *c);
 typedef struct sim_result {
     double wall_s;           /* predicted wall time (set-up to sealed cubes) */
     double setup_s;          /* of it: set-up and MPI start-up */
-    double busy_s;           /* thread-seconds in task phases */
+    double busy_s;           /* thread-seconds in task phases (NAN without events) */
     double spill_bytes, fs_read_bytes, fs_write_bytes, net_bytes;
     int tasks;
     sim_event *ev;           /* owned: the simulated task stream */
