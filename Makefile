@@ -30,7 +30,7 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -g
 OPT     := -O1
 endif
 
-PKGS    := yaml-0.1 sqlite3 fftw3f fftw3 hdf5 cfitsio jansson papi cmocka ompi-c
+PKGS    := yaml-0.1 sqlite3 fftw3f fftw3 hdf5 cfitsio jansson papi cmocka ompi-c simgrid
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -39,7 +39,7 @@ ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(OPT) $(ARCH) -g $(WARN) $(SANFLAGS) -I
 LDLIBS  = $(PKG_LIBS) -lfftw3f_threads -lsde -lpthread -lm
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
-MODULES := reports results msio workloads imaging profiles common
+MODULES := reports results sim msio workloads imaging profiles common
 PROGS   := harness imager
 MAINS   := harness/main.c imaging/imager_main.c
 lib_srcs = $(filter-out $(MAINS),$(wildcard $(1)/*.c))
@@ -187,7 +187,7 @@ CLANG_TIDY ?= clang-tidy
 CLANG      ?= clang
 CPPCHECK   ?= cppcheck
 AN         := $(BUILD)/analyze
-AN_DIRS    := common profiles imaging workloads results reports harness msio tests tests/fuzz
+AN_DIRS    := common profiles imaging workloads results sim reports harness msio tests tests/fuzz
 AN_C       := $(foreach d,$(AN_DIRS),$(wildcard $(d)/*.c))
 AN_CXX     := $(foreach d,$(AN_DIRS),$(wildcard $(d)/*.cc))
 AN_CFLAGS   = -std=c11 -D_DEFAULT_SOURCE -I. $(PKG_CFLAGS)

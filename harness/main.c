@@ -41,6 +41,8 @@ static const hx_cmd commands[] = {
      "import a baselines file, or list the recorded baselines"},
     {"bench", hx_cmd_bench, "[--db F] [--run ID]",
      "ratios of a bench run (make bench): efficiencies, costs, chunk sweeps"},
+    {"simulate", hx_cmd_simulate, "--cell ID|--validate|--study [--platform P] [--nodes ..]",
+     "replay a measured cell on a simulated cluster (SimGrid)"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -255,4 +255,81 @@ extern const char *const res_export_columns[];
  */
 int res_verify(ib_err *e, res_db *db, FILE *f, int *problems);
 
+/* ------------------------------------------------------------------ */
+/* Simulations (sim_store.c): `harness simulate`'s inputs and results  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Simulated runs are their own kind: tables `simulations` (one row per
+ * simulated layout) and `simulation_tasks` (its simulated task stream),
+ * created on first use (CREATE TABLE IF NOT EXISTS), referring to the
+ * measured cell and attempt they replayed; never rows of runs, attempts,
+ * metrics or tasks.
+ */
+
+/* One task event (the imager's tasks.csv row). */
+typedef struct res_task_event {
+    int rank, thread, chunk, chan;
+    char phase[16];
+    double t0, t1;
+} res_task_event;
+
+/* A recorded cell as `harness simulate` replays it: the successful
+ * attempt with the median wall time (of run_id, or of any run when 0)
+ * and what it measured. */
+typedef struct res_sim_cell {
+    int64_t cell_id, attempt_id;
+    char params[4096];       /* the cell's parameter JSON */
+    char dataset[64];
+    int nodes, threads, chunks, nattempts;
+    double wall_s;           /* metric wall_time of that attempt */
+    double median_wall_s;    /* median over the successful attempts */
+    double setup_s, bytes_read, bytes_written;
+    int64_t nrow, nchan;     /* the store's shape (stats "dataset"), -1 unknown */
+    int image_nx, image_ny;
+    int nphase;              /* the attempt's phases (thread-seconds) */
+    char phase[16][16];
+    double phase_wall[16], phase_cpu[16];
+    res_task_event *ev;      /* owned, nev */
+    size_t nev;
+} res_sim_cell;
+
+/*
+ * Load cell_id for replay. IB_ENOTFOUND "cell N is not in database 'F'"
+ * for an unknown cell; IB_EINVAL "cell N has no successful attempt" or
+ * "cell N (attempt M) has no task events". Release with
+ * res_sim_cell_release (also after a failure).
+ */
+int res_sim_cell_load(ib_err *e, res_db *db, int64_t cell_id, int64_t run_id, res_sim_cell *c);
+void res_sim_cell_release(res_sim_cell *c);
+
+/* The cells with a successful attempt (of run_id, or any run when 0),
+ * by id, without their events: what --validate groups into layouts.
+ * *out is malloc'd (free it); events are not loaded. */
+int res_sim_cells(ib_err *e, res_db *db, int64_t run_id, res_sim_cell **out, size_t *n);
+
+/* One simulated layout and its stream (borrowed). */
+typedef struct res_simulation {
+    const char *purpose;     /* "sweep", "validate" or "study" */
+    const char *label;       /* shown in tables and figures: "simulated" */
+    int64_t cell_id, attempt_id;
+    const char *platform, *platform_file, *platform_figures; /* figures: JSON */
+    int nodes, threads;
+    const char *schedule;
+    int serial_write, chunks, channels;
+    int central;             /* the overhead is one scheduler's, serial */
+    double overhead_s, mem_budget, contention, rows_scale, pixels_scale;
+    double wall_s, setup_s, speedup, efficiency, busy_s;
+    int tasks;
+    double spill_bytes, fs_read_bytes, fs_write_bytes, net_bytes;
+    double measured_wall_s;  /* the measured median of the same layout, < 0 none */
+    const char *simgrid, *command;
+    const res_task_event *ev;
+    size_t nev;
+} res_simulation;
+
+/* Store n simulations in one transaction (all or none); *first_id (may
+ * be NULL) is the id of the first. */
+int res_sim_store(ib_err *e, res_db *db, const res_simulation *s, size_t n, int64_t *first_id);
+
 #endif
