@@ -53,6 +53,9 @@ int hx_cmd_baselines(int argc, char **argv);
 /* compare-images (cmd_compare_images.c): exit 1 over --tol, 2 on errors. */
 int hx_cmd_compare_images(int argc, char **argv);
 int hx_cmd_provenance(int argc, char **argv);
+/* simulate (cmd_simulate.c): exit 2 on bad input, 1 on failures. */
+int hx_cmd_simulate(int argc, char **argv);
+
 /* ------------------------------------------------------------------ */
 /* Provenance as JSON (cmd_provenance.c)                               */
 /* ------------------------------------------------------------------ */
@@ -73,9 +76,6 @@ struct json_t *hx_provenance_json(const struct res_provenance *p);
  * the path and line when it is not a JSON object.
  */
 int hx_provenance_read(ib_err *e, const char *path, struct res_provenance *p);
-
-/* simulate (cmd_simulate.c): exit 2 on bad input, 1 on failures. */
-int hx_cmd_simulate(int argc, char **argv);
 
 /* ------------------------------------------------------------------ */
 /* Child processes (launch.c)                                          */
