@@ -29,15 +29,15 @@ typedef struct landing {
     int used;
 } landing;
 
-#define IB_IMG(member) {offsetof(img_params, member), sizeof(((img_params *)0)->member), 1}
-#define IB_NOIMG {0, 0, 0}
+#define LAND_IB_IMG(member) {offsetof(img_params, member), sizeof(((img_params *)0)->member), 1}
+#define LAND_IB_NOIMG {0, 0, 0}
 static const landing landings[IB_NPARAM] = {
-#define IMG_LANDING(id, name, where, ...) [IB_P_##id] = where,
+#define IMG_LANDING(id, name, where, ...) [IB_P_##id] = LAND_##where,
     IB_PARAM_MAP(IMG_LANDING)
 #undef IMG_LANDING
 };
-#undef IB_IMG
-#undef IB_NOIMG
+#undef LAND_IB_IMG
+#undef LAND_IB_NOIMG
 
 /* The words of the table are the enums' values, in order. */
 _Static_assert(IMG_GRIDDER_STANDARD == 0 && IMG_GRIDDER_MOSAIC == 1, "gridder words");

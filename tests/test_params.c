@@ -549,7 +549,8 @@ static void test_recorded_suite_hashes(void **state)
     wl_suite *s = NULL;
     char current[256] = "";
     int lines = 0, rekeyed = 0;
-    for (char *line = strtok(all, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(all, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char file[256], hash[65], params[1024];
         size_t index;
         assert_int_equal(sscanf(line, "%255s %zu %64s %1023s", file, &index, hash, params), 4);
@@ -566,6 +567,7 @@ static void test_recorded_suite_hashes(void **state)
             assert_int_equal(r, 0);
             snprintf(current, sizeof current, "%s", file);
         }
+        assert_non_null(s);
         assert_true(index < s->ncells);
         const wl_cell *c = &s->cells[index];
         if (strcmp(c->hash, hash)) {
