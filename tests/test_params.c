@@ -86,6 +86,18 @@ static void test_table_rows(void **state)
         ib_param_describe(id, desc, sizeof desc);
         if (p->def && p->type != IB_PT_BOOL) assert_true(tu_contains(desc, "default "));
     }
+    /* docs/suites.md renders every row */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/docs/suites.md", srcdir());
+    char *doc = tu_slurp(path, NULL);
+    assert_non_null(doc);
+    for (int id = 0; id < IB_NPARAM; id++) {
+        char row[96];
+        snprintf(row, sizeof row, "| `%s` |", ib_param_get(id)->name);
+        if (!tu_contains(doc, row)) fprintf(stderr, "docs/suites.md has no row %s\n", row);
+        assert_true(tu_contains(doc, row));
+    }
+    free(doc);
     assert_int_equal(ib_param_find("kernel"), -1);
     assert_int_equal(ib_param_by_option("row_chunks"), -1); /* options use '-' */
 }
