@@ -178,7 +178,8 @@ int res_params_read(ib_err *e, res_db *db, int64_t attempt_id, char value[][RES_
         stats = stt ? json_loads(stt, 0, NULL) : NULL;
     }
     sqlite3_finalize(st);
-    if (rc == SQLITE_DONE) return ib_error(e, IB_ENOTFOUND, "no attempt %lld", (long long)attempt_id);
+    if (rc == SQLITE_DONE)
+        return ib_error(e, IB_ENOTFOUND, "no attempt %lld", (long long)attempt_id);
     if (rc != SQLITE_ROW) return res__sqlerr(e, db, rc, "reading an attempt's parameters");
     const char *source[IB_NPARAM];
     res_params_effective(params, stats, value, source);

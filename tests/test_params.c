@@ -651,7 +651,8 @@ static void test_export_effective(void **state)
     const char *header = out, *row = strchr(out, '\n') + 1;
     const char *must[] = {"schedule", "row_chunks", "imager",   "serial_write", "fsync",
                           "oversample", "chunks",   "image_nx", "mem_target",   "pb_limit"};
-    for (size_t i = 0; i < sizeof must / sizeof *must; i++) assert_true(csv_col(header, must[i]) >= 0);
+    for (size_t i = 0; i < sizeof must / sizeof *must; i++)
+        assert_true(csv_col(header, must[i]) >= 0);
     int rows = 0;
     for (const char *line = row; *line; line = strchr(line, '\n') + 1, rows++) {
         for (int id = 0; id < IB_NPARAM; id++) {

@@ -6,12 +6,13 @@
  * specs and the generator's cache key, and expands the parameter axes
  * into cells: a full matrix over the axes, zip groups varying together,
  * exclude rules dropping cells. Each cell gets a canonical parameter JSON
- * and its SHA-256 as content hash. Every step is linear in the file's
- * size (see suite.h); expansion is bounded by MAX_CELLS and MAX_WORK.
+ * and its SHA-256 as content hash (cell.c). Every step is linear in the
+ * file's size (see suite.h); expansion is bounded by MAX_CELLS and
+ * MAX_WORK.
  */
 #define _GNU_SOURCE
 #include "workloads/suite.h"
-#include "workloads/workloads.h"
+#include "workloads/wl_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -37,309 +38,6 @@
 #define MAX_WORK ((uint64_t)1 << 26)
 /* Warnings kept for a suite (the rest are counted). */
 #define MAX_WARNINGS 20
-
-/* ---- SHA-256 (FIPS 180-4) -------------------------------------------- */
-
-typedef struct sha256 {
-    uint32_t h[8];
-    uint64_t len;
-    unsigned char buf[64];
-    size_t nbuf;
-} sha256;
-
-static const uint32_t sha_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2};
-
-static uint32_t ror(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-static void sha_block(sha256 *s, const unsigned char *p)
-{
-    uint32_t w[64];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3];
-    uint32_t e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) +
-                      sha_k[i] + w[i];
-        uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        h = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
-    }
-    s->h[0] += a;
-    s->h[1] += b;
-    s->h[2] += c;
-    s->h[3] += d;
-    s->h[4] += e;
-    s->h[5] += f;
-    s->h[6] += g;
-    s->h[7] += h;
-}
-
-static void sha_update(sha256 *s, const unsigned char *p, size_t n)
-{
-    s->len += n;
-    while (n > 0) {
-        size_t take = 64 - s->nbuf < n ? 64 - s->nbuf : n;
-        memcpy(s->buf + s->nbuf, p, take);
-        s->nbuf += take;
-        p += take;
-        n -= take;
-        if (s->nbuf == 64) {
-            sha_block(s, s->buf);
-            s->nbuf = 0;
-        }
-    }
-}
-
-void wl_suite_sha256(const void *data, size_t len, char hex[65])
-{
-    sha256 s = {.h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c,
-                      0x1f83d9ab, 0x5be0cd19}};
-    sha_update(&s, data, len);
-    uint64_t bits = s.len * 8;
-    unsigned char pad = 0x80, zero = 0, lenbuf[8];
-    sha_update(&s, &pad, 1);
-    while (s.nbuf != 56) sha_update(&s, &zero, 1);
-    for (int i = 0; i < 8; i++) lenbuf[i] = (unsigned char)(bits >> (56 - 8 * i));
-    sha_update(&s, lenbuf, 8);
-    for (int i = 0; i < 8; i++) snprintf(hex + 8 * i, 9, "%08x", s.h[i]);
-}
-
-
-/* ---- cells -------------------------------------------------------------- */
-
-/* v's value of id, else the default. */
-static ib_pval eff(const wl_cell *c, int id)
-{
-    ib_pval d;
-    if (c->v[id].set) return c->v[id];
-    ib_param_default(id, &d);
-    return d;
-}
-
-int64_t wl_cell_int(const wl_cell *c, int id)
-{
-    return eff(c, id).i;
-}
-
-double wl_cell_real(const wl_cell *c, int id)
-{
-    return eff(c, id).d;
-}
-
-void wl_cell_text(const wl_cell *c, int id, char *buf, size_t n)
-{
-    if (id == IB_P_DATASET) snprintf(buf, n, "%s", c->dataset);
-    else ib_param_text(id, &c->v[id], buf, n);
-}
-
-int wl_cell_has(const wl_cell *c, int id)
-{
-    unsigned f = ib_param_get(id)->flags;
-    if (!(f & IB_PF_CELL)) return 0;
-    if (f & IB_PF_ALWAYS) return 1;
-    if (!c->v[id].set) return 0;
-    return (f & IB_PF_KEEP) || ib_param_differs(id, &c->v[id]);
-}
-
-int wl_cell_is_wsclean(const wl_cell *c)
-{
-    return c->v[IB_P_IMAGER].set && c->v[IB_P_IMAGER].i == 1;
-}
-
-/* The JSON of c's value of id: numbers as numbers, the rest as text. */
-static json_t *cell_json_value(const wl_cell *c, int id)
-{
-    ib_pval v = eff(c, id);
-    char text[96];
-    switch (ib_param_get(id)->type) {
-    case IB_PT_INT:
-    case IB_PT_BYTES:
-    case IB_PT_BOOL: return json_integer(v.i);
-    case IB_PT_REAL: return json_real(v.d);
-    default: wl_cell_text(c, id, text, sizeof text); return json_string(text);
-    }
-}
-
-json_t *wl_suite_cell_params(const wl_cell *c)
-{
-    json_t *o = json_object();
-    if (!o) return NULL;
-    int bad = 0;
-    for (int id = 0; id < IB_NPARAM && !bad; id++) {
-        if (!wl_cell_has(c, id)) continue;
-        bad |= json_object_set_new(o, ib_param_get(id)->name, cell_json_value(c, id));
-        if (id == IB_P_DATASET && c->dataset_key[0])
-            bad |= json_object_set_new(o, "dataset_key", json_string(c->dataset_key));
-    }
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-/* params_json and hash from the other fields. */
-static int cell_finish(ib_err *e, wl_cell *c)
-{
-    json_t *o = wl_suite_cell_params(c);
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15)) : NULL;
-    json_decref(o);
-    if (!s) return ib_error(e, IB_ENOMEM, "out of memory encoding a cell");
-    size_t n = strlen(s);
-    if (n >= sizeof c->params_json) {
-        free(s);
-        return ib_error(e, IB_EOVERFLOW, "cell parameters too long");
-    }
-    memcpy(c->params_json, s, n + 1);
-    free(s);
-    wl_suite_sha256(c->params_json, n, c->hash);
-    return 0;
-}
-
-void wl_suite_cell_label(const wl_cell *c, char *buf, size_t n)
-{
-    size_t len = 0;
-    int k = snprintf(buf, n, "%s", c->dataset);
-    for (int id = 0; id < IB_NPARAM; id++) {
-        const ib_param *p = ib_param_get(id);
-        if (!(p->flags & IB_PF_AXIS) || !wl_cell_has(c, id)) continue;
-        if (k < 0 || (size_t)k >= n - len) break;
-        len += (size_t)k;
-        char text[96];
-        wl_cell_text(c, id, text, sizeof text);
-        if (p->type == IB_PT_BOOL) k = c->v[id].i ? snprintf(buf + len, n - len, " %s", p->name) : 0;
-        else k = snprintf(buf + len, n - len, " %s=%s", p->name, text);
-    }
-}
-
-/* The generator options a cell's dataset fields stand for. */
-static void gen_opts(const wl_cell *c, wl_gen_opts *o)
-{
-    wl_gen_opts_init(o);
-    o->scale = c->v[IB_P_SCALE].d;
-    o->seed = (uint64_t)wl_cell_int(c, IB_P_SEED);
-    if (c->v[IB_P_CHANS].set) o->chans = c->v[IB_P_CHANS].i;
-    if (c->v[IB_P_TIMES].set) o->times = c->v[IB_P_TIMES].i;
-    if (c->v[IB_P_IMAGE].set) {
-        o->image_nx = (int)c->v[IB_P_IMAGE].i;
-        o->image_ny = c->v[IB_P_IMAGE].j;
-    }
-}
-
-/* ---- hash sets (duplicates in linear time) --------------------------------- */
-
-/* Open addressing over 64-bit keys; a slot holds an index + 1 (0: empty).
- * Equal keys need not be equal items: the caller compares. */
-typedef struct hset {
-    size_t *slot;
-    uint64_t *key;
-    size_t nslot, n;
-} hset;
-
-static void hset_release(hset *h)
-{
-    ib_free(h->slot);
-    ib_free(h->key);
-    memset(h, 0, sizeof *h);
-}
-
-static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
-{
-    const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ULL ^ seed; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
-    return h ^ (h >> 29);
-}
-
-/* Make room for one more; IB_ENOMEM. */
-static int hset_grow(hset *h)
-{
-    if (2 * (h->n + 1) <= h->nslot) return 0;
-    size_t ns = h->nslot ? 2 * h->nslot : 64;
-    size_t *slot = ib_calloc(ns, sizeof *slot);
-    uint64_t *key = ib_calloc(ns, sizeof *key);
-    if (!slot || !key) {
-        ib_free(slot);
-        ib_free(key);
-        return IB_ENOMEM;
-    }
-    for (size_t i = 0; i < h->nslot; i++) {
-        if (!h->slot[i]) continue;
-        size_t s = (size_t)h->key[i] & (ns - 1);
-        while (slot[s]) s = (s + 1) & (ns - 1);
-        slot[s] = h->slot[i];
-        key[s] = h->key[i];
-    }
-    ib_free(h->slot);
-    ib_free(h->key);
-    h->slot = slot;
-    h->key = key;
-    h->nslot = ns;
-    return 0;
-}
-
-/* Walk the items stored under key: *pos starts at SIZE_MAX; returns the
- * next item's index, or SIZE_MAX at the end. */
-static size_t hset_next(const hset *h, uint64_t key, size_t *pos)
-{
-    if (!h->nslot) return SIZE_MAX;
-    size_t s = *pos == SIZE_MAX ? (size_t)key & (h->nslot - 1) : (*pos + 1) & (h->nslot - 1);
-    for (; h->slot[s]; s = (s + 1) & (h->nslot - 1))
-        if (h->key[s] == key) {
-            *pos = s;
-            return h->slot[s] - 1;
-        }
-    return SIZE_MAX;
-}
-
-static int hset_add(hset *h, uint64_t key, size_t index)
-{
-    if (hset_grow(h)) return IB_ENOMEM;
-    size_t s = (size_t)key & (h->nslot - 1);
-    while (h->slot[s]) s = (s + 1) & (h->nslot - 1);
-    h->slot[s] = index + 1;
-    h->key[s] = key;
-    h->n++;
-    return 0;
-}
-
-static uint64_t pval_key(const ib_pval *v)
-{
-    uint64_t k[3];
-    memcpy(&k[0], &v->i, 8);
-    memcpy(&k[1], &v->d, 8);
-    k[2] = (uint64_t)(uint32_t)v->j;
-    if (v->d == 0) k[1] = 0; /* -0.0 == 0.0 */
-    return hash_bytes(k, sizeof k, 0);
-}
-
-static uint64_t name_key(const char *s)
-{
-    return hash_bytes(s, strlen(s), 1);
-}
 
 /* ---- the suite file ------------------------------------------------------ */
 
@@ -386,7 +84,7 @@ typedef struct parser {
     int order[IB_NPARAM], norder; /* axes in order of appearance */
     dsentry *ds;
     size_t nds;
-    hset ds_names;
+    wl__hset ds_names;
     zipgroup zip[MAX_ZIP];
     int nzip;
     rule *rules;
@@ -562,7 +260,7 @@ static int parse_axis(parser *p, int id, yaml_node_t *n, axis *out)
     out->n = count;
     out->set = 1;
     out->node = n;
-    hset seen = {0};
+    wl__hset seen = {0};
     for (size_t i = 0; i < count && !r; i++) {
         yaml_node_t *v = node(p, start[i]);
         if (!scalar(v)) {
@@ -571,14 +269,14 @@ static int parse_axis(parser *p, int id, yaml_node_t *n, axis *out)
             break;
         }
         r = get_value(p, v, id, &out->v[i]);
-        uint64_t key = pval_key(&out->v[i]);
+        uint64_t key = wl__pval_key(&out->v[i]);
         size_t pos = SIZE_MAX, j;
-        while (!r && (j = hset_next(&seen, key, &pos)) != SIZE_MAX)
+        while (!r && (j = wl__hset_next(&seen, key, &pos)) != SIZE_MAX)
             if (ib_param_equal(id, &out->v[i], &out->v[j]))
                 r = perr(p, v, IB_EPARSE, "axis '%s' lists '%s' twice", name, scalar(v));
-        if (!r && hset_add(&seen, key, i)) r = nomem(p);
+        if (!r && wl__hset_add(&seen, key, i)) r = nomem(p);
     }
-    hset_release(&seen);
+    wl__hset_release(&seen);
     return r;
 }
 
@@ -649,7 +347,7 @@ static int parse_dataset(parser *p, yaml_node_t *n, dsentry *d)
 static size_t dataset_index(const parser *p, const char *name)
 {
     size_t pos = SIZE_MAX, j;
-    while ((j = hset_next(&p->ds_names, name_key(name), &pos)) != SIZE_MAX)
+    while ((j = wl__hset_next(&p->ds_names, wl__name_key(name), &pos)) != SIZE_MAX)
         if (!strcmp(p->ds[j].base.dataset, name)) return j;
     return SIZE_MAX;
 }
@@ -674,7 +372,7 @@ static int parse_datasets(parser *p, yaml_node_t *n)
         if (dataset_index(p, p->ds[i].base.dataset) != SIZE_MAX)
             return perr(p, p->ds[i].node, IB_EPARSE, "dataset '%s' is listed twice",
                         p->ds[i].base.dataset);
-        if (hset_add(&p->ds_names, name_key(p->ds[i].base.dataset), i)) return nomem(p);
+        if (wl__hset_add(&p->ds_names, wl__name_key(p->ds[i].base.dataset), i)) return nomem(p);
     }
     return 0;
 }
@@ -880,7 +578,7 @@ static int resolve_dataset(parser *p, dsentry *d)
         return perr(p, d->node, IB_ENOTFOUND, "%s", sub.msg); /* names the dataset */
     if (r) return perr(p, d->node, r, "dataset '%s': %s", c->dataset, sub.msg);
     wl_gen_opts go;
-    gen_opts(c, &go);
+    wl_cell_gen_opts(c, &go);
     r = wl_gen_cache_key(&sub, &d->spec, &go, c->dataset_key);
     if (r) return perr(p, d->node, IB_EPARSE, "dataset '%s': %s", c->dataset, sub.msg);
     return 0;
@@ -905,7 +603,7 @@ static int rule_matches(const rule *ru, const ib_pval *cur, const int *has)
 typedef struct cellvec {
     wl_cell *v;
     size_t n, cap;
-    hset seen;
+    wl__hset seen;
 } cellvec;
 
 static uint64_t hex_key(const char *hash)
@@ -920,7 +618,7 @@ static int push_cell(parser *p, cellvec *cv, const wl_cell *c)
 {
     uint64_t key = hex_key(c->hash);
     size_t pos = SIZE_MAX, j;
-    while ((j = hset_next(&cv->seen, key, &pos)) != SIZE_MAX)
+    while ((j = wl__hset_next(&cv->seen, key, &pos)) != SIZE_MAX)
         if (!strcmp(cv->v[j].hash, c->hash)) return 0; /* same parameters twice: once */
     if (cv->n == MAX_CELLS)
         return perr(p, NULL, IB_EPARSE, "the suite expands to more than %d cells", MAX_CELLS);
@@ -932,7 +630,7 @@ static int push_cell(parser *p, cellvec *cv, const wl_cell *c)
         cv->cap = cap;
     }
     cv->v[cv->n] = *c;
-    if (hset_add(&cv->seen, key, cv->n)) return nomem(p);
+    if (wl__hset_add(&cv->seen, key, cv->n)) return nomem(p);
     cv->n++;
     return 0;
 }
@@ -1065,7 +763,7 @@ static int expand_dataset(parser *p, dsentry *d, cellvec *cv)
             excluded = rule_matches(&p->rules[d->rules[i]], cur, has);
         if (!excluded) {
             r = check_cell(p, d, &c);
-            if (!r) r = cell_finish(p->e, &c);
+            if (!r) r = wl_cell_finish(p->e, &c);
             if (!r) r = push_cell(p, cv, &c);
         }
         int k = u->n - 1;
@@ -1096,7 +794,7 @@ static void parser_release(parser *p)
     }
     ib_free(p->rules);
     free(p->rules_all);
-    hset_release(&p->ds_names);
+    wl__hset_release(&p->ds_names);
     free(p->warn);
     yaml_document_delete(&p->doc);
 }
@@ -1206,7 +904,7 @@ int wl_suite_parse(ib_err *e, const char *name, const char *text, size_t len,
     if (!r) r = parse_top(p, yaml_document_get_root_node(&p->doc));
     for (size_t i = 0; !r && i < p->nds; i++) r = resolve_dataset(p, &p->ds[i]);
     for (size_t i = 0; !r && i < p->nds; i++) r = expand_dataset(p, &p->ds[i], &cv);
-    hset_release(&cv.seen);
+    wl__hset_release(&cv.seen);
     if (!r && cv.n == 0)
         r = perr(p, NULL, IB_EPARSE, "every cell is excluded (expected at least one cell)");
     wl_suite *s = NULL;
@@ -1273,113 +971,4 @@ void wl_suite_destroy(wl_suite *s)
     free(s->cells);
     free(s->warnings);
     ib_free(s);
-}
-
-/* ---- filters and cells from JSON ------------------------------------------ */
-
-/* Does c's value of id (its default when unset) match the text want? */
-static int value_matches(const wl_cell *c, int id, const char *want)
-{
-    char have[96];
-    wl_cell_text(c, id, have, sizeof have);
-    if (id == IB_P_DATASET) return strcmp(have, want) == 0;
-    ib_pval w, v = c->v[id];
-    if (!v.set && ib_param_derived(id)) return strcmp(have, want) == 0; /* "auto" */
-    if (ib_param_parse(id, want, &w, NULL, 0)) return strcmp(have, want) == 0;
-    if (!v.set) ib_param_default(id, &v);
-    v.set = w.set = 1;
-    return ib_param_equal(id, &v, &w);
-}
-
-int wl_suite_filter(ib_err *e, const wl_cell *c, const char *expr, int *match)
-{
-    *match = 1;
-    if (!expr || !*expr) return 0;
-    char *copy = ib_strdup(expr);
-    if (!copy) return ib_error(e, IB_ENOMEM, "out of memory");
-    int r = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ') tok++;
-        char *eq = strchr(tok, '=');
-        if (!eq || eq == tok || !eq[1]) {
-            r = ib_error(e, IB_EINVAL, "filter '%s': expected key=value[,key=value], got '%s'",
-                         expr, tok);
-            break;
-        }
-        *eq = '\0';
-        const char *key = tok, *want = eq + 1;
-        int id = ib_param_find(key);
-        if (!strcmp(key, "hash")) {
-            if (strncmp(c->hash, want, strlen(want))) *match = 0;
-        } else if (id >= 0 && (ib_param_get(id)->flags & IB_PF_CELL)) {
-            if (!value_matches(c, id, want)) *match = 0;
-        } else {
-            char list[1024];
-            size_t len = 0;
-            for (int k = 0; k < IB_NPARAM && len < sizeof list; k++)
-                if (ib_param_get(k)->flags & IB_PF_CELL)
-                    len += (size_t)snprintf(list + len, sizeof list - len, "%s, ",
-                                            ib_param_get(k)->name);
-            r = ib_error(e, IB_EINVAL, "filter '%s': unknown key '%s' (expected %sor hash)",
-                         expr, key, list);
-            break;
-        }
-    }
-    ib_free(copy);
-    return r;
-}
-
-/* JSON scalar as text for the parsers. */
-static int json_text(json_t *v, char *buf, size_t n)
-{
-    if (json_is_string(v)) snprintf(buf, n, "%s", json_string_value(v));
-    else if (json_is_integer(v)) snprintf(buf, n, "%lld", (long long)json_integer_value(v));
-    else if (json_is_real(v)) snprintf(buf, n, "%.17g", json_real_value(v));
-    else return -1;
-    return 0;
-}
-
-int wl_suite_cell_from_params(ib_err *e, json_t *params, const wl_suite_opts *o, wl_cell *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!json_is_object(params))
-        return ib_error(e, IB_EPARSE, "cell parameters must be a JSON object");
-    const char *key;
-    json_t *v;
-    json_object_foreach(params, key, v) {
-        char t[256], why[512];
-        if (json_text(v, t, sizeof t))
-            return ib_error(e, IB_EPARSE, "cell parameter '%s' must be a number or text", key);
-        int id = ib_param_find(key);
-        if (!strcmp(key, "dataset_key")) {
-            if (strlen(t) != 32 || strspn(t, "0123456789abcdef") != 32)
-                return ib_error(e, IB_EPARSE, "cell parameter 'dataset_key' must be 32 hex "
-                                              "digits, got '%s'", t);
-            memcpy(out->dataset_key, t, 33);
-        } else if (id < 0 || !(ib_param_get(id)->flags & IB_PF_CELL)) {
-            return ib_error(e, IB_EPARSE, "unknown cell parameter '%s'", key);
-        } else if (ib_param_parse(id, t, &out->v[id], why, sizeof why)) {
-            return ib_error(e, IB_EPARSE, "cell parameters: %s", why);
-        } else if (id == IB_P_DATASET) {
-            if (!json_is_string(v)) return ib_error(e, IB_EPARSE, "cell parameter 'dataset' "
-                                                                  "must be a name");
-            snprintf(out->dataset, sizeof out->dataset, "%.63s", t); /* < 64: checked */
-        }
-    }
-    if (!out->v[IB_P_DATASET].set || !out->v[IB_P_SCALE].set)
-        return ib_error(e, IB_EPARSE, "cell parameters need 'dataset' and 'scale'");
-    if (!out->dataset_key[0]) {
-        wl_dataset ds;
-        int r = wl_dataset_find(e, out->dataset, o ? o->datasets_dir : NULL, &ds);
-        if (r) return r;
-        wl_gen_opts go;
-        gen_opts(out, &go);
-        r = wl_gen_cache_key(e, &ds, &go, out->dataset_key);
-        if (r) return r;
-        if (!out->v[IB_P_GRIDDER].set)
-            ib_param_parse(IB_P_GRIDDER, wl_gridder_name(ds.gridder), &out->v[IB_P_GRIDDER],
-                           NULL, 0);
-    }
-    return cell_finish(e, out);
 }

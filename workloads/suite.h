@@ -86,6 +86,15 @@ void wl_cell_text(const wl_cell *c, int id, char *buf, size_t n);
  * rule kept)? These are what the launchers pass to the imager. */
 int wl_cell_has(const wl_cell *c, int id);
 
+/* params_json and hash from c's values (and dataset_key): 0, or IB_ENOMEM
+ * / IB_EOVERFLOW with e set. */
+int wl_cell_finish(ib_err *e, wl_cell *c);
+
+/* The generator options c's dataset keys stand for (what `harness gen`
+ * makes for it, and what its dataset_key is computed from). */
+struct wl_gen_opts;
+void wl_cell_gen_opts(const wl_cell *c, struct wl_gen_opts *o);
+
 typedef struct wl_suite {
     char name[64];
     char path[1024];
