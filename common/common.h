@@ -1,7 +1,10 @@
 /*
  * common: the small layer every imbench module stands on — error codes and
  * error messages as values, checked size arithmetic, checked allocation and
- * a few file helpers. Prefix ib_. Depends on nothing but libc.
+ * a few file helpers, option tables, the small parsers every module shares
+ * (numbers, byte counts, image sizes) and the messages of YAML readers.
+ * Prefix ib_. Depends on libc (and, in yaml.c only, libyaml). The cell
+ * parameter table is common/params.h.
  */
 #ifndef IB_COMMON_H
 #define IB_COMMON_H
@@ -125,15 +128,25 @@ double ib_gauss(uint64_t seed, uint64_t a, uint64_t b, uint64_t c);
  * Arguments that are not options are left, in order, in pos[0..*npos).
  * On a bad option or value: message naming it, IB_EINVAL.
  */
-enum ib_opt_kind { IB_OPT_FLAG, IB_OPT_STR, IB_OPT_INT, IB_OPT_DBL, IB_OPT_I64 };
+struct ib_pval;
+enum ib_opt_kind { IB_OPT_FLAG, IB_OPT_STR, IB_OPT_INT, IB_OPT_DBL, IB_OPT_I64, IB_OPT_PARAM };
 
 typedef struct ib_opt {
     const char *name;
     enum ib_opt_kind kind;
-    void *dst;        /* int* (FLAG, INT), const char** (STR), double*, int64_t* */
+    void *dst;        /* int* (FLAG, INT), const char** (STR), double*, int64_t*,
+                       * ib_pval* (PARAM) */
     const char *arg;  /* placeholder for help, e.g. "N" */
     const char *help;
 } ib_opt;
+/* IB_OPT_PARAM: the option of the cell parameter (common/params.h) whose
+ * imager option is name: its value is parsed and range-checked by
+ * ib_param_parse into dst, a BOOL one is a flag, and its help, range and
+ * default come from the table. */
+
+/* The option of parameter id (its imager option name, help from the
+ * table), storing into *dst. */
+ib_opt ib_param_opt(int id, struct ib_pval *dst);
 
 int ib_parse_opts(ib_err *e, const char *prog, const ib_opt *opts, int argc,
                   char **argv, char **pos, int *npos);
@@ -143,5 +156,33 @@ void ib_print_opts(void *f, const ib_opt *opts);
 /* Parse a whole string as a number; IB_EINVAL (no message) if it is not. */
 int ib_parse_i64(const char *s, int64_t *out);
 int ib_parse_double(const char *s, double *out);
+
+/*
+ * A byte count: digits with an optional fraction, then an optional K, M,
+ * G or T (either case; powers of 1024), optional "i", optional "B":
+ * "4096", "64K", "1.5G", "2GiB", "512MB". The result must be a whole
+ * number of bytes <= 2^62. IB_EINVAL (no message) otherwise.
+ */
+int ib_parse_bytes(const char *s, int64_t *out);
+
+/* An image size: "NX" (square) or "NXxNY" (x or X), decimal digits only,
+ * each <= INT_MAX. No range check. IB_EINVAL (no message) otherwise. */
+int ib_parse_image(const char *s, int *nx, int *ny);
+
+/*
+ * Messages of readers of YAML (and other text) files, one form for all:
+ * "WHAT line L column C: ..." (line and column as libyaml counts them,
+ * from 0; printed from 1). ib_yaml_kind names a node's kind ("a list",
+ * "a mapping", "a scalar"); ib_yaml_parser_error reports what libyaml's
+ * parser stopped at (IB_ENOMEM for its memory errors, else IB_EPARSE).
+ */
+struct yaml_node_s;
+struct yaml_parser_s;
+int ib_error_at(ib_err *e, int code, const char *what, size_t line, size_t column,
+                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+const char *ib_yaml_kind(const struct yaml_node_s *n);
+int ib_yaml_error(ib_err *e, const char *what, const struct yaml_node_s *n, const char *fmt,
+                  ...) __attribute__((format(printf, 4, 5)));
+int ib_yaml_parser_error(ib_err *e, const char *what, const struct yaml_parser_s *p);
 
 #endif

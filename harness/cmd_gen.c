@@ -18,22 +18,6 @@
 static const char usage_line[] =
     "usage: harness gen --dataset NAME --scale S --out DIR [options]\n";
 
-static int parse_image(const char *s, int *nx, int *ny)
-{
-    int64_t a, b;
-    char buf[64];
-    if (strlen(s) >= sizeof buf) return -1;
-    strcpy(buf, s);
-    char *x = strchr(buf, 'x');
-    if (x) *x = '\0';
-    if (ib_parse_i64(buf, &a) || a < 0 || a > (1 << 20)) return -1;
-    b = a;
-    if (x && (ib_parse_i64(x + 1, &b) || b < 0 || b > (1 << 20))) return -1;
-    *nx = (int)a;
-    *ny = (int)b;
-    return 0;
-}
-
 static void progress(void *ctx, int64_t done, int64_t total)
 {
     (void)ctx;
@@ -133,7 +117,7 @@ int hx_cmd_gen(int argc, char **argv)
         ib_error(&e, IB_EINVAL, "option '--threads' must be >= 0, got %d", threads);
         return hx_fail("gen", &e);
     }
-    if (image && parse_image(image, &go.image_nx, &go.image_ny)) {
+    if (image && ib_parse_image(image, &go.image_nx, &go.image_ny)) {
         ib_error(&e, IB_EINVAL, "option '--image' expects NX or NXxNY, got '%s'", image);
         return hx_fail("gen", &e);
     }

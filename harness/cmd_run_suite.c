@@ -139,15 +139,15 @@ static void join_args(char *out, size_t n, char *const argv[])
 
 /* An argument vector being built; numbers are formatted into num[]. */
 typedef struct argv_buf {
-    char *v[64];
+    char *v[128];
     int n;
-    char num[16][64];
+    char num[64][96];
     int nnum;
 } argv_buf;
 
 static void av_add(argv_buf *a, const char *s)
 {
-    IB_ASSERT(a->n < 63);
+    IB_ASSERT(a->n < 127);
     a->v[a->n++] = (char *)s;
     a->v[a->n] = NULL;
 }
@@ -155,7 +155,7 @@ static void av_add(argv_buf *a, const char *s)
 static void av_addf(argv_buf *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void av_addf(argv_buf *a, const char *fmt, ...)
 {
-    IB_ASSERT(a->nnum < 16);
+    IB_ASSERT(a->nnum < 64);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(a->num[a->nnum], sizeof a->num[0], fmt, ap);
@@ -163,9 +163,19 @@ static void av_addf(argv_buf *a, const char *fmt, ...)
     av_add(a, a->num[a->nnum++]);
 }
 
+/* Parameter id of cell c as its canonical text (the table's). */
+static void av_param(argv_buf *a, const wl_cell *c, int id)
+{
+    IB_ASSERT(a->nnum < 64);
+    wl_cell_text(c, id, a->num[a->nnum], sizeof a->num[0]);
+    av_add(a, a->num[a->nnum++]);
+}
+
 /*
  * `harness gen` for the dataset of cell c into out: what run-suite runs
  * before a cell whose dataset the cache lacks, and what a Slurm job runs.
+ * Every dataset key of the cell's hash is passed as --NAME VALUE (gen's
+ * options are named as the parameter table names them).
  */
 static void add_gen(argv_buf *a, const wl_cell *c, const char *harness, const char *out,
                     const char *datasets_dir)
@@ -173,26 +183,13 @@ static void add_gen(argv_buf *a, const wl_cell *c, const char *harness, const ch
     a->n = a->nnum = 0;
     av_add(a, harness);
     av_add(a, "gen");
-    av_add(a, "--dataset");
-    av_add(a, c->dataset);
-    av_add(a, "--scale");
-    av_addf(a, "%.17g", c->scale);
-    av_add(a, "--seed");
-    av_addf(a, "%lld", (long long)c->seed);
+    for (int id = 0; id < IB_NPARAM; id++) {
+        if (!(ib_param_get(id)->flags & IB_PF_DATA) || !wl_cell_has(c, id)) continue;
+        av_addf(a, "--%s", ib_param_get(id)->name);
+        av_param(a, c, id);
+    }
     av_add(a, "--out");
     av_add(a, out);
-    if (c->chans) {
-        av_add(a, "--chans");
-        av_addf(a, "%lld", (long long)c->chans);
-    }
-    if (c->times) {
-        av_add(a, "--times");
-        av_addf(a, "%lld", (long long)c->times);
-    }
-    if (c->image_nx) {
-        av_add(a, "--image");
-        av_addf(a, "%dx%d", c->image_nx, c->image_ny);
-    }
     if (datasets_dir) {
         av_add(a, "--datasets-dir");
         av_add(a, datasets_dir);
@@ -229,7 +226,9 @@ static void add_mpirun(argv_buf *a, const char *mpirun, int np, const char *host
 /*
  * The imager and its arguments for cell c, appended to a: the dataset in
  * vis, products in out, statistics in stats, spill files (with a memory
- * budget) in spill.
+ * budget) in spill. Every parameter of the cell's hash that the imager
+ * takes as an option is passed (a flag when true), so cells of one hash
+ * run one command line and a parameter left out is the imager's default.
  */
 static void add_imager(argv_buf *a, const wl_cell *c, const char *imager, const char *vis,
                        const char *out, const char *stats, const char *spill)
@@ -241,23 +240,17 @@ static void add_imager(argv_buf *a, const wl_cell *c, const char *imager, const 
     av_add(a, out);
     av_add(a, "--stats");
     av_add(a, stats);
-    if (c->gridder[0]) av_add(a, "--gridder"), av_add(a, c->gridder);
-    if (c->support) av_add(a, "--support"), av_addf(a, "%d", c->support);
-    if (c->weight[0]) av_add(a, "--weight"), av_add(a, c->weight);
-    if (c->image_nx) av_add(a, "--image"), av_addf(a, "%dx%d", c->image_nx, c->image_ny);
-    if (c->padding > 0) av_add(a, "--padding"), av_addf(a, "%.17g", c->padding);
-    if (c->threads) av_add(a, "--threads"), av_addf(a, "%d", c->threads);
-    if (c->chunks) av_add(a, "--chunks"), av_addf(a, "%d", c->chunks);
-    /* 1 is the imager's default and out of the hash: not passed, so cells of one
-     * hash run one command line */
-    if (c->row_chunks > 1) av_add(a, "--row-chunks"), av_addf(a, "%d", c->row_chunks);
-    if (c->precision[0]) av_add(a, "--precision"), av_add(a, c->precision);
-    if (c->schedule[0]) av_add(a, "--schedule"), av_add(a, c->schedule);
-    if (c->serial_write) av_add(a, "--serial-write");
-    if (c->fsync) av_add(a, "--fsync");
-    if (c->mem_budget) {
-        av_add(a, "--mem-budget");
-        av_addf(a, "%lld", (long long)c->mem_budget);
+    for (int id = 0; id < IB_NPARAM; id++) {
+        const ib_param *p = ib_param_get(id);
+        if (!p->option || !wl_cell_has(c, id)) continue;
+        if (p->type == IB_PT_BOOL) {
+            if (wl_cell_int(c, id)) av_addf(a, "--%s", p->option);
+            continue;
+        }
+        av_addf(a, "--%s", p->option);
+        av_param(a, c, id);
+    }
+    if (wl_cell_has(c, IB_P_MEM_BUDGET)) {
         av_add(a, "--spill-dir");
         av_add(a, spill);
     }
@@ -268,12 +261,15 @@ static void add_imager(argv_buf *a, const wl_cell *c, const char *imager, const 
 static json_t *cache_json(const wl_cell *c)
 {
     json_t *o = json_pack("{s:s, s:s, s:f, s:I}", "dataset", c->dataset, "key", c->dataset_key,
-                          "scale", c->scale, "seed", (json_int_t)c->seed);
+                          "scale", wl_cell_real(c, IB_P_SCALE), "seed",
+                          (json_int_t)wl_cell_int(c, IB_P_SEED));
     if (!o) return NULL;
-    if (c->chans) json_object_set_new(o, "chans", json_integer(c->chans));
-    if (c->times) json_object_set_new(o, "times", json_integer(c->times));
-    if (c->image_nx) json_object_set_new(o, "image_nx", json_integer(c->image_nx));
-    if (c->image_ny) json_object_set_new(o, "image_ny", json_integer(c->image_ny));
+    if (c->v[IB_P_CHANS].set) json_object_set_new(o, "chans", json_integer(c->v[IB_P_CHANS].i));
+    if (c->v[IB_P_TIMES].set) json_object_set_new(o, "times", json_integer(c->v[IB_P_TIMES].i));
+    if (c->v[IB_P_IMAGE].set) {
+        json_object_set_new(o, "image_nx", json_integer(c->v[IB_P_IMAGE].i));
+        json_object_set_new(o, "image_ny", json_integer(c->v[IB_P_IMAGE].j));
+    }
     return o;
 }
 
@@ -338,7 +334,7 @@ static int ds_materialise(runner *r, dsstate *d, const wl_cell *c)
     argv_buf av;
     add_gen(&av, c, r->harness, tmp, r->o.datasets_dir);
     hx_progress_message(&r->prog, "generating dataset %s (scale %g) into %s", c->dataset,
-                        c->scale, d->dir);
+                        wl_cell_real(c, IB_P_SCALE), d->dir);
     char log[2200];
     snprintf(log, sizeof log, "%s/gen.log", tmp);
     hx_proc pr;
@@ -386,7 +382,7 @@ static int ds_materialise(runner *r, dsstate *d, const wl_cell *c)
 /* Does cell c start mpirun locally: several ranks, or --launcher mpirun? */
 static int uses_mpirun(const runner *r, const wl_cell *c)
 {
-    return c->nodes > 1 || !strcmp(r->o.launcher, "mpirun");
+    return wl_cell_int(c, IB_P_NODES) > 1 || !strcmp(r->o.launcher, "mpirun");
 }
 
 /* An attempt's directory and the files in it. */
@@ -412,9 +408,9 @@ static void build_argv(const runner *r, const wl_cell *c, const char *vis, const
                        const char *stats, const char *spill, argv_buf *a)
 {
     a->n = a->nnum = 0;
+    int nodes = (int)wl_cell_int(c, IB_P_NODES);
     if (uses_mpirun(r, c))
-        add_mpirun(a, r->mpirun, c->nodes, r->o.hostfile,
-                   !r->o.hostfile && c->nodes > r->cores);
+        add_mpirun(a, r->mpirun, nodes, r->o.hostfile, !r->o.hostfile && nodes > r->cores);
     add_imager(a, c, r->imager, vis, out, stats, spill);
 }
 
@@ -646,8 +642,9 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
         snprintf(tail, sizeof pr.tail, "skipped: wsclean not installed");
     } else if (!ws && uses_mpirun(r, c) && !r->have_mpirun) {
         status = ST_SKIPPED;
+        int nodes = (int)wl_cell_int(c, IB_P_NODES);
         snprintf(tail, sizeof pr.tail, "harness: mpirun not found in PATH (the cell needs %d "
-                                       "rank%s)", c->nodes, c->nodes == 1 ? "" : "s");
+                                       "rank%s)", nodes, nodes == 1 ? "" : "s");
     }
     ib_err sub;
     ib_err_init(&sub);
@@ -796,7 +793,7 @@ static int emit_job(ib_err *e, runner *r, const wl_cell *c, int k, const char *d
     add_gen(&gen, c, harness, HX_SLURM_TMP, dirs[DSDIR]);
     run.n = run.nnum = 0;
     if (srun) av_add(&run, "srun");
-    else add_mpirun(&run, "mpirun", c->nodes, NULL, 0);
+    else add_mpirun(&run, "mpirun", (int)wl_cell_int(c, IB_P_NODES), NULL, 0);
     add_imager(&run, c, imager, vis, HX_SLURM_ATTEMPT, stats, spill);
     char command[8192];
     join_args(command, sizeof command, run.v);
@@ -823,7 +820,7 @@ static int emit_job(ib_err *e, runner *r, const wl_cell *c, int k, const char *d
     wl_suite_cell_label(c, label, sizeof label);
     snprintf(comment, sizeof comment, "%s (suite %s, repeat %d of %d)", label, r->suite->name,
              k, r->repeats);
-    hx_slurm_need need = {.ranks = c->nodes, .threads = c->threads,
+    hx_slurm_need need = {.ranks = (int)wl_cell_int(c, IB_P_NODES), .threads = (int)wl_cell_int(c, IB_P_THREADS),
                           .tasks_per_node = o->tasks_per_node};
     hx_slurm_shape sh;
     hx_slurm_place(r->part, &need, &sh);
@@ -833,9 +830,9 @@ static int emit_job(ib_err *e, runner *r, const wl_cell *c, int k, const char *d
         .cell_dir = cell_dir,
         .partition = r->part ? r->part->name : NULL,
         .nodes = sh.nodes,
-        .ntasks = c->nodes,
+        .ntasks = (int)wl_cell_int(c, IB_P_NODES),
         .tasks_per_node = sh.tasks_per_node,
-        .cpus_per_task = c->threads > 0 ? c->threads : 1,
+        .cpus_per_task = (int)wl_cell_int(c, IB_P_THREADS),
         .timeout_s = r->timeout,
         .dataset = c->dataset,
         .data_dir = vis,
@@ -843,7 +840,7 @@ static int emit_job(ib_err *e, runner *r, const wl_cell *c, int k, const char *d
         .cache_json = cache_text,
         .run_argv = run.v,
         .srun = srun,
-        .mpi_type = srun && c->nodes > 1 ? hx_slurm_mpi_type() : NULL,
+        .mpi_type = srun && (int)wl_cell_int(c, IB_P_NODES) > 1 ? hx_slurm_mpi_type() : NULL,
         .harness = harness,
         .origin = dirs[ORIGIN],
         .cell_head = head_text,
@@ -874,9 +871,9 @@ static int check_jobs(ib_err *e, runner *r)
         const wl_cell *c = r->cells[i];
         if (wl_cell_is_wsclean(c)) continue;
         jobs++;
-        hx_slurm_need need = {.ranks = c->nodes, .threads = c->threads,
+        hx_slurm_need need = {.ranks = (int)wl_cell_int(c, IB_P_NODES), .threads = (int)wl_cell_int(c, IB_P_THREADS),
                               .tasks_per_node = r->o.tasks_per_node, .timeout_s = r->timeout,
-                              .mem_per_rank = c->mem_budget,
+                              .mem_per_rank = wl_cell_int(c, IB_P_MEM_BUDGET),
                               .mpi_type = srun ? hx_slurm_mpi_type() : NULL};
         hx_slurm_shape sh;
         char why[768];
@@ -1034,6 +1031,27 @@ static void runner_release(runner *r)
 }
 
 /*
+ * The suite, checked as the imager checks its options; the cells that
+ * run on this machine (launcher local, or mpirun without a hostfile) are
+ * also checked against it: one that can never run here is refused, one
+ * that would oversubscribe it is named on stderr.
+ */
+static int load_suite(ib_err *e, runner *r, const char *path)
+{
+    ib_machine here;
+    ib_machine_probe(&here);
+    int local = strcmp(r->o.launcher, "slurm") && !r->o.hostfile;
+    wl_suite_opts so = {.datasets_dir = r->o.datasets_dir, .machine = local ? &here : NULL};
+    int rc = wl_suite_load(e, path, &so, &r->suite);
+    for (const char *w = rc ? "" : r->suite->warnings; *w;) {
+        size_t len = strcspn(w, "\n");
+        fprintf(stderr, "harness run-suite: warning: %.*s\n", (int)len, w);
+        w += len + (w[len] == '\n');
+    }
+    return rc;
+}
+
+/*
  * The launcher options agree with each other; --hostfile is a readable
  * file (made absolute in r->hostfile); with --submit, sbatch is on PATH
  * (r->sbatch). IB_EINVAL (exit status 2) with the reason otherwise.
@@ -1162,8 +1180,7 @@ int hx_cmd_run_suite(int argc, char **argv)
         rc = ib_error(&e, IB_EINVAL, "--repeat must be >= 1, --warmup 0..100 and --timeout > 0");
         goto out;
     }
-    wl_suite_opts so = {.datasets_dir = o->datasets_dir};
-    rc = wl_suite_load(&e, pos[0], &so, &r.suite);
+    rc = load_suite(&e, &r, pos[0]);
     if (rc) goto out;
     r.repeats = o->repeat > 0 ? o->repeat : r.suite->repeats;
     r.timeout = o->timeout > 0 ? o->timeout : r.suite->timeout;

@@ -42,10 +42,13 @@ static const char *corr_name(int code)
 int hx_ws_plan_cell(ib_err *e, const wl_cell *c, const char *store_dir, hx_ws_plan *p)
 {
     memset(p, 0, sizeof *p);
-    if (c->nodes > 1)
+    /* the cell's parameters, as the table reads them (defaults where unset) */
+    int nodes = (int)wl_cell_int(c, IB_P_NODES);
+    int standard = c->v[IB_P_GRIDDER].set && c->v[IB_P_GRIDDER].i == 0;
+    if (nodes > 1)
         return ib_error(e, IB_EUNSUPPORTED, "wsclean cells run on one node, this one asks for "
-                                            "nodes=%d", c->nodes);
-    if (!strcmp(c->gridder, "mosaic"))
+                                            "nodes=%d", nodes);
+    if (c->v[IB_P_GRIDDER].set && !standard)
         return ib_error(e, IB_EUNSUPPORTED, "wsclean cells use WSClean's standard gridding; "
                                             "gridder=mosaic has no WSClean counterpart here");
     img_vis_store *s = NULL;
@@ -54,18 +57,18 @@ int hx_ws_plan_cell(ib_err *e, const wl_cell *c, const char *store_dir, hx_ws_pl
     p->meta = *img_vis_meta_get(s);
     img_vis_abort(s);
     const img_vis_meta *m = &p->meta;
-    if (m->nfield > 1 && strcmp(c->gridder, "standard"))
+    if (m->nfield > 1 && !standard)
         return ib_error(e, IB_EUNSUPPORTED, "store '%s' has %d fields (a mosaic): wsclean cells "
                                             "image one phase centre", store_dir, m->nfield);
-    p->nx = c->image_nx ? c->image_nx : m->image_nx;
-    p->ny = c->image_nx ? c->image_ny : m->image_ny;
+    p->nx = c->v[IB_P_IMAGE].set ? (int)c->v[IB_P_IMAGE].i : m->image_nx;
+    p->ny = c->v[IB_P_IMAGE].set ? c->v[IB_P_IMAGE].j : m->image_ny;
     p->cell_arcsec = m->cell_arcsec;
     if (p->nx < 2 || p->ny < 2)
         return ib_error(e, IB_EINVAL, "store '%s' suggests no image size: set image: in the "
                                       "suite", store_dir);
     if (!(p->cell_arcsec > 0))
         return ib_error(e, IB_EINVAL, "store '%s' suggests no cell size", store_dir);
-    p->padding = c->padding > 0 ? c->padding : 1.5;
+    p->padding = wl_cell_real(c, IB_P_PADDING);
     size_t len = 0;
     for (int i = 0; i < m->npol; i++) {
         const char *n = corr_name(m->corr[i]);
@@ -75,7 +78,7 @@ int hx_ws_plan_cell(ib_err *e, const wl_cell *c, const char *store_dir, hx_ws_pl
         len += (size_t)snprintf(p->pol + len, sizeof p->pol - len, "%s%s", i ? "," : "", n);
         if (len >= sizeof p->pol) return ib_error(e, IB_EOVERFLOW, "too many correlations");
     }
-    snprintf(p->weight, sizeof p->weight, "%s", c->weight[0] ? c->weight : "natural");
+    wl_cell_text(c, IB_P_WEIGHT, p->weight, sizeof p->weight);
     return 0;
 }
 
@@ -122,9 +125,9 @@ void hx_ws_build_argv(const wl_cell *c, const hx_ws_plan *p, const char *wsclean
     } else {
         wa_add(a, p->weight);
     }
-    if (c->threads) {
+    if (c->v[IB_P_THREADS].set) {
         wa_add(a, "-j");
-        wa_addf(a, "%d", c->threads);
+        wa_addf(a, "%lld", (long long)c->v[IB_P_THREADS].i);
     }
     wa_add(a, "-padding");
     wa_addf(a, "%.17g", p->padding);
@@ -224,7 +227,9 @@ int hx_ws_write_stats(ib_err *e, const char *path, const wl_cell *c, const hx_ws
     json_t *params = json_pack("{s:s, s:s, s:i, s:i, s:f, s:f, s:s, s:i, s:b}", "imager",
                                "wsclean", "weight", p->weight, "image_nx", p->nx, "image_ny",
                                p->ny, "cell_arcsec", p->cell_arcsec, "padding", p->padding,
-                               "pol", p->pol, "threads", c->threads, "wgridder", 1);
+                               "pol", p->pol, "threads",
+                               c->v[IB_P_THREADS].set ? (int)c->v[IB_P_THREADS].i : 0,
+                               "wgridder", 1);
     json_t *ds = json_pack("{s:s, s:I, s:I, s:i, s:i}", "name", m->dataset, "nrow",
                            (json_int_t)m->nrow, "nchan", (json_int_t)m->nchan, "npol", m->npol,
                            "nfield", m->nfield);

@@ -1,7 +1,9 @@
 /*
- * imager_main.c: the `imager` program — options, one imaging run, the
- * stats record and a one-screen summary.
+ * imager_main.c: the `imager` program — options (the cell parameters
+ * from the parameter table, common/params.h, plus where to read and
+ * write), one imaging run, the stats record and a one-screen summary.
  */
+#include "common/params.h"
 #include "imaging/imaging.h"
 #include "profiles/profiles.h"
 
@@ -9,6 +11,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <time.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -16,6 +19,83 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+/* ---- options ----------------------------------------------------------- */
+
+/* Where each parameter lands in img_params (IB_IMG in the table). A word's
+ * index is the enum's value, a BOOL is 0/1 in an int. */
+typedef struct landing {
+    size_t off, size;
+    int used;
+} landing;
+
+#define LAND_IB_IMG(member) {offsetof(img_params, member), sizeof(((img_params *)0)->member), 1}
+#define LAND_IB_NOIMG {0, 0, 0}
+static const landing landings[IB_NPARAM] = {
+#define IMG_LANDING(id, name, where, ...) [IB_P_##id] = LAND_##where,
+    IB_PARAM_MAP(IMG_LANDING)
+#undef IMG_LANDING
+};
+#undef LAND_IB_IMG
+#undef LAND_IB_NOIMG
+
+/* The words of the table are the enums' values, in order. */
+_Static_assert(IMG_GRIDDER_STANDARD == 0 && IMG_GRIDDER_MOSAIC == 1, "gridder words");
+_Static_assert(IMG_WEIGHT_NATURAL == 0 && IMG_WEIGHT_UNIFORM == 1 && IMG_WEIGHT_BRIGGS == 2,
+               "weight words");
+_Static_assert(IMG_SCHED_STATIC == 0 && IMG_SCHED_DYNAMIC == 1 && IMG_SCHED_LOCALITY == 2,
+               "schedule words");
+_Static_assert(offsetof(img_params, ny) == offsetof(img_params, nx) + sizeof(int),
+               "an image lands in nx, ny");
+
+/*
+ * Every parameter with a landing into p: the given value, else the
+ * table's default (which replaces img_params_default's: the table is the
+ * one source of defaults); derived defaults ("auto") stay 0.
+ */
+static void land(const ib_pval v[IB_NPARAM], img_params *p)
+{
+    for (int id = 0; id < IB_NPARAM; id++) {
+        const landing *l = &landings[id];
+        if (!l->used) continue;
+        ib_pval x = v[id];
+        if (!x.set && ib_param_derived(id)) continue;
+        if (!x.set) ib_param_default(id, &x);
+        char *at = (char *)p + l->off;
+        if (ib_param_get(id)->type == IB_PT_WEIGHT) p->robust = x.d; /* and the index: */
+        switch (ib_param_get(id)->type) {
+        case IB_PT_REAL:
+            IB_ASSERT(l->size == sizeof(double));
+            memcpy(at, &x.d, sizeof x.d);
+            break;
+        case IB_PT_BYTES: {
+            uint64_t u = (uint64_t)x.i;
+            IB_ASSERT(l->size == sizeof u);
+            memcpy(at, &u, sizeof u);
+            break;
+        }
+        case IB_PT_IMAGE: {
+            int xy[2] = {(int)x.i, x.j};
+            IB_ASSERT(l->size == sizeof(int));
+            memcpy(at, xy, sizeof xy);
+            break;
+        }
+        default: {
+            int k = (int)x.i;
+            IB_ASSERT(l->size == sizeof k);
+            memcpy(at, &k, sizeof k);
+            break;
+        }
+        }
+    }
+}
+
+/* What is not a cell parameter: where to read and write, and how to
+ * watch the run. */
+typedef struct run_opts {
+    double timeout;
+    int seed, help;
+} run_opts;
 
 static void usage(FILE *f, const ib_opt *opts)
 {
@@ -25,34 +105,68 @@ static void usage(FILE *f, const ib_opt *opts)
     ib_print_opts(f, opts);
 }
 
-static int parse_weight(ib_err *e, const char *s, img_params *p)
+/* The options: the run's, then one per parameter with an imager option. */
+static size_t make_opts(ib_opt *opts, img_params *p, ib_pval v[IB_NPARAM], run_opts *ro)
 {
-    if (strcmp(s, "natural") == 0) p->weighting = IMG_WEIGHT_NATURAL;
-    else if (strcmp(s, "uniform") == 0) p->weighting = IMG_WEIGHT_UNIFORM;
-    else if (strncmp(s, "briggs", 6) == 0) {
-        p->weighting = IMG_WEIGHT_BRIGGS;
-        p->robust = 0;
-        if (s[6] == ':' && ib_parse_double(s + 7, &p->robust) == 0 && p->robust >= -2 &&
-            p->robust <= 2)
-            return 0;
-        if (s[6] == '\0') return 0;
-        return ib_error(e, IB_EINVAL, "imager: option '--weight': robust must be -2..2, got '%s'", s);
-    } else
-        return ib_error(e, IB_EINVAL,
-                        "imager: option '--weight' must be natural, uniform or briggs[:R], got '%s'", s);
-    return 0;
+    const ib_opt run[] = {
+        {"vis", IB_OPT_STR, &p->vis_dir, "DIR", "visibility store (DIR/vis.h5)"},
+        {"out", IB_OPT_STR, &p->out_dir, "DIR", "output directory for dirty.fits, psf.fits"},
+        {"spill-dir", IB_OPT_STR, &p->spill_dir, "DIR", "spill files (default OUT/spill)"},
+        {"stats", IB_OPT_STR, &p->stats_path, "FILE", "write the run's statistics as JSON"},
+        {"timeout", IB_OPT_DBL, &ro->timeout, "S",
+         "end the whole job with a message naming the rank after S seconds"},
+        {"check-dft", IB_OPT_INT, &p->check_dft, "K",
+         "compare K pixels with a direct DFT; prints 'dft max_rel_err X' last"},
+        {"seed", IB_OPT_INT, &ro->seed, "S", "seed for the choice of --check-dft pixels"},
+        {"quiet", IB_OPT_FLAG, &p->quiet, NULL, "print only errors and the DFT line"},
+        {"help", IB_OPT_FLAG, &ro->help, NULL, "this help"},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof run / sizeof *run; i++) opts[n++] = run[i];
+    for (int id = 0; id < IB_NPARAM; id++)
+        if (ib_param_get(id)->option) opts[n++] = ib_param_opt(id, &v[id]);
+    opts[n] = (ib_opt){NULL, 0, NULL, NULL, NULL};
+    return n;
 }
 
-static int parse_image(ib_err *e, const char *s, img_params *p)
+/*
+ * The options into p: each value checked by the table, then together
+ * (ib_params_check_set), against the rank count and against this
+ * machine (what can never run here). IB_EINVAL with the message.
+ */
+static int parse_args(ib_err *e, int argc, char **argv, img_params *p, ib_pval v[IB_NPARAM],
+                      run_opts *ro, const img_par *par)
 {
-    char *end;
-    long nx = strtol(s, &end, 10), ny = nx;
-    if (*end == 'x') ny = strtol(end + 1, &end, 10);
-    if (*end || nx < 2 || ny < 2 || nx > 65536 || ny > 65536 || nx % 2 || ny % 2)
-        return ib_error(e, IB_EINVAL,
-                        "imager: option '--image' must be NX or NXxNY, even, 2..65536, got '%s'", s);
-    p->nx = (int)nx;
-    p->ny = (int)ny;
+    ib_opt opts[IB_NPARAM + 16];
+    make_opts(opts, p, v, ro);
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    if (!pos) return ib_error(e, IB_ENOMEM, "imager: out of memory");
+    int npos = 0;
+    int rc = ib_parse_opts(e, "imager", opts, argc, argv, pos, &npos);
+    if (!rc && ro->help) {
+        if (par->rank == 0) usage(stdout, opts);
+        free(pos);
+        return 0;
+    }
+    if (!rc && npos > 0) rc = ib_error(e, IB_EINVAL, "imager: unexpected argument '%s'", pos[0]);
+    free(pos);
+    if (rc) return rc;
+    if (!p->vis_dir || !p->out_dir)
+        return ib_error(e, IB_EINVAL, "imager: --vis DIR and --out DIR are required (see --help)");
+    if (ro->timeout < 0 || ro->timeout > 1e7)
+        return ib_error(e, IB_EINVAL, "imager: option '--timeout' must be 0..1e7 seconds, got %g",
+                        ro->timeout);
+    char why[512], ranks[32];
+    snprintf(ranks, sizeof ranks, "%d", par->size);
+    if (ib_param_parse(IB_P_NODES, ranks, &v[IB_P_NODES], why, sizeof why))
+        return ib_error(e, IB_EINVAL, "imager: %s (MPI ranks)", why);
+    ib_machine m;
+    ib_machine_probe(&m);
+    if (ib_params_check_set(v, why, sizeof why) ||
+        ib_params_check_machine(v, &m, why, sizeof why, NULL, 0))
+        return ib_error(e, IB_EINVAL, "imager: %s", why);
+    land(v, p);
+    p->seed = (uint64_t)ro->seed;
     return 0;
 }
 
@@ -85,21 +199,6 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-/* "123", "64M", "1.5G" -> bytes (binary multiples). */
-static int parse_bytes(const char *s, uint64_t *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    double mul = 1;
-    if (*end == 'K' || *end == 'k') mul = 1024.0, end++;
-    else if (*end == 'M' || *end == 'm') mul = 1024.0 * 1024, end++;
-    else if (*end == 'G' || *end == 'g') mul = 1024.0 * 1024 * 1024, end++;
-    if (*end == 'B' || *end == 'b') end++;
-    if (end == s || *end || !(v > 0) || v * mul > 1e18) return -1;
-    *out = (uint64_t)(v * mul);
-    return 0;
-}
-
 /*
  * The heap on transparent huge pages. On a virtual machine the first touch
  * of a 4 KiB page costs ~15 us (measured here: 64 MiB in 1 s), of a 2 MiB
@@ -124,6 +223,83 @@ static void heap_on_huge_pages(void)
     free(p);
 }
 
+
+/* The run under the watchdog (--timeout): img_run, then the watchdog
+ * stood down. */
+static int run_watched(ib_err *e, const img_params *p, double timeout, img_par *par,
+                       img_result *res)
+{
+    watchdog wd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, timeout, par};
+    pthread_t wdt;
+    int wd_on = timeout > 0 && pthread_create(&wdt, NULL, watchdog_main, &wd) == 0;
+    int rc = img_run(e, p, res);
+    if (wd_on) {
+        pthread_mutex_lock(&wd.lock);
+        wd.done = 1;
+        pthread_cond_signal(&wd.cond);
+        pthread_mutex_unlock(&wd.lock);
+        pthread_join(wdt, NULL);
+    }
+    return rc;
+}
+
+/*
+ * Rank 0: the stats record asked for. It is part of the output: when it
+ * cannot be written a run that succeeded has failed, and like any failed
+ * run leaves no products. 0, or 1 when it could not be written.
+ */
+static int write_stats(const img_params *p, const img_result *res, int run_failed)
+{
+    if (!p->stats_path) return 0;
+    ib_err e2;
+    ib_err_init(&e2);
+    json_t *counters = prof_counters_json(p->papi, p->sde);
+    int bad = img_stats_write(&e2, p->stats_path, p, res, res->meta.nrow ? &res->meta : NULL,
+                              counters) != 0;
+    json_decref(counters);
+    if (!bad) return 0;
+    fprintf(stderr, "imager: %s\n", e2.msg);
+    if (run_failed) return 1;
+    for (int k = 0; k < IMG_NPROD; k++) {
+        char kpath[4096];
+        int made = k == IMG_PROD_DIRTY || (k == IMG_PROD_PSF && p->psf) ||
+                   (k > IMG_PROD_PSF && p->gridder == IMG_GRIDDER_MOSAIC);
+        if (made && !ib_path_join(NULL, kpath, sizeof kpath, p->out_dir, img_product_file(k)))
+            remove(kpath);
+    }
+    char tpath[4096];
+    if (!ib_path_join(NULL, tpath, sizeof tpath, p->out_dir, "tasks.csv")) remove(tpath);
+    return 1;
+}
+
+/* The one-screen summary of a run that succeeded (rank 0). */
+static void summary(const img_params *p, const img_result *res, const img_par *par)
+{
+    double gw = res->phase_wall[PROF_GRID];
+    char rowtxt[48] = "";
+    if (res->row_chunks > 1) snprintf(rowtxt, sizeof rowtxt, " x %d row chunks", res->row_chunks);
+    printf("imager: %s %lld rows x %lld chans x %d pols -> %dx%d cube (grid %dx%d), "
+           "%d rank(s) x %d threads, %d chunks%s\n",
+           res->meta.dataset, (long long)res->meta.nrow, (long long)res->meta.nchan,
+           res->meta.npol, res->nx, res->ny, res->ngx, res->ngy, par->size, p->threads,
+           res->nchunks, rowtxt);
+    printf("imager: %.3f s wall, %.3g samples gridded (%.3g dropped outside the grid), "
+           "%.1f M samples/s end to end, %.1f M samples/s per gridding thread\n",
+           res->wall_seconds, (double)res->samples_gridded, (double)res->samples_dropped,
+           res->samples_gridded / res->wall_seconds / 1e6,
+           gw > 0 ? res->samples_gridded * (p->psf ? 2.0 : 1.0) / gw / 1e6 : 0.0);
+    printf("imager: phases (thread-seconds):");
+    for (int i = 0; i < PROF_NPHASE; i++)
+        if (res->phase_wall[i] > 0.0005) printf(" %s %.3f", prof_phase_name(i), res->phase_wall[i]);
+    if (p->mem_budget)
+        printf("\nimager: budget %.1f MB, peak tracked %.1f MB, spilled %.1f MB in %llu "
+               "file(s) (write %.3f s, read %.3f s)",
+               p->mem_budget / 1e6, res->peak_tracked / 1e6, res->spill_bytes / 1e6,
+               (unsigned long long)res->spill_files, res->spill_write_s, res->spill_read_s);
+    printf("\nimager: peak RSS %.1f MB, wrote %s/dirty.fits%s\n", res->peak_rss_bytes / 1e6,
+           p->out_dir, p->psf ? " and psf.fits" : "");
+}
+
 int main(int argc, char **argv)
 {
     /* Past `ulimit -f` a write fails with EFBIG and we say which file,
@@ -132,57 +308,8 @@ int main(int argc, char **argv)
     heap_on_huge_pages();
     img_params p;
     img_params_default(&p);
-    const char *gridder = "standard", *weight = "natural", *image = NULL, *precision = "float",
-               *fftplan = "measure", *schedule = "static",
-               *budget = NULL;
-    int help = 0, seed = 1;
-    double timeout = 0;
-    ib_opt opts[] = {
-        {"vis", IB_OPT_STR, &p.vis_dir, "DIR", "visibility store (DIR/vis.h5)"},
-        {"out", IB_OPT_STR, &p.out_dir, "DIR", "output directory for dirty.fits, psf.fits"},
-        {"gridder", IB_OPT_STR, &gridder, "standard|mosaic", "gridder (default standard)"},
-        {"support", IB_OPT_INT, &p.support, "W", "kernel support, odd 3..51 (default 7)"},
-        {"oversample", IB_OPT_INT, &p.oversample, "K",
-         "use a kernel table with K samples per cell (default 0: exact polynomial)"},
-        {"weight", IB_OPT_STR, &weight, "natural|uniform|briggs:R", "weighting (default natural)"},
-        {"image", IB_OPT_STR, &image, "NX[xNY]", "image size (default: the store's suggestion)"},
-        {"cell", IB_OPT_DBL, &p.cell_arcsec, "ARCSEC", "pixel size (default: the store's)"},
-        {"padding", IB_OPT_DBL, &p.padding, "P", "grid oversampling factor (default 1.5)"},
-        {"threads", IB_OPT_INT, &p.threads, "T", "worker threads (default 1)"},
-        {"chunks", IB_OPT_INT, &p.chunks, "N",
-         "channel chunks (default: 4 channels each, at least threads x ranks)"},
-        {"row-chunks", IB_OPT_INT, &p.row_chunks, "M",
-         "split each channel chunk's rows into M tasks whose grids are summed (default 1)"},
-        {"psf", IB_OPT_FLAG, &p.psf, NULL, "also write the PSF cube"},
-        {"precision", IB_OPT_STR, &precision, "float|double", "grid/FFT precision (default float)"},
-        {"fft-plan", IB_OPT_STR, &fftplan, "estimate|measure|patient",
-         "FFTW planning effort (default measure; wisdom is cached)"},
-        {"no-aperture", IB_OPT_FLAG, &p.no_aperture, NULL,
-         "mosaic: switch the primary beam off (PB = 1; for tests)"},
-        {"pb-limit", IB_OPT_DBL, &p.pb_limit, "F",
-         "mosaic: normalised mosaic where pb >= F (default 0.2)"},
-        {"schedule", IB_OPT_STR, &schedule, "static|dynamic|locality",
-         "chunk to rank assignment (default static)"},
-        {"serial-write", IB_OPT_FLAG, &p.serial_write, NULL,
-         "funnel every plane through rank 0 (reproduces CASA's serial image writes)"},
-        {"fsync", IB_OPT_FLAG, &p.fsync, NULL,
-         "make the cubes durable: write planes back as they come, fsync before the rename"},
-        {"mem-budget", IB_OPT_STR, &budget, "BYTES",
-         "memory budget per rank (K/M/G suffixes); chunks hold their planes and spill past it"},
-        {"mem-target", IB_OPT_DBL, &p.mem_target, "F", "target fraction of the budget (0.85)"},
-        {"mem-spill", IB_OPT_DBL, &p.mem_spill, "F", "spill past this fraction (0.92)"},
-        {"mem-pause", IB_OPT_DBL, &p.mem_pause, "F", "pause new chunks past this fraction (0.95)"},
-        {"spill-dir", IB_OPT_STR, &p.spill_dir, "DIR", "spill files (default OUT/spill)"},
-        {"timeout", IB_OPT_DBL, &timeout, "S",
-         "end the whole job with a message naming the rank after S seconds"},
-        {"stats", IB_OPT_STR, &p.stats_path, "FILE", "write the run's statistics as JSON"},
-        {"check-dft", IB_OPT_INT, &p.check_dft, "K",
-         "compare K pixels with a direct DFT; prints 'dft max_rel_err X' last"},
-        {"seed", IB_OPT_INT, &seed, "S", "seed for the choice of --check-dft pixels"},
-        {"quiet", IB_OPT_FLAG, &p.quiet, NULL, "print only errors and the DFT line"},
-        {"help", IB_OPT_FLAG, &help, NULL, "this help"},
-        {NULL, 0, NULL, NULL, NULL},
-    };
+    ib_pval v[IB_NPARAM] = {{0}};
+    run_opts ro = {.seed = 1};
     ib_err e;
     ib_err_init(&e);
     img_par par;
@@ -191,73 +318,12 @@ int main(int argc, char **argv)
         return 1;
     }
     p.par = &par;
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos) return 1;
-    int rc = ib_parse_opts(&e, "imager", opts, argc - 1, argv + 1, pos, &npos);
-    if (!rc && help) {
-        usage(stdout, opts);
-        free(pos);
-        return 0;
-    }
-    if (!rc && npos > 0) rc = ib_error(&e, IB_EINVAL, "imager: unexpected argument '%s'", pos[0]);
-    free(pos);
-    if (!rc && strcmp(gridder, "standard") == 0) p.gridder = IMG_GRIDDER_STANDARD;
-    else if (!rc && strcmp(gridder, "mosaic") == 0) p.gridder = IMG_GRIDDER_MOSAIC;
-    else if (!rc)
-        rc = ib_error(&e, IB_EINVAL, "imager: option '--gridder' must be standard or mosaic, got '%s'",
-                      gridder);
-    if (!rc) rc = parse_weight(&e, weight, &p);
-    if (!rc && image) rc = parse_image(&e, image, &p);
-    if (!rc && strcmp(precision, "float") == 0) p.dbl = 0;
-    else if (!rc && strcmp(precision, "double") == 0) p.dbl = 1;
-    else if (!rc)
-        rc = ib_error(&e, IB_EINVAL, "imager: option '--precision' must be float or double, got '%s'",
-                      precision);
-    if (!rc) {
-        if (strcmp(fftplan, "estimate") == 0) p.fft_plan = 0;
-        else if (strcmp(fftplan, "measure") == 0) p.fft_plan = 1;
-        else if (strcmp(fftplan, "patient") == 0) p.fft_plan = 2;
-        else rc = ib_error(&e, IB_EINVAL,
-                           "imager: option '--fft-plan' must be estimate, measure or patient, got '%s'",
-                           fftplan);
-    }
-    if (!rc) {
-        if (strcmp(schedule, "static") == 0) p.schedule = IMG_SCHED_STATIC;
-        else if (strcmp(schedule, "dynamic") == 0) p.schedule = IMG_SCHED_DYNAMIC;
-        else if (strcmp(schedule, "locality") == 0) p.schedule = IMG_SCHED_LOCALITY;
-        else rc = ib_error(&e, IB_EINVAL,
-                           "imager: option '--schedule' must be static, dynamic or locality, got '%s'",
-                           schedule);
-    }
-    if (!rc && budget && parse_bytes(budget, &p.mem_budget))
-        rc = ib_error(&e, IB_EINVAL,
-                      "imager: option '--mem-budget' must be bytes with an optional K, M or G "
-                      "suffix, got '%s'", budget);
-    if (!rc && (!p.vis_dir || !p.out_dir))
-        rc = ib_error(&e, IB_EINVAL, "imager: --vis DIR and --out DIR are required (see --help)");
-    if (!rc && (p.support < IMG_MIN_SUPPORT || p.support > IMG_MAX_SUPPORT || p.support % 2 == 0))
-        rc = ib_error(&e, IB_EINVAL, "imager: option '--support' must be odd and %d..%d, got %d",
-                      IMG_MIN_SUPPORT, IMG_MAX_SUPPORT, p.support);
-    if (!rc && !(p.padding > 1.0 && p.padding <= 4.0))
-        rc = ib_error(&e, IB_EINVAL, "imager: option '--padding' must be > 1 and <= 4, got %g",
-                      p.padding);
-    if (!rc && (p.threads < 1 || p.threads > 1024))
-        rc = ib_error(&e, IB_EINVAL, "imager: option '--threads' must be 1..1024, got %d", p.threads);
-    if (!rc && (timeout < 0 || timeout > 1e7))
-        rc = ib_error(&e, IB_EINVAL, "imager: option '--timeout' must be 0..1e7 seconds, got %g", timeout);
-    if (!rc && p.chunks < 0)
-        rc = ib_error(&e, IB_EINVAL, "imager: option '--chunks' must be >= 1, got %d", p.chunks);
-    if (!rc && (p.row_chunks < 1 || p.row_chunks > 1000000))
-        rc = ib_error(&e, IB_EINVAL, "imager: option '--row-chunks' must be 1..1000000, got %d",
-                      p.row_chunks);
-    if (rc) {
-        if (par.rank == 0) fprintf(stderr, "%s\n", e.msg);
+    int rc = parse_args(&e, argc - 1, argv + 1, &p, v, &ro, &par);
+    if (rc || ro.help) {
+        if (rc && par.rank == 0) fprintf(stderr, "%s\n", e.msg);
         img_par_finalize(&par);
-        return 2;
+        return rc ? 2 : 0;
     }
-    p.seed = (uint64_t)seed;
-
     /* Counters: PAPI presets per thread where the machine has them (none on
      * most VMs: recorded as unavailable with PAPI's reason), and our own
      * counters as PAPI software-defined events. */
@@ -269,94 +335,23 @@ int main(int argc, char **argv)
     int have_sde = prof_sde_init(&ce, &sde, NULL) == 0;
     p.papi = have_papi ? &papi : NULL;
     p.sde = have_sde ? &sde : NULL;
-    watchdog wd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, timeout, &par};
-    pthread_t wdt;
-    int wd_on = timeout > 0 && pthread_create(&wdt, NULL, watchdog_main, &wd) == 0;
     img_result res;
-    rc = img_run(&e, &p, &res);
-    if (wd_on) {
-        pthread_mutex_lock(&wd.lock);
-        wd.done = 1;
-        pthread_cond_signal(&wd.cond);
-        pthread_mutex_unlock(&wd.lock);
-        pthread_join(wdt, NULL);
-    }
+    rc = run_watched(&e, &p, ro.timeout, &par, &res);
     if (rc && par.size > 1) {
         /* One rank failed: name it and end the whole job, never a hang. */
         fprintf(stderr, "imager: rank %d of %d: %s\n", par.rank, par.size, e.msg);
         img_par_abort(&par, 1);
     }
-    if (par.rank != 0) {
-        if (have_papi) prof_papi_release(&papi);
-        if (have_sde) prof_sde_release(&sde);
-        img_result_release(&res);
-        img_par_finalize(&par);
-        return 0;
-    }
-    int stats_failed = 0;
-    if (p.stats_path) {
-        ib_err e2;
-        ib_err_init(&e2);
-        json_t *counters = prof_counters_json(p.papi, p.sde);
-        if (img_stats_write(&e2, p.stats_path, &p, &res, res.meta.nrow ? &res.meta : NULL,
-                            counters)) {
-            fprintf(stderr, "imager: %s\n", e2.msg);
-            if (!rc) {
-                /* The statistics asked for are part of the output: the run
-                 * failed, and like any failed run leaves no products. */
-                stats_failed = 1;
-                for (int k = 0; k < IMG_NPROD; k++) {
-                    char kpath[4096];
-                    int made = k == IMG_PROD_DIRTY || (k == IMG_PROD_PSF && p.psf) ||
-                               (k > IMG_PROD_PSF && p.gridder == IMG_GRIDDER_MOSAIC);
-                    if (made && !ib_path_join(NULL, kpath, sizeof kpath, p.out_dir,
-                                              img_product_file(k)))
-                        remove(kpath);
-                }
-                char tpath[4096];
-                if (!ib_path_join(NULL, tpath, sizeof tpath, p.out_dir, "tasks.csv"))
-                    remove(tpath);
-            }
-        }
-        json_decref(counters);
+    int failed = rc != 0;
+    if (par.rank == 0) {
+        failed |= write_stats(&p, &res, rc != 0);
+        if (rc) fprintf(stderr, "imager: %s\n", e.msg);
+        else if (!failed && !p.quiet) summary(&p, &res, &par);
+        if (!failed && p.check_dft > 0) printf("dft max_rel_err %.3e\n", res.dft_max_rel_err);
     }
     if (have_papi) prof_papi_release(&papi);
     if (have_sde) prof_sde_release(&sde);
-    if (rc || stats_failed) {
-        if (rc) fprintf(stderr, "imager: %s\n", e.msg);
-        img_result_release(&res);
-        img_par_finalize(&par);
-        return 1;
-    }
-    if (!p.quiet) {
-        double gw = res.phase_wall[PROF_GRID];
-        char rowtxt[48] = "";
-        if (res.row_chunks > 1)
-            snprintf(rowtxt, sizeof rowtxt, " x %d row chunks", res.row_chunks);
-        printf("imager: %s %lld rows x %lld chans x %d pols -> %dx%d cube (grid %dx%d), "
-               "%d rank(s) x %d threads, %d chunks%s\n",
-               res.meta.dataset, (long long)res.meta.nrow, (long long)res.meta.nchan,
-               res.meta.npol, res.nx, res.ny, res.ngx, res.ngy, par.size, p.threads, res.nchunks,
-               rowtxt);
-        printf("imager: %.3f s wall, %.3g samples gridded (%.3g dropped outside the grid), "
-               "%.1f M samples/s end to end, %.1f M samples/s per gridding thread\n",
-               res.wall_seconds, (double)res.samples_gridded, (double)res.samples_dropped,
-               res.samples_gridded / res.wall_seconds / 1e6,
-               gw > 0 ? res.samples_gridded * (p.psf ? 2.0 : 1.0) / gw / 1e6 : 0.0);
-        printf("imager: phases (thread-seconds):");
-        for (int i = 0; i < PROF_NPHASE; i++)
-            if (res.phase_wall[i] > 0.0005) printf(" %s %.3f", prof_phase_name(i), res.phase_wall[i]);
-        if (p.mem_budget)
-            printf("\nimager: budget %.1f MB, peak tracked %.1f MB, spilled %.1f MB in %llu "
-                   "file(s) (write %.3f s, read %.3f s)",
-                   p.mem_budget / 1e6, res.peak_tracked / 1e6, res.spill_bytes / 1e6,
-                   (unsigned long long)res.spill_files, res.spill_write_s, res.spill_read_s);
-        printf("\nimager: peak RSS %.1f MB, wrote %s/dirty.fits%s\n", res.peak_rss_bytes / 1e6,
-               p.out_dir, p.psf ? " and psf.fits" : "");
-    }
-    if (p.check_dft > 0)
-        printf("dft max_rel_err %.3e\n", res.dft_max_rel_err);
     img_result_release(&res);
     img_par_finalize(&par);
-    return 0;
+    return par.rank == 0 && failed ? 1 : 0;
 }

@@ -216,7 +216,9 @@ typedef struct img_params {
     int quiet;
 } img_params;
 
-/* Defaults for every field (vis_dir and out_dir NULL). */
+/* Defaults for every field (vis_dir and out_dir NULL). The imager's
+ * options land in these fields from the parameter table
+ * (common/params.h, IB_IMG(member)), whose defaults it writes over these. */
 void img_params_default(img_params *p);
 
 #define IMG_MAX_PHASES 16

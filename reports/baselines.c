@@ -47,13 +47,13 @@ static int yerr_at(yp *Y, yaml_mark_t m, const char *fmt, ...)
 
 static int yerr_at(yp *Y, yaml_mark_t m, const char *fmt, ...)
 {
-    char detail[1024];
+    char detail[1024], what[1100];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    return ib_error(Y->e, IB_EPARSE, "baselines '%s' line %zu column %zu: %s", Y->name,
-                    m.line + 1, m.column + 1, detail);
+    snprintf(what, sizeof what, "baselines '%s'", Y->name);
+    return ib_error_at(Y->e, IB_EPARSE, what, m.line, m.column, "%s", detail);
 }
 
 /* Error at the current event. */
@@ -81,15 +81,9 @@ static int next(yp *Y)
     if (Y->have_ev) yaml_event_delete(&Y->ev);
     Y->have_ev = 0;
     if (!yaml_parser_parse(&Y->parser, &Y->ev)) {
-        yaml_parser_t *p = &Y->parser;
-        if (p->error == YAML_MEMORY_ERROR)
-            return ib_error(Y->e, IB_ENOMEM, "baselines '%s': out of memory", Y->name);
-        if (p->error == YAML_READER_ERROR)
-            return ib_error(Y->e, IB_EPARSE, "baselines '%s' byte %zu: %s", Y->name,
-                            p->problem_offset, p->problem ? p->problem : "unreadable input");
-        return yerr_at(Y, p->problem_mark, "invalid YAML: %s%s%s",
-                       p->problem ? p->problem : "syntax error", p->context ? " " : "",
-                       p->context ? p->context : "");
+        char what[1100];
+        snprintf(what, sizeof what, "baselines '%s'", Y->name);
+        return ib_yaml_parser_error(Y->e, what, &Y->parser);
     }
     Y->have_ev = 1;
     const yaml_event_t *ev = &Y->ev;

@@ -190,21 +190,64 @@ int res_print_run(ib_err *e, res_db *db, int64_t run_id, FILE *f)
 
 /* ---- export ----------------------------------------------------------- */
 
-const char *const res_export_columns[] = {
-    "run_id",  "suite",   "cell_hash", "dataset", "dataset_key", "scale",    "seed",
-    "chans",   "times",   "image_nx",  "image_ny", "chunks",     "nodes",    "threads",
-    "support", "gridder", "weight",    "precision", "mem_budget", "padding", "repeat",
-    "attempt_id", "status", "metric",  "value",   "unit",        "better",   "reason",
-    NULL};
+/*
+ * The export's columns: the run and cell, then a column per cell
+ * parameter of the table (common/params.h; an image as two, NX and NY)
+ * with dataset_key after dataset, then the attempt and the metric. SQL
+ * columns are taken from export_sql by index; parameters from the
+ * attempt's effective values (res_params_read).
+ */
+enum { COL_SQL, COL_PARAM };
+typedef struct col {
+    const char *name;
+    int kind, index, part; /* SQL column, or parameter id and part (image: 0 NX, 1 NY) */
+} col;
 
 static const char export_sql[] =
-    "SELECT a.run_id, r.suite, c.hash, c.dataset, c.dataset_key, c.scale, c.seed, c.chans,"
-    " c.times, c.image_nx, c.image_ny, c.chunks, c.nodes, c.threads, c.support, c.gridder,"
-    " c.weight, c.precision, c.mem_budget, c.padding, a.repeat_index, a.id, a.status,"
+    "SELECT a.run_id, r.suite, c.hash, c.dataset_key, a.repeat_index, a.id, a.status,"
     " m.name, m.value, m.unit, m.better, m.reason"
     " FROM metrics m JOIN attempts a ON a.id = m.attempt_id"
     " JOIN runs r ON r.id = a.run_id JOIN cells c ON c.id = a.cell_id"
     " WHERE ?1 = 0 OR a.run_id = ?1 ORDER BY a.run_id, a.id, m.id";
+enum { SQL_DATASET_KEY = 3, SQL_ATTEMPT = 5 };
+
+/* Column i, or 0 past the last. */
+static int column(size_t i, col *c)
+{
+    static const char *const head[] = {"run_id", "suite", "cell_hash"};
+    static const char *const tail[] = {"repeat", "attempt_id", "status", "metric",
+                                       "value",  "unit",       "better", "reason"};
+    if (i < 3) {
+        *c = (col){head[i], COL_SQL, (int)i, 0};
+        return 1;
+    }
+    i -= 3;
+    for (int id = 0; id < IB_NPARAM; id++) {
+        const ib_param *p = ib_param_get(id);
+        if (!(p->flags & IB_PF_CELL)) continue;
+        int parts = p->type == IB_PT_IMAGE ? 2 : 1;
+        for (int k = 0; k < parts; k++, i--)
+            if (i == 0) {
+                *c = (col){k ? p->column2 : p->column, COL_PARAM, id, k};
+                return 1;
+            }
+        if (id == IB_P_DATASET && i-- == 0) {
+            *c = (col){"dataset_key", COL_SQL, SQL_DATASET_KEY, 0};
+            return 1;
+        }
+    }
+    if (i < 8) {
+        *c = (col){tail[i], COL_SQL, 4 + (int)i, 0};
+        return 1;
+    }
+    return 0;
+}
+
+const char *res_export_column(size_t i)
+{
+    col c;
+    return column(i, &c) ? c.name : NULL;
+}
 
 static void csv_text(FILE *f, const char *s)
 {
@@ -229,58 +272,109 @@ static void fmt_double(char *buf, size_t n, double v)
     }
 }
 
-static void csv_row(FILE *f, sqlite3_stmt *st, int ncol)
+/* The text of a parameter column: an image's NX or NY part, or the value. */
+static void param_text(const col *c, const char *value, char *buf, size_t n)
 {
-    char num[40];
-    for (int i = 0; i < ncol; i++) {
-        if (i) fputc(',', f);
-        switch (sqlite3_column_type(st, i)) {
-        case SQLITE_NULL: break;
-        case SQLITE_INTEGER: fprintf(f, "%lld", (long long)sqlite3_column_int64(st, i)); break;
-        case SQLITE_FLOAT:
-            fmt_double(num, sizeof num, sqlite3_column_double(st, i));
-            fputs(num, f);
-            break;
-        default: csv_text(f, col_text(st, i)); break;
-        }
-    }
-    fputc('\n', f);
+    int nx, ny;
+    if (ib_param_get(c->index)->type == IB_PT_IMAGE && !ib_parse_image(value, &nx, &ny))
+        snprintf(buf, n, "%d", c->part ? ny : nx);
+    else snprintf(buf, n, "%s", value);
 }
 
-/* One flat JSON object; strings escaped by jansson. */
-static int json_row(FILE *f, sqlite3_stmt *st, int ncol)
+/* A parameter's text as JSON: numbers and booleans as such, else a string. */
+static int json_param(FILE *f, const col *c, const char *text)
+{
+    enum ib_ptype t = ib_param_get(c->index)->type;
+    int64_t i;
+    double d;
+    if ((t == IB_PT_INT || t == IB_PT_BYTES || t == IB_PT_IMAGE) && !ib_parse_i64(text, &i)) {
+        fprintf(f, "%lld", (long long)i);
+        return 0;
+    }
+    if (t == IB_PT_REAL && !ib_parse_double(text, &d)) {
+        fputs(text, f);
+        if (!strpbrk(text, ".eE")) fputs(".0", f);
+        return 0;
+    }
+    if (t == IB_PT_BOOL && (!strcmp(text, "true") || !strcmp(text, "false"))) {
+        fputs(text, f);
+        return 0;
+    }
+    json_t *s = json_string(text);
+    char *out = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+    json_decref(s);
+    if (!out) return -1;
+    fputs(out, f);
+    free(out);
+    return 0;
+}
+
+/* One SQL column as CSV. */
+static void csv_sql(FILE *f, sqlite3_stmt *st, int i)
 {
     char num[40];
-    fputc('{', f);
-    for (int i = 0; i < ncol; i++) {
-        fprintf(f, "%s\"%s\":", i ? "," : "", res_export_columns[i]);
-        switch (sqlite3_column_type(st, i)) {
-        case SQLITE_NULL: fputs("null", f); break;
-        case SQLITE_INTEGER: fprintf(f, "%lld", (long long)sqlite3_column_int64(st, i)); break;
-        case SQLITE_FLOAT: {
-            double v = sqlite3_column_double(st, i);
-            if (!isfinite(v)) {
-                fputs("null", f);
-                break;
-            }
-            fmt_double(num, sizeof num, v);
-            fputs(num, f);
-            /* keep it a JSON number that reads back as a float */
-            if (!strpbrk(num, ".eE")) fputs(".0", f);
-            break;
-        }
-        default: {
-            json_t *s = json_string(col_text(st, i));
-            char *t = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
-            json_decref(s);
-            if (!t) return -1;
-            fputs(t, f);
-            free(t);
-            break;
-        }
-        }
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_NULL: break;
+    case SQLITE_INTEGER: fprintf(f, "%lld", (long long)sqlite3_column_int64(st, i)); break;
+    case SQLITE_FLOAT:
+        fmt_double(num, sizeof num, sqlite3_column_double(st, i));
+        fputs(num, f);
+        break;
+    default: csv_text(f, col_text(st, i)); break;
     }
-    fputc('}', f);
+}
+
+/* One SQL column as JSON; -1 when out of memory. */
+static int json_sql(FILE *f, sqlite3_stmt *st, int i)
+{
+    char num[40];
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_NULL: fputs("null", f); return 0;
+    case SQLITE_INTEGER: fprintf(f, "%lld", (long long)sqlite3_column_int64(st, i)); return 0;
+    case SQLITE_FLOAT: {
+        double v = sqlite3_column_double(st, i);
+        if (!isfinite(v)) {
+            fputs("null", f);
+            return 0;
+        }
+        fmt_double(num, sizeof num, v);
+        fputs(num, f);
+        /* keep it a JSON number that reads back as a float */
+        if (!strpbrk(num, ".eE")) fputs(".0", f);
+        return 0;
+    }
+    default: {
+        json_t *s = json_string(col_text(st, i));
+        char *t = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+        json_decref(s);
+        if (!t) return -1;
+        fputs(t, f);
+        free(t);
+        return 0;
+    }
+    }
+}
+
+/* One row: the SQL row st with the attempt's parameter values. -1 when
+ * out of memory. */
+static int export_row(FILE *f, enum res_format fmt, sqlite3_stmt *st,
+                      char value[][RES_PARAM_TEXT])
+{
+    col c;
+    char text[RES_PARAM_TEXT];
+    if (fmt == RES_JSON) fputc('{', f);
+    for (size_t i = 0; column(i, &c); i++) {
+        if (fmt == RES_CSV && i) fputc(',', f);
+        if (fmt == RES_JSON) fprintf(f, "%s\"%s\":", i ? "," : "", c.name);
+        if (c.kind == COL_PARAM) param_text(&c, value[c.index], text, sizeof text);
+        int bad = 0;
+        if (fmt == RES_CSV && c.kind == COL_SQL) csv_sql(f, st, c.index);
+        else if (fmt == RES_CSV) csv_text(f, text);
+        else if (c.kind == COL_SQL) bad = json_sql(f, st, c.index);
+        else bad = json_param(f, &c, text);
+        if (bad) return -1;
+    }
+    fputs(fmt == RES_JSON ? "}" : "\n", f);
     return 0;
 }
 
@@ -291,30 +385,37 @@ int res_export(ib_err *e, res_db *db, int64_t run_id, enum res_format fmt, FILE 
     int r = res__prepare(e, db, export_sql, &st);
     if (r) return r;
     sqlite3_bind_int64(st, 1, run_id);
-    int ncol = 0;
-    while (res_export_columns[ncol]) ncol++;
-    IB_ASSERT(ncol == sqlite3_column_count(st));
+    char(*value)[RES_PARAM_TEXT] = calloc(IB_NPARAM, sizeof *value);
+    if (!value) {
+        sqlite3_finalize(st);
+        return ib_error(e, IB_ENOMEM, "out of memory exporting");
+    }
+    col c;
     if (fmt == RES_CSV) {
-        for (int i = 0; i < ncol; i++) fprintf(f, "%s%s", i ? "," : "", res_export_columns[i]);
+        for (size_t i = 0; column(i, &c); i++) fprintf(f, "%s%s", i ? "," : "", c.name);
         fputc('\n', f);
     } else {
         fputs("[", f);
     }
     size_t n = 0;
+    int64_t attempt = -1;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (fmt == RES_CSV) {
-            csv_row(f, st, ncol);
-        } else {
-            fputs(n ? ",\n" : "\n", f);
-            if (json_row(f, st, ncol)) {
-                sqlite3_finalize(st);
-                return ib_error(e, IB_ENOMEM, "out of memory exporting row %zu", n);
-            }
+        /* rows come attempt by attempt: its parameters are read once */
+        if (sqlite3_column_int64(st, SQL_ATTEMPT) != attempt) {
+            attempt = sqlite3_column_int64(st, SQL_ATTEMPT);
+            if ((r = res_params_read(e, db, attempt, value))) break;
+        }
+        if (fmt == RES_JSON) fputs(n ? ",\n" : "\n", f);
+        if (export_row(f, fmt, st, value)) {
+            r = ib_error(e, IB_ENOMEM, "out of memory exporting row %zu", n);
+            break;
         }
         n++;
     }
     sqlite3_finalize(st);
+    free(value);
+    if (r) return r;
     if (rc != SQLITE_DONE) return res__sqlerr(e, db, rc, "exporting");
     if (fmt == RES_JSON) fputs("\n]\n", f);
     if (nrows) *nrows = n;

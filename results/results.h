@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include "common/common.h"
+#include "common/params.h"
 
 /* Schema version this program writes; older databases are migrated. */
 #define RES_SCHEMA_VERSION 3
@@ -234,16 +235,21 @@ enum res_format { RES_CSV, RES_JSON };
 
 /*
  * Tidy export: one row per (attempt, metric) with run id, suite, cell hash,
- * the cell's parameters (one column each), repeat, attempt id and status,
- * metric name, value, unit and better. run_id 0 exports every run. CSV has
- * a header line and RFC 4180 quoting; JSON is an array of flat objects
- * (pandas.read_json(orient="records")). *nrows (may be NULL) counts rows.
+ * a column per cell parameter of the table (common/params.h: its export
+ * column; an image as image_nx and image_ny) holding the value the
+ * attempt ran with (attempt_params, res_params_read: never empty, the
+ * default written where nothing else was given), repeat, attempt id and
+ * status, metric name, value, unit and better. run_id 0 exports every
+ * run. CSV has a header line and RFC 4180 quoting; JSON is an array of
+ * flat objects (pandas.read_json(orient="records")), parameters typed as
+ * the table types them ("auto" stays text). *nrows (may be NULL) counts
+ * rows.
  */
 int res_export(ib_err *e, res_db *db, int64_t run_id, enum res_format fmt, FILE *f,
                size_t *nrows);
 
-/* Column names of the export, in order, NULL-terminated. */
-extern const char *const res_export_columns[];
+/* Name of the export's column i (from 0), NULL past the last. */
+const char *res_export_column(size_t i);
 
 /*
  * Check the database: schema version, PRAGMA integrity_check, foreign keys
@@ -331,5 +337,42 @@ typedef struct res_simulation {
 /* Store n simulations in one transaction (all or none); *first_id (may
  * be NULL) is the id of the first. */
 int res_sim_store(ib_err *e, res_db *db, const res_simulation *s, size_t n, int64_t *first_id);
+
+/* ------------------------------------------------------------------ */
+/* Effective parameters of attempts (params_store.c)                   */
+/* ------------------------------------------------------------------ */
+
+/* Room for one parameter's text. */
+#define RES_PARAM_TEXT 96
+
+/*
+ * What attempt attempt_id ran with, for every cell parameter of the table
+ * (common/params.h), into attempt_params(attempt_id, name, value, source)
+ * (created here when missing): the imager's own report in stats (its
+ * stats record, may be NULL) where it makes one (source 'imager'), else
+ * the value in the cell's parameters ('cell'), else the table's default
+ * ('default'; "auto" for a value the imager derives from the dataset).
+ * Values are the table's canonical text. Runs inside the caller's
+ * transaction (res_attempt_record calls it); on failure nothing of it
+ * is kept once the caller rolls back.
+ */
+int res_params_record(ib_err *e, res_db *db, int64_t attempt_id, int64_t cell_id, json_t *stats);
+
+/*
+ * The same values from a cell's parameter object and a stats record
+ * (either may be NULL), without a database: value[id] (IB_NPARAM rows of
+ * RES_PARAM_TEXT) and source[id] ("imager", "cell", "default"; NULL and
+ * "" for what is not a cell parameter).
+ */
+void res_params_effective(json_t *cell_params, json_t *stats, char value[][RES_PARAM_TEXT],
+                          const char **source);
+
+/*
+ * The values stored for attempt_id (value[id], "" for what is not a cell
+ * parameter); for an attempt recorded before attempt_params existed they
+ * are computed from its cell and stats record as ingest would have stored
+ * them. Reads only. IB_ENOTFOUND for no such attempt.
+ */
+int res_params_read(ib_err *e, res_db *db, int64_t attempt_id, char value[][RES_PARAM_TEXT]);
 
 #endif

@@ -725,6 +725,7 @@ int res_attempt_record(ib_err *e, res_db *db, const res_attempt *a, json_t *stat
         r = ingest_stats(e, &in, stats);
         if (r) goto fail;
     }
+    if ((r = res_params_record(e, db, in.attempt, a->cell_id, stats))) goto fail;
     for (size_t i = 0; i < nextra; i++) {
         r = put_metric(e, &in, extra[i].name, 1, extra[i].value, extra[i].unit,
                        extra[i].better, NULL);

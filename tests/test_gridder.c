@@ -368,18 +368,18 @@ static void test_bad_inputs(void **state)
     free(out);
     /* Bad parameters: exit 2, option named. */
     struct { const char *args, *msg; } bad[] = {
-        {"--support 4", "'--support' must be odd"},
-        {"--support 53", "'--support' must be odd"},
+        {"--support 4", "option '--support': support must be odd, got 4"},
+        {"--support 53", "option '--support': support must be in 3..51, got 53"},
         {"--image 0", "'--image'"},
         {"--image 101x100", "'--image'"},
         {"--weight fancy", "'--weight'"},
-        {"--weight briggs:9", "robust"},
+        {"--weight briggs:9", "briggs:R with R in [-2, 2], got 'briggs:9'"},
         {"--threads 0", "'--threads'"},
         {"--padding 0.9", "'--padding'"},
         {"--precision half", "'--precision'"},
         {"--gridder wide", "'--gridder'"},
         {"--bogus 1", "unknown option '--bogus'"},
-        {"--support seven", "expects an integer"},
+        {"--support seven", "support must be an odd integer in 3..51, got 'seven'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(tu_run(&out, "%s --vis %s --out %s %s", imager, f->vis, f->out, bad[i].args), 2);

@@ -905,10 +905,10 @@ static void test_rank_errors(void **state)
     snprintf(out, sizeof out, "%s/err_usage", f->dir);
     txt = NULL;
     int rc = imager(f, 3, &txt, "--vis '%s' --out '%s' --threads 0", f->s16, out);
-    if (rc != 2 || count_of(txt, "imager: option '--threads' must be 1..1024, got 0") != 1)
+    if (rc != 2 || count_of(txt, "imager: option '--threads': threads must be in 1..1024, got 0") != 1)
         print_error("status %d, output:\n%s\n", rc, txt);
     assert_int_equal(rc, 2);
-    assert_int_equal(count_of(txt, "imager: option '--threads' must be 1..1024, got 0"), 1);
+    assert_int_equal(count_of(txt, "imager: option '--threads': threads must be in 1..1024, got 0"), 1);
     assert_false(exists(out, "."));
     free(txt);
 
@@ -1076,7 +1076,7 @@ static void test_row_chunks(void **state)
     /* Impossible values are refused before any work, naming the option. */
     assert_int_not_equal(imager(f, 0, &txt, "--vis '%s' --out '%s/rows_bad' --row-chunks 0",
                                 f->s16, f->dir), 0);
-    assert_true(tu_contains(txt, "option '--row-chunks' must be 1..1000000, got 0"));
+    assert_true(tu_contains(txt, "option '--row-chunks': row_chunks must be in 1..1000000, got 0"));
     free(txt);
     assert_int_not_equal(imager(f, 0, &txt, "--vis '%s' --out '%s/rows_bad' --row-chunks 4 "
                                 "--chunks 1 --mem-budget 64K", f->s16, f->dir), 0);

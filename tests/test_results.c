@@ -678,7 +678,7 @@ static void test_export_csv_roundtrip(void **state)
     int ncol = csv_record(&p, fields, 64);
     int c_attempt = -1, c_metric = -1, c_value = -1, c_run = -1, c_chunks = -1, c_reason = -1;
     for (int i = 0; i < ncol; i++) {
-        assert_string_equal(fields[i], res_export_columns[i]);
+        assert_string_equal(fields[i], res_export_column((size_t)i));
         if (!strcmp(fields[i], "attempt_id")) c_attempt = i;
         if (!strcmp(fields[i], "metric")) c_metric = i;
         if (!strcmp(fields[i], "value")) c_value = i;
@@ -752,7 +752,9 @@ static void test_export_json_roundtrip(void **state)
     json_t *row;
     double sum = 0;
     json_array_foreach(arr, i, row) {
-        assert_int_equal(json_object_size(row), 28);
+        size_t ncol = 0;
+        while (res_export_column(ncol)) ncol++;
+        assert_int_equal(json_object_size(row), ncol);
         json_t *v = json_object_get(row, "value");
         assert_true(json_is_real(v) || json_is_null(v));
         if (json_is_real(v)) sum += json_real_value(v);

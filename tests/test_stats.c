@@ -600,8 +600,8 @@ static void test_baselines_malformed(void **state)
     bad_yaml("format: imbench-baselines/2\nbaselines: []\n", "line 1 column 9: unsupported format");
     bad_yaml("baselines: []\n", "line 1 column 1: missing 'format");
     bad_yaml(HEAD REC1 "  - &a\n    dataset: x\n", "line 9 column 5: anchors are not supported");
-    bad_yaml(HEAD REC1 "   note: y\n", "line 9 column 4: invalid YAML");
-    bad_yaml(HEAD REC1 "\tnote: y\n", "line 9 column 1: invalid YAML: found a tab");
+    bad_yaml(HEAD REC1 "   note: y\n", "line 9 column 4: YAML error");
+    bad_yaml(HEAD REC1 "\tnote: y\n", "line 9 column 1: YAML error: found a tab");
     bad_yaml(HEAD REC1 "    note: [a, b]\n", "line 9 column 11: 'note': wrong type");
     bad_yaml("format: imbench-baselines/1\nsources: x\nbaselines: []\n",
              "line 2 column 1: unknown key 'sources'");

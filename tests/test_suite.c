@@ -19,6 +19,21 @@
 #include "workloads/suite.h"
 #include "workloads/workloads.h"
 
+/* A cell's integer parameter, 0 when the suite left it unset (nodes: its
+ * default 1, as every cell has it). */
+#define CI(c, ID) ((c)->v[IB_P_##ID].set || IB_P_##ID == IB_P_NODES ? wl_cell_int((c), IB_P_##ID) : 0)
+
+/* A cell's parameter as text, "" when unset. */
+static const char *cs(const wl_cell *c, int id)
+{
+    static char buf[8][96];
+    static int k;
+    char *b = buf[k++ % 8];
+    b[0] = '\0';
+    if (c->v[id].set) wl_cell_text(c, id, b, sizeof buf[0]);
+    return b;
+}
+
 static wl_suite *parse_ok(const char *text)
 {
     ib_err e;
@@ -50,10 +65,10 @@ static void check_cells(const wl_suite *s, const want *w, size_t n)
     for (size_t i = 0; i < n; i++) {
         const wl_cell *c = &s->cells[i];
         assert_string_equal(c->dataset, w[i].dataset);
-        if (w[i].chunks >= 0) assert_int_equal(c->chunks, w[i].chunks);
-        if (w[i].nodes >= 0) assert_int_equal(c->nodes, w[i].nodes);
-        if (w[i].threads >= 0) assert_int_equal(c->threads, w[i].threads);
-        if (w[i].support >= 0) assert_int_equal(c->support, w[i].support);
+        if (w[i].chunks >= 0) assert_int_equal(CI(c, CHUNKS), w[i].chunks);
+        if (w[i].nodes >= 0) assert_int_equal(CI(c, NODES), w[i].nodes);
+        if (w[i].threads >= 0) assert_int_equal(CI(c, THREADS), w[i].threads);
+        if (w[i].support >= 0) assert_int_equal(CI(c, SUPPORT), w[i].support);
         assert_int_equal(strlen(c->hash), 64);
         assert_int_equal(strlen(c->dataset_key), 32);
         for (size_t j = 0; j < i; j++) assert_string_not_equal(c->hash, s->cells[j].hash);
@@ -81,9 +96,9 @@ static void test_matrix(void **state)
     assert_int_equal(s->warmup, 0);
     assert_true(s->timeout == 600);
     /* unset axes stay unset; nodes and gridder get their defaults */
-    assert_int_equal(s->cells[0].support, 0);
-    assert_string_equal(s->cells[0].gridder, "standard");
-    assert_string_equal(s->cells[0].weight, "");
+    assert_int_equal(CI(&s->cells[0], SUPPORT), 0);
+    assert_string_equal(cs(&s->cells[0], IB_P_GRIDDER), "standard");
+    assert_string_equal(cs(&s->cells[0], IB_P_WEIGHT), "");
     assert_int_equal(strlen(s->file_hash), 64);
     wl_suite_destroy(s);
 
@@ -157,10 +172,10 @@ static void test_exclude(void **state)
                  "  - {weight: 'briggs:0.50', mem_budget: 1048576}\n"
                  "  - {support: 7}\n");
     assert_int_equal(s->ncells, 3);
-    assert_string_equal(s->cells[0].weight, "natural");
-    assert_int_equal(s->cells[0].mem_budget, 1 << 20);
-    assert_string_equal(s->cells[2].weight, "briggs:0.5");
-    assert_int_equal(s->cells[2].mem_budget, 2 << 20);
+    assert_string_equal(cs(&s->cells[0], IB_P_WEIGHT), "natural");
+    assert_int_equal(CI(&s->cells[0], MEM_BUDGET), 1 << 20);
+    assert_string_equal(cs(&s->cells[2], IB_P_WEIGHT), "briggs:0.5");
+    assert_int_equal(CI(&s->cells[2], MEM_BUDGET), 2 << 20);
     wl_suite_destroy(s);
 }
 
@@ -183,16 +198,14 @@ static void test_dataset_overrides(void **state)
                       {"vla-chiles", 5, 1, -1, -1},
                       {"vla-chiles", 7, 1, -1, -1}};
     check_cells(s, w, 5);
-    assert_true(s->cells[0].scale == 0.0001);
-    assert_int_equal(s->cells[0].image_nx, 64);
-    assert_int_equal(s->cells[0].image_ny, 64);
-    assert_int_equal(s->cells[0].chans, 0);
-    assert_true(s->cells[2].scale == 0.0002);
-    assert_int_equal(s->cells[2].chans, 8);
-    assert_int_equal(s->cells[2].times, 4);
-    assert_int_equal(s->cells[2].image_nx, 32);
-    assert_int_equal(s->cells[2].image_ny, 48);
-    assert_string_equal(s->cells[4].precision, "double");
+    assert_true(s->cells[0].v[IB_P_SCALE].d == 0.0001);
+    assert_string_equal(cs(&s->cells[0], IB_P_IMAGE), "64x64");
+    assert_int_equal(CI(&s->cells[0], CHANS), 0);
+    assert_true(s->cells[2].v[IB_P_SCALE].d == 0.0002);
+    assert_int_equal(CI(&s->cells[2], CHANS), 8);
+    assert_int_equal(CI(&s->cells[2], TIMES), 4);
+    assert_string_equal(cs(&s->cells[2], IB_P_IMAGE), "32x48");
+    assert_string_equal(cs(&s->cells[4], IB_P_PRECISION), "double");
     /* one dataset key per dataset materialisation */
     assert_string_equal(s->cells[0].dataset_key, s->cells[1].dataset_key);
     assert_string_not_equal(s->cells[0].dataset_key, s->cells[2].dataset_key);
@@ -298,11 +311,11 @@ static void test_schedule_axes(void **state)
     const char *sched[3] = {"static", "dynamic", "locality"};
     for (size_t i = 0; i < 6; i++) {
         const wl_cell *c = &s->cells[i];
-        assert_string_equal(c->schedule, sched[i / 2]);
-        assert_int_equal(c->serial_write, (int)(i % 2));
+        assert_string_equal(cs(c, IB_P_SCHEDULE), sched[i / 2]);
+        assert_int_equal(CI(c, SERIAL_WRITE), (int)(i % 2));
         assert_true(tu_contains(c->params_json, sched[i / 2]));
         assert_int_equal(tu_contains(c->params_json, "\"serial_write\":1"), (int)(i % 2));
-        assert_int_equal(c->fsync, 1);
+        assert_int_equal(CI(c, FSYNC), 1);
         assert_true(tu_contains(c->params_json, "\"fsync\":1"));
         char label[512];
         wl_suite_cell_label(c, label, sizeof label);
@@ -331,8 +344,8 @@ static void test_row_chunks_axis(void **state)
     const int rc[4] = {1, 2, 4, 8};
     for (size_t i = 0; i < 8; i++) {
         const wl_cell *c = &s->cells[i];
-        assert_int_equal(c->row_chunks, rc[i / 2]);
-        assert_int_equal(c->nodes, (int)(i % 2) + 1);
+        assert_int_equal(CI(c, ROW_CHUNKS), rc[i / 2]);
+        assert_int_equal(CI(c, NODES), (int)(i % 2) + 1);
         char frag[32], label[512];
         snprintf(frag, sizeof frag, "\"row_chunks\":%d", rc[i / 2]);
         assert_int_equal(tu_contains(c->params_json, frag), rc[i / 2] > 1);
@@ -365,10 +378,10 @@ static void test_row_chunks_axis(void **state)
     wl_cell c;
     assert_int_equal(wl_suite_cell_from_params(&e, p, NULL, &c), 0);
     assert_string_equal(c.hash, s->cells[5].hash);
-    assert_int_equal(c.row_chunks, 4);
+    assert_int_equal(CI(&c, ROW_CHUNKS), 4);
     json_object_set_new(p, "row_chunks", json_integer(0));
     assert_int_equal(wl_suite_cell_from_params(&e, p, NULL, &c), IB_EPARSE);
-    assert_true(tu_contains(e.msg, "row_chunks must be an integer >= 1, got '0'"));
+    assert_true(tu_contains(e.msg, "row_chunks must be in 1..1000000, got 0"));
     json_decref(p);
     wl_suite_destroy(plain);
     wl_suite_destroy(s);
@@ -377,8 +390,8 @@ static void test_row_chunks_axis(void **state)
                  "axes: {row_chunks: [1, 2, 4], threads: [1, 2, 3]}\n"
                  "zip: [[row_chunks, threads]]\nexclude: [{row_chunks: 4}]\n");
     assert_int_equal(s->ncells, 2);
-    assert_int_equal(s->cells[1].row_chunks, 2);
-    assert_int_equal(s->cells[1].threads, 2);
+    assert_int_equal(CI(&s->cells[1], ROW_CHUNKS), 2);
+    assert_int_equal(CI(&s->cells[1], THREADS), 2);
     wl_suite_destroy(s);
 }
 
@@ -399,10 +412,10 @@ static const bad bad_suites[] = {
     {HEAD "axes: {serial_write: [maybe]}\n", 4, 23, "serial_write must be true or false"},
     {HEAD "axes: {fsync: [yes]}\n", 4, 16, "fsync must be true or false"},
     {HEAD "warmup: -1\n", 4, 9, "warmup"},
-    {"name: b\ndatasets: [alma-xc66]\nscale: abc\n", 3, 8, "'scale' must be a number > 0"},
-    {"name: b\ndatasets: [alma-xc66]\nscale: 0\n", 3, 8, "'scale' must be a number > 0"},
-    {"name: b\ndatasets: [alma-xc66]\nscale: -0.5\n", 3, 8, "'scale' must be a number > 0"},
-    {"name: b\ndatasets: [alma-xc66]\nscale: [1]\n", 3, 8, "'scale' must be a number, got a list"},
+    {"name: b\ndatasets: [alma-xc66]\nscale: abc\n", 3, 8, "scale must be a number > 0 and <= 1, got '"},
+    {"name: b\ndatasets: [alma-xc66]\nscale: 0\n", 3, 8, "scale must be a number > 0 and <= 1, got '"},
+    {"name: b\ndatasets: [alma-xc66]\nscale: -0.5\n", 3, 8, "scale must be a number > 0 and <= 1, got '"},
+    {"name: b\ndatasets: [alma-xc66]\nscale: [1]\n", 3, 8, "'scale' must be a single value, got a list"},
     {"name: b\ndatasets: alma-xc66\nscale: 0.1\n", 2, 11, "'datasets' must be a non-empty list"},
     {"name: b\ndatasets: []\nscale: 0.1\n", 2, 11, "got an empty list"},
     {"name: b\nscale: 0.1\n", 1, 1, "missing key 'datasets'"},
@@ -415,22 +428,22 @@ static const bad bad_suites[] = {
     {HEAD "axes:\n  support: [53]\n", 5, 13, "support must be in 3..51, got 53"},
     {HEAD "axes:\n  support: [1]\n", 5, 13, "support must be in 3..51, got 1"},
     {HEAD "axes:\n  support: [seven]\n", 5, 13, "support must be an odd integer in 3..51"},
-    {HEAD "axes:\n  nodes: [0]\n", 5, 11, "nodes must be an integer >= 1, got '0'"},
-    {HEAD "axes:\n  threads: [2, -1]\n", 5, 16, "threads must be an integer >= 1, got '-1'"},
-    {HEAD "axes:\n  chunks: [0]\n", 5, 12, "chunks must be an integer >= 1, got '0'"},
-    {HEAD "axes:\n  chunks: [1.5]\n", 5, 12, "chunks must be an integer >= 1, got '1.5'"},
-    {HEAD "axes:\n  row_chunks: [2, 0]\n", 5, 19, "row_chunks must be an integer >= 1, got '0'"},
+    {HEAD "axes:\n  nodes: [0]\n", 5, 11, "nodes must be in 1..1024, got 0"},
+    {HEAD "axes:\n  threads: [2, -1]\n", 5, 16, "threads must be in 1..1024, got -1"},
+    {HEAD "axes:\n  chunks: [0]\n", 5, 12, "chunks must be in 1..1000000, got 0"},
+    {HEAD "axes:\n  chunks: [1.5]\n", 5, 12, "chunks must be an integer in 1..1000000, got '1.5'"},
+    {HEAD "axes:\n  row_chunks: [2, 0]\n", 5, 19, "row_chunks must be in 1..1000000, got 0"},
     {HEAD "axes:\n  row_chunks: [many]\n", 5, 16,
-     "row_chunks must be an integer >= 1, got 'many'"},
+     "row_chunks must be an integer in 1..1000000, got 'many'"},
     {HEAD "axes:\n  row_chunks: [2, 2]\n", 5, 19, "axis 'row_chunks' lists '2' twice"},
     {HEAD "axes:\n  row_chunks: []\n", 5, 15, "axis 'row_chunks' is empty"},
-    {HEAD "exclude:\n  - {row_chunks: -2}\n", 5, 18, "row_chunks must be an integer >= 1"},
+    {HEAD "exclude:\n  - {row_chunks: -2}\n", 5, 18, "row_chunks must be in 1..1000000, got -2"},
     {HEAD "axes:\n  gridder: [awproject]\n", 5, 13, "gridder must be standard or mosaic, got 'awproject'"},
     {HEAD "axes:\n  weight: [robust]\n", 5, 12, "weight must be natural, uniform or briggs:R"},
     {HEAD "axes:\n  weight: ['briggs:3']\n", 5, 12, "weight must be natural, uniform or briggs:R"},
     {HEAD "axes:\n  precision: [half]\n", 5, 15, "precision must be float or double"},
-    {HEAD "axes:\n  padding: [0.5]\n", 5, 13, "padding must be a number in [1, 16]"},
-    {HEAD "axes:\n  mem_budget: [lots]\n", 5, 16, "mem_budget must be a positive byte count"},
+    {HEAD "axes:\n  padding: [0.5]\n", 5, 13, "padding must be a number > 1 and <= 4, got '0.5'"},
+    {HEAD "axes:\n  mem_budget: [lots]\n", 5, 16, "mem_budget must be a byte count (such as 4096"},
     {HEAD "axes:\n  chunks: [2, 2]\n", 5, 15, "axis 'chunks' lists '2' twice"},
     {HEAD "axes:\n  chunks: [1, 2]\n  threads: [1, 2, 4]\nzip: [[chunks, threads]]\n", 7, 7,
      "zip group axes must have the same length: 'chunks' has 2 values, 'threads' has 3"},
@@ -453,12 +466,12 @@ static const bad bad_suites[] = {
      "unknown key 'colour' in a dataset entry"},
     {"name: b\ndatasets:\n  - {scale: 0.1}\nscale: 0.1\n", 3, 5, "dataset entry needs a 'name'"},
     {"name: b\ndatasets:\n  - {name: alma-xc66, chans: 0}\nscale: 0.1\n", 3, 30,
-     "'chans' must be an integer in 1.."},
+     "chans must be in 1..16777216, got 0"},
     {"name: b\ndatasets:\n  - [alma-xc66]\nscale: 0.1\n", 3, 5, "dataset entries must be a name"},
-    {HEAD "image: 64y64\n", 4, 8, "'image' must be NX or NXxNY"},
-    {HEAD "repeats: 0\n", 4, 10, "'repeats' must be an integer in 1..1000"},
-    {HEAD "timeout: -1\n", 4, 10, "'timeout' must be a number > 0"},
-    {HEAD "seed: x\n", 4, 7, "'seed' must be an integer"},
+    {HEAD "image: 64y64\n", 4, 8, "image must be NX or NXxNY, even, 2..65536, got '64y64'"},
+    {HEAD "repeats: 0\n", 4, 10, "repeats must be in 1..1000, got 0"},
+    {HEAD "timeout: -1\n", 4, 10, "timeout must be a number > 0 and <= 1e+07"},
+    {HEAD "seed: x\n", 4, 7, "seed must be an integer >= 0, got 'x'"},
     {HEAD "scale: 0.2\n", 4, 1, "duplicate key 'scale' in the suite"},
     {HEAD "axes: [chunks]\n", 4, 7, "'axes' must be a mapping of axis names to lists"},
     {"name: b\ndatasets: [alma-xc66\nscale: 0.1\n", 3, 6, "YAML error"},
@@ -559,10 +572,10 @@ static void test_shipped_suites(void **state)
             int maxn = 0, mins = 99, maxs = 0;
             for (size_t c = 0; c < s->ncells; c++) {
                 const wl_cell *cc = &s->cells[c];
-                if (cc->nodes > maxn) maxn = cc->nodes;
-                if (cc->support < mins) mins = cc->support;
-                if (cc->support > maxs) maxs = cc->support;
-                assert_true(cc->nodes * cc->threads <= 2); /* two cores */
+                if (CI(cc, NODES) > maxn) maxn = CI(cc, NODES);
+                if (CI(cc, SUPPORT) < mins) mins = CI(cc, SUPPORT);
+                if (CI(cc, SUPPORT) > maxs) maxs = CI(cc, SUPPORT);
+                assert_true(CI(cc, NODES) * CI(cc, THREADS) <= 2); /* two cores */
             }
             assert_int_equal(maxn, 2);
             assert_int_equal(mins, 7);
@@ -573,11 +586,11 @@ static void test_shipped_suites(void **state)
             int seen[2][9] = {{0}};
             for (size_t c = 0; c < s->ncells; c++) {
                 const wl_cell *cc = &s->cells[c];
-                if (!cc->row_chunks) continue;
+                if (!CI(cc, ROW_CHUNKS)) continue;
                 assert_string_equal(cc->dataset, "alma-x3be");
-                assert_int_equal(cc->chunks, 1);
-                assert_true(cc->nodes >= 1 && cc->nodes <= 2 && cc->row_chunks <= 8);
-                seen[cc->nodes - 1][cc->row_chunks]++;
+                assert_int_equal(CI(cc, CHUNKS), 1);
+                assert_true(CI(cc, NODES) >= 1 && CI(cc, NODES) <= 2 && CI(cc, ROW_CHUNKS) <= 8);
+                seen[CI(cc, NODES) - 1][CI(cc, ROW_CHUNKS)]++;
             }
             for (int nd = 0; nd < 2; nd++)
                 for (int rc = 1; rc <= 8; rc *= 2) assert_int_equal(seen[nd][rc], 1);

@@ -147,7 +147,7 @@ static void test_log_and_stats(void **state)
     plan.cell_arcsec = 0.5;
     plan.padding = 1.5;
     snprintf(plan.pol, sizeof plan.pol, "xx,yy");
-    snprintf(plan.weight, sizeof plan.weight, "%s", c->weight);
+    wl_cell_text(c, IB_P_WEIGHT, plan.weight, sizeof plan.weight);
 
     /* the command line carries the cell's parameters */
     hx_ws_args av;

@@ -134,23 +134,13 @@ static int perr(pctx *c, yaml_mark_t m, const char *fmt, ...)
 
 static int perr(pctx *c, yaml_mark_t m, const char *fmt, ...)
 {
-    char msg[1024];
+    char msg[1024], what[WL_PATH_MAX + 16];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return ib_error(c->e, IB_EPARSE, "dataset '%s' line %zu column %zu: %s", c->file,
-                    m.line + 1, m.column + 1, msg);
-}
-
-static const char *node_kind(const yaml_node_t *n)
-{
-    switch (n->type) {
-    case YAML_MAPPING_NODE: return "a mapping";
-    case YAML_SEQUENCE_NODE: return "a sequence";
-    case YAML_SCALAR_NODE: return "a scalar";
-    default: return "nothing";
-    }
+    snprintf(what, sizeof what, "dataset '%s'", c->file);
+    return ib_error_at(c->e, IB_EPARSE, what, m.line, m.column, "%s", msg);
 }
 
 static int quoted(const yaml_node_t *n)
@@ -194,7 +184,7 @@ static int want_pos_int(pctx *c, const yaml_node_t *n, const char *path, double 
     char b[64];
     if (n->type != YAML_SCALAR_NODE)
         return perr(c, n->start_mark, "field '%s' must be a positive integer, got %s", path,
-                    node_kind(n));
+                    ib_yaml_kind(n));
     if (scalar_int(n, out) || *out <= 0)
         return perr(c, n->start_mark, "field '%s' must be a positive integer, got '%s'%s",
                     path, shown(n, b, sizeof b), quoted(n) ? " (a quoted string)" : "");
@@ -241,14 +231,14 @@ static int parse_map(pctx *c, const field *fields, const yaml_node_t *n, const c
     if (n->type != YAML_MAPPING_NODE)
         return perr(c, n->start_mark, "%s%s%s must be a mapping (%s), got %s",
                     *prefix ? "field '" : "the document", prefix, *prefix ? "'" : "",
-                    expected, node_kind(n));
+                    expected, ib_yaml_kind(n));
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
         yaml_node_t *val = yaml_document_get_node(c->doc, p->value);
         if (!k || !val) return perr(c, n->start_mark, "broken YAML node");
         if (k->type != YAML_SCALAR_NODE)
-            return perr(c, k->start_mark, "keys must be plain words, got %s", node_kind(k));
+            return perr(c, k->start_mark, "keys must be plain words, got %s", ib_yaml_kind(k));
         const char *key = (const char *)k->data.scalar.value;
         const field *f = fields;
         while (f->key && strcmp(f->key, key) != 0) f++;
@@ -284,7 +274,7 @@ static int parse_value(pctx *c, const field *f, const yaml_node_t *n, value *v)
     case T_STR:
         if (n->type != YAML_SCALAR_NODE)
             return perr(c, n->start_mark, "field '%s' must be text, got %s", path,
-                        node_kind(n));
+                        ib_yaml_kind(n));
         v->s = (const char *)n->data.scalar.value;
         return 0;
     case T_ENUM: {
@@ -301,7 +291,7 @@ static int parse_value(pctx *c, const field *f, const yaml_node_t *n, value *v)
         }
         if (n->type != YAML_SCALAR_NODE)
             return perr(c, n->start_mark, "field '%s' must be one of %s, got %s", path, list,
-                        node_kind(n));
+                        ib_yaml_kind(n));
         return perr(c, n->start_mark, "field '%s' must be one of %s, got '%s'", path, list,
                     shown(n, b, sizeof b));
     }
@@ -312,7 +302,7 @@ static int parse_value(pctx *c, const field *f, const yaml_node_t *n, value *v)
         const char *what = f->type == T_DBL ? "a number" : "a positive number";
         if (n->type != YAML_SCALAR_NODE)
             return perr(c, n->start_mark, "field '%s' must be %s, got %s", path, what,
-                        node_kind(n));
+                        ib_yaml_kind(n));
         if (scalar_dbl(n, &v->d))
             return perr(c, n->start_mark, "field '%s' must be %s, got '%s'%s", path, what,
                         shown(n, b, sizeof b), quoted(n) ? " (a quoted string)" : "");
@@ -333,7 +323,7 @@ static int parse_value(pctx *c, const field *f, const yaml_node_t *n, value *v)
             return perr(c, n->start_mark,
                         "field '%s' must be a size such as '30 GB' or '2.5 TB', got %s%s%s",
                         path, n->type == YAML_SCALAR_NODE ? "'" : "",
-                        n->type == YAML_SCALAR_NODE ? shown(n, b, sizeof b) : node_kind(n),
+                        n->type == YAML_SCALAR_NODE ? shown(n, b, sizeof b) : ib_yaml_kind(n),
                         n->type == YAML_SCALAR_NODE ? "'" : "");
         return 0;
     case T_INTLIST:
@@ -342,7 +332,7 @@ static int parse_value(pctx *c, const field *f, const yaml_node_t *n, value *v)
         if (n->type != YAML_SEQUENCE_NODE)
             return perr(c, n->start_mark, "field '%s' must be a sequence such as %s, got %s",
                         path, f->type == T_INTLIST ? "[512, 256]" : "[XX, YY]",
-                        node_kind(n));
+                        ib_yaml_kind(n));
         v->list_n = 0;
         for (yaml_node_item_t *it = n->data.sequence.items.start;
              it < n->data.sequence.items.top; it++) {
@@ -368,7 +358,7 @@ static int parse_value(pctx *c, const field *f, const yaml_node_t *n, value *v)
                                 "LR, I, Q, U, V), got %s%s%s", ipath,
                                 item->type == YAML_SCALAR_NODE ? "'" : "",
                                 item->type == YAML_SCALAR_NODE ? shown(item, b, sizeof b)
-                                                               : node_kind(item),
+                                                               : ib_yaml_kind(item),
                                 item->type == YAML_SCALAR_NODE ? "'" : "");
                 for (int k = 0; k < v->list_n; k++)
                     if (v->corr[k] == code)
@@ -582,7 +572,7 @@ int wl_dataset_load(ib_err *e, const char *path, wl_dataset *out)
     if (!yaml_parser_load(&parser, &doc)) {
         yaml_mark_t m = parser.problem_mark;
         if (parser.error == YAML_READER_ERROR) offset_mark(buf, parser.problem_offset, &m);
-        rc = perr(c, m, "not valid YAML: %s%s%s", parser.problem ? parser.problem : "error",
+        rc = perr(c, m, "YAML error: %s%s%s", parser.problem ? parser.problem : "malformed",
                   parser.context ? " " : "", parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
         ib_free(c);
@@ -600,8 +590,8 @@ int wl_dataset_load(ib_err *e, const char *path, wl_dataset *out)
             /* One document per file: a second one is almost surely a mistake. */
             yaml_document_t extra;
             if (!yaml_parser_load(&parser, &extra)) {
-                rc = perr(c, parser.problem_mark, "not valid YAML: %s",
-                          parser.problem ? parser.problem : "error");
+                rc = perr(c, parser.problem_mark, "YAML error: %s",
+                          parser.problem ? parser.problem : "malformed");
             } else {
                 yaml_node_t *r2 = yaml_document_get_root_node(&extra);
                 if (r2) rc = perr(c, r2->start_mark, "more than one YAML document");

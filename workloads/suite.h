@@ -1,56 +1,45 @@
 /*
  * suite: benchmark suites (workloads/suites/NAME.yaml, read with libyaml)
  * and their expansion into cells — one imager run's parameters each.
- * Prefix wl_suite_ (the cell type is wl_cell). Depends on common/ and workloads.h
- * (dataset specs, the generator's cache key).
- *
- * A suite file:
+ * Prefix wl_suite_ (the cell type is wl_cell). Depends on common/ (the
+ * parameter table, common/params.h, which holds every key's type, range
+ * and default) and workloads.h (dataset specs, the generator's cache key).
+ * The grammar, with every key, is docs/suites.md; in short:
  *
  *   name: smoke                  # [a-z0-9._-]+
  *   description: ...             # optional
  *   datasets:                    # non-empty; a name or a map with overrides
  *     - alma-xc66
  *     - {name: alma-x2e3, chans: 8, image: 64x64, axes: {chunks: [2, 4]}}
- *   scale: 0.001                 # > 0, fraction of the full visibility count
- *   seed: 1                      # generator seed (default 1)
- *   chans: 16                    # optional generator overrides
- *   times: 8
- *   image: 64x64                 # NX or NXxNY
- *   timeout: 120                 # seconds per cell (default 600)
- *   repeats: 3                   # attempts per cell (default 1)
- *   warmup: 1                    # unrecorded runs per cell first (default 0)
- *   axes:                        # each a non-empty list (or one scalar)
- *     chunks: [1, 2, 4]          # >= 1
- *     row_chunks: [1, 2, 4, 8]   # row-range tasks per channel chunk, >= 1
- *                                # (grids summed before the FFT; 1 = none)
- *     nodes: [1, 2]              # MPI ranks, >= 1 (default 1)
- *     threads: [2]               # >= 1
- *     support: [7, 17, 51]       # odd, 3..51
- *     gridder: [standard]        # standard|mosaic (default: the dataset's)
- *     weight: [natural, briggs:0.5]  # natural|uniform|briggs:R, R in [-2, 2]
- *     precision: [float]         # float|double
- *     mem_budget: [512M]         # bytes, K/M/G/T suffixes (powers of 1024)
- *     padding: [1.5]             # >= 1
- *     schedule: [static, dynamic, locality]  # chunk to rank assignment
- *     serial_write: [false, true]  # funnel planes through rank 0 (CASA-like)
- *     fsync: [false, true]         # durable cubes: fsync before the rename
- *     imager: [imbench, wsclean]   # who images the cell (default imbench;
- *                                  # wsclean: the dataset's MS, see docs/wsclean.md)
+ *   scale: 0.001                 # dataset keys (table rows flagged DATA):
+ *   seed: 1                      #   scale, seed, chans, times, image
+ *   image: 64x64
+ *   timeout: 120                 # suite settings (flagged SUITE): timeout,
+ *   repeats: 3                   #   repeats, warmup, retries, cache_budget
+ *   axes:                        # each a non-empty list (or one scalar) of
+ *     chunks: [1, 2, 4]          #   values of an axis (flagged AXIS)
+ *     support: [7, 17, 51]
  *   zip:                         # groups of axes that vary together
  *     - [chunks, threads]        # (same length; each axis in one group)
  *   exclude:                     # cells matching every key of a rule go
  *     - {nodes: 2, chunks: 1}    # a value may be a list: any of them
  *
- * A dataset entry may override scale, seed, chans, times and image, and
- * replace axes (its `axes:` map replaces those axes' values for that
- * dataset; zip lengths are checked per dataset). Expansion order: datasets
- * in file order; then the axes in the order they appear under `axes:`
- * (a zip group at its first member's place), the last one varying
- * fastest; excluded cells are dropped.
+ * A dataset entry may override the dataset keys and replace axes (its
+ * `axes:` map replaces those axes' values for that dataset; zip lengths
+ * are checked per dataset). Expansion order: datasets in file order; then
+ * the axes in the order they appear under `axes:` (a zip group at its
+ * first member's place), the last one varying fastest; excluded cells
+ * are dropped.
  *
- * Every error names the file, line and column and what was expected:
+ * Every error names the file, line and column and what was expected, in
+ * the words the imager uses for the same value:
  *   suite 'x.yaml' line 12 column 14: support must be odd, got 4
  * and nothing runs: a suite is validated completely before it expands.
+ * Parsing is linear in the file's size (at most 1 MiB): nesting deeper
+ * than WL_SUITE_MAX_DEPTH is refused before libyaml's scanner (quadratic
+ * in flow nesting) sees it, duplicates are found with hash sets, aliases
+ * may not repeat more values than the file holds, and expansion (cells x
+ * exclude rules) is bounded.
  */
 #ifndef WL_SUITE_H
 #define WL_SUITE_H
@@ -62,62 +51,49 @@
 
 #include "common/common.h"
 
-/* The parameter axes, in canonical order. */
-#define WL_AXIS_MAP(X)   \
-    X(CHUNKS, "chunks")       \
-    X(ROW_CHUNKS, "row_chunks") \
-    X(NODES, "nodes")         \
-    X(THREADS, "threads")     \
-    X(SUPPORT, "support")     \
-    X(GRIDDER, "gridder")     \
-    X(WEIGHT, "weight")       \
-    X(PRECISION, "precision") \
-    X(MEM_BUDGET, "mem_budget") \
-    X(PADDING, "padding")     \
-    X(SCHEDULE, "schedule")   \
-    X(SERIAL_WRITE, "serial_write") \
-    X(FSYNC, "fsync") \
-    X(IMAGER, "imager")
+#include "common/params.h"
 
-enum wl_axis {
-#define WL_AXIS_ENUM(name, text) WL_AX_##name,
-    WL_AXIS_MAP(WL_AXIS_ENUM)
-#undef WL_AXIS_ENUM
-    WL_NAXIS
-};
-
-/* "chunks", ...; NULL for an out-of-range axis. */
-const char *wl_suite_axis_name(int axis);
+/* Nesting deeper than this (lists and mappings in one another) is refused. */
+#define WL_SUITE_MAX_DEPTH 64
 
 /*
- * One cell: a dataset materialisation plus the imager's parameters.
- * Values not set by the suite are 0 / "" and are left to the imager's
- * defaults (and out of params and hash), except nodes (default 1) and
- * gridder (default: the dataset's).
+ * One cell: a dataset materialisation plus the imager's parameters, one
+ * value per row of the parameter table (v[IB_P_CHUNKS], ...; v[k].set = 0:
+ * not given, the default applies). The dataset's name is kept in dataset
+ * (the table's NAME values hold no text). Which values enter params_json
+ * and hash follows the table's flags (IB_PF_ALWAYS, IB_PF_KEEP, else only
+ * a value other than the default).
  */
 typedef struct wl_cell {
-    /* dataset materialisation (what `harness gen` gets) */
     char dataset[64];
-    double scale;
-    int64_t seed;
-    int64_t chans, times;       /* 0: from the scale */
-    int image_nx, image_ny;     /* 0: the dataset's */
-    char dataset_key[33];       /* wl_gen_cache_key of the above */
-    /* imager parameters */
-    int chunks, nodes, threads, support;
-    int row_chunks;             /* 0 unset; 1 (the imager's default) stays out
-                                 * of params and hash like 0 */
-    char gridder[32], weight[32], precision[32];
-    int64_t mem_budget;         /* bytes; 0 unset */
-    double padding;             /* 0 unset */
-    char schedule[32];          /* "" unset */
-    int serial_write;           /* 0 unset (parallel writes) */
-    int fsync;                  /* 0 unset (cubes left to the page cache) */
-    char imager[16];            /* "" or "imbench": ours; "wsclean": WSClean */
+    ib_pval v[IB_NPARAM];
+    char dataset_key[33];       /* wl_gen_cache_key of the dataset fields */
     /* identity */
     char hash[65];              /* SHA-256 (hex) of params_json */
     char params_json[1024];     /* canonical: sorted keys, compact */
 } wl_cell;
+
+/* The value of parameter id in c: the given one, else the default (0 for
+ * a derived default such as chunks' "auto"). */
+int64_t wl_cell_int(const wl_cell *c, int id);
+double wl_cell_real(const wl_cell *c, int id);
+
+/* Canonical text of parameter id in c (the default's when not given) into
+ * buf; the dataset's name for IB_P_DATASET. */
+void wl_cell_text(const wl_cell *c, int id, char *buf, size_t n);
+
+/* Is parameter id part of c's params and hash (given, and by the table's
+ * rule kept)? These are what the launchers pass to the imager. */
+int wl_cell_has(const wl_cell *c, int id);
+
+/* params_json and hash from c's values (and dataset_key): 0, or IB_ENOMEM
+ * / IB_EOVERFLOW with e set. */
+int wl_cell_finish(ib_err *e, wl_cell *c);
+
+/* The generator options c's dataset keys stand for (what `harness gen`
+ * makes for it, and what its dataset_key is computed from). */
+struct wl_gen_opts;
+void wl_cell_gen_opts(const wl_cell *c, struct wl_gen_opts *o);
 
 typedef struct wl_suite {
     char name[64];
@@ -126,12 +102,20 @@ typedef struct wl_suite {
     double timeout;             /* seconds per attempt */
     int repeats;
     int warmup;                 /* unrecorded runs per cell before the repeats */
+    int retries;                /* runs again of a failed attempt (suite key retries) */
+    int64_t cache_budget;       /* bytes the dataset cache may hold; 0: no limit */
     size_t ncells;
     wl_cell *cells;             /* owned */
+    char *warnings;             /* owned; "" or lines naming cells that would
+                                 * oversubscribe the machine (wl_suite_opts.machine) */
 } wl_suite;
 
 typedef struct wl_suite_opts {
     const char *datasets_dir;   /* NULL: see wl_datasets_dir */
+    /* The machine the cells will run on, or NULL when unknown (cells run
+     * elsewhere): a cell that can never run there is refused, one that
+     * would oversubscribe it is named in the suite's warnings. */
+    const ib_machine *machine;
 } wl_suite_opts;
 
 /*
@@ -149,11 +133,13 @@ int wl_suite_parse(ib_err *e, const char *name, const char *text, size_t len,
 void wl_suite_destroy(wl_suite *s);
 
 /*
- * --filter: "key=value[,key=value...]" where key is dataset, scale, seed,
- * chans, times, image, an axis name, or hash (a prefix of the cell hash).
- * A cell matches when every pair matches (numbers compare as numbers).
- * imager and row_chunks compare with their defaults (imbench, 1) when unset.
- * IB_EINVAL with a message for an unknown key or a pair without '='.
+ * --filter: "key=value[,key=value...]" where key is a cell parameter (a
+ * dataset key or an axis) or hash (a prefix of the cell hash). A cell
+ * matches when every pair matches: the value is read as the parameter's
+ * (so 1.50 matches 1.5, true matches 1, 64 matches 64x64) and compared
+ * with the cell's, or its default when the cell leaves it unset (chunks=auto
+ * matches cells without chunks). IB_EINVAL with a message for an unknown
+ * key or a pair without '='.
  */
 int wl_suite_filter(ib_err *e, const wl_cell *c, const char *expr, int *match);
 
@@ -165,16 +151,18 @@ json_t *wl_suite_cell_params(const wl_cell *c);
 
 /*
  * Rebuild a cell from a parameters object (as in a cell.json beside a
- * stats.json run elsewhere): validates each value as the suite parser
- * does and recomputes params_json and hash. dataset_key is taken from the
- * object when present, else computed (which needs the dataset spec).
+ * stats.json run elsewhere): validates each value with the parameter
+ * table, as the suite parser does, and recomputes params_json and hash.
+ * dataset_key is taken from the object when present, else computed
+ * (which needs the dataset spec).
  */
 int wl_suite_cell_from_params(ib_err *e, json_t *params, const wl_suite_opts *o, wl_cell *out);
 
 /* 1 when the cell is imaged by WSClean (imager axis "wsclean"). */
 int wl_cell_is_wsclean(const wl_cell *c);
 
-/* "dataset chunks=4 nodes=1 ..." (the set parameters) into buf. */
+/* "dataset chunks=4 nodes=1 ..." (the parameters in the cell's hash, in
+ * the table's order; a true flag as its bare name) into buf. */
 void wl_suite_cell_label(const wl_cell *c, char *buf, size_t n);
 
 /* SHA-256 of data as 64 hex digits and a NUL. */

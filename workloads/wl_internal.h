@@ -8,6 +8,7 @@
 
 #include <math.h>
 
+#include "common/params.h"
 #include "workloads/workloads.h"
 
 #define WL__C_LIGHT 299792458.0           /* m/s */
@@ -67,5 +68,26 @@ typedef struct wl__sky_meta {
 /* Write the sky model as JSON to path (via path.tmp + rename). */
 int wl__sky_write(ib_err *e, const char *path, const wl__sky_meta *m, const wl_source *src,
                   int n);
+
+/* ---- hash sets (hset.c), for the suite parser ---------------------- */
+
+/* Open addressing over 64-bit keys; a slot holds an index + 1 (0: empty).
+ * Equal keys need not be equal items: the caller compares. */
+typedef struct wl__hset {
+    size_t *slot;
+    uint64_t *key;
+    size_t nslot, n;
+} wl__hset;
+
+void wl__hset_release(wl__hset *h);
+/* Add index under key (keys may repeat); IB_ENOMEM. */
+int wl__hset_add(wl__hset *h, uint64_t key, size_t index);
+/* The indices stored under key, one per call: *pos starts at SIZE_MAX;
+ * SIZE_MAX at the end. */
+size_t wl__hset_next(const wl__hset *h, uint64_t key, size_t *pos);
+/* Keys: FNV-1a of bytes (seeded), of a parameter value, of a name. */
+uint64_t wl__hash_bytes(const void *p, size_t n, uint64_t seed);
+uint64_t wl__pval_key(const ib_pval *v);
+uint64_t wl__name_key(const char *s);
 
 #endif

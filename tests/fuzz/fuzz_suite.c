@@ -2,8 +2,11 @@
  * fuzz_suite.c: libFuzzer target for suite YAML. Covers
  * wl_suite_parse (workloads/suite.c): the whole suite
  * language -- datasets (names and paths resolved against workloads/datasets),
- * overrides, axes, zip groups, exclude rules -- and the expansion into cells
- * with their canonical JSON and hashes.
+ * overrides, axes, zip groups, exclude rules, suite settings, every value
+ * checked by the parameter table -- and the expansion into cells with their
+ * canonical JSON and hashes; each cell's parameters must rebuild the same
+ * cell and its hash must pass --filter. Hostile shapes (deep nesting, many
+ * anchors, aliases repeated) are in the corpus and must be refused fast.
  * Built by scripts/fuzz.sh (make fuzz); the same entry point replays the
  * corpus and found crashes in tests/test_fuzz_regress.c.
  */

@@ -153,12 +153,24 @@ static inline int fz_suite(fz_ctx *c, ib_err *e, const uint8_t *data, size_t siz
     wl_suite *s = NULL;
     int rc = wl_suite_parse(e, c->name, (const char *)data, size, &o, &s);
     if (!rc) {
-        /* Touch what the harness uses of every cell. */
-        for (size_t i = 0; i < s->ncells; i++) {
-            char label[512];
-            wl_suite_cell_label(&s->cells[i], label, sizeof label);
-            json_t *p = wl_suite_cell_params(&s->cells[i]);
+        /* Touch what the harness uses of every cell; a cell's parameters
+         * must rebuild the same cell (as ingest rebuilds it), and its
+         * label, read as a filter, must match it. */
+        for (size_t i = 0; i < s->ncells && i < 256; i++) {
+            const wl_cell *cell = &s->cells[i];
+            char label[512], filter[600];
+            wl_suite_cell_label(cell, label, sizeof label);
+            json_t *p = wl_suite_cell_params(cell);
+            wl_cell back;
+            ib_err sub;
+            ib_err_init(&sub);
+            if (p && wl_suite_cell_from_params(&sub, p, &o, &back) == 0 &&
+                strcmp(back.hash, cell->hash) != 0)
+                abort();
             json_decref(p);
+            int match = 0;
+            snprintf(filter, sizeof filter, "hash=%.12s,dataset=%s", cell->hash, cell->dataset);
+            if (wl_suite_filter(&sub, cell, filter, &match) == 0 && !match) abort();
         }
     }
     wl_suite_destroy(s);
