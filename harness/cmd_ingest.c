@@ -87,15 +87,16 @@ static int cmp_str(const void *a, const void *b)
 }
 
 typedef struct suite_run {
+    char key[4200];        /* the identity of the attempts' directory (docs/results.md) */
     char suite[64];
     int64_t run_id;
     int created;
+    int added;             /* attempts this ingest added to it */
 } suite_run;
 
 typedef struct ingester {
     res_db *db;
     const char *suite_opt, *datasets_dir, *dir;
-    char key[4200];        /* the directory's identity (docs/results.md) */
     json_t *root_prov;     /* DIR/provenance.json, for attempts without their own */
     char command[2048];
     suite_run runs[32];
@@ -108,58 +109,78 @@ static const char *jstr(json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-/*
- * The identity of an ingested directory: "emit:<id>" from DIR/emit.json
- * when it has an "id" (written when the jobs were emitted: the directory
- * may move), else "dir:<real path>".
- */
-static int dir_key(ib_err *e, const char *dir, char *key, size_t n)
+/* The identity emit.json in dir gives: 1 with key set, 0 when dir has no
+ * emit.json, < 0 for a bad one. */
+static int emit_key(ib_err *e, const char *dir, char *key, size_t n)
 {
-    char path[4200], real[PATH_MAX];
+    char path[4200];
     int r = ib_path_fmt(e, path, sizeof path, "%s/emit.json", dir);
     if (r) return r;
     json_t *emit = NULL;
     ib_err sub;
     ib_err_init(&sub);
     r = res_json_load(&sub, path, RES_SIDE_FILE_MAX, &emit);
-    if (r && r != IB_ENOTFOUND) {
+    if (r == IB_ENOTFOUND) return 0;
+    if (r) {
         *e = sub;
-        return ib_error_wrap(e, "emit file");
+        return r;
     }
     const char *id = jstr(emit, "id");
-    if (emit && (!id || !*id || strlen(id) > 256)) {
+    if (!id || !*id || strlen(id) > 256) {
         json_decref(emit);
         return ib_error(e, IB_EPARSE, "'%s': \"id\" must be a string of 1 to 256 characters",
                         path);
     }
-    if (id) {
-        r = ib_path_fmt(e, key, n, "emit:%s", id);
-        json_decref(emit);
-        return r;
+    r = ib_path_fmt(e, key, n, "emit:%s", id);
+    json_decref(emit);
+    return r ? r : 1;
+}
+
+/*
+ * The identity of the directory an attempt (in dir, under the ingest
+ * root g->dir) belongs to: "emit:<id>" from the nearest emit.json from dir
+ * up to the root (written when its jobs were emitted, or by run-suite in
+ * OUT/run-N: the directory may move), else "dir:<real path of the root>".
+ */
+static int dir_key(ib_err *e, const ingester *g, const char *dir, char *key, size_t n)
+{
+    char cur[4200], real[PATH_MAX];
+    int r = ib_path_fmt(e, cur, sizeof cur, "%s", dir);
+    size_t root = strlen(g->dir);
+    while (!r) {
+        r = emit_key(e, cur, key, n);
+        if (r) return r < 0 ? r : 0;
+        char *slash = strrchr(cur, '/');
+        if (strlen(cur) <= root || !slash || (size_t)(slash - cur) < root) break;
+        *slash = '\0';
     }
-    if (!realpath(dir, real))
-        return ib_error(e, IB_EIO, "directory '%s': %s", dir, strerror(errno));
+    if (r) return r;
+    if (!realpath(g->dir, real))
+        return ib_error(e, IB_EIO, "directory '%s': %s", g->dir, strerror(errno));
     return ib_path_fmt(e, key, n, "dir:%s", real);
 }
 
 /* The run of suite for this directory: the existing one (continued) or,
  * when create, a new one; locked for this process either way. *out NULL
  * (and 0) when it does not exist and create is 0. */
-static int run_for(ib_err *e, ingester *g, const char *suite, const char *suite_hash,
-                   const char *host, json_t *prov, int create, suite_run **out)
+static int run_for(ib_err *e, ingester *g, const char *key, const char *suite,
+                   const char *suite_hash, const char *host, json_t *prov, int create,
+                   suite_run **out)
 {
     *out = NULL;
     for (int i = 0; i < g->nruns; i++)
-        if (!strcmp(g->runs[i].suite, suite)) {
+        if (!strcmp(g->runs[i].suite, suite) && !strcmp(g->runs[i].key, key)) {
             *out = &g->runs[i];
             return 0;
         }
     if (g->nruns == (int)(sizeof g->runs / sizeof g->runs[0]))
-        return ib_error(e, IB_EINVAL, "more than %d suites in one ingest", g->nruns);
+        return ib_error(e, IB_EINVAL, "more than %d runs (directories x suites) in one ingest",
+                        g->nruns);
     suite_run *s = &g->runs[g->nruns];
     memset(s, 0, sizeof *s);
-    if (ib_path_fmt(e, s->suite, sizeof s->suite, "%s", suite))
-        return ib_error_wrap(e, "suite name");
+    if (ib_path_fmt(e, s->suite, sizeof s->suite, "%s", suite) ||
+        ib_path_fmt(e, s->key, sizeof s->key, "%s", key))
+        return e->code;
     res_provenance *p = ib_calloc(1, sizeof *p);
     if (!p) return ib_error(e, IB_ENOMEM, "out of memory");
     /* The cells ran elsewhere: what their provenance.json says, else only
@@ -172,7 +193,7 @@ static int run_for(ib_err *e, ingester *g, const char *suite, const char *suite_
         snprintf(p->host, sizeof p->host, "%.255s", host ? host : "");
     }
     snprintf(p->command, sizeof p->command, "%s", g->command);
-    int r = res_run_for_source(e, g->db, g->key, suite, suite_hash, p, create, &s->run_id,
+    int r = res_run_for_source(e, g->db, key, suite, suite_hash, p, create, &s->run_id,
                                &s->created);
     ib_free(p);
     if (r == IB_ENOTFOUND && !create) return 0;
@@ -281,10 +302,16 @@ static int ingest_one(ib_err *e, ingester *g, const char *dir)
     int exists = 0;
     const char *started = jstr(cj, "started_at");
     suite_run *sr = NULL;
+    char key[4200];
+    r = dir_key(&sub, g, dir, key, sizeof key);
+    if (r) {
+        r = 0;
+        goto bad;
+    }
     if (started) {
         r = res_attempt_exists(e, g->db, cell_id, repeat, started, &exists);
     } else {
-        r = run_for(e, g, suite, jstr(cj, "suite_hash"), jstr(cj, "host"), prov, 0, &sr);
+        r = run_for(e, g, key, suite, jstr(cj, "suite_hash"), jstr(cj, "host"), prov, 0, &sr);
         if (!r && sr) r = res_attempt_exists_unstamped(e, g->db, sr->run_id, cell_id, repeat,
                                                        &exists);
     }
@@ -293,7 +320,7 @@ static int ingest_one(ib_err *e, ingester *g, const char *dir)
         g->dup++;
         goto out;
     }
-    r = run_for(e, g, suite, jstr(cj, "suite_hash"), jstr(cj, "host"), prov, 1, &sr);
+    r = run_for(e, g, key, suite, jstr(cj, "suite_hash"), jstr(cj, "host"), prov, 1, &sr);
     if (r) goto out;
     if (prov && !sr->created) {
         res_provenance *p = ib_calloc(1, sizeof *p);
@@ -334,6 +361,7 @@ static int ingest_one(ib_err *e, ingester *g, const char *dir)
         goto bad;
     }
     g->added++;
+    sr->added++;
     goto out;
 bad:
     fprintf(stderr, "harness ingest: skipped %s: %s\n", dir, sub.msg);
@@ -362,8 +390,9 @@ static int finish_runs(ib_err *e, ingester *g, int rc)
             rc = fr;
             *e = fe;
         }
-        printf("run %lld (%s): %s\n", (long long)s->run_id, s->suite,
-               s->created ? "new" : "continued");
+        if (s->added)
+            printf("run %lld (%s): %s, %d attempt%s added\n", (long long)s->run_id, s->suite,
+                   s->created ? "new" : "continued", s->added, s->added == 1 ? "" : "s");
     }
     return rc;
 }
@@ -418,7 +447,6 @@ int hx_cmd_ingest(int argc, char **argv)
     if (!rc && list.n == 0)
         rc = ib_error(&e, IB_ENOTFOUND, "no cell.json under '%s' (expected DIR/*/cell.json "
                                         "with stats.json beside it)", g->dir);
-    if (!rc) rc = dir_key(&e, g->dir, g->key, sizeof g->key);
     char root_warn[1600] = "";
     if (!rc) g->root_prov = side_json(g->dir, "provenance.json", root_warn, sizeof root_warn);
     if (root_warn[0]) fprintf(stderr, "harness ingest: %s\n", root_warn);
@@ -433,10 +461,10 @@ int hx_cmd_ingest(int argc, char **argv)
     for (size_t i = 0; i < list.n; i++) ib_free(list.v[i]);
     free(list.v);
     free(pos);
-    int added = g->added, dup = g->dup, bad = g->bad, nruns = g->nruns;
+    int added = g->added, dup = g->dup, bad = g->bad;
     ib_free(g);
     if (rc) return hx_fail("ingest", &e);
-    if (!nruns) printf("nothing new: no run changed\n");
+    if (!added) printf("nothing new: no run changed\n");
     printf("ingested %d attempt%s, %d already present, %d skipped as invalid\n", added,
            added == 1 ? "" : "s", dup, bad);
     return bad ? 1 : 0;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -300,6 +301,35 @@ void res_provenance_collect(res_provenance *p)
     res_tuning_collect(NULL, p->tuning, sizeof p->tuning);
 }
 
+/* Write text to path created exclusively (O_EXCL: never over a file)
+ * through a temporary name and link(2): the name appears whole or not at
+ * all. IB_EIO "already exists" when path exists. */
+static int write_exclusive(ib_err *e, const char *path, const char *text)
+{
+    char tmp[4200];
+    int r = ib_path_fmt(e, tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    if (r) return r;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return ib_error(e, IB_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+    size_t len = strlen(text), done = 0;
+    int err = 0;
+    while (!err && done < len) {
+        ssize_t k = write(fd, text + done, len - done);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) err = k < 0 ? errno : EIO;
+        else done += (size_t)k;
+    }
+    if (!err && fsync(fd) != 0) err = errno;
+    if (close(fd) != 0 && !err) err = errno;
+    if (!err && link(tmp, path) != 0) err = errno;
+    unlink(tmp);
+    if (err == EEXIST) return ib_error(e, IB_EIO, "'%s' already exists", path);
+    if (err)
+        return ib_error(e, err == ENOSPC ? IB_ENOSPACE : IB_EIO, "cannot write '%s': %s", path,
+                        strerror(err));
+    return 0;
+}
+
 /* ---- provenance.json ------------------------------------------------- */
 
 /* Set key to a JSON object parsed from text (libs, env, tuning); text that
@@ -357,37 +387,22 @@ int res_provenance_write_json(ib_err *e, const char *path, const char *command)
     ib_free(p);
     if (r) return r;
     if (!o) return ib_error(e, IB_ENOMEM, "out of memory encoding provenance");
-    char tmp[4200];
-    r = ib_path_fmt(e, tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    if (r) {
-        json_decref(o);
-        return r;
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        json_decref(o);
-        return ib_error(e, IB_EIO, "cannot create '%s': %s", tmp, strerror(errno));
-    }
-    int wr = json_dumpfd(o, fd, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
-    if (wr == 0 && write(fd, "\n", 1) != 1) wr = -1;
-    int err = wr ? (errno ? errno : EIO) : 0;
-    if (!err && fsync(fd) != 0) err = errno;
-    if (close(fd) != 0 && !err) err = errno;
-    /* link: the name appears whole and only if nothing had it */
-    if (!err && link(tmp, path) != 0) {
-        err = errno;
-        unlink(tmp);
-        if (err == EEXIST) return ib_error(e, IB_EIO, "provenance '%s' already exists", path);
-        return ib_error(e, IB_EIO, "cannot create '%s': %s", path, strerror(err));
+    char *withnl = text ? ib_malloc(strlen(text) + 2) : NULL;
+    if (!withnl) {
+        free(text);
+        return ib_error(e, IB_ENOMEM, "out of memory encoding provenance");
     }
-    unlink(tmp);
-    if (err) {
-        unlink(path);
-        return ib_error(e, err == ENOSPC ? IB_ENOSPACE : IB_EIO, "cannot write '%s': %s", path,
-                        strerror(err));
-    }
-    return 0;
+    size_t n = strlen(text);
+    memcpy(withnl, text, n);
+    memcpy(withnl + n, "\n", 2);
+    free(text);
+    r = write_exclusive(e, path, withnl);
+    ib_free(withnl);
+    if (r && access(path, F_OK) == 0 && strstr(e->msg, "already exists"))
+        return ib_error(e, IB_EIO, "provenance '%s' already exists", path);
+    return r;
 }
 
 /* Copy string member key of o into out (n bytes); 1 when it did not fit. */
@@ -453,4 +468,45 @@ int res_provenance_from_json(ib_err *e, json_t *o, const char *source, res_prove
     json_t *mem = json_object_get(o, "mem_bytes");
     if (json_is_integer(mem) && json_integer_value(mem) > 0) p->mem_bytes = json_integer_value(mem);
     return 0;
+}
+
+/* ---- emit.json ------------------------------------------------------- */
+
+int res_emit_write(ib_err *e, const char *dir, const char *suite, const char *suite_hash)
+{
+    char path[4200];
+    int r = ib_path_fmt(e, path, sizeof path, "%s/emit.json", dir);
+    if (r) return r;
+    if (access(path, F_OK) == 0) return 0;
+    unsigned char rnd[16];
+    size_t got = 0;
+    while (got < sizeof rnd) {
+        ssize_t k = getrandom(rnd + got, sizeof rnd - got, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return ib_error(e, IB_EIO, "'%s': no random numbers for its id: %s", path,
+                                    strerror(errno));
+        got += (size_t)k;
+    }
+    char id[40], ts[40];
+    for (size_t i = 0; i < sizeof rnd; i++) snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+    res_timestamp(ts, sizeof ts);
+    json_t *o = json_pack("{s:s, s:s, s:s*, s:s*, s:s}", "schema", "imbench-emit/1", "id", id,
+                          "suite", suite, "suite_hash", suite_hash, "created_at", ts);
+    char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!text) return ib_error(e, IB_ENOMEM, "out of memory writing '%s'", path);
+    size_t n = strlen(text);
+    char *withnl = ib_malloc(n + 2);
+    if (!withnl) {
+        free(text);
+        return ib_error(e, IB_ENOMEM, "out of memory writing '%s'", path);
+    }
+    memcpy(withnl, text, n);
+    memcpy(withnl + n, "\n", 2);
+    free(text);
+    r = write_exclusive(e, path, withnl);
+    ib_free(withnl);
+    /* two writers at once: the first one's id stands */
+    if (r == IB_EIO && access(path, F_OK) == 0) return 0;
+    return r;
 }

@@ -181,6 +181,19 @@ json_t *res_provenance_json(const res_provenance *p);
 int res_provenance_write_json(ib_err *e, const char *path, const char *command);
 int res_provenance_from_json(ib_err *e, json_t *o, const char *source, res_provenance *p);
 
+/*
+ * DIR/emit.json: the identity of a directory of attempts, so that `harness
+ * ingest` records one run per such directory and suite however often, and
+ * from wherever, it is ingested (docs/results.md):
+ *   {"schema": "imbench-emit/1", "id": "<32 hex digits>", "suite": "...",
+ *    "suite_hash": "...", "created_at": "..."}
+ * res_emit_write creates it exclusively with a fresh random id (suite and
+ * suite_hash may be NULL); an existing emit.json is kept as it is (0), so
+ * a directory keeps its identity when jobs are emitted or resumed into it
+ * again. Errors name the file.
+ */
+int res_emit_write(ib_err *e, const char *dir, const char *suite, const char *suite_hash);
+
 /* ------------------------------------------------------------------ */
 /* Limits of what one attempt stores (docs/results.md, "Ingest limits") */
 /* ------------------------------------------------------------------ */

@@ -195,10 +195,11 @@ static void test_schema_created(void **state)
     int v = 0;
     assert_int_equal(res_schema_version(&e, db, &v), 0);
     assert_int_equal(v, RES_SCHEMA_VERSION);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 4);
     static const char *const tables[] = {"schema_version", "runs",   "cells",    "attempts",
                                          "metrics",        "phases", "counters", "tasks",
-                                         "comm",           "baselines", NULL};
+                                         "comm",           "baselines", "run_locks",
+                                         "warnings",       NULL};
     for (int i = 0; tables[i]; i++) {
         char sql[256];
         snprintf(sql, sizeof sql,
@@ -207,7 +208,7 @@ static void test_schema_created(void **state)
         assert_int_equal(q_int(db, sql), 1);
     }
     /* every migration is recorded; WAL is on; the later tables start empty */
-    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 4);
     char *mode = q_text(db, "PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
     free(mode);
@@ -217,7 +218,7 @@ static void test_schema_created(void **state)
     res_close(db);
     f->db = NULL;
     db = open_ok(f);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 4);
     int problems = -1;
     FILE *out = tmpfile();
     assert_int_equal(res_verify(&e, db, out, &problems), 0);
@@ -276,7 +277,7 @@ static void test_migrate_v1(void **state)
     res_db *db = open_ok(f);
     int v = 0;
     assert_int_equal(res_schema_version(&e, db, &v), 0);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 4);
     /* data kept, columns filled from the parameters JSON; old runs have no
      * recorded machine settings */
     assert_int_equal(q_int(db, "SELECT count(*) FROM runs WHERE tuning IS NULL"), 2);
@@ -302,7 +303,7 @@ static void test_migrate_v1(void **state)
     assert_non_null(s);
     assert_true(tu_contains(s, "migrated"));
     free(s);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 4);
     /* the new schema works on the migrated data */
     int64_t cell = new_cell(db, "h1", 64);
     assert_int_equal(cell, 1);
@@ -323,10 +324,10 @@ static void test_refuse_newer_and_foreign(void **state)
     open_ok(f);
     res_close(f->db);
     f->db = NULL;
-    raw_exec(f->path, "INSERT INTO schema_version VALUES(4, 'future')");
+    raw_exec(f->path, "INSERT INTO schema_version VALUES(5, 'future')");
     assert_int_equal(res_open(&e, f->path, NULL, &f->db), IB_EUNSUPPORTED);
     assert_null(f->db);
-    assert_true(tu_contains(e.msg, "schema version 4"));
+    assert_true(tu_contains(e.msg, "schema version 5"));
     assert_true(tu_contains(e.msg, "newer than this program"));
     assert_true(tu_contains(e.msg, f->path));
 
@@ -752,7 +753,9 @@ static void test_export_json_roundtrip(void **state)
     json_t *row;
     double sum = 0;
     json_array_foreach(arr, i, row) {
-        assert_int_equal(json_object_size(row), 28);
+        assert_int_equal(json_object_size(row), 30);
+        assert_true(json_is_integer(json_object_get(row, "retry")));
+        assert_true(json_is_integer(json_object_get(row, "retries")));
         json_t *v = json_object_get(row, "value");
         assert_true(json_is_real(v) || json_is_null(v));
         if (json_is_real(v)) sum += json_real_value(v);
