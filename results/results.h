@@ -213,7 +213,7 @@ int res_emit_write(ib_err *e, const char *dir, const char *suite, const char *su
 #define RES_STATS_ROWS_MAX 100000L
 /* A JSON file `harness ingest` reads beside a cell (cell.json,
  * provenance.json) larger than this is not parsed. */
-#define RES_SIDE_FILE_MAX ((size_t)16 << 20)
+#define RES_SIDE_FILE_MAX ((size_t)64 << 20)
 
 /*
  * Read the JSON file at path, at most max bytes: a regular file only (a
