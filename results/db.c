@@ -487,7 +487,8 @@ static int open_readonly(ib_err *e, res_db *db)
     ib_err first;
     ib_err_init(&first);
     int r = read_version(&first, db, &v);
-    if (r && (sqlite3_errcode(db->db) & 0xff) == SQLITE_CANTOPEN) {
+    int why = sqlite3_errcode(db->db) & 0xff;
+    if (r && (why == SQLITE_CANTOPEN || why == SQLITE_READONLY)) {
         char wal[1100], uri[3300];
         struct stat ws;
         r = ib_path_fmt(e, wal, sizeof wal, "%s-wal", db->path);
