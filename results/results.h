@@ -236,7 +236,9 @@ int res_run_begin(ib_err *e, res_db *db, const char *suite, const char *suite_fi
                   const char *suite_hash, const res_provenance *p, int64_t *run_id);
 
 /*
- * The latest run of suite; IB_ENOTFOUND (no message) when there is none.
+ * The run to continue: the newest run of suite, with or without attempts
+ * (one killed before its first attempt is continued too); IB_ENOTFOUND (no
+ * message) when there is none.
  * An unfinished one (running, failed or interrupted) is set back to
  * 'running'; a complete one is returned as it is (resuming it runs nothing).
  */

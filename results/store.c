@@ -180,16 +180,26 @@ int res_run_fill_provenance(ib_err *e, res_db *db, int64_t run_id, const res_pro
 
 int res_run_resume(ib_err *e, res_db *db, const char *suite, int64_t *run_id)
 {
-    ib_err quiet;
-    ib_err_init(&quiet);
-    int r = res_latest_run(&quiet, db, suite, run_id);
-    if (r == IB_ENOTFOUND) return IB_ENOTFOUND;
-    if (r) {
-        *e = quiet;
-        return r;
-    }
-    r = res__begin(e, db);
+    /* Not res_latest_run: a run killed before its first attempt recorded
+     * nothing, and is still the one to continue. */
+    int r = res__begin(e, db);
     if (r) return r;
+    sqlite3_stmt *q;
+    r = res__prepare(e, db, "SELECT max(id) FROM runs WHERE suite = ?", &q);
+    if (r) goto fail;
+    res__bind_text(q, 1, suite);
+    int qrc = sqlite3_step(q);
+    int64_t id = qrc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    sqlite3_finalize(q);
+    if (qrc != SQLITE_ROW) {
+        r = res__sqlerr(e, db, qrc, "looking for the run to continue");
+        goto fail;
+    }
+    if (id <= 0) {
+        res__rollback(db);
+        return IB_ENOTFOUND;
+    }
+    *run_id = id;
     /* A complete run is resumed too: every cell then already has its
      * successful attempts, so resuming it runs nothing. */
     sqlite3_stmt *st;
