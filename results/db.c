@@ -1,8 +1,10 @@
 /*
- * db.c: opening the results database — WAL, foreign keys, the bounded busy
- * timeout — and the schema: version 1 (the initial minimal schema) and the
- * forward migrations to version 2 and to version 3 (the current one: the
- * run's timing-relevant machine settings). A new database is
+ * db.c: opening the results database — read-write (WAL, foreign keys, the
+ * bounded busy timeout, migration) or read-only (never changed) — and the
+ * schema: version 1 (the initial minimal schema) and the forward
+ * migrations to version 2, 3 (the run's timing-relevant machine settings)
+ * and 4 (run locks, warnings, ingest's directory key and node provenance:
+ * the current one). A new database is
  * built by running every migration from version 0, so the migration path
  * is the only path and is exercised on every fresh file.
  */
