@@ -402,7 +402,7 @@ static int check_version(ib_err *e, res_db *db, int v)
 static int migrate(ib_err *e, res_db *db)
 {
     for (;;) {
-        int v;
+        int v = 0;
         int r = read_version(e, db, &v);
         if (r) return r;
         /* as in migrate_one: v is set

@@ -140,6 +140,7 @@ int res_run_lock(ib_err *e, res_db *db, int64_t run_id, const char *command, int
 {
     if (note && n) note[0] = '\0';
     holder self, old;
+    memset(&old, 0, sizeof old);
     me(&self, command);
     int r = res__begin(e, db);
     if (r) return r;

@@ -915,6 +915,7 @@ static char *stats_text_within(ingest *in, json_t *stats, int *err)
     size_t len = strlen(text);
     if (len <= RES_STATS_TEXT_MAX) return text;
     free(text);
+    text = NULL; /* set again only by a copy that fits */
     json_t *copy = json_copy(stats);
     if (!copy) {
         *err = 1;
