@@ -784,7 +784,7 @@ static void test_concurrent_resume(void **state)
     char *out = NULL;
     int st = tu_run(&out, "'%s' run-suite '%s' --resume --db '%s' --data-dir '%s' --out-dir '%s'",
                     f->harness, suite, f->db, f->data, f->out);
-    char want[128], host[256] = "";
+    char want[400], host[256] = "";
     gethostname(host, sizeof host - 1);
     snprintf(want, sizeof want, "run 1 is in use by pid %ld on host '%s'", (long)a, host);
     if (!tu_contains(out, want)) fprintf(stderr, "%s\n", out);
