@@ -74,7 +74,9 @@ static int walk(ib_err *e, const char *dir, pathlist *l, int depth)
         if (lstat(path, &st) != 0) continue;
         if (S_ISDIR(st.st_mode) && depth < 16) r = walk(e, path, l, depth + 1);
         else if (S_ISREG(st.st_mode) && !strcmp(de->d_name, "cell.json")) {
-            if (list_add(l, dir)) r = ib_error(e, IB_ENOMEM, "out of memory");
+            if (list_add(l, dir))
+                r = ib_error(e, IB_ENOMEM, "out of memory listing cell directories (%zu found "
+                                           "under '%s')", l->n, dir);
         }
     }
     closedir(d);
@@ -182,7 +184,8 @@ static int run_for(ib_err *e, ingester *g, const char *key, const char *suite,
         ib_path_fmt(e, s->key, sizeof s->key, "%s", key))
         return e->code;
     res_provenance *p = ib_calloc(1, sizeof *p);
-    if (!p) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!p) return ib_error(e, IB_ENOMEM, "out of memory for a run's provenance (%zu bytes)",
+                            sizeof *p);
     /* The cells ran elsewhere: what their provenance.json says, else only
      * what cell.json says about that place. */
     ib_err quiet;
@@ -294,7 +297,7 @@ static int ingest_one(ib_err *e, ingester *g, const char *dir)
     int64_t cell_id = 0;
     json_t *params = wl_suite_cell_params(&cell);
     r = params ? res_cell_put(e, g->db, cell.hash, params, &cell_id)
-               : ib_error(e, IB_ENOMEM, "out of memory");
+               : ib_error(e, IB_ENOMEM, "out of memory encoding the parameters of '%s'", path);
     json_decref(params);
     if (r) goto out;
     /* seen before? by its start time anywhere; without one, within the run
@@ -435,7 +438,7 @@ int hx_cmd_ingest(int argc, char **argv)
     ingester *g = ib_calloc(1, sizeof *g);
     if (!g) {
         free(pos);
-        ib_error(&e, IB_ENOMEM, "out of memory");
+        ib_error(&e, IB_ENOMEM, "out of memory starting ingest (%zu bytes)", sizeof *g);
         return hx_fail("ingest", &e);
     }
     g->dir = pos[0];

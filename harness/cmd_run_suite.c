@@ -305,7 +305,7 @@ static dsstate *ds_for(runner *r, const wl_cell *c)
 static int write_cache_json(ib_err *e, const char *dir, const wl_cell *c)
 {
     json_t *o = cache_json(c);
-    if (!o) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!o) return ib_error(e, IB_ENOMEM, "out of memory describing dataset '%s'", c->dataset);
     char path[4096];
     if (ib_path_fmt(e, path, sizeof path, "%s/cache.json", dir)) {
         json_decref(o);
@@ -645,7 +645,9 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, int try, size_t 
     enum st status = ST_NONE;
     char started[40], ended[40], command[4096] = "";
     char *tail = ib_calloc(1, sizeof pr.tail + 512);
-    if (!tail) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!tail)
+        return ib_error(e, IB_ENOMEM, "out of memory for an attempt's stderr tail (%zu bytes)",
+                        sizeof pr.tail + 512);
     dsstate *d = ds_for(r, c);
     IB_ASSERT(d != NULL);
     int ws = wl_cell_is_wsclean(c), ws_skip = 0;
@@ -981,15 +983,17 @@ static int prepare(ib_err *e, runner *r)
         return ib_error(e, IB_EOVERFLOW, "too many attempts");
     r->todo = ib_calloc(nt, 1);
     r->ds = ib_calloc(r->ncells, sizeof *r->ds);
-    if (!r->cell_ids || !r->todo || !r->ds) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!r->cell_ids || !r->todo || !r->ds)
+        return ib_error(e, IB_ENOMEM, "out of memory for %zu cells x %d repeats", r->ncells,
+                        r->repeats);
     unsigned char *ok = ib_calloc((size_t)r->repeats, 1);
-    if (!ok) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!ok) return ib_error(e, IB_ENOMEM, "out of memory for %d repeats", r->repeats);
     for (size_t i = 0; i < r->ncells; i++) {
         const wl_cell *c = r->cells[i];
         json_t *params = wl_suite_cell_params(c);
         if (!params) {
             ib_free(ok);
-            return ib_error(e, IB_ENOMEM, "out of memory");
+            return ib_error(e, IB_ENOMEM, "out of memory encoding cell %.12s", c->hash);
         }
         int rc = res_cell_put(e, r->db, c->hash, params, &r->cell_ids[i]);
         json_decref(params);
@@ -1263,7 +1267,8 @@ int hx_cmd_run_suite(int argc, char **argv)
     r.timeout = o->timeout > 0 ? o->timeout : r.suite->timeout;
     r.cells = ib_calloc(r.suite->ncells, sizeof *r.cells);
     if (!r.cells) {
-        rc = ib_error(&e, IB_ENOMEM, "out of memory");
+        rc = ib_error(&e, IB_ENOMEM, "out of memory for the %zu cells of suite '%s'",
+                      r.suite->ncells, r.suite->path);
         goto out;
     }
     for (size_t i = 0; i < r.suite->ncells; i++) {
@@ -1315,7 +1320,8 @@ int hx_cmd_run_suite(int argc, char **argv)
 
     res_provenance *prov = ib_calloc(1, sizeof *prov);
     if (!prov) {
-        rc = ib_error(&e, IB_ENOMEM, "out of memory");
+        rc = ib_error(&e, IB_ENOMEM, "out of memory for the run's provenance (%zu bytes)",
+                      sizeof *prov);
         goto out;
     }
     res_provenance_collect(prov);

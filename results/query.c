@@ -191,7 +191,7 @@ int res_print_run(ib_err *e, res_db *db, int64_t run_id, FILE *f)
     double *walls = ib_malloc(cap * sizeof *walls);
     if (!walls) {
         sqlite3_finalize(st);
-        return ib_error(e, IB_ENOMEM, "out of memory");
+        return ib_error(e, IB_ENOMEM, "out of memory showing run %lld", (long long)run_id);
     }
     int64_t cur = -1;
     int attempts = 0, nok = 0, nslots = 0;
