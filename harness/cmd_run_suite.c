@@ -918,6 +918,8 @@ static int emit_slurm(ib_err *e, runner *r)
     if (!rc) rc = abs_plain(e, "data directory", o->data_dir, 1, data);
     if (!rc && o->datasets_dir) rc = abs_plain(e, "datasets directory", o->datasets_dir, 0, dsdir);
     if (!rc) rc = abs_plain(e, "program directory", hx_bin_dir(), 0, bin);
+    /* the directory's identity: one run however often it is ingested */
+    if (!rc) rc = res_emit_write(e, emit, r->suite->name, r->suite->file_hash);
     if (rc) return rc;
     const char *dirs[4] = {emit, data, o->datasets_dir ? dsdir : NULL, bin};
 
