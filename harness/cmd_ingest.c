@@ -10,7 +10,6 @@
  * ingest's run is continued, not split. Each attempt is one transaction;
  * the run is locked while ingest adds to it. Files are read within the
  * limits of results.h (RES_*_MAX); what is cut is a warning row.
- * `harness provenance --out FILE` writes the provenance.json a job leaves.
  *
  * cell.json (written by run-suite for every attempt, or by hand):
  *   {"schema": "imbench-cell/1",           required
@@ -34,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct pathlist {
     char **v;
@@ -325,7 +325,7 @@ static int ingest_one(ib_err *e, ingester *g, const char *dir)
     }
     r = run_for(e, g, key, suite, jstr(cj, "suite_hash"), jstr(cj, "host"), prov, 1, &sr);
     if (r) goto out;
-    if (prov && !sr->created) {
+    if (prov) { /* a run made by an attempt without provenance gets the first one's */
         res_provenance *p = ib_calloc(1, sizeof *p);
         ib_err quiet;
         ib_err_init(&quiet);
@@ -471,39 +471,4 @@ int hx_cmd_ingest(int argc, char **argv)
     printf("ingested %d attempt%s, %d already present, %d skipped as invalid\n", added,
            added == 1 ? "" : "s", dup, bad);
     return bad ? 1 : 0;
-}
-
-int hx_cmd_provenance(int argc, char **argv)
-{
-    const char *out = NULL, *command = NULL;
-    int help = 0;
-    ib_opt table[] = {
-        {"out", IB_OPT_STR, &out, "FILE", "write here (created; an existing file is refused)"},
-        {"command", IB_OPT_STR, &command, "TEXT", "the command line to record"},
-        {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
-        {NULL, 0, NULL, NULL, NULL},
-    };
-    ib_err e;
-    ib_err_init(&e);
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos) return 1;
-    int pr = ib_parse_opts(&e, "provenance", table, argc, argv, pos, &npos);
-    free(pos);
-    if (pr) return hx_fail("provenance", &e);
-    if (help) {
-        printf("usage: harness provenance --out FILE [--command TEXT]\n\n"
-               "Write this machine's provenance (commit, compiler, CPU, kernel, libraries,\n"
-               "environment, settings that move timings) as JSON, the provenance.json a\n"
-               "batch job leaves beside its cell.json for `harness ingest` "
-               "(docs/results.md).\n\noptions:\n");
-        ib_print_opts(stdout, table);
-        return 0;
-    }
-    if (npos || !out) {
-        ib_error(&e, IB_EINVAL, "expected --out FILE and no arguments");
-        return hx_fail("provenance", &e);
-    }
-    if (res_provenance_write_json(&e, out, command)) return hx_fail("provenance", &e);
-    return 0;
 }

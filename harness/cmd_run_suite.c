@@ -54,8 +54,9 @@ typedef struct opts {
     const char *hostfile;      /* --launcher mpirun: hosts for the ranks */
     const char *emit;          /* --launcher slurm: where the job scripts go */
     const char *mpi_launcher;  /* slurm: srun (default) or mpirun inside the job */
-    int tasks_per_node;        /* slurm: ranks per node (default 1) */
+    int tasks_per_node;        /* slurm: ranks per node (default: as many as fit) */
     int submit;                /* slurm: sbatch every script */
+    const char *partition;     /* slurm: #SBATCH --partition, checked before emitting */
     int retries;               /* runs again of a failed, timed-out or killed attempt
                                 * (-1: the suite's) */
     int take_lock;             /* --resume: take over another host's lock on the run */
@@ -92,6 +93,7 @@ typedef struct runner {
     char wsclean[4096];        /* imager: wsclean cells; "" when not on PATH */
     long cores;
     hx_progress prog;
+    hx_slurm_part *part;       /* slurm: the partition asked about, or NULL */
     char command[2048];
     int nfail, nok;
     int retries;               /* per (cell, repeat) slot */
@@ -826,17 +828,18 @@ static int abs_plain(ib_err *e, const char *what, const char *path, int mk, char
 }
 
 /* Render job j of cell c, repeat k; its script's path into path. */
-static int emit_job(ib_err *e, runner *r, const wl_cell *c, int k, const char *dirs[4],
+static int emit_job(ib_err *e, runner *r, const wl_cell *c, int k, const char *dirs[5],
                     char *path, size_t pathn)
 {
     const opts *o = &r->o;
-    enum { EMIT, DATA, DSDIR, BIN };
+    enum { EMIT, DATA, DSDIR, BIN, ORIGIN };
     char cell_dir[PATH_MAX + 64], vis[PATH_MAX + 64], stats[PATH_MAX + 96],
         spill[PATH_MAX + 96], imager[PATH_MAX + 16], harness[PATH_MAX + 16];
     snprintf(cell_dir, sizeof cell_dir, "%s/%.12s-r%d", dirs[EMIT], c->hash, k);
     snprintf(vis, sizeof vis, "%s/%s", dirs[DATA], c->dataset_key);
-    snprintf(stats, sizeof stats, "%s/stats.json", cell_dir);
-    snprintf(spill, sizeof spill, "%s/spill", cell_dir);
+    /* products, stats and spill go to the attempt's directory, made by the job */
+    snprintf(stats, sizeof stats, "%s/stats.json", HX_SLURM_ATTEMPT);
+    snprintf(spill, sizeof spill, "%s/spill", HX_SLURM_ATTEMPT);
     snprintf(imager, sizeof imager, "%s/imager", dirs[BIN]);
     snprintf(harness, sizeof harness, "%s/harness", dirs[BIN]);
     snprintf(path, pathn, "%s/job.sbatch", cell_dir);
@@ -848,7 +851,7 @@ static int emit_job(ib_err *e, runner *r, const wl_cell *c, int k, const char *d
     run.n = run.nnum = 0;
     if (srun) av_add(&run, "srun");
     else add_mpirun(&run, "mpirun", c->nodes, NULL, 0);
-    add_imager(&run, c, imager, vis, cell_dir, stats, spill);
+    add_imager(&run, c, imager, vis, HX_SLURM_ATTEMPT, stats, spill);
     char command[8192];
     join_args(command, sizeof command, run.v);
 
@@ -874,17 +877,18 @@ static int emit_job(ib_err *e, runner *r, const wl_cell *c, int k, const char *d
     wl_suite_cell_label(c, label, sizeof label);
     snprintf(comment, sizeof comment, "%s (suite %s, repeat %d of %d)", label, r->suite->name,
              k, r->repeats);
-    /* Never more tasks per node than the job has: a 1-rank cell asking for
-     * 2 tasks x its threads per node would be refused by sbatch
-     * ("Requested node configuration is not available"). */
-    int tpn = o->tasks_per_node < c->nodes ? o->tasks_per_node : (c->nodes > 0 ? c->nodes : 1);
+    hx_slurm_need need = {.ranks = c->nodes, .threads = c->threads,
+                          .tasks_per_node = o->tasks_per_node};
+    hx_slurm_shape sh;
+    hx_slurm_place(r->part, &need, &sh);
     hx_slurm_job j = {
         .name = name,
         .comment = comment,
         .cell_dir = cell_dir,
-        .nodes = (c->nodes + tpn - 1) / tpn,
+        .partition = r->part ? r->part->name : NULL,
+        .nodes = sh.nodes,
         .ntasks = c->nodes,
-        .tasks_per_node = tpn,
+        .tasks_per_node = sh.tasks_per_node,
         .cpus_per_task = c->threads > 0 ? c->threads : 1,
         .timeout_s = r->timeout,
         .dataset = c->dataset,
@@ -893,6 +897,9 @@ static int emit_job(ib_err *e, runner *r, const wl_cell *c, int k, const char *d
         .cache_json = cache_text,
         .run_argv = run.v,
         .srun = srun,
+        .mpi_type = srun && c->nodes > 1 ? hx_slurm_mpi_type() : NULL,
+        .harness = harness,
+        .origin = dirs[ORIGIN],
         .cell_head = head_text,
         .keep_products = o->keep,
     };
@@ -901,6 +908,43 @@ out:
     free(head_text);
     free(cache_text);
     return rc;
+}
+
+/*
+ * Before anything is written for --submit or --partition: ask Slurm about
+ * the partition (r->part) and check every cell's job against it and srun's
+ * MPI plug-ins. A job that cannot run is refused with the reason, one
+ * line per cell on stderr, and nothing is emitted.
+ */
+static int check_jobs(ib_err *e, runner *r)
+{
+    r->part = ib_calloc(1, sizeof *r->part);
+    if (!r->part) return ib_error(e, IB_ENOMEM, "out of memory");
+    int rc = hx_slurm_query(e, r->o.partition, r->part);
+    if (rc) return rc;
+    int srun = !r->o.mpi_launcher || !strcmp(r->o.mpi_launcher, "srun");
+    size_t bad = 0, jobs = 0;
+    for (size_t i = 0; i < r->ncells; i++) {
+        const wl_cell *c = r->cells[i];
+        if (wl_cell_is_wsclean(c)) continue;
+        jobs++;
+        hx_slurm_need need = {.ranks = c->nodes, .threads = c->threads,
+                              .tasks_per_node = r->o.tasks_per_node, .timeout_s = r->timeout,
+                              .mem_per_rank = c->mem_budget,
+                              .mpi_type = srun ? hx_slurm_mpi_type() : NULL};
+        hx_slurm_shape sh;
+        char why[768];
+        if (hx_slurm_check(r->part, &need, &sh, why, sizeof why)) {
+            fprintf(stderr, "harness run-suite: cell %zu: %s\n", i + 1, why);
+            bad++;
+        }
+    }
+    if (bad)
+        return ib_error(e, IB_EUNSUPPORTED,
+                        "%zu of %zu cells cannot run on partition '%s'; nothing written or "
+                        "submitted (--dry-run numbers the cells, --filter leaves cells out)",
+                        bad, jobs, r->part->name);
+    return 0;
 }
 
 /*
@@ -913,15 +957,17 @@ out:
 static int emit_slurm(ib_err *e, runner *r)
 {
     const opts *o = &r->o;
-    char emit[PATH_MAX], data[PATH_MAX], dsdir[PATH_MAX], bin[PATH_MAX];
-    int rc = abs_plain(e, "emit directory", o->emit, 1, emit);
+    char emit[PATH_MAX], data[PATH_MAX], dsdir[PATH_MAX], bin[PATH_MAX], origin[PATH_MAX];
+    if (!getcwd(origin, sizeof origin)) snprintf(origin, sizeof origin, "/");
+    int rc = (o->submit || o->partition) ? check_jobs(e, r) : 0;
+    if (!rc) rc = abs_plain(e, "emit directory", o->emit, 1, emit);
     if (!rc) rc = abs_plain(e, "data directory", o->data_dir, 1, data);
     if (!rc && o->datasets_dir) rc = abs_plain(e, "datasets directory", o->datasets_dir, 0, dsdir);
     if (!rc) rc = abs_plain(e, "program directory", hx_bin_dir(), 0, bin);
     /* the directory's identity: one run however often it is ingested */
     if (!rc) rc = res_emit_write(e, emit, r->suite->name, r->suite->file_hash);
     if (rc) return rc;
-    const char *dirs[4] = {emit, data, o->datasets_dir ? dsdir : NULL, bin};
+    const char *dirs[5] = {emit, data, o->datasets_dir ? dsdir : NULL, bin, origin};
 
     size_t njobs = r->ncells * (size_t)r->repeats, ns = 0;
     char **scripts = ib_calloc(njobs, sizeof *scripts);
@@ -1045,6 +1091,7 @@ static void runner_release(runner *r)
     ib_free(r->cell_ids);
     ib_free(r->todo);
     ib_free(r->ds);
+    ib_free(r->part);
     res_close(r->db);
     wl_suite_destroy(r->suite);
 }
@@ -1077,9 +1124,10 @@ static int check_launcher(ib_err *e, runner *r)
             return ib_error(e, IB_EINVAL, "hostfile '%s': %s", o->hostfile, strerror(errno));
         o->hostfile = r->hostfile;
     }
-    if (!slurm && (o->emit || o->submit || o->mpi_launcher || o->tasks_per_node != -1))
-        return ib_error(e, IB_EINVAL, "--emit, --submit, --tasks-per-node and --mpi-launcher "
-                                      "need --launcher slurm");
+    if (!slurm && (o->emit || o->submit || o->mpi_launcher || o->tasks_per_node != -1 ||
+                   o->partition))
+        return ib_error(e, IB_EINVAL, "--emit, --submit, --partition, --tasks-per-node and "
+                                      "--mpi-launcher need --launcher slurm");
     if (!slurm) return 0;
     if (!o->emit)
         return ib_error(e, IB_EINVAL, "--launcher slurm needs --emit DIR (job scripts are "
@@ -1087,8 +1135,8 @@ static int check_launcher(ib_err *e, runner *r)
     if (o->resume)
         return ib_error(e, IB_EINVAL, "--resume does not apply to --launcher slurm (resubmit "
                                       "the jobs that failed; ingest skips attempts it has)");
-    if (o->tasks_per_node == -1) o->tasks_per_node = 1;
-    if (o->tasks_per_node < 1)
+    if (o->tasks_per_node == -1) o->tasks_per_node = 0;
+    else if (o->tasks_per_node < 1)
         return ib_error(e, IB_EINVAL, "--tasks-per-node must be >= 1, got %d",
                         o->tasks_per_node);
     if (o->mpi_launcher && strcmp(o->mpi_launcher, "srun") && strcmp(o->mpi_launcher, "mpirun"))
@@ -1213,7 +1261,11 @@ int hx_cmd_run_suite(int argc, char **argv)
          "run nothing"},
         {"submit", IB_OPT_FLAG, &o->submit, NULL, "with --launcher slurm: sbatch every script"},
         {"tasks-per-node", IB_OPT_INT, &o->tasks_per_node, "T",
-         "with --launcher slurm: MPI ranks per node (default 1: nodes = ranks)"},
+         "with --launcher slurm: MPI ranks per node (default: packed by cores; 1: nodes = "
+         "ranks, as in the study)"},
+        {"partition", IB_OPT_STR, &o->partition, "NAME",
+         "with --launcher slurm: submit there; check every job against it first (as --submit "
+         "does with the default partition)"},
         {"mpi-launcher", IB_OPT_STR, &o->mpi_launcher, "srun|mpirun",
          "with --launcher slurm: what starts the ranks in the job (default srun)"},
         {"data-dir", IB_OPT_STR, &o->data_dir, "DIR", "dataset cache (default data/cache)"},
@@ -1339,7 +1391,7 @@ int hx_cmd_run_suite(int argc, char **argv)
     rc = prepare(&e, &r);
     size_t total = 0;
     for (size_t k = 0; !rc && k < r.ncells * (size_t)r.repeats; k++) total += r.todo[k];
-    hx_progress_init(&r.prog, stdout, total);
+    hx_progress_init(&r.prog, stderr, total);
     if (!rc)
         hx_progress_message(&r.prog, "run %lld: suite %s, %zu cell%s x %d repeat%s, %zu to run%s",
                             (long long)r.run_id, r.suite->name, r.ncells,

@@ -42,10 +42,8 @@ int hx_cmd_export(int argc, char **argv);
 int hx_cmd_sysinfo(int argc, char **argv);
 int hx_cmd_ingest(int argc, char **argv);
 int hx_cmd_verify(int argc, char **argv);
-/* migrate (cmd_results.c): bring a database to this program's schema;
- * provenance (cmd_ingest.c): write provenance.json for `harness ingest`. */
+/* migrate (cmd_results.c): bring a database to this program's schema. */
 int hx_cmd_migrate(int argc, char **argv);
-int hx_cmd_provenance(int argc, char **argv);
 /* Reporting commands (cmd_report.c, cmd_compare.c, cmd_casa_import.c,
  * cmd_baselines.c). compare exits 1 on a significant regression, 2 on a
  * usage error or failure. */
@@ -56,6 +54,28 @@ int hx_cmd_casa_import(int argc, char **argv);
 int hx_cmd_baselines(int argc, char **argv);
 /* compare-images (cmd_compare_images.c): exit 1 over --tol, 2 on errors. */
 int hx_cmd_compare_images(int argc, char **argv);
+int hx_cmd_provenance(int argc, char **argv);
+
+/* ------------------------------------------------------------------ */
+/* Provenance as JSON (cmd_provenance.c)                               */
+/* ------------------------------------------------------------------ */
+
+struct res_provenance;
+
+/*
+ * p as a JSON object (a new reference; NULL when out of memory) whose
+ * keys are res_provenance's field names; libs, env and tuning are nested
+ * objects. What `harness provenance` prints and Slurm jobs leave as
+ * provenance.json.
+ */
+struct json_t *hx_provenance_json(const struct res_provenance *p);
+
+/*
+ * Read such a file into *p (zeroed first; fields it lacks stay "" / -1;
+ * libs, env and tuning may be objects or strings of JSON). IB_EPARSE with
+ * the path and line when it is not a JSON object.
+ */
+int hx_provenance_read(ib_err *e, const char *path, struct res_provenance *p);
 
 /* ------------------------------------------------------------------ */
 /* Child processes (launch.c)                                          */
@@ -106,8 +126,10 @@ int hx_which(const char *name, char *out, size_t n);
 
 /*
  * On a terminal: one live line (cell i/n, parameters, elapsed, ETA)
- * rewritten in place, and a kept line per finished cell. Otherwise one
- * plain line per finished cell and nothing else.
+ * rewritten in place, and a kept line per finished cell, every line fitted
+ * to the terminal's width (cut with "...", messages wrapped) so that none
+ * wraps. Otherwise one plain line per finished cell (and the messages),
+ * never cut. run-suite writes it to stderr.
  */
 typedef struct hx_progress {
     void *f;              /* FILE* written to */
@@ -120,6 +142,8 @@ typedef struct hx_progress {
 } hx_progress;
 
 void hx_progress_init(hx_progress *p, void *f, size_t total);
+/* The width of p's terminal in columns (TIOCGWINSZ), else $COLUMNS, else 80. */
+int hx_progress_width(const hx_progress *p);
 void hx_progress_begin(hx_progress *p, size_t index, const char *label);
 void hx_progress_tick(void *p, double elapsed);  /* hx_run_process tick */
 void hx_progress_end(hx_progress *p, const char *status, double wall_s,

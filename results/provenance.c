@@ -310,7 +310,7 @@ static int write_exclusive(ib_err *e, const char *path, const char *text)
     int r = ib_path_fmt(e, tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
     if (r) return r;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return ib_error(e, IB_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+    if (fd < 0) return ib_error(e, IB_EIO, "cannot create '%s': %s", path, strerror(errno));
     size_t len = strlen(text), done = 0;
     int err = 0;
     while (!err && done < len) {
@@ -383,9 +383,15 @@ int res_provenance_write_json(ib_err *e, const char *path, const char *command)
     if (command && ib_path_fmt(NULL, p->command, sizeof p->command, "%s", command))
         r = ib_error(e, IB_EOVERFLOW, "provenance '%s': the command line is over %zu bytes",
                      path, sizeof p->command - 1);
-    json_t *o = r ? NULL : res_provenance_json(p);
+    if (!r) r = res_provenance_write_file(e, path, p);
     ib_free(p);
-    if (r) return r;
+    return r;
+}
+
+int res_provenance_write_file(ib_err *e, const char *path, const res_provenance *p)
+{
+    int r;
+    json_t *o = res_provenance_json(p);
     if (!o) return ib_error(e, IB_ENOMEM, "out of memory encoding provenance");
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
@@ -431,10 +437,12 @@ int res_provenance_from_json(ib_err *e, json_t *o, const char *source, res_prove
     p->cores = -1;
     p->mem_bytes = -1;
     const char *schema = json_string_value(json_object_get(o, "schema"));
-    if (!json_is_object(o) || !schema || strcmp(schema, "imbench-provenance/1") != 0)
+    if (!json_is_object(o))
+        return ib_error(e, IB_EPARSE, "provenance '%s': not a JSON object", source);
+    /* no schema: a file of the first `harness provenance`, the same fields */
+    if (schema && strcmp(schema, "imbench-provenance/1") != 0)
         return ib_error(e, IB_EPARSE, "provenance '%s': schema is '%s', expected "
-                                      "'imbench-provenance/1'", source,
-                        schema ? schema : "(missing)");
+                                      "'imbench-provenance/1'", source, schema);
     const struct {
         const char *key;
         char *out;
@@ -461,6 +469,9 @@ int res_provenance_from_json(ib_err *e, json_t *o, const char *source, res_prove
     }
     json_t *dirty = json_object_get(o, "git_dirty");
     if (json_is_boolean(dirty)) p->git_dirty = json_is_true(dirty);
+    else if (json_is_integer(dirty) && (json_integer_value(dirty) == 0 ||
+                                        json_integer_value(dirty) == 1))
+        p->git_dirty = (int)json_integer_value(dirty);
     json_t *cores = json_object_get(o, "cores");
     if (json_is_integer(cores) && json_integer_value(cores) > 0 &&
         json_integer_value(cores) <= 1 << 24)

@@ -173,12 +173,15 @@ void res_tuning_describe(const json_t *t, char *buf, size_t n);
  * path, created exclusively under a temporary name and renamed: 0, or an
  * error naming path (an existing path is IB_EIO "already exists").
  * res_provenance_from_json: fill *p from such an object, source naming it
- * in messages; an object whose schema is not imbench-provenance/1 is
- * IB_EPARSE; fields of the wrong type are left empty. Strings too long for
- * their res_provenance field are IB_EPARSE (never cut).
+ * in messages; an object whose schema is another than imbench-provenance/1
+ * is IB_EPARSE (an object without "schema", and git_dirty as 0/1, are read
+ * as this format); fields of the wrong type are left empty. Strings too
+ * long for their res_provenance field are IB_EPARSE (never cut).
  */
 json_t *res_provenance_json(const res_provenance *p);
 int res_provenance_write_json(ib_err *e, const char *path, const char *command);
+/* Write p (as res_provenance_json) to path as res_provenance_write_json does. */
+int res_provenance_write_file(ib_err *e, const char *path, const res_provenance *p);
 int res_provenance_from_json(ib_err *e, json_t *o, const char *source, res_provenance *p);
 
 /*

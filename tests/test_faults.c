@@ -272,7 +272,8 @@ static int glob_exists(const char *pattern)
 
 /* ---- (a) SIGKILL of run-suite at random moments ---------------------------- */
 
-/* Start argv with stdout on a pipe (*out_fd) and stderr into errlog. */
+/* Start argv with stderr (where run-suite's progress goes) on a pipe
+ * (*out_fd) and stdout into errlog. */
 static pid_t spawn_piped(char *const argv[], int *out_fd, const char *errlog)
 {
     int fd[2];
@@ -283,8 +284,8 @@ static pid_t spawn_piped(char *const argv[], int *out_fd, const char *errlog)
     if (pid == 0) {
         int e = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (e < 0) _exit(126);
-        dup2(fd[1], 1);
-        dup2(e, 2);
+        dup2(e, 1);
+        dup2(fd[1], 2);
         execv(argv[0], argv);
         _exit(127);
     }

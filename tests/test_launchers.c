@@ -1,13 +1,16 @@
 /*
  * test_launchers.c: `harness run-suite --launcher mpirun|slurm`, without a
- * Slurm installation. The job scripts emitted for a 2-cell suite (#SBATCH
- * lines, nodes / ntasks / cpus / time, the imager command line equal to
- * the one run-suite runs locally, `bash -n`, shellcheck when installed);
- * one script run here with a stand-in `srun` that execs its arguments,
- * then `harness ingest` of its cell.json and stats.json; a failing and a
- * cancelled job still leaving cell.json; --submit with and without sbatch
- * on PATH; --hostfile checks and a run over a one-host hostfile. Skipped
- * (with the reason) only when the programs have not been built.
+ * Slurm cluster (tests/test_slurm.c submits to a real one). The job
+ * scripts emitted for a 2-cell suite (#SBATCH lines, ntasks / cpus / time
+ * / signal, the imager command line equal to the one run-suite runs
+ * locally, `bash -n`, shellcheck when installed); scripts run here with a
+ * stand-in `srun`, each run an attempt directory of its own, then
+ * `harness ingest` of their cell.json and stats.json; a failing, a
+ * cancelled and a timed-out job still leaving cell.json and no temporary
+ * files; the partition checks from the text of scontrol, sinfo and srun
+ * --mpi=list; --submit with and without sbatch on PATH, against stand-in
+ * Slurm commands; --hostfile checks and a run over a one-host hostfile.
+ * Skipped (with the reason) only when the programs have not been built.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -198,6 +201,25 @@ static void cell_hashes_by(fx *f, const char *marker, char hash[2][13])
     assert_int_equal(found, 3);
 }
 
+/* The number --dry-run gives the cell whose label has marker. */
+static int cell_index(fx *f, const char *marker)
+{
+    char *out = NULL;
+    assert_int_equal(run_suite(f, &out, "--dry-run"), 0);
+    int found = 0;
+    for (char *line = out; line && *line && !found;) {
+        char *nl = strchr(line, '\n');
+        unsigned idx;
+        char h[13], rest[256];
+        if (sscanf(line, " %u %12s %255[^\n]", &idx, h, rest) == 3 && strstr(rest, marker))
+            found = (int)idx;
+        line = nl ? nl + 1 : NULL;
+    }
+    free(out);
+    assert_true(found > 0);
+    return found;
+}
+
 /* [0] one rank, [1] two. */
 static void cell_hashes(fx *f, char hash[2][13]) { cell_hashes_by(f, "nodes=2", hash); }
 
@@ -303,11 +325,18 @@ static void test_emitted_scripts(void **state)
             snprintf(line, sizeof line, "#SBATCH --job-name=imbench-clustertest-%s-r%d",
                      hash[two], rep);
             assert_true(has_line(s, line));
-            assert_true(has_line(s, two ? "#SBATCH --nodes=2" : "#SBATCH --nodes=1"));
+            /* no partition asked about: Slurm places the tasks */
+            assert_false(tu_contains(s, "#SBATCH --nodes="));
+            assert_false(tu_contains(s, "#SBATCH --ntasks-per-node="));
+            assert_false(tu_contains(s, "#SBATCH --partition="));
             assert_true(has_line(s, two ? "#SBATCH --ntasks=2" : "#SBATCH --ntasks=1"));
-            assert_true(has_line(s, "#SBATCH --ntasks-per-node=1"));
             assert_true(has_line(s, "#SBATCH --cpus-per-task=2"));
-            assert_true(has_line(s, "#SBATCH --time=00:02:00")); /* 90 s, rounded up */
+            /* 90 s + 2 x 60 s for Slurm's warning, rounded up */
+            assert_true(has_line(s, "#SBATCH --time=00:04:00"));
+            assert_true(has_line(s, "#SBATCH --signal=B:USR1@60"));
+            assert_true(has_line(s, two ? "export SLURM_MPI_TYPE=pmix" : "child_step=1"));
+            if (!two) assert_false(tu_contains(s, "SLURM_MPI_TYPE"));
+            assert_true(tu_contains(s, " provenance --out \"$attempt/provenance.json\""));
             snprintf(line, sizeof line, "#SBATCH --output=%s/%s-r%d/slurm-%%j.out", f->emit,
                      hash[two], rep);
             assert_true(has_line(s, line));
@@ -385,9 +414,8 @@ static void test_emitted_scripts(void **state)
         assert_non_null(im);
         char *local = replace_all(im, line, "@");
         char *s = job_script(f->emit, hash[two], 0);
-        char *l = launch_line(s, "srun"), cell_dir[PATH_MAX + 32];
-        snprintf(cell_dir, sizeof cell_dir, "%s/%s-r0", f->emit, hash[two]);
-        char *emitted = replace_all(l + strlen("srun "), cell_dir, "@");
+        char *l = launch_line(s, "srun");
+        char *emitted = replace_all(l + strlen("srun "), "\"$attempt\"", "@");
         if (strcmp(local, emitted))
             fprintf(stderr, "local:   %s\nemitted: %s\n", local, emitted);
         assert_string_equal(local, emitted);
@@ -428,7 +456,7 @@ static void test_emit_variants(void **state)
     assert_true(has_line(s, "#SBATCH --nodes=1"));
     assert_true(has_line(s, "#SBATCH --ntasks=2"));
     assert_true(has_line(s, "#SBATCH --ntasks-per-node=2"));
-    assert_true(has_line(s, "#SBATCH --time=01:01:00"));
+    assert_true(has_line(s, "#SBATCH --time=01:03:00"));
     char *l = launch_line(s, "mpirun");
     char want[PATH_MAX + 64];
     assert_true(!strncmp(l, "mpirun -np 2 ", 13));
@@ -480,16 +508,33 @@ static void fake_srun(fx *f, const char *name, const char *body, char *bin, size
     make_exec(path, text);
 }
 
-static json_t *load_cell(fx *f, const char *hash, int rep)
+/* cell.json of attempt N of repeat rep of the cell whose hash starts hash. */
+static json_t *load_cell(fx *f, const char *hash, int rep, int attempt)
 {
     char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s-r%d/cell.json", f->emit, hash, rep);
+    snprintf(path, sizeof path, "%s/%s-r%d/attempt-%d/cell.json", f->emit, hash, rep, attempt);
     json_error_t je;
     json_t *cj = json_load_file(path, 0, &je);
     if (!cj) fprintf(stderr, "%s: line %d: %s\n", path, je.line, je.text);
     assert_non_null(cj);
     return cj;
 }
+
+/* No file named *.tmp under dir (a stopped attempt leaves none). */
+static void assert_no_tmp(const char *dir)
+{
+    char *out = NULL;
+    assert_int_equal(tu_run(&out, "find '%s' -name '*.tmp*'", dir), 0);
+    if (out[0]) fprintf(stderr, "left behind:\n%s\n", out);
+    assert_string_equal(out, "");
+    free(out);
+}
+
+/* A stand-in srun body that makes an unfinished cube in the attempt (its
+ * --out) and then sleeps, as an imager stopped in the middle would. */
+#define SLOW_SRUN                                                                    \
+    "prev=; for a in \"$@\"; do if [ \"$prev\" = --out ]; then : >\"$a/dirty.fits.tmp\"; fi;" \
+    " prev=$a; done\nexec sleep 30"
 
 static void test_job_runs_and_ingests(void **state)
 {
@@ -503,7 +548,7 @@ static void test_job_runs_and_ingests(void **state)
     free(out);
 
     /* repeat 0 of the one-rank cell, with an srun that runs its arguments */
-    char bin[PATH_MAX], cell_dir[PATH_MAX + 32];
+    char bin[PATH_MAX], cell_dir[PATH_MAX + 32], path[PATH_MAX + 64];
     fake_srun(f, "exec", "exec \"$@\"", bin, sizeof bin);
     snprintf(cell_dir, sizeof cell_dir, "%s/%s-r0", f->emit, hash[0]);
     int st = tu_run(&out, "cd / && PATH='%s':\"$PATH\" SLURM_JOB_ID=77 bash '%s/job.sbatch'",
@@ -511,22 +556,48 @@ static void test_job_runs_and_ingests(void **state)
     if (st) fprintf(stderr, "%s\n", out);
     assert_int_equal(st, 0);
     free(out);
-    char path[PATH_MAX + 64];
-    const char *expect[] = {"cell.json", "stats.json", "tasks.csv", "stdout.log", "stderr.log"};
-    for (size_t i = 0; i < 5; i++) {
-        snprintf(path, sizeof path, "%s/%s", cell_dir, expect[i]);
+    const char *expect[] = {"cell.json",  "stats.json", "tasks.csv",
+                            "stdout.log", "stderr.log", "provenance.json"};
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
+        snprintf(path, sizeof path, "%s/attempt-1/%s", cell_dir, expect[i]);
         assert_int_equal(access(path, R_OK), 0);
     }
-    snprintf(path, sizeof path, "%s/dirty.fits", cell_dir);
+    snprintf(path, sizeof path, "%s/attempt-1/dirty.fits", cell_dir);
     assert_int_not_equal(access(path, F_OK), 0); /* products removed after success */
     assert_int_equal(tu_run(NULL, "ls '%s'/*/vis.h5 '%s'/*/cache.json", f->data, f->data), 0);
-    json_t *cj = load_cell(f, hash[0], 0);
+    json_t *cj = load_cell(f, hash[0], 0, 1);
     assert_string_equal(json_string_value(json_object_get(cj, "status")), "ok");
     assert_int_equal(json_integer_value(json_object_get(cj, "exit_code")), 0);
     assert_int_equal(json_integer_value(json_object_get(cj, "repeat")), 0);
     assert_string_equal(json_string_value(json_object_get(cj, "slurm_job_id")), "77");
+    assert_string_equal(json_string_value(json_object_get(cj, "attempt")), "attempt-1");
     assert_true(json_number_value(json_object_get(cj, "wall_s")) > 0);
-    assert_true(!strncmp(json_string_value(json_object_get(cj, "command")), "srun ", 5));
+    const char *cmd = json_string_value(json_object_get(cj, "command"));
+    assert_true(!strncmp(cmd, "srun ", 5));
+    snprintf(path, sizeof path, "--stats %s/attempt-1/stats.json", cell_dir);
+    assert_true(tu_contains(cmd, path)); /* the attempt's own paths, not a placeholder */
+    assert_false(tu_contains(cmd, HX_SLURM_ATTEMPT));
+    json_decref(cj);
+    /* the node's provenance, with res_provenance's field names as keys */
+    snprintf(path, sizeof path, "%s/attempt-1/provenance.json", cell_dir);
+    json_error_t je;
+    json_t *pj = json_load_file(path, 0, &je);
+    assert_non_null(pj);
+    assert_true(strlen(json_string_value(json_object_get(pj, "compiler"))) > 0);
+    assert_true(strlen(json_string_value(json_object_get(pj, "kernel"))) > 0);
+    assert_true(json_integer_value(json_object_get(pj, "cores")) >= 1);
+    assert_true(json_is_string(json_object_get(json_object_get(pj, "libs"), "hdf5")));
+    json_decref(pj);
+
+    /* the same script again (a resubmission): attempt-2, attempt-1 kept */
+    st = tu_run(&out, "PATH='%s':\"$PATH\" SLURM_JOB_ID=78 bash '%s/job.sbatch'", bin, cell_dir);
+    assert_int_equal(st, 0);
+    free(out);
+    cj = load_cell(f, hash[0], 0, 2);
+    assert_string_equal(json_string_value(json_object_get(cj, "slurm_job_id")), "78");
+    json_decref(cj);
+    cj = load_cell(f, hash[0], 0, 1);
+    assert_string_equal(json_string_value(json_object_get(cj, "slurm_job_id")), "77");
     json_decref(cj);
 
     /* repeat 1: the imager fails; cell.json says so, with its exit code */
@@ -537,56 +608,280 @@ static void test_job_runs_and_ingests(void **state)
     st = tu_run(&out, "PATH='%s':\"$PATH\" bash '%s/job.sbatch'", binf, cell_dir);
     assert_int_equal(st, 3);
     free(out);
-    cj = load_cell(f, hash[0], 1);
+    cj = load_cell(f, hash[0], 1, 1);
     assert_string_equal(json_string_value(json_object_get(cj, "status")), "failed");
     assert_int_equal(json_integer_value(json_object_get(cj, "exit_code")), 3);
     assert_true(tu_contains(json_string_value(json_object_get(cj, "stderr_tail")),
                             "imager: vis store \"x\" is broken"));
     json_decref(cj);
 
-    /* repeat 2: cancelled (SIGTERM) while the imager runs */
+    /* repeat 2: cancelled (SIGTERM) while the imager runs: recorded as
+     * interrupted, its unfinished cube removed */
     char bins[PATH_MAX];
-    fake_srun(f, "sleep", "exec sleep 30", bins, sizeof bins);
+    fake_srun(f, "sleep", SLOW_SRUN, bins, sizeof bins);
     snprintf(cell_dir, sizeof cell_dir, "%s/%s-r2", f->emit, hash[0]);
     double t0 = ib_now();
-    st = tu_run(&out, "PATH='%s':\"$PATH\" bash '%s/job.sbatch' & p=$!; sleep 1; kill -TERM $p;"
-                      " wait $p",
-                bins, cell_dir);
+    st = tu_run(&out, "PATH='%s':\"$PATH\" bash '%s/job.sbatch' & p=$!;"
+                      " until [ -e '%s/attempt-1/dirty.fits.tmp' ]; do sleep 0.05; done;"
+                      " kill -TERM $p; wait $p",
+                bins, cell_dir, cell_dir);
     assert_int_equal(st, 143);
     assert_true(ib_now() - t0 < 15);
     free(out);
-    cj = load_cell(f, hash[0], 2);
+    cj = load_cell(f, hash[0], 2, 1);
     assert_string_equal(json_string_value(json_object_get(cj, "status")), "interrupted");
     assert_int_equal(json_integer_value(json_object_get(cj, "signal")), 15);
+    assert_true(tu_contains(json_string_value(json_object_get(cj, "stderr_tail")), "cancelled"));
     json_decref(cj);
+    /* Slurm's warning before the time limit (SIGUSR1): a timeout */
+    t0 = ib_now();
+    st = tu_run(&out, "PATH='%s':\"$PATH\" bash '%s/job.sbatch' & p=$!;"
+                      " until [ -e '%s/attempt-2/dirty.fits.tmp' ]; do sleep 0.05; done;"
+                      " kill -USR1 $p; wait $p",
+                bins, cell_dir, cell_dir);
+    assert_int_equal(st, 143);
+    assert_true(ib_now() - t0 < 15);
+    free(out);
+    cj = load_cell(f, hash[0], 2, 2);
+    assert_string_equal(json_string_value(json_object_get(cj, "status")), "timeout");
+    assert_true(tu_contains(json_string_value(json_object_get(cj, "stderr_tail")),
+                            "near its time limit of 00:04:00"));
+    json_decref(cj);
+    assert_no_tmp(f->emit);
 
-    /* ingest: the finished jobs, once; the jobs that never ran are not there */
+    /* ingest: the finished attempts, once; the jobs that never ran are not there */
     st = tu_run(&out, "'%s' ingest '%s' --db '%s'", f->harness, f->emit, f->db);
     if (st != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(st, 0);
-    assert_true(tu_contains(out, "ingested 3 attempts, 0 already present, 0 skipped"));
+    assert_true(tu_contains(out, "ingested 5 attempts, 0 already present, 0 skipped"));
     free(out);
     assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE suite = 'clustertest'"), 1);
     assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'ok'"
                                   " AND repeat_index = 0 AND stats IS NOT NULL"),
-                     1);
+                     2);
     assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'failed'"
                                   " AND exit_code = 3 AND stderr_tail LIKE '%is broken%'"),
                      1);
-    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'interrupted'"),
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'interrupted'"
+                                  " AND repeat_index = 2"),
+                     1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE status = 'timeout'"
+                                  " AND repeat_index = 2"),
                      1);
     assert_true(q_int(f->db, "SELECT count(*) FROM metrics m JOIN attempts a"
                              " ON a.id = m.attempt_id WHERE a.status = 'ok'") > 3);
     assert_int_equal(q_int(f->db, "SELECT count(*) FROM cells WHERE nodes = 1 AND threads = 2"),
                      1);
+    /* the run has the provenance the node recorded */
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE compiler <> ''"
+                                  " AND kernel <> '' AND cpu_model <> '' AND cores >= 1"
+                                  " AND json_extract(libs, '$.hdf5') IS NOT NULL"),
+                     1);
+    if (tu_run(NULL, "git rev-parse HEAD") == 0)
+        assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE length(git_commit) = 40"),
+                         1);
     st = tu_run(&out, "'%s' ingest '%s' --db '%s'", f->harness, f->emit, f->db);
     assert_int_equal(st, 0);
-    assert_true(tu_contains(out, "ingested 0 attempts, 3 already present"));
+    assert_true(tu_contains(out, "ingested 0 attempts, 5 already present"));
     free(out);
+    /* the job of repeat 0 succeeded twice (resubmitted after it had run):
+     * two measurements of one (cell, repeat) slot, which verify reports */
     st = tu_run(&out, "'%s' verify --db '%s'", f->harness, f->db);
-    if (st) fprintf(stderr, "%s\n", out);
-    assert_int_equal(st, 0);
+    if (st != 1) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 1);
+    assert_true(tu_contains(out, "integrity_check: ok"));
+    assert_true(tu_contains(out, "repeat 0 has 2 successful attempts"));
+    assert_true(tu_contains(out, "\n1 problem\n"));
     free(out);
+}
+
+/* The suite's own timeout, kept by the job script: the imager is stopped
+ * after it (SIGTERM), the attempt recorded as a timeout, nothing left. */
+static void test_job_timeout(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char hash[2][13];
+    cell_hashes(f, hash);
+    char *out = NULL, args[ARGS_N];
+    snprintf(args, sizeof args, "--launcher slurm --emit '%s' --timeout 1", f->emit);
+    assert_int_equal(run_suite(f, &out, args), 0);
+    free(out);
+    /* the dataset first, so that only the imager's time counts */
+    snprintf(args, sizeof args, "--db '%s' --out-dir '%s/cells' --filter nodes=1", f->db, f->dir);
+    assert_int_equal(run_suite(f, &out, args), 0);
+    free(out);
+    char bins[PATH_MAX], cell_dir[PATH_MAX + 32];
+    fake_srun(f, "sleep", SLOW_SRUN, bins, sizeof bins);
+    snprintf(cell_dir, sizeof cell_dir, "%s/%s-r0", f->emit, hash[0]);
+    double t0 = ib_now();
+    int st = tu_run(&out, "PATH='%s':\"$PATH\" bash '%s/job.sbatch'", bins, cell_dir);
+    double took = ib_now() - t0;
+    if (st != 143) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 143);
+    assert_true(took >= 1 && took < 15);
+    free(out);
+    json_t *cj = load_cell(f, hash[0], 0, 1);
+    assert_string_equal(json_string_value(json_object_get(cj, "status")), "timeout");
+    assert_int_equal(json_integer_value(json_object_get(cj, "signal")), 15);
+    assert_true(tu_contains(json_string_value(json_object_get(cj, "stderr_tail")),
+                            "ran past the suite timeout of 1 s"));
+    json_decref(cj);
+    assert_no_tmp(f->emit);
+}
+
+/* What a Slurm 22.05 prints for a cluster of one partition "debug" (and
+ * one "big" that is down). */
+static const char partitions_text[] =
+    "PartitionName=big AllowGroups=ALL Default=NO MaxNodes=4 MaxTime=2-00:00:00 MinNodes=0 "
+    "Nodes=n[1-8] State=DOWN TotalCPUs=512 TotalNodes=8 DefMemPerNode=UNLIMITED\n"
+    "PartitionName=debug AllowGroups=ALL AllowAccounts=ALL AllowQos=ALL AllocNodes=ALL "
+    "Default=YES QoS=N/A DefaultTime=NONE DisableRootJobs=NO ExclusiveUser=NO GraceTime=0 "
+    "Hidden=NO MaxNodes=UNLIMITED MaxTime=UNLIMITED MinNodes=0 LLN=NO "
+    "MaxCPUsPerNode=UNLIMITED Nodes=vm PriorityJobFactor=1 PriorityTier=1 RootOnly=NO "
+    "ReqResv=NO OverSubscribe=NO OverTimeLimit=NONE PreemptMode=OFF State=UP TotalCPUs=2 "
+    "TotalNodes=1 SelectTypeParameters=NONE JobDefaults=(null) DefMemPerNode=UNLIMITED "
+    "MaxMemPerNode=UNLIMITED TRES=cpu=2,mem=24105M,node=1,billing=2\n";
+static const char mpi_text[] = "MPI plugin types are...\n\tpmix\n\tnone\n\tcray_shasta\n\tpmi2\n"
+                               "specific pmix plugin versions available: pmix_v4\n";
+
+static void test_partition_checks(void **state)
+{
+    (void)state;
+    ib_err e;
+    ib_err_init(&e);
+    hx_slurm_part p;
+    assert_int_equal(hx_slurm_parse(&e, NULL, partitions_text, "1|2|24105|idle|vm\n", mpi_text,
+                                    &p),
+                     0);
+    assert_string_equal(p.name, "debug"); /* the default partition */
+    assert_string_equal(p.state, "UP");
+    assert_int_equal(p.max_time_min, -1);
+    assert_int_equal(p.max_nodes, -1);
+    assert_int_equal(p.ngroups, 1);
+    assert_int_equal(p.groups[0].cpus, 2);
+    assert_int_equal(p.groups[0].count, 1);
+    assert_true(p.groups[0].mem_mb == 24105);
+    assert_string_equal(p.mpi, "pmix none cray_shasta pmi2 pmix_v4");
+
+    hx_slurm_shape sh;
+    char why[512];
+    hx_slurm_need n = {.ranks = 2, .threads = 1, .timeout_s = 60, .mpi_type = "pmix"};
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 0);
+    assert_int_equal(sh.nodes, 1); /* both ranks on the one node, not --nodes=2 */
+    assert_int_equal(sh.tasks_per_node, 0);
+    n.threads = 2;
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 1);
+    assert_string_equal(why, "2 ranks x 2 threads need 4 cores, partition 'debug' has 1 node "
+                             "of 2 cores");
+    n = (hx_slurm_need){.ranks = 1, .threads = 4, .timeout_s = 60};
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 1);
+    assert_true(tu_contains(why, "4 threads per rank need 4 cores on one node"));
+    n = (hx_slurm_need){.ranks = 2, .threads = 1, .timeout_s = 60, .mpi_type = "pmi3"};
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 1);
+    assert_true(tu_contains(why, "MPI plug-in 'pmi3'"));
+    assert_true(tu_contains(why, "offers: pmix none cray_shasta pmi2 pmix_v4"));
+    n.ranks = 1; /* one rank needs no plug-in */
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 0);
+    n = (hx_slurm_need){.ranks = 2, .threads = 1, .mem_per_rank = (int64_t)16 << 30};
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 1);
+    assert_true(tu_contains(why, "2 ranks per node x mem_budget 16384 MiB need 32768 MiB"));
+
+    /* several nodes, packed by cores; an explicit count per node; limits */
+    assert_int_equal(hx_slurm_parse(&e, "big", partitions_text,
+                                    "6|64|256000|idle|n[1-6]\n1|64|256000|down*|n7\n"
+                                    "1|64|256000|drained|n8\n",
+                                    mpi_text, &p),
+                     0);
+    assert_string_equal(p.state, "DOWN");
+    assert_int_equal(p.max_nodes, 4);
+    assert_int_equal(p.max_time_min, 2 * 1440);
+    assert_int_equal(p.groups[0].count, 6);
+    assert_true(tu_contains(p.down, "n7 (down*)"));
+    assert_true(tu_contains(p.down, "n8 (drained)"));
+    n = (hx_slurm_need){.ranks = 4, .threads = 16, .timeout_s = 60};
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 1);
+    assert_string_equal(why, "partition 'big' is DOWN: no job starts there");
+    snprintf(p.state, sizeof p.state, "UP");
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 0);
+    assert_int_equal(sh.nodes, 1);
+    n.ranks = 8;
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 0);
+    assert_int_equal(sh.nodes, 2);
+    n.tasks_per_node = 1; /* one rank per node, as in the study */
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 1);
+    assert_string_equal(why, "8 ranks at 1 per node x 16 threads need 8 nodes, partition 'big' "
+                             "has 6 nodes of 64 cores");
+    n.ranks = 5;
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 1);
+    assert_string_equal(why, "5 ranks x 16 threads need 5 nodes, partition 'big' allows 4 "
+                             "per job");
+    n.ranks = 3;
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 0);
+    assert_int_equal(sh.nodes, 3);
+    assert_int_equal(sh.tasks_per_node, 1);
+    n.ranks = 7;
+    n.tasks_per_node = 0;
+    n.timeout_s = 3 * 86400.0;
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 1);
+    assert_string_equal(why, "time limit 72:02:00 (timeout 259200 s + 120 s for Slurm's "
+                             "warning) is over the MaxTime of partition 'big' (48:00:00)");
+
+    /* what Slurm says when there is no such partition */
+    assert_int_equal(hx_slurm_parse(&e, "gpu", partitions_text, "", mpi_text, &p), IB_EINVAL);
+    assert_true(tu_contains(e.msg, "no partition 'gpu'"));
+    ib_err_init(&e);
+    assert_int_equal(hx_slurm_parse(&e, NULL, "PartitionName=a Default=NO State=UP\n", "", "",
+                                    &p),
+                     IB_EINVAL);
+    assert_true(tu_contains(e.msg, "no default partition"));
+    /* no node that takes jobs */
+    ib_err_init(&e);
+    assert_int_equal(hx_slurm_parse(&e, NULL, partitions_text, "1|2|24105|drained|vm\n",
+                                    mpi_text, &p),
+                     0);
+    n = (hx_slurm_need){.ranks = 1, .threads = 1, .timeout_s = 60};
+    assert_int_equal(hx_slurm_check(&p, &n, &sh, why, sizeof why), 1);
+    assert_string_equal(why, "partition 'debug' has no node that takes jobs (vm (drained))");
+}
+
+/* Stand-in Slurm commands in DIR/slurmbin: sbatch records its arguments
+ * and prints a job id; scontrol, sinfo and srun --mpi=list print the
+ * files partitions.txt, nodes.txt and mpi.txt of DIR. */
+static void fake_slurm(fx *f, char *bin, size_t n)
+{
+    char path[PATH_MAX + 32], text[4 * PATH_MAX];
+    snprintf(bin, n, "%s/slurmbin", f->dir);
+    assert_int_equal(mkdir(bin, 0755), 0);
+    snprintf(path, sizeof path, "%s/sbatch", bin);
+    snprintf(text, sizeof text,
+             "#!/bin/sh\n"
+             "echo \"$*\" >> '%s/sbatch.log'\n"
+             "n=$(wc -l < '%s/sbatch.log')\n"
+             "echo \"$((4240 + n));testcluster\"\n",
+             f->dir, f->dir);
+    make_exec(path, text);
+    const char *cmds[][2] = {{"scontrol", "partitions.txt"}, {"sinfo", "nodes.txt"},
+                             {"srun", "mpi.txt"}};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", bin, cmds[i][0]);
+        snprintf(text, sizeof text, "#!/bin/sh\necho \"$*\" >> '%s/%s.log'\ncat '%s/%s'\n",
+                 f->dir, cmds[i][0], f->dir, cmds[i][1]);
+        make_exec(path, text);
+    }
+    snprintf(path, sizeof path, "%s/partitions.txt", f->dir);
+    write_file(path, partitions_text);
+    snprintf(path, sizeof path, "%s/nodes.txt", f->dir);
+    write_file(path, "2|4|16000|idle|n[1-2]\n");
+    snprintf(path, sizeof path, "%s/mpi.txt", f->dir);
+    write_file(path, mpi_text);
+}
+
+static int submit(fx *f, const char *bin, char **out, const char *extra)
+{
+    return tu_run(out, "PATH='%s':\"$PATH\" IMBENCH_BIN='%s' '%s' run-suite '%s' --data-dir '%s'"
+                       " --launcher slurm --emit '%s' --submit %s",
+                  bin, f->bin, f->harness, f->suite, f->data, f->emit, extra);
 }
 
 static void test_submit(void **state)
@@ -605,21 +900,11 @@ static void test_submit(void **state)
     free(out);
     assert_int_not_equal(access(f->emit, F_OK), 0);
 
-    /* a stand-in sbatch: records its arguments, prints a job id */
-    char bin[PATH_MAX], path[PATH_MAX + 32], text[PATH_MAX + 256];
-    snprintf(bin, sizeof bin, "%s/sbatchbin", f->dir);
-    assert_int_equal(mkdir(bin, 0755), 0);
-    snprintf(path, sizeof path, "%s/sbatch", bin);
-    snprintf(text, sizeof text,
-             "#!/bin/sh\n"
-             "echo \"$*\" >> '%s/sbatch.log'\n"
-             "n=$(wc -l < '%s/sbatch.log')\n"
-             "echo \"$((4240 + n));testcluster\"\n",
-             f->dir, f->dir);
-    make_exec(path, text);
-    st = tu_run(&out, "PATH='%s':\"$PATH\" IMBENCH_BIN='%s' '%s' run-suite '%s' --data-dir '%s'"
-                      " --launcher slurm --emit '%s' --submit",
-                bin, f->bin, f->harness, f->suite, f->data, f->emit);
+    /* the partition is asked about first: 1 and 2 ranks x 2 threads fit a
+     * node of 4 cores */
+    char bin[PATH_MAX], path[PATH_MAX + 32];
+    fake_slurm(f, bin, sizeof bin);
+    st = submit(f, bin, &out, "");
     if (st) fprintf(stderr, "%s\n", out);
     assert_int_equal(st, 0);
     assert_true(tu_contains(out, "submitted job 4241"));
@@ -638,14 +923,86 @@ static void test_submit(void **state)
     assert_true(tu_contains(jobs, "4241 "));
     assert_true(tu_contains(jobs, "4242 "));
     free(jobs);
+    char hash[2][13];
+    cell_hashes(f, hash);
+    char *s = job_script(f->emit, hash[1], 0);
+    assert_true(has_line(s, "#SBATCH --partition=debug"));
+    assert_true(has_line(s, "#SBATCH --nodes=1"));
+    assert_true(has_line(s, "#SBATCH --ntasks=2"));
+    assert_false(tu_contains(s, "--ntasks-per-node"));
+    assert_true(has_line(s, "export SLURM_MPI_TYPE=pmix"));
+    free(s);
+
+    /* refused with the reason, one line per cell, nothing written: too few
+     * cores, no such partition, a plug-in srun lacks, a partition down */
+    tu_rmtree(f->emit);
+    snprintf(path, sizeof path, "%s/nodes.txt", f->dir);
+    write_file(path, "1|2|16000|idle|vm\n");
+    st = submit(f, bin, &out, "");
+    assert_int_equal(st, 1);
+    char want[160];
+    snprintf(want, sizeof want, "harness run-suite: cell %d: 2 ranks x 2 threads need 4 cores, "
+                                "partition 'debug' has 1 node of 2 cores\n",
+             cell_index(f, "nodes=2"));
+    assert_true(tu_contains(out, want));
+    assert_true(tu_contains(out, "1 of 2 cells cannot run on partition 'debug'"));
+    free(out);
+    assert_int_not_equal(access(f->emit, F_OK), 0);
+    write_file(path, "2|4|16000|idle|n[1-2]\n");
+    st = submit(f, bin, &out, "--partition gpu");
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "no partition 'gpu'"));
+    free(out);
+    st = tu_run(&out, "SLURM_MPI_TYPE=pmi2 PATH='%s':\"$PATH\" IMBENCH_BIN='%s' '%s' run-suite"
+                      " '%s' --data-dir '%s' --launcher slurm --emit '%s' --submit",
+                bin, f->bin, f->harness, f->suite, f->data, f->emit);
+    assert_int_equal(st, 0); /* pmi2 is on the list */
+    free(out);
+    tu_rmtree(f->emit);
+    st = tu_run(&out, "SLURM_MPI_TYPE=pmi3 PATH='%s':\"$PATH\" IMBENCH_BIN='%s' '%s' run-suite"
+                      " '%s' --data-dir '%s' --launcher slurm --emit '%s' --submit",
+                bin, f->bin, f->harness, f->suite, f->data, f->emit);
+    assert_int_equal(st, 1);
+    assert_true(tu_contains(out, "2 ranks need srun's MPI plug-in 'pmi3'"));
+    free(out);
+    st = submit(f, bin, &out, "--mpi-launcher mpirun"); /* mpirun needs no plug-in */
+    assert_int_equal(st, 0);
+    free(out);
+    tu_rmtree(f->emit);
+    st = submit(f, bin, &out, "--partition big");
+    assert_int_equal(st, 1);
+    assert_true(tu_contains(out, "partition 'big' is DOWN"));
+    free(out);
+    /* no controller answers */
+    snprintf(path, sizeof path, "%s/scontrol", bin);
+    make_exec(path, "#!/bin/sh\necho 'slurm_load_partitions: Unable to contact slurm controller"
+                    " (connect failure)' >&2\nexit 1\n");
+    st = submit(f, bin, &out, "");
+    assert_int_equal(st, 1);
+    assert_true(tu_contains(out, "cannot ask Slurm about its partitions"));
+    assert_true(tu_contains(out, "Unable to contact slurm controller"));
+    free(out);
+    assert_int_not_equal(access(f->emit, F_OK), 0);
+
+    /* --partition without --submit checks too, and names the partition */
+    char text[PATH_MAX + 64];
+    snprintf(text, sizeof text, "#!/bin/sh\ncat '%s/partitions.txt'\n", f->dir);
+    make_exec(path, text);
+    st = tu_run(&out, "PATH='%s':\"$PATH\" IMBENCH_BIN='%s' '%s' run-suite '%s' --data-dir '%s'"
+                      " --launcher slurm --emit '%s' --partition debug",
+                bin, f->bin, f->harness, f->suite, f->data, f->emit);
+    assert_int_equal(st, 0);
+    free(out);
+    s = job_script(f->emit, hash[0], 0);
+    assert_true(has_line(s, "#SBATCH --partition=debug"));
+    assert_true(has_line(s, "#SBATCH --nodes=1"));
+    free(s);
 
     /* sbatch refusing a job stops the submission with its message */
     snprintf(path, sizeof path, "%s/sbatch", bin);
     make_exec(path, "#!/bin/sh\necho 'sbatch: error: invalid partition specified: x' >&2\n"
                     "exit 1\n");
-    st = tu_run(&out, "PATH='%s':\"$PATH\" IMBENCH_BIN='%s' '%s' run-suite '%s' --data-dir '%s'"
-                      " --launcher slurm --emit '%s' --submit",
-                bin, f->bin, f->harness, f->suite, f->data, f->emit);
+    st = submit(f, bin, &out, "");
     assert_int_equal(st, 1);
     assert_true(tu_contains(out, "invalid partition"));
     free(out);
@@ -749,9 +1106,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slurm_time),
+        cmocka_unit_test(test_partition_checks),
         cmocka_unit_test_setup_teardown(test_emitted_scripts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emit_variants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_runs_and_ingests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostfile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_row_chunks_command, setup, teardown),
