@@ -5,7 +5,9 @@
 #define _GNU_SOURCE
 #include "common.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *ib_err_name(int code)
 {
@@ -188,6 +191,142 @@ int ib_path_join(ib_err *e, char *out, size_t n, const char *a, const char *b)
     int r = snprintf(out, n, "%s%s%s", a, (la && a[la - 1] == '/') ? "" : "/", b);
     if (r < 0 || (size_t)r >= n)
         return ib_error(e, IB_EOVERFLOW, "path '%s/%s' is too long", a, b);
+    return 0;
+}
+
+int ib_path_fmt(ib_err *e, char *out, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+    if (r >= 0 && (size_t)r < n) return 0;
+    /* say what the path was going to be, without its (long) middle */
+    char start[160];
+    size_t keep = n < sizeof start ? n : sizeof start;
+    snprintf(start, keep, "%s", out);
+    if (n) out[0] = '\0';
+    if (r < 0) return ib_error(e, IB_EOVERFLOW, "path '%s...' cannot be formatted", start);
+    return ib_error(e, IB_EOVERFLOW, "path '%s...' is too long (%d bytes, limit %zu)", start, r,
+                    n ? n - 1 : 0);
+}
+
+/* Remove what the open directory fd (taken: closed here) holds, depth
+ * first; path names it in messages. Never leaves dev (the file system of
+ * the top directory) and never follows a symbolic link. */
+static int rm_children(ib_err *e, int fd, const char *path, dev_t dev, int depth)
+{
+    if (depth > 128) {
+        close(fd);
+        return ib_error(e, IB_EIO, "cannot remove '%s': directories nested too deep", path);
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int err = errno;
+        close(fd);
+        return ib_error(e, IB_EIO, "cannot read directory '%s': %s", path, strerror(err));
+    }
+    int r = 0;
+    struct dirent *de;
+    while (!r && (de = readdir(d)) != NULL) {
+        const char *name = de->d_name;
+        if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
+        struct stat st;
+        if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) continue;
+            r = ib_error(e, IB_EIO, "cannot remove '%s/%s': %s", path, name, strerror(errno));
+            break;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (st.st_dev != dev) {
+                r = ib_error(e, IB_EIO, "'%s/%s' is on another file system: not removed", path,
+                             name);
+                break;
+            }
+            int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            char *child = NULL;
+            if (sub < 0) {
+                r = ib_error(e, IB_EIO, "cannot open '%s/%s': %s", path, name, strerror(errno));
+            } else if (asprintf(&child, "%s/%s", path, name) < 0) {
+                close(sub);
+                r = ib_error(e, IB_ENOMEM, "out of memory removing '%s'", path);
+            } else {
+                r = rm_children(e, sub, child, dev, depth + 1);
+                free(child);
+            }
+            if (!r && unlinkat(dirfd(d), name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+                r = ib_error(e, IB_EIO, "cannot remove '%s/%s': %s", path, name, strerror(errno));
+        } else if (unlinkat(dirfd(d), name, 0) != 0 && errno != ENOENT) {
+            r = ib_error(e, IB_EIO, "cannot remove '%s/%s': %s", path, name, strerror(errno));
+        }
+    }
+    closedir(d);
+    return r;
+}
+
+/* Remove the directory (or file) path; owned: only a directory holding
+ * IB_OWNED_MARKER. */
+static int rm_tree(ib_err *e, const char *path, int owned)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT) return 0;
+        return ib_error(e, IB_EIO, "cannot remove '%s': %s", path, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (owned)
+            return ib_error(e, IB_EINVAL, "'%s' is not a directory created by imbench: not "
+                                          "removed", path);
+        if (unlink(path) != 0 && errno != ENOENT)
+            return ib_error(e, IB_EIO, "cannot remove '%s': %s", path, strerror(errno));
+        return 0;
+    }
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return ib_error(e, IB_EIO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat m;
+    if (owned && (fstatat(fd, IB_OWNED_MARKER, &m, AT_SYMLINK_NOFOLLOW) != 0 ||
+                  !S_ISREG(m.st_mode))) {
+        close(fd);
+        return ib_error(e, IB_EINVAL, "directory '%s' was not created by imbench (it has no "
+                                      "%s): not removed", path, IB_OWNED_MARKER);
+    }
+    int r = rm_children(e, fd, path, st.st_dev, 0);
+    if (!r && rmdir(path) != 0 && errno != ENOENT)
+        r = ib_error(e, IB_EIO, "cannot remove '%s': %s", path, strerror(errno));
+    return r;
+}
+
+int ib_rm_rf(ib_err *e, const char *path) { return rm_tree(e, path, 0); }
+
+int ib_rm_rf_owned(ib_err *e, const char *dir) { return rm_tree(e, dir, 1); }
+
+int ib_mkdir_owned(ib_err *e, const char *dir)
+{
+    char parent[4096], marker[4200];
+    int r = ib_path_fmt(e, parent, sizeof parent, "%s", dir);
+    if (r) return r;
+    size_t n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/') parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+        r = ib_mkdir_p(e, parent);
+        if (r) return r;
+    }
+    r = ib_path_fmt(e, marker, sizeof marker, "%s/%s", dir, IB_OWNED_MARKER);
+    if (r) return r;
+    if (mkdir(dir, 0777) != 0) {
+        if (errno == EEXIST)
+            return ib_error(e, IB_EIO, "directory '%s' already exists", dir);
+        return ib_error(e, IB_EIO, "cannot create directory '%s': %s", dir, strerror(errno));
+    }
+    int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int err = errno;
+        rmdir(dir);
+        return ib_error(e, IB_EIO, "cannot create '%s': %s", marker, strerror(err));
+    }
+    close(fd);
     return 0;
 }
 

@@ -110,6 +110,39 @@ int ib_mkdir_p(ib_err *e, const char *dir);
 /* Join a and b with one '/': writes into out (size n), IB_EOVERFLOW if long. */
 int ib_path_join(ib_err *e, char *out, size_t n, const char *a, const char *b);
 
+/*
+ * Format a path into out (size n) as snprintf does, but never cut it: a
+ * path that does not fit is IB_EOVERFLOW with "path 'START...' is too long
+ * (L bytes, limit N)" and out is "". Every path built into a fixed buffer
+ * goes through this (or ib_path_join), so a long --out-dir is an error,
+ * never a shorter path that names somebody else's directory.
+ */
+int ib_path_fmt(ib_err *e, char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * Directories a program owns. ib_mkdir_owned creates dir (its parents as
+ * ib_mkdir_p does) and the marker file IB_OWNED_MARKER in it; dir must not
+ * exist yet (IB_EIO "already exists" otherwise). ib_rm_rf_owned removes
+ * dir and everything under it (not following symbolic links, not crossing
+ * into other file systems) only when dir holds that marker: a directory
+ * without it is refused (IB_EINVAL, "... was not created by imbench ...:
+ * not removed") and left untouched. A missing dir is 0. So a mistyped or
+ * cut path can never delete a user's directory.
+ */
+#define IB_OWNED_MARKER ".imbench-owned"
+int ib_mkdir_owned(ib_err *e, const char *dir);
+int ib_rm_rf_owned(ib_err *e, const char *dir);
+
+/*
+ * Remove path and everything under it, without following symbolic links
+ * or crossing file systems; a missing path is 0, else the first failure
+ * (IB_EIO naming the entry). Only for temporaries the caller made under
+ * a name it chose (NAME.tmp-PID); anything a user may name goes through
+ * ib_rm_rf_owned.
+ */
+int ib_rm_rf(ib_err *e, const char *path);
+
 /* Wall clock and process/thread CPU clocks in seconds. */
 double ib_now(void);
 double ib_cpu_process(void);

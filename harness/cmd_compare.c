@@ -131,20 +131,11 @@ int hx_cmd_compare(int argc, char **argv)
         return 2;
     }
     res_db *db;
-    res_open_opts oo = {.flags = RES_OPEN_MUST_EXIST};
+    res_open_opts oo = {.flags = RES_OPEN_READONLY};
     if (res_open(&e, dbpath, &oo, &db)) return fail2(&e);
-    if (run == 0) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(res_sqlite(db), "SELECT max(id) FROM runs", -1, &st, NULL) ==
-            SQLITE_OK) {
-            if (sqlite3_step(st) == SQLITE_ROW) run = sqlite3_column_int64(st, 0);
-            sqlite3_finalize(st);
-        }
-        if (run == 0) {
-            res_close(db);
-            ib_error(&e, IB_ENOTFOUND, "database '%s' has no runs", dbpath);
-            return fail2(&e);
-        }
+    if (run == 0 && res_latest_run(&e, db, NULL, &run)) {
+        res_close(db);
+        return fail2(&e);
     }
     int rc, status = 0;
     if (wsclean) {

@@ -2,14 +2,20 @@
  * cmd_ingest.c: `harness ingest DIR` — record cells that ran elsewhere
  * (a batch system, another machine). Every directory under DIR holding a
  * cell.json is one attempt; the stats.json beside it, if any, is what the
- * imager measured. Each attempt is one transaction; an attempt already in
- * the database (same cell, repeat and start time) is skipped, so ingesting
- * a directory twice records it once.
+ * imager measured, and a provenance.json beside it (or in DIR) where it ran.
+ * The attempts of one suite go into one run per directory (keyed by DIR's
+ * emit.json id, else its real path: docs/results.md): ingesting DIR again
+ * adds only attempts not recorded yet (same cell, repeat and start time)
+ * to that same run, and nothing at all when nothing is new; a killed
+ * ingest's run is continued, not split. Each attempt is one transaction;
+ * the run is locked while ingest adds to it. Files are read within the
+ * limits of results.h (RES_*_MAX); what is cut is a warning row.
  *
  * cell.json (written by run-suite for every attempt, or by hand):
  *   {"schema": "imbench-cell/1",           required
  *    "params": {"dataset": ..., "scale": ..., ...},   required: the cell
  *    "suite": "smoke",                     run's suite name (default "ingest")
+ *    "suite_hash": "...",                  recorded on a new run
  *    "hash": "<sha256>",                   checked against params if given
  *    "repeat": 0, "status": "ok", "exit_code": 0, "signal": 0,
  *    "started_at": "...", "ended_at": "...", "wall_s": 1.5,
@@ -22,6 +28,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,12 +65,18 @@ static int walk(ib_err *e, const char *dir, pathlist *l, int depth)
     while (!r && (de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         char path[4096];
-        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path) continue;
+        ib_err too_long;
+        if (ib_path_fmt(&too_long, path, sizeof path, "%s/%s", dir, de->d_name)) {
+            fprintf(stderr, "harness ingest: not read: %s\n", too_long.msg);
+            continue;
+        }
         struct stat st;
         if (lstat(path, &st) != 0) continue;
         if (S_ISDIR(st.st_mode) && depth < 16) r = walk(e, path, l, depth + 1);
         else if (S_ISREG(st.st_mode) && !strcmp(de->d_name, "cell.json")) {
-            if (list_add(l, dir)) r = ib_error(e, IB_ENOMEM, "out of memory");
+            if (list_add(l, dir))
+                r = ib_error(e, IB_ENOMEM, "out of memory listing cell directories (%zu found "
+                                           "under '%s')", l->n, dir);
         }
     }
     closedir(d);
@@ -76,74 +89,162 @@ static int cmp_str(const void *a, const void *b)
 }
 
 typedef struct suite_run {
+    char key[4200];        /* the identity of the attempts' directory (docs/results.md) */
     char suite[64];
     int64_t run_id;
-    int nfail;
+    int created;
+    int added;             /* attempts this ingest added to it */
 } suite_run;
 
 typedef struct ingester {
     res_db *db;
     const char *suite_opt, *datasets_dir, *dir;
+    json_t *root_prov;     /* DIR/provenance.json, for attempts without their own */
+    char command[2048];
     suite_run runs[32];
     int nruns;
     int added, dup, bad;
 } ingester;
-
-static int run_for(ib_err *e, ingester *g, const char *suite, const char *host,
-                   const char *dir, suite_run **out)
-{
-    for (int i = 0; i < g->nruns; i++)
-        if (!strcmp(g->runs[i].suite, suite)) {
-            *out = &g->runs[i];
-            return 0;
-        }
-    if (g->nruns == (int)(sizeof g->runs / sizeof g->runs[0]))
-        return ib_error(e, IB_EINVAL, "more than %d suites in one ingest", g->nruns);
-    suite_run *s = &g->runs[g->nruns];
-    snprintf(s->suite, sizeof s->suite, "%s", suite);
-    res_provenance *p = ib_calloc(1, sizeof *p);
-    if (!p) return ib_error(e, IB_ENOMEM, "out of memory");
-    p->git_dirty = -1;
-    /* The cells ran elsewhere: what the attempt's provenance.json (written
-     * on the node, e.g. by a Slurm job) and cell.json say about that place. */
-    char pp[4200];
-    snprintf(pp, sizeof pp, "%s/provenance.json", dir);
-    ib_err pe;
-    ib_err_init(&pe);
-    if (access(pp, F_OK) == 0 && hx_provenance_read(&pe, pp, p))
-        fprintf(stderr, "harness ingest: %s (not recorded)\n", pe.msg);
-    if (!p->host[0]) snprintf(p->host, sizeof p->host, "%s", host ? host : "");
-    snprintf(p->command, sizeof p->command, "harness ingest %s", g->dir);
-    int r = res_run_begin(e, g->db, suite, NULL, NULL, p, &s->run_id);
-    ib_free(p);
-    if (r) return r;
-    g->nruns++;
-    *out = s;
-    return 0;
-}
 
 static const char *jstr(json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
 }
 
+/* The identity emit.json in dir gives: 1 with key set, 0 when dir has no
+ * emit.json, < 0 for a bad one. */
+static int emit_key(ib_err *e, const char *dir, char *key, size_t n)
+{
+    char path[4200];
+    int r = ib_path_fmt(e, path, sizeof path, "%s/emit.json", dir);
+    if (r) return r;
+    json_t *emit = NULL;
+    ib_err sub;
+    ib_err_init(&sub);
+    r = res_json_load(&sub, path, RES_SIDE_FILE_MAX, &emit);
+    if (r == IB_ENOTFOUND) return 0;
+    if (r) {
+        *e = sub;
+        return r;
+    }
+    const char *id = jstr(emit, "id");
+    if (!id || !*id || strlen(id) > 256) {
+        json_decref(emit);
+        return ib_error(e, IB_EPARSE, "'%s': \"id\" must be a string of 1 to 256 characters",
+                        path);
+    }
+    r = ib_path_fmt(e, key, n, "emit:%s", id);
+    json_decref(emit);
+    return r ? r : 1;
+}
+
+/*
+ * The identity of the directory an attempt (in dir, under the ingest
+ * root g->dir) belongs to: "emit:<id>" from the nearest emit.json from dir
+ * up to the root (written when its jobs were emitted, or by run-suite in
+ * OUT/run-N: the directory may move), else "dir:<real path of the root>".
+ */
+static int dir_key(ib_err *e, const ingester *g, const char *dir, char *key, size_t n)
+{
+    char cur[4200], real[PATH_MAX];
+    int r = ib_path_fmt(e, cur, sizeof cur, "%s", dir);
+    size_t root = strlen(g->dir);
+    while (!r) {
+        r = emit_key(e, cur, key, n);
+        if (r) return r < 0 ? r : 0;
+        char *slash = strrchr(cur, '/');
+        if (strlen(cur) <= root || !slash || (size_t)(slash - cur) < root) break;
+        *slash = '\0';
+    }
+    if (r) return r;
+    if (!realpath(g->dir, real))
+        return ib_error(e, IB_EIO, "directory '%s': %s", g->dir, strerror(errno));
+    return ib_path_fmt(e, key, n, "dir:%s", real);
+}
+
+/* The run of suite for this directory: the existing one (continued) or,
+ * when create, a new one; locked for this process either way. *out NULL
+ * (and 0) when it does not exist and create is 0. */
+static int run_for(ib_err *e, ingester *g, const char *key, const char *suite,
+                   const char *suite_hash, const char *host, json_t *prov, int create,
+                   suite_run **out)
+{
+    *out = NULL;
+    for (int i = 0; i < g->nruns; i++)
+        if (!strcmp(g->runs[i].suite, suite) && !strcmp(g->runs[i].key, key)) {
+            *out = &g->runs[i];
+            return 0;
+        }
+    if (g->nruns == (int)(sizeof g->runs / sizeof g->runs[0]))
+        return ib_error(e, IB_EINVAL, "more than %d runs (directories x suites) in one ingest",
+                        g->nruns);
+    suite_run *s = &g->runs[g->nruns];
+    memset(s, 0, sizeof *s);
+    if (ib_path_fmt(e, s->suite, sizeof s->suite, "%s", suite) ||
+        ib_path_fmt(e, s->key, sizeof s->key, "%s", key))
+        return e->code;
+    res_provenance *p = ib_calloc(1, sizeof *p);
+    if (!p) return ib_error(e, IB_ENOMEM, "out of memory for a run's provenance (%zu bytes)",
+                            sizeof *p);
+    /* The cells ran elsewhere: what their provenance.json says, else only
+     * what cell.json says about that place. */
+    ib_err quiet;
+    ib_err_init(&quiet);
+    if (!prov || res_provenance_from_json(&quiet, prov, "provenance.json", p)) {
+        memset(p, 0, sizeof *p);
+        p->git_dirty = -1;
+        snprintf(p->host, sizeof p->host, "%.255s", host ? host : "");
+    }
+    snprintf(p->command, sizeof p->command, "%s", g->command);
+    int r = res_run_for_source(e, g->db, key, suite, suite_hash, p, create, &s->run_id,
+                               &s->created);
+    ib_free(p);
+    if (r == IB_ENOTFOUND && !create) return 0;
+    if (r) return r;
+    char note[600];
+    r = res_run_lock(e, g->db, s->run_id, g->command, 0, note, sizeof note);
+    if (r) return r;
+    if (note[0]) fprintf(stderr, "harness ingest: %s\n", note);
+    g->nruns++;
+    *out = s;
+    return 0;
+}
+
+/* A JSON side file of an attempt directory (provenance.json): NULL when
+ * absent; a bad one leaves a warning for the attempt. */
+static json_t *side_json(const char *dir, const char *name, char *warn, size_t n)
+{
+    char path[4200];
+    json_t *j = NULL;
+    ib_err sub;
+    ib_err_init(&sub);
+    if (ib_path_fmt(&sub, path, sizeof path, "%s/%s", dir, name) ||
+        (res_json_load(&sub, path, RES_SIDE_FILE_MAX, &j) && sub.code != IB_ENOTFOUND))
+        snprintf(warn, n, "%s: not used: %s", name, sub.msg);
+    return j;
+}
+
+/* A time stamp field of cell.json: absent, or a string of at most 40 bytes. */
+static int bad_stamp(json_t *cj, const char *key)
+{
+    json_t *v = json_object_get(cj, key);
+    return v && (!json_is_string(v) || strlen(json_string_value(v)) > 40);
+}
+
 /* One attempt directory. Returns an error only for database failures;
  * a bad entry is reported on stderr and counted. */
 static int ingest_one(ib_err *e, ingester *g, const char *dir)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/cell.json", dir);
-    json_error_t je;
-    json_t *cj = json_load_file(path, 0, &je);
+    char path[4200], stats_path[4200], warn_stats[1600] = "", warn_prov[1600] = "";
     ib_err sub;
     ib_err_init(&sub);
     wl_cell cell;
-    json_t *stats = NULL;
+    json_t *stats = NULL, *cj = NULL, *prov = NULL;
     int r = 0;
-    if (!cj) {
-        ib_error(&sub, IB_EPARSE, "'%s' line %d: %s", path, je.line, je.text);
+    if (ib_path_fmt(&sub, path, sizeof path, "%s/cell.json", dir) ||
+        ib_path_fmt(&sub, stats_path, sizeof stats_path, "%s/stats.json", dir))
         goto bad;
-    }
+    if (res_json_load(&sub, path, RES_SIDE_FILE_MAX, &cj)) goto bad;
     const char *schema = jstr(cj, "schema");
     if (!schema || strcmp(schema, "imbench-cell/1")) {
         ib_error(&sub, IB_EPARSE, "'%s': schema is '%s', expected 'imbench-cell/1'", path,
@@ -162,38 +263,76 @@ static int ingest_one(ib_err *e, ingester *g, const char *dir)
         goto bad;
     }
     json_t *rep = json_object_get(cj, "repeat");
-    int repeat = json_is_integer(rep) ? (int)json_integer_value(rep) : 0;
+    int repeat = json_is_integer(rep) && json_integer_value(rep) <= 1000000
+                     ? (int)json_integer_value(rep) : (rep ? -1 : 0);
     if (repeat < 0) {
-        ib_error(&sub, IB_EPARSE, "'%s': repeat must be >= 0", path);
+        ib_error(&sub, IB_EPARSE, "'%s': repeat must be an integer in [0, 1000000]", path);
         goto bad;
     }
-    snprintf(path, sizeof path, "%s/stats.json", dir);
-    double t0 = ib_now();
-    FILE *probe = fopen(path, "r");
-    if (probe) {
-        fclose(probe);
-        stats = json_load_file(path, 0, &je);
-        if (!stats) {
-            ib_error(&sub, IB_EPARSE, "'%s' line %d: %s", path, je.line, je.text);
-            goto bad;
-        }
+    if (bad_stamp(cj, "started_at") || bad_stamp(cj, "ended_at")) {
+        ib_error(&sub, IB_EPARSE, "'%s': started_at and ended_at must be time stamps (strings "
+                                  "of at most 40 characters)", path);
+        goto bad;
     }
+    const char *suite = g->suite_opt ? g->suite_opt : jstr(cj, "suite");
+    if (!suite) suite = "ingest";
+    if (strlen(suite) >= sizeof g->runs[0].suite) {
+        ib_error(&sub, IB_EPARSE, "'%s': suite name is longer than %zu bytes", path,
+                 sizeof g->runs[0].suite - 1);
+        goto bad;
+    }
+    double t0 = ib_now();
+    int sr_ = res_json_load(&sub, stats_path, RES_STATS_FILE_MAX, &stats);
+    if (sr_ == IB_EOVERFLOW) {
+        snprintf(warn_stats, sizeof warn_stats, "stats not ingested: %s", sub.msg);
+    } else if (sr_ && sr_ != IB_ENOTFOUND) {
+        goto bad;
+    }
+    ib_err_init(&sub);
+    prov = side_json(dir, "provenance.json", warn_prov, sizeof warn_prov);
+    if (!prov && g->root_prov) prov = json_incref(g->root_prov);
     const char *status = jstr(cj, "status");
     if (!status) status = stats ? RES_OK : RES_FAILED;
-    const char *suite = g->suite_opt ? g->suite_opt : jstr(cj, "suite");
-    suite_run *sr = NULL;
-    r = run_for(e, g, suite ? suite : "ingest", jstr(cj, "host"), dir, &sr);
+
     int64_t cell_id = 0;
     json_t *params = wl_suite_cell_params(&cell);
-    if (!r) r = res_cell_put(e, g->db, cell.hash, params, &cell_id);
+    r = params ? res_cell_put(e, g->db, cell.hash, params, &cell_id)
+               : ib_error(e, IB_ENOMEM, "out of memory encoding the parameters of '%s'", path);
     json_decref(params);
+    if (r) goto out;
+    /* seen before? by its start time anywhere; without one, within the run
+     * of this directory */
     int exists = 0;
     const char *started = jstr(cj, "started_at");
-    if (!r && started) r = res_attempt_exists(e, g->db, cell_id, repeat, started, &exists);
+    suite_run *sr = NULL;
+    char key[4200];
+    r = dir_key(&sub, g, dir, key, sizeof key);
+    if (r) {
+        r = 0;
+        goto bad;
+    }
+    if (started) {
+        r = res_attempt_exists(e, g->db, cell_id, repeat, started, &exists);
+    } else {
+        r = run_for(e, g, key, suite, jstr(cj, "suite_hash"), jstr(cj, "host"), prov, 0, &sr);
+        if (!r && sr) r = res_attempt_exists_unstamped(e, g->db, sr->run_id, cell_id, repeat,
+                                                       &exists);
+    }
     if (r) goto out;
     if (exists) {
         g->dup++;
         goto out;
+    }
+    r = run_for(e, g, key, suite, jstr(cj, "suite_hash"), jstr(cj, "host"), prov, 1, &sr);
+    if (r) goto out;
+    if (prov) { /* a run made by an attempt without provenance gets the first one's */
+        res_provenance *p = ib_calloc(1, sizeof *p);
+        ib_err quiet;
+        ib_err_init(&quiet);
+        if (p && !res_provenance_from_json(&quiet, prov, "provenance.json", p))
+            r = res_run_fill_provenance(e, g->db, sr->run_id, p);
+        ib_free(p);
+        if (r) goto out;
     }
     json_t *ec = json_object_get(cj, "exit_code"), *sg = json_object_get(cj, "signal");
     json_t *w = json_object_get(cj, "wall_s");
@@ -208,11 +347,15 @@ static int ingest_one(ib_err *e, ingester *g, const char *dir)
                      .started_at = started,
                      .ended_at = jstr(cj, "ended_at"),
                      .wall_s = json_is_number(w) ? json_number_value(w) : -1,
-                     .source = stats ? path : NULL,
+                     .source = stats ? stats_path : NULL,
                      .ingest_t0 = t0,
-                     .ingest_metric = "harness_ingest_s"};
+                     .ingest_metric = "harness_ingest_s",
+                     .provenance = prov};
+    if (warn_stats[0]) a.warnings[a.nwarnings++] = warn_stats;
+    if (warn_prov[0]) a.warnings[a.nwarnings++] = warn_prov;
     r = res_attempt_record(&sub, g->db, &a, stats, NULL, 0, NULL);
-    if (r == IB_ELOCKED || r == IB_EIO || r == IB_ENOSPACE || r == IB_ECORRUPT) {
+    if (r == IB_ELOCKED || r == IB_EIO || r == IB_ENOSPACE || r == IB_ECORRUPT ||
+        r == IB_ENOMEM) {
         *e = sub;
         goto out;
     }
@@ -221,15 +364,40 @@ static int ingest_one(ib_err *e, ingester *g, const char *dir)
         goto bad;
     }
     g->added++;
-    if (strcmp(status, RES_OK)) sr->nfail++;
+    sr->added++;
     goto out;
 bad:
     fprintf(stderr, "harness ingest: skipped %s: %s\n", dir, sub.msg);
     g->bad++;
 out:
+    json_decref(prov);
     json_decref(stats);
     json_decref(cj);
     return r;
+}
+
+/* Finish and unlock the runs this ingest touched; the first error wins. */
+static int finish_runs(ib_err *e, ingester *g, int rc)
+{
+    for (int i = 0; i < g->nruns && g->db; i++) {
+        suite_run *s = &g->runs[i];
+        ib_err fe;
+        ib_err_init(&fe);
+        int open_slots = 0;
+        int fr = rc ? 0 : res_run_open_slots(&fe, g->db, s->run_id, &open_slots);
+        if (!fr)
+            fr = res_run_finish(&fe, g->db, s->run_id,
+                                rc ? "interrupted" : open_slots ? "failed" : "complete");
+        if (!fr) fr = res_run_unlock(&fe, g->db, s->run_id);
+        if (fr && !rc) {
+            rc = fr;
+            *e = fe;
+        }
+        if (s->added)
+            printf("run %lld (%s): %s, %d attempt%s added\n", (long long)s->run_id, s->suite,
+                   s->created ? "new" : "continued", s->added, s->added == 1 ? "" : "s");
+    }
+    return rc;
 }
 
 int hx_cmd_ingest(int argc, char **argv)
@@ -256,7 +424,9 @@ int hx_cmd_ingest(int argc, char **argv)
         free(pos);
         printf("usage: harness ingest DIR [options]\n\n"
                "Record attempts run elsewhere: every DIR/.../cell.json with the stats.json\n"
-               "beside it.\n\noptions:\n");
+               "(and provenance.json) beside it, into one run per suite of DIR. Ingesting\n"
+               "DIR again adds only attempts not recorded yet, into the same run.\n\n"
+               "options:\n");
         ib_print_opts(stdout, table);
         return 0;
     }
@@ -265,38 +435,40 @@ int hx_cmd_ingest(int argc, char **argv)
         ib_error(&e, IB_EINVAL, "expected one directory, got %d", npos);
         return hx_fail("ingest", &e);
     }
-    ingester g;
-    memset(&g, 0, sizeof g);
-    g.dir = pos[0];
-    g.suite_opt = suite;
-    g.datasets_dir = dsdir;
+    ingester *g = ib_calloc(1, sizeof *g);
+    if (!g) {
+        free(pos);
+        ib_error(&e, IB_ENOMEM, "out of memory starting ingest (%zu bytes)", sizeof *g);
+        return hx_fail("ingest", &e);
+    }
+    g->dir = pos[0];
+    g->suite_opt = suite;
+    g->datasets_dir = dsdir;
+    snprintf(g->command, sizeof g->command, "harness ingest %.2000s", g->dir);
     pathlist list = {0};
-    int rc = walk(&e, g.dir, &list, 0);
+    int rc = walk(&e, g->dir, &list, 0);
     if (!rc && list.n == 0)
         rc = ib_error(&e, IB_ENOTFOUND, "no cell.json under '%s' (expected DIR/*/cell.json "
-                                        "with stats.json beside it)", g.dir);
+                                        "with stats.json beside it)", g->dir);
+    char root_warn[1600] = "";
+    if (!rc) g->root_prov = side_json(g->dir, "provenance.json", root_warn, sizeof root_warn);
+    if (root_warn[0]) fprintf(stderr, "harness ingest: %s\n", root_warn);
     if (!rc) {
         qsort(list.v, list.n, sizeof *list.v, cmp_str);
-        rc = res_open(&e, dbpath, NULL, &g.db);
+        rc = res_open(&e, dbpath, NULL, &g->db);
     }
-    for (size_t i = 0; !rc && i < list.n; i++) rc = ingest_one(&e, &g, list.v[i]);
-    for (int i = 0; i < g.nruns && g.db; i++) {
-        ib_err fe;
-        ib_err_init(&fe);
-        int fr = res_run_finish(&fe, g.db, g.runs[i].run_id,
-                                g.runs[i].nfail || rc ? "failed" : "complete");
-        if (fr && !rc) {
-            rc = fr;
-            e = fe;
-        }
-        printf("run %lld (%s)\n", (long long)g.runs[i].run_id, g.runs[i].suite);
-    }
-    res_close(g.db);
+    for (size_t i = 0; !rc && i < list.n; i++) rc = ingest_one(&e, g, list.v[i]);
+    rc = finish_runs(&e, g, rc);
+    res_close(g->db);
+    json_decref(g->root_prov);
     for (size_t i = 0; i < list.n; i++) ib_free(list.v[i]);
     free(list.v);
     free(pos);
+    int added = g->added, dup = g->dup, bad = g->bad;
+    ib_free(g);
     if (rc) return hx_fail("ingest", &e);
-    printf("ingested %d attempt%s, %d already present, %d skipped as invalid\n", g.added,
-           g.added == 1 ? "" : "s", g.dup, g.bad);
-    return g.bad ? 1 : 0;
+    if (!added) printf("nothing new: no run changed\n");
+    printf("ingested %d attempt%s, %d already present, %d skipped as invalid\n", added,
+           added == 1 ? "" : "s", dup, bad);
+    return bad ? 1 : 0;
 }

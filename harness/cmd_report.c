@@ -99,6 +99,13 @@ int hx_cmd_report(int argc, char **argv)
                 usage_line);
         return 2;
     }
+    /* the report's files are named under --out in buffers of 4 KiB and
+     * more: a longer directory is refused here, never cut */
+    if (out && strlen(out) > 3072) {
+        ib_error(&e, IB_EINVAL, "--out '%.200s...' is too long (%zu bytes, limit 3072)", out,
+                 strlen(out));
+        return hx_fail("report", &e);
+    }
     rep_full_shape shapes[64];
     char why[1600] = "";
     char dirbuf[4096];
@@ -111,7 +118,7 @@ int hx_cmd_report(int argc, char **argv)
         fprintf(stderr, "harness report: warning: no full dataset shapes (%s): no "
                         "extrapolation\n", why);
     res_db *db;
-    res_open_opts oo = {.flags = RES_OPEN_MUST_EXIST};
+    res_open_opts oo = {.flags = RES_OPEN_READONLY};
     ib_err_init(&e);
     if (res_open(&e, dbpath, &oo, &db)) return hx_fail("report", &e);
     rep_report_opts o;

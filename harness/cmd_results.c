@@ -1,7 +1,10 @@
 /*
  * cmd_results.c: the commands that read the results store —
  * `harness list`, `harness show ID`, `harness export --format csv|json`
- * and `harness verify` (exit status 1 when it finds a problem).
+ * and `harness verify` (exit status 1 when it finds a problem), each
+ * opening the database read-only (RES_OPEN_READONLY: never migrated or
+ * changed) — and `harness migrate`, the one that only brings an older
+ * database to this program's schema.
  */
 #include "harness/harness.h"
 #include "results/results.h"
@@ -36,7 +39,7 @@ static int open_db(const char *cmd, const char *path, res_db **db)
 {
     ib_err e;
     ib_err_init(&e);
-    res_open_opts oo = {.flags = RES_OPEN_MUST_EXIST};
+    res_open_opts oo = {.flags = RES_OPEN_READONLY};
     if (res_open(&e, path, &oo, db)) return hx_fail(cmd, &e);
     return -1;
 }
@@ -167,4 +170,27 @@ int hx_cmd_verify(int argc, char **argv)
     res_close(db);
     if (rc) return hx_fail("verify", &e);
     return problems ? 1 : 0;
+}
+
+int hx_cmd_migrate(int argc, char **argv)
+{
+    const char *dbpath = RES_DEFAULT_DB;
+    int help = 0;
+    ib_opt table[] = {
+        {"db", IB_OPT_STR, &dbpath, "FILE", "results database (default " RES_DEFAULT_DB ")"},
+        {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    if (!pos) return 1;
+    int st = parse("migrate", "[--db FILE]", table, argc, argv, pos, 0, &help);
+    free(pos);
+    if (st >= 0) return st;
+    ib_err e;
+    ib_err_init(&e);
+    int before, after;
+    if (res_migrate(&e, dbpath, &before, &after)) return hx_fail("migrate", &e);
+    if (before == after) printf("database %s: schema version %d, nothing to do\n", dbpath, after);
+    else printf("database %s: schema version %d -> %d\n", dbpath, before, after);
+    return 0;
 }

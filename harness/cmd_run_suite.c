@@ -3,12 +3,18 @@
  * materialise each dataset once into a cache directory, run every cell
  * (repeats interleaved round-robin) as its own process with a timeout,
  * and record each attempt with what it measured in one transaction before
- * the next starts. --resume continues the latest unfinished run of the
- * suite, skipping (cell, repeat) pairs that already succeeded in it.
+ * the next starts. --resume continues the latest run of the suite,
+ * skipping (cell, repeat) pairs that already succeeded in it; the run is
+ * locked while this process runs it (a second run-suite --resume of it is
+ * refused with the holder's pid and host). --retries N runs a failed,
+ * timed-out or killed attempt again, up to N times, each attempt kept.
+ * Attempt directories are created owned (ib_mkdir_owned) and only owned
+ * ones are ever removed; every path is checked, never cut.
  *
- * Per attempt, OUT/run-<id>/<hash:12>/r<repeat>-p<pid>/ holds stdout.log,
- * stderr.log, stats.json and cell.json (the format `harness ingest`
- * reads); FITS products are removed after a successful ingest unless
+ * Per attempt, OUT/run-<id>/<hash:12>/r<repeat>[-t<retry>]-p<pid>/ holds
+ * stdout.log, stderr.log, stats.json and cell.json (the format `harness
+ * ingest` reads), and OUT/run-<id>/emit.json names the run's directory for
+ * ingest; FITS products are removed after a successful ingest unless
  * --keep-products.
  *
  * Launchers: local (mpirun only for cells with several ranks), mpirun
@@ -51,6 +57,9 @@ typedef struct opts {
     int tasks_per_node;        /* slurm: ranks per node (default: as many as fit) */
     int submit;                /* slurm: sbatch every script */
     const char *partition;     /* slurm: #SBATCH --partition, checked before emitting */
+    int retries;               /* runs again of a failed, timed-out or killed attempt
+                                * (-1: the suite's) */
+    int take_lock;             /* --resume: take over another host's lock on the run */
 } opts;
 
 /* One dataset materialisation (shared by the cells with its key). */
@@ -87,17 +96,11 @@ typedef struct runner {
     hx_slurm_part *part;       /* slurm: the partition asked about, or NULL */
     char command[2048];
     int nfail, nok;
+    int retries;               /* per (cell, repeat) slot */
+    int nretries;              /* retries run */
 } runner;
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 /* Flush the file system that holds dir (syncfs), outside every timed run:
  * the previous attempt's cubes are written back now instead of during the
@@ -111,17 +114,19 @@ static void quiesce(const char *dir)
     close(fd);
 }
 
-static void rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) == 0) nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static int file_exists(const char *dir, const char *name)
 {
     char p[4096];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return access(p, F_OK) == 0;
+    return ib_path_fmt(NULL, p, sizeof p, "%s/%s", dir, name) == 0 && access(p, F_OK) == 0;
+}
+
+/* A fresh directory for the run to own: one left by an earlier process of
+ * the same name is removed only when it carries imbench's marker
+ * (ib_rm_rf_owned); a directory of the user's is never touched. */
+static int fresh_owned_dir(ib_err *e, const char *dir)
+{
+    int r = ib_rm_rf_owned(e, dir);
+    return r ? r : ib_mkdir_owned(e, dir);
 }
 
 static void join_args(char *out, size_t n, char *const argv[])
@@ -298,9 +303,12 @@ static dsstate *ds_for(runner *r, const wl_cell *c)
 static int write_cache_json(ib_err *e, const char *dir, const wl_cell *c)
 {
     json_t *o = cache_json(c);
-    if (!o) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!o) return ib_error(e, IB_ENOMEM, "out of memory describing dataset '%s'", c->dataset);
     char path[4096];
-    snprintf(path, sizeof path, "%s/cache.json", dir);
+    if (ib_path_fmt(e, path, sizeof path, "%s/cache.json", dir)) {
+        json_decref(o);
+        return e->code;
+    }
     int rc = json_dump_file(o, path, CACHE_JSON_FLAGS);
     json_decref(o);
     if (rc) return ib_error(e, IB_EIO, "cannot write '%s'", path);
@@ -323,10 +331,9 @@ static int ds_materialise(runner *r, dsstate *d, const wl_cell *c)
     }
     ib_err e;
     ib_err_init(&e);
-    char tmp[2100];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", d->dir, (long)getpid());
-    rm_rf(tmp);
-    if (ib_mkdir_p(&e, tmp)) {
+    char tmp[2100], log[2200];
+    if (ib_path_fmt(&e, tmp, sizeof tmp, "%s.tmp-%ld", d->dir, (long)getpid()) ||
+        ib_path_fmt(&e, log, sizeof log, "%s/gen.log", tmp) || fresh_owned_dir(&e, tmp)) {
         d->state = -1;
         snprintf(d->why, sizeof d->why, "dataset '%s': %s", c->dataset, e.msg);
         return 0;
@@ -335,17 +342,15 @@ static int ds_materialise(runner *r, dsstate *d, const wl_cell *c)
     add_gen(&av, c, r->harness, tmp, r->o.datasets_dir);
     hx_progress_message(&r->prog, "generating dataset %s (scale %g) into %s", c->dataset,
                         wl_cell_real(c, IB_P_SCALE), d->dir);
-    char log[2200];
-    snprintf(log, sizeof log, "%s/gen.log", tmp);
     hx_proc pr;
     if (hx_run_process(&e, av.v, log, NULL, GEN_TIMEOUT_S, NULL, NULL, &pr)) {
         d->state = -1;
         snprintf(d->why, sizeof d->why, "dataset '%s': %s", c->dataset, e.msg);
-        rm_rf(tmp);
+        ib_rm_rf_owned(NULL, tmp);
         return 0;
     }
     if (pr.end == HX_INTERRUPTED) {
-        rm_rf(tmp);
+        ib_rm_rf_owned(NULL, tmp);
         return IB_EINTERRUPTED;
     }
     if (pr.end != HX_EXITED || pr.exit_code != 0) {
@@ -354,18 +359,18 @@ static int ds_materialise(runner *r, dsstate *d, const wl_cell *c)
         snprintf(d->why, sizeof d->why, "harness: generating dataset '%s' failed (%s %d): %s",
                  c->dataset, pr.end == HX_TIMED_OUT ? "timed out, status" : "exit status",
                  pr.exit_code, pr.tail);
-        rm_rf(tmp);
+        ib_rm_rf_owned(NULL, tmp);
         return 0;
     }
     if (write_cache_json(&e, tmp, c)) {
         d->state = -1;
         snprintf(d->why, sizeof d->why, "dataset '%s': %s", c->dataset, e.msg);
-        rm_rf(tmp);
+        ib_rm_rf_owned(NULL, tmp);
         return 0;
     }
     if (rename(tmp, d->dir) != 0) {
         /* Someone else finished the same key first: theirs is as good. */
-        rm_rf(tmp);
+        ib_rm_rf_owned(NULL, tmp);
         if (!(file_exists(d->dir, "vis.h5") && file_exists(d->dir, "cache.json"))) {
             d->state = -1;
             snprintf(d->why, sizeof d->why, "dataset '%s': cannot move '%s' to '%s': %s",
@@ -391,15 +396,18 @@ typedef struct attempt_paths {
 } attempt_paths;
 
 /* The paths of an attempt in RUN-DIR/sub (sub names the cell, the repeat or
- * warm-up, and the pid, which keeps a resumed attempt out of an earlier
- * one's directory). */
-static void attempt_paths_of(const runner *r, const char *sub, attempt_paths *ap)
+ * warm-up, the retry and the pid, which keeps a resumed attempt out of an
+ * earlier one's directory); IB_EOVERFLOW when --out-dir makes them too
+ * long (never a cut path). */
+static int attempt_paths_of(ib_err *e, const runner *r, const char *sub, attempt_paths *ap)
 {
-    snprintf(ap->dir, sizeof ap->dir, "%s/run-%lld/%s", r->o.out_dir, (long long)r->run_id, sub);
-    snprintf(ap->stats, sizeof ap->stats, "%s/stats.json", ap->dir);
-    snprintf(ap->outlog, sizeof ap->outlog, "%s/stdout.log", ap->dir);
-    snprintf(ap->errlog, sizeof ap->errlog, "%s/stderr.log", ap->dir);
-    snprintf(ap->spill, sizeof ap->spill, "%s/spill", ap->dir);
+    int rc = ib_path_fmt(e, ap->dir, sizeof ap->dir, "%s/run-%lld/%s", r->o.out_dir,
+                         (long long)r->run_id, sub);
+    if (!rc) rc = ib_path_fmt(e, ap->stats, sizeof ap->stats, "%s/stats.json", ap->dir);
+    if (!rc) rc = ib_path_fmt(e, ap->outlog, sizeof ap->outlog, "%s/stdout.log", ap->dir);
+    if (!rc) rc = ib_path_fmt(e, ap->errlog, sizeof ap->errlog, "%s/stderr.log", ap->dir);
+    if (!rc) rc = ib_path_fmt(e, ap->spill, sizeof ap->spill, "%s/spill", ap->dir);
+    return rc;
 }
 
 /* The local command of cell c: mpirun in front for several ranks or
@@ -432,8 +440,8 @@ static void write_cell_json(runner *r, const wl_cell *c, const char *dir, int re
     }
     if (!o) return;
     char path[4200];
-    snprintf(path, sizeof path, "%s/cell.json", dir);
-    json_dump_file(o, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!ib_path_fmt(NULL, path, sizeof path, "%s/cell.json", dir))
+        json_dump_file(o, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
 }
 
@@ -538,7 +546,10 @@ static enum st run_wsclean(runner *r, const wl_cell *c, dsstate *d, const char *
         return ST_FAILED;
     }
     char prefix[4200];
-    snprintf(prefix, sizeof prefix, "%s/ws", dir);
+    if (ib_path_fmt(&sub, prefix, sizeof prefix, "%s/ws", dir)) {
+        snprintf(tail, ntail, "harness: %s", sub.msg);
+        return ST_FAILED;
+    }
     hx_ws_args av;
     hx_ws_build_argv(c, &plan, r->wsclean, prefix, dir, d->ms, &av);
     join_args(command, ncommand, av.v);
@@ -576,11 +587,12 @@ static int warm_up(runner *r, size_t i)
     char name[64], label[400];
     attempt_paths ap;
     snprintf(name, sizeof name, "warmup-%.12s-p%ld", c->hash, (long)getpid());
-    attempt_paths_of(r, name, &ap);
-    rm_rf(ap.dir);
     ib_err sub;
     ib_err_init(&sub);
-    if (ib_mkdir_p(&sub, ap.dir)) return 0;
+    if (attempt_paths_of(&sub, r, name, &ap) || fresh_owned_dir(&sub, ap.dir)) {
+        hx_progress_message(&r->prog, "warm-up skipped: %s", sub.msg);
+        return 0;
+    }
     argv_buf av;
     build_argv(r, c, d->dir, ap.dir, ap.stats, ap.spill, &av);
     hx_proc pr;
@@ -591,28 +603,37 @@ static int warm_up(runner *r, size_t i)
                  pr.exit_code != 0 || pr.signal != 0;
     hx_progress_message(&r->prog, "warm-up %s: %s in %.3fs", label, failed ? "not ok" : "ok",
                         ib_now() - t0);
-    rm_rf(ap.dir);
+    ib_rm_rf_owned(NULL, ap.dir);
     return hx_interrupted() ? IB_EINTERRUPTED : 0;
 }
 
 /*
- * Run cell i, repeat rep, and record it. Returns 0 (whatever the cell's
- * outcome), IB_EINTERRUPTED after recording an interrupted attempt, or an
- * error of the results store (which ends the suite).
+ * Run cell i, repeat rep (its try-th retry when try > 0), and record it.
+ * Returns 0 (whatever the cell's outcome: *outcome is its status, and
+ * *retryable says whether the imager itself failed, timed out or was
+ * killed, which --retries runs again), IB_EINTERRUPTED after recording an
+ * interrupted attempt, or an error of the results store (which ends the
+ * suite).
  */
-static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
-                       const res_provenance *prov)
+static int run_attempt(ib_err *e, runner *r, size_t i, int rep, int try, size_t ordinal,
+                       const res_provenance *prov, enum st *outcome, int *retryable)
 {
     const wl_cell *c = r->cells[i];
     char label[512], base[400];
     wl_suite_cell_label(c, base, sizeof base);
-    snprintf(label, sizeof label, "%s r%d", base, rep);
+    if (try) snprintf(label, sizeof label, "%s r%d (retry %d of %d)", base, rep, try, r->retries);
+    else snprintf(label, sizeof label, "%s r%d", base, rep);
     hx_progress_begin(&r->prog, ordinal, label);
+    *outcome = ST_FAILED;
+    *retryable = 0;
 
-    char name[64];
+    char name[80];
     attempt_paths ap;
-    snprintf(name, sizeof name, "%.12s/r%d-p%ld", c->hash, rep, (long)getpid());
-    attempt_paths_of(r, name, &ap);
+    if (try) snprintf(name, sizeof name, "%.12s/r%d-t%d-p%ld", c->hash, rep, try, (long)getpid());
+    else snprintf(name, sizeof name, "%.12s/r%d-p%ld", c->hash, rep, (long)getpid());
+    ib_err path_err;
+    ib_err_init(&path_err);
+    int bad_path = attempt_paths_of(&path_err, r, name, &ap);
     const char *dir = ap.dir, *stats = ap.stats, *outlog = ap.outlog, *errlog = ap.errlog,
                *spill = ap.spill;
 
@@ -622,13 +643,18 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
     enum st status = ST_NONE;
     char started[40], ended[40], command[4096] = "";
     char *tail = ib_calloc(1, sizeof pr.tail + 512);
-    if (!tail) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!tail)
+        return ib_error(e, IB_ENOMEM, "out of memory for an attempt's stderr tail (%zu bytes)",
+                        sizeof pr.tail + 512);
     dsstate *d = ds_for(r, c);
     IB_ASSERT(d != NULL);
     int ws = wl_cell_is_wsclean(c), ws_skip = 0;
-    int rr = ds_materialise(r, d, c);
+    int rr = bad_path ? 0 : ds_materialise(r, d, c);
     res_timestamp(started, sizeof started); /* generation is not the cell's time */
-    if (rr == IB_EINTERRUPTED) {
+    if (bad_path) {
+        status = ST_FAILED;
+        snprintf(tail, sizeof pr.tail, "harness: %s", path_err.msg);
+    } else if (rr == IB_EINTERRUPTED) {
         status = ST_INTERRUPTED;
         snprintf(tail, sizeof pr.tail, "harness: interrupted while generating the dataset");
     } else if (d->state < 0) {
@@ -649,14 +675,15 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
     ib_err sub;
     ib_err_init(&sub);
     if (status == ST_NONE) {
-        rm_rf(dir);
-        if (ib_mkdir_p(&sub, dir)) {
+        if (fresh_owned_dir(&sub, dir)) {
             status = ST_FAILED;
             snprintf(tail, sizeof pr.tail, "harness: %s", sub.msg);
         } else {
             quiesce(dir);
         }
     }
+    /* the imager (or WSClean) ran: its failures are what --retries repeats */
+    int ran = status == ST_NONE;
     if (status == ST_NONE && ws) {
         status = run_wsclean(r, c, d, dir, stats, outlog, errlog, &pr, command, sizeof command,
                              tail, sizeof pr.tail + 512, &ws_skip);
@@ -678,15 +705,18 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
     /* ingest: stats (if any) + harness overhead, one transaction */
     double ingest_t0 = ib_now();
     json_t *js = NULL;
-    if (status == ST_OK || status == ST_FAILED || status == ST_TIMEOUT) {
+    char stats_warn[600] = "";
+    if (!bad_path && (status == ST_OK || status == ST_FAILED || status == ST_TIMEOUT)) {
         if (access(stats, F_OK) == 0) {
-            json_error_t je;
-            js = json_load_file(stats, 0, &je);
-            if (!js && status == ST_OK) {
+            ib_err se;
+            ib_err_init(&se);
+            int sr = res_json_load(&se, stats, RES_STATS_FILE_MAX, &js);
+            if (sr == IB_EOVERFLOW)
+                snprintf(stats_warn, sizeof stats_warn, "stats not ingested: %.500s", se.msg);
+            if (sr && status == ST_OK) {
                 status = ST_FAILED;
                 size_t l = strlen(tail);
-                snprintf(tail + l, sizeof pr.tail + 512 - l,
-                         "\nharness: stats '%s' line %d: %s", stats, je.line, je.text);
+                snprintf(tail + l, sizeof pr.tail + 512 - l, "\nharness: stats %s", se.msg);
             }
         } else if (status == ST_OK) {
             status = ST_FAILED;
@@ -718,7 +748,8 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
                      .source = js ? stats : NULL,
                      .ingest_t0 = ingest_t0,
                      .ingest_metric = "harness_ingest_s"};
-    if (access(dir, F_OK) == 0)
+    if (stats_warn[0]) a.warnings[a.nwarnings++] = stats_warn;
+    if (!bad_path && access(dir, F_OK) == 0)
         write_cell_json(r, c, dir, rep, st_name[status], &pr, started, ended, command, tail, prov);
     int64_t aid;
     int res = res_attempt_record(e, r->db, &a, js, extra, nextra, &aid);
@@ -738,17 +769,40 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
         return res;
     }
     if (status == ST_OK) {
-        r->nok++;
         if (!r->o.keep) nftw(dir, remove_fits, 16, FTW_PHYS);
-        rm_rf(spill);
-    } else if (!ws_skip) {
-        r->nfail++;
+        ib_rm_rf(NULL, spill); /* the imager's, inside the attempt's own directory */
     }
+    /* a WSClean cell WSClean cannot run is not a failure of the suite */
+    *outcome = ws_skip ? ST_NONE : status;
+    *retryable = ran && (status == ST_FAILED || status == ST_TIMEOUT);
     char note[256] = "";
     if (status != ST_OK) failure_note(tail, note, sizeof note);
     hx_progress_end(&r->prog, st_name[status], pr.wall_s, note);
     ib_free(tail);
     return status == ST_INTERRUPTED ? IB_EINTERRUPTED : 0;
+}
+
+/*
+ * One (cell, repeat) slot: its attempt and, while it fails, times out or
+ * is killed, up to r->retries more (each recorded as its own attempt of
+ * the same slot). Counts the slot once, by how it ended.
+ */
+static int run_slot(ib_err *e, runner *r, size_t i, int rep, size_t ordinal,
+                    const res_provenance *prov)
+{
+    enum st outcome = ST_NONE;
+    int retryable = 0, rc = 0;
+    for (int try = 0; try <= r->retries; try++) {
+        if (try) {
+            if (hx_interrupted()) return IB_EINTERRUPTED;
+            r->nretries++;
+        }
+        rc = run_attempt(e, r, i, rep, try, ordinal, prov, &outcome, &retryable);
+        if (rc || !retryable) break;
+    }
+    if (outcome == ST_OK) r->nok++;
+    else if (outcome != ST_NONE) r->nfail++;
+    return rc;
 }
 
 /* ---- Slurm: job scripts instead of runs ------------------------------------ */
@@ -907,6 +961,8 @@ static int emit_slurm(ib_err *e, runner *r)
     if (!rc) rc = abs_plain(e, "data directory", o->data_dir, 1, data);
     if (!rc && o->datasets_dir) rc = abs_plain(e, "datasets directory", o->datasets_dir, 0, dsdir);
     if (!rc) rc = abs_plain(e, "program directory", hx_bin_dir(), 0, bin);
+    /* the directory's identity: one run however often it is ingested */
+    if (!rc) rc = res_emit_write(e, emit, r->suite->name, r->suite->file_hash);
     if (rc) return rc;
     const char *dirs[5] = {emit, data, o->datasets_dir ? dsdir : NULL, bin, origin};
 
@@ -972,15 +1028,17 @@ static int prepare(ib_err *e, runner *r)
         return ib_error(e, IB_EOVERFLOW, "too many attempts");
     r->todo = ib_calloc(nt, 1);
     r->ds = ib_calloc(r->ncells, sizeof *r->ds);
-    if (!r->cell_ids || !r->todo || !r->ds) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!r->cell_ids || !r->todo || !r->ds)
+        return ib_error(e, IB_ENOMEM, "out of memory for %zu cells x %d repeats", r->ncells,
+                        r->repeats);
     unsigned char *ok = ib_calloc((size_t)r->repeats, 1);
-    if (!ok) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!ok) return ib_error(e, IB_ENOMEM, "out of memory for %d repeats", r->repeats);
     for (size_t i = 0; i < r->ncells; i++) {
         const wl_cell *c = r->cells[i];
         json_t *params = wl_suite_cell_params(c);
         if (!params) {
             ib_free(ok);
-            return ib_error(e, IB_ENOMEM, "out of memory");
+            return ib_error(e, IB_ENOMEM, "out of memory encoding cell %.12s", c->hash);
         }
         int rc = res_cell_put(e, r->db, c->hash, params, &r->cell_ids[i]);
         json_decref(params);
@@ -993,7 +1051,12 @@ static int prepare(ib_err *e, runner *r)
         if (!ds_for(r, c)) {
             dsstate *d = &r->ds[r->nds++];
             memcpy(d->key, c->dataset_key, sizeof d->key);
-            snprintf(d->dir, sizeof d->dir, "%s/%s", r->o.data_dir, c->dataset_key);
+            int pr = ib_path_fmt(e, d->dir, sizeof d->dir, "%s/%s", r->o.data_dir,
+                                 c->dataset_key);
+            if (pr) {
+                ib_free(ok);
+                return pr;
+            }
         }
     }
     ib_free(ok);
@@ -1104,6 +1167,80 @@ static int check_launcher(ib_err *e, runner *r)
     return 0;
 }
 
+/* The suite's retries per slot: the suite key `retries`. */
+static int suite_retries(const wl_suite *s) { return s->retries > 0 ? s->retries : 0; }
+
+/*
+ * --retries, --take-lock, --out-dir and --data-dir: in range, and every
+ * path the run will build under the two directories fits its buffer (the
+ * longest attempt directory and dataset temporary checked here, so a long
+ * directory is refused before anything runs, never cut).
+ */
+static int check_run_options(ib_err *e, const opts *o)
+{
+    if (o->retries < -1 || o->retries > 100)
+        return ib_error(e, IB_EINVAL, "--retries must be 0..100, got %d", o->retries);
+    if (o->take_lock && !o->resume)
+        return ib_error(e, IB_EINVAL, "--take-lock needs --resume");
+    attempt_paths ap;
+    dsstate *d = NULL;
+    char probe[2200];
+    ib_err sub;
+    ib_err_init(&sub);
+    /* the longest names: run id, hash, repeat, retry and pid at their widest */
+    int r = ib_path_fmt(&sub, ap.dir, sizeof ap.dir, "%s/run-%lld/%.12s/r%d-t%d-p%ld/spill",
+                        o->out_dir, (long long)INT64_MAX, "0123456789ab", 1000000, 100,
+                        (long)INT_MAX);
+    if (!r) r = ib_path_fmt(&sub, ap.stats, sizeof ap.stats, "%s/stats.json", ap.dir);
+    if (r) return ib_error(e, IB_EINVAL, "--out-dir '%.200s' is too long: %s", o->out_dir, sub.msg);
+    r = ib_path_fmt(&sub, probe, sizeof d->dir, "%s/%032d", o->data_dir, 0);
+    if (!r) r = ib_path_fmt(&sub, probe, sizeof probe, "%s/%032d.tmp-%ld/gen.log", o->data_dir,
+                            0, (long)INT_MAX);
+    if (!r) r = ib_path_fmt(&sub, probe, sizeof d->ms, "%s/%032d/vis.ms", o->data_dir, 0);
+    if (r) return ib_error(e, IB_EINVAL, "--data-dir '%.200s' is too long: %s", o->data_dir,
+                           sub.msg);
+    return 0;
+}
+
+/*
+ * Open the database, start the run or (--resume) find the one to continue,
+ * and take its lock: a run another live process is running is refused
+ * with that process's pid and host; a dead one's lock (this host) is taken
+ * over, said on the progress output.
+ */
+static int open_and_lock(ib_err *e, runner *r, const res_provenance *prov)
+{
+    const opts *o = &r->o;
+    int rc = res_open(e, o->db, NULL, &r->db);
+    if (!rc && o->resume) {
+        rc = res_run_resume(e, r->db, r->suite->name, &r->run_id);
+        if (rc == IB_ENOTFOUND) rc = 0, r->run_id = 0;
+    }
+    if (!rc && !r->run_id)
+        rc = res_run_begin(e, r->db, r->suite->name, r->suite->path, r->suite->file_hash, prov,
+                           &r->run_id);
+    if (rc) return rc;
+    char note[600];
+    rc = res_run_lock(e, r->db, r->run_id, prov->command, o->take_lock, note, sizeof note);
+    if (rc) {
+        r->run_id = 0; /* not ours: never finished or unlocked by this process */
+        return rc;
+    }
+    if (note[0]) fprintf(stderr, "harness run-suite: %s\n", note);
+    /* OUT/run-N/emit.json: ingesting OUT elsewhere makes one run of each */
+    char run_dir[2048];
+    rc = ib_path_fmt(e, run_dir, sizeof run_dir, "%s/run-%lld", o->out_dir,
+                     (long long)r->run_id);
+    if (!rc) rc = ib_mkdir_p(e, run_dir);
+    if (!rc) rc = res_emit_write(e, run_dir, r->suite->name, r->suite->file_hash);
+    if (rc) {
+        ib_err quiet;
+        res_run_unlock(&quiet, r->db, r->run_id);
+        r->run_id = 0;
+    }
+    return rc;
+}
+
 int hx_cmd_run_suite(int argc, char **argv)
 {
     runner r;
@@ -1116,6 +1253,7 @@ int hx_cmd_run_suite(int argc, char **argv)
     o->timeout = -1;
     o->tasks_per_node = -1;
     o->warmup = -1;
+    o->retries = -1;
     const ib_opt table[] = {
         {"db", IB_OPT_STR, &o->db, "FILE", "results database (default " RES_DEFAULT_DB ")"},
         {"resume", IB_OPT_FLAG, &o->resume, NULL,
@@ -1147,6 +1285,12 @@ int hx_cmd_run_suite(int argc, char **argv)
         {"out-dir", IB_OPT_STR, &o->out_dir, "DIR", "attempt outputs (default results/cells)"},
         {"datasets-dir", IB_OPT_STR, &o->datasets_dir, "DIR", "where dataset specs live"},
         {"keep-products", IB_OPT_FLAG, &o->keep, NULL, "keep FITS products of successful cells"},
+        {"retries", IB_OPT_INT, &o->retries, "N",
+         "run a failed, timed-out or killed attempt again, up to N times, keeping every "
+         "attempt (default: the suite's, else 0)"},
+        {"take-lock", IB_OPT_FLAG, &o->take_lock, NULL,
+         "with --resume: take over the run's lock held by a process on another host (once "
+         "it is known to be gone)"},
         {"help", IB_OPT_FLAG, &o->help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
@@ -1180,13 +1324,17 @@ int hx_cmd_run_suite(int argc, char **argv)
         rc = ib_error(&e, IB_EINVAL, "--repeat must be >= 1, --warmup 0..100 and --timeout > 0");
         goto out;
     }
+    rc = check_run_options(&e, o);
+    if (rc) goto out;
     rc = load_suite(&e, &r, pos[0]);
     if (rc) goto out;
     r.repeats = o->repeat > 0 ? o->repeat : r.suite->repeats;
+    r.retries = o->retries >= 0 ? o->retries : suite_retries(r.suite);
     r.timeout = o->timeout > 0 ? o->timeout : r.suite->timeout;
     r.cells = ib_calloc(r.suite->ncells, sizeof *r.cells);
     if (!r.cells) {
-        rc = ib_error(&e, IB_ENOMEM, "out of memory");
+        rc = ib_error(&e, IB_ENOMEM, "out of memory for the %zu cells of suite '%s'",
+                      r.suite->ncells, r.suite->path);
         goto out;
     }
     for (size_t i = 0; i < r.suite->ncells; i++) {
@@ -1206,8 +1354,9 @@ int hx_cmd_run_suite(int argc, char **argv)
         goto out;
     }
 
-    snprintf(r.imager, sizeof r.imager, "%s/imager", hx_bin_dir());
-    snprintf(r.harness, sizeof r.harness, "%s/harness", hx_bin_dir());
+    rc = ib_path_fmt(&e, r.imager, sizeof r.imager, "%s/imager", hx_bin_dir());
+    if (!rc) rc = ib_path_fmt(&e, r.harness, sizeof r.harness, "%s/harness", hx_bin_dir());
+    if (rc) goto out;
     if (access(r.imager, X_OK) != 0) {
         rc = ib_error(&e, IB_ENOTFOUND, "imager '%s' not found (build it: make programs)",
                       r.imager);
@@ -1237,7 +1386,8 @@ int hx_cmd_run_suite(int argc, char **argv)
 
     res_provenance *prov = ib_calloc(1, sizeof *prov);
     if (!prov) {
-        rc = ib_error(&e, IB_ENOMEM, "out of memory");
+        rc = ib_error(&e, IB_ENOMEM, "out of memory for the run's provenance (%zu bytes)",
+                      sizeof *prov);
         goto out;
     }
     res_provenance_collect(prov);
@@ -1245,14 +1395,7 @@ int hx_cmd_run_suite(int argc, char **argv)
     for (int i = 0; i < argc && len < sizeof prov->command; i++)
         len += (size_t)snprintf(prov->command + len, sizeof prov->command - len, " %s", argv[i]);
 
-    rc = res_open(&e, o->db, NULL, &r.db);
-    if (!rc && o->resume) {
-        rc = res_run_resume(&e, r.db, r.suite->name, &r.run_id);
-        if (rc == IB_ENOTFOUND) rc = 0, r.run_id = 0;
-    }
-    if (!rc && !r.run_id)
-        rc = res_run_begin(&e, r.db, r.suite->name, r.suite->path, r.suite->file_hash, prov,
-                           &r.run_id);
+    rc = open_and_lock(&e, &r, prov);
     if (rc) {
         ib_free(prov);
         goto out;
@@ -1287,7 +1430,7 @@ int hx_cmd_run_suite(int argc, char **argv)
                 rc = IB_EINTERRUPTED;
                 break;
             }
-            rc = run_attempt(&e, &r, i, k, ordinal++, prov);
+            rc = run_slot(&e, &r, i, k, ordinal++, prov);
         }
     hx_signals_restore();
     ib_free(prov);
@@ -1296,7 +1439,8 @@ int hx_cmd_run_suite(int argc, char **argv)
                              : r.nfail ? "failed" : "complete";
     ib_err fe;
     ib_err_init(&fe);
-    if (res_run_finish(&fe, r.db, r.run_id, run_status) && !rc) {
+    if ((res_run_finish(&fe, r.db, r.run_id, run_status) ||
+         res_run_unlock(&fe, r.db, r.run_id)) && !rc) {
         rc = fe.code;
         e = fe;
     }
@@ -1308,9 +1452,12 @@ int hx_cmd_run_suite(int argc, char **argv)
         goto out;
     }
     if (rc) goto out;
-    hx_progress_message(&r.prog, "run %lld %s: %d ok, %d not ok (harness show %lld --db %s)",
-                        (long long)r.run_id, run_status, r.nok, r.nfail, (long long)r.run_id,
-                        o->db);
+    char retried[64] = "";
+    if (r.nretries)
+        snprintf(retried, sizeof retried, ", %d retr%s", r.nretries, r.nretries == 1 ? "y" : "ies");
+    hx_progress_message(&r.prog, "run %lld %s: %d ok, %d not ok%s (harness show %lld --db %s)",
+                        (long long)r.run_id, run_status, r.nok, r.nfail, retried,
+                        (long long)r.run_id, o->db);
     status = r.nfail ? 1 : 0;
 out:
     ib_free(pos);

@@ -162,6 +162,9 @@ int hx_cmd_sysinfo(int argc, char **argv)
     }
     json_t *j = prof_sysinfo_json(&e, dir);
     if (!j) return hx_fail("sysinfo", &e);
+    json_t *libs = json_object_get(j, "libraries");
+    if (json_is_object(libs))
+        json_object_set_new(libs, "sqlite", json_string(res_sqlite_version()));
     char tuning[1024];
     res_tuning_collect(NULL, tuning, sizeof tuning);
     json_t *t = json_loads(tuning, 0, NULL);

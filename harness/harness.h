@@ -42,6 +42,8 @@ int hx_cmd_export(int argc, char **argv);
 int hx_cmd_sysinfo(int argc, char **argv);
 int hx_cmd_ingest(int argc, char **argv);
 int hx_cmd_verify(int argc, char **argv);
+/* migrate (cmd_results.c): bring a database to this program's schema. */
+int hx_cmd_migrate(int argc, char **argv);
 /* Reporting commands (cmd_report.c, cmd_compare.c, cmd_casa_import.c,
  * cmd_baselines.c). compare exits 1 on a significant regression, 2 on a
  * usage error or failure. */

@@ -56,20 +56,16 @@ int hx_which(const char *name, char *out, size_t n)
 {
     if (strchr(name, '/')) {
         if (access(name, X_OK) != 0) return IB_ENOTFOUND;
-        snprintf(out, n, "%s", name);
-        return 0;
+        return ib_path_fmt(NULL, out, n, "%s", name) ? IB_ENOTFOUND : 0;
     }
     const char *path = getenv("PATH");
     if (!path) path = "/usr/local/bin:/usr/bin:/bin";
     while (*path) {
         size_t len = strcspn(path, ":");
         char cand[4096];
-        if (len > 0 && snprintf(cand, sizeof cand, "%.*s/%s", (int)len, path, name) <
-                           (int)sizeof cand &&
-            access(cand, X_OK) == 0) {
-            snprintf(out, n, "%s", cand);
-            return 0;
-        }
+        if (len > 0 && ib_path_fmt(NULL, cand, sizeof cand, "%.*s/%s", (int)len, path, name) == 0 &&
+            access(cand, X_OK) == 0)
+            return ib_path_fmt(NULL, out, n, "%s", cand) ? IB_ENOTFOUND : 0;
         path += len;
         if (*path == ':') path++;
     }

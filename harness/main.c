@@ -30,6 +30,8 @@ static const hx_cmd commands[] = {
     {"export", hx_cmd_export, "--format csv|json [--db F] [--run ID]",
      "tidy rows, one per (attempt, metric)"},
     {"verify", hx_cmd_verify, "[--db F]", "check the results database's integrity"},
+    {"migrate", hx_cmd_migrate, "[--db F]",
+     "bring a results database to this program's schema version"},
     {"ingest", hx_cmd_ingest, "DIR [--db F]", "record cells run elsewhere (DIR/*/cell.json)"},
     {"report", hx_cmd_report, "[--db F] [--run ID] [--out DIR] [--gantt-cell ID]",
      "HTML + Markdown report of a run with gnuplot figures and models"},

@@ -407,7 +407,7 @@ int hx_slurm_write_job(ib_err *e, const hx_slurm_job *j, const char *path)
 int hx_slurm_write_submit_all(ib_err *e, const char *dir, char *const *scripts, size_t n)
 {
     char path[4200], tmp[4300];
-    snprintf(path, sizeof path, "%s/submit-all.sh", dir);
+    if (ib_path_fmt(e, path, sizeof path, "%s/submit-all.sh", dir)) return e->code;
     FILE *f = open_tmp(e, path, tmp, sizeof tmp);
     if (!f) return e->code;
     fprintf(f, "#!/bin/bash\n"

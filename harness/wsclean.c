@@ -9,7 +9,6 @@
 #include "harness/wsclean.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -268,7 +267,10 @@ int hx_ws_write_stats(ib_err *e, const char *path, const wl_cell *c, const hx_ws
     }
     if (!o) return ib_error(e, IB_ENOMEM, "out of memory writing '%s'", path);
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (ib_path_fmt(e, tmp, sizeof tmp, "%s.tmp", path)) {
+        json_decref(o);
+        return e->code;
+    }
     int rc = json_dump_file(o, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (rc || rename(tmp, path) != 0) {
@@ -280,36 +282,25 @@ int hx_ws_write_stats(ib_err *e, const char *path, const wl_cell *c, const hx_ws
 
 /* ---- the MS beside the store ------------------------------------------------ */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) == 0) nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+/* The temporary MS this process named (vis-tmp-PID.ms) and its children. */
+static void rm_tree(const char *path) { ib_rm_rf(NULL, path); }
 
 static int is_ms(const char *ms)
 {
     char p[4200];
-    snprintf(p, sizeof p, "%s/table.dat", ms);
-    return access(p, F_OK) == 0;
+    return ib_path_fmt(NULL, p, sizeof p, "%s/table.dat", ms) == 0 && access(p, F_OK) == 0;
 }
 
 int hx_ws_ensure_ms(ib_err *e, const char *harness, const char *store_dir, double timeout_s,
                     char *ms, size_t msn, int *made)
 {
     *made = 0;
-    snprintf(ms, msn, "%s/vis.ms", store_dir);
-    if (is_ms(ms)) return 0;
     char tmp[4200], log[4300];
-    snprintf(tmp, sizeof tmp, "%s/vis-tmp-%ld.ms", store_dir, (long)getpid());
-    snprintf(log, sizeof log, "%s/export-ms-%ld.log", store_dir, (long)getpid());
+    if (ib_path_fmt(e, ms, msn, "%s/vis.ms", store_dir)) return e->code;
+    if (is_ms(ms)) return 0;
+    if (ib_path_fmt(e, tmp, sizeof tmp, "%s/vis-tmp-%ld.ms", store_dir, (long)getpid()) ||
+        ib_path_fmt(e, log, sizeof log, "%s/export-ms-%ld.log", store_dir, (long)getpid()))
+        return e->code;
     rm_tree(tmp);
     char *argv[] = {(char *)harness, "export-ms", (char *)store_dir, tmp, NULL};
     hx_proc pr;

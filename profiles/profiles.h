@@ -297,8 +297,9 @@ int prof_sde_probe(char *why, size_t n);
  *                             "disabled_reason", "num_counters"}],
  *             "presets_available": [...], "default_events": [...],
  *             "sde": {"available", "reason"}},
- *    "libraries": {"hdf5", "fftw", "cfitsio", "sqlite", "libyaml",
- *                  "jansson", "papi", "mpi"},
+ *    "libraries": {"hdf5", "fftw", "cfitsio", "libyaml", "jansson",
+ *                  "papi", "mpi"},   (SQLite's is the results module's to
+ *                  tell: `harness sysinfo` adds "sqlite", res_sqlite_version)
  *    "build": {"compiler", "c_standard"}}
  * Values the system does not tell (physical cores in some VMs, no MPI)
  * are null. disk_dir is the directory whose file system is measured (NULL:

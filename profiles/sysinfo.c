@@ -17,7 +17,6 @@
 #include <mpi.h>
 #include <papi.h>
 #include <sched.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,7 +422,6 @@ static json_t *libraries_json(const char *mpi, const char *papi_version)
     long cv = lround((double)fv * 10000.0);
     snprintf(buf, sizeof buf, "%ld.%ld.%ld", cv / 10000, cv / 100 % 100, cv % 100);
     bad |= prof__set(o, "cfitsio", prof__json_str(buf));
-    bad |= prof__set(o, "sqlite", prof__json_str(sqlite3_libversion()));
     bad |= prof__set(o, "libyaml", prof__json_str(yaml_get_version_string()));
     bad |= prof__set(o, "jansson", prof__json_str(jansson_version_str()));
     bad |= prof__set(o, "papi", prof__json_str(papi_version));

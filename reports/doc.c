@@ -337,7 +337,8 @@ int rep__doc_write_html(ib_err *e, const rep__doc *d, const char *dir)
             fputs("</p>\n", f);
             if (b->rendered) {
                 char png[8192];
-                snprintf(png, sizeof png, "%s/%s.png", dir, b->name);
+                rc = ib_path_fmt(e, png, sizeof png, "%s/%s.png", dir, b->name);
+                if (rc) break;
                 fputs("<img alt=\"", f);
                 rep__html_esc(f, b->title);
                 fputs("\" src=\"data:image/png;base64,", f);

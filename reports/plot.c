@@ -101,7 +101,10 @@ static int run_in(const char *dir, const char *prog, const char *a1, const char 
 void rep__plotter_init(rep__plotter *p, const char *dir, const char *program)
 {
     memset(p, 0, sizeof *p);
-    snprintf(p->dir, sizeof p->dir, "%s", dir);
+    if (ib_path_fmt(NULL, p->dir, sizeof p->dir, "%s", dir)) {
+        snprintf(p->why, sizeof p->why, "output directory '%.200s...' is too long", dir);
+        return;
+    }
     const char *name = program && *program ? program : "gnuplot";
     if (find_program(name, p->gnuplot, sizeof p->gnuplot) != 0) {
         snprintf(p->why, sizeof p->why,
@@ -174,7 +177,10 @@ int rep__plot(ib_err *e, rep__plotter *p, const char *name, const char *body)
         return ib_error(e, IB_ENOMEM, "out of memory writing plot '%s'", name);
     }
     char file[512];
-    snprintf(file, sizeof file, "%s.gp", name);
+    if (!p->dir[0] || ib_path_fmt(e, file, sizeof file, "%s.gp", name)) {
+        rep__sb_release(&s);
+        return p->dir[0] ? e->code : ib_error(e, IB_EOVERFLOW, "plot '%s': %s", name, p->why);
+    }
     int rc = rep__write_file(e, p->dir, file, rep__sb_str(&s));
     rep__sb_release(&s);
     if (rc) return rc;
@@ -182,9 +188,10 @@ int rep__plot(ib_err *e, rep__plotter *p, const char *name, const char *body)
     if (!p->available) return 0;
 
     char png[8192], svg[8192], err[8192];
-    snprintf(png, sizeof png, "%s/%s.png", p->dir, name);
-    snprintf(svg, sizeof svg, "%s/%s.svg", p->dir, name);
-    snprintf(err, sizeof err, "%s/%s.gnuplot.log", p->dir, name);
+    if (ib_path_fmt(e, png, sizeof png, "%s/%s.png", p->dir, name) ||
+        ib_path_fmt(e, svg, sizeof svg, "%s/%s.svg", p->dir, name) ||
+        ib_path_fmt(e, err, sizeof err, "%s/%s.gnuplot.log", p->dir, name))
+        return e->code;
     unlink(png);
     unlink(svg);
     int st = run_in(p->dir, p->gnuplot, file, NULL, err);

@@ -1,8 +1,10 @@
 /*
- * db.c: opening the results database — WAL, foreign keys, the bounded busy
- * timeout — and the schema: version 1 (the initial minimal schema) and the
- * forward migrations to version 2 and to version 3 (the current one: the
- * run's timing-relevant machine settings). A new database is
+ * db.c: opening the results database — read-write (WAL, foreign keys, the
+ * bounded busy timeout, migration) or read-only (never changed) — and the
+ * schema: version 1 (the initial minimal schema) and the forward
+ * migrations to version 2, 3 (the run's timing-relevant machine settings)
+ * and 4 (run locks, warnings, ingest's directory key and node provenance:
+ * the current one). A new database is
  * built by running every migration from version 0, so the migration path
  * is the only path and is exercised on every fresh file.
  */
@@ -144,11 +146,44 @@ static const char migrate_v1_v2[] =
  * res_tuning_collect), as JSON; NULL for runs recorded before. */
 static const char migrate_v2_v3[] = "ALTER TABLE runs ADD COLUMN tuning TEXT;\n";
 
+/*
+ * Version 4: reliability. runs.source_key names the directory an ingested
+ * run came from (one run per directory and suite: re-ingesting continues
+ * it); attempts.provenance keeps the provenance.json of the node that ran
+ * an ingested attempt; run_locks holds the process continuing a run (one
+ * row per locked run: run-suite and ingest take it, --resume refuses a
+ * run locked by a live process); warnings says what ingest cut to its
+ * limits (docs/results.md).
+ */
+static const char migrate_v3_v4[] =
+    "ALTER TABLE runs ADD COLUMN source_key TEXT;\n"
+    "CREATE UNIQUE INDEX runs_source_key ON runs(source_key, suite)\n"
+    "  WHERE source_key IS NOT NULL;\n"
+    "ALTER TABLE attempts ADD COLUMN provenance TEXT;\n"
+    "CREATE TABLE run_locks(run_id INTEGER PRIMARY KEY REFERENCES runs(id),\n"
+    "  pid INTEGER NOT NULL, host TEXT NOT NULL, boot_id TEXT, proc_start INTEGER,\n"
+    "  since TEXT NOT NULL, command TEXT);\n"
+    "CREATE TABLE warnings(id INTEGER PRIMARY KEY,\n"
+    "  attempt_id INTEGER NOT NULL REFERENCES attempts(id),\n"
+    "  what TEXT NOT NULL, message TEXT NOT NULL);\n"
+    "CREATE INDEX warnings_attempt ON warnings(attempt_id);\n";
+
 /* migrations[v] takes a database from version v to v + 1. */
 static const char *const migrations[RES_SCHEMA_VERSION] = {schema_v1, migrate_v1_v2,
-                                                           migrate_v2_v3};
+                                                           migrate_v2_v3, migrate_v3_v4};
 
 /* ---- helpers shared by the module ---------------------------------- */
+
+/* Did the last failure of db come from a full disk (or quota)? SQLite
+ * reports ENOSPC as SQLITE_FULL on most writes but as a plain I/O error
+ * on some (the WAL index, a sync): its saved errno says which. */
+static int disk_full(res_db *db, int prim)
+{
+    if (prim == SQLITE_FULL) return 1;
+    if (prim != SQLITE_IOERR || !db->db) return 0;
+    int err = sqlite3_system_errno(db->db);
+    return err == ENOSPC || err == EDQUOT;
+}
 
 int res__sqlerr(ib_err *e, res_db *db, int rc, const char *what)
 {
@@ -157,13 +192,16 @@ int res__sqlerr(ib_err *e, res_db *db, int rc, const char *what)
         return ib_error(e, IB_ELOCKED,
                         "database '%s' is locked by another writer (waited %d ms while %s)",
                         db->path, db->busy_ms, what);
-    if (prim == SQLITE_NOTADB)
-        return ib_error(e, IB_ECORRUPT, "file '%s' is not an SQLite database", db->path);
-    if (prim == SQLITE_CORRUPT)
-        return ib_error(e, IB_ECORRUPT, "database '%s' is corrupt (%s): %s", db->path, what,
-                        db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
-    if (prim == SQLITE_FULL)
-        return ib_error(e, IB_ENOSPACE, "database '%s': disk full while %s", db->path, what);
+    if (prim == SQLITE_NOTADB || prim == SQLITE_CORRUPT)
+        return ib_error(e, IB_ECORRUPT,
+                        "database '%s' is corrupt: run harness verify (SQLite: %s, while %s)",
+                        db->path, db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc), what);
+    if (disk_full(db, prim))
+        return ib_error(e, IB_ENOSPACE, "database '%s': no space left on device while %s",
+                        db->path, what);
+    if (prim == SQLITE_READONLY)
+        return ib_error(e, IB_EIO, "database '%s' cannot be written (read-only file, directory "
+                                   "or file system) while %s", db->path, what);
     if (prim == SQLITE_CONSTRAINT)
         return ib_error(e, IB_EINVAL, "database '%s': constraint failed while %s: %s",
                         db->path, what, db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
@@ -179,7 +217,7 @@ int res__exec(ib_err *e, res_db *db, const char *sql)
         int prim = rc & 0xff;
         int r;
         if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED || prim == SQLITE_NOTADB ||
-            prim == SQLITE_FULL)
+            prim == SQLITE_CORRUPT || prim == SQLITE_READONLY || disk_full(db, prim))
             r = res__sqlerr(e, db, rc, "executing SQL");
         else
             r = ib_error(e, IB_EIO, "database '%s': SQL failed: %s", db->path,
@@ -344,24 +382,33 @@ out:;
     return r;
 }
 
+/* A version read_version gave, checked for this program: 0 when it can be
+ * used as it is or migrated forward. */
+static int check_version(ib_err *e, res_db *db, int v)
+{
+    if (v < 0)
+        return ib_error(e, IB_ECORRUPT,
+                        "database '%s' has tables but no schema_version table: it is not "
+                        "an imbench results database",
+                        db->path);
+    if (v > RES_SCHEMA_VERSION)
+        return ib_error(e, IB_EUNSUPPORTED,
+                        "database '%s' has schema version %d, newer than this program "
+                        "(version %d): use a newer imbench",
+                        db->path, v, RES_SCHEMA_VERSION);
+    return 0;
+}
+
 static int migrate(ib_err *e, res_db *db)
 {
     for (;;) {
-        int v;
+        int v = 0;
         int r = read_version(e, db, &v);
         if (r) return r;
         /* as in migrate_one: v is set
          * NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult) */
-        if (v < 0)
-            return ib_error(e, IB_ECORRUPT,
-                            "database '%s' has tables but no schema_version table: it is not "
-                            "an imbench results database",
-                            db->path);
-        if (v > RES_SCHEMA_VERSION)
-            return ib_error(e, IB_EUNSUPPORTED,
-                            "database '%s' has schema version %d, newer than this program "
-                            "(version %d): use a newer imbench",
-                            db->path, v, RES_SCHEMA_VERSION);
+        r = check_version(e, db, v);
+        if (r) return r;
         if (v == RES_SCHEMA_VERSION) return 0;
         r = migrate_one(e, db, v);
         if (r) return r;
@@ -373,13 +420,145 @@ static int migrate(ib_err *e, res_db *db)
 static int make_parent_dir(ib_err *e, const char *path)
 {
     char dir[1024];
-    size_t n = strlen(path);
-    if (n >= sizeof dir) return ib_error(e, IB_EOVERFLOW, "database path '%s' is too long", path);
-    memcpy(dir, path, n + 1);
+    int r = ib_path_fmt(e, dir, sizeof dir, "%s", path);
+    if (r) return r;
     char *slash = strrchr(dir, '/');
     if (!slash || slash == dir) return 0;
     *slash = '\0';
     return ib_mkdir_p(e, dir);
+}
+
+/* "file:PATH?immutable=1" with PATH percent-encoded as RFC 3986 asks (SQLite
+ * reads %HH in URI filenames). */
+static int immutable_uri(ib_err *e, const char *path, char *out, size_t n)
+{
+    size_t len = 0;
+    int r = ib_path_fmt(e, out, n, "file:");
+    if (r) return r;
+    len = 5;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || strchr("/-._~", *p);
+        if (len + 4 >= n) return ib_error(e, IB_EOVERFLOW, "database path '%s' is too long", path);
+        if (plain) out[len++] = (char)*p;
+        else len += (size_t)snprintf(out + len, n - len, "%%%02X", *p);
+    }
+    out[len] = '\0';
+    return ib_path_fmt(e, out + len, n - len, "?immutable=1");
+}
+
+/* The first read of a file failed (in first): a file SQLite does not take
+ * for a database at all is named as such; other failures as they are. */
+static int not_sqlite(ib_err *e, res_db *db, const ib_err *first)
+{
+    if (first->code == IB_ECORRUPT && (sqlite3_errcode(db->db) & 0xff) == SQLITE_NOTADB)
+        return ib_error(e, IB_ECORRUPT, "database '%s' is not an SQLite database: not an "
+                                        "imbench results database (or one whose header is "
+                                        "corrupt)", db->path);
+    *e = *first;
+    return first->code;
+}
+
+/*
+ * The read-only opening: an existing regular file that SQLite reads as an
+ * imbench database of this program's version, opened SQLITE_OPEN_READONLY
+ * with query_only on; nothing is migrated or switched (journal mode), so
+ * the file is never changed. A database in WAL mode whose directory cannot
+ * take the shared-memory index (a read-only directory or file system) and
+ * that has no write-ahead log to replay is opened immutable: nobody can be
+ * writing it there.
+ */
+static int open_readonly(ib_err *e, res_db *db)
+{
+    struct stat st;
+    if (stat(db->path, &st) != 0)
+        return ib_error(e, IB_ENOTFOUND, "database '%s' does not exist", db->path);
+    if (!S_ISREG(st.st_mode))
+        return ib_error(e, IB_EINVAL, "database '%s' is not a regular file", db->path);
+    if (st.st_size == 0)
+        return ib_error(e, IB_ECORRUPT, "database '%s' is empty (0 bytes): not an imbench "
+                                        "results database", db->path);
+    int rc = sqlite3_open_v2(db->path, &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK)
+        return ib_error(e, IB_EIO, "cannot open database '%s': %s", db->path,
+                        db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+    sqlite3_busy_timeout(db->db, db->busy_ms);
+    sqlite3_extended_result_codes(db->db, 0);
+    int v = 0;
+    ib_err first;
+    ib_err_init(&first);
+    int r = read_version(&first, db, &v);
+    int why = sqlite3_errcode(db->db) & 0xff;
+    if (r && (why == SQLITE_CANTOPEN || why == SQLITE_READONLY)) {
+        char wal[1100], uri[3300];
+        struct stat ws;
+        r = ib_path_fmt(e, wal, sizeof wal, "%s-wal", db->path);
+        if (!r && stat(wal, &ws) == 0 && ws.st_size > 0)
+            return ib_error(e, IB_EIO, "database '%s' has a write-ahead log ('%s') that cannot "
+                                       "be read from a read-only directory: open it once "
+                                       "where it can be written", db->path, wal);
+        if (!r) r = immutable_uri(e, db->path, uri, sizeof uri);
+        if (r) return r;
+        sqlite3_close(db->db);
+        db->db = NULL;
+        rc = sqlite3_open_v2(uri, &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+        if (rc != SQLITE_OK)
+            return ib_error(e, IB_EIO, "cannot open database '%s': %s", db->path,
+                            db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+        r = read_version(&first, db, &v);
+    }
+    if (r) return not_sqlite(e, db, &first);
+    if (v == 0)
+        return ib_error(e, IB_ECORRUPT, "database '%s' has no tables: not an imbench results "
+                                        "database", db->path);
+    r = check_version(e, db, v);
+    if (r) return r;
+    if (v < RES_SCHEMA_VERSION)
+        return ib_error(e, IB_EUNSUPPORTED,
+                        "database '%s' has schema version %d, older than this program's %d: "
+                        "migrate it first with 'harness migrate --db %s' (read commands never "
+                        "change a database)",
+                        db->path, v, RES_SCHEMA_VERSION, db->path);
+    return res__exec(e, db, "PRAGMA query_only=ON");
+}
+
+/* The read-write opening: create the file (and its directory) when missing,
+ * WAL, foreign keys, migration. */
+static int open_readwrite(ib_err *e, res_db *db)
+{
+    struct stat stbuf;
+    int exists = stat(db->path, &stbuf) == 0;
+    if (exists && !S_ISREG(stbuf.st_mode))
+        return ib_error(e, IB_EINVAL, "database '%s' is not a regular file", db->path);
+    if (!exists) {
+        int r = make_parent_dir(e, db->path);
+        if (r) return r;
+    }
+    int rc = sqlite3_open_v2(db->path, &db->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK)
+        return ib_error(e, IB_EIO, "cannot open database '%s': %s", db->path,
+                        db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+    sqlite3_busy_timeout(db->db, db->busy_ms);
+    sqlite3_extended_result_codes(db->db, 0);
+    /* Not ours, or not SQLite at all: refused before anything is written
+     * (an empty file is a new database). */
+    int v = 0;
+    ib_err first;
+    ib_err_init(&first);
+    int r = exists && stbuf.st_size > 0 ? read_version(&first, db, &v) : 0;
+    if (r) return not_sqlite(e, db, &first);
+    r = check_version(e, db, v);
+    if (r) return r;
+    /* WAL: readers never block the writer; a killed writer leaves the
+     * database consistent. synchronous=FULL keeps a committed cell even
+     * when the machine (not only the process) stops. */
+    r = res__exec(e, db, "PRAGMA journal_mode=WAL");
+    if (!r) r = res__exec(e, db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON");
+    if (!r) r = migrate(e, db);
+    return r;
 }
 
 int res_open(ib_err *e, const char *path, const res_open_opts *o, res_db **out)
@@ -388,47 +567,43 @@ int res_open(ib_err *e, const char *path, const res_open_opts *o, res_db **out)
     int flags = o ? o->flags : 0;
     int busy = o && o->busy_ms > 0 ? o->busy_ms : RES_BUSY_MS_DEFAULT;
     if (!path || !*path) path = RES_DEFAULT_DB;
-    struct stat stbuf;
-    int exists = stat(path, &stbuf) == 0;
-    if (!exists && (flags & RES_OPEN_MUST_EXIST))
-        return ib_error(e, IB_ENOTFOUND, "database '%s' does not exist", path);
-    if (!exists) {
-        int r = make_parent_dir(e, path);
-        if (r) return r;
-    }
     res_db *db = ib_calloc(1, sizeof *db);
     if (!db) return ib_error(e, IB_ENOMEM, "out of memory opening database '%s'", path);
-    if (strlen(path) >= sizeof db->path) {
-        ib_free(db);
-        return ib_error(e, IB_EOVERFLOW, "database path '%s' is too long", path);
-    }
-    strcpy(db->path, path);
+    int r = ib_path_fmt(e, db->path, sizeof db->path, "%s", path);
     db->busy_ms = busy;
-    int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX |
-                 ((flags & RES_OPEN_MUST_EXIST) ? 0 : SQLITE_OPEN_CREATE);
-    int rc = sqlite3_open_v2(path, &db->db, oflags, NULL);
-    int r;
-    if (rc != SQLITE_OK) {
-        r = ib_error(e, IB_EIO, "cannot open database '%s': %s",
-                     path, db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
-        goto fail;
+    db->readonly = (flags & RES_OPEN_READONLY) != 0;
+    if (!r) r = db->readonly ? open_readonly(e, db) : open_readwrite(e, db);
+    if (r) {
+        sqlite3_close(db->db);
+        ib_free(db);
+        return r;
     }
-    sqlite3_busy_timeout(db->db, busy);
-    sqlite3_extended_result_codes(db->db, 0);
-    /* WAL: readers never block the writer; a killed writer leaves the
-     * database consistent. synchronous=FULL keeps a committed cell even
-     * when the machine (not only the process) stops. */
-    r = res__exec(e, db, "PRAGMA journal_mode=WAL");
-    if (r) goto fail;
-    r = res__exec(e, db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON");
-    if (r) goto fail;
-    r = migrate(e, db);
-    if (r) goto fail;
     *out = db;
     return 0;
-fail:
+}
+
+int res_migrate(ib_err *e, const char *path, int *from, int *to)
+{
+    *from = *to = -1;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return ib_error(e, IB_ENOTFOUND, "database '%s' does not exist", path);
+    res_db *db = ib_calloc(1, sizeof *db);
+    if (!db) return ib_error(e, IB_ENOMEM, "out of memory opening database '%s'", path);
+    db->busy_ms = RES_BUSY_MS_DEFAULT;
+    int r = ib_path_fmt(e, db->path, sizeof db->path, "%s", path);
+    if (!r && sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        ib_err quiet;
+        ib_err_init(&quiet);
+        if (read_version(&quiet, db, from) != 0) *from = -1;
+    }
     sqlite3_close(db->db);
     ib_free(db);
+    if (r) return r;
+    r = res_open(e, path, NULL, &db);
+    if (r) return r;
+    r = read_version(e, db, to);
+    res_close(db);
     return r;
 }
 
@@ -451,7 +626,7 @@ int res_schema_version(ib_err *e, res_db *db, int *version)
 int res_create_v1(ib_err *e, const char *path)
 {
     res_db tmp = {.db = NULL, .busy_ms = RES_BUSY_MS_DEFAULT};
-    snprintf(tmp.path, sizeof tmp.path, "%s", path);
+    if (ib_path_fmt(e, tmp.path, sizeof tmp.path, "%s", path)) return e->code;
     int rc = sqlite3_open_v2(path, &tmp.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
         int r = ib_error(e, IB_EIO, "cannot create database '%s': %s", path,

@@ -9,11 +9,13 @@
 #include "results/results.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -158,8 +160,8 @@ static void env(char *out, size_t n)
 static int sys_line(const char *root, const char *rel, char *out, size_t n)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
     out[0] = '\0';
+    if (ib_path_fmt(NULL, path, sizeof path, "%s/%s", root, rel)) return -1;
     FILE *f = fopen(path, "r");
     if (!f) return -1;
     int ok = fgets(out, (int)n, f) != NULL;
@@ -190,7 +192,7 @@ static void sys_choice(json_t *o, const char *key, const char *root, const char 
 static int balloon_reporting(const char *root)
 {
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/bus/virtio/devices", root);
+    if (ib_path_fmt(NULL, dir, sizeof dir, "%s/bus/virtio/devices", root)) return -1;
     DIR *d = opendir(dir);
     if (!d) return -1;
     int found = 0;
@@ -297,4 +299,225 @@ void res_provenance_collect(res_provenance *p)
     libs(p->libs, sizeof p->libs);
     env(p->env, sizeof p->env);
     res_tuning_collect(NULL, p->tuning, sizeof p->tuning);
+}
+
+/* Write text to path created exclusively (O_EXCL: never over a file)
+ * through a temporary name and link(2): the name appears whole or not at
+ * all. IB_EIO "already exists" when path exists. */
+static int write_exclusive(ib_err *e, const char *path, const char *text)
+{
+    char tmp[4200];
+    int r = ib_path_fmt(e, tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    if (r) return r;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return ib_error(e, IB_EIO, "cannot create '%s': %s", path, strerror(errno));
+    size_t len = strlen(text), done = 0;
+    int err = 0;
+    while (!err && done < len) {
+        ssize_t k = write(fd, text + done, len - done);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) err = k < 0 ? errno : EIO;
+        else done += (size_t)k;
+    }
+    if (!err && fsync(fd) != 0) err = errno;
+    if (close(fd) != 0 && !err) err = errno;
+    if (!err && link(tmp, path) != 0) err = errno;
+    unlink(tmp);
+    if (err == EEXIST) return ib_error(e, IB_EIO, "'%s' already exists", path);
+    if (err)
+        return ib_error(e, err == ENOSPC ? IB_ENOSPACE : IB_EIO, "cannot write '%s': %s", path,
+                        strerror(err));
+    return 0;
+}
+
+/* ---- provenance.json ------------------------------------------------- */
+
+/* Set key to a JSON object parsed from text (libs, env, tuning); text that
+ * is empty or not an object is left out. */
+static int set_object_text(json_t *o, const char *key, const char *text)
+{
+    if (!text[0]) return 0;
+    json_t *v = json_loads(text, 0, NULL);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return 0;
+    }
+    return json_object_set_new(o, key, v);
+}
+
+json_t *res_provenance_json(const res_provenance *p)
+{
+    json_t *o = json_object();
+    if (!o) return NULL;
+    char ts[40];
+    res_timestamp(ts, sizeof ts);
+    int bad = json_object_set_new(o, "schema", json_string("imbench-provenance/1"));
+    bad |= json_object_set_new(o, "recorded_at", json_string(ts));
+    const struct {
+        const char *key, *value;
+    } strs[] = {{"git_commit", p->git_commit}, {"compiler", p->compiler},
+                {"cflags", p->cflags},         {"host", p->host},
+                {"cpu_model", p->cpu_model},   {"kernel", p->kernel},
+                {"command", p->command}};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (strs[i].value[0]) bad |= json_object_set_new(o, strs[i].key, json_string(strs[i].value));
+    if (p->git_dirty >= 0) bad |= json_object_set_new(o, "git_dirty", json_boolean(p->git_dirty));
+    if (p->cores > 0) bad |= json_object_set_new(o, "cores", json_integer(p->cores));
+    if (p->mem_bytes > 0) bad |= json_object_set_new(o, "mem_bytes", json_integer(p->mem_bytes));
+    bad |= set_object_text(o, "libs", p->libs);
+    bad |= set_object_text(o, "env", p->env);
+    bad |= set_object_text(o, "tuning", p->tuning);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int res_provenance_write_json(ib_err *e, const char *path, const char *command)
+{
+    res_provenance *p = ib_calloc(1, sizeof *p);
+    if (!p) return ib_error(e, IB_ENOMEM, "out of memory collecting provenance");
+    res_provenance_collect(p);
+    int r = 0;
+    if (command && ib_path_fmt(NULL, p->command, sizeof p->command, "%s", command))
+        r = ib_error(e, IB_EOVERFLOW, "provenance '%s': the command line is over %zu bytes",
+                     path, sizeof p->command - 1);
+    if (!r) r = res_provenance_write_file(e, path, p);
+    ib_free(p);
+    return r;
+}
+
+int res_provenance_write_file(ib_err *e, const char *path, const res_provenance *p)
+{
+    int r;
+    json_t *o = res_provenance_json(p);
+    if (!o) return ib_error(e, IB_ENOMEM, "out of memory encoding provenance");
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    char *withnl = text ? ib_malloc(strlen(text) + 2) : NULL;
+    if (!withnl) {
+        free(text);
+        return ib_error(e, IB_ENOMEM, "out of memory encoding provenance");
+    }
+    size_t n = strlen(text);
+    memcpy(withnl, text, n);
+    memcpy(withnl + n, "\n", 2);
+    free(text);
+    r = write_exclusive(e, path, withnl);
+    ib_free(withnl);
+    if (r && access(path, F_OK) == 0 && strstr(e->msg, "already exists"))
+        return ib_error(e, IB_EIO, "provenance '%s' already exists", path);
+    return r;
+}
+
+/* Copy string member key of o into out (n bytes); 1 when it did not fit. */
+static int take_str(json_t *o, const char *key, char *out, size_t n)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    if (!v) return 0;
+    return ib_path_fmt(NULL, out, n, "%s", v) != 0;
+}
+
+/* Object member key of o as compact JSON text into out; 1 when too long. */
+static int take_object(json_t *o, const char *key, char *out, size_t n)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_object(v)) return 0;
+    char *t = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    int over = !t || ib_path_fmt(NULL, out, n, "%s", t) != 0;
+    free(t);
+    return over;
+}
+
+int res_provenance_from_json(ib_err *e, json_t *o, const char *source, res_provenance *p)
+{
+    memset(p, 0, sizeof *p);
+    p->git_dirty = -1;
+    p->cores = -1;
+    p->mem_bytes = -1;
+    const char *schema = json_string_value(json_object_get(o, "schema"));
+    if (!json_is_object(o))
+        return ib_error(e, IB_EPARSE, "provenance '%s': not a JSON object", source);
+    /* no schema: a file of the first `harness provenance`, the same fields */
+    if (schema && strcmp(schema, "imbench-provenance/1") != 0)
+        return ib_error(e, IB_EPARSE, "provenance '%s': schema is '%s', expected "
+                                      "'imbench-provenance/1'", source, schema);
+    const struct {
+        const char *key;
+        char *out;
+        size_t n;
+        int object;
+    } fields[] = {
+        {"git_commit", p->git_commit, sizeof p->git_commit, 0},
+        {"compiler", p->compiler, sizeof p->compiler, 0},
+        {"cflags", p->cflags, sizeof p->cflags, 0},
+        {"host", p->host, sizeof p->host, 0},
+        {"cpu_model", p->cpu_model, sizeof p->cpu_model, 0},
+        {"kernel", p->kernel, sizeof p->kernel, 0},
+        {"command", p->command, sizeof p->command, 0},
+        {"libs", p->libs, sizeof p->libs, 1},
+        {"env", p->env, sizeof p->env, 1},
+        {"tuning", p->tuning, sizeof p->tuning, 1},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        int over = fields[i].object ? take_object(o, fields[i].key, fields[i].out, fields[i].n)
+                                    : take_str(o, fields[i].key, fields[i].out, fields[i].n);
+        if (over)
+            return ib_error(e, IB_EPARSE, "provenance '%s': '%s' is longer than %zu bytes",
+                            source, fields[i].key, fields[i].n - 1);
+    }
+    json_t *dirty = json_object_get(o, "git_dirty");
+    if (json_is_boolean(dirty)) p->git_dirty = json_is_true(dirty);
+    else if (json_is_integer(dirty) && (json_integer_value(dirty) == 0 ||
+                                        json_integer_value(dirty) == 1))
+        p->git_dirty = (int)json_integer_value(dirty);
+    json_t *cores = json_object_get(o, "cores");
+    if (json_is_integer(cores) && json_integer_value(cores) > 0 &&
+        json_integer_value(cores) <= 1 << 24)
+        p->cores = (int)json_integer_value(cores);
+    json_t *mem = json_object_get(o, "mem_bytes");
+    if (json_is_integer(mem) && json_integer_value(mem) > 0) p->mem_bytes = json_integer_value(mem);
+    return 0;
+}
+
+/* ---- emit.json ------------------------------------------------------- */
+
+int res_emit_write(ib_err *e, const char *dir, const char *suite, const char *suite_hash)
+{
+    char path[4200];
+    int r = ib_path_fmt(e, path, sizeof path, "%s/emit.json", dir);
+    if (r) return r;
+    if (access(path, F_OK) == 0) return 0;
+    unsigned char rnd[16];
+    size_t got = 0;
+    while (got < sizeof rnd) {
+        ssize_t k = getrandom(rnd + got, sizeof rnd - got, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return ib_error(e, IB_EIO, "'%s': no random numbers for its id: %s", path,
+                                    strerror(errno));
+        got += (size_t)k;
+    }
+    char id[40], ts[40];
+    for (size_t i = 0; i < sizeof rnd; i++) snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+    res_timestamp(ts, sizeof ts);
+    json_t *o = json_pack("{s:s, s:s, s:s*, s:s*, s:s}", "schema", "imbench-emit/1", "id", id,
+                          "suite", suite, "suite_hash", suite_hash, "created_at", ts);
+    char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!text) return ib_error(e, IB_ENOMEM, "out of memory writing '%s'", path);
+    size_t n = strlen(text);
+    char *withnl = ib_malloc(n + 2);
+    if (!withnl) {
+        free(text);
+        return ib_error(e, IB_ENOMEM, "out of memory writing '%s'", path);
+    }
+    memcpy(withnl, text, n);
+    memcpy(withnl + n, "\n", 2);
+    free(text);
+    r = write_exclusive(e, path, withnl);
+    ib_free(withnl);
+    /* two writers at once: the first one's id stands */
+    if (r == IB_EIO && access(path, F_OK) == 0) return 0;
+    return r;
 }

@@ -16,6 +16,33 @@ static const char *col_text(sqlite3_stmt *st, int i)
     return s ? s : "";
 }
 
+/* ---- the latest run ---------------------------------------------------- */
+
+int res_latest_run(ib_err *e, res_db *db, const char *suite, int64_t *run_id)
+{
+    sqlite3_stmt *st;
+    int r = res__prepare(e, db,
+                         "SELECT max(r.id) FROM runs r WHERE (?1 IS NULL OR r.suite = ?1)"
+                         " AND EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = r.id)",
+                         &st);
+    if (r) return r;
+    res__bind_text(st, 1, suite);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return res__sqlerr(e, db, rc, "finding the latest run");
+    if (id <= 0) {
+        if (suite)
+            return ib_error(e, IB_ENOTFOUND, "database '%s' has no run of suite '%s'",
+                            db->path, suite);
+        return ib_error(e, IB_ENOTFOUND, "database '%s' has no runs", db->path);
+    }
+    *run_id = id;
+    return 0;
+}
+
+const char *res_sqlite_version(void) { return sqlite3_libversion(); }
+
 /* ---- list ------------------------------------------------------------- */
 
 int res_print_runs(ib_err *e, res_db *db, FILE *f)
@@ -116,6 +143,28 @@ static int print_provenance(ib_err *e, res_db *db, int64_t run_id, FILE *f)
     return 0;
 }
 
+/* The warnings of a run's attempts (what ingest cut to its limits). */
+static int print_warnings(ib_err *e, res_db *db, int64_t run_id, FILE *f)
+{
+    sqlite3_stmt *st;
+    int r = res__prepare(e, db,
+                         "SELECT a.id, substr(c.hash, 1, 12), a.repeat_index, w.what, w.message"
+                         " FROM warnings w JOIN attempts a ON a.id = w.attempt_id"
+                         " JOIN cells c ON c.id = a.cell_id WHERE a.run_id = ? ORDER BY w.id",
+                         &st);
+    if (r) return r;
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n++ == 0) fputc('\n', f);
+        fprintf(f, "warning: attempt %lld (cell %s, repeat %d): %s: %s\n",
+                (long long)sqlite3_column_int64(st, 0), col_text(st, 1),
+                sqlite3_column_int(st, 2), col_text(st, 3), col_text(st, 4));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : res__sqlerr(e, db, rc, "reading warnings");
+}
+
 int res_print_run(ib_err *e, res_db *db, int64_t run_id, FILE *f)
 {
     int r = print_provenance(e, db, run_id, f);
@@ -128,22 +177,24 @@ int res_print_run(ib_err *e, res_db *db, int64_t run_id, FILE *f)
         " CASE WHEN c.image_nx IS NULL THEN NULL ELSE c.image_nx || 'x' || c.image_ny END,"
         " json_extract(c.params, '$.row_chunks'), json_extract(c.params, '$.schedule'),"
         " json_extract(c.params, '$.serial_write'), json_extract(c.params, '$.fsync'),"
-        " json_extract(c.params, '$.imager')"
+        " json_extract(c.params, '$.imager'),"
+        " (SELECT count(DISTINCT b.repeat_index) FROM attempts b"
+        "  WHERE b.run_id = a.run_id AND b.cell_id = a.cell_id)"
         " FROM attempts a JOIN cells c ON c.id = a.cell_id WHERE a.run_id = ?"
         " ORDER BY c.id, a.id",
         &st);
     if (r) return r;
     sqlite3_bind_int64(st, 1, run_id);
-    fprintf(f, "\n%-12s %-9s %8s %4s %12s  %s\n", "cell", "status", "attempts", "ok",
-            "median_wall", "parameters");
+    fprintf(f, "\n%-12s %-9s %8s %7s %4s %12s  %s\n", "cell", "status", "attempts",
+            "retries", "ok", "median_wall", "parameters");
     size_t cap = 16, n = 0;
     double *walls = ib_malloc(cap * sizeof *walls);
     if (!walls) {
         sqlite3_finalize(st);
-        return ib_error(e, IB_ENOMEM, "out of memory");
+        return ib_error(e, IB_ENOMEM, "out of memory showing run %lld", (long long)run_id);
     }
     int64_t cur = -1;
-    int attempts = 0, nok = 0;
+    int attempts = 0, nok = 0, nslots = 0;
     char label[512] = "", hash[16] = "", last_status[16] = "";
     int rc;
     for (;;) {
@@ -154,14 +205,15 @@ int res_print_run(ib_err *e, res_db *db, int64_t run_id, FILE *f)
             char mw[32];
             if (isnan(m)) snprintf(mw, sizeof mw, "-");
             else snprintf(mw, sizeof mw, "%.3f s", m);
-            fprintf(f, "%-12s %-9s %8d %4d %12s  %s\n", hash, nok > 0 ? "ok" : last_status,
-                    attempts, nok, mw, label);
+            fprintf(f, "%-12s %-9s %8d %7d %4d %12s  %s\n", hash, nok > 0 ? "ok" : last_status,
+                    attempts, attempts - nslots, nok, mw, label);
         }
         if (rc != SQLITE_ROW) break;
         if (id != cur) {
             cur = id;
             n = 0;
             attempts = nok = 0;
+            nslots = sqlite3_column_int(st, 21);
             snprintf(hash, sizeof hash, "%.12s", col_text(st, 1));
             cell_label(st, 4, label, sizeof label);
         }
@@ -185,7 +237,8 @@ int res_print_run(ib_err *e, res_db *db, int64_t run_id, FILE *f)
     }
     ib_free(walls);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : res__sqlerr(e, db, rc, "reading a run's cells");
+    if (rc != SQLITE_DONE) return res__sqlerr(e, db, rc, "reading a run's cells");
+    return print_warnings(e, db, run_id, f);
 }
 
 /* ---- export ----------------------------------------------------------- */
@@ -205,6 +258,10 @@ typedef struct col {
 
 static const char export_sql[] =
     "SELECT a.run_id, r.suite, c.hash, c.dataset_key, a.repeat_index, a.id, a.status,"
+    " (SELECT count(*) FROM attempts b WHERE b.run_id = a.run_id AND b.cell_id = a.cell_id"
+    "  AND b.repeat_index = a.repeat_index AND b.id < a.id),"
+    " (SELECT count(*) - 1 FROM attempts b WHERE b.run_id = a.run_id"
+    "  AND b.cell_id = a.cell_id AND b.repeat_index = a.repeat_index),"
     " m.name, m.value, m.unit, m.better, m.reason"
     " FROM metrics m JOIN attempts a ON a.id = m.attempt_id"
     " JOIN runs r ON r.id = a.run_id JOIN cells c ON c.id = a.cell_id"
@@ -215,8 +272,8 @@ enum { SQL_DATASET_KEY = 3, SQL_ATTEMPT = 5 };
 static int column(size_t i, col *c)
 {
     static const char *const head[] = {"run_id", "suite", "cell_hash"};
-    static const char *const tail[] = {"repeat", "attempt_id", "status", "metric",
-                                       "value",  "unit",       "better", "reason"};
+    static const char *const tail[] = {"repeat", "attempt_id", "status", "retry",  "retries",
+                                       "metric", "value",      "unit",   "better", "reason"};
     if (i < 3) {
         *c = (col){head[i], COL_SQL, (int)i, 0};
         return 1;
@@ -236,7 +293,7 @@ static int column(size_t i, col *c)
             return 1;
         }
     }
-    if (i < 8) {
+    if (i < sizeof tail / sizeof *tail) {
         *c = (col){tail[i], COL_SQL, 4 + (int)i, 0};
         return 1;
     }
@@ -442,6 +499,39 @@ static int findings(ib_err *e, res_db *db, const char *sql, const char *prefix, 
     return rc == SQLITE_DONE ? 0 : res__sqlerr(e, db, rc, "verifying");
 }
 
+/* PRAGMA integrity_check: 1 when it says ok; problems printed and counted.
+ * SQLite's own corruption codes while checking are a finding too (the
+ * check could not finish: the file is damaged). */
+static int integrity(ib_err *e, res_db *db, FILE *f, int *problems, int *ok)
+{
+    *ok = 0;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db->db, "PRAGMA integrity_check", -1, &st, NULL);
+    int n = 0;
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *msg = col_text(st, 0);
+            if (strcmp(msg, "ok") == 0) {
+                *ok = 1;
+            } else {
+                fprintf(f, "problem: integrity_check: %s\n", msg);
+                (*problems)++;
+                n++;
+            }
+        }
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE) return 0;
+    }
+    int prim = rc & 0xff;
+    if (prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB) {
+        fprintf(f, "problem: integrity_check could not finish: %s\n", sqlite3_errmsg(db->db));
+        (*problems)++;
+        *ok = 0;
+        return 0;
+    }
+    return res__sqlerr(e, db, rc, "running integrity_check");
+}
+
 int res_verify(ib_err *e, res_db *db, FILE *f, int *problems)
 {
     *problems = 0;
@@ -453,21 +543,19 @@ int res_verify(ib_err *e, res_db *db, FILE *f, int *problems)
     } else {
         fprintf(f, "schema version %d: ok\n", v);
     }
-    sqlite3_stmt *st;
-    r = res__prepare(e, db, "PRAGMA integrity_check", &st);
+    int ok;
+    r = integrity(e, db, f, problems, &ok);
     if (r) return r;
-    int rc, ok = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *msg = col_text(st, 0);
-        if (strcmp(msg, "ok") == 0) ok = 1;
-        else {
-            fprintf(f, "problem: integrity_check: %s\n", msg);
-            (*problems)++;
-        }
+    if (!ok) {
+        /* the other checks read a damaged file: their answers mean nothing */
+        fprintf(f, "%d problem%s (the database is corrupt: restore it from a copy, or recover "
+                   "what SQLite can read with `sqlite3 F .recover`)\n",
+                *problems, *problems == 1 ? "" : "s");
+        return 0;
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return res__sqlerr(e, db, rc, "running integrity_check");
-    if (ok) fprintf(f, "integrity_check: ok\n");
+    fprintf(f, "integrity_check: ok\n");
+    sqlite3_stmt *st;
+    int rc;
 
     int before = *problems;
     r = findings(e, db,
@@ -490,6 +578,10 @@ int res_verify(ib_err *e, res_db *db, FILE *f, int *problems)
         " WHERE NOT EXISTS (SELECT 1 FROM attempts a WHERE a.id = t.attempt_id)",
         "SELECT 'comm ' || c.id || ' has no attempt ' || c.attempt_id FROM comm c"
         " WHERE NOT EXISTS (SELECT 1 FROM attempts a WHERE a.id = c.attempt_id)",
+        "SELECT 'warning ' || w.id || ' has no attempt ' || w.attempt_id FROM warnings w"
+        " WHERE NOT EXISTS (SELECT 1 FROM attempts a WHERE a.id = w.attempt_id)",
+        "SELECT 'run lock of run ' || l.run_id || ' has no run' FROM run_locks l"
+        " WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = l.run_id)",
         NULL};
     for (int i = 0; orphans[i]; i++) {
         r = findings(e, db, orphans[i], "orphan: ", f, problems);
@@ -526,6 +618,19 @@ int res_verify(ib_err *e, res_db *db, FILE *f, int *problems)
     if (r) return r;
     if (*problems == before) fprintf(f, "successful attempts have phases and metrics: ok\n");
 
+    /* two processes that ran the same (cell, repeat) of one run: a resume
+     * beside a live run before run locks, or a job that ran twice */
+    before = *problems;
+    r = findings(e, db,
+                 "SELECT 'run ' || run_id || ', cell ' || cell_id || ', repeat ' || repeat_index"
+                 " || ' has ' || count(*) || ' successful attempts (ids ' || group_concat(id, ', ')"
+                 " || '): one (cell, repeat) slot ran more than once' FROM attempts"
+                 " WHERE status = 'ok' GROUP BY run_id, cell_id, repeat_index"
+                 " HAVING count(*) > 1 ORDER BY run_id, cell_id, repeat_index",
+                 "duplicate: ", f, problems);
+    if (r) return r;
+    if (*problems == before) fprintf(f, "one successful attempt per (run, cell, repeat): ok\n");
+
     /* Notes, not problems: a run left 'running' was killed or is live. */
     r = res__prepare(e, db,
                      "SELECT id, suite FROM runs WHERE status = 'running' ORDER BY id", &st);
@@ -536,6 +641,29 @@ int res_verify(ib_err *e, res_db *db, FILE *f, int *problems)
                 (long long)sqlite3_column_int64(st, 0), col_text(st, 1));
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return res__sqlerr(e, db, rc, "verifying");
+    r = res__prepare(e, db, "SELECT run_id, pid, host, since FROM run_locks ORDER BY run_id",
+                     &st);
+    if (r) return r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fprintf(f, "note: run %lld is locked by pid %lld on host '%s' since %s (a process "
+                   "continuing it, or one killed: the next run-suite --resume or ingest on "
+                   "that host takes a dead process's lock over)\n",
+                (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
+                col_text(st, 2), col_text(st, 3));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return res__sqlerr(e, db, rc, "verifying");
+    r = res__prepare(e, db, "SELECT count(*), count(DISTINCT attempt_id) FROM warnings", &st);
+    if (r) return r;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
+        fprintf(f, "note: %lld warning%s on %lld attempt%s (limits reached at ingest: harness "
+                   "show RUN lists them)\n",
+                (long long)sqlite3_column_int64(st, 0),
+                sqlite3_column_int64(st, 0) == 1 ? "" : "s",
+                (long long)sqlite3_column_int64(st, 1),
+                sqlite3_column_int64(st, 1) == 1 ? "" : "s");
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return res__sqlerr(e, db, rc, "verifying");
     fprintf(f, "%d problem%s\n", *problems, *problems == 1 ? "" : "s");
     return 0;
 }

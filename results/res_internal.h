@@ -12,6 +12,7 @@ struct res_db {
     sqlite3 *db;
     char path[1024];
     int busy_ms;
+    int readonly;   /* opened with RES_OPEN_READONLY */
 };
 
 /*

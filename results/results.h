@@ -25,8 +25,9 @@
 #include "common/common.h"
 #include "common/params.h"
 
-/* Schema version this program writes; older databases are migrated. */
-#define RES_SCHEMA_VERSION 3
+/* Schema version this program writes; older databases are migrated by the
+ * commands that write (docs/results.md). */
+#define RES_SCHEMA_VERSION 4
 #define RES_DEFAULT_DB "results/imbench.db"
 #define RES_BUSY_MS_DEFAULT 5000
 
@@ -37,8 +38,22 @@ typedef struct res_db res_db;
 /* ------------------------------------------------------------------ */
 
 enum {
-    RES_OPEN_MUST_EXIST = 1, /* fail with IB_ENOTFOUND instead of creating */
+    /*
+     * Read only: an existing imbench database of this program's schema
+     * version, opened SQLITE_OPEN_READONLY with query_only on. Nothing is
+     * migrated and the journal mode is not switched, so the file is never
+     * changed; a read-only file, directory or file system works. Refused
+     * without a change: a missing file (IB_ENOTFOUND); a file that is not
+     * an imbench database — 0 bytes, not SQLite, tables but no
+     * schema_version (IB_ECORRUPT); a newer schema, and an older one
+     * ("migrate it first with 'harness migrate --db F'"), IB_EUNSUPPORTED.
+     * Every command that only reads opens this way.
+     */
+    RES_OPEN_READONLY = 1,
 };
+/* The older name of RES_OPEN_READONLY: every caller that passed it only
+ * reads. */
+#define RES_OPEN_MUST_EXIST RES_OPEN_READONLY
 
 typedef struct res_open_opts {
     int flags;   /* RES_OPEN_* */
@@ -46,15 +61,31 @@ typedef struct res_open_opts {
 } res_open_opts;
 
 /*
- * Open (or create, with its directory) the database at path, switch it to
- * WAL, enable foreign keys, set the busy timeout and migrate it forward to
- * RES_SCHEMA_VERSION (each migration one transaction). A database whose
- * version is newer than this program is refused (IB_EUNSUPPORTED) and one
- * that is not an imbench database (tables but no schema_version) is
- * refused (IB_ECORRUPT). o may be NULL for the defaults. On failure *out is
- * NULL and e names the file.
+ * Open the database at path. Without flags: open or create it (with its
+ * directory; an empty file becomes a new database), switch it to WAL,
+ * enable foreign keys, set the busy timeout and migrate it forward to
+ * RES_SCHEMA_VERSION (each migration one transaction). A file that is not
+ * an imbench database (not SQLite, or tables but no schema_version) is
+ * refused before anything is written (IB_ECORRUPT), and so is a newer
+ * version (IB_EUNSUPPORTED). RES_OPEN_READONLY: see above. o may be NULL
+ * for the defaults. On failure *out is NULL and e names the file.
+ *
+ * Failures of any res_ function on an open database: SQLite's corruption
+ * codes (SQLITE_CORRUPT, SQLITE_NOTADB) are IB_ECORRUPT with "database 'F'
+ * is corrupt: run harness verify (...)"; a full disk or quota (SQLITE_FULL,
+ * or an I/O error whose errno is ENOSPC/EDQUOT) is IB_ENOSPACE with
+ * "database 'F': no space left on device while ..."; a writer that waits
+ * past the busy timeout IB_ELOCKED.
  */
 int res_open(ib_err *e, const char *path, const res_open_opts *o, res_db **out);
+
+/*
+ * `harness migrate`: open the existing database at path read-write, which
+ * migrates it to RES_SCHEMA_VERSION, and close it. *from and *to are the
+ * versions before and after. IB_ENOTFOUND when path does not exist (a
+ * migration never creates a database); else as res_open.
+ */
+int res_migrate(ib_err *e, const char *path, int *from, int *to);
 
 /* Close; NULL does nothing. */
 void res_close(res_db *db);
@@ -126,6 +157,77 @@ void res_tuning_collect(const char *sysroot, char *out, size_t n);
  */
 void res_tuning_describe(const json_t *t, char *buf, size_t n);
 
+/*
+ * Provenance as a file: what a compute node writes for `harness ingest`
+ * (docs/results.md, "provenance.json"). The object
+ *   {"schema": "imbench-provenance/1", "recorded_at": "...",
+ *    "git_commit", "git_dirty" (true/false/null), "compiler", "cflags",
+ *    "host", "cpu_model", "cores", "mem_bytes", "kernel", "command",
+ *    "libs": {...}, "env": {...}, "tuning": {...}}
+ * holds the fields of res_provenance (strings; cores and mem_bytes
+ * integers; libs, env and tuning objects); a field not collected is left
+ * out.
+ *
+ * res_provenance_json: p as that object (new reference; NULL when out of
+ * memory). res_provenance_write_json: collect this process's provenance
+ * (res_provenance_collect; command as given, may be NULL) and write it to
+ * path, created exclusively under a temporary name and renamed: 0, or an
+ * error naming path (an existing path is IB_EIO "already exists").
+ * res_provenance_from_json: fill *p from such an object, source naming it
+ * in messages; an object whose schema is another than imbench-provenance/1
+ * is IB_EPARSE (an object without "schema", and git_dirty as 0/1, are read
+ * as this format); fields of the wrong type are left empty. Strings too
+ * long for their res_provenance field are IB_EPARSE (never cut).
+ */
+json_t *res_provenance_json(const res_provenance *p);
+int res_provenance_write_json(ib_err *e, const char *path, const char *command);
+/* Write p (as res_provenance_json) to path as res_provenance_write_json does. */
+int res_provenance_write_file(ib_err *e, const char *path, const res_provenance *p);
+int res_provenance_from_json(ib_err *e, json_t *o, const char *source, res_provenance *p);
+
+/*
+ * DIR/emit.json: the identity of a directory of attempts, so that `harness
+ * ingest` records one run per such directory and suite however often, and
+ * from wherever, it is ingested (docs/results.md):
+ *   {"schema": "imbench-emit/1", "id": "<32 hex digits>", "suite": "...",
+ *    "suite_hash": "...", "created_at": "..."}
+ * res_emit_write creates it exclusively with a fresh random id (suite and
+ * suite_hash may be NULL); an existing emit.json is kept as it is (0), so
+ * a directory keeps its identity when jobs are emitted or resumed into it
+ * again. Errors name the file.
+ */
+int res_emit_write(ib_err *e, const char *dir, const char *suite, const char *suite_hash);
+
+/* ------------------------------------------------------------------ */
+/* Limits of what one attempt stores (docs/results.md, "Ingest limits") */
+/* ------------------------------------------------------------------ */
+
+/* A stats file larger than this is not parsed: the attempt is stored
+ * without its stats record, with a warning. */
+#define RES_STATS_FILE_MAX ((size_t)8 << 20)
+/* The stats record's JSON text kept in attempts.stats: past this, its
+ * largest members (per_rank, comm, ...) are left out, with a warning. */
+#define RES_STATS_TEXT_MAX ((size_t)1 << 20)
+/* The stderr tail kept: its last RES_STDERR_TAIL_MAX bytes. */
+#define RES_STDERR_TAIL_MAX ((size_t)64 << 10)
+/* Task events stored per attempt; the rest of the file is not read. */
+#define RES_TASK_ROWS_MAX 1000000L
+/* Rows one stats record may add to each of metrics, phases, counters and
+ * comm. */
+#define RES_STATS_ROWS_MAX 100000L
+/* A JSON file `harness ingest` reads beside a cell (cell.json,
+ * provenance.json) larger than this is not parsed. */
+#define RES_SIDE_FILE_MAX ((size_t)64 << 20)
+
+/*
+ * Read the JSON file at path, at most max bytes: a regular file only (a
+ * FIFO or device is refused, not read), opened without blocking. *out is
+ * the parsed value (new reference). Errors name path: IB_ENOTFOUND when it
+ * does not exist, IB_EOVERFLOW "is N bytes, over the limit of M" when it is
+ * larger than max, IB_EPARSE with the line for bad JSON, IB_EIO otherwise.
+ */
+int res_json_load(ib_err *e, const char *path, size_t max, json_t **out);
+
 /* ------------------------------------------------------------------ */
 /* Runs, cells, attempts (store.c)                                     */
 /* ------------------------------------------------------------------ */
@@ -138,7 +240,9 @@ int res_run_begin(ib_err *e, res_db *db, const char *suite, const char *suite_fi
                   const char *suite_hash, const res_provenance *p, int64_t *run_id);
 
 /*
- * The latest run of suite; IB_ENOTFOUND (no message) when there is none.
+ * The run to continue: the newest run of suite, with or without attempts
+ * (one killed before its first attempt is continued too); IB_ENOTFOUND (no
+ * message) when there is none.
  * An unfinished one (running, failed or interrupted) is set back to
  * 'running'; a complete one is returned as it is (resuming it runs nothing).
  */
@@ -146,6 +250,55 @@ int res_run_resume(ib_err *e, res_db *db, const char *suite, int64_t *run_id);
 
 /* Finish a run: status is "complete", "failed" or "interrupted". */
 int res_run_finish(ib_err *e, res_db *db, int64_t run_id, const char *status);
+
+/*
+ * The run that holds what was ingested from one directory: key names the
+ * directory (docs/results.md: the id in its emit.json, else its real
+ * path), suite the suite of its cells. An existing run of that key and
+ * suite is continued: *run_id is it, *created 0, and its status goes back
+ * to 'running' (a killed ingest's run is continued, never split). Else,
+ * only when create is nonzero, a new run ('running', with p as its
+ * provenance, may be NULL) is made: *created 1. Without create and
+ * without a run: IB_ENOTFOUND, no message.
+ */
+int res_run_for_source(ib_err *e, res_db *db, const char *key, const char *suite,
+                       const char *suite_hash, const res_provenance *p, int create,
+                       int64_t *run_id, int *created);
+
+/*
+ * How many (cell, repeat) slots of run_id have attempts but none
+ * successful (not counting slots whose attempts were all skipped): 0 means
+ * the run is complete.
+ */
+int res_run_open_slots(ib_err *e, res_db *db, int64_t run_id, int *n);
+
+/*
+ * Give run_id the provenance p where it has none recorded (its host,
+ * compiler, commit, ... columns NULL): ingest fills a run from the first
+ * provenance.json it finds. Fields already set are kept.
+ */
+int res_run_fill_provenance(ib_err *e, res_db *db, int64_t run_id, const res_provenance *p);
+
+/*
+ * Run locks (lock.c): the process continuing a run. res_run_lock takes the
+ * lock on run_id for this process (pid, host, boot id, start time of the
+ * process, command may be NULL) in one transaction:
+ *  - free: taken;
+ *  - held by this process: 0;
+ *  - held by a process of this host that is gone (no such pid, the pid now
+ *    names another process, or the host rebooted since): taken over, and
+ *    note (n bytes, may be NULL) says "run R: took over the lock of pid P
+ *    on host H (since T), which is gone";
+ *  - held by a live process, or by one on another host (whose liveness
+ *    cannot be told from here): IB_ELOCKED "run R is in use by pid P on
+ *    host 'H' since T (COMMAND)"; with force, taken over as above.
+ * res_run_unlock drops this process's lock on run_id (nothing if it holds
+ * none). A process killed holding a lock leaves its row; the next taker on
+ * the same host takes it over.
+ */
+int res_run_lock(ib_err *e, res_db *db, int64_t run_id, const char *command, int force,
+                 char *note, size_t n);
+int res_run_unlock(ib_err *e, res_db *db, int64_t run_id);
 
 /*
  * Insert a cell, or find it by hash (cells are shared by runs). params is
@@ -194,10 +347,24 @@ typedef struct res_attempt {
      * the time until just before commit is stored as metric ingest_metric. */
     double ingest_t0;
     const char *ingest_metric;
+    /* The provenance.json object of the node that ran it (ingest), stored
+     * as JSON text when its text is at most RES_STDERR_TAIL_MAX bytes; may
+     * be NULL. */
+    json_t *provenance;
+    /* Warnings of the caller (what it could not read: a stats file over
+     * its limit, ...), each stored as a warning row "what: message"; at
+     * most 8. */
+    const char *warnings[8];
+    size_t nwarnings;
 } res_attempt;
 
 /*
- * Record one attempt and everything it measured in one transaction:
+ * Record one attempt and everything it measured in one transaction
+ * (limits: docs/results.md; each limit reached is a warning row and the
+ * attempt is stored cut to it: the stderr tail's last RES_STDERR_TAIL_MAX
+ * bytes, the stats text without its largest members past
+ * RES_STATS_TEXT_MAX, RES_TASK_ROWS_MAX task events, RES_STATS_ROWS_MAX
+ * rows per table from the stats):
  * the attempt row; if stats is not NULL, the imager's stats record
  * (docs/interfaces.md: phases, metrics, counters, rusage, check_dft, comm,
  * the task events of its tasks_file — a CSV named relative to a->source —
@@ -219,16 +386,37 @@ int res_attempt_record(ib_err *e, res_db *db, const res_attempt *a, json_t *stat
 int res_attempt_exists(ib_err *e, res_db *db, int64_t cell_id, int repeat,
                        const char *started_at, int *exists);
 
+/*
+ * Has run_id an attempt of cell_id with this repeat index and no start
+ * time (hand-written cell.json files without started_at: ingest's
+ * duplicate key within the run of their directory)?
+ */
+int res_attempt_exists_unstamped(ib_err *e, res_db *db, int64_t run_id, int64_t cell_id,
+                                 int repeat, int *exists);
+
 /* ------------------------------------------------------------------ */
 /* Queries, export, verification (query.c)                             */
 /* ------------------------------------------------------------------ */
+
+/*
+ * The latest run: the highest id among the runs that hold at least one
+ * attempt (a run that recorded nothing is never "the latest"), of suite
+ * when suite is not NULL. The one definition every command's default
+ * --run uses. IB_ENOTFOUND with "database 'F' has no runs" (or "no run of
+ * suite 'S'") when there is none.
+ */
+int res_latest_run(ib_err *e, res_db *db, const char *suite, int64_t *run_id);
+
+/* The version of the SQLite library linked, e.g. "3.40.1" (static). */
+const char *res_sqlite_version(void);
 
 /* Print the runs, newest last, with cell, attempt, ok and failed counts. */
 int res_print_runs(ib_err *e, res_db *db, FILE *f);
 
 /* Print one run: provenance, then each cell with its parameters, attempts,
- * status and median wall of the successful attempts. IB_ENOTFOUND if no
- * such run. */
+ * retries (attempts past the first of each repeat), status and median wall
+ * of the successful attempts, then the warnings of its attempts (what
+ * ingest cut to its limits). IB_ENOTFOUND if no such run. */
 int res_print_run(ib_err *e, res_db *db, int64_t run_id, FILE *f);
 
 enum res_format { RES_CSV, RES_JSON };
@@ -239,7 +427,9 @@ enum res_format { RES_CSV, RES_JSON };
  * column; an image as image_nx and image_ny) holding the value the
  * attempt ran with (attempt_params, res_params_read: never empty, the
  * default written where nothing else was given), repeat, attempt id and
- * status, metric name, value, unit and better. run_id 0 exports every
+ * status, retry (0 for the first attempt of its (cell, repeat) in the run,
+ * k for the k-th retry) and retries (how many retries that (cell, repeat)
+ * took in the run), metric name, value, unit and better. run_id 0 exports every
  * run. CSV has a header line and RFC 4180 quoting; JSON is an array of
  * flat objects (pandas.read_json(orient="records")), parameters typed as
  * the table types them ("auto" stays text). *nrows (may be NULL) counts
@@ -252,12 +442,14 @@ int res_export(ib_err *e, res_db *db, int64_t run_id, enum res_format fmt, FILE 
 const char *res_export_column(size_t i);
 
 /*
- * Check the database: schema version, PRAGMA integrity_check, foreign keys
- * and orphans, every successful attempt having metrics and (when it came
- * with a stats record: not those migrated from schema 1) phases, refused
- * values having reasons. Runs still marked running are noted, not counted. Prints one line per finding to f; *problems
- * counts them (0: healthy). Returns nonzero only if the checks could not
- * be run.
+ * Check the database: schema version, PRAGMA integrity_check (a corrupt
+ * file is a problem, not an error), foreign keys and orphans, at most one
+ * successful attempt per (run, cell, repeat), every successful attempt
+ * having metrics and (when it came with a stats record: not those migrated
+ * from schema 1) phases, refused values having reasons. Runs still marked
+ * running, run locks and attempts with warnings are noted, not counted.
+ * Prints one line per finding to f; *problems counts them (0: healthy).
+ * Returns nonzero only if the checks could not be run.
  */
 int res_verify(ib_err *e, res_db *db, FILE *f, int *problems);
 

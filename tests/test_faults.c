@@ -8,7 +8,9 @@
  * size limit (`ulimit -f`) under the imager and the generator; every
  * allocation failing in turn (IMBENCH_FAIL_ALLOC) in the imager and in
  * run-suite; a second writer on a database another process holds; and
- * bad inputs end to end, each with the message docs/validation.md shows.
+ * bad inputs end to end, each with the message docs/validation.md shows;
+ * ingest of hostile sizes (a 50 MB stderr tail, 1.2 M task rows, a 159 MB
+ * stats file) in bounded memory, and the results database on a full disk.
  * Parts that need mount or mpirun are skipped, saying why.
  */
 #define _GNU_SOURCE
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -1029,12 +1032,12 @@ static void test_newer_schema(void **state)
     free(o);
     sqlite3 *h = NULL;
     assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h, "INSERT INTO schema_version VALUES(4, 'future')", NULL, NULL,
+    assert_int_equal(sqlite3_exec(h, "INSERT INTO schema_version VALUES(5, 'future')", NULL, NULL,
                                   NULL),
                      SQLITE_OK);
     sqlite3_close(h);
-    snprintf(want, sizeof want, "database '%s' has schema version 4, newer than this program "
-                                "(version 3): use a newer imbench", db);
+    snprintf(want, sizeof want, "database '%s' has schema version 5, newer than this program "
+                                "(version 4): use a newer imbench", db);
     int st = tu_run(&o, "'%s' list --db '%s'", f->harness, db);
     assert_int_equal(st, 1);
     assert_true(tu_contains(o, "harness list: "));
@@ -1047,7 +1050,160 @@ static void test_newer_schema(void **state)
     assert_false(tu_contains(o, "cell 1/"));
     free(o);
     assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 0);
-    assert_int_equal(q_int(db, "SELECT max(version) FROM schema_version"), 4);
+    assert_int_equal(q_int(db, "SELECT max(version) FROM schema_version"), 5);
+}
+
+
+/* ---- hostile sizes in ingested files (docs/results.md, "Ingest limits") ------------- */
+
+/* Write n bytes of c to fp. */
+static void put_bytes(FILE *fp, int c, size_t n)
+{
+    char buf[65536];
+    memset(buf, c, sizeof buf);
+    while (n) {
+        size_t k = n < sizeof buf ? n : sizeof buf;
+        assert_int_equal(fwrite(buf, 1, k, fp), k);
+        n -= k;
+    }
+}
+
+/*
+ * A 50 MB stderr tail in cell.json, 1.2 M task events, and a 159 MB
+ * stats.json: ingest keeps the last 64 KiB of the tail, the first 1 M task
+ * rows and no stats for the oversized file, each with a warning row that
+ * `show` prints, in bounded memory (its peak resident size is measured in
+ * a child that ran nothing else) and bounded time.
+ */
+static void test_hostile_ingest(void **state)
+{
+    fx *f = *state;
+    char dir[1200], path[1300], db[1200], *o = NULL;
+    snprintf(dir, sizeof dir, "%s/hostile", f->dir);
+    snprintf(db, sizeof db, "%s/hostile.db", f->dir);
+    ib_err e;
+    static const char head[] =
+        "{\"schema\": \"imbench-cell/1\", \"params\": {\"dataset\": \"alma-xc66\", \"scale\": "
+        "0.0001, \"chans\": 4, \"image\": \"32x32\", \"chunks\": %d}, \"repeat\": 0, \"status\": "
+        "\"ok\", \"started_at\": \"2026-02-01T00:00:0%dZ\", \"stderr_tail\": \"";
+    for (int i = 1; i <= 2; i++) {
+        snprintf(path, sizeof path, "%s/h%d", dir, i);
+        assert_int_equal(ib_mkdir_p(&e, path), 0);
+        snprintf(path, sizeof path, "%s/h%d/cell.json", dir, i);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fprintf(fp, head, i, i);
+        put_bytes(fp, 'e', i == 1 ? (size_t)50 << 20 : 10);
+        fputs("END\"}\n", fp);
+        assert_int_equal(fclose(fp), 0);
+    }
+    snprintf(path, sizeof path, "%s/h1/stats.json", dir);
+    write_file(path, "{\"schema\": \"imbench-stats/1\", \"wall_seconds\": 1.0,"
+                     " \"phases\": [{\"name\": \"grid\", \"wall_s\": 1.0, \"cpu_s\": 1.0}],"
+                     " \"metrics\": [{\"name\": \"wall_time\", \"value\": 1.0, \"unit\": \"s\"}],"
+                     " \"tasks_file\": \"tasks.csv\"}\n");
+    snprintf(path, sizeof path, "%s/h1/tasks.csv", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (long i = 0; i < 1200000; i++) fprintf(fp, "0,%ld,%ld,0,grid,0.5,0.75\n", i % 8, i);
+    assert_int_equal(fclose(fp), 0);
+    snprintf(path, sizeof path, "%s/h2/stats.json", dir);
+    assert_int_equal(tu_run(&o, "truncate -s 159M '%s'", path), 0);
+    free(o);
+
+    /* in a child of its own, so that its children's peak is this ingest's */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    double t0 = ib_now();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        char *out = NULL;
+        int st = tu_run(&out, "'%s' ingest '%s' --db '%s'", f->harness, dir, db);
+        struct rusage ru;
+        getrusage(RUSAGE_CHILDREN, &ru);
+        dprintf(fds[1], "%d %ld\n%s", st, ru.ru_maxrss, out ? out : "");
+        _exit(0);
+    }
+    close(fds[1]);
+    char buf[65536];
+    size_t len = 0;
+    ssize_t k;
+    while (len < sizeof buf - 1 && (k = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)k;
+    buf[len] = '\0';
+    close(fds[0]);
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    double took = ib_now() - t0;
+    int st = -1;
+    long maxrss_kb = -1;
+    assert_int_equal(sscanf(buf, "%d %ld", &st, &maxrss_kb), 2);
+    print_message("  hostile ingest: exit %d, peak %ld MiB, %.1f s\n%s", st, maxrss_kb >> 10,
+                  took, strchr(buf, '\n') + 1);
+    assert_int_equal(st, 0);
+    /* the 50 MB document itself must be parsed once: a few copies of it at
+     * most, never one per task row or per byte */
+    assert_true(maxrss_kb < 700L * 1024);
+    assert_true(took < 300);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM attempts"), 2);
+    assert_int_equal(q_int(db, "SELECT max(length(stderr_tail)) FROM attempts"), 65536);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM attempts WHERE stderr_tail LIKE '%%END'"), 2);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tasks"), 1000000);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM warnings WHERE what = 'stderr'"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM warnings WHERE what = 'tasks'"
+                               " AND message LIKE '%%more than 1000000 lines%%'"),
+                     1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM warnings WHERE what = 'ingest'"
+                               " AND message LIKE 'stats not ingested: %%over the limit of%%'"),
+                     1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM attempts WHERE stats IS NULL"), 1);
+    assert_int_equal(tu_run(&o, "'%s' show 1 --db '%s'", f->harness, db), 0);
+    assert_true(tu_contains(o, "warning: attempt"));
+    assert_true(tu_contains(o, "the stderr tail is 52428"));
+    free(o);
+    tu_rmtree(dir);
+    unlink(db);
+}
+
+/* The results database on a full disk: the message says so and names the
+ * database, not "disk I/O error". */
+static void test_db_full_disk(void **state)
+{
+    fx *f = *state;
+    char mnt[1200], db[1300], src[1200], *o = NULL;
+    snprintf(mnt, sizeof mnt, "%s/small", f->dir);
+    if (tu_run(&o, "mkdir -p '%s' && mount -t tmpfs -o size=1m tmpfs '%s'", mnt, mnt) != 0) {
+        print_message("  skip: cannot mount a 1 MiB tmpfs (%s)\n", o ? o : "");
+        free(o);
+        skip();
+    }
+    free(o);
+    snprintf(db, sizeof db, "%s/r.db", mnt);
+    repo_path(src, sizeof src, "tests/data/db/ingest");
+    int st = tu_run(&o, "'%s' ingest '%s' --db '%s'", f->harness, src, db);
+    assert_int_equal(st, 0);
+    free(o);
+    /* more attempts, with the disk full */
+    char more[1300];
+    snprintf(more, sizeof more, "%s/more", f->dir);
+    assert_int_equal(tu_run(&o, "cp -r '%s' '%s' && sed -i 's/2025-03-01/2025-04-01/'"
+                                " '%s'/*/cell.json",
+                            src, more, more),
+                     0);
+    free(o);
+    fill_to(mnt, 0);
+    st = tu_run(&o, "'%s' ingest '%s' --db '%s'", f->harness, more, db);
+    print_message("  ingest on a full disk: %s", o);
+    assert_int_equal(st, 1);
+    char want[1600];
+    snprintf(want, sizeof want, "database '%s': no space left on device while", db);
+    assert_true(tu_contains(o, want));
+    assert_false(tu_contains(o, "disk I/O error"));
+    free(o);
+    assert_int_equal(tu_run(&o, "umount '%s'", mnt), 0);
+    free(o);
 }
 
 int main(void)
@@ -1067,6 +1223,8 @@ int main(void)
         cmocka_unit_test(test_corrupt_cached_store),
         cmocka_unit_test(test_bad_stats_ingest),
         cmocka_unit_test(test_newer_schema),
+        cmocka_unit_test(test_hostile_ingest),
+        cmocka_unit_test(test_db_full_disk),
     };
     return cmocka_run_group_tests_name("faults", tests, setup, teardown);
 }

@@ -3,8 +3,13 @@
  * of a version-1 database built here with raw SQL, refusal of newer and
  * foreign databases, ingest of stats records with and without PAPI
  * counters, refusal of NaN/infinite/negative durations, resume
- * bookkeeping, CSV and JSON export round trips, verification, and the
- * bounded wait on a database locked by another writer.
+ * bookkeeping, CSV and JSON export round trips, verification, the
+ * bounded wait on a database locked by another writer; the read-only
+ * opening (a read-only file read and left byte for byte; empty, text,
+ * foreign and older files refused unchanged), corruption reported as such,
+ * run locks (live, dead and other-host holders), verify's duplicate
+ * attempts, the latest run, ingest limits with their warning rows,
+ * provenance.json and emit.json, and owned directories and checked paths.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "results/results.h"
 #include "tests/testutil.h"
@@ -195,10 +202,11 @@ static void test_schema_created(void **state)
     int v = 0;
     assert_int_equal(res_schema_version(&e, db, &v), 0);
     assert_int_equal(v, RES_SCHEMA_VERSION);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 4);
     static const char *const tables[] = {"schema_version", "runs",   "cells",    "attempts",
                                          "metrics",        "phases", "counters", "tasks",
-                                         "comm",           "baselines", NULL};
+                                         "comm",           "baselines", "run_locks",
+                                         "warnings",       NULL};
     for (int i = 0; tables[i]; i++) {
         char sql[256];
         snprintf(sql, sizeof sql,
@@ -207,7 +215,7 @@ static void test_schema_created(void **state)
         assert_int_equal(q_int(db, sql), 1);
     }
     /* every migration is recorded; WAL is on; the later tables start empty */
-    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 4);
     char *mode = q_text(db, "PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
     free(mode);
@@ -217,7 +225,7 @@ static void test_schema_created(void **state)
     res_close(db);
     f->db = NULL;
     db = open_ok(f);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 4);
     int problems = -1;
     FILE *out = tmpfile();
     assert_int_equal(res_verify(&e, db, out, &problems), 0);
@@ -276,7 +284,7 @@ static void test_migrate_v1(void **state)
     res_db *db = open_ok(f);
     int v = 0;
     assert_int_equal(res_schema_version(&e, db, &v), 0);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 4);
     /* data kept, columns filled from the parameters JSON; old runs have no
      * recorded machine settings */
     assert_int_equal(q_int(db, "SELECT count(*) FROM runs WHERE tuning IS NULL"), 2);
@@ -302,7 +310,7 @@ static void test_migrate_v1(void **state)
     assert_non_null(s);
     assert_true(tu_contains(s, "migrated"));
     free(s);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 4);
     /* the new schema works on the migrated data */
     int64_t cell = new_cell(db, "h1", 64);
     assert_int_equal(cell, 1);
@@ -323,10 +331,10 @@ static void test_refuse_newer_and_foreign(void **state)
     open_ok(f);
     res_close(f->db);
     f->db = NULL;
-    raw_exec(f->path, "INSERT INTO schema_version VALUES(4, 'future')");
+    raw_exec(f->path, "INSERT INTO schema_version VALUES(5, 'future')");
     assert_int_equal(res_open(&e, f->path, NULL, &f->db), IB_EUNSUPPORTED);
     assert_null(f->db);
-    assert_true(tu_contains(e.msg, "schema version 4"));
+    assert_true(tu_contains(e.msg, "schema version 5"));
     assert_true(tu_contains(e.msg, "newer than this program"));
     assert_true(tu_contains(e.msg, f->path));
 
@@ -605,6 +613,498 @@ static void test_resume_bookkeeping(void **state)
     assert_int_equal(res_run_finish(&e, db, 999, "complete"), IB_ENOTFOUND);
 }
 
+
+/* ---- read-only opening ----------------------------------------------------------- */
+
+/* FNV-1a of a whole file, and its size: "unchanged" checks. */
+static uint64_t file_sum(const char *path, long *size)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    uint64_t h = 1469598103934665603ULL;
+    long n = 0;
+    int c;
+    while ((c = fgetc(fp)) != EOF) {
+        h = (h ^ (uint64_t)(unsigned char)c) * 1099511628211ULL;
+        n++;
+    }
+    fclose(fp);
+    if (size) *size = n;
+    return h;
+}
+
+/* res_open read-only on path must fail with code and a message holding
+ * want, leaving the file byte for byte as it was. */
+static void refused_unchanged(const char *path, int code, const char *want)
+{
+    long n0, n1;
+    uint64_t h0 = file_sum(path, &n0);
+    ib_err e;
+    ib_err_init(&e);
+    res_db *db = NULL;
+    res_open_opts o = {.flags = RES_OPEN_READONLY};
+    int r = res_open(&e, path, &o, &db);
+    if (r != code || !tu_contains(e.msg, want))
+        fprintf(stderr, "res_open('%s'): %d %s\n", path, r, e.msg);
+    assert_int_equal(r, code);
+    assert_null(db);
+    assert_true(tu_contains(e.msg, want));
+    assert_true(tu_contains(e.msg, path));
+    assert_true(file_sum(path, &n1) == h0);
+    assert_int_equal(n1, n0);
+}
+
+static void test_readonly_open(void **state)
+{
+    fx *f = *state;
+    res_db *db = open_ok(f);
+    int64_t run = new_run(db, "ro");
+    record(db, run, new_cell(db, "hash-ro", 2), 0, RES_OK, stats_papi, NULL, 0);
+    res_close(db);
+    f->db = NULL;
+    /* a read-only file: opened, read, never changed, no journal switch */
+    assert_int_equal(chmod(f->path, 0444), 0);
+    long n0, n1;
+    uint64_t h0 = file_sum(f->path, &n0);
+    ib_err e;
+    ib_err_init(&e);
+    res_open_opts o = {.flags = RES_OPEN_READONLY};
+    assert_int_equal(res_open(&e, f->path, &o, &f->db), 0);
+    FILE *out = tmpfile();
+    assert_int_equal(res_print_runs(&e, f->db, out), 0);
+    assert_int_equal(res_print_run(&e, f->db, run, out), 0);
+    size_t nrows = 0;
+    assert_int_equal(res_export(&e, f->db, 0, RES_CSV, out, &nrows), 0);
+    assert_true(nrows > 0);
+    int problems = -1;
+    assert_int_equal(res_verify(&e, f->db, out, &problems), 0);
+    assert_int_equal(problems, 0);
+    fclose(out);
+    /* writing through it is refused */
+    int64_t other = 0;
+    assert_int_not_equal(res_run_begin(&e, f->db, "x", NULL, NULL, NULL, &other), 0);
+    res_close(f->db);
+    f->db = NULL;
+    assert_true(file_sum(f->path, &n1) == h0);
+    assert_int_equal(n1, n0);
+    assert_int_equal(chmod(f->path, 0644), 0);
+
+    /* what is not an imbench database is refused, unchanged */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/empty.db", f->dir);
+    FILE *g = fopen(path, "w");
+    assert_non_null(g);
+    fclose(g);
+    refused_unchanged(path, IB_ECORRUPT, "is empty (0 bytes): not an imbench results database");
+    snprintf(path, sizeof path, "%s/text.db", f->dir);
+    g = fopen(path, "w");
+    assert_non_null(g);
+    for (int i = 0; i < 300; i++) fputs("not a database, just text\n", g);
+    fclose(g);
+    refused_unchanged(path, IB_ECORRUPT, "not an imbench results database");
+    snprintf(path, sizeof path, "%s/foreign.db", f->dir);
+    raw_exec(path, "CREATE TABLE t(x); INSERT INTO t VALUES(1)");
+    refused_unchanged(path, IB_ECORRUPT, "not an imbench results database");
+    snprintf(path, sizeof path, "%s/nothing.db", f->dir);
+    raw_exec(path, "PRAGMA user_version = 0");
+    ib_err_init(&e);
+    res_db *none = NULL;
+    assert_int_not_equal(res_open(&e, path, &o, &none), 0);
+    assert_null(none);
+    /* an older schema: read commands refuse and name the migration */
+    snprintf(path, sizeof path, "%s/v1.db", f->dir);
+    raw_exec(path, v1_fixture);
+    refused_unchanged(path, IB_EUNSUPPORTED, "harness migrate --db");
+    int from = 0, to = 0;
+    assert_int_equal(res_migrate(&e, path, &from, &to), 0);
+    assert_int_equal(from, 1);
+    assert_int_equal(to, RES_SCHEMA_VERSION);
+    assert_int_equal(res_open(&e, path, &o, &none), 0);
+    res_close(none);
+    snprintf(path, sizeof path, "%s/missing.db", f->dir);
+    assert_int_equal(res_migrate(&e, path, &from, &to), IB_ENOTFOUND);
+    assert_int_not_equal(access(path, F_OK), 0);
+}
+
+/* A database whose pages were overwritten: reading it fails with the
+ * corruption message, and verify counts it as a problem. */
+static void test_corrupt(void **state)
+{
+    fx *f = *state;
+    res_db *db = open_ok(f);
+    int64_t run = new_run(db, "bad");
+    int64_t cell = new_cell(db, "hash-bad", 4);
+    for (int i = 0; i < 40; i++) record(db, run, cell, i, RES_OK, stats_papi, NULL, 0);
+    /* the pages holding the metrics (not the schema's) */
+    long pages[64];
+    int np = 0;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(res_sqlite(db), "SELECT pageno FROM dbstat"
+                                        " WHERE name = 'metrics' AND pagetype = 'leaf'",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    while (np < 64 && sqlite3_step(q) == SQLITE_ROW) pages[np++] = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    int64_t psize = q_int(db, "PRAGMA page_size");
+    res_close(db);
+    f->db = NULL;
+    long n;
+    file_sum(f->path, &n);
+    assert_true(np > 0);
+    FILE *g = fopen(f->path, "r+b");
+    assert_non_null(g);
+    for (int i = 0; i < np; i++) {
+        assert_int_equal(fseek(g, (pages[i] - 1) * psize + 8, SEEK_SET), 0);
+        for (int k = 0; k < 600; k++) fputc((k * 37 + 11) & 0xff, g);
+    }
+    fclose(g);
+    ib_err e;
+    ib_err_init(&e);
+    res_open_opts o = {.flags = RES_OPEN_READONLY};
+    int r = res_open(&e, f->path, &o, &f->db);
+    if (r) fprintf(stderr, "open: %s\n", e.msg);
+    assert_int_equal(r, 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    r = res_export(&e, f->db, 0, RES_CSV, out, NULL);
+    assert_int_equal(r, IB_ECORRUPT);
+    assert_true(tu_contains(e.msg, "is corrupt: run harness verify"));
+    assert_true(tu_contains(e.msg, f->path));
+    int problems = 0;
+    ib_err_init(&e);
+    assert_int_equal(res_verify(&e, f->db, out, &problems), 0);
+    fclose(out);
+    assert_true(problems > 0);
+    assert_true(tu_contains(buf, "problem: integrity_check"));
+    free(buf);
+    res_close(f->db);
+    f->db = NULL;
+    /* every page damaged: the opening itself says so */
+    g = fopen(f->path, "r+b");
+    assert_non_null(g);
+    for (long off = 4096 + 100; off < n; off += 4096) {
+        assert_int_equal(fseek(g, off, SEEK_SET), 0);
+        for (int k = 0; k < 600; k++) fputc((k * 37 + 11) & 0xff, g);
+    }
+    fclose(g);
+    ib_err_init(&e);
+    r = res_open(&e, f->path, &o, &f->db);
+    if (r == 0) {
+        out = tmpfile();
+        r = res_export(&e, f->db, 0, RES_CSV, out, NULL);
+        fclose(out);
+    }
+    assert_int_equal(r, IB_ECORRUPT);
+    assert_true(tu_contains(e.msg, "is corrupt: run harness verify"));
+}
+
+/* ---- run locks, duplicates, the latest run ------------------------------------ */
+
+static void test_run_locks(void **state)
+{
+    fx *f = *state;
+    res_db *db = open_ok(f);
+    int64_t run = new_run(db, "locks");
+    ib_err e;
+    ib_err_init(&e);
+    char note[600];
+    assert_int_equal(res_run_lock(&e, db, run, "first", 0, note, sizeof note), 0);
+    assert_string_equal(note, "");
+    /* held by this process: taking it again is a no-op */
+    assert_int_equal(res_run_lock(&e, db, run, "again", 0, note, sizeof note), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM run_locks"), 1);
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    /* a live process of this host holds it (pid 1 always lives): refused
+     * with its pid and host */
+    char sql[1024];
+    snprintf(sql, sizeof sql, "UPDATE run_locks SET pid = 1, proc_start = NULL,"
+                              " command = 'harness run-suite x.yaml' WHERE run_id = %lld",
+             (long long)run);
+    assert_int_equal(sqlite3_exec(res_sqlite(db), sql, NULL, NULL, NULL), SQLITE_OK);
+    int r = res_run_lock(&e, db, run, "second", 0, note, sizeof note);
+    assert_int_equal(r, IB_ELOCKED);
+    assert_true(tu_contains(e.msg, "is in use by pid 1 on host"));
+    assert_true(tu_contains(e.msg, host));
+    assert_true(tu_contains(e.msg, "harness run-suite x.yaml"));
+    /* a dead process's lock is taken over, with a note */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) _exit(0);
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    snprintf(sql, sizeof sql, "UPDATE run_locks SET pid = %ld WHERE run_id = %lld",
+             (long)child, (long long)run);
+    assert_int_equal(sqlite3_exec(res_sqlite(db), sql, NULL, NULL, NULL), SQLITE_OK);
+    ib_err_init(&e);
+    assert_int_equal(res_run_lock(&e, db, run, "third", 0, note, sizeof note), 0);
+    assert_true(tu_contains(note, "took over the lock of pid"));
+    assert_true(tu_contains(note, "which is gone"));
+    assert_int_equal(q_int(db, "SELECT pid FROM run_locks"), (int64_t)getpid());
+    /* another host's lock: refused unless forced */
+    snprintf(sql, sizeof sql, "UPDATE run_locks SET pid = 42, host = 'elsewhere'");
+    assert_int_equal(sqlite3_exec(res_sqlite(db), sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(res_run_lock(&e, db, run, "fourth", 0, note, sizeof note), IB_ELOCKED);
+    assert_true(tu_contains(e.msg, "host 'elsewhere'"));
+    assert_true(tu_contains(e.msg, "--take-lock"));
+    assert_int_equal(res_run_lock(&e, db, run, "fourth", 1, note, sizeof note), 0);
+    assert_true(tu_contains(note, "overridden"));
+    assert_int_equal(res_run_unlock(&e, db, run), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM run_locks"), 0);
+    FILE *out = tmpfile();
+    int problems = -1;
+    assert_int_equal(res_verify(&e, db, out, &problems), 0);
+    fclose(out);
+    assert_int_equal(problems, 0);
+}
+
+static void test_verify_duplicates(void **state)
+{
+    fx *f = *state;
+    res_db *db = open_ok(f);
+    int64_t run = new_run(db, "dup");
+    int64_t cell = new_cell(db, "hash-dup", 2);
+    record(db, run, cell, 0, RES_OK, stats_nocounters, NULL, 0);
+    record(db, run, cell, 1, RES_FAILED, NULL, NULL, 0);
+    record(db, run, cell, 1, RES_OK, stats_nocounters, NULL, 0); /* a retry: fine */
+    ib_err e;
+    ib_err_init(&e);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    int problems = -1;
+    assert_int_equal(res_verify(&e, db, out, &problems), 0);
+    fclose(out);
+    assert_int_equal(problems, 0);
+    assert_true(tu_contains(buf, "one successful attempt per (run, cell, repeat): ok"));
+    free(buf);
+    /* a second process ran repeat 0 as well */
+    record(db, run, cell, 0, RES_OK, stats_nocounters, NULL, 0);
+    out = open_memstream(&buf, &len);
+    assert_int_equal(res_verify(&e, db, out, &problems), 0);
+    fclose(out);
+    assert_int_equal(problems, 1);
+    char want[128];
+    snprintf(want, sizeof want, "duplicate: run %lld, cell %lld, repeat 0 has 2 successful",
+             (long long)run, (long long)cell);
+    assert_true(tu_contains(buf, want));
+    free(buf);
+    /* show and export count the retry of repeat 1 */
+    out = open_memstream(&buf, &len);
+    assert_int_equal(res_print_run(&e, db, run, out), 0);
+    fclose(out);
+    assert_true(tu_contains(buf, "retries"));
+    free(buf);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM attempts"), 4);
+}
+
+static void test_latest_run(void **state)
+{
+    fx *f = *state;
+    res_db *db = open_ok(f);
+    ib_err e;
+    ib_err_init(&e);
+    int64_t id = 0;
+    assert_int_equal(res_latest_run(&e, db, NULL, &id), IB_ENOTFOUND);
+    assert_true(tu_contains(e.msg, "has no runs"));
+    int64_t a = new_run(db, "s1");
+    record(db, a, new_cell(db, "hash-l", 2), 0, RES_OK, stats_nocounters, NULL, 0);
+    int64_t b = new_run(db, "s2");
+    record(db, b, new_cell(db, "hash-m", 2), 0, RES_FAILED, NULL, NULL, 0);
+    new_run(db, "s1"); /* recorded nothing: never the latest */
+    assert_int_equal(res_latest_run(&e, db, NULL, &id), 0);
+    assert_int_equal(id, b);
+    assert_int_equal(res_latest_run(&e, db, "s1", &id), 0);
+    assert_int_equal(id, a);
+    assert_int_equal(res_latest_run(&e, db, "s3", &id), IB_ENOTFOUND);
+    assert_true(tu_contains(e.msg, "no run of suite 's3'"));
+}
+
+/* ---- ingest limits ------------------------------------------------------------ */
+
+static void test_limits(void **state)
+{
+    fx *f = *state;
+    res_db *db = open_ok(f);
+    int64_t run = new_run(db, "lim");
+    int64_t cell = new_cell(db, "hash-lim", 2);
+    /* a stats record over RES_STATS_TEXT_MAX (a huge per_rank), with more
+     * metrics than RES_STATS_ROWS_MAX, and a stderr tail over its limit */
+    json_t *st = parse_json(stats_papi);
+    json_t *per_rank = json_array(), *metrics = json_object_get(st, "metrics");
+    for (int i = 0; i < 30000; i++)
+        json_array_append_new(per_rank, json_pack("{s:i, s:f, s:s}", "rank", i, "wall_s", 1.0,
+                                                  "note", "padding padding padding"));
+    json_object_set_new(st, "per_rank", per_rank);
+    for (long i = 0; i < RES_STATS_ROWS_MAX + 5; i++)
+        json_array_append_new(metrics, json_pack("{s:s, s:f}", "name", "m", "value", 1.0));
+    size_t big = RES_STDERR_TAIL_MAX * 3;
+    char *tail = malloc(big + 1);
+    assert_non_null(tail);
+    memset(tail, 'x', big);
+    memcpy(tail + big - 4, "LAST", 4);
+    tail[big] = '\0';
+    ib_err e;
+    ib_err_init(&e);
+    res_attempt a = {.run_id = run, .cell_id = cell, .repeat = 0, .status = RES_OK,
+                     .exit_code = 0, .stderr_tail = tail, .wall_s = 1,
+                     .warnings = {"stats 'x' is 99 bytes, over the limit of 9"}, .nwarnings = 1};
+    int64_t id = 0;
+    assert_int_equal(res_attempt_record(&e, db, &a, st, NULL, 0, &id), 0);
+    json_decref(st);
+    free(tail);
+    assert_int_equal(q_int(db, "SELECT length(stderr_tail) FROM attempts"),
+                     (int64_t)RES_STDERR_TAIL_MAX);
+    char *s = q_text(db, "SELECT substr(stderr_tail, -4) FROM attempts");
+    assert_string_equal(s, "LAST");
+    free(s);
+    assert_true(q_int(db, "SELECT length(stats) FROM attempts") <= (int64_t)RES_STATS_TEXT_MAX);
+    assert_int_equal(q_int(db, "SELECT json_extract(stats, '$.per_rank') IS NULL"
+                               " AND json_extract(stats, '$.dataset.nrow') = 100 FROM attempts"),
+                     1);
+    /* every metric came from the stats record: exactly the limit stored */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM metrics"), RES_STATS_ROWS_MAX);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM warnings WHERE what = 'stderr'"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM warnings WHERE what = 'stats'"
+                               " AND message LIKE '%stored without%per_rank%'"),
+                     1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM warnings WHERE what = 'metrics'"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM warnings WHERE what = 'ingest'"), 1);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_int_equal(res_print_run(&e, db, run, out), 0);
+    fclose(out);
+    assert_true(tu_contains(buf, "warning: attempt"));
+    assert_true(tu_contains(buf, "stderr: the stderr tail is"));
+    free(buf);
+    int problems = -1;
+    out = open_memstream(&buf, &len);
+    assert_int_equal(res_verify(&e, db, out, &problems), 0);
+    fclose(out);
+    assert_int_equal(problems, 0);
+    assert_true(tu_contains(buf, "note: 4 warnings on 1 attempt"));
+    free(buf);
+}
+
+/* res_json_load: limits, non-regular files, bad JSON. */
+static void test_json_load(void **state)
+{
+    fx *f = *state;
+    ib_err e;
+    ib_err_init(&e);
+    assert_int_equal(ib_mkdir_p(&e, f->dir), 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/x.json", f->dir);
+    FILE *g = fopen(path, "w");
+    assert_non_null(g);
+    fputs("{\"a\": [1, 2, 3]}", g);
+    fclose(g);
+    json_t *j = NULL;
+    assert_int_equal(res_json_load(&e, path, 100, &j), 0);
+    assert_int_equal(json_array_size(json_object_get(j, "a")), 3);
+    json_decref(j);
+    assert_int_equal(res_json_load(&e, path, 10, &j), IB_EOVERFLOW);
+    assert_true(tu_contains(e.msg, "over the limit of 10"));
+    assert_null(j);
+    assert_int_equal(res_json_load(&e, "/dev/zero", 100, &j), IB_EIO);
+    assert_true(tu_contains(e.msg, "not a regular file"));
+    snprintf(path, sizeof path, "%s/fifo", f->dir);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    assert_int_equal(res_json_load(&e, path, 100, &j), IB_EIO); /* never blocks */
+    snprintf(path, sizeof path, "%s/missing.json", f->dir);
+    assert_int_equal(res_json_load(&e, path, 100, &j), IB_ENOTFOUND);
+}
+
+/* ---- provenance.json and emit.json --------------------------------------------- */
+
+static void test_provenance_file(void **state)
+{
+    fx *f = *state;
+    ib_err e;
+    ib_err_init(&e);
+    assert_int_equal(ib_mkdir_p(&e, f->dir), 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/provenance.json", f->dir);
+    assert_int_equal(res_provenance_write_json(&e, path, "job 17"), 0);
+    /* never over an existing file */
+    assert_int_equal(res_provenance_write_json(&e, path, "job 18"), IB_EIO);
+    assert_true(tu_contains(e.msg, "already exists"));
+    json_t *j = NULL;
+    assert_int_equal(res_json_load(&e, path, RES_SIDE_FILE_MAX, &j), 0);
+    res_provenance got, here;
+    assert_int_equal(res_provenance_from_json(&e, j, path, &got), 0);
+    json_decref(j);
+    res_provenance_collect(&here);
+    assert_string_equal(got.command, "job 17");
+    assert_string_equal(got.host, here.host);
+    assert_string_equal(got.compiler, here.compiler);
+    assert_string_equal(got.kernel, here.kernel);
+    assert_string_equal(got.libs, here.libs);
+    assert_int_equal(got.cores, here.cores);
+    assert_true(got.mem_bytes == here.mem_bytes);
+    j = json_pack("{s:s}", "schema", "something-else/1");
+    assert_int_equal(res_provenance_from_json(&e, j, "p.json", &got), IB_EPARSE);
+    assert_true(tu_contains(e.msg, "imbench-provenance/1"));
+    json_decref(j);
+    /* emit.json: one id, kept when written again */
+    assert_int_equal(res_emit_write(&e, f->dir, "s", "h"), 0);
+    snprintf(path, sizeof path, "%s/emit.json", f->dir);
+    assert_int_equal(res_json_load(&e, path, 4096, &j), 0);
+    char id[64];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    assert_int_equal(strlen(id), 32);
+    assert_int_equal(res_emit_write(&e, f->dir, "s", "h"), 0);
+    assert_int_equal(res_json_load(&e, path, 4096, &j), 0);
+    assert_string_equal(json_string_value(json_object_get(j, "id")), id);
+    json_decref(j);
+}
+
+/* ---- owned directories and checked paths (common) ------------------------------ */
+
+static void test_owned_dirs(void **state)
+{
+    fx *f = *state;
+    ib_err e;
+    ib_err_init(&e);
+    char user[4200], owned[4200], file[4300];
+    snprintf(user, sizeof user, "%s/user", f->dir);
+    snprintf(owned, sizeof owned, "%s/a/b/owned", f->dir);
+    assert_int_equal(ib_mkdir_p(&e, user), 0);
+    snprintf(file, sizeof file, "%s/precious.txt", user);
+    FILE *g = fopen(file, "w");
+    assert_non_null(g);
+    fputs("keep me\n", g);
+    fclose(g);
+    /* a directory without the marker is never removed */
+    assert_int_equal(ib_rm_rf_owned(&e, user), IB_EINVAL);
+    assert_true(tu_contains(e.msg, "was not created by imbench"));
+    assert_int_equal(access(file, F_OK), 0);
+    /* an owned one is, with what is in it, but not what a link points to */
+    assert_int_equal(ib_mkdir_owned(&e, owned), 0);
+    assert_int_equal(ib_mkdir_owned(&e, owned), IB_EIO);
+    assert_true(tu_contains(e.msg, "already exists"));
+    char sub[4300], link[4300];
+    snprintf(sub, sizeof sub, "%s/x/y", owned);
+    assert_int_equal(ib_mkdir_p(&e, sub), 0);
+    snprintf(link, sizeof link, "%s/to-user", owned);
+    assert_int_equal(symlink(user, link), 0);
+    assert_int_equal(ib_rm_rf_owned(&e, owned), 0);
+    assert_int_not_equal(access(owned, F_OK), 0);
+    assert_int_equal(access(file, F_OK), 0);
+    assert_int_equal(ib_rm_rf_owned(&e, owned), 0); /* gone already: fine */
+    /* a path that does not fit is an error, never a shorter path */
+    char small[16];
+    assert_int_equal(ib_path_fmt(&e, small, sizeof small, "%s/%s", "/tmp", "a-long-name"),
+                     IB_EOVERFLOW);
+    assert_string_equal(small, "");
+    assert_true(tu_contains(e.msg, "is too long (16 bytes, limit 15)"));
+    assert_int_equal(ib_path_fmt(&e, small, sizeof small, "%s/%s", "/tmp", "short"), 0);
+    assert_string_equal(small, "/tmp/short");
+}
+
 /* ---- export ------------------------------------------------------------------------ */
 
 /* Split one CSV record (RFC 4180) from *p into fields; returns count. */
@@ -755,6 +1255,8 @@ static void test_export_json_roundtrip(void **state)
         size_t ncol = 0;
         while (res_export_column(ncol)) ncol++;
         assert_int_equal(json_object_size(row), ncol);
+        assert_true(json_is_integer(json_object_get(row, "retry")));
+        assert_true(json_is_integer(json_object_get(row, "retries")));
         json_t *v = json_object_get(row, "value");
         assert_true(json_is_real(v) || json_is_null(v));
         if (json_is_real(v)) sum += json_real_value(v);
@@ -990,6 +1492,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_show_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
         cmocka_unit_test(test_provenance),
+        cmocka_unit_test_setup_teardown(test_readonly_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_locks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_latest_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_provenance_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_owned_dirs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tuning, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

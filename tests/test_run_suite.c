@@ -5,7 +5,11 @@
  * of a cell, then integrity, then --resume, then every cell successful
  * exactly once; SIGINT recorded as 'interrupted'; and, through a stand-in
  * imager script in a private bin directory, a failing cell, a crashing
- * cell and a cell past its timeout, each recorded while the suite goes on.
+ * cell and a cell past its timeout, each recorded while the suite goes on;
+ * two concurrent --resume of one run (the second refused, naming the
+ * holder), --retries, long --out-dir/--data-dir refused with nothing
+ * removed, the read commands as an unprivileged user on a read-only
+ * database, and ingest that is idempotent and continues a killed ingest.
  * Skipped (with the reason) only when the imager has not been built.
  */
 #define _GNU_SOURCE
@@ -764,6 +768,340 @@ static void test_ingest_fixtures(void **state)
     free(out);
 }
 
+
+/* Two run-suite --resume of one run: the second refuses, naming the
+ * holder's pid and host; once the holder is killed its lock is taken over
+ * and every (cell, repeat) ends with exactly one successful attempt. */
+static void test_concurrent_resume(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char suite[4200], log[4200];
+    write_slow_suite(f, suite, sizeof suite, "locktest");
+    snprintf(log, sizeof log, "%s/a.log", f->dir);
+    pid_t a = start_suite(f, suite, log, NULL);
+    assert_true(wait_ok_attempts(f, a, 1, 60));
+    char *out = NULL;
+    int st = tu_run(&out, "'%s' run-suite '%s' --resume --db '%s' --data-dir '%s' --out-dir '%s'",
+                    f->harness, suite, f->db, f->data, f->out);
+    char want[400], host[256] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(want, sizeof want, "run 1 is in use by pid %ld on host '%s'", (long)a, host);
+    if (!tu_contains(out, want)) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 1);
+    assert_true(tu_contains(out, want));
+    free(out);
+    assert_int_equal(kill(a, SIGKILL), 0);
+    int ws;
+    assert_int_equal(waitpid(a, &ws, 0), a);
+    st = tu_run(&out, "'%s' run-suite '%s' --resume --db '%s' --data-dir '%s' --out-dir '%s'",
+                f->harness, suite, f->db, f->data, f->out);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    snprintf(want, sizeof want, "took over the lock of pid %ld", (long)a);
+    assert_true(tu_contains(out, want));
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs"), 1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM run_locks"), 0);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM (SELECT cell_id FROM attempts"
+                                  " WHERE status = 'ok' GROUP BY cell_id, repeat_index"
+                                  " HAVING count(*) = 1)"),
+                     4);
+    verify_ok(f);
+}
+
+/* --retries: a cell that fails once then succeeds is run twice and counts
+ * as ok; one that always crashes is run 1 + N times; every attempt kept;
+ * show and export count them. */
+static void test_retries(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char bin[4200], suite[4200], path[4400], text[8192];
+    snprintf(bin, sizeof bin, "%s/bin", f->dir);
+    assert_int_equal(mkdir(bin, 0755), 0);
+    snprintf(path, sizeof path, "%s/harness", bin);
+    assert_int_equal(symlink(f->harness, path), 0);
+    snprintf(path, sizeof path, "%s/imager", bin);
+    snprintf(text, sizeof text,
+             "#!/bin/sh\n"
+             "# test stand-in: chunks=1 fails on its first run, chunks=2 always crashes\n"
+             "for a in \"$@\"; do case \"$a\" in --chunks) next=c;; *) [ \"$next\" = c ] && "
+             "chunks=$a; next=;; esac; done\n"
+             "case \"$chunks\" in\n"
+             "  1) [ -e '%s/once' ] || { : > '%s/once'; echo 'imager: lost a worker' >&2;"
+             " exit 3; };;\n"
+             "  2) kill -SEGV $$;;\n"
+             "esac\n"
+             "exec '%s' \"$@\"\n",
+             f->dir, f->dir, f->imager);
+    write_file(path, text);
+    assert_int_equal(chmod(path, 0755), 0);
+    snprintf(suite, sizeof suite, "%s/retry.yaml", f->dir);
+    write_file(suite, "name: retrytest\ndatasets: [alma-xc66]\nscale: 0.0001\nchans: 4\n"
+                      "image: 32x32\naxes:\n  chunks: [1, 2]\n");
+    char *out = NULL;
+    int st = tu_run(&out, "IMBENCH_BIN='%s' '%s' run-suite '%s' --db '%s' --data-dir '%s'"
+                          " --out-dir '%s' --retries 2",
+                    bin, f->harness, suite, f->db, f->data, f->out);
+    if (st != 1) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 1); /* chunks=2 never succeeded */
+    assert_true(tu_contains(out, "(retry 1 of 2)"));
+    assert_true(tu_contains(out, "(retry 2 of 2)"));
+    assert_true(tu_contains(out, "1 ok, 1 not ok, 3 retries"));
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts a JOIN cells c"
+                                  " ON c.id = a.cell_id WHERE c.chunks = 1"),
+                     2);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts a JOIN cells c"
+                                  " ON c.id = a.cell_id WHERE c.chunks = 1 AND a.status = 'ok'"),
+                     1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts a JOIN cells c"
+                                  " ON c.id = a.cell_id WHERE c.chunks = 2 AND a.signal = 11"),
+                     3);
+    st = tu_run(&out, "'%s' show 1 --db '%s'", f->harness, f->db);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "retries"));
+    assert_true(tu_contains(out, "ok               2       1    1"));
+    assert_true(tu_contains(out, "failed           3       2    0"));
+    free(out);
+    st = tu_run(&out, "'%s' export --db '%s' --format csv", f->harness, f->db);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, ",status,retry,retries,metric,"));
+    assert_true(tu_contains(out, ",ok,1,1,"));
+    free(out);
+    verify_ok(f);
+    /* a bad count is a usage error */
+    st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --retries -3", f->harness, suite, f->db);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "--retries must be 0..100"));
+    free(out);
+}
+
+/* A long --out-dir or --data-dir is refused before anything runs: no
+ * path is cut, and nothing of the user's is removed. */
+static void test_long_dirs(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char longdir[3000];
+    int n = snprintf(longdir, sizeof longdir, "%s", f->dir);
+    while (n < 2300) n += snprintf(longdir + n, sizeof longdir - (size_t)n, "/%0200d", 7);
+    char *out = NULL;
+    assert_int_equal(tu_run(&out, "mkdir -p '%s'", longdir), 0);
+    free(out);
+    /* a user's file in every directory along the way */
+    char cmd[8000];
+    snprintf(cmd, sizeof cmd, "d='%s'; while [ ${#d} -gt %zu ]; do echo mine > \"$d/keep.txt\";"
+                              " d=${d%%/*}; done", longdir, strlen(f->dir));
+    assert_int_equal(tu_run(&out, "%s", cmd), 0);
+    free(out);
+    char suite[4200];
+    write_slow_suite(f, suite, sizeof suite, "longtest");
+    int st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s'",
+                    f->harness, suite, f->db, f->data, longdir);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "--out-dir '"));
+    assert_true(tu_contains(out, "is too long"));
+    free(out);
+    st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s'",
+                f->harness, suite, f->db, longdir, f->out);
+    assert_int_equal(st, 2);
+    assert_true(tu_contains(out, "--data-dir '"));
+    free(out);
+    assert_int_equal(access(f->db, F_OK), -1);
+    snprintf(cmd, sizeof cmd, "find '%s' -name keep.txt | wc -l", f->dir);
+    assert_int_equal(tu_run(&out, "%s", cmd), 0);
+    assert_true(atoi(out) >= 10);
+    int before = atoi(out);
+    free(out);
+    assert_int_equal(tu_run(&out, "find '%s' -name keep.txt -exec cat {} + | grep -c mine",
+                            f->dir), 0);
+    assert_int_equal(atoi(out), before);
+    free(out);
+}
+
+/* The read commands on a database nobody may write: as an unprivileged
+ * user on a 0444 file in a 0555 directory, each works and the file is
+ * byte for byte unchanged; files that are not imbench databases are
+ * refused unchanged; an older schema is refused until `harness migrate`. */
+static void test_readonly_commands(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char suite[4200], *out = NULL;
+    out = run_tiny_suite(f, suite, sizeof suite, "rotest", "");
+    free(out);
+    char dbdir[4300];
+    snprintf(dbdir, sizeof dbdir, "%s/db", f->dir);
+    assert_int_equal(tu_run(&out, "sha256sum '%s' > '%s/sum' && chmod 444 '%s' && chmod 555 '%s'"
+                                  " && chmod 755 '%s'",
+                            f->db, f->dir, f->db, dbdir, f->dir),
+                     0);
+    free(out);
+    char rep[4300];
+    snprintf(rep, sizeof rep, "%s/rep", f->dir);
+    assert_int_equal(mkdir(rep, 0777), 0);
+    assert_int_equal(chmod(rep, 0777), 0);
+    int have_nobody = tu_run(&out, "setpriv --reuid=65534 --regid=65534 --clear-groups true") == 0;
+    free(out);
+    const char *as = have_nobody ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
+    if (!have_nobody) print_message("  note: setpriv to uid 65534 failed: run as this user\n");
+    static const char *const cmds[] = {"list", "show 1", "verify", "export --format csv",
+                                       "export --format json", "compare --run 1 --against 1",
+                                       NULL};
+    for (int i = 0; cmds[i]; i++) {
+        int st = tu_run(&out, "%s'%s' %s --db '%s'", as, f->harness, cmds[i], f->db);
+        if (st) fprintf(stderr, "%s: %s\n", cmds[i], out);
+        assert_int_equal(st, 0);
+        assert_false(tu_contains(out, "readonly database"));
+        free(out);
+    }
+    int st = tu_run(&out, "%s'%s' report --db '%s' --out '%s/r1' --quiet", as, f->harness, f->db,
+                    rep);
+    if (st) fprintf(stderr, "report: %s\n", out);
+    assert_int_equal(st, 0);
+    free(out);
+    assert_int_equal(tu_run(&out, "sha256sum -c '%s/sum'", f->dir), 0);
+    free(out);
+    assert_int_equal(tu_run(&out, "chmod 755 '%s' && chmod 644 '%s'", dbdir, f->db), 0);
+    free(out);
+
+    /* not imbench databases: refused, unchanged */
+    char path[4300];
+    snprintf(path, sizeof path, "%s/empty.db", f->dir);
+    write_file(path, "");
+    st = tu_run(&out, "'%s' list --db '%s'", f->harness, path);
+    assert_int_equal(st, 1);
+    assert_true(tu_contains(out, "not an imbench results database"));
+    free(out);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    snprintf(path, sizeof path, "%s/notes.txt", f->dir);
+    write_file(path, "my notes, not a database\n");
+    st = tu_run(&out, "'%s' verify --db '%s'", f->harness, path);
+    assert_int_equal(st, 1);
+    assert_true(tu_contains(out, "not an imbench results database"));
+    free(out);
+    char *t = read_all(path);
+    assert_string_equal(t, "my notes, not a database\n");
+    free(t);
+
+    /* an older schema: refused by readers until migrated */
+    snprintf(path, sizeof path, "%s/old.db", f->dir);
+    st = tu_run(&out, "sqlite3 '%s' \"CREATE TABLE schema_version(version INTEGER PRIMARY KEY,"
+                      " applied_at TEXT NOT NULL); INSERT INTO schema_version VALUES(1, 'x');"
+                      " CREATE TABLE runs(id INTEGER PRIMARY KEY, suite TEXT NOT NULL,"
+                      " started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL);"
+                      " CREATE TABLE cells(id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+                      " params TEXT NOT NULL); CREATE TABLE attempts(id INTEGER PRIMARY KEY,"
+                      " run_id INTEGER NOT NULL, cell_id INTEGER NOT NULL, repeat_index INTEGER"
+                      " NOT NULL, status TEXT NOT NULL, exit_code INTEGER, started_at TEXT,"
+                      " ended_at TEXT, wall_s REAL); CREATE TABLE metrics(id INTEGER PRIMARY KEY,"
+                      " attempt_id INTEGER NOT NULL, name TEXT NOT NULL, value REAL, unit TEXT);\"",
+                path);
+    if (st) {
+        print_message("  skip of the old-schema case: no sqlite3 program (%s)\n", out);
+        free(out);
+        return;
+    }
+    free(out);
+    st = tu_run(&out, "'%s' list --db '%s'", f->harness, path);
+    assert_int_equal(st, 1);
+    assert_true(tu_contains(out, "older than this program's"));
+    assert_true(tu_contains(out, "harness migrate --db"));
+    free(out);
+    st = tu_run(&out, "'%s' migrate --db '%s'", f->harness, path);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "schema version 1 -> "));
+    free(out);
+    st = tu_run(&out, "'%s' list --db '%s'", f->harness, path);
+    assert_int_equal(st, 0);
+    free(out);
+}
+
+/* Ingest is idempotent: the same directory again adds nothing and no run;
+ * a killed ingest's run is continued; a moved directory with emit.json is
+ * still the same run; provenance.json from the node is recorded. */
+static void test_ingest_idempotent(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char src[4200], jobs[4300], *out = NULL;
+    repo_path(src, sizeof src, "tests/data/db/ingest");
+    snprintf(jobs, sizeof jobs, "%s/jobs", f->dir);
+    assert_int_equal(tu_run(&out, "cp -r '%s' '%s'", src, jobs), 0);
+    free(out);
+    char emit[4400];
+    snprintf(emit, sizeof emit, "%s/emit.json", jobs);
+    write_file(emit, "{\"schema\": \"imbench-emit/1\", \"id\": \"0123abcd\"}\n");
+    int st = tu_run(&out, "'%s' provenance --out '%s/slurm-1/provenance.json' --command job-1",
+                    f->harness, jobs);
+    assert_int_equal(st, 0);
+    free(out);
+    st = tu_run(&out, "'%s' provenance --out '%s/slurm-1/provenance.json'", f->harness, jobs);
+    assert_int_equal(st, 1); /* never over an existing file */
+    assert_true(tu_contains(out, "already exists"));
+    free(out);
+    st = tu_run(&out, "'%s' ingest '%s' --db '%s'", f->harness, jobs, f->db);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "run 1 (batch): new, 3 attempts added"));
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE compiler IS NOT NULL"
+                                  " AND kernel IS NOT NULL AND libs IS NOT NULL"),
+                     1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE"
+                                  " json_extract(provenance, '$.command') = 'job-1'"),
+                     1);
+    /* again: nothing new, no run */
+    st = tu_run(&out, "'%s' ingest '%s' --db '%s'", f->harness, jobs, f->db);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "nothing new"));
+    assert_true(tu_contains(out, "ingested 0 attempts, 3 already present"));
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs"), 1);
+    /* an ingest killed midway: its run left running, its lock held by a
+     * process that is gone; the rest arrives in the same run */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) _exit(0);
+    int ws;
+    assert_int_equal(waitpid(child, &ws, 0), child);
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    st = tu_run(&out, "sqlite3 '%s' \"UPDATE runs SET status = 'running';"
+                      " INSERT INTO run_locks(run_id, pid, host, since) VALUES(1, %ld, '%s',"
+                      " 'then')\" && mkdir '%s/slurm-4' && sed 's/\"repeat\": 0/\"repeat\": 1/;"
+                      " s/10:00:00.000Z/11:00:00.000Z/' '%s/slurm-1/cell.json' >"
+                      " '%s/slurm-4/cell.json' && cp '%s/slurm-1/stats.json' '%s/slurm-4/'",
+                f->db, (long)child, host, jobs, jobs, jobs, jobs, jobs);
+    if (st) {
+        print_message("  skip of the killed-ingest case: %s\n", out);
+        free(out);
+        return;
+    }
+    free(out);
+    /* moved: emit.json keeps its identity */
+    char moved[4300];
+    snprintf(moved, sizeof moved, "%s/moved", f->dir);
+    assert_int_equal(rename(jobs, moved), 0);
+    st = tu_run(&out, "'%s' ingest '%s' --db '%s'", f->harness, moved, f->db);
+    if (st) fprintf(stderr, "%s\n", out);
+    assert_int_equal(st, 0);
+    char want[128];
+    snprintf(want, sizeof want, "took over the lock of pid %ld", (long)child);
+    assert_true(tu_contains(out, want));
+    assert_true(tu_contains(out, "run 1 (batch): continued, 1 attempt added"));
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs"), 1);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts WHERE run_id = 1"), 4);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs WHERE status = 'running'"), 0);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM run_locks"), 0);
+    verify_ok(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -775,6 +1113,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failures_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_fixtures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_dirs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_idempotent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

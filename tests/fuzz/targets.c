@@ -244,7 +244,8 @@ static inline int fz_stats_db(fz_ctx *c, ib_err *e)
 /* Remove attempt id and its rows so that the database stays small. */
 static inline void fz_stats_forget(fz_ctx *c, int64_t id)
 {
-    static const char *const tables[] = {"metrics", "phases", "counters", "comm", "tasks", NULL};
+    static const char *const tables[] = {"metrics", "phases", "counters", "comm", "tasks",
+                                         "warnings", NULL};
     sqlite3 *db = res_sqlite(c->db);
     char sql[128];
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
