@@ -961,7 +961,7 @@ int hx_cmd_simulate(int argc, char **argv)
         return fail(&e, 1);
     if (o.contention >= 0) p.contention = o.contention;
     res_db *db;
-    res_open_opts oo = {.flags = RES_OPEN_MUST_EXIST};
+    res_open_opts oo = {.flags = RES_OPEN_EXISTING};
     if (res_open(&e, o.db, &oo, &db)) return fail(&e, e.code == IB_ENOTFOUND);
     int rc = o.validate ? validate(db, &o, &p, &here)
              : o.study  ? study(db, &o, &p, &here)

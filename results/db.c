@@ -572,6 +572,9 @@ int res_open(ib_err *e, const char *path, const res_open_opts *o, res_db **out)
     int r = ib_path_fmt(e, db->path, sizeof db->path, "%s", path);
     db->busy_ms = busy;
     db->readonly = (flags & RES_OPEN_READONLY) != 0;
+    struct stat st;
+    if (!r && (flags & RES_OPEN_EXISTING) && stat(db->path, &st) != 0)
+        r = ib_error(e, IB_ENOTFOUND, "database '%s' does not exist", db->path);
     if (!r) r = db->readonly ? open_readonly(e, db) : open_readwrite(e, db);
     if (r) {
         sqlite3_close(db->db);

@@ -50,6 +50,9 @@ enum {
      * Every command that only reads opens this way.
      */
     RES_OPEN_READONLY = 1,
+    /* Read-write, but the database must exist already (IB_ENOTFOUND
+     * otherwise): for commands that add to a recorded database (simulate). */
+    RES_OPEN_EXISTING = 2,
 };
 /* The older name of RES_OPEN_READONLY: every caller that passed it only
  * reads. */
