@@ -12,6 +12,7 @@
 #define CAT2(a, b) a##_##b
 #define CAT(a, b) CAT2(a, b)
 #define FN(name) CAT(name, SUF)
+#define LIST CAT(img__list, SUF)
 
 /*
  * Grid samples [0, n) of list L onto grids g[p] (ngx columns, interleaved
@@ -33,7 +34,7 @@ FN(taps)(const REAL *restrict ct, int deg, const int W, REAL frac, REAL *restric
  * complex, so one kernel row update covers 2*NP*W contiguous REALs.
  */
 static inline __attribute__((always_inline)) void
-FN(grid_w)(const img_kernel *k, const int W, const int NP, const FN(sample_list) *L,
+FN(grid_w)(const img_kernel *k, const int W, const int NP, const LIST *L,
            REAL *restrict g, int ngx, int psf, int *vlo, int *vhi)
 {
     REAL ku[IMG_MAX_SUPPORT], kv[IMG_MAX_SUPPORT];
@@ -80,7 +81,7 @@ FN(grid_w)(const img_kernel *k, const int W, const int NP, const FN(sample_list)
 
 /* Grid list L onto g (see grid_w); [*vlo, *vhi) grows to cover the grid
  * rows written, so the caller can clear just those. */
-static void FN(grid_samples)(const img_kernel *k, const FN(sample_list) *L, int npol,
+static void FN(grid_samples)(const img_kernel *k, const LIST *L, int npol,
                              REAL *g, int ngx, int psf, int *vlo, int *vhi)
 {
     switch (k->W) {
@@ -103,22 +104,22 @@ static void FN(grid_samples)(const img_kernel *k, const FN(sample_list) *L, int 
  * per distinct pointing offset, linearly interpolated). A holds the x taps
  * times the visibility, B = i*A, so a row update is two FMAs per REAL.
  */
-static void FN(grid_mosaic)(const run_ctx *R, const FN(sample_list) *L, const double *tx,
+static void FN(grid_mosaic)(const img_plan *pl, const LIST *L, const double *tx,
                             const double *ty, double fl, REAL *restrict g, int *vlo, int *vhi)
 {
-    const int Wt = R->gw, O = R->over, NP = R->npol;
+    const int Wt = pl->grid_support, O = pl->ktab_over, NP = pl->npol;
     /* once per call: the stack arrays below hold NP x Wt values */
     IB_ASSERT(NP >= 1 && NP <= IMG_MAX_POL && Wt >= 1 && Wt <= IMG_MAX_MOSAIC_SUPPORT);
     const size_t ntab = 2 * ((size_t)Wt * (size_t)O + 1);
-    const size_t rowlen = 2 * (size_t)NP * (size_t)R->ngx;
+    const size_t rowlen = 2 * (size_t)NP * (size_t)pl->ngx;
     REAL A[2 * IMG_MAX_POL * IMG_MAX_MOSAIC_SUPPORT], B[2 * IMG_MAX_POL * IMG_MAX_MOSAIC_SUPPORT];
     REAL kyr[IMG_MAX_MOSAIC_SUPPORT], kyi[IMG_MAX_MOSAIC_SUPPORT];
     int lo = *vlo, hi = *vhi;
     for (int64_t s = 0; s < L->n; s++) {
         int64_t k = L->row[s];
-        int f = R->field[k];
-        const double *ttx = tx + (size_t)R->fxi[f] * ntab, *tty = ty + (size_t)R->fyi[f] * ntab;
-        double ph = -2.0 * M_PI * fl * (R->um[k] * R->lo[f] + R->vm[k] * R->mo[f]);
+        int f = pl->row_field[k];
+        const double *ttx = tx + (size_t)pl->field_offs_x[f] * ntab, *tty = ty + (size_t)pl->field_offs_y[f] * ntab;
+        double ph = -2.0 * M_PI * fl * (pl->u_m[k] * pl->field_l[f] + pl->v_m[k] * pl->field_m[f]);
         double c = cos(ph), sn = sin(ph);
         REAL vr[IMG_MAX_POL], vi[IMG_MAX_POL];
         for (int p = 0; p < NP; p++) {
@@ -230,7 +231,7 @@ static float FN(extract)(const REAL *restrict r, float *restrict out, int nx, in
 }
 
 /*
- * The c2r FFT pruned to the image's rows (run_ctx's plan, planx, xrow):
+ * The c2r FFT pruned to the image's rows (img_plan's plan, planx, xrow):
  * the image takes grid rows [0, ny/2) and [ngy - ny/2, ngy) (extract's jy),
  * so only those get the c2r along u, a third less of that pass at padding
  * 1.5. In place, the rows keep the stride of 2 (ngx/2 + 1) reals. Planning
@@ -238,16 +239,16 @@ static float FN(extract)(const REAL *restrict r, float *restrict out, int nx, in
  * offsets (so the same alignment) as the runs. A plan FFTW cannot make is
  * left NULL.
  */
-static void FN(plan_fft)(run_ctx *R, unsigned flags)
+static void FN(plan_fft)(img_plan *pl, unsigned flags)
 {
-    const int ngx = R->ngx, ngy = R->ngy, hx = ngx / 2 + 1, nrun = R->ny / 2;
+    const int ngx = pl->ngx, ngy = pl->ngy, hx = ngx / 2 + 1, nrun = pl->ny / 2;
     FFTW(complex) *tmp = FFTW(alloc_complex)((size_t)ngy * (size_t)hx);
     if (tmp) {
-        R->plan = FFTW(plan_many_dft)(1, &ngy, hx, tmp, NULL, hx, 1, tmp, NULL, hx, 1,
+        pl->fft_cols = FFTW(plan_many_dft)(1, &ngy, hx, tmp, NULL, hx, 1, tmp, NULL, hx, 1,
                                       FFTW_BACKWARD, flags);
         for (int k = 0; k < 2; k++) {
-            FFTW(complex) *r = tmp + (size_t)R->xrow[k] * (size_t)hx;
-            R->planx[k] = FFTW(plan_many_dft_c2r)(1, &ngx, nrun, r, NULL, 1, hx, (REAL *)r, NULL,
+            FFTW(complex) *r = tmp + (size_t)pl->fft_row0[k] * (size_t)hx;
+            pl->fft_rows[k] = FFTW(plan_many_dft_c2r)(1, &ngx, nrun, r, NULL, 1, hx, (REAL *)r, NULL,
                                                   1, 2 * hx, flags);
         }
     }
@@ -255,17 +256,18 @@ static void FN(plan_fft)(run_ctx *R, unsigned flags)
 }
 
 /* The half spectrum (folded) -> the image's rows of the real plane, in place. */
-static void FN(fft)(const run_ctx *R, void *half)
+static void FN(fft)(const img_plan *pl, void *half)
 {
     FFTW(complex) *h = half;
-    const size_t hx = (size_t)(R->ngx / 2 + 1);
-    FFTW(execute_dft)(R->plan, h, h);
+    const size_t hx = (size_t)(pl->ngx / 2 + 1);
+    FFTW(execute_dft)(pl->fft_cols, h, h);
     for (int k = 0; k < 2; k++) {
-        FFTW(complex) *r = h + (size_t)R->xrow[k] * hx;
-        FFTW(execute_dft_c2r)(R->planx[k], r, (REAL *)r);
+        FFTW(complex) *r = h + (size_t)pl->fft_row0[k] * hx;
+        FFTW(execute_dft_c2r)(pl->fft_rows[k], r, (REAL *)r);
     }
 }
 
 #undef FN
+#undef LIST
 #undef CAT
 #undef CAT2

@@ -273,6 +273,9 @@ typedef struct img_result {
  */
 int img_run(ib_err *e, const img_params *p, img_result *res);
 
+/* The plan of an imaging run (plan.c, run.c). */
+typedef struct img_plan img_plan;
+
 #define IMG_VERSION "0.1.0"
 
 /*

@@ -1,0 +1,198 @@
+/*
+ * plan_internal.h: the imaging run's shared types — the plan (struct
+ * img_plan: everything decided and allocated before any work), its
+ * workers (one per thread), sample lists, held planes and task events —
+ * and the img__ functions the run's files call on one another. Included
+ * only by the imaging module's own files, after internal.h.
+ */
+#ifndef IMG_PLAN_INTERNAL_H
+#define IMG_PLAN_INTERNAL_H
+
+#include "imaging/internal.h"
+#include "profiles/profiles.h"
+
+#include <fftw3.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#define IMG_C_LIGHT 299792458.0
+
+/* MPI tags of the dynamic schedule and of serial writes (par.c counts
+ * them as point-to-point messages). A reply goes to TAG_REPLY + thread. */
+enum img__tag { IMG__TAG_REQ = 11, IMG__TAG_DONE = 12, IMG__TAG_PLANE = 13, IMG__TAG_REPLY = 1000 };
+
+/* ---------- sample lists (list.c) ---------- */
+
+/* One channel's weighted samples, structure of arrays: the perm position
+ * (row) and grid cell (iu, iv) of the kernel's first tap, the fractional
+ * offsets (fu, fv), and per sample and pol (index s * npol + p) the
+ * weighted visibility (vr, vi) and weight (w). */
+typedef struct img__list_f {
+    int64_t n;
+    int32_t *row, *iu, *iv;
+    float *fu, *fv, *vr, *vi, *w;
+} img__list_f;
+
+typedef struct img__list_d {
+    int64_t n;
+    int32_t *row, *iu, *iv;
+    double *fu, *fv, *vr, *vi, *w;
+} img__list_d;
+
+/* ---------- the plan ---------- */
+
+/* A plane a chunk produced, held until the chunk commits (spill.c). */
+typedef struct img__held_plane {
+    int32_t chan, pol, prod;
+    float *mem;          /* NULL when spilled */
+    off_t off;           /* offset in the worker's spill file */
+} img__held_plane;
+
+/* One phase interval of one task (chunk) on one thread (tasks.c). */
+typedef struct img__task_event {
+    int32_t rank, thread, chunk, chan;
+    int32_t phase, pad;
+    double start, end;   /* seconds since the run's origin */
+} img__task_event;
+
+typedef struct img__worker img__worker;
+
+struct img_plan {
+    const img_params *p;
+    img_vis_store *store;
+    const double *freq;
+    int64_t nrow, nchan;
+    int npol;
+    /* rows (rows.c) */
+    int64_t *row_order;  /* stored rows sorted by baseline, then time */
+    double *u_m, *v_m;   /* u, v in metres, in row_order order */
+    int32_t *row_field;  /* field of each row, row_order order */
+    /* kernel, grid and image */
+    img_kernel kernel;
+    int nx, ny, ngx, ngy;
+    double cell;         /* radians */
+    double *corr_x, *corr_y; /* 1 / kernel FT per image pixel */
+    float *corr_xf;      /* corr_x in float, for the extraction loop */
+    int32_t *pix_col, *pix_row; /* c2r output column/row of each image pixel */
+    int grid_support;    /* cells a sample touches: W, or W + 2 aperture half-widths */
+    /* channel chunks and the schedule (sched.c) */
+    int nchunks;
+    int64_t *chunk_chan0; /* nchunks+1 channel boundaries */
+    int64_t max_chunk_chans;
+    atomic_int next_chunk;
+    int *my_chunks, n_my_chunks; /* static / locality: this rank's chunks */
+    atomic_int my_next_chunk;
+    /* errors: the first one any thread meets (img__fail) */
+    atomic_int failed;
+    pthread_mutex_t err_lock;
+    ib_err err;
+    /* products */
+    img__fits *cube[IMG_NPROD]; /* products; NULL when not made */
+    float *plane_peaks;  /* nchan * npol plane peaks |max| */
+    /* The c2r FFT in two passes, pruned to the rows the image needs:
+     * fft_cols (c2c along v, every column of the half-spectrum), then
+     * fft_rows[0] and fft_rows[1] (c2r along u, only the ny/2 rows at each
+     * end of the grid that the image takes). fftwf_plan or fftw_plan,
+     * shared by the threads (new-array execute); fftplan.c. */
+    void *fft_cols, *fft_rows[2];
+    int64_t fft_row0[2]; /* first grid row of each c2r run */
+    double plan_seconds;
+    /* ranks */
+    const img_par *par;
+    img_par solo;        /* used when the caller gives no par */
+    img__comm comm;
+    pthread_t server;
+    int server_on;
+    /* memory budget (0 = none: planes stream straight to the cube); spill.c */
+    uint64_t budget, base_bytes, plane_bytes;
+    pthread_mutex_t mem_lock;
+    pthread_cond_t mem_cond;
+    uint64_t tracked, peak_tracked; /* under mem_lock */
+    int holders;         /* threads holding planes in memory */
+    char spill_dir[4096];
+    int made_spill_dir;
+    /* mosaic (mosaic.c) */
+    int mosaic, aperture;
+    int ktab_over;       /* samples per cell of the mosaic kernel tables */
+    double dish_m;
+    int nfield;
+    double *field_l, *field_m; /* pointing offsets from the image centre (direction cosines) */
+    int n_offs_x, n_offs_y;    /* distinct offsets along x and y */
+    double *offs_x, *offs_y;
+    int *field_offs_x, *field_offs_y; /* field -> its x / y kernel table */
+    int ktab_fft_size;   /* 1-D FFT size of the kernel tables */
+    double *psihat;      /* psi^ on that FFT's grid */
+    fftw_plan ktab_fft;  /* forward 1-D, double, new-array execute */
+    /* row chunks (--row-chunks M > 1): a channel chunk is imaged by M row
+     * tasks whose grids are summed over threads and ranks before its FFT
+     * (rows.c, rowchunk.c) */
+    int row_chunks;      /* M (1: channel chunks only) */
+    int64_t *row_chunk0; /* M+1 stored-row boundaries */
+    int64_t max_row_chunk_rows;
+    int64_t slab_rows;   /* rows of a task's slab: nrow, or max_row_chunk_rows */
+    int64_t *rows_by_chunk; /* row_order positions grouped by row chunk, ascending within */
+    int64_t *rows_by_chunk_start; /* M+1 offsets into rows_by_chunk */
+    int *my_row_chunks, n_my_row_chunks; /* static / locality: this rank's row chunks */
+    atomic_int *row_task_next; /* 2 x nchunks task counters: (density, grid) pass x chunk */
+    pthread_barrier_t barrier;
+    int barrier_on;
+    int stop;            /* thread 0 writes it between two barriers */
+    int grids_per_chan;  /* dirty, and the PSF with --psf */
+    size_t grid_reals;   /* reals per grid: ngx * ngy * npol * 2 */
+    size_t wsums_per_chan; /* doubles per channel of the weight sums: npol (+ nfield*npol) */
+    /* threads */
+    img__worker *workers; /* the rank's workers (thread 0 holds the rank's sums) */
+    int gate;            /* under mem_lock: 0 wait, 1 start, -1 give up */
+    double origin;       /* time origin of task events: when every rank left the
+                          * start-up barrier (so ranks share one timeline) */
+    double setup_s;      /* img_run's start until the barrier before the workers */
+};
+
+/* One worker thread: its buffers (allocated by the plan, reused by every
+ * task) and its figures (reset by each execution). */
+struct img__worker {
+    img_plan *plan;
+    int id;
+    pthread_t tid;
+    prof_timer timer;
+    float *vis, *weight;
+    uint8_t *flag;
+    void *list;          /* img__list_f or _d */
+    float *density;
+    void *grid;          /* ngy x ngx cells of npol complex values */
+    int vlo, vhi;        /* grid rows that may be non-zero */
+    void *half;          /* Hermitian half-spectrum, c2r in place */
+    float *plane;
+    float *sendbuf;      /* serial writes: header + plane */
+    uint64_t samples, dropped, bytes_read;
+    int32_t cur_chunk, cur_chan;
+    img__task_event *events;
+    size_t nevents, cap_events;
+    uint64_t events_dropped;
+    double sched_s;
+    uint64_t ntasks;
+    img__held_plane *held;
+    size_t nheld, cap_held;
+    uint64_t held_bytes;
+    int spill_fd;
+    off_t spill_end;
+    char spill_path[4200];
+    uint64_t spill_bytes, spill_files;
+    double spill_write_s, spill_read_s;
+    prof_papi_thread papi_thread;
+    img__req req;        /* dynamic scheduling: the request in flight */
+    int32_t reply[2];    /* dynamic: task from rank 0, tasks left after it */
+    int req_pending, started;
+    int no_more;         /* dynamic: rank 0 said the chunk it gave was the last */
+    double *ktab_x, *ktab_y; /* mosaic kernel tables of the current channel */
+    double *ktab_buf;    /* FFT buffer for the tables */
+    float *beam2_x, *beam2_y; /* squared beams per field along x and y */
+    double *field_wsum;  /* mosaic: weight per field and pol of the channel */
+    float *weight_plane, *mosaic_plane;
+    void *acc_grids;     /* row chunks: nc x grids_per_chan grids summed over this thread's tasks */
+    double *acc_wsum;    /* ... their weight sums per channel (wsums_per_chan each) */
+    float *acc_density;  /* ... density per channel (uniform / Briggs) */
+};
+
+#endif
