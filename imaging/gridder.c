@@ -32,7 +32,6 @@ static inline void table_taps_d(const img_kernel *k, double fr, double *o) { img
 #define SUF f
 #define FFTW(name) fftwf_##name
 #include "imaging/grid_tmpl.h"
-#include "imaging/list_tmpl.h"
 #undef REAL
 #undef SUF
 #undef FFTW
@@ -40,7 +39,6 @@ static inline void table_taps_d(const img_kernel *k, double fr, double *o) { img
 #define SUF d
 #define FFTW(name) fftw_##name
 #include "imaging/grid_tmpl.h"
-#include "imaging/list_tmpl.h"
 #undef REAL
 #undef SUF
 #undef FFTW
@@ -69,50 +67,6 @@ static void set_err(img_plan *pl, const ib_err *e)
     if (!atomic_load(&pl->failed)) pl->err = *e;
     atomic_store(&pl->failed, 1);
     pthread_mutex_unlock(&pl->err_lock);
-}
-
-/* ---------- list allocation (element size depends on precision) ---------- */
-
-static void list_free(void *lp, int dbl)
-{
-    if (!lp) return;
-    if (dbl) {
-        img__list_d *L = lp;
-        free(L->row); free(L->iu); free(L->iv); free(L->fu); free(L->fv);
-        free(L->vr); free(L->vi); free(L->w);
-    } else {
-        img__list_f *L = lp;
-        free(L->row); free(L->iu); free(L->iv); free(L->fu); free(L->fv);
-        free(L->vr); free(L->vi); free(L->w);
-    }
-    free(lp);
-}
-
-static void *list_alloc(int64_t nrow, int npol, int dbl)
-{
-    size_t r = (size_t)nrow, rp = (size_t)nrow * (size_t)npol, es = dbl ? 8 : 4;
-    if (dbl) {
-        img__list_d *L = ib_calloc(1, sizeof *L);
-        if (!L) return NULL;
-        L->row = ib_malloc(4 * r); L->iu = ib_malloc(4 * r); L->iv = ib_malloc(4 * r);
-        L->fu = ib_malloc(es * r); L->fv = ib_malloc(es * r);
-        L->vr = ib_malloc(es * rp); L->vi = ib_malloc(es * rp); L->w = ib_malloc(es * rp);
-        if (!L->row || !L->iu || !L->iv || !L->fu || !L->fv || !L->vr || !L->vi || !L->w) {
-            list_free(L, 1);
-            return NULL;
-        }
-        return L;
-    }
-    img__list_f *L = ib_calloc(1, sizeof *L);
-    if (!L) return NULL;
-    L->row = ib_malloc(4 * r); L->iu = ib_malloc(4 * r); L->iv = ib_malloc(4 * r);
-    L->fu = ib_malloc(es * r); L->fv = ib_malloc(es * r);
-    L->vr = ib_malloc(es * rp); L->vi = ib_malloc(es * rp); L->w = ib_malloc(es * rp);
-    if (!L->row || !L->iu || !L->iv || !L->fu || !L->fv || !L->vr || !L->vi || !L->w) {
-        list_free(L, 0);
-        return NULL;
-    }
-    return L;
 }
 
 /* ---------- products ---------- */
@@ -584,11 +538,11 @@ static int process_chunk_body(img__worker *w, int c)
         w->cur_chan = (int32_t)(c0 + cc);
         int64_t n;
         if (pl->p->dbl) {
-            build_list_d(pl, w->vis, w->weight, w->flag, cc, c0 + cc, w->list, w->density, sumw,
+            img__list_build_d(pl, w->vis, w->weight, w->flag, cc, c0 + cc, w->list, w->density, sumw,
                          &w->dropped);
             n = ((img__list_d *)w->list)->n;
         } else {
-            build_list_f(pl, w->vis, w->weight, w->flag, cc, c0 + cc, w->list, w->density, sumw,
+            img__list_build_f(pl, w->vis, w->weight, w->flag, cc, c0 + cc, w->list, w->density, sumw,
                          &w->dropped);
             n = ((img__list_f *)w->list)->n;
         }
@@ -809,15 +763,15 @@ static int row_task(img__worker *w, int pass, int c, int j)
         int64_t n;
         if (pl->p->dbl) {
             img__list_d *L = w->list;
-            list_samples_d(pl, w->vis, w->weight, w->flag, i, chan, ks, nk, r0, nr, L, &dropped);
-            if (pass == 0) density_add_d(pl, L, chan, w->acc_density + (size_t)i * nxy);
-            else list_weigh_d(pl, L, chan, dens, sumw);
+            img__list_samples_d(pl, w->vis, w->weight, w->flag, i, chan, ks, nk, r0, nr, L, &dropped);
+            if (pass == 0) img__density_add_d(pl, L, chan, w->acc_density + (size_t)i * nxy);
+            else img__list_weigh_d(pl, L, chan, dens, sumw);
             n = L->n;
         } else {
             img__list_f *L = w->list;
-            list_samples_f(pl, w->vis, w->weight, w->flag, i, chan, ks, nk, r0, nr, L, &dropped);
-            if (pass == 0) density_add_f(pl, L, chan, w->acc_density + (size_t)i * nxy);
-            else list_weigh_f(pl, L, chan, dens, sumw);
+            img__list_samples_f(pl, w->vis, w->weight, w->flag, i, chan, ks, nk, r0, nr, L, &dropped);
+            if (pass == 0) img__density_add_f(pl, L, chan, w->acc_density + (size_t)i * nxy);
+            else img__list_weigh_f(pl, L, chan, dens, sumw);
             n = L->n;
         }
         if (pass == 0) continue;
@@ -1085,7 +1039,7 @@ static void worker_release(img__worker *w, int dbl)
     ib_free(w->vis);
     ib_free(w->weight);
     ib_free(w->flag);
-    list_free(w->list, dbl);
+    img__list_free(w->list, dbl);
     free(w->density);
     ib_free(w->grid);
     ib_free(w->half);
@@ -1122,7 +1076,7 @@ static int worker_init(ib_err *e, img_plan *pl, img__worker *w, int id)
     w->vis = ib_alloc_huge(slab * 8);
     w->weight = ib_alloc_huge(slab * 4);
     w->flag = ib_alloc_huge(slab);
-    w->list = list_alloc(pl->slab_rows, pl->npol, pl->p->dbl);
+    w->list = img__list_alloc(pl->slab_rows, pl->npol, pl->p->dbl);
     w->plane = ib_malloc(sizeof(float) * (size_t)pl->nx * (size_t)pl->ny);
     if (pl->p->weighting != IMG_WEIGHT_NATURAL)
         w->density = ib_malloc(sizeof(float) * (size_t)pl->nx * (size_t)pl->ny);
@@ -2134,7 +2088,7 @@ static int check_dft(ib_err *e, img_plan *pl, const char *dirty_path, img_result
     size_t slab = (size_t)pl->nrow * (size_t)npol;
     float *vis = ib_malloc(slab * 8), *wt = ib_malloc(slab * 4);
     uint8_t *flag = ib_malloc(slab);
-    img__list_d *L = list_alloc(pl->nrow, npol, 1);
+    img__list_d *L = img__list_alloc(pl->nrow, npol, 1);
     float *density = ib_malloc(sizeof(float) * (size_t)pl->nx * (size_t)pl->ny);
     int rc = 0;
     if (!pix || !img || !vis || !wt || !flag || !L || !density) {
@@ -2164,7 +2118,7 @@ static int check_dft(ib_err *e, img_plan *pl, const char *dirty_path, img_result
         if (chan != cur) {
             if ((rc = img_vis_read_chans(e, pl->store, 0, pl->nrow, chan, 1, vis, wt, flag, NULL)))
                 goto out;
-            build_list_d(pl, vis, wt, flag, 0, chan, L, density, sumw, &dropped);
+            img__list_build_d(pl, vis, wt, flag, 0, chan, L, density, sumw, &dropped);
             cur = chan;
         }
         int p = pix[i][3];
@@ -2199,7 +2153,7 @@ out:
     free(vis);
     free(wt);
     free(flag);
-    list_free(L, 1);
+    img__list_free(L, 1);
     free(density);
     return rc;
 }

@@ -1,6 +1,7 @@
 /*
  * list_tmpl.h: building one channel's sample list (flags, weighting, grid
- * indices) in the precision REAL; included by gridder.c with SUF f and d.
+ * indices) in the precision REAL; included by list.c with SUF f and d;
+ * prototypes in plan_internal.h.
  */
 #ifndef REAL
 #error "list_tmpl.h needs REAL and SUF"
@@ -18,7 +19,7 @@
  * (ascending, so samples follow the baseline order), or 0..nk-1 when ks is
  * NULL; their stored rows must lie in the slab.
  */
-static void FN(list_samples)(const img_plan *pl, const float *vis, const float *wt,
+void FN(img__list_samples)(const img_plan *pl, const float *vis, const float *wt,
                              const uint8_t *flag, int64_t cc, int64_t chan, const int64_t *ks,
                              int64_t nk, int64_t row0, int64_t nr, LIST *L,
                              uint64_t *dropped)
@@ -72,7 +73,7 @@ static void FN(list_samples)(const img_plan *pl, const float *vis, const float *
  * twin, from the mean weight over pols; the same factor then applies to
  * every pol. Density is additive, so row chunks add their parts.
  */
-static void FN(density_add)(const img_plan *pl, const LIST *L, int64_t chan,
+void FN(img__density_add)(const img_plan *pl, const LIST *L, int64_t chan,
                             float *density)
 {
     const int npol = pl->npol, nx = pl->nx, ny = pl->ny;
@@ -96,7 +97,7 @@ static void FN(density_add)(const img_plan *pl, const LIST *L, int64_t chan,
  * density (all rows), then the total weight per pol into sumw and the
  * visibilities multiplied by their weights.
  */
-static void FN(list_weigh)(const img_plan *pl, LIST *L, int64_t chan,
+void FN(img__list_weigh)(const img_plan *pl, LIST *L, int64_t chan,
                            const float *density, double *sumw)
 {
     const int npol = pl->npol;
@@ -140,17 +141,17 @@ static void FN(list_weigh)(const img_plan *pl, LIST *L, int64_t chan,
 
 /* The whole channel cc of a full-row slab, weighted (density is scratch,
  * unused for natural weighting). */
-static void FN(build_list)(const img_plan *pl, const float *vis, const float *wt,
+void FN(img__list_build)(const img_plan *pl, const float *vis, const float *wt,
                            const uint8_t *flag, int64_t cc, int64_t chan,
                            LIST *L, float *density, double *sumw,
                            uint64_t *dropped)
 {
-    FN(list_samples)(pl, vis, wt, flag, cc, chan, NULL, pl->nrow, 0, pl->nrow, L, dropped);
+    FN(img__list_samples)(pl, vis, wt, flag, cc, chan, NULL, pl->nrow, 0, pl->nrow, L, dropped);
     if (pl->p->weighting != IMG_WEIGHT_NATURAL) {
         memset(density, 0, sizeof(float) * (size_t)pl->nx * (size_t)pl->ny);
-        FN(density_add)(pl, L, chan, density);
+        FN(img__density_add)(pl, L, chan, density);
     }
-    FN(list_weigh)(pl, L, chan, density, sumw);
+    FN(img__list_weigh)(pl, L, chan, density, sumw);
 }
 
 #undef FN

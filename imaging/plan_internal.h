@@ -195,4 +195,45 @@ struct img__worker {
     float *acc_density;  /* ... density per channel (uniform / Briggs) */
 };
 
+/* ---------- sample lists (list.c, list_tmpl.h) ---------- */
+
+/* Lists for nrow rows of npol pols in float (dbl 0) or double; NULL when
+ * out of memory. img__list_free(NULL, ...) does nothing. */
+void *img__list_alloc(int64_t nrow, int npol, int dbl);
+void img__list_free(void *list, int dbl);
+
+/*
+ * Channel cc of the (channel-major) slab of rows [row0, row0+nr) -> L:
+ * every row with a non-zero weight in some pol, its grid indices (for the
+ * plan's grid support), raw weights and visibilities. The rows visited are
+ * the row_order positions ks[0..nk) (ascending), or 0..nk-1 when ks is
+ * NULL; their stored rows must lie in the slab. Samples that fall off the
+ * grid are counted in *dropped (per pol with a weight).
+ */
+void img__list_samples_f(const img_plan *pl, const float *vis, const float *wt,
+                         const uint8_t *flag, int64_t cc, int64_t chan, const int64_t *ks,
+                         int64_t nk, int64_t row0, int64_t nr, img__list_f *L, uint64_t *dropped);
+void img__list_samples_d(const img_plan *pl, const float *vis, const float *wt,
+                         const uint8_t *flag, int64_t cc, int64_t chan, const int64_t *ks,
+                         int64_t nk, int64_t row0, int64_t nr, img__list_d *L, uint64_t *dropped);
+/* Add the list's weight density per uv cell of the image to density
+ * (nx*ny floats, additive over row chunks). */
+void img__density_add_f(const img_plan *pl, const img__list_f *L, int64_t chan, float *density);
+void img__density_add_d(const img_plan *pl, const img__list_d *L, int64_t chan, float *density);
+/* Final weights (uniform / Briggs from the channel's whole density, which
+ * natural weighting ignores and may be NULL), their sum per pol into sumw,
+ * and the visibilities multiplied by them. */
+void img__list_weigh_f(const img_plan *pl, img__list_f *L, int64_t chan, const float *density,
+                       double *sumw);
+void img__list_weigh_d(const img_plan *pl, img__list_d *L, int64_t chan, const float *density,
+                       double *sumw);
+/* The whole channel cc of a full-row slab, weighted (density is nx*ny
+ * floats of scratch, unused for natural weighting). */
+void img__list_build_f(const img_plan *pl, const float *vis, const float *wt, const uint8_t *flag,
+                       int64_t cc, int64_t chan, img__list_f *L, float *density, double *sumw,
+                       uint64_t *dropped);
+void img__list_build_d(const img_plan *pl, const float *vis, const float *wt, const uint8_t *flag,
+                       int64_t cc, int64_t chan, img__list_d *L, float *density, double *sumw,
+                       uint64_t *dropped);
+
 #endif
