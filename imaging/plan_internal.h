@@ -236,4 +236,17 @@ void img__list_build_d(const img_plan *pl, const float *vis, const float *wt, co
                        int64_t cc, int64_t chan, img__list_d *L, float *density, double *sumw,
                        uint64_t *dropped);
 
+/* ---------- rows (rows.c) ---------- */
+
+/* Read every row's uvw, field, antennas and time; fill row_order (sorted
+ * by baseline, then time), u_m, v_m and row_field. IB_ECORRUPT naming the
+ * store for a field index out of range or a uvw that is not finite. */
+int img__rows_load(ib_err *e, img_plan *pl);
+/* Row chunks: row_chunk0 (row_chunks + 1 near-equal stored-row
+ * boundaries), max_row_chunk_rows and slab_rows. */
+int img__rows_split(ib_err *e, img_plan *pl);
+/* rows_by_chunk / rows_by_chunk_start: the row_order positions of each
+ * row chunk's rows, ascending (needs img__rows_load and _split). */
+int img__rows_group(ib_err *e, img_plan *pl);
+
 #endif
