@@ -61,7 +61,7 @@ void img_params_default(img_params *p)
     p->fft_plan = 1;
 }
 
-static void set_err(img_plan *pl, const ib_err *e)
+void img__fail(img_plan *pl, const ib_err *e)
 {
     pthread_mutex_lock(&pl->err_lock);
     if (!atomic_load(&pl->failed)) pl->err = *e;
@@ -102,37 +102,6 @@ const char *img_product_bunit(int k)
 
 /* ---------- per-channel pipeline ---------- */
 
-/* Close the open phase as a task event and open phase p (already in p:
- * nothing to do). The event carries the task and channel labels as they
- * are when it closes, so callers switch phase first, then relabel. The
- * event array grows between phases, never inside the gridding loop; if it
- * cannot grow the event is counted as dropped, the run goes on. */
-static void phase(img__worker *w, int p)
-{
-    prof_timer *t = &w->timer;
-    if (p >= 0 && p == t->current) return;
-    if (t->current >= 0) {
-        if (w->nevents == w->cap_events) {
-            size_t nc = w->cap_events ? 2 * w->cap_events : 1024;
-            img__task_event *ne = realloc(w->events, nc * sizeof *ne);
-            if (ne) {
-                w->events = ne;
-                w->cap_events = nc;
-            }
-        }
-        if (w->nevents < w->cap_events) {
-            double now = ib_now();
-            w->events[w->nevents++] = (img__task_event){w->plan->par->rank, w->id, w->cur_chunk, w->cur_chan,
-                                               t->current, 0, t->t0_wall - w->plan->origin,
-                                               now - w->plan->origin};
-        } else {
-            w->events_dropped++;
-        }
-    }
-    if (p < 0) prof_timer_stop(t);
-    else prof_timer_switch(t, p);
-}
-
 /* Write or (serial writes on a rank other than 0) send one plane from buf
  * (clobbered: byte-swapped for FITS). */
 static int put_plane(img__worker *w, int64_t chan, int pol, int prod, float *buf)
@@ -150,7 +119,7 @@ static int put_plane(img__worker *w, int64_t chan, int pol, int prod, float *buf
     } else {
         rc = img__fits_write_plane(&e, pl->cube[prod], (int)chan, pol, buf);
     }
-    if (rc) set_err(pl, &e);
+    if (rc) img__fail(pl, &e);
     return rc;
 }
 
@@ -185,7 +154,7 @@ static int hold_plane(img__worker *w, int64_t chan, int pol, int prod)
         img__held_plane *nh = realloc(w->held, nc * sizeof *nh);
         if (!nh) {
             ib_error(&e, IB_ENOMEM, "rank %d: out of memory holding planes", pl->par->rank);
-            set_err(pl, &e);
+            img__fail(pl, &e);
             return IB_ENOMEM;
         }
         w->held = nh;
@@ -207,14 +176,14 @@ static int hold_plane(img__worker *w, int64_t chan, int pol, int prod)
         h->mem = ib_malloc(nb);
         if (!h->mem) {
             ib_error(&e, IB_ENOMEM, "rank %d: out of memory for a held plane", pl->par->rank);
-            set_err(pl, &e);
+            img__fail(pl, &e);
             return IB_ENOMEM;
         }
         memcpy(h->mem, w->plane, nb);
         w->nheld++;
         return 0;
     }
-    phase(w, PROF_SPILL);
+    img__phase(w, PROF_SPILL);
     double t0 = ib_now();
     if (w->spill_fd < 0) {
         snprintf(w->spill_path, sizeof w->spill_path, "%s/r%d-t%d-c%d.spill", pl->spill_dir,
@@ -223,7 +192,7 @@ static int hold_plane(img__worker *w, int64_t chan, int pol, int prod)
         if (w->spill_fd < 0) {
             ib_error(&e, IB_EIO, "spill file '%s': cannot create: %s", w->spill_path,
                      strerror(errno));
-            set_err(pl, &e);
+            img__fail(pl, &e);
             return IB_EIO;
         }
         w->spill_end = 0;
@@ -233,7 +202,7 @@ static int hold_plane(img__worker *w, int64_t chan, int pol, int prod)
         int full = errno == ENOSPC || errno == EDQUOT || errno == EFBIG;
         ib_error(&e, full ? IB_ENOSPACE : IB_EIO, "spill file '%s': cannot write %llu bytes: %s",
                  w->spill_path, (unsigned long long)nb, strerror(errno));
-        set_err(pl, &e);
+        img__fail(pl, &e);
         return full ? IB_ENOSPACE : IB_EIO;
     }
     h->off = w->spill_end;
@@ -280,20 +249,20 @@ static int commit_chunk(img__worker *w)
         img__held_plane *h = &w->held[i];
         float *buf = h->mem;
         if (!buf) {
-            phase(w, PROF_SPILL);
+            img__phase(w, PROF_SPILL);
             double t0 = ib_now();
             if (io_all(w->spill_fd, w->plane, pl->plane_bytes, h->off, 0) != 0) {
                 ib_err e;
                 ib_error(&e, IB_EIO, "spill file '%s': cannot read back a plane: %s",
                          w->spill_path, strerror(errno));
-                set_err(pl, &e);
+                img__fail(pl, &e);
                 rc = IB_EIO;
                 break;
             }
             w->spill_read_s += ib_now() - t0;
             buf = w->plane;
         }
-        phase(w, PROF_WRITE);
+        img__phase(w, PROF_WRITE);
         rc = put_plane(w, h->chan, h->pol, h->prod, buf);
     }
     release_held(w);
@@ -314,7 +283,7 @@ static void wait_for_memory(img__worker *w)
     if (!pl->budget) return;
     pthread_mutex_lock(&pl->mem_lock);
     if ((double)pl->tracked > pl->p->mem_pause * (double)pl->budget && pl->holders > 0) {
-        phase(w, PROF_WAIT);
+        img__phase(w, PROF_WAIT);
         while ((double)pl->tracked > pl->p->mem_target * (double)pl->budget && pl->holders > 0 &&
                !atomic_load(&pl->failed))
             pthread_cond_wait(&pl->mem_cond, &pl->mem_lock);
@@ -430,7 +399,7 @@ static int grid_planes(img__worker *w, int64_t chan, const double *sumw, int pro
 static int image_product(img__worker *w, int64_t chan, const double *sumw, int prod)
 {
     img_plan *pl = w->plan;
-    phase(w, PROF_GRID);
+    img__phase(w, PROF_GRID);
     const size_t es = pl->p->dbl ? 8 : 4, row = 2 * (size_t)pl->npol * es * (size_t)pl->ngx;
     if (w->vhi > w->vlo)
         memset((char *)w->grid + (size_t)w->vlo * row, 0, (size_t)(w->vhi - w->vlo) * row);
@@ -449,7 +418,7 @@ static int grid_planes(img__worker *w, int64_t chan, const double *sumw, int pro
     img_plan *pl = w->plan;
     const int npol = pl->npol, dbl = pl->p->dbl;
     for (int p = 0; p < npol; p++) {
-        phase(w, PROF_FFT);
+        img__phase(w, PROF_FFT);
         if (dbl) {
             fold_d(grid, w->half, pl->ngx, pl->ngy, npol, p, vlo, vhi);
             fft_d(pl, w->half);
@@ -457,7 +426,7 @@ static int grid_planes(img__worker *w, int64_t chan, const double *sumw, int pro
             fold_f(grid, w->half, pl->ngx, pl->ngy, npol, p, vlo, vhi);
             fft_f(pl, w->half);
         }
-        phase(w, PROF_CORRECT);
+        img__phase(w, PROF_CORRECT);
         double scale = sumw[p] > 0 ? 0.5 / sumw[p] : 0.0;
         float peak = dbl ? extract_d(w->half, w->plane, pl->nx, pl->ny, pl->ngx, pl->pix_col, pl->pix_row,
                                      pl->corr_xf, pl->corr_y, scale)
@@ -467,7 +436,7 @@ static int grid_planes(img__worker *w, int64_t chan, const double *sumw, int pro
         int mos = pl->mosaic && prod == IMG_PROD_DIRTY;
         if (mos) mosaic_planes(w, p, sumw[p]);
 
-        phase(w, PROF_WRITE);
+        img__phase(w, PROF_WRITE);
         int rc = emit_plane(w, direct, chan, p, prod);
         if (!rc && mos) {
             size_t n = (size_t)pl->nx * (size_t)pl->ny;
@@ -523,18 +492,18 @@ static int process_chunk_body(img__worker *w, int c)
     int64_t c0 = pl->chunk_chan0[c], nc = pl->chunk_chan0[c + 1] - c0;
     ib_err e;
     ib_err_init(&e);
-    phase(w, PROF_READ);
+    img__phase(w, PROF_READ);
     w->cur_chunk = c;
     w->cur_chan = (int32_t)c0;
     int rc = img_vis_read_chans(&e, pl->store, 0, pl->nrow, c0, nc, w->vis, w->weight, w->flag,
                                &w->bytes_read);
     if (rc) {
-        set_err(pl, &e);
+        img__fail(pl, &e);
         return rc;
     }
     for (int64_t cc = 0; cc < nc && !atomic_load(&pl->failed); cc++) {
         double sumw[IMG_MAX_POL] = {0};
-        phase(w, PROF_WEIGHT);
+        img__phase(w, PROF_WEIGHT);
         w->cur_chan = (int32_t)(c0 + cc);
         int64_t n;
         if (pl->p->dbl) {
@@ -548,7 +517,7 @@ static int process_chunk_body(img__worker *w, int c)
         }
         w->samples += (uint64_t)n * (uint64_t)pl->npol;
         if (pl->mosaic) {
-            phase(w, PROF_KERNEL);
+            img__phase(w, PROF_KERNEL);
             mosaic_kernels(w, c0 + cc);
             mosaic_field_weights(w);
         }
@@ -574,7 +543,7 @@ static int ask_ahead(const img_plan *pl, int left) { return left > pl->par->size
 static int next_chunk(img__worker *w)
 {
     img_plan *pl = w->plan;
-    phase(w, PROF_SCHED);
+    img__phase(w, PROF_SCHED);
     w->cur_chunk = -1;
     w->cur_chan = -1;
     double t0 = ib_now();
@@ -595,7 +564,7 @@ static int next_chunk(img__worker *w)
             if (img__send(&e, &pl->comm, req, sizeof req, 0, IMG__TAG_REQ) ||
                 img__irecv(&e, &pl->comm, w->reply, sizeof w->reply, 0, IMG__TAG_REPLY + w->id,
                            &w->req)) {
-                set_err(pl, &e);
+                img__fail(pl, &e);
                 return -1;
             }
             w->req_pending = 1;
@@ -618,18 +587,18 @@ static int next_chunk(img__worker *w)
         if (!w->req_pending &&
             (img__send(&e, &pl->comm, req, sizeof req, 0, IMG__TAG_REQ) ||
              img__irecv(&e, &pl->comm, w->reply, sizeof w->reply, 0, IMG__TAG_REPLY + w->id, &w->req))) {
-            set_err(pl, &e);
+            img__fail(pl, &e);
             return -1;
         }
         w->req_pending = 0;
         if (img__wait(&e, &pl->comm, &w->req)) {
-            set_err(pl, &e);
+            img__fail(pl, &e);
             return -1;
         }
         c = w->reply[0];
         if (c >= pl->nchunks) {
             ib_error(&e, IB_EMPI, "rank %d: chunk %d from rank 0 is out of range", pl->par->rank, c);
-            set_err(pl, &e);
+            img__fail(pl, &e);
             return -1;
         }
         w->no_more = c >= 0 && w->reply[1] == 0;
@@ -637,7 +606,7 @@ static int next_chunk(img__worker *w)
             if (img__send(&e, &pl->comm, req, sizeof req, 0, IMG__TAG_REQ) ||
                 img__irecv(&e, &pl->comm, w->reply, sizeof w->reply, 0, IMG__TAG_REPLY + w->id,
                            &w->req)) {
-                set_err(pl, &e);
+                img__fail(pl, &e);
                 return -1;
             }
             w->req_pending = 1;
@@ -662,7 +631,7 @@ static void *worker_main(void *arg)
         if (c < 0) break;
         if (process_chunk(w, c)) break;
     }
-    phase(w, -1);
+    img__phase(w, -1);
     if (papi) {
         prof_papi_thread_stop(NULL, papi, &w->papi_thread, NULL);
         prof_papi_thread_release(papi, &w->papi_thread);
@@ -688,7 +657,7 @@ static int chunk_owner(const img_plan *pl, int c) { return c % pl->par->size; }
 static int next_row_task(img__worker *w, int pass, int c)
 {
     img_plan *pl = w->plan;
-    phase(w, PROF_SCHED);
+    img__phase(w, PROF_SCHED);
     w->cur_chunk = -1;
     w->cur_chan = -1;
     double t0 = ib_now();
@@ -706,14 +675,14 @@ static int next_row_task(img__worker *w, int pass, int c)
         if (img__send(&e, &pl->comm, req, sizeof req, 0, IMG__TAG_REQ) ||
             img__recv(&e, &pl->comm, w->reply, sizeof w->reply, 0, IMG__TAG_REPLY + w->id, NULL,
                       NULL)) {
-            set_err(pl, &e);
+            img__fail(pl, &e);
             return -1;
         }
         j = w->reply[0];
         if (j >= pl->row_chunks) {
             ib_error(&e, IB_EMPI, "rank %d: row task %d from rank 0 is out of range",
                      pl->par->rank, j);
-            set_err(pl, &e);
+            img__fail(pl, &e);
             return -1;
         }
     }
@@ -744,19 +713,19 @@ static int row_task(img__worker *w, int pass, int c, int j)
     const size_t nxy = (size_t)pl->nx * (size_t)pl->ny;
     ib_err e;
     ib_err_init(&e);
-    phase(w, PROF_READ);
+    img__phase(w, PROF_READ);
     w->cur_chunk = c * pl->row_chunks + j;
     w->cur_chan = (int32_t)c0;
     int rc = img_vis_read_chans(&e, pl->store, r0, nr, c0, nc, w->vis, w->weight, w->flag,
                                 &w->bytes_read);
     if (rc) {
-        set_err(pl, &e);
+        img__fail(pl, &e);
         return rc;
     }
     uint64_t dropped = 0;
     for (int64_t i = 0; i < nc && !atomic_load(&pl->failed); i++) {
         const int64_t chan = c0 + i;
-        phase(w, PROF_WEIGHT);
+        img__phase(w, PROF_WEIGHT);
         w->cur_chan = (int32_t)chan;
         double sumw[IMG_MAX_POL] = {0};
         const float *dens = pl->workers[0].acc_density ? pl->workers[0].acc_density + (size_t)i * nxy : NULL;
@@ -779,12 +748,12 @@ static int row_task(img__worker *w, int pass, int c, int j)
         double *aw = w->acc_wsum + (size_t)i * pl->wsums_per_chan;
         for (int p = 0; p < npol; p++) aw[p] += sumw[p];
         if (pl->mosaic) {
-            phase(w, PROF_KERNEL);
+            img__phase(w, PROF_KERNEL);
             mosaic_kernels(w, chan);
             mosaic_field_weights(w);
             for (size_t q = 0; q < (size_t)pl->nfield * (size_t)npol; q++) aw[npol + q] += w->field_wsum[q];
         }
-        phase(w, PROF_GRID);
+        img__phase(w, PROF_GRID);
         for (int g = 0; g < pl->grids_per_chan; g++) {
             int vlo = pl->ngy, vhi = 0;
             grid_list(w, chan, g ? IMG_PROD_PSF : IMG_PROD_DIRTY, acc_grid(pl, w->acc_grids, i, g), &vlo,
@@ -798,7 +767,7 @@ static int row_task(img__worker *w, int pass, int c, int j)
 /* Every thread of the rank meets here (time waiting is the wait phase). */
 static void rows_sync(img__worker *w)
 {
-    phase(w, PROF_WAIT);
+    img__phase(w, PROF_WAIT);
     pthread_barrier_wait(&w->plan->barrier);
 }
 
@@ -834,9 +803,9 @@ static int rows_reduce(img__worker *w, void *buf, size_t n, int dbl, int root)
     img_plan *pl = w->plan;
     ib_err e;
     ib_err_init(&e);
-    phase(w, PROF_COMM);
+    img__phase(w, PROF_COMM);
     int rc = img__reduce_sum(&e, &pl->comm, buf, n, dbl, root);
-    if (rc) set_err(pl, &e);
+    if (rc) img__fail(pl, &e);
     return rc;
 }
 
@@ -886,7 +855,7 @@ static void *rows_main(void *arg)
             memset(w->acc_density, 0, sizeof(float) * (size_t)nc * nxy);
             rows_pass(w, 0, c);
             rows_sync(w);
-            phase(w, PROF_WEIGHT);
+            img__phase(w, PROF_WEIGHT);
             w->cur_chunk = -1;
             if (!atomic_load(&pl->failed)) sum_slice(w, (size_t)nc * nxy, 0, buf_accd);
             rows_sync(w);
@@ -898,7 +867,7 @@ static void *rows_main(void *arg)
         memset(w->acc_wsum, 0, sizeof(double) * (size_t)nc * pl->wsums_per_chan);
         rows_pass(w, 1, c);
         rows_sync(w);
-        phase(w, PROF_GRID);
+        img__phase(w, PROF_GRID);
         w->cur_chunk = -1;
         if (!atomic_load(&pl->failed)) {
             sum_slice(w, ngrid, dbl, buf_acc);
@@ -916,7 +885,7 @@ static void *rows_main(void *arg)
             int64_t i = (int64_t)(k / (size_t)pl->grids_per_chan);
             int g = (int)(k % (size_t)pl->grids_per_chan);
             const double *aw = pl->workers[0].acc_wsum + (size_t)i * pl->wsums_per_chan;
-            phase(w, pl->mosaic && g == 0 ? PROF_KERNEL : PROF_FFT);
+            img__phase(w, pl->mosaic && g == 0 ? PROF_KERNEL : PROF_FFT);
             w->cur_chunk = -1;
             w->cur_chan = (int32_t)(c0 + i);
             if (pl->mosaic && g == 0) {
@@ -935,7 +904,7 @@ static void *rows_main(void *arg)
         rows_sync(w);
         if (pl->stop) break;
     }
-    phase(w, -1);
+    img__phase(w, -1);
     if (papi) {
         prof_papi_thread_stop(NULL, papi, &w->papi_thread, NULL);
         prof_papi_thread_release(papi, &w->papi_thread);
@@ -962,7 +931,7 @@ static void *server_main(void *arg)
     float *buf = ib_malloc((n + 4) * sizeof(float));
     if (!buf) {
         ib_error(&e, IB_ENOMEM, "rank 0: out of memory for the plane server");
-        set_err(pl, &e);
+        img__fail(pl, &e);
         return NULL;
     }
     while (done < pl->par->size - 1) {
@@ -1029,7 +998,7 @@ static void *server_main(void *arg)
             break;
         }
     }
-    if (e.code) set_err(pl, &e);
+    if (e.code) img__fail(pl, &e);
     free(buf);
     return NULL;
 }
@@ -1490,122 +1459,6 @@ static int setup_rows(ib_err *e, img_plan *pl)
     return 0;
 }
 
-static void fill_rank_stats(img_rank_stats *rs, const img_plan *pl, const img__worker *ws, int n,
-                            const prof_timer *main_t, double wall)
-{
-    memset(rs, 0, sizeof *rs);
-    rs->rank = pl->par->rank;
-    rs->threads = pl->p->threads;
-    for (int i = 0; i < PROF_NPHASE && i < IMG_MAX_PHASES; i++) {
-        rs->phase_wall[i] = main_t->wall[i];
-        rs->phase_cpu[i] = main_t->cpu[i];
-    }
-    for (int t = 0; t < n; t++) {
-        for (int i = 0; i < PROF_NPHASE && i < IMG_MAX_PHASES; i++) {
-            rs->phase_wall[i] += ws[t].timer.wall[i];
-            rs->phase_cpu[i] += ws[t].timer.cpu[i];
-            if (i != PROF_SCHED && i != PROF_WAIT) rs->busy_s += ws[t].timer.wall[i];
-        }
-        rs->samples += ws[t].samples;
-        rs->dropped += ws[t].dropped;
-        rs->bytes_read += ws[t].bytes_read;
-        rs->sched_s += ws[t].sched_s;
-        rs->tasks += ws[t].ntasks;
-        rs->events += ws[t].nevents;
-        rs->events_dropped += ws[t].events_dropped;
-        rs->spill_bytes += ws[t].spill_bytes;
-        rs->spill_files += ws[t].spill_files;
-        rs->spill_write_s += ws[t].spill_write_s;
-        rs->spill_read_s += ws[t].spill_read_s;
-    }
-    rs->peak_tracked = pl->peak_tracked;
-    rs->budget = pl->budget;
-    rs->comm = pl->comm.st;
-    rs->wall_s = wall;
-    rs->setup_s = pl->setup_s;
-    prof_rusage ru;
-    prof_rusage_get(&ru);
-    rs->peak_rss = ru.max_rss_bytes;
-}
-
-/* Gather every thread's task events on rank 0 and write OUT/tasks.csv
- * (rank,thread,chunk,chan,phase,start,end), atomically. */
-static int write_tasks(ib_err *e, img_plan *pl, const img__worker *ws, int n, img_result *res)
-{
-    size_t mine = 0;
-    for (int t = 0; t < n; t++) mine += ws[t].nevents;
-    if (mine > (size_t)(INT32_MAX / sizeof(img__task_event)))
-        return ib_error(e, IB_EOVERFLOW, "rank %d: too many task events (%zu)", pl->par->rank, mine);
-    img__task_event *buf = ib_malloc((mine + 1) * sizeof *buf);
-    if (!buf) return ib_error(e, IB_ENOMEM, "out of memory gathering task events");
-    size_t k = 0;
-    for (int t = 0; t < n; t++) {
-        memcpy(buf + k, ws[t].events, ws[t].nevents * sizeof *buf);
-        k += ws[t].nevents;
-    }
-    int N = pl->par->size, bytes = (int)(mine * sizeof *buf), rc = 0;
-    int *counts = ib_calloc((size_t)N, sizeof(int)), *displs = ib_calloc((size_t)N, sizeof(int));
-    img__task_event *all = NULL;
-    size_t total = 0;
-    if (!counts || !displs) rc = ib_error(e, IB_ENOMEM, "out of memory gathering task events");
-    if (!rc) rc = img__gather(e, &pl->comm, &bytes, sizeof bytes, counts);
-    if (!rc && pl->par->rank == 0) {
-        for (int r = 0; r < N; r++) {
-            displs[r] = (int)(total * sizeof *buf);
-            total += (size_t)counts[r] / sizeof *buf;
-        }
-        if (total * sizeof *buf > (size_t)INT32_MAX)
-            rc = ib_error(e, IB_EOVERFLOW, "too many task events (%zu)", total);
-        else if (!(all = ib_malloc((total + 1) * sizeof *all)))
-            rc = ib_error(e, IB_ENOMEM, "out of memory gathering task events");
-    }
-    if (N > 1) {
-        /* Every rank must enter the collective, even after a local error. */
-        int bad = rc != 0;
-        if (img__allreduce_max_int(e, &pl->comm, &bad)) bad = 1;
-        if (bad) {
-            free(buf); free(counts); free(displs); free(all);
-            return rc ? rc : ib_error(e, IB_EMPI, "rank %d: task gathering failed elsewhere",
-                                      pl->par->rank);
-        }
-    }
-    if (!rc) rc = img__gatherv(e, &pl->comm, buf, bytes, all, counts, displs);
-    if (!rc && pl->par->rank == 0) {
-        char path[4096], tmp[4200];
-        if (!(rc = ib_path_join(e, path, sizeof path, pl->p->out_dir, "tasks.csv"))) {
-            snprintf(tmp, sizeof tmp, "%s.tmp", path);
-            FILE *f = fopen(tmp, "w");
-            if (!f) rc = ib_error(e, IB_EIO, "tasks '%s': cannot create: %s", tmp, strerror(errno));
-            else {
-                fprintf(f, "rank,thread,chunk,chan,phase,start,end\n");
-                for (size_t i = 0; i < total; i++)
-                    fprintf(f, "%d,%d,%d,%d,%s,%.9f,%.9f\n", all[i].rank, all[i].thread,
-                            all[i].chunk, all[i].chan, prof_phase_name(all[i].phase),
-                            all[i].start, all[i].end);
-                int err = 0;
-                if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) err = errno ? errno : EIO;
-                if (fclose(f) != 0 && !err) err = errno ? errno : EIO;
-                if (err)
-                    rc = ib_error(e, err == ENOSPC ? IB_ENOSPACE : IB_EIO,
-                                  "tasks '%s': cannot write: %s", tmp, strerror(err));
-                else if (rename(tmp, path) != 0)
-                    rc = ib_error(e, IB_EIO, "tasks '%s': cannot rename into place", path);
-                if (rc) unlink(tmp);
-            }
-        }
-        /* Derived figures: per thread busy time and the span of the run. */
-        double span = 0;
-        for (size_t i = 0; i < total; i++) span = all[i].end > span ? all[i].end : span;
-        res->task_events = total;
-        res->task_span_s = span;
-    }
-    free(buf);
-    free(counts);
-    free(displs);
-    free(all);
-    return rc;
-}
-
 int img_run(ib_err *e, const img_params *p, img_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -1863,9 +1716,9 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     /* Task events, then statistics of every rank, on rank 0 (the counters
      * include the event gathering; the statistics gather itself is the one
      * collective they cannot count). */
-    if ((rc = write_tasks(e, &pl, ws, started, res))) goto out;
+    if ((rc = img__tasks_write(e, &pl, ws, started, res))) goto out;
     img_rank_stats mine;
-    fill_rank_stats(&mine, &pl, ws, started, &main_t, res->wall_seconds);
+    img__rank_stats(&mine, &pl, ws, started, &main_t, res->wall_seconds);
     res->nranks = N;
     res->ranks = root ? ib_calloc((size_t)N, sizeof *res->ranks) : NULL;
     if (root && !res->ranks) {

@@ -249,4 +249,27 @@ int img__rows_split(ib_err *e, img_plan *pl);
  * row chunk's rows, ascending (needs img__rows_load and _split). */
 int img__rows_group(ib_err *e, img_plan *pl);
 
+/* ---------- errors of a run ---------- */
+
+/* Record e as the run's error if it is the first, and mark the run failed
+ * (every thread stops at its next check). Thread-safe. */
+void img__fail(img_plan *pl, const ib_err *e);
+
+/* ---------- task events and rank statistics (tasks.c) ---------- */
+
+/* Close w's open phase as a task event (labelled with w's current task and
+ * channel) and open phase p (p < 0: stop the timer). The event array grows
+ * between phases, never inside the gridding loop; when it cannot grow the
+ * event is counted as dropped and the run goes on. */
+void img__phase(img__worker *w, int p);
+/* This rank's figures from its n workers, the main thread's timer and
+ * the run's wall time. */
+void img__rank_stats(img_rank_stats *rs, const img_plan *pl, const img__worker *ws, int n,
+                     const prof_timer *main_t, double wall);
+/* Gather every rank's task events on rank 0 and write OUT/tasks.csv
+ * (rank,thread,chunk,chan,phase,start,end) atomically; rank 0 sets
+ * res->task_events and res->task_span_s. Collective: every rank calls it,
+ * and an error on any rank fails it on all. */
+int img__tasks_write(ib_err *e, img_plan *pl, const img__worker *ws, int n, img_result *res);
+
 #endif
