@@ -272,4 +272,24 @@ void img__rank_stats(img_rank_stats *rs, const img_plan *pl, const img__worker *
  * and an error on any rank fails it on all. */
 int img__tasks_write(ib_err *e, img_plan *pl, const img__worker *ws, int n, img_result *res);
 
+/* ---------- schedule (sched.c) ---------- */
+
+/* This rank's channel chunks under static (cyclic) and locality
+ * (contiguous channel ownership) scheduling, into my_chunks. */
+int img__sched_assign(ib_err *e, img_plan *pl);
+/* This rank's row chunks into my_row_chunks, and the row task counters. */
+int img__sched_assign_rows(ib_err *e, img_plan *pl);
+/* The next channel chunk for worker w, or -1 when there is none (or the
+ * run failed: the error is recorded). Time spent is w's scheduler time. */
+int img__next_chunk(img__worker *w);
+/* The next row task of (pass, channel chunk c) for w, or -1. */
+int img__next_row_task(img__worker *w, int pass, int c);
+/* The rank that FFTs and writes channel chunk c's planes under row chunks. */
+int img__chunk_owner(const img_plan *pl, int c);
+/* Rank 0's service thread (arg: the plan), for the dynamic schedule or
+ * serial writes with more than one rank: answers task requests, writes the
+ * planes other ranks send, and ends when every other rank has said it is
+ * done (IMG__TAG_DONE). An error is recorded with img__fail. */
+void *img__sched_serve(void *arg);
+
 #endif
