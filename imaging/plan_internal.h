@@ -292,4 +292,24 @@ int img__chunk_owner(const img_plan *pl, int c);
  * done (IMG__TAG_DONE). An error is recorded with img__fail. */
 void *img__sched_serve(void *arg);
 
+/* ---------- planes out, memory budget and spill (spill.c) ---------- */
+
+/* The memory model: every thread's fixed buffers tracked from the start
+ * (base_bytes, plane_bytes), the budget's lock, and with a budget the
+ * fractions checked, the minimum working set checked against it (an error
+ * naming the sizes, before any work) and the spill directory made. */
+int img__budget_setup(ib_err *e, img_plan *pl);
+/* The finished plane in w->plane: written now (direct, or no budget) or
+ * held until the chunk commits (in memory or in the spill file). */
+int img__plane_emit(img__worker *w, int direct, int64_t chan, int pol, int prod);
+/* Write the chunk's held planes to the cubes in production order, then
+ * release them. */
+int img__chunk_commit(img__worker *w);
+/* Free w's held planes, return its share of the tracked working set and
+ * remove its spill file. A worker never set up is left alone. */
+void img__held_release(img__worker *w);
+/* Past the pause fraction, wait (phase wait) until other threads commit
+ * enough to fall to the target fraction, never for w's own planes. */
+void img__wait_for_memory(img__worker *w);
+
 #endif
