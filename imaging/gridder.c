@@ -227,22 +227,13 @@ static int grid_planes(img__worker *w, int64_t chan, const double *sumw, int pro
                        int vlo, int vhi, int direct)
 {
     img_plan *pl = w->plan;
-    const int npol = pl->npol, dbl = pl->p->dbl;
+    const int npol = pl->npol;
     for (int p = 0; p < npol; p++) {
         img__phase(w, PROF_FFT);
-        if (dbl) {
-            fold_d(grid, w->half, pl->ngx, pl->ngy, npol, p, vlo, vhi);
-            fft_d(pl, w->half);
-        } else {
-            fold_f(grid, w->half, pl->ngx, pl->ngy, npol, p, vlo, vhi);
-            fft_f(pl, w->half);
-        }
+        img__fft_grid(pl, grid, w->half, p, vlo, vhi);
         img__phase(w, PROF_CORRECT);
         double scale = sumw[p] > 0 ? 0.5 / sumw[p] : 0.0;
-        float peak = dbl ? extract_d(w->half, w->plane, pl->nx, pl->ny, pl->ngx, pl->pix_col, pl->pix_row,
-                                     pl->corr_xf, pl->corr_y, scale)
-                         : extract_f(w->half, w->plane, pl->nx, pl->ny, pl->ngx, pl->pix_col, pl->pix_row,
-                                     pl->corr_xf, pl->corr_y, scale);
+        float peak = img__fft_extract(pl, w->half, w->plane, scale);
         if (prod == IMG_PROD_DIRTY) pl->plane_peaks[(size_t)chan * (size_t)npol + (size_t)p] = peak;
         int mos = pl->mosaic && prod == IMG_PROD_DIRTY;
         if (mos) mosaic_planes(w, p, sumw[p]);
@@ -711,17 +702,6 @@ static int validate(ib_err *e, const img_params *p)
 
 static int check_dft(ib_err *e, img_plan *pl, const char *dirty_path, img_result *res);
 
-static void destroy_plans(img_plan *pl)
-{
-    void *plans[3] = {pl->fft_cols, pl->fft_rows[0], pl->fft_rows[1]};
-    for (int i = 0; i < 3; i++) {
-        if (!plans[i]) continue;
-        if (pl->p->dbl) fftw_destroy_plan(plans[i]);
-        else fftwf_destroy_plan(plans[i]);
-    }
-    pl->fft_cols = pl->fft_rows[0] = pl->fft_rows[1] = NULL;
-}
-
 static void run_release(img_plan *pl)
 {
     img_kernel_release(&pl->kernel);
@@ -744,7 +724,7 @@ static void run_release(img_plan *pl)
     free(pl->pix_row);
     free(pl->chunk_chan0);
     free(pl->plane_peaks);
-    destroy_plans(pl);
+    img__fft_destroy(pl);
     for (int i = 0; i < IMG_NPROD; i++) img__fits_abort(pl->cube[i]);
     img_vis_close(NULL, pl->store);
     free(pl->my_chunks);
@@ -761,54 +741,6 @@ static void run_release(img_plan *pl)
     }
     if (pl->made_spill_dir) rmdir(pl->spill_dir); /* fails harmlessly if another rank's remain */
     pthread_mutex_destroy(&pl->err_lock);
-}
-
-static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Wisdom file: $IMBENCH_FFTW_WISDOM, else $XDG_CACHE_HOME or ~/.cache,
- * imbench/fftw-wisdom-<precision>. */
-static int wisdom_path(char *buf, size_t n, int dbl)
-{
-    const char *env = getenv("IMBENCH_FFTW_WISDOM");
-    const char *suffix = dbl ? "double" : "float";
-    if (env && *env) return snprintf(buf, n, "%s-%s", env, suffix) < (int)n ? 0 : -1;
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    char dir[3000];
-    if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/imbench", xdg);
-    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/imbench", home);
-    else return -1;
-    if (ib_mkdir_p(NULL, dir)) return -1;
-    return snprintf(buf, n, "%s/fftw-wisdom-%s", dir, suffix) < (int)n ? 0 : -1;
-}
-
-static int make_plan(ib_err *e, img_plan *pl)
-{
-    const int dbl = pl->p->dbl;
-    unsigned flags = pl->p->fft_plan == 0 ? FFTW_ESTIMATE
-                     : pl->p->fft_plan == 2 ? FFTW_PATIENT : FFTW_MEASURE;
-    char wpath[4096];
-    int have_path = wisdom_path(wpath, sizeof wpath, dbl) == 0;
-    double t0 = ib_now();
-    pthread_mutex_lock(&plan_lock);
-    if (have_path) {
-        if (dbl) fftw_import_wisdom_from_filename(wpath);
-        else fftwf_import_wisdom_from_filename(wpath);
-    }
-    pl->fft_row0[0] = 0;
-    pl->fft_row0[1] = pl->ngy - pl->ny / 2;
-    if (dbl) plan_fft_d(pl, flags);
-    else plan_fft_f(pl, flags);
-    if (!pl->fft_rows[0] || !pl->fft_rows[1]) destroy_plans(pl);
-    if (pl->fft_cols && have_path && flags != FFTW_ESTIMATE) {
-        char tmpw[4200];
-        snprintf(tmpw, sizeof tmpw, "%s.%d.tmp", wpath, (int)getpid());
-        int ok = dbl ? fftw_export_wisdom_to_filename(tmpw) : fftwf_export_wisdom_to_filename(tmpw);
-        if (!ok || rename(tmpw, wpath) != 0) unlink(tmpw);
-    }
-    pthread_mutex_unlock(&plan_lock);
-    pl->plan_seconds = ib_now() - t0;
-    if (!pl->fft_cols) return ib_error(e, IB_ENOMEM, "cannot plan a %dx%d FFT", pl->ngx, pl->ngy);
-    return 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -918,9 +850,9 @@ static int setup_mosaic(ib_err *e, img_plan *pl, const img_vis_meta *m)
         return ib_error(e, IB_ENOMEM, "out of memory");
     }
     img__akernel_psihat(&pl->kernel, pl->ktab_fft_size, pl->ktab_over, pl->psihat);
-    pthread_mutex_lock(&plan_lock);
+    img__fftw_lock();
     pl->ktab_fft = fftw_plan_dft_1d(pl->ktab_fft_size, tmp, tmp, FFTW_FORWARD, FFTW_ESTIMATE);
-    pthread_mutex_unlock(&plan_lock);
+    img__fftw_unlock();
     fftw_free(tmp);
     if (!pl->ktab_fft) return ib_error(e, IB_ENOMEM, "cannot plan the kernel FFT");
     return 0;
@@ -1100,7 +1032,7 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     /* One c2r plan for every thread's buffers (FFTW's new-array execute),
      * measured once and remembered in the wisdom file. */
     prof_timer_switch(&main_t, PROF_FFT);
-    if ((rc = make_plan(e, &pl))) goto out;
+    if ((rc = img__fft_plan(e, &pl))) goto out;
 
     prof_timer_switch(&main_t, PROF_OTHER);
     ws = ib_calloc((size_t)nthreads, sizeof *ws);

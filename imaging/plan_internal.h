@@ -312,4 +312,22 @@ void img__held_release(img__worker *w);
  * enough to fall to the target fraction, never for w's own planes. */
 void img__wait_for_memory(img__worker *w);
 
+/* ---------- grid to image plane, FFT plans (fft.c, fft_tmpl.h) ---------- */
+
+/* Every FFTW plan of the process is made between these (FFTW's planner is
+ * not thread-safe). */
+void img__fftw_lock(void);
+void img__fftw_unlock(void);
+/* fft_cols and fft_rows for the plan's grid and precision, with the
+ * planning effort asked for, wisdom read from and written back to the
+ * wisdom file; plan_seconds. IB_ENOMEM when FFTW cannot plan. */
+int img__fft_plan(ib_err *e, img_plan *pl);
+void img__fft_destroy(img_plan *pl);
+/* Pol pol of grid (rows vlo..vhi may be non-zero) -> the c2r transform of
+ * its Hermitian part in half (ngy x (ngx/2+1) complex). */
+void img__fft_grid(const img_plan *pl, const void *grid, void *half, int pol, int vlo, int vhi);
+/* The image plane (nx*ny floats) from half, grid-corrected and scaled by
+ * scale; returns its peak |value|. */
+float img__fft_extract(const img_plan *pl, const void *half, float *plane, double scale);
+
 #endif
