@@ -330,4 +330,22 @@ void img__fft_grid(const img_plan *pl, const void *grid, void *half, int pol, in
  * scale; returns its peak |value|. */
 float img__fft_extract(const img_plan *pl, const void *half, float *plane, double scale);
 
+/* ---------- the mosaic run (mosaic.c) ---------- */
+
+/* Mosaic set-up (a no-op for the standard gridder, which only sets
+ * grid_support = W): pointing offsets, dish, total support, distinct
+ * offsets, psi^ and the kernel FFT; the grid is widened to twice the
+ * support when smaller. Bad geometry is IB_EINVAL naming the field or
+ * dataset. */
+int img__mosaic_setup(ib_err *e, img_plan *pl, const img_vis_meta *m);
+/* w's kernel tables of channel chan for every distinct pointing offset,
+ * and the squared beam of every field along x and y. */
+void img__mosaic_kernels(img__worker *w, int64_t chan);
+/* w->field_wsum: total final weight per field and pol of w's sample list. */
+void img__mosaic_field_weights(img__worker *w);
+/* From the dirty plane of pol p in w->plane: w->weight_plane and the
+ * normalised mosaic in w->mosaic_plane (sumw: the pol's total weight). */
+void img__mosaic_planes(img__worker *w, int p, double sumw);
+int img__mosaic_emit(img__worker *w, int direct, int64_t chan, int p);
+
 #endif
