@@ -348,4 +348,11 @@ void img__mosaic_field_weights(img__worker *w);
 void img__mosaic_planes(img__worker *w, int p, double sumw);
 int img__mosaic_emit(img__worker *w, int direct, int64_t chan, int p);
 
+/* ---------- the direct-DFT check (check_dft.c) ---------- */
+
+/* Compare pl->p->check_dft pixels of the sealed cube at dirty_path with a
+ * direct DFT: res->dft_max_rel_err and dft_rms_rel_err, relative to each
+ * plane's peak (plane_peaks, reduced over the ranks). Rank 0 only. */
+int img__check_dft(ib_err *e, img_plan *pl, const char *dirty_path, img_result *res);
+
 #endif
