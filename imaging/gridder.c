@@ -104,7 +104,7 @@ const char *img_product_bunit(int k)
 
 /* Add the worker's sample list to grid (one product: dirty or PSF of
  * channel chan); rows *vlo..*vhi of the grid are widened to cover it. */
-static void grid_list(img__worker *w, int64_t chan, int prod, void *grid, int *vlo, int *vhi)
+void img__grid_list(img__worker *w, int64_t chan, int prod, void *grid, int *vlo, int *vhi)
 {
     img_plan *pl = w->plan;
     const int npol = pl->npol, dbl = pl->p->dbl;
@@ -124,13 +124,10 @@ static void grid_list(img__worker *w, int64_t chan, int prod, void *grid, int *v
     }
 }
 
-static int grid_planes(img__worker *w, int64_t chan, const double *sumw, int prod, const void *grid,
-                       int vlo, int vhi, int direct);
-
 /* Grid -> FFT -> correct one product (dirty or PSF) of one channel and
  * hold or write its planes (and, for the mosaic's dirty product, the
  * weight, pb and normalised planes). */
-static int image_product(img__worker *w, int64_t chan, const double *sumw, int prod)
+int img__image_product(img__worker *w, int64_t chan, const double *sumw, int prod)
 {
     img_plan *pl = w->plan;
     img__phase(w, PROF_GRID);
@@ -139,14 +136,14 @@ static int image_product(img__worker *w, int64_t chan, const double *sumw, int p
         memset((char *)w->grid + (size_t)w->vlo * row, 0, (size_t)(w->vhi - w->vlo) * row);
     w->vlo = pl->ngy;
     w->vhi = 0;
-    grid_list(w, chan, prod, w->grid, &w->vlo, &w->vhi);
-    return grid_planes(w, chan, sumw, prod, w->grid, w->vlo, w->vhi, 0);
+    img__grid_list(w, chan, prod, w->grid, &w->vlo, &w->vhi);
+    return img__product_planes(w, chan, sumw, prod, w->grid, w->vlo, w->vhi, 0);
 }
 
 /* The planes of one product of one channel from its grid (rows vlo..vhi
  * may be non-zero): FFT, correct, normalise by sumw; held under a budget,
  * or written at once when direct. */
-static int grid_planes(img__worker *w, int64_t chan, const double *sumw, int prod, const void *grid,
+int img__product_planes(img__worker *w, int64_t chan, const double *sumw, int prod, const void *grid,
                        int vlo, int vhi, int direct)
 {
     img_plan *pl = w->plan;
@@ -169,330 +166,6 @@ static int grid_planes(img__worker *w, int64_t chan, const double *sumw, int pro
     return 0;
 }
 
-/* Publish a finished chunk's figures as software-defined events: once per
- * chunk, never per visibility. */
-static void sde_chunk(img__worker *w, uint64_t samples0, uint64_t bytes0, uint64_t spill0,
-                      uint64_t files0, int64_t nc)
-{
-    prof_sde *s = w->plan->p->sde;
-    if (!s) return;
-    uint64_t ds = w->samples - samples0;
-    prof_sde_add(s, PROF_SDE_SAMPLES_GRIDDED, (long long)ds);
-    prof_sde_add(s, PROF_SDE_VIS_GRIDDED, (long long)(ds / (uint64_t)w->plan->npol));
-    prof_sde_add(s, PROF_SDE_CHUNKS_DONE, 1);
-    prof_sde_add(s, PROF_SDE_BYTES_READ, (long long)(w->bytes_read - bytes0));
-    prof_sde_add(s, PROF_SDE_SPILL_BYTES, (long long)(w->spill_bytes - spill0));
-    prof_sde_add(s, PROF_SDE_SPILL_FILES, (long long)(w->spill_files - files0));
-    prof_sde_add(s, PROF_SDE_BYTES_WRITTEN,
-                 (long long)((uint64_t)nc * (uint64_t)w->plan->npol * w->plan->plane_bytes *
-                             (w->plan->p->psf ? 2u : 1u)));
-}
-
-static int process_chunk_body(img__worker *w, int c);
-
-static int process_chunk(img__worker *w, int c)
-{
-    uint64_t s0 = w->samples, b0 = w->bytes_read, sp0 = w->spill_bytes, f0 = w->spill_files;
-    int rc = process_chunk_body(w, c);
-    if (!rc) sde_chunk(w, s0, b0, sp0, f0, w->plan->chunk_chan0[c + 1] - w->plan->chunk_chan0[c]);
-    return rc;
-}
-
-static int process_chunk_body(img__worker *w, int c)
-{
-    img_plan *pl = w->plan;
-    int64_t c0 = pl->chunk_chan0[c], nc = pl->chunk_chan0[c + 1] - c0;
-    ib_err e;
-    ib_err_init(&e);
-    img__phase(w, PROF_READ);
-    w->cur_chunk = c;
-    w->cur_chan = (int32_t)c0;
-    int rc = img_vis_read_chans(&e, pl->store, 0, pl->nrow, c0, nc, w->vis, w->weight, w->flag,
-                               &w->bytes_read);
-    if (rc) {
-        img__fail(pl, &e);
-        return rc;
-    }
-    for (int64_t cc = 0; cc < nc && !atomic_load(&pl->failed); cc++) {
-        double sumw[IMG_MAX_POL] = {0};
-        img__phase(w, PROF_WEIGHT);
-        w->cur_chan = (int32_t)(c0 + cc);
-        int64_t n;
-        if (pl->p->dbl) {
-            img__list_build_d(pl, w->vis, w->weight, w->flag, cc, c0 + cc, w->list, w->density, sumw,
-                         &w->dropped);
-            n = ((img__list_d *)w->list)->n;
-        } else {
-            img__list_build_f(pl, w->vis, w->weight, w->flag, cc, c0 + cc, w->list, w->density, sumw,
-                         &w->dropped);
-            n = ((img__list_f *)w->list)->n;
-        }
-        w->samples += (uint64_t)n * (uint64_t)pl->npol;
-        if (pl->mosaic) {
-            img__phase(w, PROF_KERNEL);
-            img__mosaic_kernels(w, c0 + cc);
-            img__mosaic_field_weights(w);
-        }
-        if ((rc = image_product(w, c0 + cc, sumw, IMG_PROD_DIRTY))) return rc;
-        if (pl->p->psf && (rc = image_product(w, c0 + cc, sumw, IMG_PROD_PSF))) return rc;
-    }
-    return pl->budget ? img__chunk_commit(w) : 0;
-}
-
-static void *worker_main(void *arg)
-{
-    img__worker *w = arg;
-    prof_papi *papi = w->plan->p->papi;
-    prof_timer_init(&w->timer);
-    prof_papi_thread_init(&w->papi_thread);
-    if (papi) prof_papi_thread_start(NULL, papi, &w->papi_thread); /* unavailable: a no-op */
-    for (;;) {
-        if (atomic_load(&w->plan->failed)) break;
-        img__wait_for_memory(w);
-        int c = img__next_chunk(w);
-        if (c < 0) break;
-        if (process_chunk(w, c)) break;
-    }
-    img__phase(w, -1);
-    if (papi) {
-        prof_papi_thread_stop(NULL, papi, &w->papi_thread, NULL);
-        prof_papi_thread_release(papi, &w->papi_thread);
-    }
-    return NULL;
-}
-
-/* ---------- row chunks ---------- */
-
-/*
- * With --row-chunks M a channel chunk is imaged in one round: its M row
- * tasks (rows [rrow0[j], rrow0[j+1]) x the chunk's channels) are spread
- * over the ranks' threads, each thread adds its tasks' samples to its own
- * grids, the threads' grids are summed, the ranks' grids are reduced onto
- * the chunk's owner rank, which FFTs and writes the planes. Uniform and
- * Briggs weights need the density of every row first: a density pass of
- * the same tasks runs before, its sums reduced on every rank.
- */
-
-/* Grid g (0 dirty, 1 PSF) of channel i of the chunk in accumulator acc. */
-static void *acc_grid(const img_plan *pl, void *acc, int64_t i, int g)
-{
-    size_t es = pl->p->dbl ? 8 : 4;
-    return (char *)acc + ((size_t)i * (size_t)pl->grids_per_chan + (size_t)g) * pl->grid_reals * es;
-}
-
-/*
- * Row task j of channel chunk c: read its slab; pass 0 adds each channel's
- * density to the thread's sums, pass 1 weights (with the reduced density)
- * and grids each channel into the thread's grids.
- */
-static int row_task(img__worker *w, int pass, int c, int j)
-{
-    img_plan *pl = w->plan;
-    const int npol = pl->npol;
-    const int64_t c0 = pl->chunk_chan0[c], nc = pl->chunk_chan0[c + 1] - c0;
-    const int64_t r0 = pl->row_chunk0[j], nr = pl->row_chunk0[j + 1] - r0;
-    const int64_t *ks = pl->rows_by_chunk + pl->rows_by_chunk_start[j], nk = pl->rows_by_chunk_start[j + 1] - pl->rows_by_chunk_start[j];
-    const size_t nxy = (size_t)pl->nx * (size_t)pl->ny;
-    ib_err e;
-    ib_err_init(&e);
-    img__phase(w, PROF_READ);
-    w->cur_chunk = c * pl->row_chunks + j;
-    w->cur_chan = (int32_t)c0;
-    int rc = img_vis_read_chans(&e, pl->store, r0, nr, c0, nc, w->vis, w->weight, w->flag,
-                                &w->bytes_read);
-    if (rc) {
-        img__fail(pl, &e);
-        return rc;
-    }
-    uint64_t dropped = 0;
-    for (int64_t i = 0; i < nc && !atomic_load(&pl->failed); i++) {
-        const int64_t chan = c0 + i;
-        img__phase(w, PROF_WEIGHT);
-        w->cur_chan = (int32_t)chan;
-        double sumw[IMG_MAX_POL] = {0};
-        const float *dens = pl->workers[0].acc_density ? pl->workers[0].acc_density + (size_t)i * nxy : NULL;
-        int64_t n;
-        if (pl->p->dbl) {
-            img__list_d *L = w->list;
-            img__list_samples_d(pl, w->vis, w->weight, w->flag, i, chan, ks, nk, r0, nr, L, &dropped);
-            if (pass == 0) img__density_add_d(pl, L, chan, w->acc_density + (size_t)i * nxy);
-            else img__list_weigh_d(pl, L, chan, dens, sumw);
-            n = L->n;
-        } else {
-            img__list_f *L = w->list;
-            img__list_samples_f(pl, w->vis, w->weight, w->flag, i, chan, ks, nk, r0, nr, L, &dropped);
-            if (pass == 0) img__density_add_f(pl, L, chan, w->acc_density + (size_t)i * nxy);
-            else img__list_weigh_f(pl, L, chan, dens, sumw);
-            n = L->n;
-        }
-        if (pass == 0) continue;
-        w->samples += (uint64_t)n * (uint64_t)npol;
-        double *aw = w->acc_wsum + (size_t)i * pl->wsums_per_chan;
-        for (int p = 0; p < npol; p++) aw[p] += sumw[p];
-        if (pl->mosaic) {
-            img__phase(w, PROF_KERNEL);
-            img__mosaic_kernels(w, chan);
-            img__mosaic_field_weights(w);
-            for (size_t q = 0; q < (size_t)pl->nfield * (size_t)npol; q++) aw[npol + q] += w->field_wsum[q];
-        }
-        img__phase(w, PROF_GRID);
-        for (int g = 0; g < pl->grids_per_chan; g++) {
-            int vlo = pl->ngy, vhi = 0;
-            grid_list(w, chan, g ? IMG_PROD_PSF : IMG_PROD_DIRTY, acc_grid(pl, w->acc_grids, i, g), &vlo,
-                      &vhi);
-        }
-    }
-    if (pass == 1) w->dropped += dropped;
-    return 0;
-}
-
-/* Every thread of the rank meets here (time waiting is the wait phase). */
-static void rows_sync(img__worker *w)
-{
-    img__phase(w, PROF_WAIT);
-    pthread_barrier_wait(&w->plan->barrier);
-}
-
-/* Thread w's slice of n values: every thread's buffer (the one buf
- * selects) added into thread 0's. */
-static void sum_slice(img__worker *w, size_t n, int dbl, void *(*buf)(img__worker *))
-{
-    img_plan *pl = w->plan;
-    const int T = pl->p->threads;
-    size_t a = n * (size_t)w->id / (size_t)T, b = n * ((size_t)w->id + 1) / (size_t)T;
-    if (dbl) {
-        double *dst = buf(&pl->workers[0]);
-        for (int t = 1; t < T; t++) {
-            const double *src = buf(&pl->workers[t]);
-            for (size_t i = a; i < b; i++) dst[i] += src[i];
-        }
-    } else {
-        float *dst = buf(&pl->workers[0]);
-        for (int t = 1; t < T; t++) {
-            const float *src = buf(&pl->workers[t]);
-            for (size_t i = a; i < b; i++) dst[i] += src[i];
-        }
-    }
-}
-
-static void *buf_acc(img__worker *w) { return w->acc_grids; }
-static void *buf_accd(img__worker *w) { return w->acc_density; }
-static void *buf_accw(img__worker *w) { return w->acc_wsum; }
-
-/* Thread 0: the rank's sums onto their destination ranks (root < 0: all). */
-static int rows_reduce(img__worker *w, void *buf, size_t n, int dbl, int root)
-{
-    img_plan *pl = w->plan;
-    ib_err e;
-    ib_err_init(&e);
-    img__phase(w, PROF_COMM);
-    int rc = img__reduce_sum(&e, &pl->comm, buf, n, dbl, root);
-    if (rc) img__fail(pl, &e);
-    return rc;
-}
-
-/* The task loop of one pass over channel chunk c. */
-static void rows_pass(img__worker *w, int pass, int c)
-{
-    img_plan *pl = w->plan;
-    while (!atomic_load(&pl->failed)) {
-        int j = img__next_row_task(w, pass, c);
-        uint64_t s0 = w->samples, b0 = w->bytes_read;
-        if (j < 0 || row_task(w, pass, c, j)) break;
-        /* the software-defined events: once per task, planes at their write */
-        sde_chunk(w, s0, b0, w->spill_bytes, w->spill_files, 0);
-    }
-}
-
-static void *rows_main(void *arg);
-
-/* A row-chunk thread waits until every thread exists (gate 1) or the
- * start failed (gate -1: it leaves before any barrier). */
-static void *rows_gate(void *arg)
-{
-    img__worker *w = arg;
-    img_plan *pl = w->plan;
-    pthread_mutex_lock(&pl->mem_lock);
-    while (pl->gate == 0) pthread_cond_wait(&pl->mem_cond, &pl->mem_lock);
-    int go = pl->gate > 0;
-    pthread_mutex_unlock(&pl->mem_lock);
-    return go ? rows_main(arg) : NULL;
-}
-
-static void *rows_main(void *arg)
-{
-    img__worker *w = arg;
-    img_plan *pl = w->plan;
-    prof_papi *papi = pl->p->papi;
-    const int T = pl->p->threads, dbl = pl->p->dbl, me = pl->par->rank;
-    const size_t es = dbl ? 8 : 4, nxy = (size_t)pl->nx * (size_t)pl->ny;
-    prof_timer_init(&w->timer);
-    prof_papi_thread_init(&w->papi_thread);
-    if (papi) prof_papi_thread_start(NULL, papi, &w->papi_thread);
-    for (int c = 0; c < pl->nchunks; c++) {
-        const int64_t c0 = pl->chunk_chan0[c], nc = pl->chunk_chan0[c + 1] - c0;
-        const size_t ngrid = (size_t)nc * (size_t)pl->grids_per_chan * pl->grid_reals;
-        const int owner = img__chunk_owner(pl, c);
-        if (w->acc_density) {
-            memset(w->acc_density, 0, sizeof(float) * (size_t)nc * nxy);
-            rows_pass(w, 0, c);
-            rows_sync(w);
-            img__phase(w, PROF_WEIGHT);
-            w->cur_chunk = -1;
-            if (!atomic_load(&pl->failed)) sum_slice(w, (size_t)nc * nxy, 0, buf_accd);
-            rows_sync(w);
-            if (w->id == 0 && !atomic_load(&pl->failed))
-                rows_reduce(w, w->acc_density, (size_t)nc * nxy, 0, -1);
-            rows_sync(w);
-        }
-        memset(w->acc_grids, 0, ngrid * es);
-        memset(w->acc_wsum, 0, sizeof(double) * (size_t)nc * pl->wsums_per_chan);
-        rows_pass(w, 1, c);
-        rows_sync(w);
-        img__phase(w, PROF_GRID);
-        w->cur_chunk = -1;
-        if (!atomic_load(&pl->failed)) {
-            sum_slice(w, ngrid, dbl, buf_acc);
-            sum_slice(w, (size_t)nc * pl->wsums_per_chan, 1, buf_accw);
-        }
-        rows_sync(w);
-        if (w->id == 0 && !atomic_load(&pl->failed) &&
-            !rows_reduce(w, w->acc_grids, ngrid, dbl, owner))
-            rows_reduce(w, w->acc_wsum, (size_t)nc * pl->wsums_per_chan, 1, owner);
-        rows_sync(w);
-        /* The owner's threads share its planes: FFT, correct, write. */
-        for (size_t k = (size_t)w->id; me == owner && k < (size_t)nc * (size_t)pl->grids_per_chan &&
-                                       !atomic_load(&pl->failed);
-             k += (size_t)T) {
-            int64_t i = (int64_t)(k / (size_t)pl->grids_per_chan);
-            int g = (int)(k % (size_t)pl->grids_per_chan);
-            const double *aw = pl->workers[0].acc_wsum + (size_t)i * pl->wsums_per_chan;
-            img__phase(w, pl->mosaic && g == 0 ? PROF_KERNEL : PROF_FFT);
-            w->cur_chunk = -1;
-            w->cur_chan = (int32_t)(c0 + i);
-            if (pl->mosaic && g == 0) {
-                img__mosaic_kernels(w, c0 + i);
-                memcpy(w->field_wsum, aw + pl->npol, sizeof(double) * (size_t)pl->nfield * (size_t)pl->npol);
-            }
-            if (grid_planes(w, c0 + i, aw, g ? IMG_PROD_PSF : IMG_PROD_DIRTY,
-                            acc_grid(pl, pl->workers[0].acc_grids, i, g), 0, pl->ngy, 1))
-                break;
-            if (pl->p->sde)
-                prof_sde_add(pl->p->sde, PROF_SDE_BYTES_WRITTEN,
-                             (long long)((uint64_t)pl->npol * pl->plane_bytes));
-        }
-        rows_sync(w);
-        if (w->id == 0) pl->stop = atomic_load(&pl->failed);
-        rows_sync(w);
-        if (pl->stop) break;
-    }
-    img__phase(w, -1);
-    if (papi) {
-        prof_papi_thread_stop(NULL, papi, &w->papi_thread, NULL);
-        prof_papi_thread_release(papi, &w->papi_thread);
-    }
-    return NULL;
-}
 
 static void worker_release(img__worker *w, int dbl)
 {
@@ -851,7 +524,7 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
             rc = ib_error(e, IB_ENOMEM, "cannot create the threads' barrier");
         pl.barrier_on = !rc;
         for (int i = 0; i < nthreads && !rc; i++) {
-            if (pthread_create(&ws[i].tid, NULL, rows_gate, &ws[i]) != 0) {
+            if (pthread_create(&ws[i].tid, NULL, img__rows_thread, &ws[i]) != 0) {
                 rc = ib_error(e, IB_ENOMEM, "cannot start thread %d", i);
                 break;
             }
@@ -864,7 +537,7 @@ int img_run(ib_err *e, const img_params *p, img_result *res)
     } else {
         for (int i = 0; i < nthreads; i++) {
             if ((rc = worker_init(e, &pl, &ws[i], i))) break;
-            if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]) != 0) {
+            if (pthread_create(&ws[i].tid, NULL, img__chunk_thread, &ws[i]) != 0) {
                 rc = ib_error(e, IB_ENOMEM, "cannot start thread %d", i);
                 break;
             }

@@ -355,4 +355,31 @@ int img__mosaic_emit(img__worker *w, int direct, int64_t chan, int p);
  * plane's peak (plane_peaks, reduced over the ranks). Rank 0 only. */
 int img__check_dft(ib_err *e, img_plan *pl, const char *dirty_path, img_result *res);
 
+/* ---------- one channel's products (gridder.c) ---------- */
+
+/* Add w's sample list to grid (product prod of channel chan: the dirty
+ * grid with the standard or mosaic kernel, or the PSF's weights); grid
+ * rows *vlo..*vhi are widened to cover what was written. */
+void img__grid_list(img__worker *w, int64_t chan, int prod, void *grid, int *vlo, int *vhi);
+/* Grid, FFT and correct product prod of channel chan in w's own grid and
+ * hold or write its planes (for the mosaic's dirty product also the
+ * weight, pb and mosaic planes). sumw: the total weight per pol. */
+int img__image_product(img__worker *w, int64_t chan, const double *sumw, int prod);
+/* The planes of product prod of channel chan from grid (rows vlo..vhi may
+ * be non-zero): FFT, correct, normalise by sumw; written at once when
+ * direct, else as img__plane_emit decides. */
+int img__product_planes(img__worker *w, int64_t chan, const double *sumw, int prod,
+                        const void *grid, int vlo, int vhi, int direct);
+
+/* ---------- worker threads (chunk.c, rowchunk.c) ---------- */
+
+/* Thread mains (arg: the img__worker): channel chunks as tasks, and
+ * rounds of row tasks (which first wait at the plan's gate). */
+void *img__chunk_thread(void *arg);
+void *img__rows_thread(void *arg);
+/* A finished task's figures as software-defined events (tasks.c): once per
+ * task, never per visibility; nc channels' planes counted as written. */
+void img__sde_task(img__worker *w, uint64_t samples0, uint64_t bytes0, uint64_t spill0,
+                   uint64_t files0, int64_t nc);
+
 #endif

@@ -159,3 +159,22 @@ int img__tasks_write(ib_err *e, img_plan *pl, const img__worker *ws, int n, img_
     free(all);
     return rc;
 }
+
+/* Publish a finished chunk's figures as software-defined events: once per
+ * chunk, never per visibility. */
+void img__sde_task(img__worker *w, uint64_t samples0, uint64_t bytes0, uint64_t spill0,
+                   uint64_t files0, int64_t nc)
+{
+    prof_sde *s = w->plan->p->sde;
+    if (!s) return;
+    uint64_t ds = w->samples - samples0;
+    prof_sde_add(s, PROF_SDE_SAMPLES_GRIDDED, (long long)ds);
+    prof_sde_add(s, PROF_SDE_VIS_GRIDDED, (long long)(ds / (uint64_t)w->plan->npol));
+    prof_sde_add(s, PROF_SDE_CHUNKS_DONE, 1);
+    prof_sde_add(s, PROF_SDE_BYTES_READ, (long long)(w->bytes_read - bytes0));
+    prof_sde_add(s, PROF_SDE_SPILL_BYTES, (long long)(w->spill_bytes - spill0));
+    prof_sde_add(s, PROF_SDE_SPILL_FILES, (long long)(w->spill_files - files0));
+    prof_sde_add(s, PROF_SDE_BYTES_WRITTEN,
+                 (long long)((uint64_t)nc * (uint64_t)w->plan->npol * w->plan->plane_bytes *
+                             (w->plan->p->psf ? 2u : 1u)));
+}
