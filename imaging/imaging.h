@@ -273,8 +273,30 @@ typedef struct img_result {
  */
 int img_run(ib_err *e, const img_params *p, img_result *res);
 
-/* The plan of an imaging run (plan.c, run.c). */
+/*
+ * The same run as plan, execute and destroy (FFTW's lifecycle). A plan
+ * checks the parameters and sizes everything before any work: it opens
+ * the store, reads and orders the rows, builds the kernel, grid
+ * correction, FFT plans, chunks and schedule, sets up the memory budget
+ * (an error when it cannot hold the working set) and allocates every
+ * thread's buffers. p (and what it points to) is borrowed and must outlive
+ * the plan. On failure *out is NULL and e says why.
+ */
 typedef struct img_plan img_plan;
+int img_plan_create(ib_err *e, const img_params *p, img_plan **out);
+/*
+ * Stream every chunk through the plan: create the cubes, run the threads
+ * (and on rank 0 the service thread where the schedule needs one), seal
+ * the cubes, write tasks.csv and the statistics into *res (res as for
+ * img_run; the plan's own set-up time and phases are part of its figures).
+ * A plan may be executed again: each execution rewrites the products. With
+ * several ranks every rank executes its plan; after a failure the caller
+ * aborts the job.
+ */
+int img_plan_execute(ib_err *e, img_plan *plan, img_result *res);
+/* Release everything the plan holds (buffers, store, FFT plans, spill
+ * directory it made). NULL does nothing. */
+void img_plan_destroy(img_plan *plan);
 
 #define IMG_VERSION "0.1.0"
 

@@ -143,10 +143,15 @@ struct img_plan {
     size_t wsums_per_chan; /* doubles per channel of the weight sums: npol (+ nfield*npol) */
     /* threads */
     img__worker *workers; /* the rank's workers (thread 0 holds the rank's sums) */
+    int nworkers;         /* workers allocated (their buffers may be partly made) */
     int gate;            /* under mem_lock: 0 wait, 1 start, -1 give up */
+    /* the plan's own figures, and the current execution's */
+    img_result head;     /* what the plan decided: store, sizes, chunks */
+    prof_timer setup_timer; /* the plan's phases (stopped) */
+    double create_s;     /* wall seconds the plan took to make */
     double origin;       /* time origin of task events: when every rank left the
                           * start-up barrier (so ranks share one timeline) */
-    double setup_s;      /* img_run's start until the barrier before the workers */
+    double setup_s;      /* the plan's making until the barrier before the workers */
 };
 
 /* One worker thread: its buffers (allocated by the plan, reused by every
@@ -262,10 +267,9 @@ void img__fail(img_plan *pl, const ib_err *e);
  * between phases, never inside the gridding loop; when it cannot grow the
  * event is counted as dropped and the run goes on. */
 void img__phase(img__worker *w, int p);
-/* This rank's figures from its n workers, the main thread's timer and
- * the run's wall time. */
-void img__rank_stats(img_rank_stats *rs, const img_plan *pl, const img__worker *ws, int n,
-                     const prof_timer *main_t, double wall);
+/* Every rank's figures (its workers', main_t's phases, res->wall_seconds)
+ * gathered into rank 0's res->ranks and summed into res. Collective. */
+int img__stats_gather(ib_err *e, img_plan *pl, const prof_timer *main_t, img_result *res);
 /* Gather every rank's task events on rank 0 and write OUT/tasks.csv
  * (rank,thread,chunk,chan,phase,start,end) atomically; rank 0 sets
  * res->task_events and res->task_span_s. Collective: every rank calls it,
@@ -381,5 +385,32 @@ void *img__rows_thread(void *arg);
  * task, never per visibility; nc channels' planes counted as written. */
 void img__sde_task(img__worker *w, uint64_t samples0, uint64_t bytes0, uint64_t spill0,
                    uint64_t files0, int64_t nc);
+
+/* ---------- the plan (plan.c) ---------- */
+
+/* img_plan_create's work, leaving *out set (possibly half made) on failure
+ * when the plan could be allocated, so that img_run can report what it
+ * had decided; *out NULL when the parameters are invalid. */
+int img__plan_build(ib_err *e, const img_params *p, img_plan **out);
+
+/* ---------- output cubes (cubes.c) ---------- */
+
+/* Does the run make product k (enum img_product)? */
+int img__product_made(const img_params *p, int k);
+/* Rank 0: OUT made and every product's cube created (as path.tmp); the
+ * other ranks check the paths. */
+int img__cubes_create(ib_err *e, img_plan *pl);
+/* After the barrier that follows img__cubes_create: the other ranks open
+ * the cubes for parallel writes (nothing under serial writes). */
+int img__cubes_open(ib_err *e, img_plan *pl);
+/* Every rank lets go of its cubes; after a barrier rank 0 seals them
+ * (*sealed = 1: they are in place, or were removed after a failure) and
+ * adds the bytes written. Collective. */
+int img__cubes_seal(ib_err *e, img_plan *pl, uint64_t *bytes_written, int *sealed);
+/* Cubes still open are dropped (their temporaries removed on rank 0). */
+void img__cubes_abort(img_plan *pl);
+/* The sealed products and tasks.csv removed (a run that failed after
+ * sealing leaves no complete-looking products). */
+void img__cubes_remove(const img_plan *pl);
 
 #endif

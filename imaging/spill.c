@@ -55,8 +55,6 @@ int img__budget_setup(ib_err *e, img_plan *pl)
     pl->base_bytes = per_thread * (uint64_t)p->threads;
     pl->tracked = pl->peak_tracked = pl->base_bytes;
     pl->budget = p->mem_budget;
-    pthread_mutex_init(&pl->mem_lock, NULL);
-    pthread_cond_init(&pl->mem_cond, NULL);
     if (!pl->budget) return 0;
     if (!(p->mem_target > 0 && p->mem_target <= p->mem_spill && p->mem_spill <= p->mem_pause &&
           p->mem_pause <= 1.0))

@@ -44,8 +44,10 @@ void img__phase(img__worker *w, int p)
     else prof_timer_switch(t, p);
 }
 
-void img__rank_stats(img_rank_stats *rs, const img_plan *pl, const img__worker *ws, int n,
-                     const prof_timer *main_t, double wall)
+/* This rank's figures from its n workers, the main thread's timer and
+ * the run's wall time. */
+static void rank_stats(img_rank_stats *rs, const img_plan *pl, const img__worker *ws, int n,
+                       const prof_timer *main_t, double wall)
 {
     memset(rs, 0, sizeof *rs);
     rs->rank = pl->par->rank;
@@ -80,6 +82,39 @@ void img__rank_stats(img_rank_stats *rs, const img_plan *pl, const img__worker *
     prof_rusage ru;
     prof_rusage_get(&ru);
     rs->peak_rss = ru.max_rss_bytes;
+}
+
+int img__stats_gather(ib_err *e, img_plan *pl, const prof_timer *main_t, img_result *res)
+{
+    const int root = pl->par->rank == 0, N = pl->par->size;
+    img_rank_stats mine, scratch;
+    rank_stats(&mine, pl, pl->workers, pl->nworkers, main_t, res->wall_seconds);
+    res->nranks = N;
+    res->ranks = root ? ib_calloc((size_t)N, sizeof *res->ranks) : NULL;
+    if (root && !res->ranks) return ib_error(e, IB_ENOMEM, "out of memory");
+    int rc = img__gather(e, &pl->comm, &mine, sizeof mine, root ? (void *)res->ranks : &scratch);
+    if (rc || !root) return rc;
+    for (int r = 0; r < N; r++) {
+        const img_rank_stats *rs = &res->ranks[r];
+        for (int i = 0; i < IMG_MAX_PHASES; i++) {
+            res->phase_wall[i] += rs->phase_wall[i];
+            res->phase_cpu[i] += rs->phase_cpu[i];
+        }
+        if (r > 0) { /* rank 0's own are in res already */
+            res->samples_gridded += rs->samples;
+            res->samples_dropped += rs->dropped;
+            res->bytes_read += rs->bytes_read;
+        }
+        res->sched_s += rs->sched_s;
+        res->spill_bytes += rs->spill_bytes;
+        res->spill_files += rs->spill_files;
+        res->spill_write_s += rs->spill_write_s;
+        res->spill_read_s += rs->spill_read_s;
+        if (rs->peak_tracked > res->peak_tracked) res->peak_tracked = rs->peak_tracked;
+        res->tasks += rs->tasks;
+        if (rs->peak_rss > res->peak_rss_bytes) res->peak_rss_bytes = rs->peak_rss;
+    }
+    return 0;
 }
 
 /* Gather every thread's task events on rank 0 and write OUT/tasks.csv
