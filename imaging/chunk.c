@@ -7,6 +7,8 @@
  */
 #include "imaging/plan_internal.h"
 
+/* Channel chunk c: its slab of every row, then channel by channel the
+ * sample list, the dirty (and PSF) planes; under a budget the commit. */
 static int chunk_task_body(img__worker *w, int c)
 {
     img_plan *pl = w->plan;
@@ -28,12 +30,12 @@ static int chunk_task_body(img__worker *w, int c)
         w->cur_chan = (int32_t)(c0 + cc);
         int64_t n;
         if (pl->p->dbl) {
-            img__list_build_d(pl, w->vis, w->weight, w->flag, cc, c0 + cc, w->list, w->density, sumw,
-                         &w->dropped);
+            img__list_build_d(pl, w->vis, w->weight, w->flag, cc, c0 + cc, w->list, w->density,
+                              sumw, &w->dropped);
             n = ((img__list_d *)w->list)->n;
         } else {
-            img__list_build_f(pl, w->vis, w->weight, w->flag, cc, c0 + cc, w->list, w->density, sumw,
-                         &w->dropped);
+            img__list_build_f(pl, w->vis, w->weight, w->flag, cc, c0 + cc, w->list, w->density,
+                              sumw, &w->dropped);
             n = ((img__list_f *)w->list)->n;
         }
         w->samples += (uint64_t)n * (uint64_t)pl->npol;
@@ -48,11 +50,13 @@ static int chunk_task_body(img__worker *w, int c)
     return pl->budget ? img__chunk_commit(w) : 0;
 }
 
+/* Channel chunk c, and its figures published as software-defined events. */
 static int chunk_task(img__worker *w, int c)
 {
+    const int64_t nc = w->plan->chunk_chan0[c + 1] - w->plan->chunk_chan0[c];
     uint64_t s0 = w->samples, b0 = w->bytes_read, sp0 = w->spill_bytes, f0 = w->spill_files;
     int rc = chunk_task_body(w, c);
-    if (!rc) img__sde_task(w, s0, b0, sp0, f0, w->plan->chunk_chan0[c + 1] - w->plan->chunk_chan0[c]);
+    if (!rc) img__sde_task(w, s0, b0, sp0, f0, nc);
     return rc;
 }
 

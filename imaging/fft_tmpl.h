@@ -91,11 +91,11 @@ static void FN(plan_fft)(img_plan *pl, unsigned flags)
     FFTW(complex) *tmp = FFTW(alloc_complex)((size_t)ngy * (size_t)hx);
     if (tmp) {
         pl->fft_cols = FFTW(plan_many_dft)(1, &ngy, hx, tmp, NULL, hx, 1, tmp, NULL, hx, 1,
-                                      FFTW_BACKWARD, flags);
+                                           FFTW_BACKWARD, flags);
         for (int k = 0; k < 2; k++) {
             FFTW(complex) *r = tmp + (size_t)pl->fft_row0[k] * (size_t)hx;
-            pl->fft_rows[k] = FFTW(plan_many_dft_c2r)(1, &ngx, nrun, r, NULL, 1, hx, (REAL *)r, NULL,
-                                                  1, 2 * hx, flags);
+            pl->fft_rows[k] = FFTW(plan_many_dft_c2r)(1, &ngx, nrun, r, NULL, 1, hx, (REAL *)r,
+                                                      NULL, 1, 2 * hx, flags);
         }
     }
     FFTW(free)(tmp);

@@ -86,7 +86,8 @@ void FN(img__density_add)(const img_plan *pl, const LIST *L, int64_t chan,
         int64_t k = L->row[s];
         long iu = lround(pl->u_m[k] * du), iv = lround(pl->v_m[k] * dv);
         long a = nx / 2 + iu, b = ny / 2 + iv, a2 = nx / 2 - iu, b2 = ny / 2 - iv;
-        if (a >= 0 && a < nx && b >= 0 && b < ny) density[(size_t)b * (size_t)nx + (size_t)a] += (float)wm;
+        if (a >= 0 && a < nx && b >= 0 && b < ny)
+            density[(size_t)b * (size_t)nx + (size_t)a] += (float)wm;
         if (a2 >= 0 && a2 < nx && b2 >= 0 && b2 < ny)
             density[(size_t)b2 * (size_t)nx + (size_t)a2] += (float)wm;
     }

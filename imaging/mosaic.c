@@ -147,23 +147,20 @@ static int distinct(const double *v, int n, double **u, int *nu, int **idx)
  * the highest frequency, and the distinct offsets whose kernels are built
  * per channel. Bad geometry is an error naming the field or dataset.
  */
-int img__mosaic_setup(ib_err *e, img_plan *pl, const img_vis_meta *m)
+/* The mean dish diameter (every one must be > 0), and each field's
+ * pointing offset from the phase centre (SIN projection), which must lie
+ * within the image and its beam. */
+static int mosaic_pointings(ib_err *e, img_plan *pl, const img_vis_meta *m, double fmin)
 {
-    const img_params *p = pl->p;
-    pl->grid_support = pl->kernel.W;
-    if (p->gridder != IMG_GRIDDER_MOSAIC) return 0;
-    pl->mosaic = 1;
-    pl->aperture = !p->no_aperture;
-    /* Table oversampling: linear interpolation errs ~ (1/over)^2; the
-     * beam-free kernel is cheap to tabulate finely. */
-    pl->ktab_over = pl->aperture ? 128 : 1024;
     const double *dish = img_vis_dish(pl->store), *fd = img_vis_field_dir(pl->store);
+    const double as = 206264.806; /* arcsec per radian */
     double sum = 0;
     for (int a = 0; a < m->nant; a++) {
         if (!(dish[a] > 0) || !isfinite(dish[a]))
             return ib_error(e, IB_EINVAL,
                             "store '%s': dataset '/dish_diameter' antenna %d is %g m; the mosaic "
-                            "gridder needs dish diameters > 0", img_vis_path(pl->store), a, dish[a]);
+                            "gridder needs dish diameters > 0",
+                            img_vis_path(pl->store), a, dish[a]);
         sum += dish[a];
     }
     pl->dish_m = sum / m->nant; /* homogeneous arrays; a mixed array uses the mean */
@@ -171,11 +168,6 @@ int img__mosaic_setup(ib_err *e, img_plan *pl, const img_vis_meta *m)
     pl->field_m = ib_malloc(sizeof(double) * (size_t)pl->nfield);
     if (!pl->field_l || !pl->field_m) return ib_error(e, IB_ENOMEM, "out of memory");
     double a0 = m->phase_centre[0], d0 = m->phase_centre[1];
-    double fmin = pl->freq[0], fmax = pl->freq[0];
-    for (int64_t c = 1; c < pl->nchan; c++) {
-        fmin = pl->freq[c] < fmin ? pl->freq[c] : fmin;
-        fmax = pl->freq[c] > fmax ? pl->freq[c] : fmax;
-    }
     double beam = pl->aperture ? img_pb_fwhm(fmin, pl->dish_m) : 0;
     double hx = 0.5 * pl->nx * pl->cell + beam, hy = 0.5 * pl->ny * pl->cell + beam;
     for (int f = 0; f < pl->nfield; f++) {
@@ -186,28 +178,16 @@ int img__mosaic_setup(ib_err *e, img_plan *pl, const img_vis_meta *m)
             return ib_error(e, IB_EINVAL,
                             "store '%s': dataset '/field_dir' field %d lies at (%.1f, %.1f) "
                             "arcsec from the phase centre, outside the %dx%d image and its beam "
-                            "(half-size %.1f x %.1f arcsec)", img_vis_path(pl->store), f,
-                            pl->field_l[f] * 206264.806, pl->field_m[f] * 206264.806, pl->nx, pl->ny,
-                            hx * 206264.806, hy * 206264.806);
+                            "(half-size %.1f x %.1f arcsec)",
+                            img_vis_path(pl->store), f, pl->field_l[f] * as, pl->field_m[f] * as,
+                            pl->nx, pl->ny, hx * as, hy * as);
     }
-    if (pl->aperture) {
-        double dux = 1.0 / (pl->ngx * pl->cell), duy = 1.0 / (pl->ngy * pl->cell);
-        int hxk = img__akernel_half(fmax, pl->dish_m, dux), hyk = img__akernel_half(fmax, pl->dish_m, duy);
-        int h = hxk > hyk ? hxk : hyk;
-        pl->grid_support = pl->kernel.W + 2 * h;
-    }
-    if (pl->grid_support > IMG_MAX_MOSAIC_SUPPORT)
-        return ib_error(e, IB_EINVAL,
-                        "mosaic support %d cells (W %d + aperture kernel of a %.1f m dish) "
-                        "exceeds %d: the beam is narrower than a few pixels; use a finer cell "
-                        "or a smaller image", pl->grid_support, pl->kernel.W, pl->dish_m, IMG_MAX_MOSAIC_SUPPORT);
-    if (pl->ngx < 2 * pl->grid_support || pl->ngy < 2 * pl->grid_support) {
-        pl->ngx = img_good_fft_size(pl->ngx > 2 * pl->grid_support ? pl->ngx : 2 * pl->grid_support);
-        pl->ngy = img_good_fft_size(pl->ngy > 2 * pl->grid_support ? pl->ngy : 2 * pl->grid_support);
-    }
-    if (distinct(pl->field_l, pl->nfield, &pl->offs_x, &pl->n_offs_x, &pl->field_offs_x) ||
-        distinct(pl->field_m, pl->nfield, &pl->offs_y, &pl->n_offs_y, &pl->field_offs_y))
-        return ib_error(e, IB_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* psi^ on the kernel tables' FFT grid and the 1-D FFT that makes them. */
+static int mosaic_kernel_fft(ib_err *e, img_plan *pl)
+{
     pl->ktab_fft_size = img__akernel_fft_size(pl->grid_support, pl->kernel.W, pl->ktab_over);
     pl->psihat = ib_malloc(sizeof(double) * (size_t)pl->ktab_fft_size);
     fftw_complex *tmp = fftw_alloc_complex((size_t)pl->ktab_fft_size);
@@ -224,6 +204,46 @@ int img__mosaic_setup(ib_err *e, img_plan *pl, const img_vis_meta *m)
     return 0;
 }
 
+int img__mosaic_setup(ib_err *e, img_plan *pl, const img_vis_meta *m)
+{
+    const img_params *p = pl->p;
+    pl->grid_support = pl->kernel.W;
+    if (p->gridder != IMG_GRIDDER_MOSAIC) return 0;
+    pl->mosaic = 1;
+    pl->aperture = !p->no_aperture;
+    /* Table oversampling: linear interpolation errs ~ (1/over)^2; the
+     * beam-free kernel is cheap to tabulate finely. */
+    pl->ktab_over = pl->aperture ? 128 : 1024;
+    double fmin = pl->freq[0], fmax = pl->freq[0];
+    for (int64_t c = 1; c < pl->nchan; c++) {
+        fmin = pl->freq[c] < fmin ? pl->freq[c] : fmin;
+        fmax = pl->freq[c] > fmax ? pl->freq[c] : fmax;
+    }
+    int rc = mosaic_pointings(e, pl, m, fmin);
+    if (rc) return rc;
+    if (pl->aperture) {
+        double dux = 1.0 / (pl->ngx * pl->cell), duy = 1.0 / (pl->ngy * pl->cell);
+        int hxk = img__akernel_half(fmax, pl->dish_m, dux);
+        int hyk = img__akernel_half(fmax, pl->dish_m, duy);
+        pl->grid_support = pl->kernel.W + 2 * (hxk > hyk ? hxk : hyk);
+    }
+    if (pl->grid_support > IMG_MAX_MOSAIC_SUPPORT)
+        return ib_error(e, IB_EINVAL,
+                        "mosaic support %d cells (W %d + aperture kernel of a %.1f m dish) "
+                        "exceeds %d: the beam is narrower than a few pixels; use a finer cell "
+                        "or a smaller image",
+                        pl->grid_support, pl->kernel.W, pl->dish_m, IMG_MAX_MOSAIC_SUPPORT);
+    const int S2 = 2 * pl->grid_support;
+    if (pl->ngx < S2 || pl->ngy < S2) {
+        pl->ngx = img_good_fft_size(pl->ngx > S2 ? pl->ngx : S2);
+        pl->ngy = img_good_fft_size(pl->ngy > S2 ? pl->ngy : S2);
+    }
+    if (distinct(pl->field_l, pl->nfield, &pl->offs_x, &pl->n_offs_x, &pl->field_offs_x) ||
+        distinct(pl->field_m, pl->nfield, &pl->offs_y, &pl->n_offs_y, &pl->field_offs_y))
+        return ib_error(e, IB_ENOMEM, "out of memory");
+    return mosaic_kernel_fft(e, pl);
+}
+
 /* Kernel tables of channel chan for every distinct pointing offset, and
  * the squared beam of every field along x and y for the weight planes. */
 void img__mosaic_kernels(img__worker *w, int64_t chan)
@@ -232,20 +252,24 @@ void img__mosaic_kernels(img__worker *w, int64_t chan)
     size_t ntab = 2 * ((size_t)pl->grid_support * (size_t)pl->ktab_over + 1);
     double dux = 1.0 / (pl->ngx * pl->cell), duy = 1.0 / (pl->ngy * pl->cell), f = pl->freq[chan];
     for (int i = 0; i < pl->n_offs_x; i++)
-        img__akernel_build(&pl->kernel, pl->grid_support, pl->ktab_over, pl->ktab_fft_size, pl->psihat, pl->ktab_fft, w->ktab_buf, f, pl->dish_m,
-                           dux, pl->offs_x[i], pl->aperture, w->ktab_x + (size_t)i * ntab);
+        img__akernel_build(&pl->kernel, pl->grid_support, pl->ktab_over, pl->ktab_fft_size,
+                           pl->psihat, pl->ktab_fft, w->ktab_buf, f, pl->dish_m, dux,
+                           pl->offs_x[i], pl->aperture, w->ktab_x + (size_t)i * ntab);
     for (int i = 0; i < pl->n_offs_y; i++)
-        img__akernel_build(&pl->kernel, pl->grid_support, pl->ktab_over, pl->ktab_fft_size, pl->psihat, pl->ktab_fft, w->ktab_buf, f, pl->dish_m,
-                           duy, pl->offs_y[i], pl->aperture, w->ktab_y + (size_t)i * ntab);
+        img__akernel_build(&pl->kernel, pl->grid_support, pl->ktab_over, pl->ktab_fft_size,
+                           pl->psihat, pl->ktab_fft, w->ktab_buf, f, pl->dish_m, duy,
+                           pl->offs_y[i], pl->aperture, w->ktab_y + (size_t)i * ntab);
     double fw = img_pb_fwhm(f, pl->dish_m), a = 8.0 * M_LN2 / (fw * fw);
     for (int fi = 0; fi < pl->nfield; fi++) {
+        float *bx = w->beam2_x + (size_t)fi * (size_t)pl->nx;
+        float *by = w->beam2_y + (size_t)fi * (size_t)pl->ny;
         for (int x = 0; x < pl->nx; x++) {
             double dl = (pl->nx / 2 - x) * pl->cell - pl->field_l[fi];
-            w->beam2_x[(size_t)fi * (size_t)pl->nx + (size_t)x] = pl->aperture ? (float)exp(-a * dl * dl) : 1.0f;
+            bx[x] = pl->aperture ? (float)exp(-a * dl * dl) : 1.0f;
         }
         for (int y = 0; y < pl->ny; y++) {
             double dm = (y - pl->ny / 2) * pl->cell - pl->field_m[fi];
-            w->beam2_y[(size_t)fi * (size_t)pl->ny + (size_t)y] = pl->aperture ? (float)exp(-a * dm * dm) : 1.0f;
+            by[y] = pl->aperture ? (float)exp(-a * dm * dm) : 1.0f;
         }
     }
 }
@@ -284,7 +308,8 @@ void img__mosaic_planes(img__worker *w, int p, double sumw)
     const size_t n = (size_t)nx * (size_t)ny;
     for (size_t i = 0; i < n; i++) w->weight_plane[i] = 0;
     for (int fi = 0; fi < pl->nfield; fi++) {
-        float c = sumw > 0 ? (float)(w->field_wsum[(size_t)fi * (size_t)npol + (size_t)p] / sumw) : 0;
+        double wf = w->field_wsum[(size_t)fi * (size_t)npol + (size_t)p];
+        float c = sumw > 0 ? (float)(wf / sumw) : 0;
         if (c <= 0) continue;
         const float *restrict gx = w->beam2_x + (size_t)fi * (size_t)nx;
         for (int y = 0; y < ny; y++) {
@@ -298,7 +323,8 @@ void img__mosaic_planes(img__worker *w, int p, double sumw)
     for (size_t i = 0; i < n; i++) wmax = w->weight_plane[i] > wmax ? w->weight_plane[i] : wmax;
     float lim = (float)(pl->p->pb_limit * pl->p->pb_limit) * wmax;
     for (size_t i = 0; i < n; i++)
-        w->mosaic_plane[i] = (wmax > 0 && w->weight_plane[i] >= lim) ? w->plane[i] / w->weight_plane[i] : NAN;
+        w->mosaic_plane[i] =
+            (wmax > 0 && w->weight_plane[i] >= lim) ? w->plane[i] / w->weight_plane[i] : NAN;
 }
 
 /* The weight, pb and normalised mosaic planes of pol p of channel chan

@@ -16,7 +16,8 @@
 static void *acc_grid(const img_plan *pl, void *acc, int64_t i, int g)
 {
     size_t es = pl->p->dbl ? 8 : 4;
-    return (char *)acc + ((size_t)i * (size_t)pl->grids_per_chan + (size_t)g) * pl->grid_reals * es;
+    size_t grid = (size_t)i * (size_t)pl->grids_per_chan + (size_t)g;
+    return (char *)acc + grid * pl->grid_reals * es;
 }
 
 /*
@@ -30,7 +31,8 @@ static int row_task(img__worker *w, int pass, int c, int j)
     const int npol = pl->npol;
     const int64_t c0 = pl->chunk_chan0[c], nc = pl->chunk_chan0[c + 1] - c0;
     const int64_t r0 = pl->row_chunk0[j], nr = pl->row_chunk0[j + 1] - r0;
-    const int64_t *ks = pl->rows_by_chunk + pl->rows_by_chunk_start[j], nk = pl->rows_by_chunk_start[j + 1] - pl->rows_by_chunk_start[j];
+    const int64_t *ks = pl->rows_by_chunk + pl->rows_by_chunk_start[j];
+    const int64_t nk = pl->rows_by_chunk_start[j + 1] - pl->rows_by_chunk_start[j];
     const size_t nxy = (size_t)pl->nx * (size_t)pl->ny;
     ib_err e;
     ib_err_init(&e);
@@ -49,17 +51,20 @@ static int row_task(img__worker *w, int pass, int c, int j)
         img__phase(w, PROF_WEIGHT);
         w->cur_chan = (int32_t)chan;
         double sumw[IMG_MAX_POL] = {0};
-        const float *dens = pl->workers[0].acc_density ? pl->workers[0].acc_density + (size_t)i * nxy : NULL;
+        const float *rank_density = pl->workers[0].acc_density; /* reduced over the ranks */
+        const float *dens = rank_density ? rank_density + (size_t)i * nxy : NULL;
         int64_t n;
         if (pl->p->dbl) {
             img__list_d *L = w->list;
-            img__list_samples_d(pl, w->vis, w->weight, w->flag, i, chan, ks, nk, r0, nr, L, &dropped);
+            img__list_samples_d(pl, w->vis, w->weight, w->flag, i, chan, ks, nk, r0, nr, L,
+                                &dropped);
             if (pass == 0) img__density_add_d(pl, L, chan, w->acc_density + (size_t)i * nxy);
             else img__list_weigh_d(pl, L, chan, dens, sumw);
             n = L->n;
         } else {
             img__list_f *L = w->list;
-            img__list_samples_f(pl, w->vis, w->weight, w->flag, i, chan, ks, nk, r0, nr, L, &dropped);
+            img__list_samples_f(pl, w->vis, w->weight, w->flag, i, chan, ks, nk, r0, nr, L,
+                                &dropped);
             if (pass == 0) img__density_add_f(pl, L, chan, w->acc_density + (size_t)i * nxy);
             else img__list_weigh_f(pl, L, chan, dens, sumw);
             n = L->n;
@@ -72,13 +77,14 @@ static int row_task(img__worker *w, int pass, int c, int j)
             img__phase(w, PROF_KERNEL);
             img__mosaic_kernels(w, chan);
             img__mosaic_field_weights(w);
-            for (size_t q = 0; q < (size_t)pl->nfield * (size_t)npol; q++) aw[npol + q] += w->field_wsum[q];
+            for (size_t q = 0; q < (size_t)pl->nfield * (size_t)npol; q++)
+                aw[npol + q] += w->field_wsum[q];
         }
         img__phase(w, PROF_GRID);
         for (int g = 0; g < pl->grids_per_chan; g++) {
             int vlo = pl->ngy, vhi = 0;
-            img__grid_list(w, chan, g ? IMG_PROD_PSF : IMG_PROD_DIRTY, acc_grid(pl, w->acc_grids, i, g), &vlo,
-                      &vhi);
+            img__grid_list(w, chan, g ? IMG_PROD_PSF : IMG_PROD_DIRTY,
+                           acc_grid(pl, w->acc_grids, i, g), &vlo, &vhi);
         }
     }
     if (pass == 1) w->dropped += dropped;
@@ -198,7 +204,8 @@ static void *rows_main(void *arg)
             w->cur_chan = (int32_t)(c0 + i);
             if (pl->mosaic && g == 0) {
                 img__mosaic_kernels(w, c0 + i);
-                memcpy(w->field_wsum, aw + pl->npol, sizeof(double) * (size_t)pl->nfield * (size_t)pl->npol);
+                memcpy(w->field_wsum, aw + pl->npol,
+                       sizeof(double) * (size_t)pl->nfield * (size_t)pl->npol);
             }
             if (img__product_planes(w, c0 + i, aw, g ? IMG_PROD_PSF : IMG_PROD_DIRTY,
                             acc_grid(pl, pl->workers[0].acc_grids, i, g), 0, pl->ngy, 1))

@@ -44,7 +44,8 @@ int img__sort_rows(img__row_key *keys, size_t n, int nant)
         free(tmp);
         return -1;
     }
-    for (size_t i = 0; i < n; i++) start[(size_t)keys[i].a1 * (size_t)nant + (size_t)keys[i].a2 + 1]++;
+    for (size_t i = 0; i < n; i++)
+        start[(size_t)keys[i].a1 * (size_t)nant + (size_t)keys[i].a2 + 1]++;
     for (size_t b = 0; b < nb; b++) start[b + 1] += start[b];
     for (size_t i = 0; i < n; i++) /* keys are in row order: stable by row */
         tmp[start[(size_t)keys[i].a1 * (size_t)nant + (size_t)keys[i].a2]++] = keys[i];
@@ -77,7 +78,8 @@ int img__rows_load(ib_err *e, img_plan *pl)
     pl->row_field = ib_malloc(sizeof(int32_t) * n);
     int32_t *fld = ib_malloc(sizeof(int32_t) * n);
     int rc = 0;
-    if (!uvw || !t || !a1 || !a2 || !keys || !pl->row_order || !pl->u_m || !pl->v_m || !pl->row_field || !fld) {
+    if (!uvw || !t || !a1 || !a2 || !keys || !pl->row_order || !pl->u_m || !pl->v_m ||
+        !pl->row_field || !fld) {
         rc = ib_error(e, IB_ENOMEM, "out of memory reading %zu rows", n);
         goto out;
     }

@@ -66,6 +66,54 @@ static int ask_ahead(const img_plan *pl, int left)
     return left > pl->par->size * pl->p->threads;
 }
 
+/* Ask rank 0 for a chunk: the request sent and its reply posted
+ * (w->req), waited for by remote_chunk. */
+static int request_chunk(img__worker *w)
+{
+    img_plan *pl = w->plan;
+    ib_err e;
+    ib_err_init(&e);
+    int32_t req[2] = {w->id, 0}; /* thread, task key (row chunks) */
+    if (img__send(&e, &pl->comm, req, sizeof req, 0, IMG__TAG_REQ) ||
+        img__irecv(&e, &pl->comm, w->reply, sizeof w->reply, 0, IMG__TAG_REPLY + w->id,
+                   &w->req)) {
+        img__fail(pl, &e);
+        return -1;
+    }
+    w->req_pending = 1;
+    return 0;
+}
+
+/*
+ * The dynamic schedule on a rank other than 0, after the first round. A
+ * request stays in flight while many chunks are left: the reply for the
+ * next chunk arrives while this one is imaged, so the round trip to rank
+ * 0 is hidden behind the work; near the end each chunk is asked for when
+ * the last is done.
+ */
+static int remote_chunk(img__worker *w)
+{
+    img_plan *pl = w->plan;
+    if (w->no_more) return -1; /* told with the last chunk: nothing to ask for */
+    if (!w->req_pending && request_chunk(w)) return -1;
+    w->req_pending = 0;
+    ib_err e;
+    ib_err_init(&e);
+    if (img__wait(&e, &pl->comm, &w->req)) {
+        img__fail(pl, &e);
+        return -1;
+    }
+    int c = w->reply[0];
+    if (c >= pl->nchunks) {
+        ib_error(&e, IB_EMPI, "rank %d: chunk %d from rank 0 is out of range", pl->par->rank, c);
+        img__fail(pl, &e);
+        return -1;
+    }
+    w->no_more = c >= 0 && w->reply[1] == 0;
+    if (c >= 0 && ask_ahead(pl, w->reply[1]) && request_chunk(w)) return -1;
+    return c;
+}
+
 /*
  * The next chunk for worker w, or -1 when there is none. static and
  * locality walk this rank's precomputed list; dynamic asks rank 0, which
@@ -90,60 +138,12 @@ int img__next_chunk(img__worker *w)
         w->started = 1;
         c = pl->par->rank * pl->p->threads + w->id;
         if (c >= pl->nchunks) c = -1;
-        if (c >= 0 && pl->par->rank != 0) {
-            ib_err e;
-            ib_err_init(&e);
-            int32_t req[2] = {w->id, 0}; /* thread, task key (row chunks) */
-            if (img__send(&e, &pl->comm, req, sizeof req, 0, IMG__TAG_REQ) ||
-                img__irecv(&e, &pl->comm, w->reply, sizeof w->reply, 0, IMG__TAG_REPLY + w->id,
-                           &w->req)) {
-                img__fail(pl, &e);
-                return -1;
-            }
-            w->req_pending = 1;
-        }
+        if (c >= 0 && pl->par->rank != 0 && request_chunk(w)) return -1;
     } else if (pl->par->rank == 0) {
         c = atomic_fetch_add(&pl->next_chunk, 1);
         if (c >= pl->nchunks) c = -1;
     } else {
-        /* A request in flight while many chunks are left: the reply for
-         * the next chunk arrives while this one is imaged, so the round
-         * trip to rank 0 is hidden behind the work; near the end each
-         * chunk is asked for when the last is done. */
-        ib_err e;
-        ib_err_init(&e);
-        int32_t req[2] = {w->id, 0}; /* thread, task key (row chunks) */
-        if (w->no_more) {
-            w->sched_s += ib_now() - t0;
-            return -1; /* told with the last chunk: nothing to ask for */
-        }
-        if (!w->req_pending &&
-            (img__send(&e, &pl->comm, req, sizeof req, 0, IMG__TAG_REQ) ||
-             img__irecv(&e, &pl->comm, w->reply, sizeof w->reply, 0, IMG__TAG_REPLY + w->id, &w->req))) {
-            img__fail(pl, &e);
-            return -1;
-        }
-        w->req_pending = 0;
-        if (img__wait(&e, &pl->comm, &w->req)) {
-            img__fail(pl, &e);
-            return -1;
-        }
-        c = w->reply[0];
-        if (c >= pl->nchunks) {
-            ib_error(&e, IB_EMPI, "rank %d: chunk %d from rank 0 is out of range", pl->par->rank, c);
-            img__fail(pl, &e);
-            return -1;
-        }
-        w->no_more = c >= 0 && w->reply[1] == 0;
-        if (c >= 0 && ask_ahead(pl, w->reply[1])) {
-            if (img__send(&e, &pl->comm, req, sizeof req, 0, IMG__TAG_REQ) ||
-                img__irecv(&e, &pl->comm, w->reply, sizeof w->reply, 0, IMG__TAG_REPLY + w->id,
-                           &w->req)) {
-                img__fail(pl, &e);
-                return -1;
-            }
-            w->req_pending = 1;
-        }
+        c = remote_chunk(w);
     }
     w->sched_s += ib_now() - t0;
     if (c >= 0) w->ntasks++;
@@ -248,10 +248,12 @@ void *img__sched_serve(void *arg)
             }
             int32_t rep[2] = {c < ntask ? c : -1, c < ntask ? ntask - c - 1 : 0}; /* task, left */
             if (img__send(&e, &pl->comm, rep, sizeof rep, from, IMG__TAG_REPLY + rq[0])) break;
-            if (pl->row_chunks == 1 && rep[1] == 0) asking--; /* the last chunk or "none": its last answer */
+            /* the last chunk or "none": that thread's last answer */
+            if (pl->row_chunks == 1 && rep[1] == 0) asking--;
         } else if (tag == IMG__TAG_PLANE) {
             if (bytes != (int)((n + 4) * sizeof(float))) {
-                ib_error(&e, IB_EMPI, "rank 0: plane message of %d bytes from rank %d", bytes, from);
+                ib_error(&e, IB_EMPI, "rank 0: plane message of %d bytes from rank %d", bytes,
+                         from);
                 break;
             }
             if (img__recv(&e, &pl->comm, buf, bytes, from, IMG__TAG_PLANE, NULL, NULL)) break;

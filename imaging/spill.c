@@ -49,9 +49,10 @@ int img__budget_setup(ib_err *e, img_plan *pl)
     }
     uint64_t per_thread = slab + list + grid + half + pl->plane_bytes;
     if (p->weighting != IMG_WEIGHT_NATURAL) per_thread += pl->plane_bytes;
-    if (pl->mosaic)
-        per_thread += 2 * pl->plane_bytes + 16 * ((uint64_t)pl->grid_support * (uint64_t)pl->ktab_over + 1) *
-                                               (uint64_t)(pl->n_offs_x + pl->n_offs_y);
+    if (pl->mosaic) {
+        uint64_t ktab = 16 * ((uint64_t)pl->grid_support * (uint64_t)pl->ktab_over + 1);
+        per_thread += 2 * pl->plane_bytes + ktab * (uint64_t)(pl->n_offs_x + pl->n_offs_y);
+    }
     pl->base_bytes = per_thread * (uint64_t)p->threads;
     pl->tracked = pl->peak_tracked = pl->base_bytes;
     pl->budget = p->mem_budget;
@@ -98,7 +99,8 @@ static int plane_put(img__worker *w, int64_t chan, int pol, int prod, float *buf
         int32_t hdr[4] = {(int32_t)chan, pol, prod, 0};
         memcpy(w->sendbuf, hdr, sizeof hdr);
         memcpy(w->sendbuf + 4, buf, n * sizeof(float));
-        rc = img__send(&e, &pl->comm, w->sendbuf, (int)((n + 4) * sizeof(float)), 0, IMG__TAG_PLANE);
+        rc = img__send(&e, &pl->comm, w->sendbuf, (int)((n + 4) * sizeof(float)), 0,
+                       IMG__TAG_PLANE);
     } else {
         rc = img__fits_write_plane(&e, pl->cube[prod], (int)chan, pol, buf);
     }

@@ -33,9 +33,10 @@ void img__phase(img__worker *w, int p)
         }
         if (w->nevents < w->cap_events) {
             double now = ib_now();
-            w->events[w->nevents++] = (img__task_event){w->plan->par->rank, w->id, w->cur_chunk, w->cur_chan,
-                                               t->current, 0, t->t0_wall - w->plan->origin,
-                                               now - w->plan->origin};
+            const double origin = w->plan->origin;
+            w->events[w->nevents++] =
+                (img__task_event){w->plan->par->rank, w->id, w->cur_chunk, w->cur_chan, t->current,
+                                  0, t->t0_wall - origin, now - origin};
         } else {
             w->events_dropped++;
         }
@@ -124,7 +125,8 @@ int img__tasks_write(ib_err *e, img_plan *pl, const img__worker *ws, int n, img_
     size_t mine = 0;
     for (int t = 0; t < n; t++) mine += ws[t].nevents;
     if (mine > (size_t)(INT32_MAX / sizeof(img__task_event)))
-        return ib_error(e, IB_EOVERFLOW, "rank %d: too many task events (%zu)", pl->par->rank, mine);
+        return ib_error(e, IB_EOVERFLOW, "rank %d: too many task events (%zu)", pl->par->rank,
+                        mine);
     img__task_event *buf = ib_malloc((mine + 1) * sizeof *buf);
     if (!buf) return ib_error(e, IB_ENOMEM, "out of memory gathering task events");
     size_t k = 0;
