@@ -1,50 +1,41 @@
 /*
- * gridder.c: the standard gridder and the imaging run. The cube's channels
- * are split into chunks; worker threads take chunks from a shared counter,
- * read the chunk's slab from the store, and for each channel build the
- * weighted sample list, grid it (all pols at once, one kernel evaluation
- * per sample), FFT, apply the grid correction and write the planes. Grids,
- * lists and slabs are allocated once per thread and reused; nothing in the
+ * gridder.c: one channel's products. The gridding loops of grid_tmpl.h
+ * are instantiated here for float and double (standard kernel with the
+ * support a compile-time constant in the common cases; the mosaic's
+ * kernel tables); a channel's sample list goes onto a grid (all pols at
+ * once, one kernel evaluation per sample), then through the FFT and the
+ * grid correction to planes that are written or held. Nothing in the
  * gridding loop allocates, locks or logs.
  */
-#define _GNU_SOURCE
 #include "imaging/plan_internal.h"
-#include "profiles/profiles.h"
 
-#include <fftw3.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 
+/* What grid_tmpl.h asks of the kernel, by precision: the power-major
+ * polynomial coefficients, and the table's taps (--oversample K). */
 static inline const float *coef_t_f(const img_kernel *k) { return k->coef_tf; }
 static inline const double *coef_t_d(const img_kernel *k) { return k->coef_t; }
-static inline void table_taps_f(const img_kernel *k, float fr, float *o) { img_kernel_taps_f(k, fr, o); }
-static inline void table_taps_d(const img_kernel *k, double fr, double *o) { img_kernel_taps(k, fr, o); }
+static inline void table_taps_f(const img_kernel *k, float fr, float *o)
+{
+    img_kernel_taps_f(k, fr, o);
+}
+static inline void table_taps_d(const img_kernel *k, double fr, double *o)
+{
+    img_kernel_taps(k, fr, o);
+}
 
 #define REAL float
 #define SUF f
-#define FFTW(name) fftwf_##name
 #include "imaging/grid_tmpl.h"
 #undef REAL
 #undef SUF
-#undef FFTW
 #define REAL double
 #define SUF d
-#define FFTW(name) fftw_##name
 #include "imaging/grid_tmpl.h"
 #undef REAL
 #undef SUF
-#undef FFTW
 
-/* Add the worker's sample list to grid (one product: dirty or PSF of
- * channel chan); rows *vlo..*vhi of the grid are widened to cover it. */
 void img__grid_list(img__worker *w, int64_t chan, int prod, void *grid, int *vlo, int *vhi)
 {
     img_plan *pl = w->plan;
@@ -55,19 +46,18 @@ void img__grid_list(img__worker *w, int64_t chan, int prod, void *grid, int *vlo
         if (dbl) grid_mosaic_d(pl, w->list, w->ktab_x, w->ktab_y, fl, grid, vlo, vhi);
         else grid_mosaic_f(pl, w->list, w->ktab_x, w->ktab_y, fl, grid, vlo, vhi);
     } else {
-        /* The list's tap indices are for the grid support gw; the standard
-         * kernel (the mosaic's PSF too) starts (gw - W)/2 cells further. */
+        /* The list's tap indices are for the grid support; the standard
+         * kernel (the mosaic's PSF too) starts (support - W)/2 cells further. */
         size_t off = (size_t)((pl->grid_support - pl->kernel.W) / 2);
         char *g = (char *)grid + off * row + off * cell;
-        if (dbl) grid_samples_d(&pl->kernel, w->list, npol, (double *)(void *)g, pl->ngx, prod, vlo, vhi);
-        else grid_samples_f(&pl->kernel, w->list, npol, (float *)(void *)g, pl->ngx, prod, vlo, vhi);
+        if (dbl)
+            grid_samples_d(&pl->kernel, w->list, npol, (double *)(void *)g, pl->ngx, prod, vlo, vhi);
+        else
+            grid_samples_f(&pl->kernel, w->list, npol, (float *)(void *)g, pl->ngx, prod, vlo, vhi);
         *vhi = *vhi + (int)(2 * off) < pl->ngy ? *vhi + (int)(2 * off) : pl->ngy;
     }
 }
 
-/* Grid -> FFT -> correct one product (dirty or PSF) of one channel and
- * hold or write its planes (and, for the mosaic's dirty product, the
- * weight, pb and normalised planes). */
 int img__image_product(img__worker *w, int64_t chan, const double *sumw, int prod)
 {
     img_plan *pl = w->plan;
@@ -81,11 +71,8 @@ int img__image_product(img__worker *w, int64_t chan, const double *sumw, int pro
     return img__product_planes(w, chan, sumw, prod, w->grid, w->vlo, w->vhi, 0);
 }
 
-/* The planes of one product of one channel from its grid (rows vlo..vhi
- * may be non-zero): FFT, correct, normalise by sumw; held under a budget,
- * or written at once when direct. */
-int img__product_planes(img__worker *w, int64_t chan, const double *sumw, int prod, const void *grid,
-                       int vlo, int vhi, int direct)
+int img__product_planes(img__worker *w, int64_t chan, const double *sumw, int prod,
+                        const void *grid, int vlo, int vhi, int direct)
 {
     img_plan *pl = w->plan;
     const int npol = pl->npol;
