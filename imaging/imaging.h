@@ -138,6 +138,8 @@ int img_vis_read_slab(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr,
 #define IMG_MAX_SUPPORT 51
 #define IMG_KERNEL_MAXDEG 23
 #define IMG_MAX_MOSAIC_SUPPORT 255 /* W + the aperture kernel, cells */
+#define IMG_MIN_OVERSAMPLE 2      /* table samples per cell, when a table is used */
+#define IMG_MAX_OVERSAMPLE 100000
 
 typedef struct img_kernel {
     int W;           /* support in grid cells (odd, 3..51) */
@@ -152,8 +154,10 @@ typedef struct img_kernel {
     double *table;   /* (W+1) * oversample + 1 samples when oversample > 0 */
 } img_kernel;
 
-/* Build the kernel for support W and padding sigma (> 1). IB_EINVAL with a
- * message for even or out-of-range W or sigma <= 1. */
+/* Build the kernel for support W and padding sigma (> 1): polynomial taps
+ * (oversample 0) or a table of oversample samples per cell (2..100000).
+ * IB_EINVAL with a message for even or out-of-range W, sigma <= 1 or an
+ * oversampling out of range; then *k needs no release. */
 int img_kernel_init(ib_err *e, img_kernel *k, int W, double sigma, int oversample);
 void img_kernel_release(img_kernel *k);
 

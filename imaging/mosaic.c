@@ -212,8 +212,9 @@ int img__mosaic_setup(ib_err *e, img_plan *pl, const img_vis_meta *m)
     pl->mosaic = 1;
     pl->aperture = !p->no_aperture;
     /* Table oversampling: linear interpolation errs ~ (1/over)^2; the
-     * beam-free kernel is cheap to tabulate finely. */
-    pl->ktab_over = pl->aperture ? 128 : 1024;
+     * beam-free kernel is cheap to tabulate finely. --oversample K sets it,
+     * as table-based mosaic gridders choose theirs. */
+    pl->ktab_over = p->oversample > 0 ? p->oversample : pl->aperture ? 128 : 1024;
     double fmin = pl->freq[0], fmax = pl->freq[0];
     for (int64_t c = 1; c < pl->nchan; c++) {
         fmin = pl->freq[c] < fmin ? pl->freq[c] : fmin;

@@ -50,6 +50,12 @@ static int validate(ib_err *e, const img_params *p)
                         p->nx, p->ny);
     if (p->cell_arcsec < 0 || !isfinite(p->cell_arcsec))
         return ib_error(e, IB_EINVAL, "--cell must be > 0 arcsec, got %g", p->cell_arcsec);
+    if (p->oversample != 0 &&
+        (p->oversample < IMG_MIN_OVERSAMPLE || p->oversample > IMG_MAX_OVERSAMPLE))
+        return ib_error(e, IB_EINVAL,
+                        "--oversample must be 0 (polynomial kernel) or %d..%d (table samples "
+                        "per cell), got %d",
+                        IMG_MIN_OVERSAMPLE, IMG_MAX_OVERSAMPLE, p->oversample);
     if (p->check_dft < 0 || p->check_dft > 100000)
         return ib_error(e, IB_EINVAL, "--check-dft must be 0..100000, got %d", p->check_dft);
     return 0;
