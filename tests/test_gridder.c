@@ -2,8 +2,9 @@
  * test_gridder.c: the imager against analytic answers and a direct DFT —
  * kernel values and grid correction, a point source at and off the phase
  * centre, dirty cubes vs DFT in float and double, PSF peak, invariance
- * under threads and chunks, weighting schemes, FITS headers, and every bad
- * input the foundation issue names.
+ * under threads and chunks, weighting schemes, FITS headers, every bad
+ * input the foundation issue names, table kernels (--oversample) within
+ * their derived bounds, and the plan / execute / destroy lifecycle.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -549,6 +550,90 @@ static void test_imager_oversample(void **state)
     }
 }
 
+/* Is dir missing or empty? */
+static int dir_empty(const char *dir)
+{
+    char *out = NULL;
+    int rc = tu_run(&out, "ls -A '%s' 2>/dev/null | wc -l", dir);
+    int empty = rc == 0 && atoi(out) == 0;
+    free(out);
+    return empty;
+}
+
+/*
+ * Plan, execute, destroy: a plan is made before any output exists and
+ * leaves nothing when destroyed unexecuted (its spill directory removed);
+ * it can be executed twice, each time writing the cube img_run writes;
+ * a plan that cannot be made is NULL with the reason; destroying NULL is
+ * a no-op.
+ */
+static void test_plan_lifecycle(void **state)
+{
+    fixture *f = *state;
+    char out[700], path[800];
+    snprintf(out, sizeof out, "%s/plan", f->dir);
+    img_plan_destroy(NULL);
+    img_params p;
+    img_params_default(&p);
+    p.vis_dir = f->vis;
+    p.out_dir = out;
+    p.threads = 2;
+    p.psf = 1;
+    p.mem_budget = 64u << 20; /* a spill directory, made by the plan */
+    p.quiet = 1;
+    ib_err e;
+    ib_err_init(&e);
+    img_plan *pl = NULL;
+    assert_int_equal(img_plan_create(&e, &p, &pl), 0);
+    assert_non_null(pl);
+    snprintf(path, sizeof path, "%s/spill", out);
+    assert_int_equal(access(path, F_OK), 0);
+    img_plan_destroy(pl);
+    assert_true(dir_empty(out));
+    /* the same run through img_run, then a plan executed twice */
+    img_result r;
+    assert_int_equal(img_run(&e, &p, &r), 0);
+    snprintf(path, sizeof path, "%s/dirty.fits", out);
+    size_t n0, n1, n2;
+    char *c0 = tu_slurp(path, &n0);
+    assert_non_null(c0);
+    uint64_t samples = r.samples_gridded;
+    img_result_release(&r);
+    assert_int_equal(img_plan_create(&e, &p, &pl), 0);
+    assert_int_equal(img_plan_execute(&e, pl, &r), 0);
+    assert_int_equal(r.samples_gridded, samples);
+    img_result_release(&r);
+    char *c1 = tu_slurp(path, &n1);
+    assert_int_equal(img_plan_execute(&e, pl, &r), 0);
+    assert_int_equal(r.samples_gridded, samples);
+    assert_int_equal(r.nranks, 1);
+    img_result_release(&r);
+    char *c2 = tu_slurp(path, &n2);
+    img_plan_destroy(pl);
+    assert_non_null(c1);
+    assert_non_null(c2);
+    assert_true(n0 == n1 && n1 == n2);
+    assert_memory_equal(c0, c1, n0);
+    assert_memory_equal(c0, c2, n0);
+    free(c0);
+    free(c1);
+    free(c2);
+    /* a budget that cannot hold the working set: no plan, nothing left */
+    snprintf(out, sizeof out, "%s/plan-small", f->dir);
+    p.out_dir = out;
+    p.mem_budget = 1000;
+    pl = (img_plan *)&p; /* must be reset */
+    assert_int_equal(img_plan_create(&e, &p, &pl), IB_EINVAL);
+    assert_null(pl);
+    assert_true(tu_contains(e.msg, "cannot hold the minimum working set"));
+    assert_true(dir_empty(out));
+    p.mem_budget = 0;
+    p.threads = 0;
+    assert_int_equal(img_plan_create(&e, &p, &pl), IB_EINVAL);
+    assert_null(pl);
+    assert_true(tu_contains(e.msg, "--threads must be 1..1024"));
+}
+
 /* The imager's row order (baseline, then time, then row) from the linear
  * sort equals qsort's: rows in time order, a baseline whose times go back,
  * equal times, antenna numbers past nant (qsort fallback), no rows. */
@@ -608,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_kernel_table),
         cmocka_unit_test(test_dft_table),
         cmocka_unit_test(test_imager_oversample),
+        cmocka_unit_test(test_plan_lifecycle),
     };
     return cmocka_run_group_tests_name("gridder", tests, setup_point, teardown);
 }
