@@ -130,7 +130,8 @@ int img_vis_read_slab(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr,
  * (the FINUFFT choice). Each of the W taps is evaluated by a polynomial in
  * the sample's fractional position (Chebyshev fit, degree IMG_KERNEL_MAXDEG
  * at most), exact to ~1e-13 relative for the supports we use; a lookup
- * table with K-fold oversampling (oversample > 0) is available to reproduce
+ * table of K samples per cell (oversample K >= 2; each tap the nearest
+ * node, as table-based gridders read theirs) is available to reproduce
  * table-based gridders. The grid correction is the kernel's continuous
  * Fourier transform, computed by Gauss-Legendre quadrature.
  */
@@ -177,7 +178,7 @@ void img_kernel_taps_f(const img_kernel *k, float frac, float *out);
 double img_kernel_ft(const img_kernel *k, double nu);
 
 /* ------------------------------------------------------------------ */
-/* Imager (imager.c)                                                   */
+/* Imager (plan.c, run.c)                                              */
 /* ------------------------------------------------------------------ */
 
 enum img_weighting { IMG_WEIGHT_NATURAL, IMG_WEIGHT_UNIFORM, IMG_WEIGHT_BRIGGS };

@@ -4,22 +4,13 @@
  * work (kernel tables, per-field weights, weight, pb and mosaic planes);
  * the gridding loop itself is grid_mosaic in grid_tmpl.h.
  *
- * Beam model: a Gaussian power pattern PB(theta) = exp(-4 ln2 theta^2 /
- * F^2) with F = 1.13 lambda / D, the FWHM of a dish with a tapered
- * illumination (ALMA quotes 1.13 lambda/D for its 12 m antennas). It is
- * separable in (l, m), so its aperture kernel — the beam's Fourier
- * transform, a Gaussian in uv — and the pointing's phase gradient are
- * separable too: the mosaic convolution function is the outer product of
- * two 1-D complex kernels per pointing, each the convolution of the
- * anti-aliasing kernel psi with the aperture kernel times the gradient:
- *     k(D) = integral A(nu) exp(-2 pi i nu du l_p) psi(D - nu) dnu
- * (cells; du is the uv cell in wavelengths, l_p the pointing offset). Its
- * image-plane transform is psi^(l) PB(l - l_p), so the usual grid
- * correction by psi^ leaves the beam of each pointing in the image.
- * The tables are made in the image plane: psi^ times the beam sampled on a
- * fine grid and one 1-D FFT per table (instead of a quadrature per table
- * entry). A is cut where it falls below 1e-5 of its peak; that half-width
- * adds to the anti-aliasing support W on each side.
+ * The beam is a Gaussian power pattern of FWHM 1.13 lambda / D, separable
+ * in (l, m): each pointing's convolution function is the outer product of
+ * two 1-D complex kernels, psi convolved with the aperture kernel (the
+ * beam's transform, cut at 1e-5 of its peak) times the pointing's phase
+ * gradient, whose image-plane transform is psi^(l) PB(l - l_p). A table is
+ * made in the image plane, psi^ times the beam, by one 1-D FFT
+ * (docs/imager.md).
  */
 #include "imaging/plan_internal.h"
 
@@ -328,8 +319,6 @@ void img__mosaic_planes(img__worker *w, int p, double sumw)
             (wmax > 0 && w->weight_plane[i] >= lim) ? w->plane[i] / w->weight_plane[i] : NAN;
 }
 
-/* The weight, pb and normalised mosaic planes of pol p of channel chan
- * (made by img__mosaic_planes), written or held like the dirty plane. */
 int img__mosaic_emit(img__worker *w, int direct, int64_t chan, int p)
 {
     const img_plan *pl = w->plan;

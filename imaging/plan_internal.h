@@ -19,12 +19,12 @@
 #define IMG_C_LIGHT 299792458.0
 
 /* MPI tags of the dynamic schedule and of serial writes (par.c counts
- * them as point-to-point messages). A reply goes to TAG_REPLY + thread. */
+ * them as point-to-point messages). A reply goes to IMG__TAG_REPLY + thread. */
 enum img__tag { IMG__TAG_REQ = 11, IMG__TAG_DONE = 12, IMG__TAG_PLANE = 13, IMG__TAG_REPLY = 1000 };
 
-/* ---------- sample lists (list.c) ---------- */
+/* ---------- types: sample lists ---------- */
 
-/* One channel's weighted samples, structure of arrays: the perm position
+/* One channel's weighted samples, structure of arrays: the row_order position
  * (row) and grid cell (iu, iv) of the kernel's first tap, the fractional
  * offsets (fu, fv), and per sample and pol (index s * npol + p) the
  * weighted visibility (vr, vi) and weight (w). */
@@ -40,7 +40,7 @@ typedef struct img__list_d {
     double *fu, *fv, *vr, *vi, *w;
 } img__list_d;
 
-/* ---------- the plan ---------- */
+/* ---------- types: the plan, its workers, held planes, task events ---------- */
 
 /* A plane a chunk produced, held until the chunk commits (spill.c). */
 typedef struct img__held_plane {
@@ -200,6 +200,81 @@ struct img__worker {
     float *acc_density;  /* ... density per channel (uniform / Briggs) */
 };
 
+/* The functions, file by file in the order a run meets them. */
+
+/* ---------- the plan (plan.c) ---------- */
+
+/* img_plan_create's work, leaving *out set (possibly half made) on failure
+ * when the plan could be allocated, so that img_run can report what it
+ * had decided; *out NULL when the parameters are invalid. */
+int img__plan_build(ib_err *e, const img_params *p, img_plan **out);
+
+/* ---------- errors of a run (run.c) ---------- */
+
+/* Record e as the run's error if it is the first, and mark the run failed
+ * (every thread stops at its next check). Thread-safe. */
+void img__fail(img_plan *pl, const ib_err *e);
+
+/* ---------- output cubes (cubes.c) ---------- */
+
+/* Does the run make product k (enum img_product)? */
+int img__product_made(const img_params *p, int k);
+/* Rank 0: OUT made and every product's cube created (as path.tmp); the
+ * other ranks check the paths. */
+int img__cubes_create(ib_err *e, img_plan *pl);
+/* After the barrier that follows img__cubes_create: the other ranks open
+ * the cubes for parallel writes (nothing under serial writes). */
+int img__cubes_open(ib_err *e, img_plan *pl);
+/* Every rank lets go of its cubes; after a barrier rank 0 seals them
+ * (*sealed = 1: they are in place, or were removed after a failure) and
+ * adds the bytes written. Collective. */
+int img__cubes_seal(ib_err *e, img_plan *pl, uint64_t *bytes_written, int *sealed);
+/* Cubes still open are dropped (their temporaries removed on rank 0). */
+void img__cubes_abort(img_plan *pl);
+/* The sealed products and tasks.csv removed (a run that failed after
+ * sealing leaves no complete-looking products). */
+void img__cubes_remove(const img_plan *pl);
+
+/* ---------- rows (rows.c) ---------- */
+
+/* Read every row's uvw, field, antennas and time; fill row_order (sorted
+ * by baseline, then time), u_m, v_m and row_field. IB_ECORRUPT naming the
+ * store for a field index out of range or a uvw that is not finite. */
+int img__rows_load(ib_err *e, img_plan *pl);
+/* Row chunks: row_chunk0 (row_chunks + 1 near-equal stored-row
+ * boundaries), max_row_chunk_rows and slab_rows. */
+int img__rows_split(ib_err *e, img_plan *pl);
+/* rows_by_chunk / rows_by_chunk_start: the row_order positions of each
+ * row chunk's rows, ascending (needs img__rows_load and _split). */
+int img__rows_group(ib_err *e, img_plan *pl);
+
+/* ---------- schedule (sched.c) ---------- */
+
+/* This rank's channel chunks under static (cyclic) and locality
+ * (contiguous channel ownership) scheduling, into my_chunks. */
+int img__sched_assign(ib_err *e, img_plan *pl);
+/* This rank's row chunks into my_row_chunks, and the row task counters. */
+int img__sched_assign_rows(ib_err *e, img_plan *pl);
+/* The next channel chunk for worker w, or -1 when there is none (or the
+ * run failed: the error is recorded). Time spent is w's scheduler time. */
+int img__next_chunk(img__worker *w);
+/* The next row task of (pass, channel chunk c) for w, or -1. */
+int img__next_row_task(img__worker *w, int pass, int c);
+/* The rank that FFTs and writes channel chunk c's planes under row chunks. */
+int img__chunk_owner(const img_plan *pl, int c);
+/* Rank 0's service thread (arg: the plan), for the dynamic schedule or
+ * serial writes with more than one rank: answers task requests, writes the
+ * planes other ranks send, and ends when every other rank has said it is
+ * done (IMG__TAG_DONE). An error is recorded with img__fail. */
+void *img__sched_serve(void *arg);
+
+/* ---------- worker threads (chunk.c, rowchunk.c) ---------- */
+
+/* Thread mains (arg: the img__worker): channel chunks as tasks, and
+ * rounds of row tasks (which first wait at the plan's gate). */
+void *img__chunk_thread(void *arg);
+void *img__rows_thread(void *arg);
+
 /* ---------- sample lists (list.c, list_tmpl.h) ---------- */
 
 /* Lists for nrow rows of npol pols in float (dbl 0) or double; NULL when
@@ -241,80 +316,21 @@ void img__list_build_d(const img_plan *pl, const float *vis, const float *wt, co
                        int64_t cc, int64_t chan, img__list_d *L, float *density, double *sumw,
                        uint64_t *dropped);
 
-/* ---------- rows (rows.c) ---------- */
+/* ---------- one channel's products (gridder.c) ---------- */
 
-/* Read every row's uvw, field, antennas and time; fill row_order (sorted
- * by baseline, then time), u_m, v_m and row_field. IB_ECORRUPT naming the
- * store for a field index out of range or a uvw that is not finite. */
-int img__rows_load(ib_err *e, img_plan *pl);
-/* Row chunks: row_chunk0 (row_chunks + 1 near-equal stored-row
- * boundaries), max_row_chunk_rows and slab_rows. */
-int img__rows_split(ib_err *e, img_plan *pl);
-/* rows_by_chunk / rows_by_chunk_start: the row_order positions of each
- * row chunk's rows, ascending (needs img__rows_load and _split). */
-int img__rows_group(ib_err *e, img_plan *pl);
-
-/* ---------- errors of a run ---------- */
-
-/* Record e as the run's error if it is the first, and mark the run failed
- * (every thread stops at its next check). Thread-safe. */
-void img__fail(img_plan *pl, const ib_err *e);
-
-/* ---------- task events and rank statistics (tasks.c) ---------- */
-
-/* Close w's open phase as a task event (labelled with w's current task and
- * channel) and open phase p (p < 0: stop the timer). The event array grows
- * between phases, never inside the gridding loop; when it cannot grow the
- * event is counted as dropped and the run goes on. */
-void img__phase(img__worker *w, int p);
-/* Every rank's figures (its workers', main_t's phases, res->wall_seconds)
- * gathered into rank 0's res->ranks and summed into res. Collective. */
-int img__stats_gather(ib_err *e, img_plan *pl, const prof_timer *main_t, img_result *res);
-/* Gather every rank's task events on rank 0 and write OUT/tasks.csv
- * (rank,thread,chunk,chan,phase,start,end) atomically; rank 0 sets
- * res->task_events and res->task_span_s. Collective: every rank calls it,
- * and an error on any rank fails it on all. */
-int img__tasks_write(ib_err *e, img_plan *pl, const img__worker *ws, int n, img_result *res);
-
-/* ---------- schedule (sched.c) ---------- */
-
-/* This rank's channel chunks under static (cyclic) and locality
- * (contiguous channel ownership) scheduling, into my_chunks. */
-int img__sched_assign(ib_err *e, img_plan *pl);
-/* This rank's row chunks into my_row_chunks, and the row task counters. */
-int img__sched_assign_rows(ib_err *e, img_plan *pl);
-/* The next channel chunk for worker w, or -1 when there is none (or the
- * run failed: the error is recorded). Time spent is w's scheduler time. */
-int img__next_chunk(img__worker *w);
-/* The next row task of (pass, channel chunk c) for w, or -1. */
-int img__next_row_task(img__worker *w, int pass, int c);
-/* The rank that FFTs and writes channel chunk c's planes under row chunks. */
-int img__chunk_owner(const img_plan *pl, int c);
-/* Rank 0's service thread (arg: the plan), for the dynamic schedule or
- * serial writes with more than one rank: answers task requests, writes the
- * planes other ranks send, and ends when every other rank has said it is
- * done (IMG__TAG_DONE). An error is recorded with img__fail. */
-void *img__sched_serve(void *arg);
-
-/* ---------- planes out, memory budget and spill (spill.c) ---------- */
-
-/* The memory model: every thread's fixed buffers tracked from the start
- * (base_bytes, plane_bytes), the budget's lock, and with a budget the
- * fractions checked, the minimum working set checked against it (an error
- * naming the sizes, before any work) and the spill directory made. */
-int img__budget_setup(ib_err *e, img_plan *pl);
-/* The finished plane in w->plane: written now (direct, or no budget) or
- * held until the chunk commits (in memory or in the spill file). */
-int img__plane_emit(img__worker *w, int direct, int64_t chan, int pol, int prod);
-/* Write the chunk's held planes to the cubes in production order, then
- * release them. */
-int img__chunk_commit(img__worker *w);
-/* Free w's held planes, return its share of the tracked working set and
- * remove its spill file. A worker never set up is left alone. */
-void img__held_release(img__worker *w);
-/* Past the pause fraction, wait (phase wait) until other threads commit
- * enough to fall to the target fraction, never for w's own planes. */
-void img__wait_for_memory(img__worker *w);
+/* Add w's sample list to grid (product prod of channel chan: the dirty
+ * grid with the standard or mosaic kernel, or the PSF's weights); grid
+ * rows *vlo..*vhi are widened to cover what was written. */
+void img__grid_list(img__worker *w, int64_t chan, int prod, void *grid, int *vlo, int *vhi);
+/* Grid, FFT and correct product prod of channel chan in w's own grid and
+ * hold or write its planes (for the mosaic's dirty product also the
+ * weight, pb and mosaic planes). sumw: the total weight per pol. */
+int img__image_product(img__worker *w, int64_t chan, const double *sumw, int prod);
+/* The planes of product prod of channel chan from grid (rows vlo..vhi may
+ * be non-zero): FFT, correct, normalise by sumw; written at once when
+ * direct, else as img__plane_emit decides. */
+int img__product_planes(img__worker *w, int64_t chan, const double *sumw, int prod,
+                        const void *grid, int vlo, int vhi, int direct);
 
 /* ---------- grid to image plane, FFT plans (fft.c, fft_tmpl.h) ---------- */
 
@@ -350,7 +366,49 @@ void img__mosaic_field_weights(img__worker *w);
 /* From the dirty plane of pol p in w->plane: w->weight_plane and the
  * normalised mosaic in w->mosaic_plane (sumw: the pol's total weight). */
 void img__mosaic_planes(img__worker *w, int p, double sumw);
+/* The weight, pb and mosaic planes of pol p of channel chan, written or
+ * held like the dirty plane (img__plane_emit). */
 int img__mosaic_emit(img__worker *w, int direct, int64_t chan, int p);
+
+/* ---------- planes out, memory budget and spill (spill.c) ---------- */
+
+/* The memory model: every thread's fixed buffers tracked from the start
+ * (base_bytes, plane_bytes), the budget's lock, and with a budget the
+ * fractions checked, the minimum working set checked against it (an error
+ * naming the sizes, before any work) and the spill directory made. */
+int img__budget_setup(ib_err *e, img_plan *pl);
+/* The finished plane in w->plane: written now (direct, or no budget) or
+ * held until the chunk commits (in memory or in the spill file). */
+int img__plane_emit(img__worker *w, int direct, int64_t chan, int pol, int prod);
+/* Write the chunk's held planes to the cubes in production order, then
+ * release them. */
+int img__chunk_commit(img__worker *w);
+/* Free w's held planes, return its share of the tracked working set and
+ * remove its spill file. A worker never set up is left alone. */
+void img__held_release(img__worker *w);
+/* Past the pause fraction, wait (phase wait) until other threads commit
+ * enough to fall to the target fraction, never for w's own planes. */
+void img__wait_for_memory(img__worker *w);
+
+/* ---------- task events and rank statistics (tasks.c) ---------- */
+
+/* Close w's open phase as a task event (labelled with w's current task and
+ * channel) and open phase p (p < 0: stop the timer). The event array grows
+ * between phases, never inside the gridding loop; when it cannot grow the
+ * event is counted as dropped and the run goes on. */
+void img__phase(img__worker *w, int p);
+/* Every rank's figures (its workers', main_t's phases, res->wall_seconds)
+ * gathered into rank 0's res->ranks and summed into res. Collective. */
+int img__stats_gather(ib_err *e, img_plan *pl, const prof_timer *main_t, img_result *res);
+/* Gather every rank's task events on rank 0 and write OUT/tasks.csv
+ * (rank,thread,chunk,chan,phase,start,end) atomically; rank 0 sets
+ * res->task_events and res->task_span_s. Collective: every rank calls it,
+ * and an error on any rank fails it on all. */
+int img__tasks_write(ib_err *e, img_plan *pl, const img__worker *ws, int n, img_result *res);
+/* A finished task's figures as software-defined events: once per
+ * task, never per visibility; nc channels' planes counted as written. */
+void img__sde_task(img__worker *w, uint64_t samples0, uint64_t bytes0, uint64_t spill0,
+                   uint64_t files0, int64_t nc);
 
 /* ---------- the direct-DFT check (check_dft.c) ---------- */
 
@@ -358,59 +416,5 @@ int img__mosaic_emit(img__worker *w, int direct, int64_t chan, int p);
  * direct DFT: res->dft_max_rel_err and dft_rms_rel_err, relative to each
  * plane's peak (plane_peaks, reduced over the ranks). Rank 0 only. */
 int img__check_dft(ib_err *e, img_plan *pl, const char *dirty_path, img_result *res);
-
-/* ---------- one channel's products (gridder.c) ---------- */
-
-/* Add w's sample list to grid (product prod of channel chan: the dirty
- * grid with the standard or mosaic kernel, or the PSF's weights); grid
- * rows *vlo..*vhi are widened to cover what was written. */
-void img__grid_list(img__worker *w, int64_t chan, int prod, void *grid, int *vlo, int *vhi);
-/* Grid, FFT and correct product prod of channel chan in w's own grid and
- * hold or write its planes (for the mosaic's dirty product also the
- * weight, pb and mosaic planes). sumw: the total weight per pol. */
-int img__image_product(img__worker *w, int64_t chan, const double *sumw, int prod);
-/* The planes of product prod of channel chan from grid (rows vlo..vhi may
- * be non-zero): FFT, correct, normalise by sumw; written at once when
- * direct, else as img__plane_emit decides. */
-int img__product_planes(img__worker *w, int64_t chan, const double *sumw, int prod,
-                        const void *grid, int vlo, int vhi, int direct);
-
-/* ---------- worker threads (chunk.c, rowchunk.c) ---------- */
-
-/* Thread mains (arg: the img__worker): channel chunks as tasks, and
- * rounds of row tasks (which first wait at the plan's gate). */
-void *img__chunk_thread(void *arg);
-void *img__rows_thread(void *arg);
-/* A finished task's figures as software-defined events (tasks.c): once per
- * task, never per visibility; nc channels' planes counted as written. */
-void img__sde_task(img__worker *w, uint64_t samples0, uint64_t bytes0, uint64_t spill0,
-                   uint64_t files0, int64_t nc);
-
-/* ---------- the plan (plan.c) ---------- */
-
-/* img_plan_create's work, leaving *out set (possibly half made) on failure
- * when the plan could be allocated, so that img_run can report what it
- * had decided; *out NULL when the parameters are invalid. */
-int img__plan_build(ib_err *e, const img_params *p, img_plan **out);
-
-/* ---------- output cubes (cubes.c) ---------- */
-
-/* Does the run make product k (enum img_product)? */
-int img__product_made(const img_params *p, int k);
-/* Rank 0: OUT made and every product's cube created (as path.tmp); the
- * other ranks check the paths. */
-int img__cubes_create(ib_err *e, img_plan *pl);
-/* After the barrier that follows img__cubes_create: the other ranks open
- * the cubes for parallel writes (nothing under serial writes). */
-int img__cubes_open(ib_err *e, img_plan *pl);
-/* Every rank lets go of its cubes; after a barrier rank 0 seals them
- * (*sealed = 1: they are in place, or were removed after a failure) and
- * adds the bytes written. Collective. */
-int img__cubes_seal(ib_err *e, img_plan *pl, uint64_t *bytes_written, int *sealed);
-/* Cubes still open are dropped (their temporaries removed on rank 0). */
-void img__cubes_abort(img_plan *pl);
-/* The sealed products and tasks.csv removed (a run that failed after
- * sealing leaves no complete-looking products). */
-void img__cubes_remove(const img_plan *pl);
 
 #endif
