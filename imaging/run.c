@@ -41,7 +41,7 @@ static void exec_reset(img_plan *pl)
     for (int i = 0; i < pl->nworkers; i++) {
         img__worker *w = &pl->workers[i];
         w->samples = w->dropped = w->bytes_read = 0;
-        w->cur_chunk = w->cur_chan = -1;
+        w->cur_chunk = w->cur_chan = 0;
         w->nevents = 0;
         w->events_dropped = 0;
         w->sched_s = 0;
