@@ -100,6 +100,8 @@ FN(grid_w)(const img_kernel *k, const int W, const int NP, const LIST *L,
 static void FN(grid_samples)(const img_kernel *k, const LIST *L, int npol,
                              REAL *g, int ngx, int psf, int *vlo, int *vhi)
 {
+    /* once per list: the stack arrays of grid_w hold npol x W values */
+    IB_ASSERT(npol >= 1 && npol <= IMG_MAX_POL && k->W >= 1 && k->W <= IMG_MAX_SUPPORT);
     switch (k->W) {
         GRID_CASE(5)
         GRID_CASE(7)
