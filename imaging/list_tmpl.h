@@ -15,14 +15,13 @@
 /*
  * Channel cc of the (channel-major) slab of rows [row0, row0+nr) -> L:
  * every row with a non-zero weight in some pol, its grid indices, raw
- * weights and visibilities. The rows visited are the perm positions ks[0..nk)
- * (ascending, so samples follow the baseline order), or 0..nk-1 when ks is
- * NULL; their stored rows must lie in the slab.
+ * weights and visibilities. The rows visited are the row_order positions
+ * pos[0..npos) (ascending, so samples follow the baseline order), or
+ * 0..npos-1 when pos is NULL; their stored rows must lie in the slab.
  */
 void FN(img__list_samples)(const img_plan *pl, const float *vis, const float *wt,
-                             const uint8_t *flag, int64_t cc, int64_t chan, const int64_t *ks,
-                             int64_t nk, int64_t row0, int64_t nr, LIST *L,
-                             uint64_t *dropped)
+                           const uint8_t *flag, int64_t cc, int64_t chan, const int64_t *pos,
+                           int64_t npos, int64_t row0, int64_t nr, LIST *L, uint64_t *dropped)
 {
     const int npol = pl->npol, W = pl->grid_support; /* the grid support: W, or W + aperture */
     const double f = pl->freq[chan] / IMG_C_LIGHT;
@@ -31,8 +30,8 @@ void FN(img__list_samples)(const img_plan *pl, const float *vis, const float *wt
     const int64_t maxu = pl->ngx - W, maxv = pl->ngy - W;
     int64_t n = 0;
     uint64_t drop = 0;
-    for (int64_t i = 0; i < nk; i++) {
-        int64_t k = ks ? ks[i] : i;
+    for (int64_t i = 0; i < npos; i++) {
+        int64_t k = pos ? pos[i] : i;
         int64_t r = pl->row_order[k] - row0;
         size_t base = ((size_t)cc * (size_t)nr + (size_t)r) * (size_t)npol;
         REAL ws[IMG_MAX_POL];
@@ -73,8 +72,7 @@ void FN(img__list_samples)(const img_plan *pl, const float *vis, const float *wt
  * twin, from the mean weight over pols; the same factor then applies to
  * every pol. Density is additive, so row chunks add their parts.
  */
-void FN(img__density_add)(const img_plan *pl, const LIST *L, int64_t chan,
-                            float *density)
+void FN(img__density_add)(const img_plan *pl, const LIST *L, int64_t chan, float *density)
 {
     const int npol = pl->npol, nx = pl->nx, ny = pl->ny;
     const double f = pl->freq[chan] / IMG_C_LIGHT;
@@ -98,8 +96,8 @@ void FN(img__density_add)(const img_plan *pl, const LIST *L, int64_t chan,
  * density (all rows), then the total weight per pol into sumw and the
  * visibilities multiplied by their weights.
  */
-void FN(img__list_weigh)(const img_plan *pl, LIST *L, int64_t chan,
-                           const float *density, double *sumw)
+void FN(img__list_weigh)(const img_plan *pl, LIST *L, int64_t chan, const float *density,
+                         double *sumw)
 {
     const int npol = pl->npol;
     const int64_t n = L->n;
@@ -143,9 +141,8 @@ void FN(img__list_weigh)(const img_plan *pl, LIST *L, int64_t chan,
 /* The whole channel cc of a full-row slab, weighted (density is scratch,
  * unused for natural weighting). */
 void FN(img__list_build)(const img_plan *pl, const float *vis, const float *wt,
-                           const uint8_t *flag, int64_t cc, int64_t chan,
-                           LIST *L, float *density, double *sumw,
-                           uint64_t *dropped)
+                         const uint8_t *flag, int64_t cc, int64_t chan, LIST *L, float *density,
+                         double *sumw, uint64_t *dropped)
 {
     FN(img__list_samples)(pl, vis, wt, flag, cc, chan, NULL, pl->nrow, 0, pl->nrow, L, dropped);
     if (pl->p->weighting != IMG_WEIGHT_NATURAL) {

@@ -31,8 +31,8 @@ static int row_task(img__worker *w, int pass, int c, int j)
     const int npol = pl->npol;
     const int64_t c0 = pl->chunk_chan0[c], nc = pl->chunk_chan0[c + 1] - c0;
     const int64_t r0 = pl->row_chunk0[j], nr = pl->row_chunk0[j + 1] - r0;
-    const int64_t *ks = pl->rows_by_chunk + pl->rows_by_chunk_start[j];
-    const int64_t nk = pl->rows_by_chunk_start[j + 1] - pl->rows_by_chunk_start[j];
+    const int64_t *pos = pl->rows_by_chunk + pl->rows_by_chunk_start[j];
+    const int64_t npos = pl->rows_by_chunk_start[j + 1] - pl->rows_by_chunk_start[j];
     const size_t nxy = (size_t)pl->nx * (size_t)pl->ny;
     ib_err e;
     ib_err_init(&e);
@@ -56,14 +56,14 @@ static int row_task(img__worker *w, int pass, int c, int j)
         int64_t n;
         if (pl->p->dbl) {
             img__list_d *L = w->list;
-            img__list_samples_d(pl, w->vis, w->weight, w->flag, i, chan, ks, nk, r0, nr, L,
+            img__list_samples_d(pl, w->vis, w->weight, w->flag, i, chan, pos, npos, r0, nr, L,
                                 &dropped);
             if (pass == 0) img__density_add_d(pl, L, chan, w->acc_density + (size_t)i * nxy);
             else img__list_weigh_d(pl, L, chan, dens, sumw);
             n = L->n;
         } else {
             img__list_f *L = w->list;
-            img__list_samples_f(pl, w->vis, w->weight, w->flag, i, chan, ks, nk, r0, nr, L,
+            img__list_samples_f(pl, w->vis, w->weight, w->flag, i, chan, pos, npos, r0, nr, L,
                                 &dropped);
             if (pass == 0) img__density_add_f(pl, L, chan, w->acc_density + (size_t)i * nxy);
             else img__list_weigh_f(pl, L, chan, dens, sumw);

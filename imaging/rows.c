@@ -136,7 +136,7 @@ int img__rows_split(ib_err *e, img_plan *pl)
     return 0;
 }
 
-/* The perm positions (baseline order) of each row chunk's rows, so a row
+/* The row_order positions (baseline order) of each row chunk's rows, so a row
  * task grids its samples in the same cache-friendly order. */
 int img__rows_group(ib_err *e, img_plan *pl)
 {

@@ -50,9 +50,9 @@ static void stats_metrics(json_t *root, json_t *mt, const img_params *p, const i
     add_metric(mt, "wall_time", r->wall_seconds, "s", "lower");
     add_metric(mt, "samples_gridded", (double)r->samples_gridded, "count", "higher");
     add_metric(mt, "samples_dropped", (double)r->samples_dropped, "count", "lower");
-    double gw = r->phase_wall[PROF_GRID];
-    if (gw > 0)
-        add_metric(mt, "grid_rate", (double)r->samples_gridded / gw * (p->psf ? 2 : 1),
+    double grid_s = r->phase_wall[PROF_GRID];
+    if (grid_s > 0)
+        add_metric(mt, "grid_rate", (double)r->samples_gridded / grid_s * (p->psf ? 2 : 1),
                    "samples/s", "higher");
     if (r->wall_seconds > 0)
         add_metric(mt, "cube_rate", (double)r->samples_gridded / r->wall_seconds, "samples/s",
