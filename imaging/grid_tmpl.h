@@ -46,7 +46,10 @@ FN(taps)(const REAL *restrict ct, int deg, const int W, REAL frac, REAL *restric
  * 784 bytes of grid per sample and pol, the grid rows staying in L1/L2
  * because consecutive samples follow one baseline's uv track. The row
  * update is one FMA per REAL loaded and stored: bound by the L1 load and
- * store ports, not by arithmetic.
+ * store ports, not by arithmetic. (An "FMA" here is a multiply and an add:
+ * under -std=c11 gcc does not contract them into fused instructions, so
+ * each is a vector multiply and a vector add, and the results do not
+ * depend on the machine's FMA unit.)
  */
 static inline __attribute__((always_inline)) void
 FN(grid_w)(const img_kernel *k, const int W, const int NP, const LIST *L,
