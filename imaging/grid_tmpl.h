@@ -1,23 +1,22 @@
 /*
- * grid_tmpl.h: the precision-dependent hot loops of the standard gridder
- * and its FFT, included twice by gridder.c with REAL = float (SUF f,
- * FFTW(x) fftwf_x) and REAL = double (SUF d, FFTW(x) fftw_x). Gridding convolves each weighted sample onto the per-pol grids
- * with the separable kernel; the support W is a compile-time constant in
- * the specialised copies so the tap loops vectorise fully.
+ * grid_tmpl.h: the gridding loops in the precision REAL, included by
+ * gridder.c with REAL = float (SUF f) and REAL = double (SUF d). Each
+ * weighted sample is convolved onto the grid (all pols of a cell
+ * together) with the separable kernel: the standard kernel's W taps per
+ * axis (polynomials, or a table with --oversample), or the mosaic's
+ * tabulated complex kernels. The support W is a compile-time constant in
+ * the specialised copies so the tap loops vectorise fully; `make analyze`
+ * fails when a loop marked "must vectorise" stops vectorising.
  */
-#if !defined(REAL) || !defined(SUF) || !defined(FFTW)
-#error "grid_tmpl.h needs REAL, SUF and FFTW"
+#if !defined(REAL) || !defined(SUF)
+#error "grid_tmpl.h needs REAL and SUF"
 #endif
 
 #define CAT2(a, b) a##_##b
 #define CAT(a, b) CAT2(a, b)
 #define FN(name) CAT(name, SUF)
+#define LIST CAT(img__list, SUF)
 
-/*
- * Grid samples [0, n) of list L onto grids g[p] (ngx columns, interleaved
- * complex REAL). psf != 0 grids the weights instead of the visibilities.
- * Inline with a constant W this becomes a fixed-trip-count kernel.
- */
 /* Tap values by Horner with the taps innermost (W independent chains). */
 static inline __attribute__((always_inline)) void
 FN(taps)(const REAL *restrict ct, int deg, const int W, REAL frac, REAL *restrict out)
@@ -25,15 +24,35 @@ FN(taps)(const REAL *restrict ct, int deg, const int W, REAL frac, REAL *restric
     REAL y = 2 * frac - 1;
     for (int i = 0; i < W; i++) out[i] = ct[i];
     for (int j = 1; j <= deg; j++)
+        /* make analyze: must vectorise (Horner step over the taps) */
         for (int i = 0; i < W; i++) out[i] = out[i] * y + ct[(size_t)j * (size_t)W + (size_t)i];
 }
 
 /*
- * The grid holds all pols of a cell together: g[((v * ngx) + u) * NP + p]
- * complex, so one kernel row update covers 2*NP*W contiguous REALs.
+ * Grid samples [0, n) of list L onto g (ngx columns, interleaved complex
+ * REAL); psf != 0 grids the weights instead of the visibilities. The grid
+ * holds all pols of a cell together: g[((v * ngx) + u) * NP + p] complex,
+ * so one kernel row update covers 2*NP*W contiguous REALs. Inline with a
+ * constant W and NP this becomes a fixed-trip-count kernel.
+ *
+ * Cost per sample and pol at support W (REAL of s bytes: 4 float, 8
+ * double; polynomial degree d, NP pols sharing one kernel evaluation):
+ *   row updates   W rows x 2W REALs, one FMA each      2 W^2 FMAs
+ *   kernel taps   2 Horner chains of d steps x W taps  2 d W / NP FMAs
+ *   kx = ku x vis                                      2 W multiplies
+ *   grid          2 W^2 REALs read and written         4 W^2 s bytes
+ *   sample list   indices, fractions, vis              (8 + 2s) / NP + 2s bytes
+ * At W = 7 (d = 6), 2 pols, float: 98 + 42 + 14 = 154 FMAs or multiplies and
+ * 784 bytes of grid per sample and pol, the grid rows staying in L1/L2
+ * because consecutive samples follow one baseline's uv track. The row
+ * update is one FMA per REAL loaded and stored: bound by the L1 load and
+ * store ports, not by arithmetic. (An "FMA" here is a multiply and an add:
+ * under -std=c11 gcc does not contract them into fused instructions, so
+ * each is a vector multiply and a vector add, and the results do not
+ * depend on the machine's FMA unit.)
  */
 static inline __attribute__((always_inline)) void
-FN(grid_w)(const img_kernel *k, const int W, const int NP, const FN(sample_list) *L,
+FN(grid_w)(const img_kernel *k, const int W, const int NP, const LIST *L,
            REAL *restrict g, int ngx, int psf, int *vlo, int *vhi)
 {
     REAL ku[IMG_MAX_SUPPORT], kv[IMG_MAX_SUPPORT];
@@ -64,6 +83,7 @@ FN(grid_w)(const img_kernel *k, const int W, const int NP, const FN(sample_list)
         for (int j = 0; j < W; j++) {
             REAL a = kv[j];
             REAL *restrict row = gp + (size_t)j * rowlen;
+            /* make analyze: must vectorise in 14 copies (row update; 7 W x 2 precisions) */
             for (int t = 0; t < 2 * NP * W; t++) row[t] += a * kx[t];
         }
     }
@@ -80,9 +100,11 @@ FN(grid_w)(const img_kernel *k, const int W, const int NP, const FN(sample_list)
 
 /* Grid list L onto g (see grid_w); [*vlo, *vhi) grows to cover the grid
  * rows written, so the caller can clear just those. */
-static void FN(grid_samples)(const img_kernel *k, const FN(sample_list) *L, int npol,
+static void FN(grid_samples)(const img_kernel *k, const LIST *L, int npol,
                              REAL *g, int ngx, int psf, int *vlo, int *vhi)
 {
+    /* once per list: the stack arrays of grid_w hold npol x W values */
+    IB_ASSERT(npol >= 1 && npol <= IMG_MAX_POL && k->W >= 1 && k->W <= IMG_MAX_SUPPORT);
     switch (k->W) {
         GRID_CASE(5)
         GRID_CASE(7)
@@ -99,26 +121,34 @@ static void FN(grid_samples)(const img_kernel *k, const FN(sample_list) *L, int 
 /*
  * The mosaic gridder's loop: each sample is rephased from its pointing to
  * the image centre and convolved with its pointing's separable complex
- * kernel (tables tx, ty of the channel: ntab = gw*over+1 complex values
+ * kernel (tables tx, ty of the channel: ntab = Wt*over+1 complex values
  * per distinct pointing offset, linearly interpolated). A holds the x taps
  * times the visibility, B = i*A, so a row update is two FMAs per REAL.
+ *
+ * Cost per sample and pol at total support Wt = W + 2 aperture half-widths:
+ *   row updates   Wt rows x 2Wt REALs, two FMAs each   4 Wt^2 FMAs
+ *   x taps        interpolation + complex product      (4 / NP + 4) Wt
+ *   y taps        interpolation                        4 Wt / NP
+ *   grid          2 Wt^2 REALs read and written        4 Wt^2 s bytes
+ *   tables        2 x 2 complex doubles per tap        64 Wt / NP bytes
  */
-static void FN(grid_mosaic)(const run_ctx *R, const FN(sample_list) *L, const double *tx,
+static void FN(grid_mosaic)(const img_plan *pl, const LIST *L, const double *tx,
                             const double *ty, double fl, REAL *restrict g, int *vlo, int *vhi)
 {
-    const int Wt = R->gw, O = R->over, NP = R->npol;
+    const int Wt = pl->grid_support, O = pl->ktab_over, NP = pl->npol;
     /* once per call: the stack arrays below hold NP x Wt values */
     IB_ASSERT(NP >= 1 && NP <= IMG_MAX_POL && Wt >= 1 && Wt <= IMG_MAX_MOSAIC_SUPPORT);
     const size_t ntab = 2 * ((size_t)Wt * (size_t)O + 1);
-    const size_t rowlen = 2 * (size_t)NP * (size_t)R->ngx;
+    const size_t rowlen = 2 * (size_t)NP * (size_t)pl->ngx;
     REAL A[2 * IMG_MAX_POL * IMG_MAX_MOSAIC_SUPPORT], B[2 * IMG_MAX_POL * IMG_MAX_MOSAIC_SUPPORT];
     REAL kyr[IMG_MAX_MOSAIC_SUPPORT], kyi[IMG_MAX_MOSAIC_SUPPORT];
     int lo = *vlo, hi = *vhi;
     for (int64_t s = 0; s < L->n; s++) {
         int64_t k = L->row[s];
-        int f = R->field[k];
-        const double *ttx = tx + (size_t)R->fxi[f] * ntab, *tty = ty + (size_t)R->fyi[f] * ntab;
-        double ph = -2.0 * M_PI * fl * (R->um[k] * R->lo[f] + R->vm[k] * R->mo[f]);
+        int f = pl->row_field[k];
+        const double *ttx = tx + (size_t)pl->field_offs_x[f] * ntab;
+        const double *tty = ty + (size_t)pl->field_offs_y[f] * ntab;
+        double ph = -2.0 * M_PI * fl * (pl->u_m[k] * pl->field_l[f] + pl->v_m[k] * pl->field_m[f]);
         double c = cos(ph), sn = sin(ph);
         REAL vr[IMG_MAX_POL], vi[IMG_MAX_POL];
         for (int p = 0; p < NP; p++) {
@@ -159,6 +189,7 @@ static void FN(grid_mosaic)(const run_ctx *R, const FN(sample_list) *L, const do
         for (int j = 0; j < Wt; j++) {
             REAL a = kyr[j], b = kyi[j];
             REAL *restrict row = gp + (size_t)j * rowlen;
+            /* make analyze: must vectorise (the mosaic row update) */
             for (int t = 0; t < n; t++) row[t] += a * A[t] + b * B[t];
         }
     }
@@ -166,106 +197,7 @@ static void FN(grid_mosaic)(const run_ctx *R, const FN(sample_list) *L, const do
     *vhi = hi;
 }
 
-/*
- * Fold the centred complex grid g (ngy rows x ngx) into the half-spectrum
- * h (ngy x (ngx/2+1)) of its Hermitian part, shifted so that uv cell q sits
- * at index q mod n: h[q] = g[q + n/2] + conj(g[-q + n/2]). A complex-to-
- * real FFT of h then gives twice the real part of the dirty image directly
- * (half the work of a complex FFT, and no checkerboard sign pass).
- */
-static void FN(fold)(const REAL *restrict g, REAL *restrict h, int ngx, int ngy, int npol,
-                     int p, int vlo, int vhi)
-{
-    const int hx = ngx / 2 + 1;
-    const size_t cs = 2 * (size_t)npol; /* REALs per grid cell */
-    for (int qv = 0; qv < ngy; qv++) {
-        int va = (qv + ngy / 2) % ngy, vb = (ngy / 2 - qv + ngy) % ngy;
-        REAL *o = h + 2 * (size_t)qv * (size_t)hx;
-        int za = va < vlo || va >= vhi, zb = vb < vlo || vb >= vhi;
-        if (za && zb) { /* both rows empty: nothing was gridded there */
-            memset(o, 0, sizeof(REAL) * 2 * (size_t)hx);
-            continue;
-        }
-        const REAL *a = g + cs * (size_t)va * (size_t)ngx + 2 * (size_t)p;
-        const REAL *b = g + cs * (size_t)vb * (size_t)ngx + 2 * (size_t)p;
-        /* qu in [0, ngx/2): a at column ngx/2 + qu, b at ngx/2 - qu. */
-        const REAL *ar = a + cs * (size_t)(ngx / 2);
-        for (int qu = 0; qu < ngx / 2; qu++) {
-            size_t ia = cs * (size_t)qu, ib = cs * (size_t)(ngx / 2 - qu);
-            o[2 * qu] = ar[ia] + b[ib];
-            o[2 * qu + 1] = ar[ia + 1] - b[ib + 1];
-        }
-        /* qu = ngx/2: both at column 0 (mod ngx). */
-        o[2 * (hx - 1)] = a[0] + b[0];
-        o[2 * (hx - 1) + 1] = a[1] - b[1];
-    }
-}
-
-/* The c2r output r (rows of 2*(ngx/2+1) REALs) -> image plane: pixel
- * (x, y) is at offset (cx - x, y - cy), scaled by the grid correction,
- * 1/2 for the Hermitian doubling and the weight normalisation. */
-static float FN(extract)(const REAL *restrict r, float *restrict out, int nx, int ny, int ngx,
-                         const int32_t *jx, const int32_t *jy, const float *restrict cx_corr,
-                         const double *cy_corr, double scale)
-{
-    (void)jx;
-    const size_t stride = 2 * (size_t)(ngx / 2 + 1);
-    const int cx = nx / 2;
-    float peak = 0;
-    for (int y = 0; y < ny; y++) {
-        const REAL *restrict row = r + (size_t)jy[y] * stride;
-        const float fy = (float)(scale * cy_corr[y]);
-        float *restrict o = out + (size_t)y * (size_t)nx;
-        /* x <= cx reads columns cx..0; x > cx reads ngx-1 down to ngx+cx-nx+1:
-         * two reversed contiguous runs, no modulo per pixel. */
-        for (int x = 0; x <= cx; x++) o[x] = (float)row[cx - x] * fy * cx_corr[x];
-        const REAL *restrict hi = row + ngx + cx;
-        for (int x = cx + 1; x < nx; x++) o[x] = (float)hi[-x] * fy * cx_corr[x];
-        for (int x = 0; x < nx; x++) {
-            float av = o[x] < 0 ? -o[x] : o[x];
-            peak = av > peak ? av : peak;
-        }
-    }
-    return peak;
-}
-
-/*
- * The c2r FFT pruned to the image's rows (run_ctx's plan, planx, xrow):
- * the image takes grid rows [0, ny/2) and [ngy - ny/2, ngy) (extract's jy),
- * so only those get the c2r along u, a third less of that pass at padding
- * 1.5. In place, the rows keep the stride of 2 (ngx/2 + 1) reals. Planning
- * with MEASURE overwrites its arrays: plan on a scratch one, at the same
- * offsets (so the same alignment) as the runs. A plan FFTW cannot make is
- * left NULL.
- */
-static void FN(plan_fft)(run_ctx *R, unsigned flags)
-{
-    const int ngx = R->ngx, ngy = R->ngy, hx = ngx / 2 + 1, nrun = R->ny / 2;
-    FFTW(complex) *tmp = FFTW(alloc_complex)((size_t)ngy * (size_t)hx);
-    if (tmp) {
-        R->plan = FFTW(plan_many_dft)(1, &ngy, hx, tmp, NULL, hx, 1, tmp, NULL, hx, 1,
-                                      FFTW_BACKWARD, flags);
-        for (int k = 0; k < 2; k++) {
-            FFTW(complex) *r = tmp + (size_t)R->xrow[k] * (size_t)hx;
-            R->planx[k] = FFTW(plan_many_dft_c2r)(1, &ngx, nrun, r, NULL, 1, hx, (REAL *)r, NULL,
-                                                  1, 2 * hx, flags);
-        }
-    }
-    FFTW(free)(tmp);
-}
-
-/* The half spectrum (folded) -> the image's rows of the real plane, in place. */
-static void FN(fft)(const run_ctx *R, void *half)
-{
-    FFTW(complex) *h = half;
-    const size_t hx = (size_t)(R->ngx / 2 + 1);
-    FFTW(execute_dft)(R->plan, h, h);
-    for (int k = 0; k < 2; k++) {
-        FFTW(complex) *r = h + (size_t)R->xrow[k] * hx;
-        FFTW(execute_dft_c2r)(R->planx[k], r, (REAL *)r);
-    }
-}
-
 #undef FN
+#undef LIST
 #undef CAT
 #undef CAT2

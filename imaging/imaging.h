@@ -130,7 +130,8 @@ int img_vis_read_slab(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr,
  * (the FINUFFT choice). Each of the W taps is evaluated by a polynomial in
  * the sample's fractional position (Chebyshev fit, degree IMG_KERNEL_MAXDEG
  * at most), exact to ~1e-13 relative for the supports we use; a lookup
- * table with K-fold oversampling (oversample > 0) is available to reproduce
+ * table of K samples per cell (oversample K >= 2; each tap the nearest
+ * node, as table-based gridders read theirs) is available to reproduce
  * table-based gridders. The grid correction is the kernel's continuous
  * Fourier transform, computed by Gauss-Legendre quadrature.
  */
@@ -138,6 +139,8 @@ int img_vis_read_slab(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr,
 #define IMG_MAX_SUPPORT 51
 #define IMG_KERNEL_MAXDEG 23
 #define IMG_MAX_MOSAIC_SUPPORT 255 /* W + the aperture kernel, cells */
+#define IMG_MIN_OVERSAMPLE 2      /* table samples per cell, when a table is used */
+#define IMG_MAX_OVERSAMPLE 100000
 
 typedef struct img_kernel {
     int W;           /* support in grid cells (odd, 3..51) */
@@ -152,8 +155,10 @@ typedef struct img_kernel {
     double *table;   /* (W+1) * oversample + 1 samples when oversample > 0 */
 } img_kernel;
 
-/* Build the kernel for support W and padding sigma (> 1). IB_EINVAL with a
- * message for even or out-of-range W or sigma <= 1. */
+/* Build the kernel for support W and padding sigma (> 1): polynomial taps
+ * (oversample 0) or a table of oversample samples per cell (2..100000).
+ * IB_EINVAL with a message for even or out-of-range W, sigma <= 1 or an
+ * oversampling out of range; then *k needs no release. */
 int img_kernel_init(ib_err *e, img_kernel *k, int W, double sigma, int oversample);
 void img_kernel_release(img_kernel *k);
 
@@ -173,7 +178,7 @@ void img_kernel_taps_f(const img_kernel *k, float frac, float *out);
 double img_kernel_ft(const img_kernel *k, double nu);
 
 /* ------------------------------------------------------------------ */
-/* Imager (imager.c)                                                   */
+/* Imager (plan.c, run.c)                                              */
 /* ------------------------------------------------------------------ */
 
 enum img_weighting { IMG_WEIGHT_NATURAL, IMG_WEIGHT_UNIFORM, IMG_WEIGHT_BRIGGS };
@@ -274,6 +279,31 @@ typedef struct img_result {
  * left behind, e says why (naming the file and field), res is partial.
  */
 int img_run(ib_err *e, const img_params *p, img_result *res);
+
+/*
+ * The same run as plan, execute and destroy (FFTW's lifecycle). A plan
+ * checks the parameters and sizes everything before any work: it opens
+ * the store, reads and orders the rows, builds the kernel, grid
+ * correction, FFT plans, chunks and schedule, sets up the memory budget
+ * (an error when it cannot hold the working set) and allocates every
+ * thread's buffers. p (and what it points to) is borrowed and must outlive
+ * the plan. On failure *out is NULL and e says why.
+ */
+typedef struct img_plan img_plan;
+int img_plan_create(ib_err *e, const img_params *p, img_plan **out);
+/*
+ * Stream every chunk through the plan: create the cubes, run the threads
+ * (and on rank 0 the service thread where the schedule needs one), seal
+ * the cubes, write tasks.csv and the statistics into *res (res as for
+ * img_run; the plan's own set-up time and phases are part of its figures).
+ * A plan may be executed again: each execution rewrites the products. With
+ * several ranks every rank executes its plan; after a failure the caller
+ * aborts the job.
+ */
+int img_plan_execute(ib_err *e, img_plan *plan, img_result *res);
+/* Release everything the plan holds (buffers, store, FFT plans, spill
+ * directory it made). NULL does nothing. */
+void img_plan_destroy(img_plan *plan);
 
 #define IMG_VERSION "0.1.0"
 

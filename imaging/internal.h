@@ -10,7 +10,7 @@
 #include <mpi.h>
 #include <pthread.h>
 
-/* ---------- row order (gridder.c) ---------- */
+/* ---------- row order (rows.c) ---------- */
 
 /* A row's sort key: baseline (a1, a2), time, row index. */
 typedef struct img__row_key {

@@ -2,7 +2,9 @@
  * kernel.c: the exponential-of-semicircle gridding kernel, its per-tap
  * polynomial evaluation (fitted once at init, evaluated by Horner in the
  * hot loop), an optional oversampled lookup table, and the kernel's
- * Fourier transform for grid correction.
+ * Fourier transform for grid correction. A table kernel is built in
+ * full (polynomials fitted, table filled) before k->oversample says the
+ * table is there.
  */
 #include "imaging/imaging.h"
 
@@ -63,6 +65,20 @@ static void cheb_to_mono(const double *c, int d, double *a)
     }
 }
 
+/* The W taps from the per-tap polynomials (k->coef, degree k->deg), the
+ * table never consulted: what the degree search measures. */
+static void poly_taps(const img_kernel *k, double frac, double *out)
+{
+    const int d = k->deg;
+    double y = 2.0 * frac - 1.0;
+    for (int i = 0; i < k->W; i++) {
+        const double *c = k->coef + (size_t)i * (size_t)(d + 1);
+        double v = c[0];
+        for (int j = 1; j <= d; j++) v = v * y + c[j];
+        out[i] = v;
+    }
+}
+
 int img_kernel_init(ib_err *e, img_kernel *k, int W, double sigma, int oversample)
 {
     memset(k, 0, sizeof *k);
@@ -71,21 +87,28 @@ int img_kernel_init(ib_err *e, img_kernel *k, int W, double sigma, int oversampl
                         IMG_MAX_SUPPORT, W);
     if (!(sigma > 1.0 && sigma <= 4.0))
         return ib_error(e, IB_EINVAL, "padding must be > 1 and <= 4, got %g", sigma);
-    if (oversample < 0 || oversample > 100000)
-        return ib_error(e, IB_EINVAL, "oversample must be 0..100000, got %d", oversample);
+    if (oversample != 0 && (oversample < IMG_MIN_OVERSAMPLE || oversample > IMG_MAX_OVERSAMPLE))
+        return ib_error(e, IB_EINVAL,
+                        "oversample must be 0 (polynomial taps) or %d..%d table samples per "
+                        "cell, got %d",
+                        IMG_MIN_OVERSAMPLE, IMG_MAX_OVERSAMPLE, oversample);
     k->W = W;
     k->sigma = sigma;
     k->beta = 0.97 * M_PI * (1.0 - 1.0 / (2.0 * sigma)) * W;
-    k->oversample = oversample;
+    /* k->oversample stays 0 until the table exists: img_kernel_taps reads
+     * the table whenever it is set. */
 
     /* Degree: the smallest whose worst error over the taps is below
      * exp(-beta) (the kernel's own edge value, ~25x under its aliasing
      * error) or 1e-13, truncating a degree-FIT_DEG Chebyshev interpolant. */
     double *cc = ib_malloc(sizeof(double) * (size_t)W * (FIT_DEG + 1));
-    k->coef = ib_malloc(sizeof(double) * (size_t)W * (IMG_KERNEL_MAXDEG + 1));
-    k->coef_f = ib_malloc(sizeof(float) * (size_t)W * (IMG_KERNEL_MAXDEG + 1));
-    k->coef_t = ib_malloc(sizeof(double) * (size_t)W * (IMG_KERNEL_MAXDEG + 1));
-    k->coef_tf = ib_malloc(sizeof(float) * (size_t)W * (IMG_KERNEL_MAXDEG + 1));
+    /* 64-byte aligned: the gridder's Horner loop reads the power-major
+     * coefficients as vectors, at a speed that depends on their alignment
+     * (which the heap would otherwise leave to chance). */
+    k->coef = ib_aligned_alloc(sizeof(double) * (size_t)W * (IMG_KERNEL_MAXDEG + 1));
+    k->coef_f = ib_aligned_alloc(sizeof(float) * (size_t)W * (IMG_KERNEL_MAXDEG + 1));
+    k->coef_t = ib_aligned_alloc(sizeof(double) * (size_t)W * (IMG_KERNEL_MAXDEG + 1));
+    k->coef_tf = ib_aligned_alloc(sizeof(float) * (size_t)W * (IMG_KERNEL_MAXDEG + 1));
     if (!cc || !k->coef || !k->coef_f || !k->coef_t || !k->coef_tf) {
         free(cc);
         img_kernel_release(k);
@@ -108,7 +131,7 @@ int img_kernel_init(ib_err *e, img_kernel *k, int W, double sigma, int oversampl
         double err = 0, taps[IMG_MAX_SUPPORT];
         for (int s = 0; s < 257; s++) {
             double fr = s / 257.0;
-            img_kernel_taps(k, fr, taps);
+            poly_taps(k, fr, taps);
             for (int i = 0; i < W; i++)
                 err = fmax(err, fabs(taps[i] - img_kernel_psi(k, (i - 0.5 * W + fr) / (0.5 * W))));
         }
@@ -126,17 +149,18 @@ int img_kernel_init(ib_err *e, img_kernel *k, int W, double sigma, int oversampl
         /* table[j] = psi at offset t = -W/2 + j/K cells. */
         for (size_t j = 0; j < n; j++)
             k->table[j] = img_kernel_psi(k, (-0.5 * W + (double)j / oversample) / (0.5 * W));
+        k->oversample = oversample;
     }
     return 0;
 }
 
 void img_kernel_release(img_kernel *k)
 {
-    free(k->coef);
-    free(k->coef_f);
+    ib_free(k->coef);
+    ib_free(k->coef_f);
     free(k->table);
-    free(k->coef_t);
-    free(k->coef_tf);
+    ib_free(k->coef_t);
+    ib_free(k->coef_tf);
     k->coef_t = NULL;
     k->coef_tf = NULL;
     k->coef = NULL;
@@ -146,22 +170,15 @@ void img_kernel_release(img_kernel *k)
 
 void img_kernel_taps(const img_kernel *k, double frac, double *out)
 {
-    const int W = k->W, d = k->deg;
     if (k->oversample > 0) {
         /* Nearest table sample, as table-based gridders do. */
-        for (int i = 0; i < W; i++) {
+        for (int i = 0; i < k->W; i++) {
             long j = lround(((double)i + frac) * k->oversample);
             out[i] = k->table[j];
         }
         return;
     }
-    double y = 2.0 * frac - 1.0;
-    for (int i = 0; i < W; i++) {
-        const double *c = k->coef + (size_t)i * (size_t)(d + 1);
-        double v = c[0];
-        for (int j = 1; j <= d; j++) v = v * y + c[j];
-        out[i] = v;
-    }
+    poly_taps(k, frac, out);
 }
 
 void img_kernel_taps_f(const img_kernel *k, float frac, float *out)

@@ -1,6 +1,7 @@
 /*
  * list_tmpl.h: building one channel's sample list (flags, weighting, grid
- * indices) in the precision REAL; included by gridder.c with SUF f and d.
+ * indices) in the precision REAL; included by list.c with SUF f and d;
+ * prototypes in plan_internal.h.
  */
 #ifndef REAL
 #error "list_tmpl.h needs REAL and SUF"
@@ -9,29 +10,29 @@
 #define CAT2(a, b) a##_##b
 #define CAT(a, b) CAT2(a, b)
 #define FN(name) CAT(name, SUF)
+#define LIST CAT(img__list, SUF)
 
 /*
  * Channel cc of the (channel-major) slab of rows [row0, row0+nr) -> L:
  * every row with a non-zero weight in some pol, its grid indices, raw
- * weights and visibilities. The rows visited are the perm positions ks[0..nk)
- * (ascending, so samples follow the baseline order), or 0..nk-1 when ks is
- * NULL; their stored rows must lie in the slab.
+ * weights and visibilities. The rows visited are the row_order positions
+ * pos[0..npos) (ascending, so samples follow the baseline order), or
+ * 0..npos-1 when pos is NULL; their stored rows must lie in the slab.
  */
-static void FN(list_samples)(const run_ctx *R, const float *vis, const float *wt,
-                             const uint8_t *flag, int64_t cc, int64_t chan, const int64_t *ks,
-                             int64_t nk, int64_t row0, int64_t nr, FN(sample_list) *L,
-                             uint64_t *dropped)
+void FN(img__list_samples)(const img_plan *pl, const float *vis, const float *wt,
+                           const uint8_t *flag, int64_t cc, int64_t chan, const int64_t *pos,
+                           int64_t npos, int64_t row0, int64_t nr, LIST *L, uint64_t *dropped)
 {
-    const int npol = R->npol, W = R->gw; /* the grid support: W, or W + aperture */
-    const double f = R->freq[chan] / IMG_C_LIGHT;
-    const double su = f * R->ngx * R->cell, sv = f * R->ngy * R->cell;
-    const double halfu = 0.5 * R->ngx - 0.5 * W, halfv = 0.5 * R->ngy - 0.5 * W;
-    const int64_t maxu = R->ngx - W, maxv = R->ngy - W;
+    const int npol = pl->npol, W = pl->grid_support; /* the grid support: W, or W + aperture */
+    const double f = pl->freq[chan] / IMG_C_LIGHT;
+    const double su = f * pl->ngx * pl->cell, sv = f * pl->ngy * pl->cell;
+    const double halfu = 0.5 * pl->ngx - 0.5 * W, halfv = 0.5 * pl->ngy - 0.5 * W;
+    const int64_t maxu = pl->ngx - W, maxv = pl->ngy - W;
     int64_t n = 0;
     uint64_t drop = 0;
-    for (int64_t i = 0; i < nk; i++) {
-        int64_t k = ks ? ks[i] : i;
-        int64_t r = R->perm[k] - row0;
+    for (int64_t i = 0; i < npos; i++) {
+        int64_t k = pos ? pos[i] : i;
+        int64_t r = pl->row_order[k] - row0;
         size_t base = ((size_t)cc * (size_t)nr + (size_t)r) * (size_t)npol;
         REAL ws[IMG_MAX_POL];
         int any = 0;
@@ -42,7 +43,7 @@ static void FN(list_samples)(const run_ctx *R, const float *vis, const float *wt
             any |= w > 0;
         }
         if (!any) continue;
-        double au = halfu + R->um[k] * su, av = halfv + R->vm[k] * sv;
+        double au = halfu + pl->u_m[k] * su, av = halfv + pl->v_m[k] * sv;
         double cu = ceil(au), cv = ceil(av);
         if (cu < 0 || cv < 0 || cu > (double)maxu || cv > (double)maxv) {
             for (int p = 0; p < npol; p++) drop += ws[p] > 0;
@@ -71,20 +72,20 @@ static void FN(list_samples)(const run_ctx *R, const float *vis, const float *wt
  * twin, from the mean weight over pols; the same factor then applies to
  * every pol. Density is additive, so row chunks add their parts.
  */
-static void FN(density_add)(const run_ctx *R, const FN(sample_list) *L, int64_t chan,
-                            float *density)
+void FN(img__density_add)(const img_plan *pl, const LIST *L, int64_t chan, float *density)
 {
-    const int npol = R->npol, nx = R->nx, ny = R->ny;
-    const double f = R->freq[chan] / IMG_C_LIGHT;
-    const double du = f * nx * R->cell, dv = f * ny * R->cell;
+    const int npol = pl->npol, nx = pl->nx, ny = pl->ny;
+    const double f = pl->freq[chan] / IMG_C_LIGHT;
+    const double du = f * nx * pl->cell, dv = f * ny * pl->cell;
     for (int64_t s = 0; s < L->n; s++) {
         double wm = 0;
         for (int p = 0; p < npol; p++) wm += L->w[(size_t)s * (size_t)npol + (size_t)p];
         wm /= npol;
         int64_t k = L->row[s];
-        long iu = lround(R->um[k] * du), iv = lround(R->vm[k] * dv);
+        long iu = lround(pl->u_m[k] * du), iv = lround(pl->v_m[k] * dv);
         long a = nx / 2 + iu, b = ny / 2 + iv, a2 = nx / 2 - iu, b2 = ny / 2 - iv;
-        if (a >= 0 && a < nx && b >= 0 && b < ny) density[(size_t)b * (size_t)nx + (size_t)a] += (float)wm;
+        if (a >= 0 && a < nx && b >= 0 && b < ny)
+            density[(size_t)b * (size_t)nx + (size_t)a] += (float)wm;
         if (a2 >= 0 && a2 < nx && b2 >= 0 && b2 < ny)
             density[(size_t)b2 * (size_t)nx + (size_t)a2] += (float)wm;
     }
@@ -95,34 +96,34 @@ static void FN(density_add)(const run_ctx *R, const FN(sample_list) *L, int64_t 
  * density (all rows), then the total weight per pol into sumw and the
  * visibilities multiplied by their weights.
  */
-static void FN(list_weigh)(const run_ctx *R, FN(sample_list) *L, int64_t chan,
-                           const float *density, double *sumw)
+void FN(img__list_weigh)(const img_plan *pl, LIST *L, int64_t chan, const float *density,
+                         double *sumw)
 {
-    const int npol = R->npol;
+    const int npol = pl->npol;
     const int64_t n = L->n;
     for (int p = 0; p < npol; p++) sumw[p] = 0;
-    if (R->p->weighting != IMG_WEIGHT_NATURAL) {
+    if (pl->p->weighting != IMG_WEIGHT_NATURAL) {
         IB_ASSERT(density != NULL); /* callers pass one for uniform and Briggs */
-        const int nx = R->nx, ny = R->ny;
-        const double f = R->freq[chan] / IMG_C_LIGHT;
-        const double du = f * nx * R->cell, dv = f * ny * R->cell;
+        const int nx = pl->nx, ny = pl->ny;
+        const double f = pl->freq[chan] / IMG_C_LIGHT;
+        const double du = f * nx * pl->cell, dv = f * ny * pl->cell;
         double f2 = 0;
-        if (R->p->weighting == IMG_WEIGHT_BRIGGS) {
+        if (pl->p->weighting == IMG_WEIGHT_BRIGGS) {
             double s1 = 0, s2 = 0;
             for (size_t i = 0; i < (size_t)nx * (size_t)ny; i++) {
                 s1 += density[i];
                 s2 += (double)density[i] * density[i];
             }
-            double t = 5.0 * pow(10.0, -R->p->robust);
+            double t = 5.0 * pow(10.0, -pl->p->robust);
             f2 = s2 > 0 ? t * t * s1 / s2 : 0;
         }
         for (int64_t s = 0; s < n; s++) {
             int64_t k = L->row[s];
-            long a = nx / 2 + lround(R->um[k] * du), b = ny / 2 + lround(R->vm[k] * dv);
+            long a = nx / 2 + lround(pl->u_m[k] * du), b = ny / 2 + lround(pl->v_m[k] * dv);
             double d = (a >= 0 && a < nx && b >= 0 && b < ny)
                            ? density[(size_t)b * (size_t)nx + (size_t)a] : 0;
             double fac;
-            if (R->p->weighting == IMG_WEIGHT_UNIFORM) fac = d > 0 ? 1.0 / d : 0;
+            if (pl->p->weighting == IMG_WEIGHT_UNIFORM) fac = d > 0 ? 1.0 / d : 0;
             else fac = 1.0 / (1.0 + d * f2);
             for (int p = 0; p < npol; p++) L->w[(size_t)s * (size_t)npol + (size_t)p] *= (REAL)fac;
         }
@@ -139,19 +140,19 @@ static void FN(list_weigh)(const run_ctx *R, FN(sample_list) *L, int64_t chan,
 
 /* The whole channel cc of a full-row slab, weighted (density is scratch,
  * unused for natural weighting). */
-static void FN(build_list)(const run_ctx *R, const float *vis, const float *wt,
-                           const uint8_t *flag, int64_t cc, int64_t chan,
-                           FN(sample_list) *L, float *density, double *sumw,
-                           uint64_t *dropped)
+void FN(img__list_build)(const img_plan *pl, const float *vis, const float *wt,
+                         const uint8_t *flag, int64_t cc, int64_t chan, LIST *L, float *density,
+                         double *sumw, uint64_t *dropped)
 {
-    FN(list_samples)(R, vis, wt, flag, cc, chan, NULL, R->nrow, 0, R->nrow, L, dropped);
-    if (R->p->weighting != IMG_WEIGHT_NATURAL) {
-        memset(density, 0, sizeof(float) * (size_t)R->nx * (size_t)R->ny);
-        FN(density_add)(R, L, chan, density);
+    FN(img__list_samples)(pl, vis, wt, flag, cc, chan, NULL, pl->nrow, 0, pl->nrow, L, dropped);
+    if (pl->p->weighting != IMG_WEIGHT_NATURAL) {
+        memset(density, 0, sizeof(float) * (size_t)pl->nx * (size_t)pl->ny);
+        FN(img__density_add)(pl, L, chan, density);
     }
-    FN(list_weigh)(R, L, chan, density, sumw);
+    FN(img__list_weigh)(pl, L, chan, density, sumw);
 }
 
 #undef FN
+#undef LIST
 #undef CAT
 #undef CAT2

@@ -1,25 +1,18 @@
 /*
- * mosaic.c: the primary-beam model and the aperture kernels of the mosaic
- * gridder.
+ * mosaic.c: the mosaic gridder's primary-beam model and aperture kernels,
+ * its set-up (pointing offsets, support, kernel FFT) and its per-channel
+ * work (kernel tables, per-field weights, weight, pb and mosaic planes);
+ * the gridding loop itself is grid_mosaic in grid_tmpl.h.
  *
- * Beam model: a Gaussian power pattern PB(theta) = exp(-4 ln2 theta^2 /
- * F^2) with F = 1.13 lambda / D, the FWHM of a dish with a tapered
- * illumination (ALMA quotes 1.13 lambda/D for its 12 m antennas). It is
- * separable in (l, m), so its aperture kernel — the beam's Fourier
- * transform, a Gaussian in uv — and the pointing's phase gradient are
- * separable too: the mosaic convolution function is the outer product of
- * two 1-D complex kernels per pointing, each the convolution of the
- * anti-aliasing kernel psi with the aperture kernel times the gradient:
- *     k(D) = integral A(nu) exp(-2 pi i nu du l_p) psi(D - nu) dnu
- * (cells; du is the uv cell in wavelengths, l_p the pointing offset). Its
- * image-plane transform is psi^(l) PB(l - l_p), so the usual grid
- * correction by psi^ leaves the beam of each pointing in the image.
- * The tables are made in the image plane: psi^ times the beam sampled on a
- * fine grid and one 1-D FFT per table (instead of a quadrature per table
- * entry). A is cut where it falls below 1e-5 of its peak; that half-width
- * adds to the anti-aliasing support W on each side.
+ * The beam is a Gaussian power pattern of FWHM 1.13 lambda / D, separable
+ * in (l, m): each pointing's convolution function is the outer product of
+ * two 1-D complex kernels, psi convolved with the aperture kernel (the
+ * beam's transform, cut at 1e-5 of its peak) times the pointing's phase
+ * gradient, whose image-plane transform is psi^(l) PB(l - l_p). A table is
+ * made in the image plane, psi^ times the beam, by one 1-D FFT
+ * (docs/imager.md).
  */
-#include "imaging/internal.h"
+#include "imaging/plan_internal.h"
 
 #include <fftw3.h>
 #include <math.h>
@@ -103,4 +96,244 @@ void img__akernel_build(const img_kernel *k, int wt, int over, int n, const doub
         tab[2 * t] = buf[2 * m] * sgn;
         tab[2 * t + 1] = buf[2 * m + 1] * sgn;
     }
+}
+
+/* ---------- the mosaic run: set-up and per-channel work ---------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Distinct values of v[0..n) (to 1e-12) into *u, and each v's index. */
+static int distinct(const double *v, int n, double **u, int *nu, int **idx)
+{
+    double *t = ib_malloc(sizeof(double) * (size_t)n);
+    *u = ib_malloc(sizeof(double) * (size_t)n);
+    *idx = ib_malloc(sizeof(int) * (size_t)n);
+    if (!t || !*u || !*idx) {
+        free(t);
+        return IB_ENOMEM;
+    }
+    memcpy(t, v, sizeof(double) * (size_t)n);
+    qsort(t, (size_t)n, sizeof(double), cmp_double);
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (k == 0 || t[i] - (*u)[k - 1] > 1e-12) (*u)[k++] = t[i];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < k; j++)
+            if (fabs(v[i] - (*u)[j]) <= 1e-12) {
+                (*idx)[i] = j;
+                break;
+            }
+    *nu = k;
+    free(t);
+    return 0;
+}
+
+/*
+ * Mosaic set-up: pointing offsets (SIN projection about the phase centre),
+ * the dish, the total support W + 2 x the aperture kernel's half-width at
+ * the highest frequency, and the distinct offsets whose kernels are built
+ * per channel. Bad geometry is an error naming the field or dataset.
+ */
+/* The mean dish diameter (every one must be > 0), and each field's
+ * pointing offset from the phase centre (SIN projection), which must lie
+ * within the image and its beam. */
+static int mosaic_pointings(ib_err *e, img_plan *pl, const img_vis_meta *m, double fmin)
+{
+    const double *dish = img_vis_dish(pl->store), *fd = img_vis_field_dir(pl->store);
+    const double as = 206264.806; /* arcsec per radian */
+    double sum = 0;
+    for (int a = 0; a < m->nant; a++) {
+        if (!(dish[a] > 0) || !isfinite(dish[a]))
+            return ib_error(e, IB_EINVAL,
+                            "store '%s': dataset '/dish_diameter' antenna %d is %g m; the mosaic "
+                            "gridder needs dish diameters > 0",
+                            img_vis_path(pl->store), a, dish[a]);
+        sum += dish[a];
+    }
+    pl->dish_m = sum / m->nant; /* homogeneous arrays; a mixed array uses the mean */
+    pl->field_l = ib_malloc(sizeof(double) * (size_t)pl->nfield);
+    pl->field_m = ib_malloc(sizeof(double) * (size_t)pl->nfield);
+    if (!pl->field_l || !pl->field_m) return ib_error(e, IB_ENOMEM, "out of memory");
+    double a0 = m->phase_centre[0], d0 = m->phase_centre[1];
+    double beam = pl->aperture ? img_pb_fwhm(fmin, pl->dish_m) : 0;
+    double hx = 0.5 * pl->nx * pl->cell + beam, hy = 0.5 * pl->ny * pl->cell + beam;
+    for (int f = 0; f < pl->nfield; f++) {
+        double a = fd[2 * f], d = fd[2 * f + 1];
+        pl->field_l[f] = cos(d) * sin(a - a0);
+        pl->field_m[f] = sin(d) * cos(d0) - cos(d) * sin(d0) * cos(a - a0);
+        if (fabs(pl->field_l[f]) > hx || fabs(pl->field_m[f]) > hy)
+            return ib_error(e, IB_EINVAL,
+                            "store '%s': dataset '/field_dir' field %d lies at (%.1f, %.1f) "
+                            "arcsec from the phase centre, outside the %dx%d image and its beam "
+                            "(half-size %.1f x %.1f arcsec)",
+                            img_vis_path(pl->store), f, pl->field_l[f] * as, pl->field_m[f] * as,
+                            pl->nx, pl->ny, hx * as, hy * as);
+    }
+    return 0;
+}
+
+/* psi^ on the kernel tables' FFT grid and the 1-D FFT that makes them. */
+static int mosaic_kernel_fft(ib_err *e, img_plan *pl)
+{
+    pl->ktab_fft_size = img__akernel_fft_size(pl->grid_support, pl->kernel.W, pl->ktab_over);
+    pl->psihat = ib_malloc(sizeof(double) * (size_t)pl->ktab_fft_size);
+    fftw_complex *tmp = fftw_alloc_complex((size_t)pl->ktab_fft_size);
+    if (!pl->psihat || !tmp) {
+        fftw_free(tmp);
+        return ib_error(e, IB_ENOMEM, "out of memory");
+    }
+    img__akernel_psihat(&pl->kernel, pl->ktab_fft_size, pl->ktab_over, pl->psihat);
+    img__fftw_lock();
+    pl->ktab_fft = fftw_plan_dft_1d(pl->ktab_fft_size, tmp, tmp, FFTW_FORWARD, FFTW_ESTIMATE);
+    img__fftw_unlock();
+    fftw_free(tmp);
+    if (!pl->ktab_fft) return ib_error(e, IB_ENOMEM, "cannot plan the kernel FFT");
+    return 0;
+}
+
+int img__mosaic_setup(ib_err *e, img_plan *pl, const img_vis_meta *m)
+{
+    const img_params *p = pl->p;
+    pl->grid_support = pl->kernel.W;
+    if (p->gridder != IMG_GRIDDER_MOSAIC) return 0;
+    pl->mosaic = 1;
+    pl->aperture = !p->no_aperture;
+    /* Table oversampling: linear interpolation errs ~ (1/over)^2; the
+     * beam-free kernel is cheap to tabulate finely. --oversample K sets it,
+     * as table-based mosaic gridders choose theirs. */
+    pl->ktab_over = p->oversample > 0 ? p->oversample : pl->aperture ? 128 : 1024;
+    double fmin = pl->freq[0], fmax = pl->freq[0];
+    for (int64_t c = 1; c < pl->nchan; c++) {
+        fmin = pl->freq[c] < fmin ? pl->freq[c] : fmin;
+        fmax = pl->freq[c] > fmax ? pl->freq[c] : fmax;
+    }
+    int rc = mosaic_pointings(e, pl, m, fmin);
+    if (rc) return rc;
+    if (pl->aperture) {
+        double dux = 1.0 / (pl->ngx * pl->cell), duy = 1.0 / (pl->ngy * pl->cell);
+        int hxk = img__akernel_half(fmax, pl->dish_m, dux);
+        int hyk = img__akernel_half(fmax, pl->dish_m, duy);
+        pl->grid_support = pl->kernel.W + 2 * (hxk > hyk ? hxk : hyk);
+    }
+    if (pl->grid_support > IMG_MAX_MOSAIC_SUPPORT)
+        return ib_error(e, IB_EINVAL,
+                        "mosaic support %d cells (W %d + aperture kernel of a %.1f m dish) "
+                        "exceeds %d: the beam is narrower than a few pixels; use a finer cell "
+                        "or a smaller image",
+                        pl->grid_support, pl->kernel.W, pl->dish_m, IMG_MAX_MOSAIC_SUPPORT);
+    const int S2 = 2 * pl->grid_support;
+    if (pl->ngx < S2 || pl->ngy < S2) {
+        pl->ngx = img_good_fft_size(pl->ngx > S2 ? pl->ngx : S2);
+        pl->ngy = img_good_fft_size(pl->ngy > S2 ? pl->ngy : S2);
+    }
+    if (distinct(pl->field_l, pl->nfield, &pl->offs_x, &pl->n_offs_x, &pl->field_offs_x) ||
+        distinct(pl->field_m, pl->nfield, &pl->offs_y, &pl->n_offs_y, &pl->field_offs_y))
+        return ib_error(e, IB_ENOMEM, "out of memory");
+    return mosaic_kernel_fft(e, pl);
+}
+
+/* Kernel tables of channel chan for every distinct pointing offset, and
+ * the squared beam of every field along x and y for the weight planes. */
+void img__mosaic_kernels(img__worker *w, int64_t chan)
+{
+    const img_plan *pl = w->plan;
+    size_t ntab = 2 * ((size_t)pl->grid_support * (size_t)pl->ktab_over + 1);
+    double dux = 1.0 / (pl->ngx * pl->cell), duy = 1.0 / (pl->ngy * pl->cell), f = pl->freq[chan];
+    for (int i = 0; i < pl->n_offs_x; i++)
+        img__akernel_build(&pl->kernel, pl->grid_support, pl->ktab_over, pl->ktab_fft_size,
+                           pl->psihat, pl->ktab_fft, w->ktab_buf, f, pl->dish_m, dux,
+                           pl->offs_x[i], pl->aperture, w->ktab_x + (size_t)i * ntab);
+    for (int i = 0; i < pl->n_offs_y; i++)
+        img__akernel_build(&pl->kernel, pl->grid_support, pl->ktab_over, pl->ktab_fft_size,
+                           pl->psihat, pl->ktab_fft, w->ktab_buf, f, pl->dish_m, duy,
+                           pl->offs_y[i], pl->aperture, w->ktab_y + (size_t)i * ntab);
+    double fw = img_pb_fwhm(f, pl->dish_m), a = 8.0 * M_LN2 / (fw * fw);
+    for (int fi = 0; fi < pl->nfield; fi++) {
+        float *bx = w->beam2_x + (size_t)fi * (size_t)pl->nx;
+        float *by = w->beam2_y + (size_t)fi * (size_t)pl->ny;
+        for (int x = 0; x < pl->nx; x++) {
+            double dl = (pl->nx / 2 - x) * pl->cell - pl->field_l[fi];
+            bx[x] = pl->aperture ? (float)exp(-a * dl * dl) : 1.0f;
+        }
+        for (int y = 0; y < pl->ny; y++) {
+            double dm = (y - pl->ny / 2) * pl->cell - pl->field_m[fi];
+            by[y] = pl->aperture ? (float)exp(-a * dm * dm) : 1.0f;
+        }
+    }
+}
+
+/* Total final weight per field and pol of the channel's sample list. */
+void img__mosaic_field_weights(img__worker *w)
+{
+    const img_plan *pl = w->plan;
+    const int npol = pl->npol;
+    memset(w->field_wsum, 0, sizeof(double) * (size_t)pl->nfield * (size_t)npol);
+    if (pl->p->dbl) {
+        const img__list_d *L = w->list;
+        for (int64_t s = 0; s < L->n; s++)
+            for (int p = 0; p < npol; p++)
+                w->field_wsum[(size_t)pl->row_field[L->row[s]] * (size_t)npol + (size_t)p] +=
+                    L->w[(size_t)s * (size_t)npol + (size_t)p];
+    } else {
+        const img__list_f *L = w->list;
+        for (int64_t s = 0; s < L->n; s++)
+            for (int p = 0; p < npol; p++)
+                w->field_wsum[(size_t)pl->row_field[L->row[s]] * (size_t)npol + (size_t)p] +=
+                    L->w[(size_t)s * (size_t)npol + (size_t)p];
+    }
+}
+
+/*
+ * Mosaic products of one pol of channel chan, from the dirty plane in
+ * w->plane: the weight (sensitivity) plane W = sum_f (w_f / sum w) PB_f^2,
+ * exact in the image plane; pb = sqrt(W / max W); and the normalised
+ * mosaic dirty / W where pb >= pb_limit (NaN elsewhere, FITS blank).
+ */
+void img__mosaic_planes(img__worker *w, int p, double sumw)
+{
+    const img_plan *pl = w->plan;
+    const int nx = pl->nx, ny = pl->ny, npol = pl->npol;
+    const size_t n = (size_t)nx * (size_t)ny;
+    for (size_t i = 0; i < n; i++) w->weight_plane[i] = 0;
+    for (int fi = 0; fi < pl->nfield; fi++) {
+        double wf = w->field_wsum[(size_t)fi * (size_t)npol + (size_t)p];
+        float c = sumw > 0 ? (float)(wf / sumw) : 0;
+        if (c <= 0) continue;
+        const float *restrict gx = w->beam2_x + (size_t)fi * (size_t)nx;
+        for (int y = 0; y < ny; y++) {
+            float gy = c * w->beam2_y[(size_t)fi * (size_t)ny + (size_t)y];
+            if (gy < 1e-12f) continue;
+            float *restrict row = w->weight_plane + (size_t)y * (size_t)nx;
+            for (int x = 0; x < nx; x++) row[x] += gy * gx[x];
+        }
+    }
+    float wmax = 0;
+    for (size_t i = 0; i < n; i++) wmax = w->weight_plane[i] > wmax ? w->weight_plane[i] : wmax;
+    float lim = (float)(pl->p->pb_limit * pl->p->pb_limit) * wmax;
+    for (size_t i = 0; i < n; i++)
+        w->mosaic_plane[i] =
+            (wmax > 0 && w->weight_plane[i] >= lim) ? w->plane[i] / w->weight_plane[i] : NAN;
+}
+
+int img__mosaic_emit(img__worker *w, int direct, int64_t chan, int p)
+{
+    const img_plan *pl = w->plan;
+    size_t n = (size_t)pl->nx * (size_t)pl->ny;
+    memcpy(w->plane, w->weight_plane, n * sizeof(float));
+    int rc = img__plane_emit(w, direct, chan, p, IMG_PROD_WEIGHT);
+    float wmax = 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        wmax = w->weight_plane[i] > wmax ? w->weight_plane[i] : wmax;
+    for (size_t i = 0; !rc && i < n; i++)
+        w->plane[i] = wmax > 0 ? sqrtf(w->weight_plane[i] / wmax) : 0.0f;
+    if (!rc) rc = img__plane_emit(w, direct, chan, p, IMG_PROD_PB);
+    if (!rc) {
+        memcpy(w->plane, w->mosaic_plane, n * sizeof(float));
+        rc = img__plane_emit(w, direct, chan, p, IMG_PROD_MOSAIC);
+    }
+    return rc;
 }

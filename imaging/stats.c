@@ -23,13 +23,9 @@ static const char *weight_name(int w)
     return w == IMG_WEIGHT_NATURAL ? "natural" : w == IMG_WEIGHT_UNIFORM ? "uniform" : "briggs";
 }
 
-int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_result *r,
-                    const img_vis_meta *m, json_t *extra_counters)
+/* The run's parameters as the stats record them. */
+static json_t *stats_params(const img_params *p, const img_result *r)
 {
-    json_t *root = json_object();
-    json_object_set_new(root, "schema", json_string("imbench-stats/1"));
-    json_object_set_new(root, "program", json_string("imager"));
-    json_object_set_new(root, "version", json_string(IMG_VERSION));
     json_t *par = json_pack(
         "{s:s, s:s, s:i, s:i, s:s, s:f, s:i, s:i, s:f, s:f, s:i, s:i, s:i, s:s, s:b}",
         "vis", p->vis_dir, "gridder", p->gridder == IMG_GRIDDER_MOSAIC ? "mosaic" : "standard",
@@ -38,7 +34,6 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
         "padding", p->padding, "threads", p->threads, "chunks", r->nchunks, "ranks",
         r->nranks > 0 ? r->nranks : 1,
         "precision", p->dbl ? "double" : "float", "psf", p->psf);
-    json_object_set_new(root, "params", par);
     json_object_set_new(par, "schedule",
                         json_string(p->schedule == IMG_SCHED_DYNAMIC    ? "dynamic"
                                     : p->schedule == IMG_SCHED_LOCALITY ? "locality"
@@ -46,26 +41,18 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
     json_object_set_new(par, "serial_write", json_boolean(p->serial_write));
     json_object_set_new(par, "fsync", json_boolean(p->fsync));
     json_object_set_new(par, "row_chunks", json_integer(r->row_chunks > 1 ? r->row_chunks : 1));
-    if (m)
-        json_object_set_new(root, "dataset",
-                            json_pack("{s:s, s:I, s:I, s:i, s:i}", "name", m->dataset, "nrow",
-                                      (json_int_t)m->nrow, "nchan", (json_int_t)m->nchan, "npol",
-                                      m->npol, "nfield", m->nfield));
-    json_object_set_new(root, "wall_seconds", json_real(r->wall_seconds));
-    json_t *ph = json_array();
-    for (int i = 0; i < PROF_NPHASE; i++)
-        if (r->phase_wall[i] > 0 || r->phase_cpu[i] > 0)
-            json_array_append_new(ph, json_pack("{s:s, s:f, s:f}", "name", prof_phase_name(i),
-                                                "wall_s", r->phase_wall[i], "cpu_s",
-                                                r->phase_cpu[i]));
-    json_object_set_new(root, "phases", ph);
-    json_t *mt = json_array();
+    return par;
+}
+
+/* The run's own metrics (and the DFT check's record on root). */
+static void stats_metrics(json_t *root, json_t *mt, const img_params *p, const img_result *r)
+{
     add_metric(mt, "wall_time", r->wall_seconds, "s", "lower");
     add_metric(mt, "samples_gridded", (double)r->samples_gridded, "count", "higher");
     add_metric(mt, "samples_dropped", (double)r->samples_dropped, "count", "lower");
-    double gw = r->phase_wall[PROF_GRID];
-    if (gw > 0)
-        add_metric(mt, "grid_rate", (double)r->samples_gridded / gw * (p->psf ? 2 : 1),
+    double grid_s = r->phase_wall[PROF_GRID];
+    if (grid_s > 0)
+        add_metric(mt, "grid_rate", (double)r->samples_gridded / grid_s * (p->psf ? 2 : 1),
                    "samples/s", "higher");
     if (r->wall_seconds > 0)
         add_metric(mt, "cube_rate", (double)r->samples_gridded / r->wall_seconds, "samples/s",
@@ -86,59 +73,116 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
         add_metric(mt, "sched_time", r->sched_s, "s", "lower");
         add_metric(mt, "sched_per_task", r->sched_s / (double)r->tasks, "s", "lower");
     }
-    /* Per rank: phases, communication, load. */
-    if (r->ranks && r->nranks > 0) {
-        json_t *ranks = json_array(), *comm = json_array();
-        double maxb = 0, sumb = 0, maxw = 0, busy = 0, avail = 0, setup = 0;
-        uint64_t msgs = 0, bytes = 0;
-        double csec = 0;
-        for (int i = 0; i < r->nranks; i++) {
-            const img_rank_stats *rs = &r->ranks[i];
-            json_t *ph2 = json_array();
-            for (int k = 0; k < PROF_NPHASE && k < IMG_MAX_PHASES; k++)
-                if (rs->phase_wall[k] > 0)
-                    json_array_append_new(ph2, json_pack("{s:s, s:f, s:f}", "name",
-                                                         prof_phase_name(k), "wall_s",
-                                                         rs->phase_wall[k], "cpu_s",
-                                                         rs->phase_cpu[k]));
+}
+
+/* Per rank: phases, communication, load (per_rank and comm on root, their
+ * metrics in mt). */
+static void stats_ranks(json_t *root, json_t *mt, const img_result *r)
+{
+    json_t *ranks = json_array(), *comm = json_array();
+    double maxb = 0, sumb = 0, maxw = 0, busy = 0, avail = 0, setup = 0;
+    uint64_t msgs = 0, bytes = 0;
+    double csec = 0;
+    for (int i = 0; i < r->nranks; i++) {
+        const img_rank_stats *rs = &r->ranks[i];
+        json_t *ph2 = json_array();
+        for (int k = 0; k < PROF_NPHASE && k < IMG_MAX_PHASES; k++)
+            if (rs->phase_wall[k] > 0)
+                json_array_append_new(ph2, json_pack("{s:s, s:f, s:f}", "name",
+                                                     prof_phase_name(k), "wall_s",
+                                                     rs->phase_wall[k], "cpu_s",
+                                                     rs->phase_cpu[k]));
+        json_array_append_new(
+            ranks, json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:I, s:f, s:I, s:o}", "rank",
+                             rs->rank, "threads", rs->threads, "wall_s", rs->wall_s, "setup_s",
+                             rs->setup_s, "busy_s", rs->busy_s,
+                             "sched_s", rs->sched_s, "tasks", (json_int_t)rs->tasks,
+                             "peak_rss_bytes", rs->peak_rss, "samples",
+                             (json_int_t)rs->samples, "phases", ph2));
+        for (int op = 0; op < IMG_COMM_NOPS; op++) {
+            const img_comm_stats *c = &rs->comm;
+            if (!c->msgs_sent[op] && !c->msgs_recv[op] && c->seconds[op] == 0) continue;
             json_array_append_new(
-                ranks, json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:I, s:f, s:I, s:o}", "rank",
-                                 rs->rank, "threads", rs->threads, "wall_s", rs->wall_s, "setup_s",
-                                 rs->setup_s, "busy_s", rs->busy_s,
-                                 "sched_s", rs->sched_s, "tasks", (json_int_t)rs->tasks,
-                                 "peak_rss_bytes", rs->peak_rss, "samples",
-                                 (json_int_t)rs->samples, "phases", ph2));
-            for (int op = 0; op < IMG_COMM_NOPS; op++) {
-                const img_comm_stats *c = &rs->comm;
-                if (!c->msgs_sent[op] && !c->msgs_recv[op] && c->seconds[op] == 0) continue;
-                json_array_append_new(
-                    comm, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:f}", "rank", rs->rank, "op",
-                                    img_comm_op_name(op), "msgs_sent", (json_int_t)c->msgs_sent[op],
-                                    "msgs_recv", (json_int_t)c->msgs_recv[op], "bytes_sent",
-                                    (json_int_t)c->bytes_sent[op], "bytes_recv",
-                                    (json_int_t)c->bytes_recv[op], "seconds", c->seconds[op]));
-                msgs += c->msgs_sent[op];
-                bytes += c->bytes_sent[op];
-                csec += c->seconds[op];
-            }
-            maxb = rs->busy_s > maxb ? rs->busy_s : maxb;
-            sumb += rs->busy_s;
-            maxw = rs->wall_s > maxw ? rs->wall_s : maxw;
-            setup = rs->setup_s > setup ? rs->setup_s : setup;
-            busy += rs->busy_s;
-            avail += rs->wall_s * rs->threads;
+                comm, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:f}", "rank", rs->rank, "op",
+                                img_comm_op_name(op), "msgs_sent", (json_int_t)c->msgs_sent[op],
+                                "msgs_recv", (json_int_t)c->msgs_recv[op], "bytes_sent",
+                                (json_int_t)c->bytes_sent[op], "bytes_recv",
+                                (json_int_t)c->bytes_recv[op], "seconds", c->seconds[op]));
+            msgs += c->msgs_sent[op];
+            bytes += c->bytes_sent[op];
+            csec += c->seconds[op];
         }
-        json_object_set_new(root, "per_rank", ranks);
-        json_object_set_new(root, "comm", comm);
-        add_metric(mt, "comm_messages", (double)msgs, "count", "lower");
-        add_metric(mt, "comm_bytes", (double)bytes, "bytes", "lower");
-        add_metric(mt, "comm_time", csec, "s", "lower");
-        add_metric(mt, "setup_time", setup, "s", "lower");
-        if (sumb > 0) add_metric(mt, "load_imbalance", maxb / (sumb / r->nranks), "ratio", "lower");
-        if (avail > 0) add_metric(mt, "idle_share", 1.0 - busy / avail, "ratio", "lower");
-        add_metric(mt, "critical_path", maxb / (r->ranks[0].threads > 0 ? r->ranks[0].threads : 1),
-                   "s", "lower");
+        maxb = rs->busy_s > maxb ? rs->busy_s : maxb;
+        sumb += rs->busy_s;
+        maxw = rs->wall_s > maxw ? rs->wall_s : maxw;
+        setup = rs->setup_s > setup ? rs->setup_s : setup;
+        busy += rs->busy_s;
+        avail += rs->wall_s * rs->threads;
     }
+    json_object_set_new(root, "per_rank", ranks);
+    json_object_set_new(root, "comm", comm);
+    add_metric(mt, "comm_messages", (double)msgs, "count", "lower");
+    add_metric(mt, "comm_bytes", (double)bytes, "bytes", "lower");
+    add_metric(mt, "comm_time", csec, "s", "lower");
+    add_metric(mt, "setup_time", setup, "s", "lower");
+    if (sumb > 0) add_metric(mt, "load_imbalance", maxb / (sumb / r->nranks), "ratio", "lower");
+    if (avail > 0) add_metric(mt, "idle_share", 1.0 - busy / avail, "ratio", "lower");
+    add_metric(mt, "critical_path", maxb / (r->ranks[0].threads > 0 ? r->ranks[0].threads : 1),
+               "s", "lower");
+}
+
+static json_t *stats_rusage(void)
+{
+    prof_rusage ru;
+    prof_rusage_get(&ru);
+    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "max_rss_bytes",
+                     ru.max_rss_bytes, "minor_faults", ru.minor_faults, "major_faults",
+                     ru.major_faults, "vol_ctx_switches", ru.vol_ctx_switches,
+                     "invol_ctx_switches", ru.invol_ctx_switches, "in_blocks", ru.in_blocks,
+                     "out_blocks", ru.out_blocks, "user_s", ru.user_s, "sys_s", ru.sys_s);
+}
+
+/* root written to path atomically (path.tmp, then renamed). */
+static int stats_dump(ib_err *e, json_t *root, const char *path)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = 0;
+    errno = 0;
+    if (json_dump_file(root, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(12)) != 0 ||
+        rename(tmp, path) != 0) {
+        int err = errno ? errno : EIO;
+        unlink(tmp);
+        rc = ib_error(e, err == ENOSPC ? IB_ENOSPACE : IB_EIO, "stats '%s': cannot write: %s",
+                      path, strerror(err));
+    }
+    return rc;
+}
+
+int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_result *r,
+                    const img_vis_meta *m, json_t *extra_counters)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "schema", json_string("imbench-stats/1"));
+    json_object_set_new(root, "program", json_string("imager"));
+    json_object_set_new(root, "version", json_string(IMG_VERSION));
+    json_object_set_new(root, "params", stats_params(p, r));
+    if (m)
+        json_object_set_new(root, "dataset",
+                            json_pack("{s:s, s:I, s:I, s:i, s:i}", "name", m->dataset, "nrow",
+                                      (json_int_t)m->nrow, "nchan", (json_int_t)m->nchan, "npol",
+                                      m->npol, "nfield", m->nfield));
+    json_object_set_new(root, "wall_seconds", json_real(r->wall_seconds));
+    json_t *ph = json_array();
+    for (int i = 0; i < PROF_NPHASE; i++)
+        if (r->phase_wall[i] > 0 || r->phase_cpu[i] > 0)
+            json_array_append_new(ph, json_pack("{s:s, s:f, s:f}", "name", prof_phase_name(i),
+                                                "wall_s", r->phase_wall[i], "cpu_s",
+                                                r->phase_cpu[i]));
+    json_object_set_new(root, "phases", ph);
+    json_t *mt = json_array();
+    stats_metrics(root, mt, p, r);
+    if (r->ranks && r->nranks > 0) stats_ranks(root, mt, r);
     if (p->mem_budget) {
         add_metric(mt, "mem_budget", (double)p->mem_budget, "bytes", "higher");
         add_metric(mt, "peak_tracked", (double)r->peak_tracked, "bytes", "lower");
@@ -152,28 +196,9 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
         add_metric(mt, "task_events", (double)r->task_events, "count", "higher");
     }
     json_object_set_new(root, "metrics", mt);
-    prof_rusage ru;
-    prof_rusage_get(&ru);
-    json_object_set_new(root, "rusage",
-                        json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
-                                  "max_rss_bytes", ru.max_rss_bytes, "minor_faults",
-                                  ru.minor_faults, "major_faults", ru.major_faults,
-                                  "vol_ctx_switches", ru.vol_ctx_switches,
-                                  "invol_ctx_switches", ru.invol_ctx_switches, "in_blocks",
-                                  ru.in_blocks, "out_blocks", ru.out_blocks, "user_s", ru.user_s,
-                                  "sys_s", ru.sys_s));
+    json_object_set_new(root, "rusage", stats_rusage());
     if (extra_counters) json_object_set(root, "counters", extra_counters);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = 0;
-    errno = 0;
-    if (json_dump_file(root, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(12)) != 0 ||
-        rename(tmp, path) != 0) {
-        int err = errno ? errno : EIO;
-        unlink(tmp);
-        rc = ib_error(e, err == ENOSPC ? IB_ENOSPACE : IB_EIO, "stats '%s': cannot write: %s",
-                      path, strerror(err));
-    }
+    int rc = stats_dump(e, root, path);
     json_decref(root);
     return rc;
 }

@@ -2,8 +2,9 @@
  * test_gridder.c: the imager against analytic answers and a direct DFT —
  * kernel values and grid correction, a point source at and off the phase
  * centre, dirty cubes vs DFT in float and double, PSF peak, invariance
- * under threads and chunks, weighting schemes, FITS headers, and every bad
- * input the foundation issue names.
+ * under threads and chunks, weighting schemes, FITS headers, every bad
+ * input the foundation issue names, table kernels (--oversample) within
+ * their derived bounds, and the plan / execute / destroy lifecycle.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -396,6 +397,243 @@ static void test_bad_inputs(void **state)
     free(out);
 }
 
+/*
+ * Table kernels (--oversample K). Tap i of a sample at fraction frac reads
+ * psi at the table node nearest its position, round((i + frac) K) / K:
+ * the taps are the exact kernel's for a sample moved by at most half a
+ * node, 1/(2K) cells, along each axis (all taps by the same amount, but
+ * at exact ties). Each tap is then within max|psi'| / (2K) of psi, and
+ * the float taps are the nodes of the float position, rounded.
+ */
+static void test_kernel_table(void **state)
+{
+    (void)state;
+    const int K[3] = {2, 10, 100}, W = 7;
+    for (int n = 0; n < 3; n++) {
+        img_kernel k;
+        ib_err e;
+        assert_int_equal(img_kernel_init(&e, &k, W, 1.5, K[n]), 0);
+        assert_int_equal(k.oversample, K[n]);
+        assert_non_null(k.table);
+        /* max |dpsi/dt| in cells, by central differences on a fine grid */
+        double slope = 0, h = 1e-5;
+        for (int i = 1; i < 100000; i++) {
+            double t = -0.5 * W + W * i / 100000.0;
+            double d = (img_kernel_psi(&k, (t + h) / (0.5 * W)) -
+                        img_kernel_psi(&k, (t - h) / (0.5 * W))) / (2 * h);
+            slope = fmax(slope, fabs(d));
+        }
+        double taps[IMG_MAX_SUPPORT];
+        float tf[IMG_MAX_SUPPORT];
+        for (int s = 0; s <= 1000; s++) {
+            double fr = s < 1000 ? s / 1000.0 : 0.99999; /* up to the last node */
+            img_kernel_taps(&k, fr, taps);
+            img_kernel_taps_f(&k, (float)fr, tf);
+            for (int i = 0; i < W; i++) {
+                /* the table node nearest the tap, for the double and the
+                 * float position: psi there, to the last bit */
+                double q = (double)lround((i + fr) * K[n]) / K[n];
+                double qf = (double)lround((i + (double)(float)fr) * K[n]) / K[n];
+                assert_true(fabs(q - (i + fr)) <= 0.5 / K[n] + 1e-12);
+                double node = img_kernel_psi(&k, (q - 0.5 * W) / (0.5 * W));
+                double node_f = img_kernel_psi(&k, (qf - 0.5 * W) / (0.5 * W));
+                double exact = img_kernel_psi(&k, (i - 0.5 * W + fr) / (0.5 * W));
+                assert_true(fabs(taps[i] - node) <= 1e-15);
+                assert_true(fabs(taps[i] - exact) <= slope * 1.001 / (2 * K[n]) + 1e-15);
+                assert_true(fabs(tf[i] - node_f) <= 1e-7 * node_f + 1e-30);
+            }
+        }
+        img_kernel_release(&k);
+    }
+    /* A table needs two samples per cell at least: 1 is refused, as is
+     * anything negative or past the limit; the message names the range. */
+    img_kernel k;
+    ib_err e;
+    const int bad[4] = {1, -1, -100, IMG_MAX_OVERSAMPLE + 1};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(img_kernel_init(&e, &k, W, 1.5, bad[i]), IB_EINVAL);
+        assert_true(tu_contains(e.msg, "oversample must be 0 (polynomial taps) or 2..100000"));
+    }
+}
+
+/*
+ * A table kernel against the direct DFT, and the bound it must meet. By
+ * the displacement above, a sample gridded with table taps is a sample
+ * gridded exactly at a position off by |du|, |dv| <= 1/(2K) cells, so at
+ * a pixel nu = (nu_x, nu_y) cycles per cell from the image centre its
+ * term is off in phase by 2 pi (du nu_x + dv nu_y), at most
+ * pi (|nu_x| + |nu_y|) / K in magnitude per unit of visibility. Summed
+ * over the weighted samples the pixel's error is at most that times
+ * sum w |V| / sum w; for one point source at the phase centre |V| is the
+ * same for every sample and equals the plane's peak. Relative to the peak
+ * the error is thus at most pi (nx/2/ngx + ny/2/ngy) / K, plus the exact
+ * kernel's own error (1e-4 in float at W = 7, as test_dft_float_w7). The
+ * bound is the worst case, every sample's phase error in step; the errors
+ * are in fact pseudo-random across samples and the measured ones are
+ * about 100 times smaller, and they shrink as 1/K, which the test also
+ * asserts (a factor 5 of the 10 expected from K = 10 to 100).
+ */
+static double table_bound(const img_result *r, int K)
+{
+    double nux = 0.5 * r->nx / r->ngx, nuy = 0.5 * r->ny / r->ngy;
+    return M_PI * (nux + nuy) / K + 1e-4;
+}
+
+static double dft_err(fixture *f, int K, int dbl, img_result *r)
+{
+    img_params p;
+    img_params_default(&p);
+    p.vis_dir = f->vis; /* one 1 Jy point source at the phase centre */
+    p.out_dir = f->out;
+    p.oversample = K;
+    p.dbl = dbl;
+    p.check_dft = 60;
+    p.threads = 2;
+    p.psf = 1;
+    assert_int_equal(run_imager(&p, r), 0);
+    fprintf(stderr, "  oversample %d %s: dft max_rel_err %.2e (bound %.2e)\n", K,
+            dbl ? "double" : "float", r->dft_max_rel_err, K ? table_bound(r, K) : 0.0);
+    /* The PSF's centre pixel is the weights' sum over itself: 1 with any
+     * kernel, the displacement having no effect at nu = 0. */
+    char path[700];
+    long n[4];
+    snprintf(path, sizeof path, "%s/psf.fits", f->out);
+    float *d = read_cube(path, n);
+    for (long c = 0; c < n[2] * n[3]; c++)
+        assert_true(fabs(d[(size_t)c * (size_t)(n[0] * n[1]) + (size_t)(n[1] / 2 * n[0] + n[0] / 2)] -
+                         1.0) < 2e-5);
+    free(d);
+    return r->dft_max_rel_err;
+}
+
+static void test_dft_table(void **state)
+{
+    fixture *f = *state;
+    img_result r0, r10, r100, r100d;
+    double e0 = dft_err(f, 0, 0, &r0), e10 = dft_err(f, 10, 0, &r10);
+    double e100 = dft_err(f, 100, 0, &r100), e100d = dft_err(f, 100, 1, &r100d);
+    assert_true(e10 <= table_bound(&r10, 10));
+    assert_true(e100 <= table_bound(&r100, 100));
+    assert_true(e100d <= table_bound(&r100d, 100));
+    /* the table is in use and converges as 1/K */
+    assert_true(e100 > e0);
+    assert_true(e10 >= 5 * e100);
+    assert_true(fabs(e100d - e100) < 0.1 * e100); /* the table's error, not float's */
+}
+
+/* The same through the imager program: --oversample 100 meets its bound,
+ * --oversample 1 is refused naming the option and the range. */
+static void test_imager_oversample(void **state)
+{
+    fixture *f = *state;
+    const char *imager = tu_bin("imager");
+    char *out = NULL;
+    const int K[2] = {10, 100};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(tu_run(&out, "%s --vis %s --out %s --threads 2 --oversample %d "
+                                "--check-dft 60", imager, f->vis, f->out, K[i]), 0);
+        const char *last = strstr(out, "dft max_rel_err ");
+        assert_non_null(last);
+        /* 128 x 128 image on a 192 x 192 grid */
+        assert_true(atof(last + 16) <= M_PI * (64.0 / 192 + 64.0 / 192) / K[i] + 1e-4);
+        assert_true(atof(last + 16) > 1e-5); /* the table, not the polynomials */
+        free(out);
+    }
+    const char *bad[3] = {"1", "-3", "100001"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_not_equal(tu_run(&out, "%s --vis %s --out %s --oversample %s", imager, f->vis,
+                                    f->out, bad[i]), 0);
+        if (!tu_contains(out, "--oversample must be 0 (polynomial kernel) or 2..100000"))
+            fprintf(stderr, "for --oversample %s got: %s\n", bad[i], out);
+        assert_true(tu_contains(out, "--oversample must be 0 (polynomial kernel) or 2..100000"));
+        free(out);
+    }
+}
+
+/* Is dir missing or empty? */
+static int dir_empty(const char *dir)
+{
+    char *out = NULL;
+    int rc = tu_run(&out, "ls -A '%s' 2>/dev/null | wc -l", dir);
+    int empty = rc == 0 && atoi(out) == 0;
+    free(out);
+    return empty;
+}
+
+/*
+ * Plan, execute, destroy: a plan is made before any output exists and
+ * leaves nothing when destroyed unexecuted (its spill directory removed);
+ * it can be executed twice, each time writing the cube img_run writes;
+ * a plan that cannot be made is NULL with the reason; destroying NULL is
+ * a no-op.
+ */
+static void test_plan_lifecycle(void **state)
+{
+    fixture *f = *state;
+    char out[700], path[800];
+    snprintf(out, sizeof out, "%s/plan", f->dir);
+    img_plan_destroy(NULL);
+    img_params p;
+    img_params_default(&p);
+    p.vis_dir = f->vis;
+    p.out_dir = out;
+    p.threads = 2;
+    p.psf = 1;
+    p.mem_budget = 64u << 20; /* a spill directory, made by the plan */
+    p.quiet = 1;
+    ib_err e;
+    ib_err_init(&e);
+    img_plan *pl = NULL;
+    assert_int_equal(img_plan_create(&e, &p, &pl), 0);
+    assert_non_null(pl);
+    snprintf(path, sizeof path, "%s/spill", out);
+    assert_int_equal(access(path, F_OK), 0);
+    img_plan_destroy(pl);
+    assert_true(dir_empty(out));
+    /* the same run through img_run, then a plan executed twice */
+    img_result r;
+    assert_int_equal(img_run(&e, &p, &r), 0);
+    snprintf(path, sizeof path, "%s/dirty.fits", out);
+    size_t n0, n1, n2;
+    char *c0 = tu_slurp(path, &n0);
+    assert_non_null(c0);
+    uint64_t samples = r.samples_gridded;
+    img_result_release(&r);
+    assert_int_equal(img_plan_create(&e, &p, &pl), 0);
+    assert_int_equal(img_plan_execute(&e, pl, &r), 0);
+    assert_int_equal(r.samples_gridded, samples);
+    img_result_release(&r);
+    char *c1 = tu_slurp(path, &n1);
+    assert_int_equal(img_plan_execute(&e, pl, &r), 0);
+    assert_int_equal(r.samples_gridded, samples);
+    assert_int_equal(r.nranks, 1);
+    img_result_release(&r);
+    char *c2 = tu_slurp(path, &n2);
+    img_plan_destroy(pl);
+    assert_non_null(c1);
+    assert_non_null(c2);
+    assert_true(n0 == n1 && n1 == n2);
+    assert_memory_equal(c0, c1, n0);
+    assert_memory_equal(c0, c2, n0);
+    free(c0);
+    free(c1);
+    free(c2);
+    /* a budget that cannot hold the working set: no plan, nothing left */
+    snprintf(out, sizeof out, "%s/plan-small", f->dir);
+    p.out_dir = out;
+    p.mem_budget = 1000;
+    pl = (img_plan *)&p; /* must be reset */
+    assert_int_equal(img_plan_create(&e, &p, &pl), IB_EINVAL);
+    assert_null(pl);
+    assert_true(tu_contains(e.msg, "cannot hold the minimum working set"));
+    assert_true(dir_empty(out));
+    p.mem_budget = 0;
+    p.threads = 0;
+    assert_int_equal(img_plan_create(&e, &p, &pl), IB_EINVAL);
+    assert_null(pl);
+    assert_true(tu_contains(e.msg, "--threads must be 1..1024"));
+}
+
 /* The imager's row order (baseline, then time, then row) from the linear
  * sort equals qsort's: rows in time order, a baseline whose times go back,
  * equal times, antenna numbers past nant (qsort fallback), no rows. */
@@ -452,6 +690,10 @@ int main(void)
         cmocka_unit_test(test_invariance),
         cmocka_unit_test(test_fits_header),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_kernel_table),
+        cmocka_unit_test(test_dft_table),
+        cmocka_unit_test(test_imager_oversample),
+        cmocka_unit_test(test_plan_lifecycle),
     };
     return cmocka_run_group_tests_name("gridder", tests, setup_point, teardown);
 }
