@@ -131,8 +131,9 @@ static int in_real_range(const ib_param *p, double d)
 
 static void int_range(const ib_param *p, char *buf, size_t n)
 {
-    if (p->imax == INT64_MAX) snprintf(buf, n, ">= %lld", (long long)p->imin);
-    else snprintf(buf, n, "in %lld..%lld", (long long)p->imin, (long long)p->imax);
+    const char *zero = p->flags & IB_PF_ZERO_OR ? "0 or " : "";
+    if (p->imax == INT64_MAX) snprintf(buf, n, "%s>= %lld", zero, (long long)p->imin);
+    else snprintf(buf, n, "%sin %lld..%lld", zero, (long long)p->imin, (long long)p->imax);
 }
 
 static int valid_name(const char *t)
@@ -159,7 +160,7 @@ static int parse_value(const ib_param *p, const char *t, int check, ib_pval *out
                         p->flags & IB_PF_ODD ? "an odd" : "an", range, t);
         if (check && (p->flags & IB_PF_ODD) && v % 2 == 0)
             return fail(why, n, "%s must be odd, got %lld", p->name, (long long)v);
-        if (check && (v < p->imin || v > p->imax))
+        if (check && (v < p->imin || v > p->imax) && !(v == 0 && (p->flags & IB_PF_ZERO_OR)))
             return fail(why, n, "%s must be %s, got %lld", p->name, range, (long long)v);
         out->i = v;
         break;

@@ -52,6 +52,7 @@ enum {
     IB_PF_ODD = 1 << 6,
     IB_PF_LO_OPEN = 1 << 7,  /* min itself is out of range */
     IB_PF_HI_OPEN = 1 << 8,  /* max itself is out of range */
+    IB_PF_ZERO_OR = 1 << 9,  /* an integer: 0 (off), or in [imin, imax] */
 };
 
 /* A cell parameter: a dataset key or an axis. */
@@ -134,7 +135,8 @@ enum {
       .words = "imbench|wsclean", .def = "imbench",                                                \
       .help = "who images the cell; wsclean: WSClean on the dataset's MS")                         \
     X(OVERSAMPLE, "oversample", IB_IMG(oversample), .type = IB_PT_INT,                             \
-      .flags = IB_PF_AXIS, .imin = 0, .imax = 100000, .def = "0", .option = "oversample",          \
+      .flags = IB_PF_AXIS | IB_PF_ZERO_OR, .imin = 2, .imax = 100000, .def = "0",               \
+      .option = "oversample",                                                                      \
       .arg = "K", .help = "kernel table with K samples per cell; 0: the exact polynomial")         \
     X(CELL, "cell", IB_IMG(cell_arcsec), .type = IB_PT_REAL,                                       \
       .flags = IB_PF_AXIS | IB_PF_LO_OPEN, .min = 0, .max = 648000, .def = "auto",                 \

@@ -269,7 +269,8 @@ static void test_parse_types(void **state)
     expect_refused(IB_P_SERIAL_WRITE, "yes", "serial_write must be true or false");
     expect_refused(IB_P_MEM_BUDGET, "0", "mem_budget must be at least 1 byte");
     expect_refused(IB_P_MEM_BUDGET, "lots", "mem_budget must be a byte count");
-    expect_refused(IB_P_OVERSAMPLE, "-1", "oversample must be in 0..100000, got -1");
+    expect_refused(IB_P_OVERSAMPLE, "-1", "oversample must be 0 or in 2..100000, got -1");
+    expect_refused(IB_P_OVERSAMPLE, "1", "oversample must be 0 or in 2..100000, got 1");
     expect_refused(IB_P_CHUNKS, "0", "chunks must be in 1..1000000, got 0");
     expect_refused(IB_P_RETRIES, "-1", "retries must be in 0..100, got -1");
     expect_refused(IB_P_CACHE_BUDGET, "1.5", "cache_budget must be a byte count");
