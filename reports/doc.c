@@ -239,14 +239,14 @@ static void html_files(FILE *f, const rep__block *b)
     }
 }
 
-int rep__doc_write_html(ib_err *e, const rep__doc *d, const char *dir)
+int rep__doc_write_html(ib_err *e, const rep__doc *d, rep__out *o)
 {
     if (d->oom) return ib_error(e, IB_ENOMEM, "out of memory building the report");
-    char path[8192];
-    int rc = ib_path_join(e, path, sizeof path, dir, "index.html");
+    rep__file out;
+    int rc = rep__out_open(e, o, "index.html", &out);
     if (rc) return rc;
-    FILE *f = fopen(path, "w");
-    if (!f) return ib_error(e, IB_EIO, "cannot create '%s'", path);
+    FILE *f = out.f;
+    const char *dir = o->dir;
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>", f);
     rep__html_esc(f, d->title);
     fprintf(f, "</title>\n<style type=\"text/css\">\n%s</style>\n</head>\n<body>\n<h1>", css);
@@ -358,19 +358,20 @@ int rep__doc_write_html(ib_err *e, const rep__doc *d, const char *dir)
     }
     if (in_list) fputs("</ul>\n", f);
     fputs("</body>\n</html>\n", f);
-    if (ferror(f) && !rc) rc = ib_error(e, IB_EIO, "cannot write '%s'", path);
-    if (fclose(f) != 0 && !rc) rc = ib_error(e, IB_EIO, "cannot write '%s' (disk full?)", path);
-    return rc;
+    if (rc) {
+        rep__out_abort(&out);
+        return rc;
+    }
+    return rep__out_commit(e, o, &out);
 }
 
-int rep__doc_write_md(ib_err *e, const rep__doc *d, const char *dir)
+int rep__doc_write_md(ib_err *e, const rep__doc *d, rep__out *o)
 {
     if (d->oom) return ib_error(e, IB_ENOMEM, "out of memory building the report");
-    char path[8192];
-    int rc = ib_path_join(e, path, sizeof path, dir, "report.md");
+    rep__file out;
+    int rc = rep__out_open(e, o, "report.md", &out);
     if (rc) return rc;
-    FILE *f = fopen(path, "w");
-    if (!f) return ib_error(e, IB_EIO, "cannot create '%s'", path);
+    FILE *f = out.f;
     fprintf(f, "# %s\n\n", d->title);
     int in_list = 0;
     for (size_t i = 0; i < d->n; i++) {
@@ -441,7 +442,5 @@ int rep__doc_write_md(ib_err *e, const rep__doc *d, const char *dir)
             break;
         }
     }
-    if (ferror(f)) rc = ib_error(e, IB_EIO, "cannot write '%s'", path);
-    if (fclose(f) != 0 && !rc) rc = ib_error(e, IB_EIO, "cannot write '%s' (disk full?)", path);
-    return rc;
+    return rep__out_commit(e, o, &out);
 }
