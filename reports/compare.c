@@ -58,6 +58,80 @@ static int pairs_push(pair **p, size_t *n, size_t *cap, const pair *x)
     return 0;
 }
 
+/* Pair every cell of A with its twin in B (by id or hash) for each wanted
+ * metric; notes say what was skipped and why. */
+static int make_pairs(ib_err *e, const rep_cmp_opts *o, const rep_run_data *A,
+                      const rep_run_data *B, const char *const *want, size_t nwant, int all,
+                      pair **Pp, size_t *npp, rep_cmp_result *Rp, rep__sb *notes)
+{
+    rep_cmp_result R = *Rp;
+    pair *P = NULL;
+    size_t np = 0, cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < A->ncells && !rc; i++) {
+        const rep_cell_data *ca = &A->cells[i];
+        const rep_cell_data *cb = find_cell(B, ca->id, ca->hash);
+        if (!cb) {
+            R.only_a++;
+            continue;
+        }
+        size_t nm = all ? ca->nmetrics : nwant;
+        for (size_t k = 0; k < nm && !rc; k++) {
+            const char *m = all ? ca->metrics[k].name : want[k];
+            const rep_values *va = rep__metric(ca, m), *vb = rep__metric(cb, m);
+            if (!va || !vb) {
+                if (!all) {
+                    R.skipped++;
+                    rep__sb_printf(notes, "cell %lld: metric '%s' missing in run %lld\n",
+                                   (long long)ca->id, m,
+                                   (long long)(!va ? o->run_a : o->run_b));
+                }
+                continue;
+            }
+            if (va->unit && vb->unit && strcmp(va->unit, vb->unit) != 0) {
+                R.skipped++;
+                rep__sb_printf(notes, "cell %lld: metric '%s' has unit '%s' in run %lld but "
+                                       "'%s' in run %lld: not compared\n",
+                               (long long)ca->id, m, va->unit, (long long)o->run_a, vb->unit,
+                               (long long)o->run_b);
+                continue;
+            }
+            pair p;
+            memset(&p, 0, sizeof p);
+            p.a = ca;
+            p.b = cb;
+            p.metric = m;
+            p.unit = va->unit ? va->unit : vb->unit;
+            rep_compare_opts co = o->c;
+            const rep_values *vk = va->better_known ? va : vb->better_known ? vb : NULL;
+            if (vk) {
+                co.better = vk->higher_better ? REP_HIGHER_IS_BETTER : REP_LOWER_IS_BETTER;
+            } else {
+                co.better = REP_LOWER_IS_BETTER;
+                p.assumed = 1;
+            }
+            p.ma = rep__vmedian(va);
+            p.mb = rep__vmedian(vb);
+            p.na = va->n;
+            p.nb = vb->n;
+            ib_err ce;
+            ib_err_init(&ce);
+            if (rep_compare_samples(&ce, vb->v, vb->n, va->v, va->n, &co, &p.cmp) != 0) {
+                R.skipped++;
+                rep__sb_printf(notes, "cell %lld: metric '%s': %s\n", (long long)ca->id, m,
+                               ce.msg);
+                continue;
+            }
+            p.better = co.better;
+            if (pairs_push(&P, &np, &cap, &p)) rc = ib_error(e, IB_ENOMEM, "out of memory");
+        }
+    }
+    *Pp = P;
+    *npp = np;
+    *Rp = R;
+    return rc;
+}
+
 int rep_compare_runs(ib_err *e, res_db *db, const rep_cmp_opts *o, rep_cmp_result *res)
 {
     rep_cmp_result R;
@@ -82,65 +156,9 @@ int rep_compare_runs(ib_err *e, res_db *db, const rep_cmp_opts *o, rep_cmp_resul
     size_t nwant = split(mbuf, want, 64);
     int all = nwant == 1 && strcmp(want[0], "all") == 0;
     pair *P = NULL;
-    size_t np = 0, cap = 0;
+    size_t np = 0;
     rep__sb notes = {0};
-    for (size_t i = 0; i < A.ncells && !rc; i++) {
-        const rep_cell_data *ca = &A.cells[i];
-        const rep_cell_data *cb = find_cell(&B, ca->id, ca->hash);
-        if (!cb) {
-            R.only_a++;
-            continue;
-        }
-        size_t nm = all ? ca->nmetrics : nwant;
-        for (size_t k = 0; k < nm && !rc; k++) {
-            const char *m = all ? ca->metrics[k].name : want[k];
-            const rep_values *va = rep__metric(ca, m), *vb = rep__metric(cb, m);
-            if (!va || !vb) {
-                if (!all) {
-                    R.skipped++;
-                    rep__sb_printf(&notes, "cell %lld: metric '%s' missing in run %lld\n",
-                                   (long long)ca->id, m,
-                                   (long long)(!va ? o->run_a : o->run_b));
-                }
-                continue;
-            }
-            if (va->unit && vb->unit && strcmp(va->unit, vb->unit) != 0) {
-                R.skipped++;
-                rep__sb_printf(&notes, "cell %lld: metric '%s' has unit '%s' in run %lld but "
-                                       "'%s' in run %lld: not compared\n",
-                               (long long)ca->id, m, va->unit, (long long)o->run_a, vb->unit,
-                               (long long)o->run_b);
-                continue;
-            }
-            pair p;
-            memset(&p, 0, sizeof p);
-            p.a = ca;
-            p.b = cb;
-            p.metric = m;
-            p.unit = va->unit ? va->unit : vb->unit;
-            rep_compare_opts co = o->c;
-            if (va->better_known) co.better = va->higher_better ? REP_HIGHER_IS_BETTER : REP_LOWER_IS_BETTER;
-            else if (vb->better_known) co.better = vb->higher_better ? REP_HIGHER_IS_BETTER : REP_LOWER_IS_BETTER;
-            else {
-                co.better = REP_LOWER_IS_BETTER;
-                p.assumed = 1;
-            }
-            p.ma = rep__vmedian(va);
-            p.mb = rep__vmedian(vb);
-            p.na = va->n;
-            p.nb = vb->n;
-            ib_err ce;
-            ib_err_init(&ce);
-            if (rep_compare_samples(&ce, vb->v, vb->n, va->v, va->n, &co, &p.cmp) != 0) {
-                R.skipped++;
-                rep__sb_printf(&notes, "cell %lld: metric '%s': %s\n", (long long)ca->id, m,
-                               ce.msg);
-                continue;
-            }
-            p.better = co.better;
-            if (pairs_push(&P, &np, &cap, &p)) rc = ib_error(e, IB_ENOMEM, "out of memory");
-        }
-    }
+    rc = make_pairs(e, o, &A, &B, want, nwant, all, &P, &np, &R, &notes);
     for (size_t i = 0; i < B.ncells; i++)
         if (!find_cell(&A, B.cells[i].id, B.cells[i].hash)) R.only_b++;
     double *pv = NULL;

@@ -283,7 +283,7 @@ int rep__writes_render(rep__report *r, const char *ds, const void *data)
         const wgroup *w = &d->g[k];
         const rep_cell_data *c0 = &r->run.cells[w->c[0].cell];
         int cores = (c0->nodes > 0 ? c0->nodes : 1) * (c0->threads > 0 ? c0->threads : 1);
-        char slug[80], stem[100];
+        char slug[80], stem[120];
         rep__slug(slug, sizeof slug, ds);
         if (d->ng > 1) snprintf(stem, sizeof stem, "%s-%zu", slug, k + 1);
         else snprintf(stem, sizeof stem, "%s", slug);

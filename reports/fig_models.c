@@ -62,7 +62,7 @@ static void amdahl_table(rep__report *r)
         const rep_amdahl *a = &f->fit;
         rep__doc_cell(d, t, "%s", f->dataset);
         rep__doc_cell(d, t, "%s", f->group);
-        rep__doc_cell(d, t, "%s", rep__curve_name(f->curve));
+        rep__doc_cell(d, t, "%s", f->curve);
         rep__doc_cell(d, t, "%zu", a->n);
         rep__doc_cell(d, t, "%d-%d", f->cores_lo, f->cores_hi);
         param_cell(d, t, a->s, a->s_lo, a->s_hi, NULL);
@@ -101,7 +101,7 @@ static void kf_table(rep__report *r)
         rep__fmt(tm, sizeof tm, k->p.time, "s");
         rep__doc_cell(d, t, "%s", k->dataset);
         rep__doc_cell(d, t, "%s", k->group);
-        rep__doc_cell(d, t, "%s", rep__curve_name(k->curve));
+        rep__doc_cell(d, t, "%s", k->curve);
         rep__doc_cell(d, t, "%g", k->p.cores);
         rep__doc_cell(d, t, "%s", tm);
         param_cell(d, t, k->p.speedup, k->p.speedup_lo, k->p.speedup_hi, NULL);

@@ -51,7 +51,7 @@ static int push_fit(rep__report *r, const char *ds, const rep__cores_group *g, i
     memset(f, 0, sizeof *f);
     snprintf(f->dataset, sizeof f->dataset, "%s", ds);
     snprintf(f->group, sizeof f->group, "%s", g->label);
-    f->curve = curve;
+    rep__curve_name(g, curve, f->curve, sizeof f->curve);
     f->fit = *a;
     f->cores_lo = lo;
     f->cores_hi = hi;
@@ -69,7 +69,7 @@ static int push_kf(rep__report *r, const char *ds, const rep__cores_group *g, in
     rep__kfrow *f = &r->kf[r->nkf++];
     snprintf(f->dataset, sizeof f->dataset, "%s", ds);
     snprintf(f->group, sizeof f->group, "%s", g->label);
-    f->curve = curve;
+    rep__curve_name(g, curve, f->curve, sizeof f->curve);
     f->p = *k;
     return 0;
 }
@@ -175,9 +175,10 @@ static int write_data(rep__report *r, const cores_data *d, const char *file, int
             blocks[k][cv] = -1;
             if (on < 2) continue;
             blocks[k][cv] = nb++;
+            char cn[64];
             rep__sb_printf(&b, "# block %d: %s: %s\n# cores ranks threads median_s min_s max_s "
                                "repeats speedup sp_lo sp_hi efficiency eff_lo eff_hi\n",
-                           blocks[k][cv], g->label, rep__curve_name(cv));
+                           blocks[k][cv], g->label, rep__curve_name(g, cv, cn, sizeof cn));
             double base = g->l[g->base].cores;
             for (size_t i = 0; i < g->n; i++) {
                 if (!rep__on_curve(g, i, cv)) continue;
@@ -231,9 +232,9 @@ static int one_figure(rep__report *r, const char *ds, const char *slug, const co
     for (size_t k = 0; k < d->ndraw; k++)
         for (int cv = 0; cv < REP__NCURVES; cv++) {
             if (blocks[k][cv] < 0) continue;
-            char t[400];
+            char t[400], cn[64];
             snprintf(t, sizeof t, "measured: %s%s%s", d->ndraw > 1 ? d->g[k].label : "",
-                     d->ndraw > 1 ? ", " : "", rep__curve_name(cv));
+                     d->ndraw > 1 ? ", " : "", rep__curve_name(&d->g[k], cv, cn, sizeof cn));
             rep__sb_printf(&g, "%s'%s' index %d using 1:%d:%d:%d with yerrorlines lw 2 pt 7 "
                                "lc rgb '%s' title ",
                            first ? "" : ", \\\n     ", file, blocks[k][cv], col[what],
@@ -244,7 +245,7 @@ static int one_figure(rep__report *r, const char *ds, const char *slug, const co
             if (what == 1 && d->has_fit[k][cv] && a->identifiable) {
                 double b = d->g[k].l[d->g[k].base].cores;
                 snprintf(t, sizeof t, "model: Amdahl on %s, s = %.3g [%.3g, %.3g]",
-                         rep__curve_name(cv), a->s, a->s_lo, a->s_hi);
+                         rep__curve_name(&d->g[k], cv, cn, sizeof cn), a->s, a->s_lo, a->s_hi);
                 rep__sb_printf(&g, ", \\\n     (%.9g + (1 - %.9g)/%g)/(%.9g + (1 - %.9g)/x) "
                                    "with lines dt 3 lw 2 lc rgb '%s' title ",
                                a->s, a->s, b, a->s, a->s, rep__palette[pal % 8]);
@@ -505,6 +506,7 @@ int rep__study_render(rep__report *r, const char *ds, const void *data)
     rep__sb b = {0}, p = {0};
     double hi = 1, relmax = 1;
     int nb = 0, ours[REP__NCURVES];
+    char cn[64];
     for (int cv = 0; cv < REP__NCURVES; cv++) {
         ours[cv] = -1;
         size_t on = 0;
@@ -512,7 +514,7 @@ int rep__study_render(rep__report *r, const char *ds, const void *data)
         if (on < 2) continue;
         ours[cv] = nb++;
         rep__sb_printf(&b, "# block %d: measured here, %s: relative_cores speedup lo hi\n",
-                       ours[cv], rep__curve_name(cv));
+                       ours[cv], rep__curve_name(g, cv, cn, sizeof cn));
         for (size_t i = 0; i < g->n; i++) {
             if (!rep__on_curve(g, i, cv) || !c->lay[0][i].has_sp) continue;
             double rel = (double)g->l[i].cores / g->l[g->base].cores;
@@ -551,7 +553,7 @@ int rep__study_render(rep__report *r, const char *ds, const void *data)
         for (int cv = 0; cv < REP__NCURVES; cv++) {
             if (ours[cv] < 0) continue;
             char t[200];
-            snprintf(t, sizeof t, "measured here: %s", rep__curve_name(cv));
+            snprintf(t, sizeof t, "measured here: %s", rep__curve_name(g, cv, cn, sizeof cn));
             rep__sb_printf(&p, "%s'%s' index %d using 1:2:3:4 with yerrorlines lw 2 pt 7 lc "
                                "rgb '%s' title ",
                            first ? "" : ", \\\n     ", file, ours[cv], rep__palette[pal++ % 8]);

@@ -387,9 +387,9 @@ int rep_karp_flatt_series(ib_err *e, const double *cores, const double *time, si
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j < n && p[j].cores == p[i].cores) j++;
-        size_t len = j - i; /* times within a group are sorted */
-        double med = (len % 2) ? p[i + len / 2].time
-                               : 0.5 * (p[i + len / 2 - 1].time + p[i + len / 2].time);
+        size_t len = j - i;
+        for (size_t q = 0; q < len; q++) tmp[q] = p[i + q].time;
+        double med = rep_median_or_nan(tmp, len);
         if (p[i].cores == 1.0) t1 = med;
         k[m++] = (rep_kf_point){.cores = p[i].cores, .time = med, .n = len, .e = NAN,
                                 .e_lo = NAN, .e_hi = NAN, .speedup_lo = NAN,

@@ -311,7 +311,6 @@ typedef struct rep__layout {
 /* The curve a layout belongs to: threads only (one rank), ranks only (one
  * thread each), or both above one. The one-core layout starts every curve. */
 enum rep__curve { REP__CURVE_THREADS, REP__CURVE_RANKS, REP__CURVE_HYBRID, REP__NCURVES };
-const char *rep__curve_name(int curve);   /* "threads (1 rank)", ... */
 
 /* Cells of one dataset that differ only in ranks and threads. */
 typedef struct rep__cores_group {
@@ -328,6 +327,9 @@ typedef struct rep__cores_group {
 int rep__cores_groups(ib_err *e, const rep_run_data *r, const char *dataset,
                       rep__cores_group **out, size_t *n);
 void rep__cores_groups_free(rep__cores_group *g, size_t n);
+/* The name of a curve of g into buf: "threads (1 rank)", "ranks (1 thread
+ * each)" (the reference's ranks and threads), "ranks x threads". */
+const char *rep__curve_name(const rep__cores_group *g, int curve, char *buf, size_t n);
 /* Does layout i of g belong to curve? (the base belongs to every curve) */
 int rep__on_curve(const rep__cores_group *g, size_t i, int curve);
 /* "1x2" (ranks x threads) */
@@ -501,13 +503,13 @@ REP__FIG_FUNCS(fullsize);
 /* Collected fits (fig_scaling.c fills them, fig_models.c draws the tables). */
 struct rep__fitrow {
     char dataset[64], group[256];
-    int curve;            /* enum rep__curve */
+    char curve[64];       /* the curve's name */
     rep_amdahl fit;
     int cores_lo, cores_hi;
 };
 struct rep__kfrow {
     char dataset[64], group[256];
-    int curve;
+    char curve[64];
     rep_kf_point p;
 };
 

@@ -14,13 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *rep__curve_name(int curve)
+const char *rep__curve_name(const rep__cores_group *g, int curve, char *buf, size_t n)
 {
+    const rep__layout *b = &g->l[g->base];
     switch (curve) {
-    case REP__CURVE_THREADS: return "threads (1 rank)";
-    case REP__CURVE_RANKS: return "ranks (1 thread each)";
-    default: return "ranks x threads";
+    case REP__CURVE_THREADS:
+        snprintf(buf, n, "threads (%d rank%s)", b->ranks, b->ranks == 1 ? "" : "s");
+        break;
+    case REP__CURVE_RANKS:
+        snprintf(buf, n, "ranks (%d thread%s each)", b->threads, b->threads == 1 ? "" : "s");
+        break;
+    default: snprintf(buf, n, "ranks x threads"); break;
     }
+    return buf;
 }
 
 void rep__layout_name(const rep__layout *l, char *buf, size_t n)

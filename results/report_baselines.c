@@ -53,7 +53,7 @@ int res_report_baselines(ib_err *e, res_db *db, const char *dataset, int64_t run
     sqlite3_bind_int64(st, 2, run);
     res_baseline_row *rows = NULL;
     size_t cap = 0, k = 0;
-    int s, oom = 0;
+    int s = SQLITE_DONE, oom = 0;
     while (!oom && (s = sqlite3_step(st)) == SQLITE_ROW) {
         if (k == cap) {
             size_t c = cap ? cap * 2 : 32;

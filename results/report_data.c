@@ -81,7 +81,7 @@ int res_report_runs(ib_err *e, res_db *db, int64_t **ids, size_t *n)
     if (rc) return rc;
     int64_t *v = NULL;
     size_t k = 0, cap = 0;
-    int s;
+    int s = SQLITE_DONE;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         void *arr = v;
         if (grow(&arr, k, &cap, sizeof *v)) {
@@ -252,7 +252,7 @@ static int load_cells(ib_err *e, res_db *db, res_run_data *r)
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, r->id);
     size_t cap = 0;
-    int s, nomem = 0;
+    int s = SQLITE_DONE, nomem = 0;
     while (!nomem && (s = sqlite3_step(st)) == SQLITE_ROW) {
         void *arr = r->cells;
         if (grow(&arr, r->ncells, &cap, sizeof *r->cells)) {
@@ -296,7 +296,7 @@ static int load_values(ib_err *e, res_db *db, res_run_data *r, const char *sql, 
     int rc = res__prepare(e, db, sql, &st);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, r->id);
-    int s;
+    int s = SQLITE_DONE;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         res_cell_data *c = cell_by_id(r, sqlite3_column_int64(st, 0));
         const char *name = (const char *)sqlite3_column_text(st, 1);
@@ -366,7 +366,7 @@ static int load_first_ok(ib_err *e, res_db *db, res_run_data *r)
         &st);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, r->id);
-    int s, nomem = 0;
+    int s = SQLITE_DONE, nomem = 0;
     while (!nomem && (s = sqlite3_step(st)) == SQLITE_ROW) {
         res_cell_data *c = cell_by_id(r, sqlite3_column_int64(st, 0));
         if (!c || c->first_ok) continue;
@@ -404,7 +404,7 @@ static int load_ranks(ib_err *e, res_db *db, res_run_data *r)
         &st);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, r->id);
-    int s;
+    int s = SQLITE_DONE;
     res_cell_data *prev = NULL;
     int64_t prev_attempt = 0;
     size_t attempt = 0, cap = 0;
@@ -459,7 +459,7 @@ static int load_counters(ib_err *e, res_db *db, res_run_data *r)
                           &st);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, r->id);
-    int s, nomem = 0;
+    int s = SQLITE_DONE, nomem = 0;
     size_t cap = 0;
     while (!nomem && (s = sqlite3_step(st)) == SQLITE_ROW) {
         void *arr = r->counters;
@@ -491,7 +491,7 @@ static int load_bad(ib_err *e, res_db *db, res_run_data *r)
                           &st);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, r->id);
-    int s, nomem = 0;
+    int s = SQLITE_DONE, nomem = 0;
     size_t cap = 0;
     while (!nomem && (s = sqlite3_step(st)) == SQLITE_ROW) {
         void *arr = r->bad;
@@ -527,7 +527,7 @@ static int load_refused(ib_err *e, res_db *db, res_run_data *r)
                           &st);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, r->id);
-    int s, nomem = 0;
+    int s = SQLITE_DONE, nomem = 0;
     size_t cap = 0;
     while (!nomem && (s = sqlite3_step(st)) == SQLITE_ROW) {
         void *arr = r->refused;
@@ -581,7 +581,7 @@ int res_report_tasks(ib_err *e, res_db *db, int64_t attempt, size_t max, res_tas
     sqlite3_bind_int64(st, 1, attempt);
     res_task *t = NULL;
     size_t cap = 0, k = 0;
-    int s;
+    int s = SQLITE_DONE;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         if (k >= max) {
             *truncated = 1;

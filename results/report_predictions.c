@@ -121,7 +121,7 @@ int res_report_predictions(ib_err *e, res_db *db, int64_t run_id, res_prediction
     sqlite3_bind_int64(st, 1, run_id);
     res_prediction *p = NULL;
     size_t cap = 0, k = 0;
-    int s, oom = 0;
+    int s = SQLITE_DONE, oom = 0;
     while (!oom && (s = sqlite3_step(st)) == SQLITE_ROW) {
         if (k == cap) {
             size_t c = cap ? cap * 2 : 16;
