@@ -190,8 +190,9 @@ int rep__costmodel_render(rep__report *r, const char *dataset, const void *data)
 /* ---- full size: measured beside predicted --------------------------------------------- */
 
 typedef struct full_data {
-    rep__bpoint *sp[64];     /* study points of each measured dataset */
+    rep__bpoint *sp[64];     /* study points beside each full-size cell */
     size_t nsp[64];
+    char why[64][160];       /* why a cell has none, "" when it has */
     char cols[4][160];       /* the study's columns: distinct descriptions */
     size_t ncols;
 } full_data;
@@ -203,6 +204,23 @@ void rep__fullsize_release(void *data)
     ib_free(d);
 }
 
+/* The study's figures sit beside a full-size cell only when the cell images
+ * what the study imaged: the dataset's gridder and image (its spec). */
+static int same_workload(const rep__report *r, const rep_cell_data *c, char *why, size_t n)
+{
+    const rep_full_shape *sh = NULL;
+    for (size_t k = 0; k < r->o->nshapes; k++)
+        if (!strcmp(r->o->shapes[k].name, c->dataset)) sh = &r->o->shapes[k];
+    if (!sh) return snprintf(why, n, "no dataset spec to compare with the study"), 0;
+    if (strcmp(sh->gridder, c->gridder[0] ? c->gridder : "standard"))
+        return snprintf(why, n, "the study imaged it with the %s gridder, this cell with the %s",
+                        sh->gridder, c->gridder[0] ? c->gridder : "standard"), 0;
+    if (c->nx != sh->nx || c->ny != sh->ny)
+        return snprintf(why, n, "the study's image is %gx%g, this cell's %gx%g", sh->nx, sh->ny,
+                        c->nx, c->ny), 0;
+    return 1;
+}
+
 int rep__fullsize_data(rep__report *r, const char *dataset, void **out)
 {
     (void)dataset;
@@ -212,8 +230,9 @@ int rep__fullsize_data(rep__report *r, const char *dataset, void **out)
     full_data *d = ib_calloc(1, sizeof *d);
     if (!d) return ib_error(r->e, IB_ENOMEM, "out of memory");
     for (size_t i = 0; i < md->npred && i < 64; i++) {
-        const char *ds = r->run.cells[md->pred[i].cell].dataset;
-        if (rep__study_points(r->baselines, r->nbaselines, ds, &d->sp[i], &d->nsp[i])) {
+        const rep_cell_data *c = &r->run.cells[md->pred[i].cell];
+        if (!same_workload(r, c, d->why[i], sizeof d->why[i])) continue;
+        if (rep__study_points(r->baselines, r->nbaselines, c->dataset, &d->sp[i], &d->nsp[i])) {
             rep__fullsize_release(d);
             return ib_error(r->e, IB_ENOMEM, "out of memory");
         }
@@ -242,8 +261,8 @@ static void pred_label(const rep__report *r, const rep__pred *p, char *buf, size
     if (p->p.ok && isfinite(p->err))
         snprintf(err, sizeof err, ", model %+.0f%%%s", 100 * p->err,
                  fabs(p->err) > OFF_LIMIT ? " OFF >25%" : "");
-    snprintf(buf, n, "%s %dx%d%s", c->dataset, c->nodes > 0 ? c->nodes : 1,
-             c->threads > 0 ? c->threads : 1, err);
+    snprintf(buf, n, "%s %s %dx%d%s", c->dataset, c->gridder[0] ? c->gridder : "standard",
+             c->nodes > 0 ? c->nodes : 1, c->threads > 0 ? c->threads : 1, err);
 }
 
 static void full_table(rep__report *r, const full_data *d)
@@ -251,19 +270,25 @@ static void full_table(rep__report *r, const full_data *d)
     const rep__model *md = r->model;
     static const char *const h[] = {"cell / dataset", "ranks x threads", "measured here",
                                     "model [95% band]", "error", "flag", "stored",
-                                    "model terms (thread-s): predicted / measured"};
-    size_t t = rep__doc_table(&r->body, "fullsize", "full size: measured here, model", 8, h);
+                                    "model terms (thread-s): predicted / measured",
+                                    "the study beside it"};
+    size_t t = rep__doc_table(&r->body, "fullsize", "full size: measured here, model", 9, h);
     for (size_t i = 0; i < md->npred; i++) {
         const rep__pred *p = &md->pred[i];
         const rep_cell_data *c = &r->run.cells[p->cell];
         char m[48], terms[600] = "";
         rep__fmt(m, sizeof m, p->measured, "s");
-        rep__doc_cell(&r->body, t, "cell %lld (%s)", (long long)c->id, c->dataset);
+        rep__doc_cell(&r->body, t, "cell %lld (%s, %s)", (long long)c->id, c->dataset,
+                      c->gridder[0] ? c->gridder : "standard");
         rep__doc_cell(&r->body, t, "%dx%d", c->nodes > 0 ? c->nodes : 1, c->threads > 0 ? c->threads : 1);
         rep__doc_cell(&r->body, t, "%s", m);
+        const char *study = i < 64 && d->why[i][0] ? d->why[i]
+                            : i < 64 && d->nsp[i] ? "yes (figure)"
+                                                  : "no figure of the study for it";
         if (!p->p.ok) {
             rep__doc_cell(&r->body, t, "no prediction: %s", p->p.why);
             for (int k = 0; k < 4; k++) rep__doc_cell(&r->body, t, "-");
+            rep__doc_cell(&r->body, t, "%s", study);
             continue;
         }
         rep__doc_cell(&r->body, t, "%.4g s [%.4g, %.4g]", p->p.wall, p->p.wall_lo, p->p.wall_hi);
@@ -277,6 +302,7 @@ static void full_table(rep__report *r, const full_data *d)
                                         len ? "; " : "", rep_term_name(j), p->p.term[j],
                                         p->cc.y[j]);
         rep__doc_cell(&r->body, t, "%s", terms);
+        rep__doc_cell(&r->body, t, "%s", study);
     }
     for (size_t i = 0; i < md->next; i++) {
         const rep__extrap *x = &md->ext[i];
@@ -286,9 +312,8 @@ static void full_table(rep__report *r, const full_data *d)
         if (x->p.ok) rep__doc_cell(&r->body, t, "%.4g s [%.4g, %.4g]", x->p.wall, x->p.wall_lo,
                                    x->p.wall_hi);
         else rep__doc_cell(&r->body, t, "no prediction: %s", x->p.why);
-        for (int k = 0; k < 4; k++) rep__doc_cell(&r->body, t, "-");
+        for (int k = 0; k < 5; k++) rep__doc_cell(&r->body, t, "-");
     }
-    (void)d;
 }
 
 int rep__fullsize_render(rep__report *r, const char *dataset, const void *data)

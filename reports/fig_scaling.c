@@ -382,8 +382,8 @@ int rep__layouts_render(rep__report *r, const char *ds, const void *data)
     rep__sb_puts(&b, "# layouts on the same cores, measured here: x label median_s min_s "
                      "max_s ratio_to_first ci_lo ci_hi colour\n");
     static const char *const h[] = {"group", "cores", "layout (ranks x threads)",
-                                    "wall median", "min-max", "ratio to the first layout "
-                                    "[95% CI]"};
+                                    "wall median", "min-max",
+                                    "ratio to the first layout [95% CI]"};
     size_t t = rep__doc_table(&r->body, "layouts", "layouts on the same cores (measured here)",
                               6, h);
     double hi = 0;

@@ -60,7 +60,7 @@ static void ls_cols(const double *a, const double *b, size_t m, const size_t *co
     for (size_t c = 0; c < k; c++) memcpy(q + c * m, a + cols[c] * m, m * sizeof *q);
     memcpy(qb, b, m * sizeof *qb);
     *dropped = -1;
-    double diag[16];
+    double diag[REP_NNLS_MAXP] = {0};
     for (size_t c = 0; c < k; c++) {
         double *ac = q + c * m, norm = 0, norm0 = 0;
         for (size_t i = 0; i < m; i++) norm0 += ac[i] * ac[i];

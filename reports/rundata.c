@@ -169,7 +169,7 @@ void rep_cell_label(const char *params, int style, const char *const *keys, char
     } else if (style == REP_LABEL_ALL) {
         value_text(json_object_get(p, "dataset"), val, sizeof val);
         append(buf, n, &len, "%s%s", val, "");
-        const char *sorted[128];
+        const char *sorted[128] = {NULL};
         size_t k = 0;
         const char *key;
         json_t *v;

@@ -408,7 +408,7 @@ static int teardown(void **state)
 }
 
 static const rep_full_shape shapes[] = {
-    {"alma-xc66", "standard", 315831, 7635, 2, 600, 600, 248e9, 1},
+    {"alma-xc66", "standard", 315831, 7635, 2, 256, 256, 248e9, 1}, /* the fixture's image */
     {"vla-chiles", "standard", 727272, 30720, 2, 1000, 1000, 2.5e12, 1},
 };
 
@@ -736,7 +736,7 @@ static void test_report_fullsize(void **state)
     assert_int_equal(info.off, 1);
     char *dat = slurp_in(out, "fullsize.dat");
     double v[8], want = planted_wall(1, 1, 2, 4, 7);
-    const char *l = strstr(dat, "\"alma-xc66 1x2, model ");
+    const char *l = strstr(dat, "\"alma-xc66 standard 1x2, model ");
     assert_non_null(l);
     assert_int_equal(sscanf(strchr(l + 1, '"') + 1, "%lf %lf %lf %lf %lf %lf", &v[0], &v[1],
                             &v[2], &v[3], &v[4], &v[5]),
@@ -745,7 +745,7 @@ static void test_report_fullsize(void **state)
                   v[3], v[4], v[5], want);
     CLOSE(v[0], want, 1e-6 * want);
     CLOSE(v[3], want, 0.1 * want);
-    l = strstr(dat, "\"alma-xc66 1x1, model ");
+    l = strstr(dat, "\"alma-xc66 standard 1x1, model ");
     assert_non_null(l);
     assert_non_null(strstr(l, "OFF >25%"));
     /* the model-only full shape of vla-chiles (no full-size cell) */
@@ -1478,6 +1478,19 @@ static void test_report_with_baselines(void **state)
     assert_non_null(strstr(o, "== alma-xc66"));
     assert_non_null(strstr(o, "full-size cell: prediction beside its measurement"));
     free(o);
+    /* with the real dataset specs the fixture's 256x256 image is not the
+     * study's 600x600: no study bar beside it, and the table says why */
+    st = tu_run(&o, "'%s' report --db '%s' --out '%s/specs' --quiet --gnuplot /none",
+                tu_bin("harness"), fx.db, fx.dir);
+    assert_int_equal(st, 0);
+    free(o);
+    snprintf(out, sizeof out, "%s/specs", fx.dir);
+    html = slurp_in(out, "index.html");
+    assert_non_null(strstr(html, "the study's image is 600x600, this cell's 256x256"));
+    free(html);
+    dat = slurp_in(out, "fullsize.dat");
+    assert_null(strstr(dat, "study0"));
+    free(dat);
 }
 
 int main(void)
