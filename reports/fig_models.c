@@ -294,7 +294,10 @@ static void full_table(rep__report *r, const full_data *d)
         rep__doc_cell(&r->body, t, "%.4g s [%.4g, %.4g]", p->p.wall, p->p.wall_lo, p->p.wall_hi);
         rep__doc_cell(&r->body, t, "%+.1f%%", 100 * p->err);
         rep__doc_cell(&r->body, t, "%s", fabs(p->err) > OFF_LIMIT ? "OFF BY MORE THAN 25%" : "ok");
-        rep__doc_cell(&r->body, t, "%s", p->stored ? "yes" : "no (--store-predictions)");
+        if (p->stored)
+            rep__doc_cell(&r->body, t, "yes: %.4g s, %s", p->stored_value, p->stored_at);
+        else
+            rep__doc_cell(&r->body, t, "no (--store-predictions)");
         size_t len = 0;
         for (int j = 0; j < REP_NTERMS && len < sizeof terms; j++)
             if (isfinite(p->p.term[j]))

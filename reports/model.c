@@ -328,15 +328,31 @@ static int store(rep__report *r, rep__model *md, size_t *nstored)
     }
     int rc = k ? res_report_predictions_store(r->e, r->db, rows, k) : 0;
     ib_free(rows);
-    if (!rc) {
-        *nstored = 0;
-        for (size_t i = 0; i < md->npred; i++)
-            if (md->pred[i].p.ok) {
-                md->pred[i].stored = 1;
-                (*nstored)++;
-            }
-    }
+    if (!rc)
+        for (size_t i = 0; i < md->npred; i++) *nstored += md->pred[i].p.ok;
     return rc;
+}
+
+/* What the database holds of the run's predictions (stored now or by an
+ * earlier report with --store-predictions). */
+static int mark_stored(rep__report *r, rep__model *md)
+{
+    res_prediction *p;
+    size_t n;
+    int rc = res_report_predictions(r->e, r->db, r->run.id, &p, &n);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(p[i].metric, "wall_time")) continue;
+        for (size_t k = 0; k < md->npred; k++) {
+            rep__pred *q = &md->pred[k];
+            if (r->run.cells[q->cell].id != p[i].cell_id) continue;
+            q->stored = 1;
+            q->stored_value = p[i].value;
+            snprintf(q->stored_at, sizeof q->stored_at, "%s", p[i].created_at);
+        }
+    }
+    res_predictions_free(p, n);
+    return 0;
 }
 
 int rep__model_build(rep__report *r)
@@ -372,9 +388,10 @@ int rep__model_build(rep__report *r)
     if (!rc) rc = predict_full(r, md);
     if (!rc) rc = extrapolate(r, md);
     if (!rc && r->o->store_predictions && md->npred) {
-        size_t ns;
+        size_t ns = 0;
         rc = store(r, md, &ns);
     }
+    if (!rc && md->npred) rc = mark_stored(r, md);
     ib_free(t.c);
     ib_free(t.id);
     rep__sb_release(&t.runs);

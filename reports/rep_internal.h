@@ -520,7 +520,9 @@ typedef struct rep__pred {
     rep_cost_prediction p;
     double measured;      /* median wall */
     double err;           /* (predicted - measured) / measured */
-    int stored;           /* 1: stored by this report */
+    int stored;           /* 1: the database holds a prediction of this cell in this run */
+    double stored_value;  /* that prediction's wall time (s) */
+    char stored_at[32];   /* and when it was stored */
 } rep__pred;
 
 typedef struct rep__extrap {

@@ -230,7 +230,7 @@ static void fill_info(const rep__report *r, rep_report_info *info)
     for (size_t i = 0; r->model && i < r->model->npred; i++) {
         const rep__pred *p = &r->model->pred[i];
         info->predictions += p->p.ok;
-        info->stored += (size_t)p->stored;
+        info->stored += (size_t)(p->stored && r->o->store_predictions);
         info->off += p->p.ok && isfinite(p->err) && fabs(p->err) > 0.25;
     }
 }

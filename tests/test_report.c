@@ -789,6 +789,12 @@ static void test_report_fullsize(void **state)
     assert_int_equal(db_count(fx->db, "SELECT count(*) FROM predictions WHERE metric = "
                                       "'wall_time'"),
                      2);
+    /* a later report without --store-predictions shows what is stored */
+    write_report_opts(fx, out, "/nonexistent/gnuplot", 0, &info);
+    assert_int_equal(info.stored, 0);
+    html = slurp_in(out, "index.html");
+    assert_int_equal(tu_count(html, "<td>yes: "), 2);
+    free(html);
     /* without --store-predictions nothing is written: a database without
      * the table stays without it */
     fixture g = *fx;
