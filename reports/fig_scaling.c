@@ -525,20 +525,33 @@ int rep__study_render(rep__report *r, const char *ds, const void *data)
         }
         rep__sb_puts(&b, "\n\n");
     }
-    int first_study = nb;
+    /* the study's curves (two points or more) and the ranges it gives
+     * without node counts (a band over 1 to its nodes) */
+    int curve_block[8], band_block[8];
+    double top = r->o->study_nodes > 1 ? r->o->study_nodes : 8;
     for (size_t k = 0; k < d->nbc && k < 8; k++) {
         const rep__bcurve *s = &d->bc[k];
-        rep__sb_printf(&b, "# block %d: %s (%s, %s) against its own one-node time %g s%s: "
-                           "relative_cores speedup\n",
-                       nb++, s->system, s->source, s->label, s->t1,
-                       s->t1_threads ? " (one node)" : "");
-        for (size_t i = 0; i < s->n; i++) {
-            rep__sb_printf(&b, "%g %.9g\n", s->rel[i], s->speedup[i]);
-            hi = fmax(hi, s->speedup[i]);
-            relmax = fmax(relmax, s->rel[i]);
+        curve_block[k] = band_block[k] = -1;
+        if (s->n >= 2) {
+            rep__sb_printf(&b, "# block %d: %s (%s, %s) against its own one-node time %g s: "
+                               "relative_cores speedup\n",
+                           curve_block[k] = nb++, s->system, s->source, s->label, s->t1);
+            for (size_t i = 0; i < s->n; i++) {
+                rep__sb_printf(&b, "%g %.9g\n", s->rel[i], s->speedup[i]);
+                hi = fmax(hi, s->speedup[i]);
+                relmax = fmax(relmax, s->rel[i]);
+            }
+            rep__sb_puts(&b, "\n\n");
         }
-        if (!isnan(s->band_hi)) hi = fmax(hi, s->band_hi);
-        rep__sb_puts(&b, "\n\n");
+        if (!isnan(s->band_lo)) {
+            rep__sb_printf(&b, "# block %d: %s (%s) speedup range over 1 to %g nodes (not "
+                               "resolved by node): relative_cores low high\n%g %.9g %.9g\n"
+                               "%g %.9g %.9g\n\n\n",
+                           band_block[k] = nb++, s->system, s->source, top, 1.0, s->band_lo,
+                           s->band_hi, top, s->band_lo, s->band_hi);
+            hi = fmax(hi, s->band_hi);
+            relmax = fmax(relmax, top);
+        }
     }
     int rc = rep__data_file(r, file, &b);
     if (!rc) {
@@ -562,12 +575,23 @@ int rep__study_render(rep__report *r, const char *ds, const void *data)
         }
         for (size_t k = 0; k < d->nbc && k < 8; k++) {
             char t[200];
-            snprintf(t, sizeof t, "study: %s (%s), normalised", d->bc[k].system,
-                     d->bc[k].label);
-            rep__sb_printf(&p, ", \\\n     '%s' index %d using 1:2 with linespoints dt 4 lw 2 "
-                               "pt 5 lc rgb '%s' title ",
-                           file, first_study + (int)k, rep__palette[(pal + k) % 8]);
-            rep__gpq(&p, t);
+            const char *colour = rep__palette[(pal + k) % 8];
+            if (curve_block[k] >= 0) {
+                snprintf(t, sizeof t, "study: %s (%s), normalised", d->bc[k].system,
+                         d->bc[k].label);
+                rep__sb_printf(&p, ", \\\n     '%s' index %d using 1:2 with linespoints dt 4 "
+                                   "lw 2 pt 5 lc rgb '%s' title ",
+                               file, curve_block[k], colour);
+                rep__gpq(&p, t);
+            }
+            if (band_block[k] >= 0) {
+                snprintf(t, sizeof t, "study: %s range over 1-%g nodes, normalised",
+                         d->bc[k].system, top);
+                rep__sb_printf(&p, ", \\\n     '%s' index %d using 1:2:3 with filledcurves fs "
+                                   "transparent solid 0.2 lc rgb '%s' title ",
+                               file, band_block[k], colour);
+                rep__gpq(&p, t);
+            }
         }
         rep__sb_puts(&p, ", \\\n     x with lines dt 2 lc rgb 'gray40' title 'ideal'\n");
         snprintf(title, sizeof title, "%s: speedup beside the study's, normalised", ds);

@@ -336,7 +336,8 @@ int rep__on_curve(const rep__cores_group *g, size_t i, int curve);
 void rep__layout_name(const rep__layout *l, char *buf, size_t n);
 
 /* Speedup of layout i against the group's base: ratio of medians with its
- * bootstrap CI (seed: seed). -1 without wall times. */
+ * bootstrap CI (seed: seed); the base itself is exactly 1 (its own spread
+ * is in the others' intervals). -1 without wall times. */
 int rep__speedup(const rep_run_data *r, const rep__cores_group *g, size_t i, size_t boot,
                  uint64_t seed, rep_ci *ci);
 

@@ -150,6 +150,10 @@ int rep__speedup(const rep_run_data *r, const rep__cores_group *g, size_t i, siz
     const rep_values *b = rep__metric(&r->cells[g->l[g->base].cell], "wall_time");
     const rep_values *v = rep__metric(&r->cells[g->l[i].cell], "wall_time");
     if (!b || !v) return -1;
+    if (i == g->base) { /* 1 by definition: the reference's spread is in the others' bars */
+        *ci = (rep_ci){1, 1, 1, 0.95};
+        return 0;
+    }
     return rep_boot_ratio_ci(NULL, b->v, b->n, v->v, v->n, 0.95, boot, seed, ci) ? -1 : 0;
 }
 
