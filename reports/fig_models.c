@@ -315,7 +315,13 @@ static void full_table(rep__report *r, const full_data *d)
         if (x->p.ok) rep__doc_cell(&r->body, t, "%.4g s [%.4g, %.4g]", x->p.wall, x->p.wall_lo,
                                    x->p.wall_hi);
         else rep__doc_cell(&r->body, t, "no prediction: %s", x->p.why);
-        for (int k = 0; k < 5; k++) rep__doc_cell(&r->body, t, "-");
+        for (int k = 0; k < 3; k++) rep__doc_cell(&r->body, t, "-");
+        if (!strcmp(x->gridder, "mosaic"))
+            rep__doc_cell(&r->body, t, "grid term at the nominal support: the mosaic's "
+                                       "aperture kernel at the full image is not modelled");
+        else
+            rep__doc_cell(&r->body, t, "-");
+        rep__doc_cell(&r->body, t, "-");
     }
 }
 

@@ -264,6 +264,11 @@ static void extrapolate_one(rep__report *r, rep__model *md, const char *ds, rep_
         snprintf(x->p.why, sizeof x->p.why, "%.300s", md->why);
         return;
     }
+    if (!strcmp(x->gridder, "mosaic") && !(sh->npointing > 0)) {
+        snprintf(x->p.why, sizeof x->p.why, "the pointing count of %s's full shape is not "
+                                            "known (no dataset spec gave it)", ds);
+        return;
+    }
     double samples = sh->rows * sh->nchan * sh->npol * rep_median_or_nan(ks, n);
     double p = rep_median_or_nan(pad, n), psf = best->psf ? 2 : 1;
     double G = sh->nx * p * sh->ny * p, planes = sh->nchan * sh->npol * psf;
