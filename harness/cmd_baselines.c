@@ -55,7 +55,7 @@ int hx_cmd_baselines(int argc, char **argv)
     const char *file = is_import ? pos[1] : NULL;
     free(pos);
     res_db *db;
-    res_open_opts oo = {.flags = is_list ? RES_OPEN_MUST_EXIST : 0};
+    res_open_opts oo = {.flags = is_list ? RES_OPEN_READONLY : 0};
     if (res_open(&e, dbpath, &oo, &db)) return hx_fail("baselines", &e);
     int rc;
     if (is_import) {

@@ -47,31 +47,6 @@ static int parse_fraction(const char *s, double *out)
     return 0;
 }
 
-static size_t shapes_of(rep_full_shape *shapes, size_t max)
-{
-    ib_err e;
-    char dir[4096], names[4096];
-    if (wl_datasets_dir(&e, NULL, dir, sizeof dir) || wl_dataset_names(&e, dir, names, sizeof names) <= 0)
-        return 0;
-    size_t k = 0;
-    for (char *save = NULL, *tok = strtok_r(names, ", ", &save); tok && k < max;
-         tok = strtok_r(NULL, ", ", &save)) {
-        wl_dataset ds;
-        if (wl_dataset_find(&e, tok, dir, &ds)) continue;
-        rep_full_shape *s = &shapes[k++];
-        memset(s, 0, sizeof *s);
-        snprintf(s->name, sizeof s->name, "%s", ds.name);
-        snprintf(s->gridder, sizeof s->gridder, "%s", wl_gridder_name(ds.gridder));
-        s->rows = (double)ds.rows;
-        s->nchan = (double)ds.nchan;
-        s->npol = ds.npol;
-        s->nx = ds.image_nx;
-        s->ny = ds.image_ny;
-        s->volume_bytes = ds.volume_bytes;
-    }
-    return k;
-}
-
 int hx_cmd_compare(int argc, char **argv)
 {
     const char *dbpath = RES_DEFAULT_DB, *against = NULL, *metric = NULL, *thr = NULL;
@@ -149,7 +124,11 @@ int hx_cmd_compare(int argc, char **argv)
         rc = rep_compare_peer(&e, db, &po, NULL);
     } else if (casa) {
         rep_full_shape shapes[64];
-        size_t ns = shapes_of(shapes, 64);
+        char dir[4096], why[1600];
+        size_t ns = wl_datasets_dir(&e, NULL, dir, sizeof dir)
+                        ? 0
+                        : hx_full_shapes(dir, shapes, 64, why, sizeof why);
+        ib_err_init(&e); /* no specs: the comparison says so, it does not fail */
         size_t n = 0;
         rc = rep_compare_casa(&e, db, run, shapes, ns, 8, stdout, &n);
         if (!rc && !n)

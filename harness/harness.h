@@ -55,6 +55,16 @@ int hx_cmd_baselines(int argc, char **argv);
 /* compare-images (cmd_compare_images.c): exit 1 over --tol, 2 on errors. */
 int hx_cmd_compare_images(int argc, char **argv);
 int hx_cmd_provenance(int argc, char **argv);
+
+struct rep_full_shape;
+/*
+ * The full shapes of every dataset spec in dir (at most max), for the
+ * report's and compare's full-size figures (cmd_report.c). A spec that
+ * cannot be read is a warning on stderr, not an error. Returns the count;
+ * why (nwhy bytes) explains a zero.
+ */
+size_t hx_full_shapes(const char *dir, struct rep_full_shape *shapes, size_t max, char *why,
+                      size_t nwhy);
 /* simulate (cmd_simulate.c): exit 2 on bad input, 1 on failures. */
 int hx_cmd_simulate(int argc, char **argv);
 

@@ -58,35 +58,19 @@ static int pairs_push(pair **p, size_t *n, size_t *cap, const pair *x)
     return 0;
 }
 
-int rep_compare_runs(ib_err *e, res_db *db, const rep_cmp_opts *o, rep_cmp_result *res)
+/* Pair every cell of A with its twin in B (by id or hash) for each wanted
+ * metric; notes say what was skipped and why. */
+static int make_pairs(ib_err *e, const rep_cmp_opts *o, const rep_run_data *A,
+                      const rep_run_data *B, const char *const *want, size_t nwant, int all,
+                      pair **Pp, size_t *npp, rep_cmp_result *Rp, rep__sb *notes)
 {
-    rep_cmp_result R;
-    memset(&R, 0, sizeof R);
-    FILE *out = o->out ? o->out : stdout;
-    if (o->run_a <= 0 || o->run_b <= 0)
-        return ib_error(e, IB_EINVAL, "compare needs two run ids (--run A --against B)");
-    if (!(o->c.threshold >= 0))
-        return ib_error(e, IB_EINVAL, "--threshold must be >= 0, got %g", o->c.threshold);
-    rep_run_data A, B;
-    int rc = rep__run_load(e, db, o->run_a, &A);
-    if (!rc) rc = rep__run_load(e, db, o->run_b, &B);
-    else memset(&B, 0, sizeof B);
-    if (rc) {
-        rep__run_release(&A);
-        rep__run_release(&B);
-        return rc;
-    }
-    char mbuf[1024];
-    snprintf(mbuf, sizeof mbuf, "%s", o->metrics && *o->metrics ? o->metrics : "wall_time");
-    const char *want[64];
-    size_t nwant = split(mbuf, want, 64);
-    int all = nwant == 1 && strcmp(want[0], "all") == 0;
+    rep_cmp_result R = *Rp;
     pair *P = NULL;
     size_t np = 0, cap = 0;
-    rep__sb notes = {0};
-    for (size_t i = 0; i < A.ncells && !rc; i++) {
-        const rep_cell_data *ca = &A.cells[i];
-        const rep_cell_data *cb = find_cell(&B, ca->id, ca->hash);
+    int rc = 0;
+    for (size_t i = 0; i < A->ncells && !rc; i++) {
+        const rep_cell_data *ca = &A->cells[i];
+        const rep_cell_data *cb = find_cell(B, ca->id, ca->hash);
         if (!cb) {
             R.only_a++;
             continue;
@@ -98,7 +82,7 @@ int rep_compare_runs(ib_err *e, res_db *db, const rep_cmp_opts *o, rep_cmp_resul
             if (!va || !vb) {
                 if (!all) {
                     R.skipped++;
-                    rep__sb_printf(&notes, "cell %lld: metric '%s' missing in run %lld\n",
+                    rep__sb_printf(notes, "cell %lld: metric '%s' missing in run %lld\n",
                                    (long long)ca->id, m,
                                    (long long)(!va ? o->run_a : o->run_b));
                 }
@@ -106,7 +90,7 @@ int rep_compare_runs(ib_err *e, res_db *db, const rep_cmp_opts *o, rep_cmp_resul
             }
             if (va->unit && vb->unit && strcmp(va->unit, vb->unit) != 0) {
                 R.skipped++;
-                rep__sb_printf(&notes, "cell %lld: metric '%s' has unit '%s' in run %lld but "
+                rep__sb_printf(notes, "cell %lld: metric '%s' has unit '%s' in run %lld but "
                                        "'%s' in run %lld: not compared\n",
                                (long long)ca->id, m, va->unit, (long long)o->run_a, vb->unit,
                                (long long)o->run_b);
@@ -119,9 +103,10 @@ int rep_compare_runs(ib_err *e, res_db *db, const rep_cmp_opts *o, rep_cmp_resul
             p.metric = m;
             p.unit = va->unit ? va->unit : vb->unit;
             rep_compare_opts co = o->c;
-            if (va->better_known) co.better = va->better;
-            else if (vb->better_known) co.better = vb->better;
-            else {
+            const rep_values *vk = va->better_known ? va : vb->better_known ? vb : NULL;
+            if (vk) {
+                co.better = vk->higher_better ? REP_HIGHER_IS_BETTER : REP_LOWER_IS_BETTER;
+            } else {
                 co.better = REP_LOWER_IS_BETTER;
                 p.assumed = 1;
             }
@@ -133,7 +118,7 @@ int rep_compare_runs(ib_err *e, res_db *db, const rep_cmp_opts *o, rep_cmp_resul
             ib_err_init(&ce);
             if (rep_compare_samples(&ce, vb->v, vb->n, va->v, va->n, &co, &p.cmp) != 0) {
                 R.skipped++;
-                rep__sb_printf(&notes, "cell %lld: metric '%s': %s\n", (long long)ca->id, m,
+                rep__sb_printf(notes, "cell %lld: metric '%s': %s\n", (long long)ca->id, m,
                                ce.msg);
                 continue;
             }
@@ -141,6 +126,39 @@ int rep_compare_runs(ib_err *e, res_db *db, const rep_cmp_opts *o, rep_cmp_resul
             if (pairs_push(&P, &np, &cap, &p)) rc = ib_error(e, IB_ENOMEM, "out of memory");
         }
     }
+    *Pp = P;
+    *npp = np;
+    *Rp = R;
+    return rc;
+}
+
+int rep_compare_runs(ib_err *e, res_db *db, const rep_cmp_opts *o, rep_cmp_result *res)
+{
+    rep_cmp_result R;
+    memset(&R, 0, sizeof R);
+    FILE *out = o->out ? o->out : stdout;
+    if (o->run_a <= 0 || o->run_b <= 0)
+        return ib_error(e, IB_EINVAL, "compare needs two run ids (--run A --against B)");
+    if (!(o->c.threshold >= 0))
+        return ib_error(e, IB_EINVAL, "--threshold must be >= 0, got %g", o->c.threshold);
+    rep_run_data A, B;
+    int rc = res_report_run_load(e, db, o->run_a, &A);
+    if (!rc) rc = res_report_run_load(e, db, o->run_b, &B);
+    else memset(&B, 0, sizeof B);
+    if (rc) {
+        res_report_run_release(&A);
+        res_report_run_release(&B);
+        return rc;
+    }
+    char mbuf[1024];
+    snprintf(mbuf, sizeof mbuf, "%s", o->metrics && *o->metrics ? o->metrics : "wall_time");
+    const char *want[64];
+    size_t nwant = split(mbuf, want, 64);
+    int all = nwant == 1 && strcmp(want[0], "all") == 0;
+    pair *P = NULL;
+    size_t np = 0;
+    rep__sb notes = {0};
+    rc = make_pairs(e, o, &A, &B, want, nwant, all, &P, &np, &R, &notes);
     for (size_t i = 0; i < B.ncells; i++)
         if (!find_cell(&A, B.cells[i].id, B.cells[i].hash)) R.only_b++;
     double *pv = NULL;
@@ -206,8 +224,8 @@ int rep_compare_runs(ib_err *e, res_db *db, const rep_cmp_opts *o, rep_cmp_resul
     rep__sb_release(&notes);
     ib_free(pv);
     ib_free(P);
-    rep__run_release(&A);
-    rep__run_release(&B);
+    res_report_run_release(&A);
+    res_report_run_release(&B);
     if (!rc && res) *res = R;
     return rc;
 }
@@ -216,29 +234,140 @@ int rep_compare_runs(ib_err *e, res_db *db, const rep_cmp_opts *o, rep_cmp_resul
 
 /* The seed study's CASA 1-node time and its time at study_nodes (a point,
  * or the range it gives over the node counts) for ds. */
-static void casa_study(res_db *db, const char *ds, int study_nodes, double *t1, double *lo,
-                       double *hi)
+static void casa_study(const res_baseline_row *rows, size_t n, const char *ds, int study_nodes,
+                       double *t1, double *lo, double *hi)
 {
     *t1 = *lo = *hi = NAN;
-    sqlite3_stmt *st;
-    if (rep__prepare(NULL, db,
-                     "SELECT min(CASE WHEN nodes = 1 THEN value END),"
-                     " coalesce(min(CASE WHEN nodes = ?2 THEN value END),"
-                     "  min(CASE WHEN nodes IS NULL AND threads IS NULL THEN value END)),"
-                     " coalesce(max(CASE WHEN nodes = ?2 THEN value END),"
-                     "  max(CASE WHEN nodes IS NULL AND threads IS NULL THEN value END))"
-                     " FROM baselines WHERE dataset = ?1 AND metric = 'wall_time'"
-                     " AND system LIKE 'casa%' AND source = 'seed-study'",
-                     &st))
-        return;
-    sqlite3_bind_text(st, 1, ds, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 2, study_nodes);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        if (sqlite3_column_type(st, 0) != SQLITE_NULL) *t1 = sqlite3_column_double(st, 0);
-        if (sqlite3_column_type(st, 1) != SQLITE_NULL) *lo = sqlite3_column_double(st, 1);
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL) *hi = sqlite3_column_double(st, 2);
+    double rlo = NAN, rhi = NAN;
+    for (size_t i = 0; i < n; i++) {
+        const res_baseline_row *b = &rows[i];
+        if (strcmp(b->dataset, ds) || strcmp(b->metric, "wall_time") ||
+            strncmp(b->system, "casa", 4) || !b->source || strcmp(b->source, "seed-study"))
+            continue;
+        if (b->nodes == 1) *t1 = isnan(*t1) ? b->value : fmin(*t1, b->value);
+        if (b->nodes == study_nodes) {
+            *lo = isnan(*lo) ? b->value : fmin(*lo, b->value);
+            *hi = isnan(*hi) ? b->value : fmax(*hi, b->value);
+        }
+        if (!b->nodes && !b->threads) {
+            rlo = isnan(rlo) ? b->value : fmin(rlo, b->value);
+            rhi = isnan(rhi) ? b->value : fmax(rhi, b->value);
+        }
     }
-    sqlite3_finalize(st);
+    if (isnan(*lo)) {
+        *lo = rlo;
+        *hi = rhi;
+    }
+}
+
+/* Our speedups on cores (the dataset's main group) against CASA's own,
+ * both normalised to their smallest configuration. */
+static void casa_scaling(FILE *out, const rep_run_data *r, const char *ds,
+                         const rep__cores_group *g, const rep__bcurve *bc, size_t nbc)
+{
+    fprintf(out, "group: %s (speedup against %d core%s, on cores relative to it)\n", g->label,
+            g->l[g->base].cores, g->l[g->base].cores == 1 ? "" : "s");
+    fprintf(out, "%8s  %-8s  %-26s  %-44s  %s\n", "rel.cores", "layout",
+            "ours: S [95% CI] normalised", "CASA: S normalised (system, source)",
+            "ratio ours/CASA (normalised)");
+    for (size_t i = 0; i < g->n; i++) {
+        rep_ci ci;
+        if (rep__speedup(r, g, i, 1000, 1 + i, &ci)) continue;
+        double rel = (double)g->l[i].cores / g->l[g->base].cores;
+        char ours[64], lay[32];
+        snprintf(ours, sizeof ours, "%.3f [%.3f, %.3f]", ci.est, ci.lo, ci.hi);
+        rep__layout_name(&g->l[i], lay, sizeof lay);
+        int printed = 0;
+        for (size_t k = 0; k < nbc; k++) {
+            if (strncmp(bc[k].system, "casa", 4) != 0) continue;
+            char theirs[128], ratio[96];
+            double sp = NAN;
+            for (size_t q = 0; q < bc[k].n; q++)
+                if (bc[k].rel[q] == rel) sp = bc[k].speedup[q];
+            if (isfinite(sp)) {
+                snprintf(theirs, sizeof theirs, "%.3f (%s, %s)", sp, bc[k].system, bc[k].source);
+                snprintf(ratio, sizeof ratio, "%.3f", ci.est / sp);
+            } else if (!isnan(bc[k].band_lo) && rel > 1) {
+                snprintf(theirs, sizeof theirs, "%.3f-%.3f range (%s, %s)", bc[k].band_lo,
+                         bc[k].band_hi, bc[k].system, bc[k].source);
+                snprintf(ratio, sizeof ratio, "%.3f-%.3f", ci.est / bc[k].band_hi,
+                         ci.est / bc[k].band_lo);
+            } else {
+                continue;
+            }
+            fprintf(out, "%8g  %-8s  %-26s  %-44s  %s\n", rel, lay, printed ? "" : ours, theirs,
+                    ratio);
+            printed = 1;
+        }
+        if (!printed)
+            fprintf(out, "%8g  %-8s  %-26s  %-44s  %s\n", rel, lay, ours,
+                    "(no CASA figure at this relative core count)", "-");
+    }
+    (void)ds;
+}
+
+/* MODEL: the cost model's predictions against the study's CASA times. */
+static int casa_model(ib_err *e, res_db *db, rep_run_data *run, const rep_full_shape *shapes,
+                      size_t nshapes, int study_nodes, const res_baseline_row *rows,
+                      size_t nrows, FILE *out)
+{
+    rep_report_opts o;
+    rep_report_opts_init(&o);
+    o.shapes = shapes;
+    o.nshapes = nshapes;
+    o.study_nodes = study_nodes;
+    rep__report r;
+    memset(&r, 0, sizeof r);
+    r.e = e;
+    r.db = db;
+    r.o = &o;
+    r.run = *run; /* borrowed: not released here */
+    int rc = rep__model_build(&r);
+    const rep__model *md = r.model;
+    if (!rc) {
+        fprintf(out, "\nMODEL: the cost model (fitted on small-scale cells, %s) against CASA "
+                     "6.2 in the seed study; ratios < 1: the model is faster\n",
+                    md->fitted ? md->trained_on : md->why);
+        fprintf(out, "%-12s %-28s %-14s %-12s %-16s %s\n", "dataset", "model (cores)",
+                "CASA 1 node", "model/CASA", "CASA study nodes", "what");
+    }
+    for (size_t i = 0; !rc && i < md->npred + md->next; i++) {
+        const char *ds;
+        const rep_cost_prediction *p;
+        int cores;
+        const char *what;
+        if (i < md->npred) {
+            const rep_cell_data *c = &run->cells[md->pred[i].cell];
+            ds = c->dataset;
+            p = &md->pred[i].p;
+            cores = (c->nodes > 0 ? c->nodes : 1) * (c->threads > 0 ? c->threads : 1);
+            what = "full-size cell: prediction beside its measurement";
+        } else {
+            const rep__extrap *x = &md->ext[i - md->npred];
+            ds = x->dataset;
+            p = &x->p;
+            cores = x->cores;
+            what = "full shape, no full-size cell: model only";
+        }
+        double t1, lo, hi;
+        casa_study(rows, nrows, ds, study_nodes, &t1, &lo, &hi);
+        if (!p->ok) {
+            fprintf(out, "%-12s no model: %s\n", ds, p->why);
+            continue;
+        }
+        char m1[64], c1[48], cn[64], r1[32] = "-";
+        snprintf(m1, sizeof m1, "%.4g s (%d cores)", p->wall, cores);
+        rep__fmt(c1, sizeof c1, t1, "s");
+        if (isfinite(t1)) snprintf(r1, sizeof r1, "%.3f", p->wall / t1);
+        if (isfinite(lo) && lo == hi) snprintf(cn, sizeof cn, "%.4g s", lo);
+        else if (isfinite(lo)) snprintf(cn, sizeof cn, "%.4g-%.4g s", lo, hi);
+        else snprintf(cn, sizeof cn, "-");
+        fprintf(out, "%-12s %-28s %-14s %-12s %-16s %s\n", ds, m1, c1, r1, cn, what);
+    }
+    rep__model_free(r.model);
+    ib_free(r.fits);
+    ib_free(r.kf);
+    return rc;
 }
 
 int rep_compare_casa(ib_err *e, res_db *db, int64_t run, const rep_full_shape *shapes,
@@ -246,134 +375,58 @@ int rep_compare_casa(ib_err *e, res_db *db, int64_t run, const rep_full_shape *s
 {
     if (!out) out = stdout;
     rep_run_data r;
-    int rc = rep__run_load(e, db, run, &r);
+    res_baseline_row *rows = NULL;
+    size_t nrows = 0;
+    int rc = res_report_run_load(e, db, run, &r);
+    if (!rc) rc = res_report_baselines(e, db, NULL, run, &rows, &nrows);
+    const char **ds = NULL;
+    size_t nds = 0;
+    if (!rc && rep__datasets(&r, &ds, &nds)) rc = ib_error(e, IB_ENOMEM, "out of memory");
     if (rc) {
-        rep__run_release(&r);
+        res_baseline_rows_free(rows, nrows);
+        res_report_run_release(&r);
         return rc;
-    }
-    const char **ds;
-    size_t nds;
-    if (rep__datasets(&r, &ds, &nds)) {
-        rep__run_release(&r);
-        return ib_error(e, IB_ENOMEM, "out of memory");
     }
     size_t with_casa = 0;
     fprintf(out, "compare: run %lld (%s) against the recorded CASA baselines\n"
-                 "NORMALISED: each system's speedup is against its own one-node time "
-                 "(S = T(1)/T(n)); CASA ran other data on another machine, so only the shapes "
-                 "compare.\nMODEL: full-size times are this run's cost model extrapolated, not "
+                 "NORMALISED: each system's speedup is against its own smallest "
+                 "configuration (ours: the fewest cores, ranks x threads; CASA's: one node), "
+                 "on cores relative to it; CASA ran other data on another machine, so only the "
+                 "shapes compare.\nMODEL: full-size times are this database's cost model, not "
                  "measurements.\n",
             (long long)run, r.suite);
-    rep_amdahl_opts ao;
-    rep_amdahl_opts_init(&ao);
     for (size_t d = 0; d < nds && !rc; d++) {
         fprintf(out, "\n== %s\n", ds[d]);
-        rep__series *s = NULL;
-        size_t ns = 0;
+        rep__cores_group *g = NULL;
+        size_t ng = 0;
         rep__bcurve *bc = NULL;
         size_t nbc = 0;
-        rc = rep__series_along(e, &r, ds[d], REP__AXIS_NODES, 2, &s, &ns);
-        if (!rc) rc = rep__baseline_curves(e, db, ds[d], &bc, &nbc);
-        if (rc) {
-            rep__series_free(s, ns);
-            ib_free(bc);
-            break;
-        }
+        rc = rep__cores_groups(e, &r, ds[d], &g, &ng);
+        if (!rc && rep__study_curves(rows, nrows, ds[d], &bc, &nbc))
+            rc = ib_error(e, IB_ENOMEM, "out of memory");
         size_t ncasa = 0;
-        for (size_t k = 0; k < nbc; k++) ncasa += strncmp(bc[k].system, "casa", 4) == 0;
+        for (size_t k = 0; !rc && k < nbc; k++) ncasa += strncmp(bc[k].system, "casa", 4) == 0;
         if (ncasa) with_casa++;
-        if (!ns) {
-            fprintf(out, "no node sweep in this run for %s: no normalised scaling to compare\n",
+        if (rc) {
+            /* reported below */
+        } else if (!ng || g[0].ncores < 2) {
+            fprintf(out, "no sweep over cores in this run for %s: no normalised scaling to "
+                         "compare\n",
                     ds[d]);
         } else if (!ncasa) {
             fprintf(out, "no CASA baseline with a one-node time for %s (import "
                          "workloads/baselines/seed-study.yaml or your CASA logs)\n",
                     ds[d]);
         } else {
-            const rep__series *se = &s[0];
-            const rep_values *b0 = rep__metric(&r.cells[se->cell[0]], "wall_time");
-            fprintf(out, "series: %s (speedup against %g node%s)\n", se->label, se->x[0],
-                    se->x[0] == 1 ? "" : "s");
-            fprintf(out, "%6s  %-26s  %-44s  %s\n", "nodes", "ours: S [95% CI] normalised",
-                    "CASA: S normalised (system, source)", "ratio ours/CASA (normalised)");
-            for (size_t i = 0; i < se->n; i++) {
-                const rep_values *v = rep__metric(&r.cells[se->cell[i]], "wall_time");
-                rep_ci ci;
-                if (!b0 || !v ||
-                    rep_boot_ratio_ci(NULL, b0->v, b0->n, v->v, v->n, 0.95, 1000, 1 + i, &ci))
-                    continue;
-                char ours[64];
-                snprintf(ours, sizeof ours, "%.3f [%.3f, %.3f]", ci.est, ci.lo, ci.hi);
-                int printed = 0;
-                for (size_t k = 0; k < nbc; k++) {
-                    if (strncmp(bc[k].system, "casa", 4) != 0) continue;
-                    char theirs[128], ratio[96];
-                    double sp = NAN;
-                    for (size_t q = 0; q < bc[k].n; q++)
-                        if (bc[k].nodes[q] == se->x[i]) sp = bc[k].speedup[q];
-                    if (isfinite(sp)) {
-                        snprintf(theirs, sizeof theirs, "%.3f (%s, %s)", sp, bc[k].system,
-                                 bc[k].source);
-                        snprintf(ratio, sizeof ratio, "%.3f", ci.est / sp);
-                    } else if (!isnan(bc[k].band_lo) && se->x[i] > 1) {
-                        snprintf(theirs, sizeof theirs, "%.3f-%.3f range (%s, %s)",
-                                 bc[k].band_lo, bc[k].band_hi, bc[k].system, bc[k].source);
-                        snprintf(ratio, sizeof ratio, "%.3f-%.3f", ci.est / bc[k].band_hi,
-                                 ci.est / bc[k].band_lo);
-                    } else {
-                        continue;
-                    }
-                    fprintf(out, "%6g  %-26s  %-44s  %s\n", se->x[i], printed ? "" : ours,
-                            theirs, ratio);
-                    printed = 1;
-                }
-                if (!printed)
-                    fprintf(out, "%6g  %-26s  %-44s  %s\n", se->x[i], ours,
-                            "(no CASA figure at this node count)", "-");
-            }
+            casa_scaling(out, &r, ds[d], &g[0], bc, nbc);
         }
-        rep__series_free(s, ns);
+        rep__cores_groups_free(g, ng);
         ib_free(bc);
     }
-    /* model: full-size extrapolation against the study's CASA times */
-    rep__extrap *x = NULL;
-    size_t nx = 0;
-    if (!rc) rc = rep__extrapolate(e, &r, shapes, nshapes, study_nodes, &ao, &x, &nx);
-    if (!rc) {
-        fprintf(out, "\nMODEL: full-size extrapolation against CASA 6.2 in the seed study "
-                     "(this imager's threads per node; ratios < 1: the model is faster)\n");
-        fprintf(out, "%-12s %-14s %-14s %-12s %-24s %-16s %s\n", "dataset", "model 1 node",
-                "CASA 1 node", "model/CASA", "model study nodes", "CASA study nodes",
-                "model/CASA (study nodes)");
-        for (size_t i = 0; i < nx; i++) {
-            const rep__extrap *X = &x[i];
-            double t1, lo, hi;
-            casa_study(db, X->dataset, study_nodes, &t1, &lo, &hi);
-            if (!X->ok) {
-                fprintf(out, "%-12s no model: %s\n", X->dataset, X->why);
-                continue;
-            }
-            char m1[48], c1[48], mn[64], cn[64], r1[32] = "-", rn[48] = "-";
-            rep__fmt(m1, sizeof m1, X->t1, "s");
-            rep__fmt(c1, sizeof c1, t1, "s");
-            if (isfinite(t1)) snprintf(r1, sizeof r1, "%.3f", X->t1 / t1);
-            if (isfinite(X->tn)) snprintf(mn, sizeof mn, "%.4g s [%.4g, %.4g]", X->tn, X->tn_lo,
-                                          X->tn_hi);
-            else snprintf(mn, sizeof mn, "- (no node fit)");
-            if (isfinite(lo) && lo == hi) snprintf(cn, sizeof cn, "%.4g s", lo);
-            else if (isfinite(lo)) snprintf(cn, sizeof cn, "%.4g-%.4g s", lo, hi);
-            else snprintf(cn, sizeof cn, "-");
-            if (isfinite(lo) && isfinite(X->tn) && lo == hi)
-                snprintf(rn, sizeof rn, "%.3f", X->tn / lo);
-            else if (isfinite(lo) && isfinite(X->tn))
-                snprintf(rn, sizeof rn, "%.3f-%.3f", X->tn / hi, X->tn / lo);
-            fprintf(out, "%-12s %-14s %-14s %-12s %-24s %-16s %s\n", X->dataset, m1, c1, r1, mn,
-                    cn, rn);
-        }
-    }
-    ib_free(x);
+    if (!rc) rc = casa_model(e, db, &r, shapes, nshapes, study_nodes, rows, nrows, out);
     ib_free(ds);
-    rep__run_release(&r);
+    res_baseline_rows_free(rows, nrows);
+    res_report_run_release(&r);
     if (!rc && ncompared) *ncompared = with_casa;
     return rc;
 }
@@ -406,38 +459,6 @@ typedef struct pcell {
     int used;             /* an imbench cell that has its peer */
 } pcell;
 
-/* "dataset k=v ..." from a parameter object without imager and dataset_key,
- * the other keys in sorted order. */
-static void params_label(json_t *o, char *buf, size_t n)
-{
-    const char *ds = json_string_value(json_object_get(o, "dataset"));
-    size_t len = (size_t)snprintf(buf, n, "%s", ds ? ds : "?");
-    const char **keys = NULL;
-    size_t nk = json_object_size(o), k = 0;
-    if (nk) keys = ib_malloc(nk * sizeof *keys);
-    if (!keys) return;
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v) keys[k++] = key;
-    for (size_t i = 1; i < k; i++) /* insertion sort: a dozen keys */
-        for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
-            const char *t = keys[j];
-            keys[j] = keys[j - 1];
-            keys[j - 1] = t;
-        }
-    for (size_t i = 0; i < k && len < n; i++) {
-        if (!strcmp(keys[i], "dataset")) continue;
-        v = json_object_get(o, keys[i]);
-        char t[128];
-        if (json_is_string(v)) snprintf(t, sizeof t, "%s", json_string_value(v));
-        else if (json_is_integer(v)) snprintf(t, sizeof t, "%lld", (long long)json_integer_value(v));
-        else if (json_is_real(v)) snprintf(t, sizeof t, "%g", json_real_value(v));
-        else snprintf(t, sizeof t, "?");
-        len += (size_t)snprintf(buf + len, n - len, " %s=%s", keys[i], t);
-    }
-    ib_free(keys);
-}
-
 static int pcell_init(pcell *p, const rep_cell_data *c, const char *peer)
 {
     memset(p, 0, sizeof *p);
@@ -452,14 +473,16 @@ static int pcell_init(pcell *p, const rep_cell_data *c, const char *peer)
     p->peer = !im || !strcmp(im, "imbench") ? 0 : !strcmp(im, peer) ? 1 : -1;
     json_object_del(o, "imager");
     json_object_del(o, "dataset_key");
-    params_label(o, p->label, sizeof p->label);
+    static const char *const omit[] = {"imager", "dataset_key", NULL};
+    rep_cell_label(c->params, REP_LABEL_ALL, omit, p->label, sizeof p->label);
     p->key = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     return p->key ? 0 : IB_ENOMEM;
 }
 
-/* Why side (imbench or the peer) of a row has no values of metric. */
-static void no_values_why(res_db *db, int64_t run, const rep_cell_data *c, const char *side,
+/* Why side (imbench or the peer) of a row has no values of metric: the
+ * cell's last unsuccessful attempt in the run. */
+static void no_values_why(const rep_run_data *run, const rep_cell_data *c, const char *side,
                           const char *metric, char *buf, size_t n)
 {
     if (c->ok) {
@@ -467,19 +490,11 @@ static void no_values_why(res_db *db, int64_t run, const rep_cell_data *c, const
         return;
     }
     char status[32] = "no successful attempt", line[256] = "";
-    sqlite3_stmt *st;
-    if (!rep__prepare(NULL, db,
-                      "SELECT status, stderr_tail FROM attempts WHERE run_id = ? AND cell_id = ?"
-                      " AND status <> 'ok' ORDER BY id DESC LIMIT 1",
-                      &st)) {
-        sqlite3_bind_int64(st, 1, run);
-        sqlite3_bind_int64(st, 2, c->id);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            snprintf(status, sizeof status, "%s", (const char *)sqlite3_column_text(st, 0));
-            rep__last_line((const char *)sqlite3_column_text(st, 1), line, sizeof line);
+    for (size_t i = 0; i < run->nbad; i++)
+        if (run->bad[i].cell_id == c->id) {
+            snprintf(status, sizeof status, "%s", run->bad[i].status);
+            rep__last_line(run->bad[i].stderr_tail, line, sizeof line);
         }
-        sqlite3_finalize(st);
-    }
     /* "skipped: wsclean not installed" already says its status */
     size_t ls = strlen(status);
     const char *tail = line;
@@ -525,7 +540,7 @@ static int unpaired_row(rep_peer_result *R, size_t *cap, int status, int64_t cel
 }
 
 /* The rows of one pair (a and b both set) for every wanted metric. */
-static int pair_rows(res_db *db, int64_t run, const rep_peer_opts *o, const pcell *a,
+static int pair_rows(const rep_run_data *run, const rep_peer_opts *o, const pcell *a,
                      const pcell *b, const char *const *want, size_t nwant, rep_peer_result *R,
                      size_t *cap)
 {
@@ -543,7 +558,7 @@ static int pair_rows(res_db *db, int64_t run, const rep_peer_opts *o, const pcel
         w.peer_n = vb ? vb->n : 0;
         const rep_values *vu = va ? va : vb;
         if (vu && vu->unit) snprintf(w.unit, sizeof w.unit, "%s", vu->unit);
-        w.higher_better = vu && vu->better_known && vu->better == REP_HIGHER_IS_BETTER;
+        w.higher_better = vu && vu->better_known && vu->higher_better;
         if (va && vb) {
             ib_err ce;
             ib_err_init(&ce);
@@ -558,8 +573,8 @@ static int pair_rows(res_db *db, int64_t run, const rep_peer_opts *o, const pcel
             }
         } else {
             char wa[160] = "", wb[160] = "";
-            if (!va) no_values_why(db, run, a->c, "imbench", want[k], wa, sizeof wa);
-            if (!vb) no_values_why(db, run, b->c, o->peer, want[k], wb, sizeof wb);
+            if (!va) no_values_why(run, a->c, "imbench", want[k], wa, sizeof wa);
+            if (!vb) no_values_why(run, b->c, o->peer, want[k], wb, sizeof wb);
             snprintf(w.why, sizeof w.why, "%s%s%s", wa, wa[0] && wb[0] ? "; " : "", wb);
             w.status = REP_PEER_NO_VALUES;
             R->no_values++;
@@ -619,7 +634,7 @@ int rep_compare_peer(ib_err *e, res_db *db, const rep_peer_opts *o_in, rep_peer_
             return ib_error(e, IB_EINVAL, "--metric all is for run against run; name the "
                                           "metrics to compare with %s", o.peer);
     rep_run_data run;
-    int rc = rep__run_load(e, db, o.run, &run);
+    int rc = res_report_run_load(e, db, o.run, &run);
     pcell *pc = NULL;
     if (!rc && run.ncells) {
         pc = ib_calloc(run.ncells, sizeof *pc);
@@ -650,7 +665,7 @@ int rep_compare_peer(ib_err *e, res_db *db, const rep_peer_opts *o_in, rep_peer_
         pcell *a = hit ? *hit : NULL;
         if (a) {
             a->used = 1;
-            if (pair_rows(db, o.run, &o, a, &pc[i], want, nwant, &R, &cap))
+            if (pair_rows(&run, &o, a, &pc[i], want, nwant, &R, &cap))
                 rc = ib_error(e, IB_ENOMEM, "out of memory");
             continue;
         }
@@ -697,7 +712,7 @@ int rep_compare_peer(ib_err *e, res_db *db, const rep_peer_opts *o_in, rep_peer_
     ib_free(imb);
     for (size_t i = 0; pc && i < run.ncells; i++) free(pc[i].key);
     ib_free(pc);
-    rep__run_release(&run);
+    res_report_run_release(&run);
     if (res && !rc) *res = R;
     else rep_peer_result_release(&R);
     return rc;

@@ -1,10 +1,12 @@
 /*
- * db_baselines.c: recorded baselines in the results database — importing a
- * baselines YAML file or a CASA log (each file one IMMEDIATE transaction
- * that first removes an earlier import of the same file, so nothing is
- * half-imported and nothing duplicated) and listing them. Schema 2 has no
- * columns for a record's origin, line, bound, support or CASA parameters;
- * they go into the note column as a JSON object (see reports.h).
+ * db_baselines.c: recorded baselines in the results database — a
+ * baselines YAML file or a CASA log turned into rows and stored through
+ * results' res_report_baselines_replace (each file one IMMEDIATE
+ * transaction that first removes an earlier import of the same file, so
+ * nothing is half-imported and nothing duplicated), and the listing. The
+ * baselines table has no columns for a record's origin, line, bound,
+ * support or CASA parameters; they go into the note column as a JSON
+ * object (see reports.h).
  */
 #include "reports/rep_internal.h"
 
@@ -13,62 +15,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- transactions on the shared handle ------------------------------- */
-
-static int begin(ib_err *e, res_db *db)
-{
-    int rc = sqlite3_exec(res_sqlite(db), "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : rep__sqlerr(e, db, rc, "starting a transaction");
-}
-
-static void rollback(res_db *db)
-{
-    if (!sqlite3_get_autocommit(res_sqlite(db)))
-        sqlite3_exec(res_sqlite(db), "ROLLBACK", NULL, NULL, NULL);
-}
-
-static int commit(ib_err *e, res_db *db)
-{
-    int rc = sqlite3_exec(res_sqlite(db), "COMMIT", NULL, NULL, NULL);
-    if (rc == SQLITE_OK) return 0;
-    int r = rep__sqlerr(e, db, rc, "committing");
-    rollback(db);
-    return r;
-}
-
-/* Delete the rows of an earlier import of origin; *n counts them. */
-static int delete_origin(ib_err *e, res_db *db, const char *origin, size_t *n)
-{
-    sqlite3_stmt *st;
-    int rc = rep__prepare(e, db,
-                          "DELETE FROM baselines WHERE json_valid(note)"
-                          " AND json_extract(note, '$.origin') = ?",
-                          &st);
-    if (rc) return rc;
-    sqlite3_bind_text(st, 1, origin, -1, SQLITE_TRANSIENT);
-    int s = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE) return rep__sqlerr(e, db, s, "replacing an earlier import");
-    *n = (size_t)sqlite3_changes(res_sqlite(db));
-    return 0;
-}
-
-static const char insert_sql[] =
-    "INSERT INTO baselines(dataset, system, nodes, cores, threads, chunks, metric, value,"
-    " unit, source, label, note) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)";
-
-static void bind_pos(sqlite3_stmt *st, int i, int v)
-{
-    if (v > 0) sqlite3_bind_int(st, i, v);
-    else sqlite3_bind_null(st, i);
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(st, i);
-}
 
 /* The canonical origin of a file: its real path (so a re-import from
  * another directory still replaces). */
@@ -81,6 +27,29 @@ static int origin_of(ib_err *e, const char *path, char *out)
 
 /* ---- YAML baselines ---------------------------------------------------- */
 
+/* Free the strings of rows[0..n) we built (the array itself too). */
+static void rows_free(res_baseline_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) {
+        ib_free(rows[i].dataset);
+        ib_free(rows[i].system);
+        ib_free(rows[i].metric);
+        ib_free(rows[i].unit);
+        ib_free(rows[i].source);
+        ib_free(rows[i].label);
+        free(rows[i].note); /* json_dumps */
+    }
+    ib_free(rows);
+}
+
+static char *dup_or_null(const char *s, int *oom)
+{
+    if (!s) return NULL;
+    char *d = ib_strdup(s);
+    if (!d) *oom = 1;
+    return d;
+}
+
 int rep_db_import_baselines(ib_err *e, res_db *db, const char *path, rep_import_stats *out)
 {
     rep_import_stats stats = {0};
@@ -91,16 +60,13 @@ int rep_db_import_baselines(ib_err *e, res_db *db, const char *path, rep_import_
     size_t n;
     rc = rep_baselines_load(e, path, &b, &n);
     if (rc) return rc;
-    sqlite3_stmt *st = NULL;
-    rc = begin(e, db);
-    if (rc) goto done;
-    rc = delete_origin(e, db, origin, &stats.replaced);
-    if (!rc) rc = rep__prepare(e, db, insert_sql, &st);
-    for (size_t i = 0; i < n && !rc; i++) {
+    res_baseline_row *rows = ib_calloc(n ? n : 1, sizeof *rows);
+    int oom = !rows;
+    for (size_t i = 0; i < n && !oom; i++) {
         const rep_baseline *r = &b[i];
         json_t *note = json_pack("{s:s, s:I}", "origin", origin, "line", (json_int_t)r->line);
         if (!note) {
-            rc = ib_error(e, IB_ENOMEM, "out of memory importing '%s'", path);
+            oom = 1;
             break;
         }
         if (r->note) json_object_set_new(note, "note", json_string(r->note));
@@ -108,41 +74,33 @@ int rep_db_import_baselines(ib_err *e, res_db *db, const char *path, rep_import_
             json_object_set_new(note, "bound", json_string(rep_bound_name(r->bound)));
         if (r->support > 0) json_object_set_new(note, "support", json_integer(r->support));
         if (r->source) json_object_set_new(note, "source_name", json_string(r->source));
-        char *text = json_dumps(note, JSON_COMPACT);
+        res_baseline_row *w = &rows[i];
+        w->note = json_dumps(note, JSON_COMPACT);
         json_decref(note);
-        if (!text) {
-            rc = ib_error(e, IB_ENOMEM, "out of memory importing '%s'", path);
-            break;
-        }
-        const char *source =
-            r->source && strcmp(r->source, "seed-study") == 0 ? "seed-study" : "manual";
-        bind_text(st, 1, r->dataset ? r->dataset : "");
-        bind_text(st, 2, r->system);
-        bind_pos(st, 3, r->nodes);
-        bind_pos(st, 4, r->cores);
-        bind_pos(st, 5, r->threads);
-        bind_pos(st, 6, r->chunks);
-        bind_text(st, 7, r->metric);
-        sqlite3_bind_double(st, 8, r->value);
-        bind_text(st, 9, r->unit);
-        bind_text(st, 10, source);
-        bind_text(st, 11, rep_label_name(r->label));
-        bind_text(st, 12, text);
-        int s = sqlite3_step(st);
-        free(text);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        if (s != SQLITE_DONE) {
-            rc = rep__sqlerr(e, db, s, "storing a baseline");
-            ib_error_wrap(e, "baselines '%s' line %ld", path, r->line);
-        } else {
-            stats.stored++;
-        }
+        w->dataset = dup_or_null(r->dataset ? r->dataset : "", &oom);
+        w->system = dup_or_null(r->system, &oom);
+        w->nodes = r->nodes;
+        w->cores = r->cores;
+        w->threads = r->threads;
+        w->chunks = r->chunks;
+        w->metric = dup_or_null(r->metric, &oom);
+        w->value = r->value;
+        w->unit = dup_or_null(r->unit, &oom);
+        w->source = dup_or_null(r->source && strcmp(r->source, "seed-study") == 0 ? "seed-study"
+                                                                                  : "manual",
+                                &oom);
+        w->label = dup_or_null(rep_label_name(r->label), &oom);
+        w->line = r->line;
+        if (!w->note) oom = 1;
     }
-    sqlite3_finalize(st);
-    if (!rc) rc = commit(e, db);
-    else rollback(db);
-done:
+    if (oom) rc = ib_error(e, IB_ENOMEM, "out of memory importing '%s'", path);
+    if (!rc) {
+        char what[PATH_MAX + 32];
+        snprintf(what, sizeof what, "baselines '%s'", path);
+        rc = res_report_baselines_replace(e, db, origin, what, rows, n, &stats.replaced);
+        if (!rc) stats.stored = n;
+    }
+    rows_free(rows, n);
     rep_baselines_destroy(b, n);
     if (!rc && out) *out = stats;
     return rc;
@@ -211,12 +169,10 @@ int rep_db_import_casa(ib_err *e, res_db *db, const char *path, const rep_casa_i
     char system[96];
     snprintf(system, sizeof system, "%s%s", log.casa_version[0] ? "casa-" : "casa",
              log.casa_version);
-    sqlite3_stmt *st = NULL;
-    rc = begin(e, db);
-    if (rc) goto done;
-    rc = delete_origin(e, db, origin, &stats.replaced);
-    if (!rc) rc = rep__prepare(e, db, insert_sql, &st);
-    for (size_t i = 0; i < log.ntasks && !rc; i++) {
+    res_baseline_row *rows = ib_calloc(nok, sizeof *rows);
+    size_t k = 0;
+    int oom = !rows;
+    for (size_t i = 0; i < log.ntasks && !oom; i++) {
         const rep_casa_task *t = &log.tasks[i];
         if (t->status != REP_TASK_OK) {
             stats.skipped++;
@@ -226,40 +182,29 @@ int rep_db_import_casa(ib_err *e, res_db *db, const char *path, const rep_casa_i
             continue;
         }
         json_t *note = casa_note(origin, &log, t);
-        char *text = note ? json_dumps(note, JSON_COMPACT) : NULL;
+        res_baseline_row *w = &rows[k++];
+        w->note = note ? json_dumps(note, JSON_COMPACT) : NULL;
         json_decref(note);
-        if (!text) {
-            rc = ib_error(e, IB_ENOMEM, "out of memory importing '%s'", path);
-            break;
-        }
-        bind_text(st, 1, o->dataset);
-        bind_text(st, 2, system);
-        bind_pos(st, 3, o->nodes);
-        bind_pos(st, 4, o->cores);
-        sqlite3_bind_null(st, 5);
-        sqlite3_bind_null(st, 6);
-        bind_text(st, 7, "wall_time");
-        sqlite3_bind_double(st, 8, t->duration_s);
-        bind_text(st, 9, "s");
-        bind_text(st, 10, "casa-log");
-        bind_text(st, 11, o->label && *o->label ? o->label : "measured (casa log)");
-        bind_text(st, 12, text);
-        int s = sqlite3_step(st);
-        free(text);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        if (s != SQLITE_DONE) {
-            rc = rep__sqlerr(e, db, s, "storing a baseline");
-            ib_error_wrap(e, "casa log '%s' line %ld (tclean task #%zu)", path, t->begin_line,
-                          t->index);
-        } else {
-            stats.stored++;
-        }
+        w->dataset = dup_or_null(o->dataset, &oom);
+        w->system = dup_or_null(system, &oom);
+        w->nodes = o->nodes;
+        w->cores = o->cores;
+        w->metric = dup_or_null("wall_time", &oom);
+        w->value = t->duration_s;
+        w->unit = dup_or_null("s", &oom);
+        w->source = dup_or_null("casa-log", &oom);
+        w->label = dup_or_null(o->label && *o->label ? o->label : "measured (casa log)", &oom);
+        w->line = t->begin_line;
+        if (!w->note) oom = 1;
     }
-    sqlite3_finalize(st);
-    if (!rc) rc = commit(e, db);
-    else rollback(db);
-done:
+    if (oom) rc = ib_error(e, IB_ENOMEM, "out of memory importing '%s'", path);
+    if (!rc) {
+        char what[PATH_MAX + 32];
+        snprintf(what, sizeof what, "casa log '%s'", path);
+        rc = res_report_baselines_replace(e, db, origin, what, rows, k, &stats.replaced);
+        if (!rc) stats.stored = k;
+    }
+    rows_free(rows, k);
     rep_casa_log_release(&log);
     if (!rc && out) *out = stats;
     return rc;
@@ -269,56 +214,33 @@ done:
 
 int rep_db_print_baselines(ib_err *e, res_db *db, const char *dataset, FILE *f, size_t *n)
 {
-    sqlite3_stmt *st;
-    int rc = rep__prepare(
-        e, db,
-        "SELECT id, dataset, system, nodes, cores, threads, chunks, metric, value,"
-        " coalesce(unit, ''), coalesce(source, ''), coalesce(label, ''),"
-        " CASE WHEN json_valid(note) THEN json_extract(note, '$.bound') END,"
-        " CASE WHEN json_valid(note) THEN json_extract(note, '$.support') END,"
-        " CASE WHEN json_valid(note) THEN json_extract(note, '$.origin') END,"
-        " CASE WHEN json_valid(note) THEN json_extract(note, '$.line') END,"
-        " CASE WHEN json_valid(note) THEN coalesce(json_extract(note, '$.note'),"
-        "   json_extract(note, '$.params.imagename')) ELSE note END"
-        " FROM baselines WHERE ?1 IS NULL OR dataset = ?1 ORDER BY dataset, system, metric, id",
-        &st);
+    res_baseline_row *rows;
+    size_t nr;
+    int rc = res_report_baselines(e, db, dataset, 0, &rows, &nr);
     if (rc) return rc;
-    bind_text(st, 1, dataset);
-    size_t count = 0;
-    int s;
     fprintf(f, "%-5s %-11s %-16s %5s %5s %7s %6s %7s %-17s %10s %-4s %-5s %-10s %-22s %s\n",
             "id", "dataset", "system", "nodes", "cores", "threads", "chunks", "support",
             "metric", "value", "unit", "bound", "source", "label", "origin:line  note");
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        char num[4][16];
-        for (int k = 0; k < 4; k++) {
-            int col = 3 + k;
-            if (sqlite3_column_type(st, col) == SQLITE_NULL) snprintf(num[k], 16, "-");
-            else snprintf(num[k], 16, "%d", sqlite3_column_int(st, col));
+    for (size_t i = 0; i < nr; i++) {
+        const res_baseline_row *b = &rows[i];
+        rep__bnote nt;
+        rep__bnote_parse(b, &nt);
+        char num[5][16];
+        const int v[5] = {b->nodes, b->cores, b->threads, b->chunks, nt.support};
+        for (int q = 0; q < 5; q++) {
+            if (v[q] > 0) snprintf(num[q], 16, "%d", v[q]);
+            else snprintf(num[q], 16, "-");
         }
-        char sup[16] = "-";
-        if (sqlite3_column_type(st, 13) != SQLITE_NULL)
-            snprintf(sup, sizeof sup, "%d", sqlite3_column_int(st, 13));
-        const char *ds = (const char *)sqlite3_column_text(st, 1);
-        const char *origin = (const char *)sqlite3_column_text(st, 14);
-        const char *base = origin ? strrchr(origin, '/') : NULL;
-        const char *note = (const char *)sqlite3_column_text(st, 16);
-        const char *bound = (const char *)sqlite3_column_text(st, 12);
+        const char *base = nt.origin[0] ? strrchr(nt.origin, '/') : NULL;
         fprintf(f, "%-5lld %-11s %-16s %5s %5s %7s %6s %7s %-17s %10.6g %-4s %-5s %-10s %-22s "
-                   "%s:%lld  %.80s\n",
-                (long long)sqlite3_column_int64(st, 0), ds && *ds ? ds : "(any)",
-                (const char *)sqlite3_column_text(st, 2), num[0], num[1], num[2], num[3], sup,
-                (const char *)sqlite3_column_text(st, 7), sqlite3_column_double(st, 8),
-                (const char *)sqlite3_column_text(st, 9), bound ? bound : "point",
-                (const char *)sqlite3_column_text(st, 10),
-                (const char *)sqlite3_column_text(st, 11),
-                base ? base + 1 : origin ? origin : "-",
-                (long long)sqlite3_column_int64(st, 15), note ? note : "");
-        count++;
+                   "%s:%ld  %.80s\n",
+                (long long)b->id, b->dataset[0] ? b->dataset : "(any)", b->system, num[0],
+                num[1], num[2], num[3], num[4], b->metric, b->value, b->unit ? b->unit : "",
+                rep_bound_name(nt.bound), b->source ? b->source : "", b->label ? b->label : "",
+                base ? base + 1 : nt.origin[0] ? nt.origin : "-", nt.line, nt.text);
     }
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE) return rep__sqlerr(e, db, s, "reading baselines");
-    fprintf(f, "%zu baseline%s\n", count, count == 1 ? "" : "s");
-    if (n) *n = count;
+    fprintf(f, "%zu baseline%s\n", nr, nr == 1 ? "" : "s");
+    if (n) *n = nr;
+    res_baseline_rows_free(rows, nr);
     return 0;
 }

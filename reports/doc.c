@@ -239,14 +239,72 @@ static void html_files(FILE *f, const rep__block *b)
     }
 }
 
-int rep__doc_write_html(ib_err *e, const rep__doc *d, const char *dir)
+/* One table block as HTML. */
+static void html_table(FILE *f, const rep__block *b)
+{
+    fputs("<table class=\"", f);
+    rep__html_esc(f, b->id ? b->id : "data");
+    fputs("\">\n", f);
+    if (b->text && *b->text) {
+        fputs("<caption>", f);
+        rep__html_esc(f, b->text);
+        fputs("</caption>\n", f);
+    }
+    size_t nrows = b->ncols ? b->ncells / b->ncols : 0;
+    for (size_t r = 0; r < nrows; r++) {
+        if (r == 0) fputs("<thead>\n", f);
+        if (r == 1) fputs("<tbody>\n", f);
+        fputs("<tr>", f);
+        for (size_t c = 0; c < b->ncols; c++) {
+            const char *s = b->cells[r * b->ncols + c];
+            fputs(r == 0 ? "<th>" : numeric(s) ? "<td class=\"num\">" : "<td>", f);
+            rep__html_esc(f, s);
+            fputs(r == 0 ? "</th>" : "</td>", f);
+        }
+        fputs("</tr>\n", f);
+        if (r == 0) fputs("</thead>\n", f);
+    }
+    if (nrows > 1) fputs("</tbody>\n", f);
+    fputs("</table>\n", f);
+}
+
+/* One figure block as HTML, its PNG (in dir) embedded. */
+static int html_fig(ib_err *e, FILE *f, const rep__block *b, const char *dir)
+{
+    int rc = 0;
+    fputs("<div class=\"fig\" id=\"fig-", f);
+    rep__html_esc(f, b->name);
+    fputs("\">\n<p class=\"figtitle\">", f);
+    rep__html_esc(f, b->title);
+    fputs("</p>\n", f);
+    if (b->rendered) {
+        char png[8192];
+        snprintf(png, sizeof png, "%s/%s.png", dir, b->name);
+        fputs("<img alt=\"", f);
+        rep__html_esc(f, b->title);
+        fputs("\" src=\"data:image/png;base64,", f);
+        rc = rep__base64_file(e, f, png);
+        fputs("\"/>\n", f);
+    } else {
+        fputs("<p class=\"missing\">image not rendered (see the warnings); the data "
+              "and the gnuplot script are kept beside this page</p>\n",
+              f);
+    }
+    fputs("<p class=\"cap\">", f);
+    rep__html_esc(f, b->text);
+    html_files(f, b);
+    fputs("</p>\n</div>\n", f);
+    return rc;
+}
+
+int rep__doc_write_html(ib_err *e, const rep__doc *d, rep__out *o)
 {
     if (d->oom) return ib_error(e, IB_ENOMEM, "out of memory building the report");
-    char path[8192];
-    int rc = ib_path_join(e, path, sizeof path, dir, "index.html");
+    rep__file out;
+    int rc = rep__out_open(e, o, "index.html", &out);
     if (rc) return rc;
-    FILE *f = fopen(path, "w");
-    if (!f) return ib_error(e, IB_EIO, "cannot create '%s'", path);
+    FILE *f = out.f;
+    const char *dir = o->dir;
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>", f);
     rep__html_esc(f, d->title);
     fprintf(f, "</title>\n<style type=\"text/css\">\n%s</style>\n</head>\n<body>\n<h1>", css);
@@ -302,76 +360,30 @@ int rep__doc_write_html(ib_err *e, const rep__doc *d, const char *dir)
             rep__html_esc(f, b->text);
             fputs("</li>\n", f);
             break;
-        case REP__TABLE: {
-            fputs("<table class=\"", f);
-            rep__html_esc(f, b->id ? b->id : "data");
-            fputs("\">\n", f);
-            if (b->text && *b->text) {
-                fputs("<caption>", f);
-                rep__html_esc(f, b->text);
-                fputs("</caption>\n", f);
-            }
-            size_t nrows = b->ncols ? b->ncells / b->ncols : 0;
-            for (size_t r = 0; r < nrows; r++) {
-                if (r == 0) fputs("<thead>\n", f);
-                if (r == 1) fputs("<tbody>\n", f);
-                fputs("<tr>", f);
-                for (size_t c = 0; c < b->ncols; c++) {
-                    const char *s = b->cells[r * b->ncols + c];
-                    fputs(r == 0 ? "<th>" : numeric(s) ? "<td class=\"num\">" : "<td>", f);
-                    rep__html_esc(f, s);
-                    fputs(r == 0 ? "</th>" : "</td>", f);
-                }
-                fputs("</tr>\n", f);
-                if (r == 0) fputs("</thead>\n", f);
-            }
-            if (nrows > 1) fputs("</tbody>\n", f);
-            fputs("</table>\n", f);
+        case REP__TABLE:
+            html_table(f, b);
             break;
-        }
-        case REP__FIG: {
-            fputs("<div class=\"fig\" id=\"fig-", f);
-            rep__html_esc(f, b->name);
-            fputs("\">\n<p class=\"figtitle\">", f);
-            rep__html_esc(f, b->title);
-            fputs("</p>\n", f);
-            if (b->rendered) {
-                char png[8192];
-                rc = ib_path_fmt(e, png, sizeof png, "%s/%s.png", dir, b->name);
-                if (rc) break;
-                fputs("<img alt=\"", f);
-                rep__html_esc(f, b->title);
-                fputs("\" src=\"data:image/png;base64,", f);
-                rc = rep__base64_file(e, f, png);
-                fputs("\"/>\n", f);
-            } else {
-                fputs("<p class=\"missing\">image not rendered (see the warnings); the data "
-                      "and the gnuplot script are kept beside this page</p>\n",
-                      f);
-            }
-            fputs("<p class=\"cap\">", f);
-            rep__html_esc(f, b->text);
-            html_files(f, b);
-            fputs("</p>\n</div>\n", f);
+        case REP__FIG:
+            rc = html_fig(e, f, b, dir);
             break;
-        }
         }
     }
     if (in_list) fputs("</ul>\n", f);
     fputs("</body>\n</html>\n", f);
-    if (ferror(f) && !rc) rc = ib_error(e, IB_EIO, "cannot write '%s'", path);
-    if (fclose(f) != 0 && !rc) rc = ib_error(e, IB_EIO, "cannot write '%s' (disk full?)", path);
-    return rc;
+    if (rc) {
+        rep__out_abort(&out);
+        return rc;
+    }
+    return rep__out_commit(e, o, &out);
 }
 
-int rep__doc_write_md(ib_err *e, const rep__doc *d, const char *dir)
+int rep__doc_write_md(ib_err *e, const rep__doc *d, rep__out *o)
 {
     if (d->oom) return ib_error(e, IB_ENOMEM, "out of memory building the report");
-    char path[8192];
-    int rc = ib_path_join(e, path, sizeof path, dir, "report.md");
+    rep__file out;
+    int rc = rep__out_open(e, o, "report.md", &out);
     if (rc) return rc;
-    FILE *f = fopen(path, "w");
-    if (!f) return ib_error(e, IB_EIO, "cannot create '%s'", path);
+    FILE *f = out.f;
     fprintf(f, "# %s\n\n", d->title);
     int in_list = 0;
     for (size_t i = 0; i < d->n; i++) {
@@ -442,7 +454,5 @@ int rep__doc_write_md(ib_err *e, const rep__doc *d, const char *dir)
             break;
         }
     }
-    if (ferror(f)) rc = ib_error(e, IB_EIO, "cannot write '%s'", path);
-    if (fclose(f) != 0 && !rc) rc = ib_error(e, IB_EIO, "cannot write '%s' (disk full?)", path);
-    return rc;
+    return rep__out_commit(e, o, &out);
 }

@@ -1,10 +1,17 @@
 /*
- * rep_internal.h: what the results-backed files of the reports module
- * (rundata.c, models.c, plot.c, doc.c, report.c, compare.c, db_baselines.c)
- * share and nobody else sees — a growable string, escaping and number
- * formatting, a small document model rendered to both HTML and Markdown,
- * and the scaling-series / model helpers the report and `harness compare`
- * both use. Names rep__*, as the results module marks its internals.
+ * rep_internal.h: what the files of the reports module share and nobody
+ * else sees. Three layers, each using only the ones above it:
+ *   - text and files: a growable string, escaping, number formatting,
+ *     files written whole or not at all (text.c, files.c);
+ *   - rendering: a document model rendered to HTML and Markdown (doc.c),
+ *     gnuplot figures with readable axes (plot.c);
+ *   - analysis of a loaded run, pure (no I/O): cell lookups and labels,
+ *     warnings (rundata.c), series along chunks or support (series.c),
+ *     scaling on cores and layouts (scaling.c), the study's figures
+ *     (study.c), cost-model cells (model.c);
+ * and the report itself: its context, the table of figures and the
+ * figures' data and render functions (report.c, figures.c, fig_*.c).
+ * Names rep__*, as the results module marks its internals.
  */
 #ifndef REP_INTERNAL_H
 #define REP_INTERNAL_H
@@ -12,9 +19,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "reports/reports.h"
 
-/* ---- growable string (text.c) ---------------------------------------- */
+/* The results module's run data under the names this module uses. */
+typedef res_values rep_values;
+typedef res_cell_data rep_cell_data;
+typedef res_run_data rep_run_data;
+
+/* ---- growable string and text (text.c) --------------------------------- */
 
 /* A NUL-terminated growable string. Zero-initialise; release with
  * rep__sb_release. An allocation failure sets oom and keeps what fits. */
@@ -38,6 +52,8 @@ char *rep__strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rep__html_esc(FILE *f, const char *s);
 /* Write s as one Markdown table cell: '|' escaped, newlines as spaces. */
 void rep__md_cell(FILE *f, const char *s);
+/* A gnuplot single-quoted string of s (' doubled) appended to b. */
+void rep__gpq(rep__sb *b, const char *s);
 
 /* Write the file at path to f in base64 (no line breaks). IB_EIO. */
 int rep__base64_file(ib_err *e, FILE *f, const char *path);
@@ -49,16 +65,63 @@ int rep__base64_file(ib_err *e, FILE *f, const char *path);
  */
 void rep__fmt(char *buf, size_t n, double v, const char *unit);
 
-/* Does a file exist (and is it a regular file)? */
-int rep__file_exists(const char *path);
-
-/* Write text to dir/name (created or truncated). IB_EIO naming the file. */
-int rep__write_file(ib_err *e, const char *dir, const char *name, const char *text);
-
 /* A name usable in file names: [A-Za-z0-9._-], others become '-'. */
 void rep__slug(char *out, size_t n, const char *s);
 
-/* ---- documents rendered to HTML and Markdown (doc.c) ------------------ */
+/* The last non-empty line of a stderr tail (NULL: ""), at most 200
+ * characters of it, into out. */
+void rep__last_line(const char *tail, char *out, size_t n);
+
+/* ---- files written whole or not at all (files.c) ------------------------- */
+
+/*
+ * The directory a report writes into. Every file goes to a temporary name
+ * in it (".NAME.rep-PID.XXXXXX", created exclusively) and is renamed over
+ * NAME only when complete, so a failure leaves the previous NAME as it was.
+ * A temporary left by a killed report (its PID no longer running) is
+ * removed by the next report into the directory. Test hook:
+ * IMBENCH_REPORT_FAIL_WRITE=N makes the Nth file committed fail as a full
+ * disk would (ENOSPC), read once by rep__out_init.
+ */
+typedef struct rep__out {
+    char dir[4096];
+    long fail_at;   /* 0: no injected failure */
+    long commits;   /* files committed (or failed) so far */
+} rep__out;
+
+/* Set up for dir (which must exist) and remove stale temporaries. */
+void rep__out_init(rep__out *o, const char *dir);
+
+/* One file being written. */
+typedef struct rep__file {
+    FILE *f;
+    char tmp[8192], path[8192];
+} rep__file;
+
+/* Start writing dir/name: f->f is the temporary's stream. IB_EIO (or
+ * IB_ENOSPACE) naming the file and the cause. */
+int rep__out_open(ib_err *e, rep__out *o, const char *name, rep__file *f);
+/* Finish: flush, check, close and rename over the final name. On failure
+ * the temporary is removed, the final name untouched, and e says why
+ * ("cannot write 'P': no space left on device"). */
+int rep__out_commit(ib_err *e, rep__out *o, rep__file *f);
+/* Give up: close and remove the temporary. */
+void rep__out_abort(rep__file *f);
+/* Write text to dir/name whole (open, write, commit). */
+int rep__out_write(ib_err *e, rep__out *o, const char *name, const char *text);
+/*
+ * A temporary stem for a child's outputs (gnuplot): ".NAME.rep-PID.out" —
+ * the child writes STEM.png and STEM.svg, which rep__out_adopt renames.
+ */
+void rep__out_stem(const rep__out *o, const char *name, char *stem, size_t n);
+/* Rename dir/tmp over dir/name when the injected failure does not fire
+ * (counted as a commit); else remove tmp. IB_EIO / IB_ENOSPACE. */
+int rep__out_adopt(ib_err *e, rep__out *o, const char *tmp, const char *name);
+
+/* Does dir/name exist as a regular file? */
+int rep__file_exists(const char *path);
+
+/* ---- documents rendered to HTML and Markdown (doc.c) ---------------------- */
 
 enum rep__block_kind { REP__HEAD, REP__PARA, REP__PRE, REP__TABLE, REP__FIG, REP__ITEM };
 
@@ -105,19 +168,19 @@ void rep__doc_fig(rep__doc *d, const char *name, const char *title, const char *
 void rep__doc_append(rep__doc *dst, rep__doc *src);
 
 /*
- * Write dir/index.html: self-contained (CSS inline, PNGs embedded as
+ * Write index.html through o: self-contained (CSS inline, PNGs embedded as
  * base64 data: URIs, links to the SVG/data/script files beside it), and
  * well-formed XML as well as HTML (only HTML 4 elements, every element
  * closed) so strict parsers accept it.
  */
-int rep__doc_write_html(ib_err *e, const rep__doc *d, const char *dir);
-/* Write dir/report.md (GitHub Markdown, figures by relative path). */
-int rep__doc_write_md(ib_err *e, const rep__doc *d, const char *dir);
+int rep__doc_write_html(ib_err *e, const rep__doc *d, rep__out *o);
+/* Write report.md through o (GitHub Markdown, figures by relative path). */
+int rep__doc_write_md(ib_err *e, const rep__doc *d, rep__out *o);
 
-/* ---- gnuplot (plot.c) -------------------------------------------------- */
+/* ---- gnuplot (plot.c) ------------------------------------------------------ */
 
 typedef struct rep__plotter {
-    char dir[4096];       /* output directory: scripts run there */
+    rep__out *out;        /* where scripts and images go (borrowed) */
     char gnuplot[4096];   /* program */
     int available;        /* gnuplot runs */
     int pngcairo;         /* 1: pngcairo terminal, 0: png */
@@ -126,94 +189,98 @@ typedef struct rep__plotter {
     rep__sb failures;     /* "name: reason" lines of plots that failed */
 } rep__plotter;
 
-/* Probe gnuplot (program NULL: "gnuplot" from PATH) for dir; never fails:
- * an unusable gnuplot leaves available 0 with the reason in why. */
-void rep__plotter_init(rep__plotter *p, const char *dir, const char *program);
+/* Probe gnuplot (program NULL: "gnuplot" from PATH) for out's directory;
+ * never fails: an unusable gnuplot leaves available 0 with the reason. */
+void rep__plotter_init(rep__plotter *p, rep__out *out, const char *program);
 void rep__plotter_release(rep__plotter *p);
 
 /*
- * Write dir/NAME.gp (terminal lines for NAME.png and NAME.svg around body,
+ * Write NAME.gp (terminal lines for NAME.png and NAME.svg around body,
  * which must set up the plot and end with one `plot` command; data files
- * are named relative to dir) and run `gnuplot NAME.gp` in dir. Returns 1
- * when both images were made, 0 when not (gnuplot missing or failing:
- * the reason is added to p->failures), negative on an error writing the
- * script.
+ * are named relative to the directory) and run gnuplot on it writing
+ * temporary images, which are renamed over NAME.png and NAME.svg only when
+ * gnuplot exited 0 and both are complete (a PNG ending in its IEND chunk,
+ * an SVG with its closing tag). Returns 1 when both images were made, 0
+ * when not (gnuplot missing, failing, killed: the reason is added to
+ * p->failures and no partial image is left), negative on an error writing
+ * the script.
  */
 int rep__plot(ib_err *e, rep__plotter *p, const char *name, const char *body);
 
-/* ---- one run of the results database (rundata.c) ----------------------- */
+/*
+ * A y (or x) axis with readable numbers: "set {axis}range", linear from 0
+ * (or from lo) or logarithmic with explicit labelled ticks (rep__log_ticks)
+ * — never a log axis with only tick marks. log: 0 linear, 1 logarithmic
+ * when the data span more than a decade, 2 logarithmic always. Appends the
+ * gnuplot commands for axis ("y", "x", "y2") to b. lo, hi: the data's
+ * range (error bars included).
+ */
+void rep__axis(rep__sb *b, const char *axis, double lo, double hi, int log, int from_zero);
 
-/* One metric or phase of one cell, over the cell's successful attempts. */
-typedef struct rep_values {
-    char *name;
-    char *unit;       /* NULL when unknown */
-    int better;       /* enum rep_better */
-    int better_known; /* 0: direction not recorded (assumed lower) */
-    double *v;        /* one value per successful attempt that has it */
-    size_t n, cap;
-} rep_values;
+/*
+ * The labelled ticks of a log axis over [lo, hi] (0 < lo < hi): values in
+ * 1-2-5 steps per decade, or 1-1.5-2-3-4-5-6-8 when that gives fewer than
+ * three, or plain decimal steps (3 to 8) on a range narrower still, written
+ * to v[0..*n) (at most max). Exposed for tests.
+ */
+void rep__log_ticks(double lo, double hi, double *v, size_t max, size_t *n);
 
-typedef struct rep_cell_data {
-    int64_t id;
-    char hash[80];
-    char *params;     /* JSON object text */
-    char dataset[64], gridder[32], weight[32];
-    int nodes, threads, chunks, support; /* 0 when not recorded */
-    size_t attempts, ok, failed;         /* failed: every status but ok */
-    rep_values *metrics;
-    size_t nmetrics;
-    rep_values *phases; /* wall seconds per phase */
-    size_t nphases;
-    /* From the stats record of the first successful attempt (-1: unknown). */
-    int64_t first_ok;   /* attempt id, 0 when none */
-    char *source;       /* its stats path, NULL when unknown */
-    char *tasks_file;   /* the stats' tasks_file (relative to the stats dir) */
-    double nrow, nchan, npol, nx, ny, padding;
-    int psf;
-} rep_cell_data;
+/* Colours of series and of phases. */
+extern const char *const rep__palette[8];
+const char *rep__phase_colour(const char *phase);
 
-typedef struct rep_run_data {
-    int64_t id;
-    char *suite, *suite_file, *suite_hash, *started, *ended, *status, *command;
-    char *git_commit, *compiler, *cflags, *host, *cpu, *kernel, *libs, *env;
-    char *tuning; /* JSON: the settings that move timings (runs.tuning), or NULL */
-    int git_dirty;      /* -1 unknown */
-    int cores;          /* 0 unknown */
-    double mem_bytes;   /* 0 unknown */
-    rep_cell_data *cells;
-    size_t ncells;
-    char **warnings;
-    size_t nwarnings;
-} rep_run_data;
+/* ---- run data (rundata.c) -------------------------------------------------- */
 
-/* An SQLite failure as an ib_error naming the database and what was being
- * done (SQLITE_BUSY: IB_ELOCKED). */
-int rep__sqlerr(ib_err *e, res_db *db, int rc, const char *what);
-/* Prepare sql on db's handle; *st NULL on failure. */
-int rep__prepare(ib_err *e, res_db *db, const char *sql, sqlite3_stmt **st);
-/* Column i as a heap string (ib_free), NULL for SQL NULL (or no memory). */
-char *rep__coldup(sqlite3_stmt *st, int i);
-
-/* The newest run id; IB_ENOTFOUND when the database has no run. */
-int rep__run_latest(ib_err *e, res_db *db, int64_t *run_id);
-/* Load run run_id (IB_ENOTFOUND naming it when missing). Release with
- * rep__run_release, also after a failure. */
-int rep__run_load(ib_err *e, res_db *db, int64_t run_id, rep_run_data *out);
-void rep__run_release(rep_run_data *r);
-/* A cell's metric / phase by name, NULL when it has none. */
+/* A cell's metric / phase by name with at least one value, NULL otherwise. */
 const rep_values *rep__metric(const rep_cell_data *c, const char *name);
 const rep_values *rep__phase(const rep_cell_data *c, const char *name);
-/* Median of a value set (NAN when empty). */
+/* Median of a value set (NAN when NULL or empty): rep_median_or_nan. */
 double rep__vmedian(const rep_values *v);
-/* "alma-xc66 nodes=2 threads=1 chunks=4 support=7" */
-void rep__cell_label(const rep_cell_data *c, char *buf, size_t n);
-/* The last non-empty line of a stderr tail (NULL: ""), at most 200
- * characters of it, into out. */
-void rep__last_line(const char *tail, char *out, size_t n);
+/* Median, min and max of a value set; -1 when it has none. */
+typedef struct rep__mmm {
+    double med, lo, hi;
+    size_t n;
+} rep__mmm;
+int rep__mmm_of(const rep_values *v, rep__mmm *s);
 
-/* ---- scaling series and models (models.c) ------------------------------ */
+/* Distinct datasets of the run's cells, in first-seen order (ib_free the
+ * array; the strings belong to the run). */
+int rep__datasets(const rep_run_data *r, const char ***out, size_t *n);
 
-enum rep__axis { REP__AXIS_NODES, REP__AXIS_CHUNKS, REP__AXIS_SUPPORT };
+/* A cell's string / number parameter, or dflt. */
+const char *rep__param_str(const rep_cell_data *c, const char *key, const char *dflt,
+                           char *buf, size_t n);
+double rep__param_num(const rep_cell_data *c, const char *key, double dflt);
+
+/* The run's warnings in words (one heap string each, into *out, rep__strv_free):
+ * run status, free page reporting, counters, unsuccessful attempts (at
+ * most 40 listed), refused values, cells without or with few repeats. */
+int rep__run_warnings(const rep_run_data *r, char ***out, size_t *n);
+void rep__strv_free(char **v, size_t n);
+
+/* ---- grouping cells, and series along chunks or support (series.c) --------------- */
+
+/* Cells that share every parameter but the dropped ones. */
+typedef struct rep__group {
+    json_t *obj;   /* the shared parameters (owned) */
+    char *key;     /* their canonical text (malloc'd by jansson) */
+    size_t *cell;  /* indices into the run's cells */
+    size_t n;
+} rep__group;
+
+/* Group the cells idx[0..m) by their parameters without the drop[] keys
+ * (NULL-terminated). *out (rep__groups_free). IB_ENOMEM. */
+int rep__group_cells(const rep_run_data *r, const size_t *idx, size_t m,
+                     const char *const *drop, rep__group **out, size_t *n);
+void rep__groups_free(rep__group *g, size_t n);
+/* The keys whose values differ between the groups (those with use[i]; NULL:
+ * all) into keys (NULL-terminated, at most max - 1), or, for one group, the
+ * main parameters it holds; borrowed from the groups' objects. */
+void rep__group_diff_keys(const rep__group *g, size_t ng, const int *use, const char **keys,
+                          size_t max);
+
+
+enum rep__axis { REP__AXIS_CHUNKS, REP__AXIS_SUPPORT };
 const char *rep__axis_name(int axis);
 int rep__axis_value(const rep_cell_data *c, int axis);
 
@@ -226,66 +293,264 @@ typedef struct rep__series {
     size_t samples;   /* successful attempts in the series */
 } rep__series;
 
-/*
- * Series of dataset's cells along axis with at least min_points distinct
- * axis values, best first (most points, then most samples). For nodes,
- * cells that differ in threads too are joined when that is the only way
- * to get a series (suites that zip nodes with threads to keep cores
- * fixed); the label says "threads varies". *out (rep__series_free).
- */
+/* Series of dataset's cells along axis with at least min_points distinct
+ * values, best first (most points, then most samples). *out
+ * (rep__series_free). */
 int rep__series_along(ib_err *e, const rep_run_data *r, const char *dataset, int axis,
                       size_t min_points, rep__series **out, size_t *n);
 void rep__series_free(rep__series *s, size_t n);
 
-/* Distinct datasets of the run's cells, in first-seen order (ib_free the
- * array; the strings belong to the run). */
-int rep__datasets(const rep_run_data *r, const char ***out, size_t *n);
+/* ---- scaling on cores (scaling.c) ----------------------------------------------- */
 
-/* All wall_time samples of a series as (nodes, time) pairs (ib_free both). */
-int rep__series_points(ib_err *e, const rep_run_data *r, const rep__series *s,
-                       double **x, double **t, size_t *n);
+/* One layout (ranks x threads) of a cores group. */
+typedef struct rep__layout {
+    size_t cell;      /* index into the run's cells */
+    int ranks, threads, cores;
+} rep__layout;
 
-/* A normalised scaling curve of a baseline system for one dataset. */
+/* The curve a layout belongs to: threads only (one rank), ranks only (one
+ * thread each), or both above one. The one-core layout starts every curve. */
+enum rep__curve { REP__CURVE_THREADS, REP__CURVE_RANKS, REP__CURVE_HYBRID, REP__NCURVES };
+
+/* Cells of one dataset that differ only in ranks and threads. */
+typedef struct rep__cores_group {
+    char label[256];  /* the parameters it holds fixed that tell it from its siblings */
+    rep__layout *l;   /* its layouts, ascending cores, then ranks */
+    size_t n;
+    size_t base;      /* index in l of the reference: the fewest cores (1x1 when present) */
+    size_t ncores;    /* distinct core counts */
+    size_t samples;   /* successful attempts */
+} rep__cores_group;
+
+/* Groups of dataset's successful cells, best first (most core counts,
+ * then most layouts, then most samples). *out (rep__cores_groups_free). */
+int rep__cores_groups(ib_err *e, const rep_run_data *r, const char *dataset,
+                      rep__cores_group **out, size_t *n);
+void rep__cores_groups_free(rep__cores_group *g, size_t n);
+/* The name of a curve of g into buf: "threads (1 rank)", "ranks (1 thread
+ * each)" (the reference's ranks and threads), "ranks x threads". */
+const char *rep__curve_name(const rep__cores_group *g, int curve, char *buf, size_t n);
+/* Does layout i of g belong to curve? (the base belongs to every curve) */
+int rep__on_curve(const rep__cores_group *g, size_t i, int curve);
+/* "1x2" (ranks x threads) */
+void rep__layout_name(const rep__layout *l, char *buf, size_t n);
+
+/* Speedup of layout i against the group's base: ratio of medians with its
+ * bootstrap CI (seed: seed); the base itself is exactly 1 (its own spread
+ * is in the others' intervals). -1 without wall times. */
+int rep__speedup(const rep_run_data *r, const rep__cores_group *g, size_t i, size_t boot,
+                 uint64_t seed, rep_ci *ci);
+
+/* All wall_time samples of curve as (cores, time) pairs (ib_free both);
+ * *n is 0 when the curve has fewer than two layouts. */
+int rep__curve_points(ib_err *e, const rep_run_data *r, const rep__cores_group *g, int curve,
+                      double **cores, double **t, size_t *n);
+
+/* ---- the study's figures (study.c) ------------------------------------------------ */
+
+/* What a baseline's note (JSON, reports.h) says beyond its columns. */
+typedef struct rep__bnote {
+    int bound;        /* enum rep_bound */
+    int support;      /* 0: not given */
+    char origin[512];
+    long line;
+    char text[512];   /* the free note, or the CASA call's imagename */
+} rep__bnote;
+void rep__bnote_parse(const res_baseline_row *b, rep__bnote *out);
+/* "read from plot, approx." rows and those whose label says so. */
+int rep__bapprox(const res_baseline_row *b);
+
+/* A normalised scaling curve of a baseline system for one dataset: speedup
+ * against its own one-node time on relative cores (nodes / 1, or threads
+ * / the one-node threads). */
 typedef struct rep__bcurve {
     char system[64], source[32], label[64];
-    double t1;             /* its one-node wall time */
+    double t1;               /* its one-node wall time */
+    int t1_threads;          /* threads (or MPI processes) of that node, 0 unknown */
     size_t n;
-    double nodes[16], speedup[16];
-    int approx_nodes[16];  /* 1: nodes inferred from threads / one-node threads */
-    double band_lo, band_hi; /* speedup range from low/high bounds; NAN none */
+    double rel[16], speedup[16];
+    int inferred[16];        /* 1: relative cores from threads, not nodes */
+    double band_lo, band_hi; /* speedup range the source gives without node counts; NAN none */
 } rep__bcurve;
 
-/* Baseline rows (wall_time) of dataset turned into normalised curves:
- * speedup T(1)/T(n) per system and source. *out ib_free. */
-int rep__baseline_curves(ib_err *e, res_db *db, const char *dataset, rep__bcurve **out,
-                         size_t *n);
+/* Baseline rows (wall_time of dataset) as normalised curves: *out ib_free. */
+int rep__study_curves(const res_baseline_row *rows, size_t nrows, const char *dataset,
+                      rep__bcurve **out, size_t *n);
 
-/* Full-size model extrapolation of one dataset. */
-typedef struct rep__extrap {
-    char dataset[64], gridder[32];
-    int ok;                 /* 0: no model (why says why) */
-    char why[256];
-    char fit_scope[96];     /* "dataset alma-xc66" or "gridder standard (3 datasets)" */
-    char predictors[96];    /* "samples*W^2, fft, bytes" */
-    rep_cost_model m;
-    int use[3];             /* which of x1..x3 the model uses */
-    int support;            /* W the prediction is for */
-    double t1;              /* model time at full size, one node, our threads */
-    double s, s_lo, s_hi;   /* Amdahl serial fraction of the dataset (NAN none) */
-    double tn, tn_lo, tn_hi; /* model time at study_nodes */
-    int nodes;              /* study_nodes */
-    int threads;            /* threads per node of the fitted cells */
-} rep__extrap;
+/* A study's absolute time for a dataset: one point row, described. */
+typedef struct rep__bpoint {
+    char system[64];
+    char what[160];          /* "CASA 6.2, 1 node, 15 MPI procs (study, read from plot)" */
+    int nodes, threads, cores;
+    double value;            /* seconds */
+} rep__bpoint;
+/* Point wall_time rows of dataset from the seed study: *out ib_free. */
+int rep__study_points(const res_baseline_row *rows, size_t nrows, const char *dataset,
+                      rep__bpoint **out, size_t *n);
+
+/* ---- cost-model cells (model.c) ----------------------------------------------------- */
+
+/* Is c full size: scale >= full_scale and no generator cuts (times, chans)? */
+int rep__full_size(const rep_cell_data *c, double full_scale);
+/* c as the cost model sees it (sizes from its stats and metrics, medians of
+ * its phases and wall). 0 when the sizes are not recorded. */
+int rep__cost_cell(const rep_cell_data *c, rep_cost_cell *out);
+/* May c train the model? (imbench, no spill, sizes and phases recorded) */
+int rep__cost_trainer(const rep_cell_data *c);
+
+/* ---- the report (report.c, figures.c, fig_*.c) -------------------------------------- */
+
+/* What a figure or table shows; the bits make its title, key and caption say so. */
+enum rep__kind {
+    REP__K_MEASURED = 1,   /* measured here (with the cores it used) */
+    REP__K_MODEL = 2,      /* modelled (fits, cost model) */
+    REP__K_SIMULATED = 4,  /* simulated */
+    REP__K_STUDY = 8       /* the study's figures (stated or read from its plots) */
+};
+/* "measured here on 1-2 cores (ranks x threads)", "model", ... joined:
+ * the words a title and caption carry for kinds. cores_lo 0: not said. */
+void rep__kind_words(int kinds, int cores_lo, int cores_hi, char *buf, size_t n);
+
+typedef struct rep__fitrow rep__fitrow;
+typedef struct rep__kfrow rep__kfrow;
+typedef struct rep__model rep__model;
+
+/* Everything a figure's data and render functions may use. */
+typedef struct rep__report {
+    ib_err *e;
+    res_db *db;
+    const rep_report_opts *o;
+    rep_run_data run;
+    res_baseline_row *baselines; /* of the run's datasets */
+    size_t nbaselines;
+    rep__doc head, body;    /* head: summary and warnings; body: the rest */
+    rep__out out;
+    rep__plotter plot;
+    rep_amdahl_opts ao;
+    rep__sb warn;           /* report-made warnings, one per line */
+    size_t nfigs, nwarn;
+    const char *section;    /* the heading last written into body */
+    rep__fitrow *fits;      /* Amdahl fits, collected per dataset for the table */
+    size_t nfits;
+    rep__kfrow *kf;         /* Karp–Flatt points, likewise */
+    size_t nkf;
+    rep__model *model;      /* the cost model and its predictions (model.c) */
+} rep__report;
+
+/* A line in the report's warnings. */
+void rep__warn(rep__report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Write a data file (the figure's NAME.dat). */
+int rep__data_file(rep__report *r, const char *name, rep__sb *b);
 
 /*
- * Fit the cost model time = a + b samples W^2 + c fft + d bytes to the
- * run's one-node cells (per dataset and gridder, pooled per gridder when a
- * dataset alone does not determine it) and predict the full shape of each
- * dataset in shapes at one node and at study_nodes (Amdahl). One entry
- * per dataset of the run (*out ib_free).
+ * Script, render and add a figure to the body: its title and caption get
+ * the words of kinds (rep__kind_words) so that every figure says what it
+ * is; datafiles are listed as its files.
  */
-int rep__extrapolate(ib_err *e, const rep_run_data *r, const rep_full_shape *shapes,
-                     size_t nshapes, int study_nodes, const rep_amdahl_opts *ao,
-                     rep__extrap **out, size_t *n);
+int rep__figure(rep__report *r, const char *name, const char *title, int kinds, int cores_lo,
+                int cores_hi, const char *caption, const char *datafiles, const char *body);
+
+/* Scope of a figure: once per report, or once per dataset. */
+enum rep__scope { REP__RUN, REP__DATASET };
+
+/*
+ * One entry of the table of figures (figures.c): the report is these, in
+ * order. data computes what the entry shows from r (pure analysis; it may
+ * read the database through results' res_ functions) into *data, NULL when
+ * there is nothing to show; render writes its files and document blocks;
+ * release frees data. A dataset-scope entry runs once per dataset, under
+ * that dataset's heading.
+ */
+typedef struct rep__figdef {
+    const char *id;       /* stem of its files (ID-DATASET.* for dataset scope) */
+    int scope;            /* enum rep__scope */
+    int kinds;            /* enum rep__kind bits: what it shows */
+    const char *section;  /* the heading it appears under */
+    int (*data)(rep__report *r, const char *dataset, void **data);
+    int (*render)(rep__report *r, const char *dataset, const void *data);
+    void (*release)(void *data);
+} rep__figdef;
+
+extern const rep__figdef rep__figures[];
+extern const size_t rep__nfigures;
+
+/* Open section (a level-3 heading in body) unless it is the last written. */
+void rep__section(rep__report *r, const char *section);
+
+/* The figure functions, by file. */
+#define REP__FIG_FUNCS(name)                                                    \
+    int rep__##name##_data(rep__report *r, const char *dataset, void **data);   \
+    int rep__##name##_render(rep__report *r, const char *dataset, const void *data); \
+    void rep__##name##_release(void *data)
+
+REP__FIG_FUNCS(summary);    /* fig_tables.c */
+REP__FIG_FUNCS(provenance);
+REP__FIG_FUNCS(cells);
+REP__FIG_FUNCS(baselines);
+REP__FIG_FUNCS(cores);      /* fig_scaling.c: runtime, speedup, efficiency on cores */
+REP__FIG_FUNCS(layouts);
+REP__FIG_FUNCS(study);
+REP__FIG_FUNCS(phases);     /* fig_runs.c */
+REP__FIG_FUNCS(comm);
+REP__FIG_FUNCS(gantt);
+REP__FIG_FUNCS(writes);     /* fig_bench.c: writes and schedulers, load imbalance */
+REP__FIG_FUNCS(chunks);     /* fig_sweeps.c */
+REP__FIG_FUNCS(support);
+REP__FIG_FUNCS(fits);       /* fig_models.c: Amdahl and Karp–Flatt tables */
+REP__FIG_FUNCS(costmodel);
+REP__FIG_FUNCS(fullsize);
+
+/* Collected fits (fig_scaling.c fills them, fig_models.c draws the tables). */
+struct rep__fitrow {
+    char dataset[64], group[256];
+    char curve[64];       /* the curve's name */
+    rep_amdahl fit;
+    int cores_lo, cores_hi;
+};
+struct rep__kfrow {
+    char dataset[64], group[256];
+    char curve[64];
+    rep_kf_point p;
+};
+
+/* The cost model of a report and its predictions (model.c). */
+typedef struct rep__pred {
+    size_t cell;          /* index into the run's cells (a full-size cell) */
+    rep_cost_cell cc;
+    rep_cost_prediction p;
+    double measured;      /* median wall */
+    double err;           /* (predicted - measured) / measured */
+    int stored;           /* 1: the database holds a prediction of this cell in this run */
+    double stored_value;  /* that prediction's wall time (s) */
+    char stored_at[32];   /* and when it was stored */
+} rep__pred;
+
+typedef struct rep__extrap {
+    char dataset[64], gridder[32];
+    int cores;
+    rep_cost_cell cc;
+    rep_cost_prediction p;
+} rep__extrap;
+
+struct rep__model {
+    int fitted;
+    char why[400];        /* no model: why */
+    rep_cost_model m;
+    size_t ntrain;        /* cells it was fitted on */
+    char trained_on[512]; /* "41 small-scale cells of runs 1, 3 (scales 0.0002-0.01)" */
+    char *fitted_json;    /* JSON of the same, stored with predictions */
+    char *terms_json;     /* the coefficients, stored with predictions */
+    rep__pred *pred;      /* full-size cells of the run */
+    size_t npred;
+    rep__extrap *ext;     /* datasets of the run at their full shape (no full-size cell) */
+    size_t next;
+};
+
+/* Fit the model for r (training cells from the runs the options name)
+ * and predict the run's full-size cells and the datasets' full shapes;
+ * store the predictions when asked. Sets r->model. */
+int rep__model_build(rep__report *r);
+void rep__model_free(rep__model *m);
 
 #endif

@@ -1,13 +1,19 @@
 /*
- * reports: the analysis half of imbench's reporting — statistics for noisy
- * benchmark timings (robust summaries, bootstrap confidence intervals,
- * Mann–Whitney, Benjamini–Hochberg, compare verdicts, Amdahl / Karp–Flatt,
- * a linear cost model), the CASA log parser behind `harness casa-import`,
- * and the recorded baselines of the seed study (YAML, libyaml).
- *
- * Everything here works on plain arrays and structs: nothing touches SQLite.
- * Callers (the harness, the report renderer) store and plot the results.
- * Prefix rep_. Depends on common/ and libyaml only.
+ * reports: imbench's analysis and reporting. Two halves:
+ *   - pure analysis on plain arrays and structs (no I/O): statistics for
+ *     noisy benchmark timings (robust summaries, bootstrap confidence
+ *     intervals, Mann–Whitney, Benjamini–Hochberg, compare verdicts), fits
+ *     that know their limits (one identifiability rule, non-negative least
+ *     squares, Amdahl and Karp–Flatt on cores, a physically split cost
+ *     model), cell labels, the CASA log parser and the study's baselines
+ *     (YAML, libyaml);
+ *   - what reads the results database and writes reports: baselines
+ *     import, `harness report` (HTML + Markdown with gnuplot figures, built
+ *     from a table of figures), `harness compare`, `harness bench`.
+ * No function here calls SQLite: the second half reads and writes the
+ * database only through the results module's res_report_* functions
+ * (results.h), which hold every query. Prefix rep_. Depends on common/,
+ * results/ and libyaml, jansson.
  *
  * Conventions: functions that can fail take an ib_err* first and return 0 or
  * a negative IB_E* code with a message in the ib_err (which may be NULL).
@@ -48,6 +54,9 @@ double rep_quantile_sorted(const double *sorted, size_t n, double p);
 int rep_quantile(ib_err *e, const double *x, size_t n, double p, double *out);
 /* Median of x: rep_quantile at 0.5 (mean of the two middle values for even n). */
 int rep_median(ib_err *e, const double *x, size_t n, double *out);
+/* The same median, NAN when n == 0 or a value is not finite or out of memory:
+ * the one every table and figure uses. */
+double rep_median_or_nan(const double *x, size_t n);
 /*
  * Median absolute deviation median(|x - median(x)|), unscaled: multiply by
  * 1.4826 for a normal-consistent estimate of the standard deviation.
@@ -172,20 +181,57 @@ int rep_compare_samples(ib_err *e, const double *base, size_t nbase, const doubl
 void rep_compare_judge(const rep_compare_opts *o, double p, rep_compare *c);
 
 /* ---------------------------------------------------------------------- */
-/* Scaling models                                                          */
+/* Fits that know their limits (fit.c)                                     */
 /* ---------------------------------------------------------------------- */
 
+/* One fitted parameter: estimate, band, the values it can take and the
+ * verdict of rep_identify. */
+typedef struct rep_param {
+    double est, lo, hi;        /* NAN when not estimable */
+    double range_lo, range_hi; /* the values the parameter can physically take */
+    int identifiable;          /* set by rep_identify */
+    char why[200];             /* "not identifiable from these points: ..." or "" */
+} rep_param;
+
 /*
- * Amdahl fit of T(n) = T1 (s + (1-s)/n) to (nodes, time) points, s in [0,1].
- * Written as T = A + B/n with A = T1 s, B = T1 (1-s) >= 0 this is linear
- * least squares with non-negativity, solved in closed form (interior
- * solution or the better of the two boundary fits). relative = 1 minimises
+ * The one rule of every fit in this module (Amdahl, Karp–Flatt, the cost
+ * model): a parameter is identifiable from its points when
+ *   - they hold at least as many distinct x values (core counts; for the
+ *     cost model, distinct predictor values) as the fit has parameters,
+ *   - its band could be estimated: dof >= 1 (residual degrees of freedom
+ *     or repeats beyond what the fit consumes), and
+ *   - its band [lo, hi] spans at most half of its range [range_lo, range_hi].
+ * Sets p->identifiable and p->why (empty when identifiable) and returns
+ * p->identifiable. A parameter that is not identifiable is reported with
+ * its band and the reason, and is neither drawn as a curve nor used to
+ * extrapolate.
+ */
+int rep_identify(rep_param *p, size_t distinct, size_t nparams, size_t dof);
+
+/* Most columns rep_nnls takes. */
+#define REP_NNLS_MAXP 12
+
+/*
+ * Non-negative least squares: x[0..n) >= 0 minimising ||a x - b|| for the
+ * row-major m x n matrix a (Lawson and Hanson's active-set method; columns
+ * are scaled to unit maximum first, so predictors of very different
+ * magnitudes meet on one footing). A column that is a linear combination
+ * of columns already in the solution stays at 0. Weighted least squares:
+ * scale row i of a and b by sqrt(w_i). IB_EINVAL for n outside
+ * 1..REP_NNLS_MAXP, m == 0 or a non-finite value; IB_ENOMEM.
+ */
+int rep_nnls(ib_err *e, const double *a, const double *b, size_t m, size_t n, double *x);
+
+/*
+ * Amdahl's law T(n) = T1 (s + (1-s)/n) on n = total cores (ranks x
+ * threads), s in [0,1]. Written as T = A + B/n with A = T1 s, B = T1 (1-s)
+ * it is non-negative least squares (rep_nnls). relative = 1 minimises
  * relative residuals (t - T)/t, right for multiplicative timing noise;
  * 0 minimises absolute ones. The band comes from a residual bootstrap
  * (residuals resampled onto the fitted curve, multiplicatively when
- * relative): percentile CI of s and of T1 at the given level. Because the
- * speedup 1/(s + (1-s)/n) is monotone in s, [s_lo, s_hi] maps directly to a
- * speedup band (rep_amdahl_speedup).
+ * relative): percentile CI of s and of T1 at the given level. The rule
+ * (rep_identify) judges s on its range [0, 1] with the distinct core
+ * counts and n - 2 degrees of freedom.
  */
 typedef struct rep_amdahl_opts {
     int relative;     /* 1 (default): relative residuals */
@@ -197,18 +243,22 @@ typedef struct rep_amdahl_opts {
 void rep_amdahl_opts_init(rep_amdahl_opts *o);
 
 typedef struct rep_amdahl {
-    double s, t1;        /* serial fraction and one-node time */
+    double s, t1;        /* serial fraction and one-core time (NAN: not fitted) */
     double s_lo, s_hi;   /* bootstrap band of s */
     double t1_lo, t1_hi; /* bootstrap band of T1 */
     double rss;          /* residual sum of squares of the fit (in the fitted metric) */
     size_t n;            /* points used */
+    size_t distinct;     /* distinct core counts */
+    int identifiable;    /* the rule's verdict on s */
+    char why[200];       /* why not, or "" */
 } rep_amdahl;
 
 /*
- * Fit from nodes[i] >= 1 and time[i] > 0, i < n. Needs at least two
- * distinct node counts. IB_EINVAL, IB_ENOMEM; *out untouched on failure.
+ * Fit from cores[i] >= 1 and time[i] > 0, i < n. Fewer than two distinct
+ * core counts is not an error: s and T1 are NAN and why says so.
+ * IB_EINVAL (bad values), IB_ENOMEM; *out untouched on failure.
  */
-int rep_amdahl_fit(ib_err *e, const double *nodes, const double *time, size_t n,
+int rep_amdahl_fit(ib_err *e, const double *cores, const double *time, size_t n,
                    const rep_amdahl_opts *o, rep_amdahl *out);
 
 /* Amdahl time T1 (s + (1-s)/n) and speedup 1/(s + (1-s)/n). */
@@ -217,53 +267,142 @@ double rep_amdahl_speedup(double s, double n);
 
 /*
  * Karp–Flatt experimentally determined serial fraction
- * e(n) = (1/S - 1/n) / (1 - 1/n) for speedup S at n > 1; NAN for n <= 1.
+ * e(n) = (1/S - 1/n) / (1 - 1/n) for speedup S on n > 1 cores; NAN for n <= 1.
  */
 double rep_karp_flatt(double speedup, double n);
 
-/* One node count of a Karp–Flatt series. */
+/* One core count of a Karp–Flatt series. */
 typedef struct rep_kf_point {
-    double nodes;
-    double time;    /* median time at this node count */
-    double speedup; /* median T(1) / median T(n) */
-    double e;       /* Karp–Flatt metric; NAN at n = 1 */
+    double cores;
+    double time;          /* median time at this core count */
+    size_t n;             /* its points */
+    double speedup;       /* median T(1) / median T(n) */
+    double speedup_lo, speedup_hi; /* percentile-bootstrap band of that ratio */
+    double e, e_lo, e_hi; /* Karp–Flatt metric and the band the speedup band gives; NAN at 1 */
+    int identifiable;     /* the rule on e (range [0, 1]); 0 at one core */
+    char why[200];
 } rep_kf_point;
 
 /*
- * Group (nodes, time) points by node count (ascending), take medians and
- * compute speedup against the one-node median and Karp–Flatt e(n).
- * *out (caller frees with ib_free) gets *nout points. IB_EINVAL when there
- * is no point at one node; IB_ENOMEM.
+ * Group (cores, time) points by core count (ascending), take medians,
+ * the speedup against the one-core median with its bootstrap band (level,
+ * boot resamples, seed + i for core count i), e(n) with its band and the
+ * rule's verdict (2 distinct core counts for 1 parameter; the repeats at
+ * both give the degrees of freedom). *out (ib_free) gets *nout points.
+ * IB_EINVAL when there is no point on one core; IB_ENOMEM.
  */
-int rep_karp_flatt_series(ib_err *e, const double *nodes, const double *time, size_t n,
-                          rep_kf_point **out, size_t *nout);
+int rep_karp_flatt_series(ib_err *e, const double *cores, const double *time, size_t n,
+                          double level, size_t boot, uint64_t seed, rep_kf_point **out,
+                          size_t *nout);
+
+/* ---------------------------------------------------------------------- */
+/* The cost model (costmodel.c)                                            */
+/* ---------------------------------------------------------------------- */
 
 /*
- * Linear cost model time = c0 + c1 x1 + ... + ck xk (k <= REP_COST_MAXX,
- * usually 3: e.g. visibilities x support^2, image pixels log pixels, bytes
- * written), least squares by Householder QR of the (column-scaled) design
- * matrix, which is better conditioned than the normal equations.
+ * A physically split model of a cell's time. Each term is a kind of work
+ * with its driver (a size known before the run) and the imager phases that
+ * do it:
+ *   read      bytes read from the store        phases read, weight
+ *   grid      samples x S^2 (S: the gridding    grid
+ *             support, the mosaic's effective one when recorded; x2 with a PSF)
+ *   fft       planes x G log2 G (G: padded      fft, correct
+ *             grid cells; planes: channels x polarisations, x2 with a PSF)
+ *   write     bytes written                     write
+ *   pointing  pointings x channels (mosaics;    kernel
+ *             0 for the standard gridder)
+ * Stage 1, per term: the term's thread-seconds (median over the repeats)
+ * = a + c x, a, c >= 0, fitted by rep_nnls per gridder (read, fft and write
+ * fall back to every gridder's cells when the gridder's own do not
+ * identify c; grid and pointing never do). Stage 2: wall = f + r P / cores
+ * with P the cell's measured thread-seconds of every modelled phase, f, r >= 0:
+ * r carries what the terms do not (parallel efficiency, communication,
+ * scheduling, waits), f the fixed cost per run. Bands: a case bootstrap
+ * over the fit cells (both stages refitted per resample; a resample in
+ * which a fitted slope's driver takes a single value is redrawn),
+ * percentile intervals. rep_identify judges every slope c (range [0, max_i y_i/x_i])
+ * and r (range [0, max_i wall_i / (P_i / cores_i)]); intercepts are
+ * reported with their bands, not judged (they do not scale).
  */
-#define REP_COST_MAXX 7
+enum rep_term { REP_TERM_READ, REP_TERM_GRID, REP_TERM_FFT, REP_TERM_WRITE, REP_TERM_POINTING,
+                REP_NTERMS };
+
+/* "read", "grid", "fft", "write", "pointing"; their drivers in words
+ * ("bytes read", ...) and units ("bytes", ...); the term of an imager phase
+ * (-1: not modelled). */
+const char *rep_term_name(int term);
+const char *rep_term_driver(int term);
+const char *rep_term_unit(int term);
+int rep_term_of_phase(const char *phase);
+
+#define REP_COST_MAXG 4 /* gridders one model holds */
+
+/* One cell as the model sees it. */
+typedef struct rep_cost_cell {
+    char gridder[32];
+    double x[REP_NTERMS]; /* drivers (>= 0; NAN unknown) */
+    double y[REP_NTERMS]; /* measured thread-seconds of the term's phases; NAN: none */
+    double wall;          /* median wall time (s); NAN for a cell to predict only */
+    double cores;         /* ranks x threads */
+} rep_cost_cell;
+
+/* One term of one gridder. */
+typedef struct rep_cost_term {
+    int used;             /* 0: no fit cell of the gridder has this term's phases */
+    int slope;            /* 1: the driver varies; 0: only the intercept is fitted */
+    char scope[48];       /* "gridder standard" or "every gridder" */
+    size_t n, distinct;   /* cells fitted and their distinct driver values */
+    double xlo, xhi;      /* the driver's range over those cells */
+    rep_param a, c;       /* intercept (thread-s) and slope (thread-s per unit); a.why unused */
+} rep_cost_term;
+
+typedef struct rep_cost_opts {
+    double level;         /* 0.95 */
+    size_t boot;          /* case-bootstrap resamples (500) */
+    uint64_t seed;        /* 1 */
+} rep_cost_opts;
+
+void rep_cost_opts_init(rep_cost_opts *o);
 
 typedef struct rep_cost_model {
-    size_t nx;                        /* number of predictors k */
-    double coef[REP_COST_MAXX + 1];   /* coef[0] intercept, coef[j] for x_j */
-    double r2;                        /* coefficient of determination */
-    double rmse;                      /* root mean squared residual */
-    size_t n;                         /* points used */
+    size_t ncells;                         /* fit cells */
+    size_t ng;
+    char gridder[REP_COST_MAXG][32];
+    rep_cost_term term[REP_COST_MAXG][REP_NTERMS];
+    rep_param f, r;                        /* stage 2 */
+    size_t distinct_p;                     /* distinct P / cores values of stage 2 */
+    double *boot;                          /* per resample: every a, c, then f, r (owned) */
+    size_t nboot;
+    double level;
 } rep_cost_model;
 
 /*
- * Fit from x (n rows of nx values, row-major) and y[0..n). Needs
- * n > nx and a design matrix of full rank (IB_EINVAL naming the column
- * otherwise). IB_ENOMEM; *out untouched on failure.
+ * Fit the model to cells[0..n) (every cell must have wall, cores and
+ * phase times: the others are skipped and counted in *skipped, which may
+ * be NULL). IB_EINVAL when no cell is usable or more than REP_COST_MAXG
+ * gridders appear; IB_ENOMEM. Release with rep_cost_model_release (also
+ * after a failure).
  */
-int rep_cost_fit(ib_err *e, const double *x, const double *y, size_t n, size_t nx,
-                 rep_cost_model *out);
+int rep_cost_model_fit(ib_err *e, const rep_cost_cell *cells, size_t n,
+                       const rep_cost_opts *o, rep_cost_model *m, size_t *skipped);
+void rep_cost_model_release(rep_cost_model *m);
 
-/* Predicted time for one row of m->nx predictor values. */
-double rep_cost_predict(const rep_cost_model *m, const double *x);
+/* A prediction: wall time and thread-seconds per term, with bands. */
+typedef struct rep_cost_prediction {
+    int ok;               /* 0: no prediction (why says why: not identifiable, ...) */
+    char why[320];
+    double wall, wall_lo, wall_hi;
+    double term[REP_NTERMS], term_lo[REP_NTERMS], term_hi[REP_NTERMS]; /* NAN: unused */
+} rep_cost_prediction;
+
+/*
+ * Predict cell c (its gridder, x and cores; y and wall are not read). No
+ * prediction (ok = 0) when the gridder was not fitted, a driver the cell
+ * needs is unknown, or a parameter the prediction uses is not identifiable
+ * (the model does not extrapolate what it does not know).
+ */
+void rep_cost_predict(const rep_cost_model *m, const rep_cost_cell *c,
+                      rep_cost_prediction *out);
 
 /* ---------------------------------------------------------------------- */
 /* CASA logs                                                               */
@@ -404,11 +543,37 @@ int rep_baselines_parse(ib_err *e, const char *name, const char *text, size_t le
 void rep_baselines_destroy(rep_baseline *b, size_t n);
 
 /* ====================================================================== */
+/* Cell labels                                                             */
+/* ====================================================================== */
+
+/* Label styles of rep_cell_label. */
+enum rep_label_style {
+    REP_LABEL_MAIN,  /* "alma-xc66 nodes=2 threads=1 chunks=4 support=7" and the
+                      * other parameters a cell sets: row_chunks, schedule,
+                      * serial_write, fsync, gridder, weight, precision,
+                      * mem_budget, imager */
+    REP_LABEL_SHORT, /* "alma-xc66 standard W=7 n=1 t=2 ch=4" (+ rc=M, schedule,
+                      * serial, fsync, budget): `harness bench`'s columns */
+    REP_LABEL_ALL,   /* "alma-xc66 k=v ..." every parameter but dataset and the
+                      * keys given, in key order */
+    REP_LABEL_KEYS   /* "k=v ..." only the keys given, in their order */
+};
+
+/*
+ * The one label of a cell, from its parameter object (JSON text, as the
+ * results database stores it) into buf: style as above; keys is a
+ * NULL-terminated list for REP_LABEL_ALL (left out) and REP_LABEL_KEYS
+ * (shown), else ignored (may be NULL). Strings print bare, numbers as
+ * written (%g), booleans true/false; a missing key prints "-".
+ */
+void rep_cell_label(const char *params, int style, const char *const *keys, char *buf,
+                    size_t n);
+
+/* ====================================================================== */
 /* Results-backed reporting: baselines in the results database, the       */
-/* HTML + Markdown report with its gnuplot figures, and run comparisons   */
-/* (db_baselines.c, rundata.c, models.c, plot.c, doc.c, report.c,         */
-/* compare.c). Unlike the section above these read and write SQLite       */
-/* through the results module (reports -> results, as design.md allows).  */
+/* HTML + Markdown report with its gnuplot figures, run comparisons and   */
+/* the bench analysis. These read and write the database only through     */
+/* results' res_report_* functions.                                        */
 /* ====================================================================== */
 
 #include <stdio.h>
@@ -475,9 +640,9 @@ int rep_db_import_casa(ib_err *e, res_db *db, const char *path, const rep_casa_i
 int rep_db_print_baselines(ib_err *e, res_db *db, const char *dataset, FILE *f, size_t *n);
 
 /*
- * The full size of a seed dataset, for extrapolating a fitted cost model
- * (the harness fills these from the workloads/datasets YAML files; reports does
- * not depend on workloads).
+ * The full size of a seed dataset, for predicting it with the cost model
+ * (the harness fills these from the workloads/datasets YAML files; reports
+ * does not depend on workloads).
  */
 typedef struct rep_full_shape {
     char name[64];
@@ -485,15 +650,23 @@ typedef struct rep_full_shape {
     double rows, nchan, npol;
     double nx, ny;          /* image */
     double volume_bytes;    /* 0 unknown */
+    double npointing;       /* pointings (1 for standard datasets); 0 unknown */
 } rep_full_shape;
 
 typedef struct rep_report_opts {
     int64_t run_id;               /* 0: the latest run */
     const char *out_dir;          /* NULL: reports/<suite>-<run> */
     int64_t gantt_cell;           /* 0: the multi-rank cell with most tasks */
-    const rep_full_shape *shapes; /* may be NULL: no extrapolation */
+    const rep_full_shape *shapes; /* may be NULL: no full-shape predictions */
     size_t nshapes;
-    int study_nodes;              /* node count of the extrapolation (8) */
+    int study_nodes;              /* the study's node count (8), 16 cores each */
+    double full_scale;            /* a cell at this scale (or more) without
+                                   * times/chans cuts is full size (1) */
+    const int64_t *fit_runs;      /* runs whose small-scale cells fit the cost
+                                   * model; NULL: every run of the database */
+    size_t nfit_runs;
+    int store_predictions;        /* 1: store the full-size predictions (writes
+                                   * the database) */
     const char *gnuplot;          /* NULL: "gnuplot" from PATH */
     size_t boot;                  /* bootstrap resamples (1000) */
     uint64_t seed;                /* 1 */
@@ -509,25 +682,50 @@ typedef struct rep_report_info {
     size_t plots;        /* figures scripted (each: .gp + data) */
     size_t rendered;     /* of those, with .png and .svg */
     size_t warnings;     /* entries of the report's warnings list */
+    size_t predictions;  /* full-size cells predicted */
+    size_t stored;       /* predictions stored in the database */
+    size_t off;          /* predictions off by more than 25% */
     char gnuplot_note[512]; /* why figures were not rendered, or "" */
 } rep_report_info;
 
 /*
- * Write the report of one run into its directory (created): index.html
- * (self-contained: CSS inline, PNGs as data: URIs), report.md (GitHub
- * Markdown, figures by relative path) and, for each figure, NAME.dat (or
- * several NAME-*.dat), NAME.gp (re-runnable: `gnuplot NAME.gp` in the
- * directory), NAME.png and NAME.svg. Figures are made only when the run
- * has their data: runtime / speedup / efficiency vs nodes (with the ideal
- * line and normalised baseline curves), chunk-count U-curve with spilled
- * bytes, support sweep, phase shares vs nodes, communication vs nodes,
- * task-stream Gantt chart, Amdahl and Karp–Flatt, full-size model
- * extrapolation. Missing or failing gnuplot is not an error: the scripts
- * and data are written, the report says why there are no images. Errors:
- * IB_ENOTFOUND (no such run / no run at all), IB_EIO (writing), database
- * errors. info may be NULL.
+ * Write the report of one run into its directory (created), built from
+ * the table of figures in reports/figures.c (docs/reports.md lists them):
+ * index.html (self-contained: CSS inline, PNGs as data: URIs), report.md
+ * (GitHub Markdown, figures by relative path) and, for each figure,
+ * NAME.dat (or several), NAME.gp (re-runnable: `gnuplot NAME.gp` in the
+ * directory), NAME.png and NAME.svg. Every figure and table says what it
+ * is: measured here (with its cores), model, simulated, or the study's.
+ * Every file is written to a temporary name and renamed when complete: a
+ * failure (a full disk) leaves the previous files as they were and returns
+ * IB_ENOSPACE or IB_EIO naming the file and the cause. Missing or failing
+ * gnuplot is not an error: the scripts and data are written, the report
+ * says why there are no images, and no partial image is left. Other
+ * errors: IB_ENOTFOUND (no such run / no run at all), IB_EINVAL (a
+ * --gantt-cell not in the run), database errors (also when storing
+ * predictions). info may be NULL.
  */
 int rep_report_write(ib_err *e, res_db *db, const rep_report_opts *o, rep_report_info *info);
+
+/*
+ * `harness bench`: the ratios of a run of a bench suite, each measured
+ * side by side in that run with a bootstrap 95% interval from the repeats,
+ * printed to out: per cell wall time, gridding rate per thread, cube rate,
+ * scheduler time per task, spill; thread and rank efficiency with the
+ * machine's compute ceiling; mosaic against standard cost per sample;
+ * imbench against WSClean; serial against parallel writes; schedulers;
+ * chunk and row-chunk sweeps with their optimum; the single-thread
+ * gridding rate.
+ */
+typedef struct rep_bench_opts {
+    int64_t run;          /* 0: the latest run of suite */
+    const char *suite;    /* "bench" */
+    FILE *out;            /* stdout when NULL */
+} rep_bench_opts;
+
+/* IB_ENOTFOUND ("database 'F' has no run of suite 'S'"), database errors,
+ * IB_ENOMEM. */
+int rep_bench_print(ib_err *e, res_db *db, const rep_bench_opts *o);
 
 typedef struct rep_cmp_opts {
     int64_t run_a;          /* candidate */

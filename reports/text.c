@@ -1,14 +1,14 @@
 /*
  * text.c: the small text tools the report writers share — a growable
  * string, HTML and Markdown escaping, base64 for embedding PNGs in a
- * self-contained HTML page, number formatting with units, file helpers.
+ * self-contained HTML page, gnuplot quoting, number formatting with units,
+ * the last line of a stderr tail.
  */
 #include "reports/rep_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 void rep__sb_vprintf(rep__sb *b, const char *fmt, va_list ap)
 {
@@ -167,25 +167,6 @@ void rep__fmt(char *buf, size_t n, double v, const char *unit)
         snprintf(buf, n, "%.4g", v);
 }
 
-int rep__file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-int rep__write_file(ib_err *e, const char *dir, const char *name, const char *text)
-{
-    char path[8192];
-    int rc = ib_path_join(e, path, sizeof path, dir, name);
-    if (rc) return rc;
-    FILE *f = fopen(path, "w");
-    if (!f) return ib_error(e, IB_EIO, "cannot create '%s'", path);
-    size_t len = strlen(text);
-    int bad = fwrite(text, 1, len, f) != len;
-    if (fclose(f) != 0) bad = 1;
-    return bad ? ib_error(e, IB_EIO, "cannot write '%s' (disk full?)", path) : 0;
-}
-
 void rep__slug(char *out, size_t n, const char *s)
 {
     size_t k = 0;
@@ -196,4 +177,28 @@ void rep__slug(char *out, size_t n, const char *s)
         out[k++] = ok ? c : '-';
     }
     if (n) out[k] = '\0';
+}
+
+void rep__gpq(rep__sb *b, const char *s)
+{
+    rep__sb_puts(b, "'");
+    for (; s && *s; s++) rep__sb_printf(b, *s == '\'' ? "''" : "%c", *s);
+    rep__sb_puts(b, "'");
+}
+
+void rep__last_line(const char *tail, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (!tail) return;
+    size_t len = strlen(tail);
+    while (len && (tail[len - 1] == '\n' || tail[len - 1] == ' ' || tail[len - 1] == '\r'))
+        len--;
+    size_t start = len;
+    while (start && tail[start - 1] != '\n') start--;
+    size_t k = len - start;
+    if (k > 200) {
+        start = len - 200;
+        k = 200;
+    }
+    snprintf(out, n, "%.*s", (int)k, tail + start);
 }

@@ -168,9 +168,53 @@ static const char migrate_v3_v4[] =
     "  what TEXT NOT NULL, message TEXT NOT NULL);\n"
     "CREATE INDEX warnings_attempt ON warnings(attempt_id);\n";
 
+/*
+ * Version 5: what the imager ran with, what was predicted and what was
+ * simulated. attempt_params holds each attempt's effective parameters
+ * (one row per parameter of common/params.h: the imager's reported value,
+ * else the cell's, else the default; params_store.c); predictions the cost
+ * model's predictions of full-size cells beside their measurements
+ * (report_predictions.c); simulations and simulation_tasks what `harness
+ * simulate` predicted, never mixed with measurements (sim_store.c).
+ */
+static const char migrate_v4_v5[] =
+    "CREATE TABLE attempt_params(\n"
+    "  attempt_id INTEGER NOT NULL REFERENCES attempts(id),\n"
+    "  name TEXT NOT NULL, value TEXT NOT NULL,\n"
+    "  source TEXT NOT NULL CHECK(source IN ('imager','cell','default')),\n"
+    "  PRIMARY KEY(attempt_id, name));\n"
+    "CREATE TABLE predictions(id INTEGER PRIMARY KEY,\n"
+    "  cell_id INTEGER NOT NULL REFERENCES cells(id),\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  model TEXT NOT NULL, metric TEXT NOT NULL,\n"
+    "  value REAL NOT NULL, lo REAL, hi REAL, measured REAL,\n"
+    "  fitted_on TEXT NOT NULL, terms TEXT, created_at TEXT NOT NULL,\n"
+    "  UNIQUE(cell_id, run_id, model, metric));\n"
+    "CREATE INDEX predictions_run ON predictions(run_id, cell_id);\n"
+    "CREATE TABLE simulations(id INTEGER PRIMARY KEY,\n"
+    "  created_at TEXT NOT NULL,\n"
+    "  purpose TEXT NOT NULL CHECK(purpose IN ('sweep','validate','study')),\n"
+    "  label TEXT NOT NULL,\n"
+    "  cell_id INTEGER REFERENCES cells(id), attempt_id INTEGER REFERENCES attempts(id),\n"
+    "  platform TEXT NOT NULL, platform_file TEXT, platform_figures TEXT,\n"
+    "  nodes INTEGER NOT NULL, threads INTEGER NOT NULL, schedule TEXT,\n"
+    "  serial_write INTEGER, chunks INTEGER, channels INTEGER, central INTEGER,\n"
+    "  overhead_s REAL,\n"
+    "  mem_budget REAL, contention REAL, rows_scale REAL, pixels_scale REAL,\n"
+    "  wall_s REAL NOT NULL, setup_s REAL, speedup REAL, efficiency REAL, busy_s REAL,\n"
+    "  tasks INTEGER, spill_bytes REAL, fs_read_bytes REAL, fs_write_bytes REAL,\n"
+    "  net_bytes REAL, measured_wall_s REAL, simgrid TEXT, command TEXT);\n"
+    "CREATE INDEX simulations_cell ON simulations(cell_id);\n"
+    "CREATE TABLE simulation_tasks(id INTEGER PRIMARY KEY,\n"
+    "  simulation_id INTEGER NOT NULL REFERENCES simulations(id),\n"
+    "  rank INTEGER, thread INTEGER, chunk INTEGER, chan INTEGER, phase TEXT,\n"
+    "  start_s REAL, end_s REAL);\n"
+    "CREATE INDEX simulation_tasks_sim ON simulation_tasks(simulation_id);\n";
+
 /* migrations[v] takes a database from version v to v + 1. */
 static const char *const migrations[RES_SCHEMA_VERSION] = {schema_v1, migrate_v1_v2,
-                                                           migrate_v2_v3, migrate_v3_v4};
+                                                           migrate_v2_v3, migrate_v3_v4,
+                                                           migrate_v4_v5};
 
 /* ---- helpers shared by the module ---------------------------------- */
 

@@ -14,12 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char create_sql[] =
-    "CREATE TABLE IF NOT EXISTS attempt_params(\n"
-    "  attempt_id INTEGER NOT NULL REFERENCES attempts(id),\n"
-    "  name TEXT NOT NULL, value TEXT NOT NULL,\n"
-    "  source TEXT NOT NULL CHECK(source IN ('imager','cell','default')),\n"
-    "  PRIMARY KEY(attempt_id, name));";
 
 /* The member of stats at a "section.key" path (NULL when absent). */
 static json_t *stats_at(json_t *stats, const char *path, const char *suffix)
@@ -100,9 +94,8 @@ void res_params_effective(json_t *cell_params, json_t *stats, char value[][RES_P
 
 int res_params_record(ib_err *e, res_db *db, int64_t attempt_id, int64_t cell_id, json_t *stats)
 {
-    int r = res__exec(e, db, create_sql);
     sqlite3_stmt *st = NULL;
-    if (!r) r = res__prepare(e, db, "SELECT params FROM cells WHERE id = ?", &st);
+    int r = res__prepare(e, db, "SELECT params FROM cells WHERE id = ?", &st);
     if (r) return r;
     sqlite3_bind_int64(st, 1, cell_id);
     int rc = sqlite3_step(st);

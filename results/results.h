@@ -27,7 +27,7 @@
 
 /* Schema version this program writes; older databases are migrated by the
  * commands that write (docs/results.md). */
-#define RES_SCHEMA_VERSION 4
+#define RES_SCHEMA_VERSION 5
 #define RES_DEFAULT_DB "results/imbench.db"
 #define RES_BUSY_MS_DEFAULT 5000
 
@@ -54,9 +54,6 @@ enum {
      * otherwise): for commands that add to a recorded database (simulate). */
     RES_OPEN_EXISTING = 2,
 };
-/* The older name of RES_OPEN_READONLY: every caller that passed it only
- * reads. */
-#define RES_OPEN_MUST_EXIST RES_OPEN_READONLY
 
 typedef struct res_open_opts {
     int flags;   /* RES_OPEN_* */
@@ -463,7 +460,7 @@ int res_verify(ib_err *e, res_db *db, FILE *f, int *problems);
 /*
  * Simulated runs are their own kind: tables `simulations` (one row per
  * simulated layout) and `simulation_tasks` (its simulated task stream),
- * created on first use (CREATE TABLE IF NOT EXISTS), referring to the
+ * schema version 5, referring to the
  * measured cell and attempt they replayed; never rows of runs, attempts,
  * metrics or tasks.
  */
@@ -569,5 +566,211 @@ void res_params_effective(json_t *cell_params, json_t *stats, char value[][RES_P
  * them. Reads only. IB_ENOTFOUND for no such attempt.
  */
 int res_params_read(ib_err *e, res_db *db, int64_t attempt_id, char value[][RES_PARAM_TEXT]);
+
+/* ==================================================================== */
+/* What the reports module reads and writes (report_data.c,             */
+/* report_baselines.c, report_predictions.c). The reports module holds  */
+/* no SQL: every query it needs is one of these functions, and every    */
+/* one of them but res_report_baselines_replace and                     */
+/* res_report_predictions_store only reads.                             */
+/* ==================================================================== */
+
+/* One metric or phase of one cell over its successful attempts, in
+ * attempt order (repeat index, then attempt id). Phases are wall seconds
+ * summed over the attempt's threads (thread-seconds). */
+typedef struct res_values {
+    char *name;
+    char *unit;          /* NULL when unknown */
+    int higher_better;   /* 1: higher is better; 0: lower */
+    int better_known;    /* 0: direction not recorded (lower assumed) */
+    double *v;
+    size_t n, cap;
+} res_values;
+
+/* One rank of one successful attempt, from the stats' per_rank section
+ * (written by MPI runs). */
+typedef struct res_rank_load {
+    size_t attempt;      /* index of the attempt among the cell's successful ones */
+    int rank, threads;
+    double wall_s;       /* the rank's elapsed time */
+    double setup_s;      /* before its workers started */
+    double busy_s;       /* thread-seconds its workers worked */
+} res_rank_load;
+
+/* One cell of a run with everything its successful attempts recorded. */
+typedef struct res_cell_data {
+    int64_t id;
+    char hash[80];
+    char *params;        /* the cell's parameter object, JSON text */
+    char dataset[64], gridder[32], weight[32];
+    int nodes, threads, chunks, support; /* 0 when not recorded */
+    int times, chans;    /* generator cuts of the dataset; 0: none (full extent) */
+    double scale;        /* fraction of the full visibility count; NAN unknown */
+    size_t attempts, ok, failed;
+    res_values *metrics;
+    size_t nmetrics;
+    res_values *phases;
+    size_t nphases;
+    res_rank_load *ranks; /* every rank of every successful attempt */
+    size_t nranks;
+    /* From the stats record of the first successful attempt (NAN unknown). */
+    int64_t first_ok;    /* its attempt id; 0 when none */
+    char *source;        /* its stats path, NULL when unknown */
+    char *tasks_file;    /* the stats' tasks_file (relative to the stats directory) */
+    double nrow, nchan, npol, nfield, nx, ny, padding;
+    double mosaic_support; /* the mosaic's effective support ($.mosaic.support); NAN none */
+    int psf;
+} res_cell_data;
+
+/* Counters the run could not read: one row per source and reason. */
+typedef struct res_counter_note {
+    char *source;        /* "papi", "sde" */
+    char *reason;
+    char *names;         /* the events, comma separated; "" when none named */
+    long long attempts;  /* successful attempts with this reason */
+    long long available; /* counters of this source the run did read */
+} res_counter_note;
+
+/* An attempt that did not succeed. */
+typedef struct res_bad_attempt {
+    int64_t cell_id;
+    int repeat;
+    char *status;        /* failed, timeout, interrupted, skipped */
+    int has_exit;        /* exit_code recorded */
+    int exit_code, signal;
+    char *stderr_tail;   /* may be NULL */
+} res_bad_attempt;
+
+/* Metrics stored without a value, grouped by name and reason. */
+typedef struct res_refused {
+    char *name, *reason;
+    long long count;
+} res_refused;
+
+/* One run as the report reads it. */
+typedef struct res_run_data {
+    int64_t id;
+    char *suite, *suite_file, *suite_hash, *started, *ended, *status, *command;
+    char *git_commit, *compiler, *cflags, *host, *cpu, *kernel, *libs, *env;
+    char *tuning;        /* JSON (runs.tuning) or NULL */
+    int git_dirty;       /* -1 unknown */
+    int cores;           /* 0 unknown */
+    double mem_bytes;    /* 0 unknown */
+    res_cell_data *cells; /* ascending id */
+    size_t ncells;
+    res_counter_note *counters;
+    size_t ncounters;
+    res_bad_attempt *bad; /* ordered by cell, repeat, attempt */
+    size_t nbad;
+    res_refused *refused;
+    size_t nrefused;
+} res_run_data;
+
+/*
+ * The newest run (of suite, or of any suite when suite is NULL) into
+ * *run_id. IB_ENOTFOUND with "database 'F' has no runs" (or "has no run of
+ * suite 'S'") when there is none.
+ */
+int res_report_latest_run(ib_err *e, res_db *db, const char *suite, int64_t *run_id);
+
+/* Every run id of the database, newest first (*ids ib_free, *n of them). */
+int res_report_runs(ib_err *e, res_db *db, int64_t **ids, size_t *n);
+
+/*
+ * Read run run_id into *out (zeroed first; release with
+ * res_report_run_release, also after a failure): its provenance, its
+ * cells (the cells with an attempt in the run) with the metrics, phase
+ * thread-seconds and per-rank loads of every successful attempt, what the
+ * first successful stats record says of the data, the counters it could
+ * not read, its unsuccessful attempts and refused values. Metrics come
+ * from the metrics table, comm_bytes / comm_time from the comm table when
+ * the stats had none. IB_ENOTFOUND naming the run when it does not exist;
+ * database errors; IB_ENOMEM. Nothing is written.
+ */
+int res_report_run_load(ib_err *e, res_db *db, int64_t run_id, res_run_data *out);
+void res_report_run_release(res_run_data *r);
+
+/* One task event of an attempt (the tasks table). */
+typedef struct res_task {
+    int rank, thread, chunk, chan; /* chan -1: not recorded */
+    char phase[16];
+    double start, end;   /* seconds */
+} res_task;
+
+/*
+ * The task events of attempt (ordered by start), at most max of them:
+ * *out (ib_free) gets *n events, *truncated = 1 when there were more.
+ * None is not an error (*n = 0).
+ */
+int res_report_tasks(ib_err *e, res_db *db, int64_t attempt, size_t max, res_task **out,
+                     size_t *n, int *truncated);
+
+/* Number of task events attempt has in the tasks table. */
+int res_report_task_count(ib_err *e, res_db *db, int64_t attempt, size_t *n);
+
+/* One row of the baselines table. Integers are 0 for NULL. */
+typedef struct res_baseline_row {
+    int64_t id;
+    char *dataset;       /* "" for figures that hold for any dataset */
+    char *system;
+    int nodes, cores, threads, chunks;
+    char *metric;
+    double value;
+    char *unit, *source, *label; /* NULL when NULL */
+    char *note;          /* the note column: JSON object text (see reports.h) or NULL */
+    long line;           /* the record's line in its file, for messages; not stored */
+} res_baseline_row;
+
+/*
+ * Baselines ordered by dataset, system, metric, id: of dataset (NULL:
+ * every dataset) and, when run > 0, only those of the run's datasets and
+ * those for any dataset (''). *out (res_baseline_rows_free) gets *n rows.
+ */
+int res_report_baselines(ib_err *e, res_db *db, const char *dataset, int64_t run,
+                         res_baseline_row **out, size_t *n);
+void res_baseline_rows_free(res_baseline_row *rows, size_t n);
+
+/*
+ * Replace the baselines of an earlier import of origin (rows whose note
+ * is a JSON object with "origin" = origin) by rows[0..n) in one IMMEDIATE
+ * transaction (a row's id and line are not stored; a NULL dataset is
+ * stored as ''). *replaced (may be NULL) counts the rows deleted. On any
+ * failure nothing is written and e says "WHAT line L: ..." for the row
+ * that failed (what names the file for messages, e.g. "casa log 'x.log'").
+ */
+int res_report_baselines_replace(ib_err *e, res_db *db, const char *origin, const char *what,
+                                 const res_baseline_row *rows, size_t n, size_t *replaced);
+
+/*
+ * Predictions of a cost model stored beside the measurement they predict
+ * (table predictions, created by the first res_report_predictions_store:
+ * an additive forward migration of the schema, idempotent, one
+ * transaction). One row per (cell, run, model, metric): storing again
+ * replaces it.
+ */
+typedef struct res_prediction {
+    int64_t cell_id;     /* the predicted cell */
+    int64_t run_id;      /* the run whose measurement it sits beside */
+    char model[32];      /* e.g. "cost-phases/1" */
+    char metric[48];     /* "wall_time" or "phase:<name>" (thread-seconds) */
+    double value, lo, hi; /* prediction and its band (NAN: none) */
+    double measured;     /* median measurement when stored (NAN: none) */
+    char *fitted_on;     /* JSON: what the model was fitted on (cells, scales) */
+    char *terms;         /* JSON: coefficients with their bands */
+    char created_at[32];
+} res_prediction;
+
+/* Store p[0..n) in one IMMEDIATE transaction (creating the table when the
+ * database has none). On failure nothing is written. */
+int res_report_predictions_store(ib_err *e, res_db *db, const res_prediction *p, size_t n);
+
+/*
+ * The stored predictions of run_id's cells (*out, res_predictions_free;
+ * *n of them, ordered by cell, model, metric). A database without the
+ * table has none (*n = 0): reading never creates it.
+ */
+int res_report_predictions(ib_err *e, res_db *db, int64_t run_id, res_prediction **out,
+                           size_t *n);
+void res_predictions_free(res_prediction *p, size_t n);
 
 #endif

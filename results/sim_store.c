@@ -12,26 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char sim_schema[] =
-    "CREATE TABLE IF NOT EXISTS simulations(id INTEGER PRIMARY KEY,\n"
-    "  created_at TEXT NOT NULL,\n"
-    "  purpose TEXT NOT NULL CHECK(purpose IN ('sweep','validate','study')),\n"
-    "  label TEXT NOT NULL,\n"
-    "  cell_id INTEGER REFERENCES cells(id), attempt_id INTEGER REFERENCES attempts(id),\n"
-    "  platform TEXT NOT NULL, platform_file TEXT, platform_figures TEXT,\n"
-    "  nodes INTEGER NOT NULL, threads INTEGER NOT NULL, schedule TEXT,\n"
-    "  serial_write INTEGER, chunks INTEGER, channels INTEGER, central INTEGER,\n"
-    "  overhead_s REAL,\n"
-    "  mem_budget REAL, contention REAL, rows_scale REAL, pixels_scale REAL,\n"
-    "  wall_s REAL NOT NULL, setup_s REAL, speedup REAL, efficiency REAL, busy_s REAL,\n"
-    "  tasks INTEGER, spill_bytes REAL, fs_read_bytes REAL, fs_write_bytes REAL,\n"
-    "  net_bytes REAL, measured_wall_s REAL, simgrid TEXT, command TEXT);\n"
-    "CREATE INDEX IF NOT EXISTS simulations_cell ON simulations(cell_id);\n"
-    "CREATE TABLE IF NOT EXISTS simulation_tasks(id INTEGER PRIMARY KEY,\n"
-    "  simulation_id INTEGER NOT NULL REFERENCES simulations(id),\n"
-    "  rank INTEGER, thread INTEGER, chunk INTEGER, chan INTEGER, phase TEXT,\n"
-    "  start_s REAL, end_s REAL);\n"
-    "CREATE INDEX IF NOT EXISTS simulation_tasks_sim ON simulation_tasks(simulation_id);\n";
 
 void res_sim_cell_release(res_sim_cell *c)
 {
@@ -316,9 +296,7 @@ int res_sim_store(ib_err *e, res_db *db, const res_simulation *s, size_t n, int6
     int r = res__begin(e, db);
     if (r) return r;
     sqlite3_stmt *ins = NULL, *task = NULL;
-    r = res__exec(e, db, sim_schema);
-    if (!r)
-        r = res__prepare(e, db,
+    r = res__prepare(e, db,
                          "INSERT INTO simulations(created_at, purpose, label, cell_id, attempt_id,"
                          " platform, platform_file, platform_figures, nodes, threads, schedule,"
                          " serial_write, chunks, channels, central, overhead_s, mem_budget, contention,"

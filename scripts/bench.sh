@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # make bench: run workloads/suites/bench.yaml (repeats interleaved, recorded
-# in SQLite) and print the ratios measured side by side in that run.
+# in SQLite), print the ratios measured side by side in that run, and
+# render its report (writes and schedulers side by side with per-rank busy
+# and idle time, scaling on cores, the cost model) beside make run's.
 set -euo pipefail
 BIN=${1:-build/bin}
 DB=${IMBENCH_BENCH_DB:-results/bench.db}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 "$BIN/harness" run-suite workloads/suites/bench.yaml --db "$DB"
+OUT=${IMBENCH_BENCH_REPORT:-results/reports/bench}
 "$BIN/harness" bench --db "$DB"
+"$BIN/harness" report --db "$DB" --out "$OUT" --quiet >/dev/null
+echo "report: $PWD/$OUT/index.html"

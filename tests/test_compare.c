@@ -117,7 +117,7 @@ static int compare(const fixture *fx, int64_t a, int64_t b, const char *metrics,
     ib_err e;
     ib_err_init(&e);
     res_db *db;
-    res_open_opts oo = {.flags = RES_OPEN_MUST_EXIST};
+    res_open_opts oo = {.flags = RES_OPEN_READONLY};
     CHECK_OK(res_open(&e, fx->db, &oo, &db), e);
     size_t len;
     FILE *f = open_memstream(text, &len);
@@ -336,7 +336,7 @@ static int peer_compare(const char *dbpath, int64_t run, const char *metrics,
     ib_err e;
     ib_err_init(&e);
     res_db *db;
-    res_open_opts oo = {.flags = RES_OPEN_MUST_EXIST};
+    res_open_opts oo = {.flags = RES_OPEN_READONLY};
     CHECK_OK(res_open(&e, dbpath, &oo, &db), e);
     size_t len;
     FILE *f = open_memstream(text, &len);

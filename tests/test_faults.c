@@ -1032,12 +1032,12 @@ static void test_newer_schema(void **state)
     free(o);
     sqlite3 *h = NULL;
     assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h, "INSERT INTO schema_version VALUES(5, 'future')", NULL, NULL,
+    assert_int_equal(sqlite3_exec(h, "INSERT INTO schema_version VALUES(6, 'future')", NULL, NULL,
                                   NULL),
                      SQLITE_OK);
     sqlite3_close(h);
-    snprintf(want, sizeof want, "database '%s' has schema version 5, newer than this program "
-                                "(version 4): use a newer imbench", db);
+    snprintf(want, sizeof want, "database '%s' has schema version 6, newer than this program "
+                                "(version 5): use a newer imbench", db);
     int st = tu_run(&o, "'%s' list --db '%s'", f->harness, db);
     assert_int_equal(st, 1);
     assert_true(tu_contains(o, "harness list: "));
@@ -1050,7 +1050,7 @@ static void test_newer_schema(void **state)
     assert_false(tu_contains(o, "cell 1/"));
     free(o);
     assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 0);
-    assert_int_equal(q_int(db, "SELECT max(version) FROM schema_version"), 5);
+    assert_int_equal(q_int(db, "SELECT max(version) FROM schema_version"), 6);
 }
 
 

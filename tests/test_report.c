@@ -1,11 +1,20 @@
 /*
  * test_report: `harness report`, `harness baselines` and `harness
- * casa-import` against a results database built here with the res_ API
- * (a run with a node sweep, a chunk sweep with spill, a support sweep, a
- * task file, failed and timed-out attempts, unavailable PAPI counters).
+ * casa-import` against a results database built here with the res_ API.
+ * The fixture's cells follow a planted physical law (thread-seconds per
+ * phase linear in the cell's sizes, wall = 1 s + 1.1 P / cores): a sweep
+ * over cores 1x1, 1x2, 2x1, 4x1 (two layouts on 2 cores), a chunk sweep
+ * with spill, a support sweep, schedulers and serial writes on 2 ranks
+ * with per-rank loads, a task file, small cells at two scales and
+ * "full-size" cells (scale 1, one planted 2x off), a two-point dataset,
+ * failed and timed-out attempts, unavailable PAPI counters.
  * Checks: index.html is well-formed (xmllint as HTML and as XML when
  * present, and a tag-balance check always) and holds the expected tables;
- * each figure's data file holds the planted series and its script exists;
+ * figure data on cores (no curve holds two layouts of the same cores);
+ * the fits' verdicts; the cost model's predictions beside the full-size
+ * measurements (stored on request); labelled log ticks on any range;
+ * every file written whole (a failing write, a full tmpfs, a killed
+ * gnuplot leave the previous files and no partial or empty image);
  * PNGs carry the PNG signature and SVGs parse as XML; baselines import
  * counts and re-import replaces; CASA logs are stored or refused as
  * documented and a failing file leaves nothing behind.
@@ -18,6 +27,8 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
+#include <sys/mount.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,11 +37,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reports/rep_internal.h"
 #include "reports/reports.h"
 #include "results/results.h"
 #include "tests/testutil.h"
 
 /* ---- helpers ----------------------------------------------------------- */
+
+#define CLOSE(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
 
 #define CHECK_OK(expr, err)                               \
     do {                                                  \
@@ -115,66 +129,117 @@ typedef struct fixture {
     char *dir;
     char db[4200];
     int64_t run;
-    int64_t gantt_cell; /* the nodes=4 support=7 cell: it has a tasks.csv */
+    int64_t gantt_cell; /* the 4x1 cell: it has a tasks.csv */
+    int64_t full_ok, full_off; /* full-size cells: on the law, and 2x off it */
 } fixture;
 
 static const double noise[3] = {1.00, 1.02, 0.98}; /* median = the planted value */
 
-/* Amdahl with s = 0.1, T1 = 10 s (support 7) or 30 s (support 17). */
-static double planted_wall(int nodes, int chunks, int support)
+/* One cell of the fixture. */
+typedef struct spec {
+    const char *dataset;
+    double scale;
+    int nodes, threads, chunks, support;
+    const char *schedule; /* NULL: not set */
+    int serial;
+    int nrep, with_tasks;
+    const char *status;   /* non-ok status of repeat 0, or NULL */
+    double off;           /* wall factor off the law (1: on it) */
+} spec;
+
+/* The planted law: the sizes of a cell at scale s and its thread-seconds. */
+typedef struct law {
+    double nrow, nchan, samples, bytes_read, bytes_written;
+    double read, weight, grid, fft, correct, write; /* thread-seconds */
+    double P, wall;
+} law;
+
+#define LAW_G (256.0 * 1.2 * 256.0 * 1.2)
+
+static law law_of(const spec *c, uint64_t id)
 {
-    double t1 = support == 7 ? 10.0 : support == 17 ? 30.0 : 60.0;
-    double t = t1 * (0.1 + 0.9 / nodes);
-    if (chunks == 1) t *= 1.6; /* the U-curve: too few chunks spill */
-    if (chunks == 2) t *= 1.2;
-    if (chunks == 8) t *= 1.1;
-    return t;
+    law L;
+    L.nrow = c->scale >= 1 ? 100000 : c->scale > 0.002 ? 20000 : 10000;
+    L.nchan = c->scale >= 1 ? 1000 : c->scale > 0.002 ? 200 : 100;
+    L.samples = L.nrow * L.nchan * 2;
+    L.bytes_read = 10 * L.samples;
+    L.bytes_written = 256.0 * 256 * L.nchan * 2 * 4;
+    /* 2% jitter per cell and phase: the fits get bands, not zero widths */
+    double j[6];
+    for (int k = 0; k < 6; k++) j[k] = 1 + 0.02 * ib_gauss(77, id, (uint64_t)k, 0);
+    double read = 0.01 + 2e-9 * L.bytes_read;
+    double fft = 0.002 + 1.5e-9 * L.nchan * 2 * LAW_G * log2(LAW_G);
+    L.read = 0.8 * read * j[0];
+    L.weight = 0.2 * read * j[1];
+    L.grid = 4e-9 * L.samples * c->support * c->support * j[2];
+    L.fft = 0.8 * fft * j[3];
+    L.correct = 0.2 * fft * j[4];
+    L.write = (0.001 + 1e-9 * L.bytes_written) * j[5];
+    double P = 0.01 + 2e-9 * L.bytes_read + 4e-9 * L.samples * c->support * c->support + fft +
+               0.001 + 1e-9 * L.bytes_written;
+    L.P = L.read + L.weight + L.grid + L.fft + L.correct + L.write;
+    double chunk = c->chunks == 1 ? 1.6 : c->chunks == 2 ? 1.2 : c->chunks == 8 ? 1.1 : 1.0;
+    L.wall = (1.0 + 1.1 * P / (c->nodes * c->threads)) * chunk * c->off;
+    return L;
 }
 
-static json_t *stats_for(const char *dataset, int nodes, int threads, int chunks, int support,
-                         double wall, int with_tasks)
+static json_t *stats_for(const spec *c, const law *L, double f, int with_tasks)
 {
-    double samples = 2.0e6, spill = chunks == 1 ? 1e9 : chunks == 2 ? 5e8 : 0;
+    double spill = c->chunks == 1 ? 1e9 : c->chunks == 2 ? 5e8 : 0, wall = L->wall * f;
     json_t *s = json_pack("{s:s, s:s, s:s}", "schema", "imbench-stats/1", "program", "imager",
                           "version", "0.1.0");
     json_object_set_new(s, "params",
                         json_pack("{s:s, s:i, s:i, s:i, s:f, s:i, s:i, s:i, s:b}", "gridder",
-                                  "standard", "support", support, "image_nx", 256, "image_ny",
-                                  256, "padding", 1.2, "threads", threads, "chunks", chunks,
-                                  "ranks", nodes, "psf", 0));
-    json_object_set_new(s, "dataset", json_pack("{s:s, s:i, s:i, s:i, s:i}", "name", dataset,
-                                                "nrow", 10000, "nchan", 100, "npol", 2,
+                                  "standard", "support", c->support, "image_nx", 256, "image_ny",
+                                  256, "padding", 1.2, "threads", c->threads, "chunks", c->chunks,
+                                  "ranks", c->nodes, "psf", 0));
+    json_object_set_new(s, "dataset", json_pack("{s:s, s:f, s:f, s:i, s:i}", "name", c->dataset,
+                                                "nrow", L->nrow, "nchan", L->nchan, "npol", 2,
                                                 "nfield", 1));
     json_object_set_new(s, "wall_seconds", json_real(wall));
-    double tt = wall * threads * nodes;
+    double comm = c->nodes > 1 ? 0.05 : 0;
     json_object_set_new(s, "phases",
-                        json_pack("[{s:s,s:f,s:f},{s:s,s:f,s:f},{s:s,s:f,s:f},{s:s,s:f,s:f},"
-                                  "{s:s,s:f,s:f}]",
-                                  "name", "read", "wall_s", 0.1 * tt, "cpu_s", 0.1 * tt, "name",
-                                  "grid", "wall_s", 0.6 * tt, "cpu_s", 0.6 * tt, "name", "fft",
-                                  "wall_s", 0.2 * tt, "cpu_s", 0.2 * tt, "name", "write",
-                                  "wall_s", 0.05 * tt, "cpu_s", 0.05 * tt, "name", "comm",
-                                  "wall_s", nodes > 1 ? 0.05 * tt : 0.0, "cpu_s", 0.0));
+                        json_pack("[{s:s,s:f},{s:s,s:f},{s:s,s:f},{s:s,s:f},{s:s,s:f},{s:s,s:f},"
+                                  "{s:s,s:f}]",
+                                  "name", "read", "wall_s", L->read * f, "name", "weight",
+                                  "wall_s", L->weight * f, "name", "grid", "wall_s", L->grid * f,
+                                  "name", "fft", "wall_s", L->fft * f, "name", "correct",
+                                  "wall_s", L->correct * f, "name", "write", "wall_s",
+                                  L->write * f, "name", "comm", "wall_s", comm));
+    if (c->nodes > 1) {
+        json_t *ranks = json_array();
+        for (int r = 0; r < c->nodes; r++)
+            json_array_append_new(ranks, json_pack("{s:i, s:i, s:f, s:f, s:f}", "rank", r,
+                                                   "threads", c->threads, "wall_s", wall,
+                                                   "setup_s", 0.02, "busy_s",
+                                                   L->P * f / c->nodes * (r ? 0.8 : 1.2)));
+        json_object_set_new(s, "per_rank", ranks);
+    }
     json_t *m = json_array();
 #define MET(n, v, u, b) \
     json_array_append_new(m, json_pack("{s:s, s:f, s:s, s:s}", "name", n, "value", (double)(v), \
                                        "unit", u, "better", b))
     MET("wall_time", wall, "s", "lower");
-    MET("samples_gridded", samples, "count", "higher");
-    MET("grid_rate", samples / (0.6 * wall), "samples/s", "higher");
+    MET("samples_gridded", L->samples, "count", "higher");
+    MET("grid_rate", L->samples / (0.6 * wall), "samples/s", "higher");
     MET("peak_rss", 2e8, "bytes", "lower");
-    MET("bytes_written", 256 * 256 * 100 * 2 * 4.0, "bytes", "lower");
-    MET("comm_bytes", nodes > 1 ? 1e6 * (nodes - 1) : 0, "bytes", "lower");
-    MET("comm_time", nodes > 1 ? 0.01 * nodes : 0, "s", "lower");
+    MET("bytes_read", L->bytes_read, "bytes", "lower");
+    MET("bytes_written", L->bytes_written, "bytes", "lower");
+    MET("comm_bytes", c->nodes > 1 ? 1e6 * (c->nodes - 1) : 0, "bytes", "lower");
+    MET("comm_time", c->nodes > 1 ? 0.01 * c->nodes : 0, "s", "lower");
     MET("spill_bytes", spill, "bytes", "lower");
     MET("task_events", with_tasks ? 24 : 0, "count", "higher");
+    if (c->nodes > 1) {
+        MET("load_imbalance", 1.2, "ratio", "lower");
+        MET("idle_share", 0.1, "ratio", "lower");
+    }
 #undef MET
     json_object_set_new(s, "metrics", m);
     json_object_set_new(
         s, "counters",
         json_pack("{s:{s:b, s:s, s:[]}, s:[{s:s, s:f}]}", "papi", "available", 0, "reason",
                   "PAPI_ENOCMP: no hardware counters on this virtual machine", "events", "sde",
-                  "name", "vis_gridded", "value", samples));
+                  "name", "vis_gridded", "value", L->samples));
     if (with_tasks) json_object_set_new(s, "tasks_file", json_string("tasks.csv"));
     return s;
 }
@@ -204,47 +269,81 @@ static void write_tasks(const char *dir)
     fclose(f);
 }
 
-static int64_t add_cell(fixture *fx, res_db *db, const char *dataset, int nodes, int threads,
-                        int chunks, int support, int nrep, int with_tasks, const char *status)
+static int64_t add_cell(fixture *fx, res_db *db, const spec *c)
 {
     ib_err e;
-    char hash[80];
-    snprintf(hash, sizeof hash, "%s-n%d-t%d-c%d-w%d-0123456789abcdef", dataset, nodes, threads,
-             chunks, support);
-    json_t *p = json_pack("{s:s, s:i, s:i, s:i, s:i, s:s, s:s, s:f, s:i}", "dataset", dataset,
-                          "nodes", nodes, "threads", threads, "chunks", chunks, "support",
-                          support, "gridder", "standard", "image", "256x256", "scale", 0.001,
-                          "seed", 1);
+    char hash[160];
+    snprintf(hash, sizeof hash, "%s-s%g-n%d-t%d-c%d-w%d-%s-%d-0123456789abcdef", c->dataset,
+             c->scale, c->nodes, c->threads, c->chunks, c->support,
+             c->schedule ? c->schedule : "-", c->serial);
+    json_t *p = json_pack("{s:s, s:i, s:i, s:i, s:i, s:s, s:s, s:f, s:i}", "dataset", c->dataset,
+                          "nodes", c->nodes, "threads", c->threads, "chunks", c->chunks,
+                          "support", c->support, "gridder", "standard", "image", "256x256",
+                          "scale", c->scale, "seed", 1);
+    if (c->schedule) json_object_set_new(p, "schedule", json_string(c->schedule));
+    if (c->serial) json_object_set_new(p, "serial_write", json_true());
     int64_t cell;
     assert_int_equal(res_cell_put(&e, db, hash, p, &cell), 0);
     json_decref(p);
-    for (int r = 0; r < nrep; r++) {
+    law L = law_of(c, (uint64_t)cell);
+    for (int r = 0; r < c->nrep; r++) {
         char dir[4200], stats[4300];
         snprintf(dir, sizeof dir, "%s/cells/%lld/r%d", fx->dir, (long long)cell, r);
         assert_int_equal(ib_mkdir_p(&e, dir), 0);
         snprintf(stats, sizeof stats, "%s/stats.json", dir);
-        double wall = planted_wall(nodes, chunks, support) * noise[r % 3];
-        int ok = !status || r > 0; /* a non-ok status only for repeat 0 */
-        json_t *s = ok ? stats_for(dataset, nodes, threads, chunks, support, wall, with_tasks)
-                       : NULL;
+        int ok = !c->status || r > 0; /* a non-ok status only for repeat 0 */
+        json_t *s = ok ? stats_for(c, &L, noise[r % 3], c->with_tasks) : NULL;
         if (s) json_dump_file(s, stats, JSON_COMPACT);
-        if (s && with_tasks) write_tasks(dir);
+        if (s && c->with_tasks) write_tasks(dir);
         char ts[40];
         snprintf(ts, sizeof ts, "2026-01-01T00:%02lld:%02d.000Z", (long long)(cell % 60), r);
         res_attempt a = {.run_id = fx->run, .cell_id = cell, .repeat = r,
-                         .status = ok ? RES_OK : status, .exit_code = ok ? 0 : 137,
+                         .status = ok ? RES_OK : c->status, .exit_code = ok ? 0 : 137,
                          .signal = ok ? 0 : 9,
                          .stderr_tail = ok ? NULL : "imager: reading chunk 3\nkilled: timeout\n",
-                         .started_at = ts, .wall_s = wall, .source = s ? stats : NULL};
+                         .started_at = ts, .wall_s = L.wall * noise[r % 3],
+                         .source = s ? stats : NULL};
         CHECK_OK(res_attempt_record(&e, db, &a, s, NULL, 0, NULL), e);
         json_decref(s);
     }
     return cell;
 }
 
-/* Build the fixture: alma-xc66 with node sweeps at support 7 and 17, a
- * chunk sweep with spill, a support point at 31; vla-chiles with one cell,
- * a timed-out and a failed attempt. */
+/* The fixture's cells (see the file's opening comment). */
+static const spec cells_spec[] = {
+    /* cores on alma-xc66, support 7: 1x1, 1x2, 2x1, 4x1 */
+    {"alma-xc66", 0.001, 1, 1, 4, 7, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 0.001, 1, 2, 4, 7, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 0.001, 2, 1, 4, 7, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 0.001, 4, 1, 4, 7, NULL, 0, 3, 1, NULL, 1},
+    /* support 17 on 1x1, 2x1, 4x1; 31 on 1x1 */
+    {"alma-xc66", 0.001, 1, 1, 4, 17, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 0.001, 2, 1, 4, 17, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 0.001, 4, 1, 4, 17, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 0.001, 1, 1, 4, 31, NULL, 0, 3, 0, NULL, 1},
+    /* chunks 1, 2, 8 on 1x1 (1 and 2 spill) */
+    {"alma-xc66", 0.001, 1, 1, 1, 7, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 0.001, 1, 1, 2, 7, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 0.001, 1, 1, 8, 7, NULL, 0, 3, 0, NULL, 1},
+    /* schedulers and serial writes on 2 ranks */
+    {"alma-xc66", 0.001, 2, 1, 4, 7, "dynamic", 0, 3, 0, NULL, 1},
+    {"alma-xc66", 0.001, 2, 1, 4, 7, NULL, 1, 3, 0, NULL, 1.3},
+    /* a second small scale, then the full size (scale 1): on the law, and 2x off */
+    {"alma-xc66", 0.004, 1, 1, 4, 7, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 0.004, 1, 2, 4, 7, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 0.004, 2, 1, 4, 7, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 0.004, 4, 1, 4, 7, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 0.004, 1, 1, 4, 17, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 1, 1, 2, 4, 7, NULL, 0, 3, 0, NULL, 1},
+    {"alma-xc66", 1, 1, 1, 4, 7, NULL, 0, 3, 0, NULL, 2},
+    /* two points, one repeat each: nothing identifiable */
+    {"alma-x2e3", 0.001, 1, 1, 4, 7, NULL, 0, 1, 0, NULL, 1},
+    {"alma-x2e3", 0.001, 1, 2, 4, 7, NULL, 0, 1, 0, NULL, 1},
+    /* vla-chiles: a timed-out and a failed attempt, no sweep */
+    {"vla-chiles", 0.001, 1, 2, 4, 7, NULL, 0, 3, 0, RES_TIMEOUT, 1},
+    {"vla-chiles", 0.001, 2, 2, 8, 7, NULL, 0, 2, 0, RES_FAILED, 1},
+};
+
 static void build(fixture *fx)
 {
     memset(fx, 0, sizeof *fx);
@@ -268,16 +367,14 @@ static void build(fixture *fx)
     p.cores = 8;
     p.mem_bytes = 16000000000LL;
     CHECK_OK(res_run_begin(&e, db, "fixture", "fixture.yaml", "abc", &p, &fx->run), e);
-    for (int w = 7; w <= 17; w += 10)
-        for (int n = 1; n <= 4; n *= 2) {
-            int64_t c = add_cell(fx, db, "alma-xc66", n, 2, 4, w, 3, n == 4 && w == 7, NULL);
-            if (n == 4 && w == 7) fx->gantt_cell = c;
+    for (size_t i = 0; i < sizeof cells_spec / sizeof *cells_spec; i++) {
+        int64_t c = add_cell(fx, db, &cells_spec[i]);
+        if (cells_spec[i].with_tasks) fx->gantt_cell = c;
+        if (cells_spec[i].scale >= 1) {
+            if (cells_spec[i].off > 1) fx->full_off = c;
+            else fx->full_ok = c;
         }
-    for (int ch = 1; ch <= 8; ch *= 2)
-        if (ch != 4) add_cell(fx, db, "alma-xc66", 1, 2, ch, 7, 3, 0, NULL);
-    add_cell(fx, db, "alma-xc66", 1, 2, 4, 31, 3, 0, NULL);
-    add_cell(fx, db, "vla-chiles", 1, 2, 4, 7, 3, 0, RES_TIMEOUT);
-    add_cell(fx, db, "vla-chiles", 2, 2, 8, 7, 2, 0, RES_FAILED);
+    }
     CHECK_OK(res_run_finish(&e, db, fx->run, "complete"), e);
     res_close(db);
 }
@@ -311,17 +408,17 @@ static int teardown(void **state)
 }
 
 static const rep_full_shape shapes[] = {
-    {"alma-xc66", "standard", 315831, 7635, 2, 600, 600, 248e9},
-    {"vla-chiles", "standard", 727272, 30720, 2, 1000, 1000, 2.5e12},
+    {"alma-xc66", "standard", 315831, 7635, 2, 256, 256, 248e9, 1}, /* the fixture's image */
+    {"vla-chiles", "standard", 727272, 30720, 2, 1000, 1000, 2.5e12, 1},
 };
 
-static void write_report(const fixture *fx, const char *out, const char *gnuplot,
-                         rep_report_info *info)
+static void write_report_opts(const fixture *fx, const char *out, const char *gnuplot,
+                              int store, rep_report_info *info)
 {
     ib_err e;
     ib_err_init(&e);
     res_db *db;
-    res_open_opts oo = {.flags = RES_OPEN_MUST_EXIST};
+    res_open_opts oo = {.flags = store ? RES_OPEN_EXISTING : RES_OPEN_READONLY};
     CHECK_OK(res_open(&e, fx->db, &oo, &db), e);
     rep_report_opts o;
     rep_report_opts_init(&o);
@@ -331,11 +428,19 @@ static void write_report(const fixture *fx, const char *out, const char *gnuplot
     o.nshapes = 2;
     o.gnuplot = gnuplot;
     o.boot = 200;
+    o.store_predictions = store;
     CHECK_OK(rep_report_write(&e, db, &o, info), e);
     res_close(db);
 }
 
-/* Every NAME.gp in dir: its data exists; PNG signature; SVG parses. */
+static void write_report(const fixture *fx, const char *out, const char *gnuplot,
+                         rep_report_info *info)
+{
+    write_report_opts(fx, out, gnuplot, 0, info);
+}
+
+/* Every NAME.gp in dir: its data exists; a log axis has labelled ticks;
+ * PNG signature and IEND; SVG parses. */
 static size_t check_figures(const char *dir, int rendered)
 {
     DIR *d = opendir(dir);
@@ -345,6 +450,9 @@ static size_t check_figures(const char *dir, int rendered)
     int xml = have("xmllint");
     while ((de = readdir(d))) {
         size_t len = strlen(de->d_name);
+        /* nothing half-written is left behind */
+        if (strstr(de->d_name, ".rep-")) print_message("temporary left: %s\n", de->d_name);
+        assert_null(strstr(de->d_name, ".rep-"));
         if (len < 4 || strcmp(de->d_name + len - 3, ".gp") != 0) continue;
         n++;
         char base[512], path[5000];
@@ -361,16 +469,24 @@ static size_t check_figures(const char *dir, int rendered)
             if (access(path, R_OK) != 0) print_message("%s: missing data %s\n", base, dat);
             assert_int_equal(access(path, R_OK), 0);
         }
+        /* numbers on the y axis: a log axis always comes with labelled ticks */
+        if (strstr(gp, "\nset logscale y")) {
+            if (!strstr(gp, "set ytics ('")) print_message("%s: log y without ticks\n", base);
+            assert_non_null(strstr(gp, "set ytics ('"));
+        }
+        assert_non_null(strstr(gp, "set title '"));
+        assert_non_null(strstr(gp, " ["));
         free(gp);
         if (!rendered) continue;
         snprintf(path, sizeof path, "%s/%s.png", dir, base);
-        FILE *f = fopen(path, "rb");
-        if (!f) print_message("%s: no PNG\n", base);
-        assert_non_null(f);
-        unsigned char sig[8];
-        assert_int_equal(fread(sig, 1, 8, f), 8);
-        fclose(f);
-        assert_memory_equal(sig, "\x89PNG\r\n\x1a\n", 8);
+        size_t plen = 0;
+        char *png = tu_slurp(path, &plen);
+        if (!png) print_message("%s: no PNG\n", base);
+        assert_non_null(png);
+        assert_true(plen > 20);
+        assert_memory_equal(png, "\x89PNG\r\n\x1a\n", 8);
+        assert_memory_equal(png + plen - 8, "IEND\xae\x42\x60\x82", 8);
+        free(png);
         snprintf(path, sizeof path, "%s/%s.svg", dir, base);
         assert_int_equal(access(path, R_OK), 0);
         if (xml) {
@@ -385,7 +501,51 @@ static size_t check_figures(const char *dir, int rendered)
     return n;
 }
 
+/* A data file's line that starts with prefix, parsed as doubles into v. */
+static int data_line(const char *dat, const char *prefix, double *v, int max)
+{
+    if (*prefix == '\n') prefix++; /* lines start after one */
+    size_t lp = strlen(prefix);
+    for (const char *l = dat; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, prefix, lp) != 0) continue;
+        int k = 0;
+        const char *p = l + lp;
+        char *end;
+        while (k < max) {
+            double x = strtod(p, &end);
+            if (end == p) break;
+            v[k++] = x;
+            p = end;
+        }
+        return k;
+    }
+    return -1;
+}
+
+/* The planted wall of a fixture cell, from the law without jitter. */
+static double planted_wall(double scale, int nodes, int threads, int chunks, int support)
+{
+    spec c = {"x", scale, nodes, threads, chunks, support, NULL, 0, 1, 0, NULL, 1};
+    double nrow = scale >= 1 ? 100000 : scale > 0.002 ? 20000 : 10000;
+    double nchan = scale >= 1 ? 1000 : scale > 0.002 ? 200 : 100, samples = nrow * nchan * 2;
+    double P = 0.01 + 2e-8 * samples + 4e-9 * samples * support * support + 0.002 +
+               1.5e-9 * nchan * 2 * LAW_G * log2(LAW_G) + 0.001 + 1e-9 * 256.0 * 256 * nchan * 8;
+    (void)c;
+    double chunk = chunks == 1 ? 1.6 : chunks == 2 ? 1.2 : chunks == 8 ? 1.1 : 1.0;
+    return (1.0 + 1.1 * P / (nodes * threads)) * chunk;
+}
+
 /* ---- tests ---------------------------------------------------------------- */
+
+static char *slurp_in(const char *dir, const char *name)
+{
+    char path[9000];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *t = tu_slurp(path, NULL);
+    if (!t) print_message("cannot read %s\n", path);
+    assert_non_null(t);
+    return t;
+}
 
 static void test_report_contents(void **state)
 {
@@ -397,9 +557,8 @@ static void test_report_contents(void **state)
     int rendered = info.gnuplot_note[0] == '\0';
     if (!rendered) print_message("gnuplot unavailable, image checks skipped: %s\n", info.gnuplot_note);
     assert_int_equal(info.run_id, fx.run);
-    assert_true(info.plots >= 10);
+    assert_true(info.plots >= 12);
     if (rendered) assert_int_equal(info.rendered, info.plots);
-
     char path[4500];
     snprintf(path, sizeof path, "%s/index.html", out);
     char *html = tu_slurp(path, NULL);
@@ -421,19 +580,21 @@ static void test_report_contents(void **state)
     } else {
         print_message("xmllint not installed: HTML checked by tag balance only\n");
     }
-    /* tables and sections */
     const char *want[] = {"<table class=\"prov\">", "<table class=\"machine\">",
                           "<table class=\"cells\">", "<table class=\"amdahl\">",
                           "<table class=\"kf\">", "<table class=\"cost\">",
-                          "<table class=\"extrap\">", "<table class=\"baselines\">",
-                          "testhost", "Test CPU @ 2 GHz", "0123abcd (clean)",
-                          "settings that move timings", "free page reporting on (order 9)",
+                          "<table class=\"cost2\">", "<table class=\"fullsize\">",
+                          "<table class=\"layouts\">", "<table class=\"writes\">",
+                          "<table class=\"baselines\">", "testhost", "Test CPU @ 2 GHz",
+                          "0123abcd (clean)", "settings that move timings", "; model]",
+                          "free page reporting on (order 9)",
                           "free page reporting was on: this VM hands freed memory back",
                           "no hardware counters: PAPI reported",
                           "PAPI_ENOCMP: no hardware counters on this virtual machine",
                           "attempt timeout", "attempt failed", "killed: timeout",
                           "id=\"ds-alma-xc66\"", "id=\"ds-vla-chiles\"",
-                          "This run has no sweep along nodes", "model", NULL};
+                          "This run has no sweep along cores", "[measured here on 1-4 cores "
+                          "(ranks x threads)]", "not a speedup", NULL};
     for (int i = 0; want[i]; i++) {
         if (!strstr(html, want[i])) print_message("index.html lacks '%s'\n", want[i]);
         assert_non_null(strstr(html, want[i]));
@@ -444,74 +605,207 @@ static void test_report_contents(void **state)
     assert_null(strstr(html, "<script"));
     if (rendered) assert_non_null(strstr(html, "src=\"data:image/png;base64,iVBORw0KGgo"));
     free(html);
-
-    /* planted series values */
-    snprintf(path, sizeof path, "%s/runtime-alma-xc66.dat", out);
-    char *dat = tu_slurp(path, NULL);
-    assert_non_null(dat);
-    assert_non_null(strstr(dat, "\n1 10 9.8 10.2 3\n"));
-    assert_non_null(strstr(dat, "\n2 5.5 5.39 5.61 3\n"));
-    assert_non_null(strstr(dat, "\n4 3.25 3.185 3.315 3\n"));
-    assert_non_null(strstr(dat, "\n1 30 29.4 30.6 3\n")); /* the support-17 series */
+    char *dat = slurp_in(out, "chunks-alma-xc66.dat");
+    double v[8];
+    assert_int_equal(data_line(dat, "\n1 ", v, 7), 7);
+    CLOSE(v[0], planted_wall(0.001, 1, 1, 1, 7), 1e-6);
+    CLOSE(v[4], 1e9, 0);
+    assert_int_equal(data_line(dat, "\n8 ", v, 7), 7);
+    CLOSE(v[0], planted_wall(0.001, 1, 1, 8, 7), 1e-6);
     free(dat);
-    snprintf(path, sizeof path, "%s/speedup-alma-xc66.dat", out);
-    dat = tu_slurp(path, NULL);
-    assert_non_null(dat);
-    double sp = 0;
-    const char *l = strstr(dat, "\n4 ");
-    assert_non_null(l);
-    assert_int_equal(sscanf(l + 3, "%lf", &sp), 1);
-    assert_true(fabs(sp - 10.0 / 3.25) < 1e-6);
+    dat = slurp_in(out, "phases-alma-xc66.dat");
+    assert_non_null(strstr(dat, "layout read weight grid fft correct write comm\n1x1 "));
+    assert_non_null(strstr(dat, "\n2x1 "));
     free(dat);
-    snprintf(path, sizeof path, "%s/chunks-alma-xc66.dat", out);
-    dat = tu_slurp(path, NULL);
-    assert_non_null(dat);
-    assert_non_null(strstr(dat, "\n1 16 15.68 16.32 3 1e+09 "));
-    assert_non_null(strstr(dat, "\n2 12 11.76 12.24 3 500000000 "));
-    assert_non_null(strstr(dat, "\n4 10 9.8 10.2 3 0 "));
+    dat = slurp_in(out, "comm-alma-xc66.dat");
+    assert_non_null(strstr(dat, " 2x1 1000000 1000000 1000000 0.02 "));
+    assert_non_null(strstr(dat, " 4x1 3000000 3000000 3000000 0.04 "));
     free(dat);
-    snprintf(path, sizeof path, "%s/amdahl-alma-xc66.dat", out);
-    dat = tu_slurp(path, NULL);
-    assert_non_null(dat);
-    double s = -1;
-    l = strstr(dat, "s = ");
-    assert_non_null(l);
-    assert_int_equal(sscanf(l + 4, "%lf", &s), 1);
-    assert_true(fabs(s - 0.1) < 0.01); /* planted serial fraction */
+    dat = slurp_in(out, "writes-alma-xc66.dat");
+    assert_non_null(strstr(dat, "\"static, parallel writes\""));
+    assert_non_null(strstr(dat, "\"dynamic, parallel writes\""));
+    assert_non_null(strstr(dat, "\"static, serial (rank 0) writes\""));
+    assert_int_equal(data_line(dat, "2 \"static, serial (rank 0) writes\" ", v, 4), 4);
+    CLOSE(v[3], 1.3, 0.01); /* planted 30% slower */
     free(dat);
-    snprintf(path, sizeof path, "%s/support-alma-xc66.dat", out);
-    dat = tu_slurp(path, NULL);
-    assert_non_null(dat);
-    assert_non_null(strstr(dat, "support 7"));
-    assert_non_null(strstr(dat, "support 17"));
+    dat = slurp_in(out, "imbalance-alma-xc66.dat");
+    assert_non_null(strstr(dat, "\"static r0\" 0.02 "));
+    assert_non_null(strstr(dat, "\"static serial r1\" 0.02 "));
     free(dat);
-    snprintf(path, sizeof path, "%s/comm-alma-xc66.dat", out);
-    dat = tu_slurp(path, NULL);
-    assert_non_null(dat);
-    assert_non_null(strstr(dat, "\n4 3000000 3000000 3000000 0.04 "));
-    free(dat);
-    snprintf(path, sizeof path, "%s/phases-alma-xc66.dat", out);
-    dat = tu_slurp(path, NULL);
-    assert_non_null(dat);
-    assert_non_null(strstr(dat, "nodes read grid fft write comm\n1 0.105263 0.631579 0.210526 "
-                                "0.052632 0.000000\n"));
-    free(dat);
-    snprintf(path, sizeof path, "%s/gantt-cell%lld.dat", out, (long long)fx.gantt_cell);
-    dat = tu_slurp(path, NULL);
-    assert_non_null(dat);
+    snprintf(path, sizeof path, "gantt-cell%lld.dat", (long long)fx.gantt_cell);
+    dat = slurp_in(out, path);
     assert_non_null(strstr(dat, "phase spill"));
     assert_non_null(strstr(dat, "phase comm"));
-    assert_non_null(strstr(dat, "phase grid"));
     free(dat);
-    snprintf(path, sizeof path, "%s/report.md", out);
-    char *md = tu_slurp(path, NULL);
-    assert_non_null(md);
-    assert_non_null(strstr(md, "| cell | hash | dataset |"));
-    if (rendered) assert_non_null(strstr(md, "![alma-xc66: runtime vs nodes](runtime-alma-xc66.png)"));
+    char *md = slurp_in(out, "report.md");
+    assert_non_null(strstr(md, "| cell | hash | dataset | scale |"));
     assert_non_null(strstr(md, "[gnuplot script](speedup-alma-xc66.gp)"));
+    if (rendered)
+        assert_non_null(strstr(md, "![alma-xc66: runtime on cores [measured here on 1-4 cores "
+                                   "(ranks x threads)]](runtime-alma-xc66.png)"));
     free(md);
     size_t nfig = check_figures(out, rendered);
     assert_int_equal(nfig, info.plots);
+}
+
+/*
+ * Scaling on cores: every curve holds one layout per core count (so no
+ * speedup between 1x2 and 2x1), speedups are against the one-core cell
+ * with the ideal from cores, the two 2-core layouts sit side by side in
+ * the layouts figure, and the fits say what they know: the 4x1 ranks
+ * curve identifies Amdahl's s, the two-point dataset does not (and gets
+ * no model curve).
+ */
+static void test_report_cores(void **state)
+{
+    fixture *fx = *state;
+    char out[4300];
+    snprintf(out, sizeof out, "%s/cores", fx->dir);
+    rep_report_info info;
+    write_report(fx, out, "/nonexistent/gnuplot", &info);
+    char *dat = slurp_in(out, "cores-alma-xc66.dat");
+    /* blocks: support 7 threads, support 7 ranks, support 17 ranks */
+    assert_non_null(strstr(dat, "support=7: threads (1 rank)"));
+    assert_non_null(strstr(dat, "support=7: ranks (1 thread each)"));
+    assert_non_null(strstr(dat, "support=17: ranks (1 thread each)"));
+    /* no block has two rows on the same cores */
+    for (const char *b = strstr(dat, "# block"); b; b = strstr(b + 1, "# block")) {
+        const char *end = strstr(b + 1, "# block");
+        int prev = 0;
+        for (const char *l = strchr(b, '\n') + 1; l && (!end || l < end) && *l;
+             l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+            if (*l == '#' || *l == '\n') continue;
+            int c = atoi(l);
+            assert_true(c > prev);
+            prev = c;
+        }
+    }
+    double v[16];
+    double w1 = planted_wall(0.001, 1, 1, 4, 7), w2 = planted_wall(0.001, 2, 1, 4, 7);
+    double w4 = planted_wall(0.001, 4, 1, 4, 7);
+    const char *ranks = strstr(dat, "support=7: ranks");
+    assert_int_equal(data_line(ranks, "\n4 4 1 ", v, 10), 10);
+    CLOSE(v[0], w4, 1e-6);
+    CLOSE(v[4], w1 / w4, 1e-6);      /* speedup against 1 core */
+    CLOSE(v[7], w1 / w4 / 4, 1e-6);  /* efficiency against the ideal from cores */
+    assert_int_equal(data_line(ranks, "\n2 2 1 ", v, 10), 10);
+    CLOSE(v[4], w1 / w2, 1e-6);
+    free(dat);
+    char *gp = slurp_in(out, "speedup-alma-xc66.gp");
+    assert_non_null(strstr(gp, "x/1 with lines dt 2"));
+    assert_non_null(strstr(gp, "ideal: n / base cores"));
+    assert_non_null(strstr(gp, "model: Amdahl on ranks (1 thread each), s = "));
+    assert_non_null(strstr(gp, "set xtics (1, 2, 4)"));
+    free(gp);
+    /* the two 2-core layouts: side by side, against each other */
+    dat = slurp_in(out, "layouts-alma-xc66.dat");
+    assert_non_null(strstr(dat, "2 cores: 1x2\""));
+    assert_non_null(strstr(dat, "2 cores: 2x1\""));
+    assert_int_equal(data_line(strstr(dat, "2 cores: 2x1"), "2 cores: 2x1\" ", v, 4), 4);
+    CLOSE(v[3], w2 / planted_wall(0.001, 1, 2, 4, 7), 1e-6);
+    free(dat);
+    /* the two-point dataset: a speedup, no model curve, the table says why */
+    gp = slurp_in(out, "speedup-alma-x2e3.gp");
+    assert_null(strstr(gp, "model: Amdahl"));
+    free(gp);
+    char *html = slurp_in(out, "index.html");
+    assert_non_null(strstr(html, "not identifiable from these points: as many points as "
+                                 "parameters (2)"));
+    assert_non_null(strstr(html, "- (not extrapolated)"));
+    /* Amdahl on the ranks curve (support 7): s = 1 / T1 of the law */
+    double P = (w1 - 1) / 1.1, s = 1 / (1 + 1.1 * P);
+    char needle[64];
+    snprintf(needle, sizeof needle, "%.3g [", s);
+    print_message("planted s %.4f\n", s);
+    assert_non_null(strstr(html, needle));
+    free(html);
+}
+
+/* The cost model beside the full-size cells: fitted on the small ones
+ * only, within a few percent of the cell on the law, the 2x-off cell
+ * flagged, and the predictions stored (then replaced) on request. */
+static void test_report_fullsize(void **state)
+{
+    fixture *fx = *state;
+    char out[4300];
+    snprintf(out, sizeof out, "%s/full", fx->dir);
+    rep_report_info info;
+    write_report_opts(fx, out, "/nonexistent/gnuplot", 1, &info);
+    assert_int_equal(info.predictions, 2);
+    assert_int_equal(info.stored, 2);
+    assert_int_equal(info.off, 1);
+    char *dat = slurp_in(out, "fullsize.dat");
+    double v[8], want = planted_wall(1, 1, 2, 4, 7);
+    const char *l = strstr(dat, "\"alma-xc66 standard 1x2, model ");
+    assert_non_null(l);
+    assert_int_equal(sscanf(strchr(l + 1, '"') + 1, "%lf %lf %lf %lf %lf %lf", &v[0], &v[1],
+                            &v[2], &v[3], &v[4], &v[5]),
+                     6);
+    print_message("full size 1x2: measured %.4g, model %.4g [%.4g, %.4g], planted %.4g\n", v[0],
+                  v[3], v[4], v[5], want);
+    CLOSE(v[0], want, 1e-6 * want);
+    CLOSE(v[3], want, 0.1 * want);
+    l = strstr(dat, "\"alma-xc66 standard 1x1, model ");
+    assert_non_null(l);
+    assert_non_null(strstr(l, "OFF >25%"));
+    /* the model-only full shape of vla-chiles (no full-size cell) */
+    free(dat);
+    char *html = slurp_in(out, "index.html");
+    assert_non_null(strstr(html, "OFF BY MORE THAN 25%"));
+    assert_non_null(strstr(html, "small-scale cells (scales 0.001 to 0.004)"));
+    assert_non_null(strstr(html, "full shape (no full-size cell; model only)"));
+    free(html);
+    /* stored beside the measurement: one wall_time row per cell and its terms */
+    assert_int_equal(db_count(fx->db, "SELECT count(*) FROM predictions WHERE metric = "
+                                      "'wall_time'"),
+                     2);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM predictions WHERE cell_id = %lld AND "
+                              "metric = 'term:grid' AND measured > 0 AND value > 0",
+             (long long)fx->full_ok);
+    assert_int_equal(db_count(fx->db, sql), 1);
+    ib_err e;
+    ib_err_init(&e);
+    res_db *db;
+    CHECK_OK(res_open(&e, fx->db, NULL, &db), e);
+    res_prediction *pr;
+    size_t np;
+    CHECK_OK(res_report_predictions(&e, db, fx->run, &pr, &np), e);
+    assert_true(np >= 2);
+    int seen = 0;
+    for (size_t i = 0; i < np; i++)
+        if (pr[i].cell_id == fx->full_ok && !strcmp(pr[i].metric, "wall_time")) {
+            seen = 1;
+            CLOSE(pr[i].measured, want, 1e-6 * want);
+            assert_true(pr[i].lo <= pr[i].value && pr[i].value <= pr[i].hi);
+            assert_non_null(strstr(pr[i].fitted_on, "\"scale_max\":0.004"));
+            assert_non_null(strstr(pr[i].terms, "\"grid\""));
+        }
+    assert_true(seen);
+    res_predictions_free(pr, np);
+    res_close(db);
+    /* storing again replaces */
+    write_report_opts(fx, out, "/nonexistent/gnuplot", 1, &info);
+    assert_int_equal(db_count(fx->db, "SELECT count(*) FROM predictions WHERE metric = "
+                                      "'wall_time'"),
+                     2);
+    /* a later report without --store-predictions shows what is stored */
+    write_report_opts(fx, out, "/nonexistent/gnuplot", 0, &info);
+    assert_int_equal(info.stored, 0);
+    html = slurp_in(out, "index.html");
+    assert_int_equal(tu_count(html, "<td>yes: "), 2);
+    free(html);
+    /* without --store-predictions nothing is written: the stored
+     * predictions stay as they were */
+    fixture g = *fx;
+    snprintf(g.db, sizeof g.db, "%s/copy.db", fx->dir);
+    char *o = NULL;
+    assert_int_equal(tu_run(&o, "cp '%s' '%s' && sqlite3 '%s' 'DELETE FROM predictions'", fx->db,
+                            g.db, g.db),
+                     0);
+    free(o);
+    write_report_opts(&g, out, "/nonexistent/gnuplot", 0, &info);
+    assert_int_equal(db_count(g.db, "SELECT count(*) FROM predictions"), 0);
 }
 
 static void test_report_without_gnuplot(void **state)
@@ -524,15 +818,13 @@ static void test_report_without_gnuplot(void **state)
     assert_true(info.plots > 0);
     assert_int_equal(info.rendered, 0);
     assert_non_null(strstr(info.gnuplot_note, "not found"));
-    char path[4500];
-    snprintf(path, sizeof path, "%s/index.html", out);
-    char *html = tu_slurp(path, NULL);
-    assert_non_null(html);
+    char *html = slurp_in(out, "index.html");
     assert_non_null(strstr(html, "figures not rendered"));
     assert_non_null(strstr(html, "image not rendered"));
     assert_int_equal(check_balanced(html), 0);
     free(html);
     assert_int_equal(check_figures(out, 0), info.plots);
+    char path[4500];
     snprintf(path, sizeof path, "%s/runtime-alma-xc66.png", out);
     assert_int_not_equal(access(path, F_OK), 0);
 }
@@ -546,22 +838,47 @@ static void test_report_cli(void **state)
     if (st) print_message("%s\n", o);
     assert_int_equal(st, 0);
     assert_non_null(strstr(o, "reports/fixture-1/index.html"));
+    assert_non_null(strstr(o, "2 full-size cells predicted by the cost model, 1 off by more "
+                              "than 25%"));
     free(o);
     char path[4500];
     snprintf(path, sizeof path, "%s/reports/fixture-1/index.html", fx.dir);
     assert_int_equal(access(path, R_OK), 0);
-    /* the latest run by default, an explicit Gantt cell */
-    st = tu_run(&o, "'%s' report --db '%s' --out '%s/r2' --gantt-cell %lld --quiet",
+    /* the latest run by default, an explicit Gantt cell, training runs named */
+    st = tu_run(&o, "'%s' report --db '%s' --out '%s/r2' --gantt-cell %lld --fit-runs 1 --quiet",
                 tu_bin("harness"), fx.db, fx.dir, (long long)fx.gantt_cell);
     assert_int_equal(st, 0);
     free(o);
     snprintf(path, sizeof path, "%s/r2/gantt-cell%lld.gp", fx.dir, (long long)fx.gantt_cell);
     assert_int_equal(access(path, R_OK), 0);
-    /* errors: unknown cell (usage: 2), missing database (1), unknown run (1) */
+    /* --full-scale 0.004: the 0.004 cells stand in for full size, and the
+     * 0.001 cells alone (one channel count) do not identify the FFT term:
+     * nothing is extrapolated, and the report says why */
+    st = tu_run(&o, "'%s' report --db '%s' --out '%s/r5' --full-scale 0.004 --gnuplot /none",
+                tu_bin("harness"), fx.db, fx.dir);
+    assert_int_equal(st, 0);
+    assert_null(strstr(o, "predicted by the cost model"));
+    free(o);
+    snprintf(path, sizeof path, "%s/r5", fx.dir);
+    char *html = slurp_in(path, "index.html");
+    /* 7 stand-in cells and the full shapes of the 2 other datasets */
+    assert_int_equal(tu_count(html, "no prediction: read: not identifiable from these points: "
+                                    "bytes read is the same in every fit cell"),
+                     9);
+    free(html);
+    /* errors: unknown cell (usage: 2), bad options (2), missing database (1), unknown run (1) */
     st = tu_run(&o, "'%s' report --db '%s' --out '%s/r3' --gantt-cell 9999", tu_bin("harness"),
                 fx.db, fx.dir);
     assert_int_equal(st, 2);
     assert_non_null(strstr(o, "--gantt-cell 9999"));
+    free(o);
+    st = tu_run(&o, "'%s' report --db '%s' --full-scale 0", tu_bin("harness"), fx.db);
+    assert_int_equal(st, 2);
+    assert_non_null(strstr(o, "--full-scale must be a number > 0"));
+    free(o);
+    st = tu_run(&o, "'%s' report --db '%s' --fit-runs 1,x", tu_bin("harness"), fx.db);
+    assert_int_equal(st, 2);
+    assert_non_null(strstr(o, "--fit-runs"));
     free(o);
     st = tu_run(&o, "'%s' report --db '%s/none.db'", tu_bin("harness"), fx.dir);
     assert_int_equal(st, 1);
@@ -575,6 +892,7 @@ static void test_report_cli(void **state)
     st = tu_run(&o, "'%s' report --help", tu_bin("harness"));
     assert_int_equal(st, 0);
     assert_non_null(strstr(o, "--gantt-cell"));
+    assert_non_null(strstr(o, "--store-predictions"));
     free(o);
 }
 
@@ -598,13 +916,12 @@ static void test_gantt_from_tasks_table(void **state)
              (long long)fx->gantt_cell, (long long)fx->gantt_cell, (long long)fx->gantt_cell);
     assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
-    char out[4300], path[4500];
+    char out[4300], name[128];
     snprintf(out, sizeof out, "%s/tasks-table", fx->dir);
     rep_report_info info;
     write_report(fx, out, "/nonexistent/gnuplot", &info);
-    snprintf(path, sizeof path, "%s/gantt-cell%lld.dat", out, (long long)fx->gantt_cell);
-    char *dat = tu_slurp(path, NULL);
-    assert_non_null(dat);
+    snprintf(name, sizeof name, "gantt-cell%lld.dat", (long long)fx->gantt_cell);
+    char *dat = slurp_in(out, name);
     assert_non_null(strstr(dat, "from tasks table"));
     assert_non_null(strstr(dat, "phase kernel"));
     assert_null(strstr(dat, "phase spill")); /* not the file's tasks */
@@ -613,9 +930,8 @@ static void test_gantt_from_tasks_table(void **state)
 }
 
 /* A query of the run's warnings that fails part-way fails the report and
- * names what it read; it used to end that list of warnings early, quietly.
- * The counters table is replaced by a view whose rows raise an SQL error
- * when read (abs() of the smallest integer overflows). */
+ * names what it read. The counters table is replaced by a view whose rows
+ * raise an SQL error when read (abs() of the smallest integer overflows). */
 static void test_report_query_fails(void **state)
 {
     fixture *fx = *state;
@@ -636,6 +952,225 @@ static void test_report_query_fails(void **state)
     assert_int_equal(st, 1);
     assert_non_null(strstr(o, "reading counters failed: integer overflow"));
     free(o);
+}
+
+/*
+ * Log axes carry labelled ticks at any range: under a decade the 1-2-5
+ * steps are too coarse, so finer steps (and at the narrowest, plain
+ * decimal steps) label it; a figure drawn on a log axis over 3.1-3.9 has
+ * those numbers in its SVG.
+ */
+static void test_report_log_ticks(void **state)
+{
+    (void)state;
+    double v[64];
+    size_t n;
+    rep__log_ticks(0.8, 3, v, 64, &n);
+    assert_true(n >= 3);
+    for (size_t i = 0; i < n; i++) assert_true(v[i] >= 0.8 && v[i] <= 3);
+    rep__log_ticks(3.1, 3.9, v, 64, &n);
+    print_message("ticks on [3.1, 3.9]: %zu\n", n);
+    assert_true(n >= 3);
+    for (size_t i = 0; i < n; i++) assert_true(v[i] >= 3.1 && v[i] <= 3.9);
+    rep__log_ticks(0.5, 5000, v, 64, &n);
+    assert_true(n >= 4 && n <= 20);
+    rep__sb b = {0};
+    rep__axis(&b, "y", 3.1, 3.9, 2, 0); /* forced log: still numbers */
+    assert_non_null(strstr(rep__sb_str(&b), "set logscale y"));
+    assert_non_null(strstr(rep__sb_str(&b), "set ytics ('3.2' 3.2"));
+    rep__sb_release(&b);
+    rep__axis(&b, "y", 1, 4, 1, 1); /* under a decade: linear from 0 */
+    assert_non_null(strstr(rep__sb_str(&b), "unset logscale y"));
+    assert_non_null(strstr(rep__sb_str(&b), "set yrange [0:"));
+    rep__sb_release(&b);
+    if (!have("gnuplot")) {
+        print_message("gnuplot not installed: SVG check skipped\n");
+        return;
+    }
+    char *dir = tu_mkdtemp("ticks");
+    char path[4300];
+    snprintf(path, sizeof path, "%s/d.dat", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "1 3.15\n2 3.5\n3 3.85\n");
+    fclose(f);
+    rep__out out;
+    rep__out_init(&out, dir);
+    rep__plotter p;
+    rep__plotter_init(&p, &out, NULL);
+    rep__axis(&b, "y", 3.15, 3.85, 2, 0);
+    rep__sb_puts(&b, "plot 'd.dat' using 1:2 with linespoints title 'narrow'\n");
+    ib_err e;
+    ib_err_init(&e);
+    assert_int_equal(rep__plot(&e, &p, "narrow", rep__sb_str(&b)), 1);
+    rep__sb_release(&b);
+    rep__plotter_release(&p);
+    snprintf(path, sizeof path, "%s/narrow.svg", dir);
+    char *svg = tu_slurp(path, NULL);
+    assert_non_null(svg);
+    assert_non_null(strstr(svg, ">3.4<"));
+    assert_non_null(strstr(svg, ">3.6<"));
+    free(svg);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* Names in dir that look like our temporaries (".X.rep-PID..."). */
+static int temporaries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d));) n += strstr(de->d_name, ".rep-") != NULL;
+    closedir(d);
+    return n;
+}
+
+/*
+ * A write that fails (injected: IMBENCH_REPORT_FAIL_WRITE=N fails the Nth
+ * file as a full disk would) stops the report with the cause and exit 1,
+ * and leaves the previous report's files exactly as they were: nothing
+ * half-written, no temporary.
+ */
+static void test_report_write_fails(void **state)
+{
+    fixture *fx = *state;
+    char out[4300], *o = NULL;
+    snprintf(out, sizeof out, "%s/atomic", fx->dir);
+    int st = tu_run(&o, "'%s' report --db '%s' --out '%s' --quiet --boot 50", tu_bin("harness"),
+                    fx->db, out);
+    assert_int_equal(st, 0);
+    free(o);
+    char *before = slurp_in(out, "index.html"), *md = slurp_in(out, "report.md");
+    static const int at[] = {1, 4, 17, 40, 0};
+    for (int k = 0; at[k]; k++) {
+        st = tu_run(&o, "IMBENCH_REPORT_FAIL_WRITE=%d '%s' report --db '%s' --out '%s' --quiet "
+                        "--boot 50",
+                    at[k], tu_bin("harness"), fx->db, out);
+        if (st != 1) print_message("fail at %d: %s\n", at[k], o);
+        assert_int_equal(st, 1);
+        assert_non_null(strstr(o, "no space left on device"));
+        assert_non_null(strstr(o, "cannot write '"));
+        free(o);
+        char *after = slurp_in(out, "index.html"), *md2 = slurp_in(out, "report.md");
+        assert_string_equal(after, before);
+        assert_string_equal(md2, md);
+        free(after);
+        free(md2);
+        assert_int_equal(temporaries(out), 0);
+    }
+    /* failing the page itself: the write just before it succeeds, then index.html fails */
+    free(before);
+    free(md);
+    check_figures(out, have("gnuplot"));
+}
+
+/*
+ * The same on a real full disk (a 1 MiB tmpfs, as root): the report fails
+ * with the cause, the previous page stays whole, and no image is left
+ * empty or cut short. Skipped where tmpfs cannot be mounted.
+ */
+static void test_report_full_disk(void **state)
+{
+    fixture *fx = *state;
+    char mnt[4300], *o = NULL;
+    snprintf(mnt, sizeof mnt, "%s/tmpfs", fx->dir);
+    assert_int_equal(mkdir(mnt, 0755), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") != 0) {
+        print_message("skipped: cannot mount a tmpfs here (%s)\n", strerror(errno));
+        rmdir(mnt);
+        skip();
+    }
+    /* a report without images first (scripts, data, pages: small) */
+    int st = tu_run(&o, "'%s' report --db '%s' --out '%s/r' --quiet --gnuplot /nonexistent",
+                    tu_bin("harness"), fx->db, mnt);
+    if (st) print_message("%s\n", o);
+    assert_int_equal(st, 0);
+    free(o);
+    char dir[4400];
+    snprintf(dir, sizeof dir, "%s/r", mnt);
+    char *before = slurp_in(dir, "index.html");
+    /* then with images: they do not fit */
+    st = tu_run(&o, "'%s' report --db '%s' --out '%s' --quiet", tu_bin("harness"), fx->db, dir);
+    print_message("full disk: exit %d: %s\n", st, o);
+    assert_int_equal(st, 1);
+    assert_non_null(strstr(o, "no space left on device"));
+    free(o);
+    char *after = slurp_in(dir, "index.html");
+    assert_string_equal(after, before);
+    free(after);
+    free(before);
+    assert_int_equal(temporaries(dir), 0);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *de; (de = readdir(d));) {
+        size_t len = strlen(de->d_name);
+        if (len < 5 || strcmp(de->d_name + len - 4, ".png")) continue;
+        char path[4700];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        size_t plen = 0;
+        char *png = tu_slurp(path, &plen);
+        assert_non_null(png);
+        assert_true(plen > 20); /* no empty image */
+        assert_memory_equal(png + plen - 8, "IEND\xae\x42\x60\x82", 8);
+        free(png);
+    }
+    closedir(d);
+    assert_int_equal(umount(mnt), 0);
+    rmdir(mnt);
+}
+
+/*
+ * A gnuplot that dies (killed, or exiting non-zero after writing an empty
+ * image) leaves no empty PNG and keeps the previous image; the report says
+ * so in its warnings.
+ */
+static void test_report_killed_gnuplot(void **state)
+{
+    fixture *fx = *state;
+    if (!have("gnuplot")) {
+        print_message("skipped: gnuplot not installed\n");
+        skip();
+    }
+    char out[4300], fake[4300], *o = NULL;
+    snprintf(out, sizeof out, "%s/killed", fx->dir);
+    snprintf(fake, sizeof fake, "%s/fake-gnuplot", fx->dir);
+    FILE *f = fopen(fake, "w");
+    assert_non_null(f);
+    /* probes ("-e 'set terminal ...'") pass; drawing writes empty images and dies */
+    fprintf(f, "#!/bin/sh\ncase \"$2\" in\n  set\\ terminal*) exit 0 ;;\nesac\n"
+               "stem=$(printf '%%s' \"$2\" | sed \"s/^outstem='\\(.*\\)'$/\\1/\")\n"
+               ": > \"$stem.png\"\n: > \"$stem.svg\"\nkill -9 $$\n");
+    fclose(f);
+    assert_int_equal(chmod(fake, 0755), 0);
+    int st = tu_run(&o, "'%s' report --db '%s' --out '%s' --quiet --boot 50", tu_bin("harness"),
+                    fx->db, out);
+    assert_int_equal(st, 0);
+    free(o);
+    size_t n0 = 0;
+    char *good = slurp_in(out, "runtime-alma-xc66.png");
+    {
+        char path[4500];
+        snprintf(path, sizeof path, "%s/runtime-alma-xc66.png", out);
+        free(tu_slurp(path, &n0));
+    }
+    st = tu_run(&o, "'%s' report --db '%s' --out '%s' --quiet --boot 50 --gnuplot '%s'",
+                tu_bin("harness"), fx->db, out, fake);
+    if (st) print_message("%s\n", o);
+    assert_int_equal(st, 0);
+    free(o);
+    size_t n1 = 0;
+    char path[4500];
+    snprintf(path, sizeof path, "%s/runtime-alma-xc66.png", out);
+    char *now = tu_slurp(path, &n1);
+    assert_int_equal(n1, n0); /* the previous image, whole */
+    assert_memory_equal(now, good, n0);
+    free(now);
+    free(good);
+    assert_int_equal(temporaries(out), 0);
+    char *html = slurp_in(out, "index.html");
+    assert_non_null(strstr(html, "gnuplot was killed by signal 9"));
+    free(html);
 }
 
 /* Bytes of a file, or -1. */
@@ -676,10 +1211,7 @@ static void test_report_browser(void **state)
                     out, browser, flags, out, out);
     if (st) print_message("%s\n", o);
     assert_int_equal(st, 0);
-    char path[4500];
-    snprintf(path, sizeof path, "%s/index.html", out);
-    char *html = tu_slurp(path, NULL);
-    assert_non_null(html);
+    char *html = slurp_in(out, "index.html");
     int tables = tu_count(html, "<table"), imgs = tu_count(html, "<img");
     assert_true(tables >= 8);
     assert_true(imgs >= 4);
@@ -688,6 +1220,7 @@ static void test_report_browser(void **state)
     assert_non_null(strstr(o, "Provenance of the run"));
     free(html);
     free(o);
+    char path[4500];
     snprintf(path, sizeof path, "%s/blank.html", out);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -897,7 +1430,8 @@ static void test_casa_import_atomic(void **state)
     free(dir);
 }
 
-/* Baselines drawn in the report: normalised curves and the seed-study figures. */
+/* Baselines drawn in the report: normalised curves on relative cores, and
+ * the study's absolute times beside the full-size cells only. */
 static void test_report_with_baselines(void **state)
 {
     fixture *fxp = *state, fx = *fxp;
@@ -920,40 +1454,59 @@ static void test_report_with_baselines(void **state)
     snprintf(out, sizeof out, "%s/withbl", fx.dir);
     rep_report_info info;
     write_report(&fx, out, NULL, &info);
-    char path[4500];
-    snprintf(path, sizeof path, "%s/baselines-alma-xc66.dat", out);
-    char *dat = tu_slurp(path, NULL);
-    assert_non_null(dat);
-    if (!strstr(dat, "\n2 6.2042")) print_message("%s\n", dat);
-    /* seed-study CASA: one-node 2350 s, range 2100-2400 s over nodes: a band */
-    assert_non_null(strstr(dat, "casa-6.2 (seed-study) range"));
-    assert_non_null(strstr(dat, "0.979166667 1.11904762"));
+    char *dat = slurp_in(out, "scaling-study-alma-xc66.dat");
     /* the imported logs: 2345 s at one node, best 377.97 s at two */
     assert_non_null(strstr(dat, "casa-6.2.1-7 (casa-log"));
     assert_non_null(strstr(dat, "\n2 6.2042"));
+    assert_non_null(strstr(dat, "measured here, ranks (1 thread each)"));
     free(dat);
-    snprintf(path, sizeof path, "%s/index.html", out);
-    char *html = tu_slurp(path, NULL);
-    assert_non_null(html);
-    assert_non_null(strstr(html, "2350 s")); /* CASA 6.2 one node, in the extrapolation table */
-    assert_non_null(strstr(html, "2100-2400 s (range, 1-8 nodes)"));
+    char *html = slurp_in(out, "index.html");
+    /* full size: the study's CASA and prototype beside the full-size cell */
+    assert_non_null(strstr(html, "speedup beside the study's, normalised [measured here on "));
+    assert_non_null(strstr(html, "the study's figures (stated or read from its plots)"));
     free(html);
+    dat = slurp_in(out, "fullsize.dat");
+    assert_non_null(strstr(dat, "study0"));
+    assert_non_null(strstr(dat, " 2350"));
+    free(dat);
+    char *gp = slurp_in(out, "fullsize.gp");
+    assert_non_null(strstr(gp, "CASA 6.2, 1 node, 15 MPI procs (study, read from plot)"));
+    free(gp);
     /* compare --against casa prints normalised and model figures */
     int st = tu_run(&o, "'%s' compare --db '%s' --run %lld --against casa", tu_bin("harness"),
                     fx.db, (long long)fx.run);
     if (st) print_message("%s\n", o);
     assert_int_equal(st, 0);
     assert_non_null(strstr(o, "NORMALISED"));
-    assert_non_null(strstr(o, "MODEL: full-size"));
+    assert_non_null(strstr(o, "MODEL: the cost model"));
     assert_non_null(strstr(o, "== alma-xc66"));
-    assert_non_null(strstr(o, "0.979-1.119 range (casa-6.2, seed-study)"));
+    assert_non_null(strstr(o, "full-size cell: prediction beside its measurement"));
     free(o);
+    /* with the real dataset specs the fixture's 256x256 image is not the
+     * study's 600x600: no study bar beside it, and the table says why */
+    st = tu_run(&o, "'%s' report --db '%s' --out '%s/specs' --quiet --gnuplot /none",
+                tu_bin("harness"), fx.db, fx.dir);
+    assert_int_equal(st, 0);
+    free(o);
+    snprintf(out, sizeof out, "%s/specs", fx.dir);
+    html = slurp_in(out, "index.html");
+    assert_non_null(strstr(html, "the study's image is 600x600, this cell's 256x256"));
+    free(html);
+    dat = slurp_in(out, "fullsize.dat");
+    assert_null(strstr(dat, "study0"));
+    free(dat);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_report_contents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_cores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_fullsize, setup, teardown),
+        cmocka_unit_test(test_report_log_ticks),
+        cmocka_unit_test_setup_teardown(test_report_write_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_full_disk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_killed_gnuplot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_without_gnuplot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_cli, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_with_baselines, setup, teardown),

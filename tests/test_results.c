@@ -202,11 +202,12 @@ static void test_schema_created(void **state)
     int v = 0;
     assert_int_equal(res_schema_version(&e, db, &v), 0);
     assert_int_equal(v, RES_SCHEMA_VERSION);
-    assert_int_equal(v, 4);
+    assert_int_equal(v, 5);
     static const char *const tables[] = {"schema_version", "runs",   "cells",    "attempts",
                                          "metrics",        "phases", "counters", "tasks",
                                          "comm",           "baselines", "run_locks",
-                                         "warnings",       NULL};
+                                         "warnings",       "attempt_params", "predictions",
+                                         "simulations",    "simulation_tasks", NULL};
     for (int i = 0; tables[i]; i++) {
         char sql[256];
         snprintf(sql, sizeof sql,
@@ -215,7 +216,7 @@ static void test_schema_created(void **state)
         assert_int_equal(q_int(db, sql), 1);
     }
     /* every migration is recorded; WAL is on; the later tables start empty */
-    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 4);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 5);
     char *mode = q_text(db, "PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
     free(mode);
@@ -225,7 +226,7 @@ static void test_schema_created(void **state)
     res_close(db);
     f->db = NULL;
     db = open_ok(f);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 4);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 5);
     int problems = -1;
     FILE *out = tmpfile();
     assert_int_equal(res_verify(&e, db, out, &problems), 0);
@@ -238,7 +239,7 @@ static void test_must_exist(void **state)
     fx *f = *state;
     ib_err e;
     ib_err_init(&e);
-    res_open_opts o = {.flags = RES_OPEN_MUST_EXIST};
+    res_open_opts o = {.flags = RES_OPEN_READONLY};
     assert_int_equal(res_open(&e, f->path, &o, &f->db), IB_ENOTFOUND);
     assert_null(f->db);
     assert_true(tu_contains(e.msg, "does not exist"));
@@ -284,7 +285,7 @@ static void test_migrate_v1(void **state)
     res_db *db = open_ok(f);
     int v = 0;
     assert_int_equal(res_schema_version(&e, db, &v), 0);
-    assert_int_equal(v, 4);
+    assert_int_equal(v, 5);
     /* data kept, columns filled from the parameters JSON; old runs have no
      * recorded machine settings */
     assert_int_equal(q_int(db, "SELECT count(*) FROM runs WHERE tuning IS NULL"), 2);
@@ -310,7 +311,7 @@ static void test_migrate_v1(void **state)
     assert_non_null(s);
     assert_true(tu_contains(s, "migrated"));
     free(s);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 4);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM schema_version"), 5);
     /* the new schema works on the migrated data */
     int64_t cell = new_cell(db, "h1", 64);
     assert_int_equal(cell, 1);
@@ -331,10 +332,10 @@ static void test_refuse_newer_and_foreign(void **state)
     open_ok(f);
     res_close(f->db);
     f->db = NULL;
-    raw_exec(f->path, "INSERT INTO schema_version VALUES(5, 'future')");
+    raw_exec(f->path, "INSERT INTO schema_version VALUES(6, 'future')");
     assert_int_equal(res_open(&e, f->path, NULL, &f->db), IB_EUNSUPPORTED);
     assert_null(f->db);
-    assert_true(tu_contains(e.msg, "schema version 5"));
+    assert_true(tu_contains(e.msg, "schema version 6"));
     assert_true(tu_contains(e.msg, "newer than this program"));
     assert_true(tu_contains(e.msg, f->path));
 

@@ -335,18 +335,18 @@ static void test_amdahl(void **state)
     ib_err e;
     ib_err_init(&e);
     const double s = 0.1, t1 = 100;
-    const double nodes_set[] = {1, 2, 4, 8, 16, 32};
-    double nodes[30], time[30];
+    const double cores_set[] = {1, 2, 4, 8, 16, 32};
+    double cores[30], time[30];
     size_t n = 0;
     for (size_t k = 0; k < 6; k++)
         for (size_t r = 0; r < 5; r++, n++) {
-            nodes[n] = nodes_set[k];
-            time[n] = rep_amdahl_time(t1, s, nodes[n]) * exp(0.03 * ib_gauss(42, k, r, 0));
+            cores[n] = cores_set[k];
+            time[n] = rep_amdahl_time(t1, s, cores[n]) * exp(0.03 * ib_gauss(42, k, r, 0));
         }
     rep_amdahl_opts o;
     rep_amdahl_opts_init(&o);
     rep_amdahl f;
-    assert_int_equal(rep_amdahl_fit(&e, nodes, time, n, &o, &f), 0);
+    assert_int_equal(rep_amdahl_fit(&e, cores, time, n, &o, &f), 0);
     print_message("amdahl: s = %.4f [%.4f, %.4f], T1 = %.2f [%.2f, %.2f]\n", f.s, f.s_lo,
                   f.s_hi, f.t1, f.t1_lo, f.t1_hi);
     CLOSE(f.s, s, 0.02);
@@ -356,30 +356,92 @@ static void test_amdahl(void **state)
     CLOSE(f.t1, t1, 5);
     assert_true(f.t1_lo <= t1 && t1 <= f.t1_hi);
     assert_int_equal(f.n, 30);
+    assert_int_equal(f.distinct, 6);
+    assert_true(f.identifiable);
+    assert_string_equal(f.why, "");
 
     o.relative = 0; /* absolute residuals also recover it */
-    assert_int_equal(rep_amdahl_fit(&e, nodes, time, n, &o, &f), 0);
+    assert_int_equal(rep_amdahl_fit(&e, cores, time, n, &o, &f), 0);
     CLOSE(f.s, s, 0.02);
     assert_true(f.s_lo <= s && s <= f.s_hi);
 
-    /* Exact data: exact answer; boundaries s = 0 and s = 1. */
+    /* exact data: the exact answer */
     double exact[6];
     rep_amdahl_opts_init(&o);
-    for (int k = 0; k < 6; k++) exact[k] = rep_amdahl_time(t1, 0.25, nodes_set[k]);
-    assert_int_equal(rep_amdahl_fit(&e, nodes_set, exact, 6, &o, &f), 0);
+    for (int k = 0; k < 6; k++) exact[k] = rep_amdahl_time(t1, 0.25, cores_set[k]);
+    assert_int_equal(rep_amdahl_fit(&e, cores_set, exact, 6, &o, &f), 0);
     CLOSE(f.s, 0.25, 1e-9);
     CLOSE(f.t1, t1, 1e-7);
-    for (int k = 0; k < 6; k++) exact[k] = t1 / nodes_set[k] * (k % 2 ? 1.01 : 0.99);
-    assert_int_equal(rep_amdahl_fit(&e, nodes_set, exact, 6, &o, &f), 0);
-    assert_true(f.s >= 0 && f.s < 0.01);
-    for (int k = 0; k < 6; k++) exact[k] = t1 * (k % 2 ? 1.01 + 0.001 * k : 0.99);
-    assert_int_equal(rep_amdahl_fit(&e, nodes_set, exact, 6, &o, &f), 0);
-    assert_true(f.s <= 1 && f.s > 0.97);
-
     CLOSE(rep_amdahl_speedup(0.1, 10), 1 / (0.1 + 0.09), 1e-12);
+
+    /* one core count: nothing to fit, said by the rule, not an error */
     const double one[] = {4, 4, 4}, ts[] = {1, 2, 3};
-    assert_int_equal(rep_amdahl_fit(&e, one, ts, 3, &o, &f), IB_EINVAL);
-    assert_non_null(strstr(e.msg, "two distinct node counts"));
+    assert_int_equal(rep_amdahl_fit(&e, one, ts, 3, &o, &f), 0);
+    assert_false(f.identifiable);
+    assert_true(isnan(f.s));
+    assert_non_null(strstr(f.why, "not identifiable from these points: 1 distinct x value for 2"));
+    const double bad[] = {0.5, 1};
+    assert_int_equal(rep_amdahl_fit(&e, bad, ts, 2, &o, &f), IB_EINVAL);
+}
+
+/*
+ * The identifiability rule on made-up points: a perfectly serial set (the
+ * time does not move with cores: s = 1), a perfectly parallel one (T1/n:
+ * s = 0), both with repeats, are identified; two points (one per core
+ * count, as many as parameters) are not, nor is a set whose noise makes
+ * the band of s wider than half of [0, 1].
+ */
+static void test_identify_rule(void **state)
+{
+    (void)state;
+    ib_err e;
+    ib_err_init(&e);
+    rep_amdahl_opts o;
+    rep_amdahl_opts_init(&o);
+    rep_amdahl f;
+    const double c[] = {1, 1, 1, 2, 2, 2, 4, 4, 4};
+    double serial[9], parallel[9];
+    for (int i = 0; i < 9; i++) {
+        serial[i] = 10.0;
+        parallel[i] = 10.0 / c[i];
+    }
+    assert_int_equal(rep_amdahl_fit(&e, c, serial, 9, &o, &f), 0);
+    CLOSE(f.s, 1.0, 1e-9);
+    assert_true(f.identifiable);
+    assert_int_equal(rep_amdahl_fit(&e, c, parallel, 9, &o, &f), 0);
+    CLOSE(f.s, 0.0, 1e-9);
+    CLOSE(f.t1, 10.0, 1e-9);
+    assert_true(f.identifiable);
+
+    const double c2[] = {1, 2}, t2[] = {10, 5.5};
+    assert_int_equal(rep_amdahl_fit(&e, c2, t2, 2, &o, &f), 0);
+    CLOSE(f.s, 0.1, 1e-9); /* the exact solution exists... */
+    assert_false(f.identifiable); /* ...but nothing says how well it is known */
+    assert_non_null(strstr(f.why, "as many points as parameters"));
+
+    /* 30% noise on two core counts: the band of s spans most of [0, 1] */
+    double cn[12], tn[12];
+    for (int i = 0; i < 12; i++) {
+        cn[i] = i < 6 ? 1 : 2;
+        tn[i] = rep_amdahl_time(10, 0.5, cn[i]) * exp(0.3 * ib_gauss(9, (uint64_t)i, 0, 0));
+    }
+    assert_int_equal(rep_amdahl_fit(&e, cn, tn, 12, &o, &f), 0);
+    print_message("noisy: s = %.3f [%.3f, %.3f]: %s\n", f.s, f.s_lo, f.s_hi, f.why);
+    assert_false(f.identifiable);
+    assert_non_null(strstr(f.why, "of the range [0, 1] (at most 50%)"));
+
+    /* the rule itself */
+    rep_param p = {.est = 0.5, .lo = 0.2, .hi = 0.6, .range_lo = 0, .range_hi = 1};
+    assert_int_equal(rep_identify(&p, 3, 2, 4), 1);
+    assert_string_equal(p.why, "");
+    p.hi = 0.75; /* 55% of the range */
+    assert_int_equal(rep_identify(&p, 3, 2, 4), 0);
+    p.hi = 0.6;
+    assert_int_equal(rep_identify(&p, 1, 2, 4), 0);
+    assert_non_null(strstr(p.why, "1 distinct x value for 2 parameters"));
+    assert_int_equal(rep_identify(&p, 2, 2, 0), 0);
+    p.est = NAN;
+    assert_int_equal(rep_identify(&p, 3, 2, 4), 0);
 }
 
 static void test_karp_flatt(void **state)
@@ -391,26 +453,105 @@ static void test_karp_flatt(void **state)
     for (double n = 2; n <= 64; n *= 2) CLOSE(rep_karp_flatt(rep_amdahl_speedup(s, n), n), s, 1e-12);
     assert_true(isnan(rep_karp_flatt(1.0, 1.0)));
 
-    /* Series from repeated exact Amdahl timings (shuffled order). */
-    const double nodes[] = {4, 1, 2, 4, 1, 8, 2, 8, 1};
+    /* series from repeated exact Amdahl timings (shuffled order) */
+    const double cores[] = {4, 1, 2, 4, 1, 8, 2, 8, 1};
     double time[9];
-    for (int i = 0; i < 9; i++) time[i] = rep_amdahl_time(200, 0.2, nodes[i]);
+    for (int i = 0; i < 9; i++) time[i] = rep_amdahl_time(200, 0.2, cores[i]);
     rep_kf_point *k;
     size_t m;
-    assert_int_equal(rep_karp_flatt_series(&e, nodes, time, 9, &k, &m), 0);
+    assert_int_equal(rep_karp_flatt_series(&e, cores, time, 9, 0.95, 200, 1, &k, &m), 0);
     assert_int_equal(m, 4);
-    CLOSE(k[0].nodes, 1, 0);
+    CLOSE(k[0].cores, 1, 0);
     CLOSE(k[0].speedup, 1, 1e-12);
     assert_true(isnan(k[0].e));
+    assert_false(k[0].identifiable);
     for (size_t i = 1; i < m; i++) {
-        CLOSE(k[i].nodes, 1 << i, 0);
-        CLOSE(k[i].speedup, rep_amdahl_speedup(0.2, k[i].nodes), 1e-12);
+        CLOSE(k[i].cores, 1 << i, 0);
+        CLOSE(k[i].speedup, rep_amdahl_speedup(0.2, k[i].cores), 1e-12);
         CLOSE(k[i].e, 0.2, 1e-12);
+        CLOSE(k[i].e_lo, 0.2, 1e-12); /* exact repeats: a zero-width band */
+        assert_true(k[i].identifiable);
     }
     ib_free(k);
-    const double no1[] = {2, 4}, t2[] = {1, 2};
-    assert_int_equal(rep_karp_flatt_series(&e, no1, t2, 2, &k, &m), IB_EINVAL);
+    /* one repeat per core count: no band, not identifiable */
+    const double c2[] = {1, 2}, t2[] = {2, 1.1};
+    assert_int_equal(rep_karp_flatt_series(&e, c2, t2, 2, 0.95, 200, 1, &k, &m), 0);
+    CLOSE(k[1].e, (1 / (2 / 1.1) - 0.5) / 0.5, 1e-12);
+    assert_false(k[1].identifiable);
+    assert_non_null(strstr(k[1].why, "no band"));
+    ib_free(k);
+    const double no1[] = {2, 4};
+    assert_int_equal(rep_karp_flatt_series(&e, no1, t2, 2, 0.95, 200, 1, &k, &m), IB_EINVAL);
     assert_null(k);
+}
+
+static void test_nnls(void **state)
+{
+    (void)state;
+    ib_err e;
+    ib_err_init(&e);
+    /* an interior solution: y = 2 + 3e-8 x1 + 0.04 x2, columns of very
+     * different magnitudes */
+    enum { N = 30 };
+    double a[N * 3], b[N], x[3];
+    for (int i = 0; i < N; i++) {
+        a[i * 3 + 0] = 1;
+        a[i * 3 + 1] = 1e8 * (1 + ib_uniform(ib_hash4(3, i, 0, 0)) * 50);
+        a[i * 3 + 2] = 10 + ib_uniform(ib_hash4(3, i, 1, 0)) * 300;
+        b[i] = 2 + 3e-8 * a[i * 3 + 1] + 0.04 * a[i * 3 + 2];
+    }
+    assert_int_equal(rep_nnls(&e, a, b, N, 3, x), 0);
+    CLOSE(x[0], 2, 1e-8);
+    CLOSE(x[1], 3e-8, 1e-16);
+    CLOSE(x[2], 0.04, 1e-10);
+    /* the unconstrained optimum has a negative intercept: NNLS pins it at 0 */
+    for (int i = 0; i < N; i++) b[i] = -1 + 3e-8 * a[i * 3 + 1] + 0.04 * a[i * 3 + 2];
+    assert_int_equal(rep_nnls(&e, a, b, N, 3, x), 0);
+    CLOSE(x[0], 0, 0);
+    assert_true(x[1] > 0 && x[2] >= 0);
+    /* a column twice another: the dependent one stays at 0, the fit is exact */
+    for (int i = 0; i < N; i++) {
+        a[i * 3 + 2] = 2 * a[i * 3 + 1];
+        b[i] = 5 + 4e-8 * a[i * 3 + 1];
+    }
+    assert_int_equal(rep_nnls(&e, a, b, N, 3, x), 0);
+    CLOSE(x[0], 5, 1e-6);
+    CLOSE(x[1] + 2 * x[2], 4e-8, 1e-14);
+    /* everything negative: x = 0 */
+    for (int i = 0; i < N; i++) b[i] = -1;
+    assert_int_equal(rep_nnls(&e, a, b, N, 3, x), 0);
+    assert_true(x[0] == 0 && x[1] == 0 && x[2] == 0);
+    assert_int_equal(rep_nnls(&e, a, b, N, 0, x), IB_EINVAL);
+    b[3] = NAN;
+    assert_int_equal(rep_nnls(&e, a, b, N, 3, x), IB_EINVAL);
+}
+
+/* A cell of the cost model tests: thread-seconds per term from planted
+ * coefficients, wall = 0.05 + 1.1 P / cores, 2% noise when noisy. */
+static rep_cost_cell planted(const char *gridder, double samples, int support, double planes,
+                             double cores, uint64_t i, int noisy)
+{
+    rep_cost_cell c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.gridder, sizeof c.gridder, "%s", gridder);
+    double G = 384.0 * 384, mosaic = !strcmp(gridder, "mosaic");
+    c.x[REP_TERM_READ] = samples * 8.5;
+    c.x[REP_TERM_GRID] = samples * support * support;
+    c.x[REP_TERM_FFT] = planes * G * log2(G);
+    c.x[REP_TERM_WRITE] = planes * 256 * 256 * 4;
+    c.x[REP_TERM_POINTING] = mosaic ? 24 * planes / 2 : 0;
+    const double a[REP_NTERMS] = {0.01, 0.0, 0.002, 0.001, 0.0};
+    const double cc[REP_NTERMS] = {2e-9, mosaic ? 2e-8 : 4e-9, 1.5e-9, 1e-9, 2e-4};
+    double p = 0;
+    for (int j = 0; j < REP_NTERMS; j++) {
+        c.y[j] = a[j] + cc[j] * c.x[j];
+        if (noisy) c.y[j] *= exp(0.02 * ib_gauss(11, i, (uint64_t)j, 0));
+        p += c.y[j];
+    }
+    c.cores = cores;
+    c.wall = 0.05 + 1.1 * p / cores;
+    if (noisy) c.wall *= exp(0.02 * ib_gauss(12, i, 0, 0));
+    return c;
 }
 
 static void test_cost_model(void **state)
@@ -418,40 +559,71 @@ static void test_cost_model(void **state)
     (void)state;
     ib_err e;
     ib_err_init(&e);
-    /* time = 2 + 3e-8 vis_support2 + 5e-7 pixels + 0.04 GB_written */
-    const double coef[] = {2.0, 3e-8, 5e-7, 0.04};
-    enum { N = 40 };
-    double x[N * 3], y[N], yn[N];
-    for (int i = 0; i < N; i++) {
-        x[i * 3 + 0] = 1e8 * (1 + ib_uniform(ib_hash4(3, i, 0, 0)) * 50);
-        x[i * 3 + 1] = 1e6 * (1 + ib_uniform(ib_hash4(3, i, 1, 0)) * 20);
-        x[i * 3 + 2] = 10 + ib_uniform(ib_hash4(3, i, 2, 0)) * 300;
-        y[i] = coef[0] + coef[1] * x[i * 3] + coef[2] * x[i * 3 + 1] + coef[3] * x[i * 3 + 2];
-        yn[i] = y[i] * (1 + 0.01 * ib_gauss(4, i, 0, 0));
-    }
+    rep_cost_cell cells[48];
+    size_t n = 0;
+    const double samples[] = {1e6, 3e6, 1e7};
+    const int sup[] = {7, 17, 51};
+    for (int g = 0; g < 2; g++)
+        for (int i = 0; i < 3; i++)
+            for (int w = 0; w < 3; w++)
+                for (int c = 1; c <= 2; c++)
+                    cells[n] = planted(g ? "mosaic" : "standard", samples[i], sup[w],
+                                       48.0 * (1 + i + g), c, n, 1), n++;
+    rep_cost_opts o;
+    rep_cost_opts_init(&o);
+    o.boot = 200;
     rep_cost_model m;
-    assert_int_equal(rep_cost_fit(&e, x, y, N, 3, &m), 0);
-    for (int j = 0; j < 4; j++) CLOSE(m.coef[j], coef[j], 1e-8 * fabs(coef[j]) + 1e-12);
-    CLOSE(m.r2, 1.0, 1e-12);
-    assert_true(m.rmse < 1e-9);
-    const double q[] = {5e9, 4e6, 100};
-    CLOSE(rep_cost_predict(&m, q), 2 + 150 + 2 + 4, 1e-7);
+    size_t skipped = 9;
+    assert_int_equal(rep_cost_model_fit(&e, cells, n, &o, &m, &skipped), 0);
+    assert_int_equal(skipped, 0);
+    assert_int_equal(m.ng, 2);
+    const rep_cost_term *grid = &m.term[1][REP_TERM_GRID];
+    print_message("mosaic grid: c = %.4g [%.4g, %.4g] %s\n", grid->c.est, grid->c.lo,
+                  grid->c.hi, grid->c.why);
+    assert_true(grid->used && grid->slope);
+    CLOSE(grid->c.est, 2e-8, 0.1 * 2e-8);
+    assert_true(grid->c.lo <= 2e-8 && 2e-8 <= grid->c.hi);
+    assert_true(grid->c.identifiable);
+    assert_true(m.r.identifiable);
+    CLOSE(m.r.est, 1.1, 0.1);
+    /* the standard gridder has no per-pointing work: intercept only, never extrapolated */
+    assert_false(m.term[0][REP_TERM_POINTING].slope);
+    /* predict a cell 100 times larger than any fitted: within 10% of the plant */
+    rep_cost_cell big = planted("mosaic", 1e9, 17, 960, 2, 999, 0);
+    rep_cost_prediction p;
+    rep_cost_predict(&m, &big, &p);
+    print_message("big: predicted %.4g [%.4g, %.4g], planted %.4g\n", p.wall, p.wall_lo,
+                  p.wall_hi, big.wall);
+    assert_true(p.ok);
+    CLOSE(p.wall, big.wall, 0.1 * big.wall);
+    assert_true(p.wall_lo <= p.wall && p.wall <= p.wall_hi);
+    /* no gridder, unknown driver: no prediction, and why */
+    rep_cost_cell other = big;
+    snprintf(other.gridder, sizeof other.gridder, "wproject");
+    rep_cost_predict(&m, &other, &p);
+    assert_false(p.ok);
+    assert_non_null(strstr(p.why, "no small-scale cell of gridder 'wproject'"));
+    other = big;
+    other.x[REP_TERM_FFT] = NAN;
+    rep_cost_predict(&m, &other, &p);
+    assert_false(p.ok);
+    assert_non_null(strstr(p.why, "fft"));
+    rep_cost_model_release(&m);
 
-    assert_int_equal(rep_cost_fit(&e, x, yn, N, 3, &m), 0);
-    print_message("cost model with 1%% noise: %.3g %.3g %.3g %.3g, R^2 %.5f\n", m.coef[0],
-                  m.coef[1], m.coef[2], m.coef[3], m.r2);
-    assert_true(m.r2 > 0.99);
-    CLOSE(m.coef[1], coef[1], 0.05 * coef[1]);
-    CLOSE(m.coef[2], coef[2], 0.25 * coef[2]);
-    CLOSE(m.coef[3], coef[3], 0.5 * coef[3]);
-
-    /* x3 = 2 x1: rank deficient; too few points. */
-    double xd[N * 3];
-    memcpy(xd, x, sizeof xd);
-    for (int i = 0; i < N; i++) xd[i * 3 + 2] = 2 * xd[i * 3];
-    assert_int_equal(rep_cost_fit(&e, xd, y, N, 3, &m), IB_EINVAL);
-    assert_non_null(strstr(e.msg, "x3"));
-    assert_int_equal(rep_cost_fit(&e, x, y, 4, 3, &m), IB_EINVAL);
+    /* every cell the same size: no slope identified, nothing extrapolated */
+    for (size_t i = 0; i < 6; i++) cells[i] = planted("standard", 1e6, 7, 48, 1, i, 1);
+    assert_int_equal(rep_cost_model_fit(&e, cells, 6, &o, &m, NULL), 0);
+    rep_cost_predict(&m, &big, &p);
+    assert_false(p.ok);
+    snprintf(big.gridder, sizeof big.gridder, "standard");
+    rep_cost_predict(&m, &big, &p);
+    assert_false(p.ok);
+    assert_non_null(strstr(p.why, "not identifiable from these points"));
+    rep_cost_model_release(&m);
+    /* nothing usable */
+    cells[0].wall = NAN;
+    assert_int_equal(rep_cost_model_fit(&e, cells, 1, &o, &m, NULL), IB_EINVAL);
+    rep_cost_model_release(&m);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -623,7 +795,9 @@ int main(void)
         cmocka_unit_test(test_bh),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_amdahl),
+        cmocka_unit_test(test_identify_rule),
         cmocka_unit_test(test_karp_flatt),
+        cmocka_unit_test(test_nnls),
         cmocka_unit_test(test_cost_model),
         cmocka_unit_test(test_baselines_seed),
         cmocka_unit_test(test_baselines_malformed),

@@ -544,7 +544,7 @@ static void test_shipped_suites(void **state)
         const char *name;
         size_t cells;
         int repeats;
-    } shipped[] = {{"smoke", 4, 1}, {"default", 40, 3}, {"seed-study", 140, 3},
+    } shipped[] = {{"smoke", 4, 1}, {"default", 43, 3}, {"seed-study", 140, 3},
                    {"parallel", 25, 3}, {"slurm", 6, 2}};
     char dsdir[4096];
     ib_err e;
@@ -568,6 +568,16 @@ static void test_shipped_suites(void **state)
                 int found = 0;
                 for (size_t c = 0; c < s->ncells; c++) found |= !strcmp(s->cells[c].dataset, ds[k]);
                 assert_true(found);
+                /* cores 1 -> 2 both ways: 1x1, 1x2 and 2x1 (ranks x threads) */
+                int layout[3] = {0, 0, 0};
+                for (size_t c = 0; c < s->ncells; c++) {
+                    const wl_cell *cc = &s->cells[c];
+                    if (strcmp(cc->dataset, ds[k])) continue;
+                    layout[0] |= CI(cc, NODES) == 1 && CI(cc, THREADS) == 1;
+                    layout[1] |= CI(cc, NODES) == 1 && CI(cc, THREADS) == 2;
+                    layout[2] |= CI(cc, NODES) == 2 && CI(cc, THREADS) == 1;
+                }
+                assert_true(layout[0] && layout[1] && layout[2]);
             }
             int maxn = 0, mins = 99, maxs = 0;
             for (size_t c = 0; c < s->ncells; c++) {
