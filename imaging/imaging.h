@@ -51,7 +51,13 @@
  * Every dataset carries a fletcher32 checksum.
  */
 #define IMG_VIS_FORMAT_VERSION 3 /* 3: compact weights and flags; 2: channel-major */
-#define IMG_VIS_ROW_CHUNK 4096 /* rows per spectral chunk: write in multiples */
+#define IMG_VIS_ROW_CHUNK 4096 /* at most this many rows per spectral chunk */
+/* Rows per spectral chunk of a store of nrow rows: nrow split evenly into
+ * chunks of at most IMG_VIS_ROW_CHUNK rows, rounded up to a multiple of 8
+ * (so flag bits of a chunk fill whole bytes). HDF5 stores an edge chunk at
+ * full size: an even split keeps that waste under 8 rows per chunk instead
+ * of up to a whole chunk. Writers write blocks of whole multiples. */
+int64_t img_vis_chunk_rows(int64_t nrow);
 #define IMG_MAX_POL 4
 
 typedef struct img_vis_meta {

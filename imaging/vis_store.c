@@ -407,6 +407,14 @@ static int rw_rows(ib_err *e, img_vis_store *s, int i, int64_t row0, int64_t n, 
 
 /* ---------- create and write ---------- */
 
+int64_t img_vis_chunk_rows(int64_t nrow)
+{
+    if (nrow < 1) return 8;
+    int64_t nblk = (nrow + IMG_VIS_ROW_CHUNK - 1) / IMG_VIS_ROW_CHUNK;
+    int64_t rows = (nrow + nblk - 1) / nblk;
+    return (rows + 7) / 8 * 8;
+}
+
 static int vis_create(ib_err *e, const char *dir, const img_vis_meta *meta, const double *freq,
                       const double *field_dir, const double *dish, int version,
                       img_vis_store **out)
@@ -456,15 +464,16 @@ static int vis_create(ib_err *e, const char *dir, const img_vis_meta *meta, cons
         if (!dname(s, i)) continue;
         hsize_t dims[4], chunk[4];
         int rank = row_dims(meta, version, i, dims);
-        /* Spectral datasets: 4 channels x IMG_VIS_ROW_CHUNK rows (flag bits:
-         * the bytes of IMG_VIS_ROW_CHUNK rows); the others 8 x
-         * IMG_VIS_ROW_CHUNK rows. Writers that fill whole multiples of
-         * IMG_VIS_ROW_CHUNK rows never leave a chunk half written. */
+        /* Spectral datasets: 4 channels x img_vis_chunk_rows rows (flag
+         * bits: the bytes of those rows); the others 8 x IMG_VIS_ROW_CHUNK
+         * rows. Writers that fill whole multiples of img_vis_chunk_rows rows
+         * never leave a chunk half written. */
         int rdim = is_spectral(i) ? 1 : 0;
+        const hsize_t ck = (hsize_t)img_vis_chunk_rows(meta->nrow);
         for (int k = 0; k < rank; k++) chunk[k] = dims[k];
         if (rdim) chunk[0] = dims[0] < 4 ? dims[0] : 4;
-        hsize_t rows = rdim ? IMG_VIS_ROW_CHUNK : 8 * IMG_VIS_ROW_CHUNK;
-        if (i == D_FLAG && version >= 3) rows = (hsize_t)IMG_VIS_ROW_CHUNK * (hsize_t)meta->npol / 8;
+        hsize_t rows = rdim ? ck : 8 * IMG_VIS_ROW_CHUNK;
+        if (i == D_FLAG && version >= 3) rows = ck * (hsize_t)meta->npol / 8;
         chunk[rdim] = dims[rdim] < rows ? dims[rdim] : rows;
         hid_t sp = H5Screate_simple(rank, dims, NULL);
         hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
