@@ -10,8 +10,12 @@
 #include "profiles/profiles.h"
 #include "results/results.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Human-readable bytes ("7.6 GiB") of JSON integer v, or "unknown". */
 static const char *bytes(char *buf, size_t n, const json_t *v)
@@ -104,6 +108,10 @@ static void print_text(FILE *f, const json_t *j)
     fprintf(f, "%-16s %s free of %s under %s\n", "disk",
             bytes(b1, sizeof b1, json_object_get(d, "free_bytes")),
             bytes(b2, sizeof b2, json_object_get(d, "total_bytes")), str(d, "path", "?"));
+    if (json_is_number(json_object_get(d, "seq_read_mb_s")))
+        fprintf(f, "%-16s %.0f MB/s sequential read (%lld MiB file, page cache dropped)\n",
+                "disk read", json_number_value(json_object_get(d, "seq_read_mb_s")),
+                (long long)json_integer_value(json_object_get(d, "seq_read_test_mib")));
     const json_t *mpi = json_object_get(j, "mpi");
     if (json_is_true(json_object_get(mpi, "found")))
         fprintf(f, "%-16s %s %s (%s)%s\n", "mpi", str(mpi, "implementation", "unknown MPI"),
@@ -127,13 +135,64 @@ static void print_text(FILE *f, const json_t *j)
             num(b1, sizeof b1, bld, "c_standard"));
 }
 
+/*
+ * The disk's sequential read rate under dir: write mb MiB to a temporary
+ * file, flush it and drop it from the page cache (posix_fadvise), read it
+ * back in 4 MiB requests, remove it. Returns MB/s (1e6 bytes) or -1 with e.
+ */
+static double seq_read_mb_s(ib_err *e, const char *dir, int mb)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/.imbench-readtest.XXXXXX", dir) >= (int)sizeof path) {
+        ib_error(e, IB_EOVERFLOW, "option '--read-speed': directory name too long");
+        return -1;
+    }
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        ib_error(e, IB_EIO, "option '--read-speed': cannot create a file under '%s': %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+    const size_t blk = (size_t)4 << 20;
+    char *buf = ib_malloc(blk);
+    double rate = -1;
+    int ok = buf != NULL;
+    if (buf)
+        for (size_t i = 0; i < blk; i++) buf[i] = (char)(i * 131u + 7u);
+    for (int k = 0; ok && k < mb; k += 4) ok = write(fd, buf, blk) == (ssize_t)blk;
+    ok = ok && fdatasync(fd) == 0;
+    if (!ok) {
+        ib_error(e, IB_EIO, "option '--read-speed': cannot write %d MiB under '%s': %s", mb, dir,
+                 strerror(errno));
+    } else {
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        double t0 = ib_now();
+        off_t off = 0;
+        ssize_t r;
+        while ((r = pread(fd, buf, blk, off)) > 0) off += r;
+        double dt = ib_now() - t0;
+        if (r < 0)
+            ib_error(e, IB_EIO, "option '--read-speed': cannot read back '%s': %s", path,
+                     strerror(errno));
+        else
+            rate = dt > 0 ? (double)off / 1e6 / dt : 0;
+    }
+    free(buf);
+    close(fd);
+    unlink(path);
+    return rate;
+}
+
 int hx_cmd_sysinfo(int argc, char **argv)
 {
     int json = 0, help = 0;
+    int read_mb = 0;
     const char *dir = ".";
     const ib_opt opts[] = {
         {"json", IB_OPT_FLAG, &json, NULL, "print JSON (the form stored as run provenance)"},
         {"dir", IB_OPT_STR, &dir, "DIR", "measure free disk space under DIR (default .)"},
+        {"read-speed", IB_OPT_INT, &read_mb, "MB",
+         "also measure the disk's sequential read under DIR with a file of MB MiB (0: no)"},
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
@@ -160,8 +219,25 @@ int hx_cmd_sysinfo(int argc, char **argv)
         fprintf(stderr, "harness sysinfo: unexpected argument '%s'\n", pos[0]);
         return 2;
     }
+    if (read_mb < 0 || read_mb > 65536) {
+        fprintf(stderr, "harness sysinfo: option '--read-speed' must be 0..65536 MiB, got %d\n",
+                read_mb);
+        return 2;
+    }
     json_t *j = prof_sysinfo_json(&e, dir);
     if (!j) return hx_fail("sysinfo", &e);
+    if (read_mb > 0) {
+        double r = seq_read_mb_s(&e, dir, read_mb);
+        if (r < 0) {
+            json_decref(j);
+            return hx_fail("sysinfo", &e);
+        }
+        json_t *d = json_object_get(j, "disk");
+        if (json_is_object(d)) {
+            json_object_set_new(d, "seq_read_mb_s", json_real(r));
+            json_object_set_new(d, "seq_read_test_mib", json_integer(read_mb));
+        }
+    }
     json_t *libs = json_object_get(j, "libraries");
     if (json_is_object(libs))
         json_object_set_new(libs, "sqlite", json_string(res_sqlite_version()));

@@ -19,28 +19,45 @@
 /* ------------------------------------------------------------------ */
 
 /*
- * Layout of DIR/vis.h5 (format version IMG_VIS_FORMAT_VERSION):
+ * Layout of DIR/vis.h5, format version 3 (IMG_VIS_FORMAT_VERSION, the
+ * compact store; docs/datasets.md):
  *   /uvw     nrow x 3            float64  metres, w towards the field centre
  *   /vis     nchan x nrow x npol x 2 float32  (re, im) Jy
- *   /weight  nchan x nrow x npol float32
- *   /flag    nchan x nrow x npol uint8 (nonzero = flagged)
+ *   /weight_row nrow x npol      float32  the weight of each row and pol
+ *   /row_mask nrow               uint8    bit 0: this row's weights vary with
+ *            channel (then /weight holds them); bit 1: some sample is flagged
+ *   /weight  nchan x nrow x npol float32  only the row blocks that have a
+ *            row with bit 0 are written (unwritten chunks take no space)
+ *   /flag_bits nchan x ceil(nrow*npol/8) uint8: bit (row*npol + pol) of a
+ *            channel, LSB first, set = flagged; only row blocks with a flag
+ *            are written (unwritten chunks read as 0)
  *   /field   nrow                int32    index into /field_dir
  *   /antenna1, /antenna2 nrow    int32
  *   /time    nrow                float64  seconds (MJD seconds for real data)
  *   /freq    nchan               float64  Hz
  *   /field_dir nfield x 2        float64  (ra, dec) radians
  *   /dish_diameter nant          float64  metres
+ * Format 2 (still read, written only on request): /weight nchan x nrow x
+ * npol float32 and /flag nchan x nrow x npol uint8 for every sample, no
+ * /weight_row, /row_mask or /flag_bits.
  * Attributes on the root group: format_version, dataset, telescope,
- * corr (npol AIPS Stokes codes: -5 XX, -6 YY, -1 RR, -2 LL, 1 I),
- * phase_centre (ra, dec radians), image_nx, image_ny, cell_arcsec
- * (suggested imaging parameters; 0 when unknown).
+ * corr (npol AIPS Stokes codes: -5 XX, -6 YY, -1 RR, -2 LL, 1 I; a code
+ * outside 1..4 and -1..-8 is refused), phase_centre (ra, dec radians),
+ * image_nx, image_ny, cell_arcsec (suggested imaging parameters; 0 when
+ * unknown).
  * The spectral datasets (vis, weight, flag) are channel-major and chunked
  * by 4 channels x IMG_VIS_ROW_CHUNK rows, so a reader of one channel chunk
  * reads one contiguous slab; the others are chunked along rows.
  * Every dataset carries a fletcher32 checksum.
  */
-#define IMG_VIS_FORMAT_VERSION 2 /* 2: spectral datasets channel-major */
-#define IMG_VIS_ROW_CHUNK 4096 /* rows per spectral chunk: write in multiples */
+#define IMG_VIS_FORMAT_VERSION 3 /* 3: compact weights and flags; 2: channel-major */
+#define IMG_VIS_ROW_CHUNK 4096 /* at most this many rows per spectral chunk */
+/* Rows per spectral chunk of a store of nrow rows: nrow split evenly into
+ * chunks of at most IMG_VIS_ROW_CHUNK rows, rounded up to a multiple of 8
+ * (so flag bits of a chunk fill whole bytes). HDF5 stores an edge chunk at
+ * full size: an even split keeps that waste under 8 rows per chunk instead
+ * of up to a whole chunk. Writers write blocks of whole multiples. */
+int64_t img_vis_chunk_rows(int64_t nrow);
 #define IMG_MAX_POL 4
 
 typedef struct img_vis_meta {
@@ -67,6 +84,10 @@ typedef struct img_vis_store img_vis_store;
 int img_vis_create(ib_err *e, const char *dir, const img_vis_meta *meta,
                    const double *freq, const double *field_dir,
                    const double *dish, img_vis_store **out);
+/* The same in an older format (2 or 3): for tests of old-store reading. */
+int img_vis_create_format(ib_err *e, const char *dir, const img_vis_meta *meta,
+                          const double *freq, const double *field_dir,
+                          const double *dish, int version, img_vis_store **out);
 
 /* Rows [row0, row0+n) of every row dataset; vis is n*nchan*npol*2 floats,
  * weight n*nchan*npol, flag n*nchan*npol, uvw 3n. Not thread-safe. */
@@ -94,6 +115,11 @@ const double *img_vis_freq(const img_vis_store *s);       /* nchan */
 const double *img_vis_field_dir(const img_vis_store *s);  /* 2*nfield */
 const double *img_vis_dish(const img_vis_store *s);       /* nant */
 const char *img_vis_path(const img_vis_store *s);
+int img_vis_format(const img_vis_store *s);        /* format_version of the file */
+/* 1 when the spectral datasets are read by pread of whole chunks (checksum
+ * verified here) without HDF5's global lock; 0 when through H5Dread
+ * (IMBENCH_STORE_READ=hdf5, or a file laid out otherwise). */
+int img_vis_direct_reads(const img_vis_store *s);
 
 /* Row metadata for rows [row0, row0+n); any pointer may be NULL to skip. */
 int img_vis_read_rows(ib_err *e, img_vis_store *s, int64_t row0, int64_t n,
@@ -103,8 +129,12 @@ int img_vis_read_rows(ib_err *e, img_vis_store *s, int64_t row0, int64_t n,
 /*
  * The slab rows [row0,row0+nr) x channels [chan0,chan0+nc) x all pols,
  * channel-major as stored: vis[(c*nr + r)*npol + p] (x2 floats), weight
- * and flag likewise (NULL to skip). Thread-safe (serialised internally).
- * Bytes read are added to *bytes when bytes is not NULL.
+ * and flag likewise (NULL to skip; weights and flags are expanded to one per
+ * sample whatever the format). Thread-safe, and threads read in parallel
+ * (see img_vis_direct_reads). Bytes of the spectral datasets read from the
+ * file are added to *bytes when bytes is not NULL. An unflagged sample of
+ * positive weight whose visibility is NaN or infinite is an error
+ * (IB_ECORRUPT naming the count, first row, channel and pol).
  */
 int img_vis_read_chans(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr,
                        int64_t chan0, int64_t nc, float *vis, float *weight,

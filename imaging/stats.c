@@ -61,6 +61,14 @@ static void stats_metrics(json_t *root, json_t *mt, const img_params *p, const i
     add_metric(mt, "grid_bytes_per_thread", r->grid_bytes_per_thread, "bytes", "lower");
     add_metric(mt, "fft_plan_time", r->plan_seconds, "s", "lower");
     add_metric(mt, "bytes_read", (double)r->bytes_read, "bytes", "lower");
+    /* The store's read rate while reading: bytes of the spectral datasets
+     * over the read phase's thread-seconds shared by every thread of every
+     * rank (they read in parallel: vis_store.c). */
+    double read_s = r->phase_wall[PROF_READ];
+    double readers = (double)(p->threads > 0 ? p->threads : 1) * (r->nranks > 0 ? r->nranks : 1);
+    if (read_s > 0 && r->bytes_read > 0)
+        add_metric(mt, "read_mb_s", (double)r->bytes_read / 1e6 / (read_s / readers), "MB/s",
+                   "higher");
     add_metric(mt, "bytes_written", (double)r->bytes_written, "bytes", "lower");
     if (r->dft_max_rel_err >= 0) {
         add_metric(mt, "dft_max_rel_err", r->dft_max_rel_err, "ratio", "lower");

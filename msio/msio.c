@@ -59,8 +59,9 @@ static int64_t block_rows(int64_t given, int64_t nrow, int64_t nchan, int npol)
     if (b <= 0) {
         int64_t per_row = nchan * npol * (8 + 4 + 1 + 8) + 64;
         b = BLOCK_BYTES / per_row;
-        if (b >= IMG_VIS_ROW_CHUNK) {
-            b -= b % IMG_VIS_ROW_CHUNK;
+        const int64_t ck = img_vis_chunk_rows(nrow);
+        if (b >= ck) {
+            b -= b % ck;
         } else {
             int64_t p = 1;
             while (p * 2 <= b) p *= 2;

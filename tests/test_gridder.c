@@ -350,22 +350,22 @@ static void test_bad_inputs(void **state)
     assert_int_equal(tu_run(&out, "%s --vis %s --out %s", imager, path, f->out), 1);
     assert_true(tu_contains(out, "corrupt/vis.h5': dataset '/"));
     free(out);
-    /* Wrong shape: /flag replaced by a dataset of another size. */
+    /* Wrong shape: /flag_bits replaced by a dataset of another size. */
     snprintf(path, sizeof path, "%s/shape", f->dir);
     snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/vis.h5 %s/vis.h5", path, f->vis, path);
     assert_int_equal(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "%s/vis.h5", path);
     hid_t fid = H5Fopen(cmd, H5F_ACC_RDWR, H5P_DEFAULT);
     assert_true(fid >= 0);
-    H5Ldelete(fid, "flag", H5P_DEFAULT);
+    H5Ldelete(fid, "flag_bits", H5P_DEFAULT);
     hsize_t dims[1] = {5};
     hid_t sp = H5Screate_simple(1, dims, NULL);
-    hid_t ds = H5Dcreate2(fid, "flag", H5T_NATIVE_UINT8, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t ds = H5Dcreate2(fid, "flag_bits", H5T_NATIVE_UINT8, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Dclose(ds);
     H5Sclose(sp);
     H5Fclose(fid);
     assert_int_equal(tu_run(&out, "%s --vis %s --out %s", imager, path, f->out), 1);
-    assert_true(tu_contains(out, "shape/vis.h5': dataset '/flag' has the wrong shape"));
+    assert_true(tu_contains(out, "shape/vis.h5': dataset '/flag_bits' has the wrong shape"));
     free(out);
     /* Bad parameters: exit 2, option named. */
     struct { const char *args, *msg; } bad[] = {

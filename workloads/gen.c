@@ -25,9 +25,8 @@
 
 #define OMEGA_SID (2.0 * M_PI / 86164.0905) /* earth rotation, rad per second */
 /* Rows per block are a multiple of this when memory allows: the store
- * chunks vis/weight/flag by IMG_VIS_ROW_CHUNK rows, and a block that fills whole
- * chunks is written once instead of read back and rewritten. */
-#define ROW_ALIGN IMG_VIS_ROW_CHUNK
+ * chunks vis/weight/flag by img_vis_chunk_rows rows, and a block
+ * that fills whole chunks is written once instead of read back and rewritten. */
 #define SLOT_BYTES_TARGET (32u << 20)
 #define SLOT_BYTES_MAX (256u << 20)
 /* Channels between exact phase evaluations; the rotation recurrence in
@@ -759,12 +758,13 @@ static int slot_alloc(slot *s, size_t rows, size_t per_row_samples)
 
 static int64_t choose_block_rows(const wl_gen_shape *sh, size_t per_row_bytes)
 {
+    const int64_t align = img_vis_chunk_rows(sh->nrow);
     int64_t rows;
-    if ((double)ROW_ALIGN * (double)per_row_bytes <= SLOT_BYTES_MAX) {
-        rows = ROW_ALIGN * (int64_t)(SLOT_BYTES_TARGET / (ROW_ALIGN * per_row_bytes));
-        if (rows < ROW_ALIGN) rows = ROW_ALIGN;
+    if ((double)align * (double)per_row_bytes <= SLOT_BYTES_MAX) {
+        rows = align * (int64_t)(SLOT_BYTES_TARGET / (align * per_row_bytes));
+        if (rows < align) rows = align;
     } else {
-        rows = ROW_ALIGN;
+        rows = align;
         while (rows > 1 && (double)rows * (double)per_row_bytes > SLOT_BYTES_MAX) rows /= 2;
     }
     return rows < sh->nrow ? rows : sh->nrow;
