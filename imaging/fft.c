@@ -100,6 +100,7 @@ int img__fft_plan(ib_err *e, img_plan *pl)
     if (dbl) plan_fft_d(pl, flags);
     else plan_fft_f(pl, flags);
     if (!pl->fft_rows[0] || !pl->fft_rows[1]) img__fft_destroy(pl);
+    int facet_ok = !pl->facet || img__facet_plan(pl, flags) == 0;
     if (pl->fft_cols && have_path && flags != FFTW_ESTIMATE) {
         char tmpw[4200];
         snprintf(tmpw, sizeof tmpw, "%s.%d.tmp", wpath, (int)getpid());
@@ -109,5 +110,8 @@ int img__fft_plan(ib_err *e, img_plan *pl)
     img__fftw_unlock();
     pl->plan_seconds = ib_now() - t0;
     if (!pl->fft_cols) return ib_error(e, IB_ENOMEM, "cannot plan a %dx%d FFT", pl->ngx, pl->ngy);
+    if (!facet_ok)
+        return ib_error(e, IB_ENOMEM, "cannot plan the %dx%d facet FFT", pl->facet_ng,
+                        pl->facet_ng);
     return 0;
 }

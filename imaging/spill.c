@@ -51,7 +51,9 @@ int img__budget_setup(ib_err *e, img_plan *pl)
     if (p->weighting != IMG_WEIGHT_NATURAL) per_thread += pl->plane_bytes;
     if (pl->mosaic) {
         uint64_t ktab = 16 * ((uint64_t)pl->grid_support * (uint64_t)pl->ktab_over + 1);
-        per_thread += 2 * pl->plane_bytes + ktab * (uint64_t)(pl->n_offs_x + pl->n_offs_y);
+        per_thread += 2 * pl->plane_bytes;
+        if (pl->facet) per_thread += img__facet_bytes(pl);
+        else per_thread += ktab * (uint64_t)(pl->n_offs_x + pl->n_offs_y);
     }
     pl->base_bytes = per_thread * (uint64_t)p->threads;
     pl->tracked = pl->peak_tracked = pl->base_bytes;
