@@ -268,13 +268,16 @@ static int worker_init(ib_err *e, img_plan *pl, img__worker *w, int id)
     if (sends) w->sendbuf = ib_malloc(sizeof(float) * (nxy + 4));
     int ok = w->vis && w->weight && w->flag && w->list && w->plane && (!weighted || w->density) &&
              (!sends || w->sendbuf);
-    if (ok && pl->row_chunks == 1) {
+    /* The facet method grids on its facets: the full grid, its half
+     * spectrum and FFT serve only the PSF. */
+    const int full_grid = !pl->facet || p->psf;
+    if (ok && pl->row_chunks == 1 && full_grid) {
         size_t ngp = ng * (size_t)pl->npol;
         w->grid = ib_alloc_huge(ngp * cplx);
         ok = w->grid != NULL;
         if (ok) memset(w->grid, 0, ngp * cplx);
         w->vlo = w->vhi = 0;
-    } else if (ok) {
+    } else if (ok && pl->row_chunks > 1) {
         /* Row chunks: the chunk's grids and sums (sizes checked by
          * img__budget_setup's arithmetic). */
         size_t nc = (size_t)pl->max_chunk_chans;
@@ -283,7 +286,7 @@ static int worker_init(ib_err *e, img_plan *pl, img__worker *w, int id)
         if (weighted) w->acc_density = ib_malloc(sizeof(float) * nc * nxy);
         ok = w->acc_grids && w->acc_wsum && (!weighted || w->acc_density);
     }
-    if (ok) {
+    if (ok && full_grid) {
         w->half = ib_alloc_huge((size_t)pl->ngy * (size_t)(pl->ngx / 2 + 1) * cplx);
         ok = w->half != NULL;
     }
