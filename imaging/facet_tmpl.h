@@ -148,10 +148,12 @@ static void FN(facet_add)(const REAL *restrict r, float *restrict plane, int nx,
         const REAL *restrict row = r + (size_t)(((yl - nf / 2) % ng + ng) % ng) * (size_t)ng;
         const double fy = scale * cy[yl];
         float *restrict o = plane + (size_t)y * (size_t)nx;
-        for (int xl = xa; xl < xb; xl++) {
-            int col = ((nf / 2 - xl) % ng + ng) % ng;
-            o[x0 + xl] += (float)(row[col] * fy * cx[xl]);
-        }
+        /* column (nf/2 - xl) mod ng: nf/2 - xl for xl <= nf/2, then
+         * ng + nf/2 - xl (nf < ng) */
+        const int xm = xb < nf / 2 + 1 ? xb : nf / 2 + 1;
+        for (int xl = xa; xl < xm; xl++) o[x0 + xl] += (float)(row[nf / 2 - xl] * fy * cx[xl]);
+        for (int xl = xm > xa ? xm : xa; xl < xb; xl++)
+            o[x0 + xl] += (float)(row[ng + nf / 2 - xl] * fy * cx[xl]);
     }
 }
 

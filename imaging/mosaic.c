@@ -477,11 +477,16 @@ void img__mosaic_planes(img__worker *w, int p, double sumw)
         float c = sumw > 0 ? (float)(wf / sumw) : 0;
         if (c <= 0) continue;
         const float *restrict gx = w->beam2_x + (size_t)fi * (size_t)nx;
-        for (int y = 0; y < ny; y++) {
+        /* the columns where the field's beam is not negligible (a wide
+         * mosaic's fields each cover a few beams of the image) */
+        int xa = 0, xb = nx;
+        while (xa < xb && gx[xa] < 1e-12f) xa++;
+        while (xb > xa && gx[xb - 1] < 1e-12f) xb--;
+        for (int y = 0; y < ny && xa < xb; y++) {
             float gy = c * w->beam2_y[(size_t)fi * (size_t)ny + (size_t)y];
             if (gy < 1e-12f) continue;
             float *restrict row = w->weight_plane + (size_t)y * (size_t)nx;
-            for (int x = 0; x < nx; x++) row[x] += gy * gx[x];
+            for (int x = xa; x < xb; x++) row[x] += gy * gx[x];
         }
     }
     float wmax = 0;

@@ -663,6 +663,46 @@ static void test_auto_choice(void **state)
     assert_true(tu_contains(e.msg, "--mosaic-method facet images whole channel chunks"));
 }
 
+/* The facet method's cubes do not depend on threads, chunks or ranks
+ * (each channel is one thread's work from samples to planes): identical
+ * from 1 thread, 2 threads x 3 chunks, and 2 MPI ranks (dynamic). */
+static void test_facet_invariance(void **state)
+{
+    fx *f = *state;
+    char vis[700], out[700], path[800];
+    snprintf(vis, sizeof vis, "%s/facet-inv", f->dir);
+    gen_seed(vis, "alma-x1a36", "--scale 0.0002 --chans 4");
+    static const char *const runs[] = {
+        "",
+        "--threads 2 --chunks 3",
+        "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PMIX_MCA_psec=native "
+        "ASAN_OPTIONS=detect_leaks=0 timeout 120 mpirun --oversubscribe --mca btl self,vader "
+        "-np 2"};
+    float *ref = NULL;
+    long n[4];
+    for (int k = 0; k < 3; k++) {
+        snprintf(out, sizeof out, "%s/facet-inv%d", f->dir, k);
+        char *o = NULL;
+        int st = k < 2 ? tu_run(&o, "'%s' --vis '%s' --out '%s' --gridder mosaic --mosaic-method "
+                                    "facet %s --quiet", tu_bin("imager"), vis, out, runs[k])
+                       : tu_run(&o, "%s '%s' --vis '%s' --out '%s' --gridder mosaic "
+                                    "--mosaic-method facet --schedule dynamic --quiet",
+                                runs[k], tu_bin("imager"), vis, out);
+        if (st) fprintf(stderr, "%s\n", o);
+        assert_int_equal(st, 0);
+        free(o);
+        snprintf(path, sizeof path, "%s/dirty.fits", out);
+        float *d = read_cube(path, n);
+        if (!ref) {
+            ref = d;
+            continue;
+        }
+        assert_true(tu_max_rel_diff(ref, d, (size_t)(n[0] * n[1] * n[2] * n[3])) == 0);
+        free(d);
+    }
+    free(ref);
+}
+
 /* Nothing but out's absence (a refused run leaves no products). */
 static void assert_no_products(const char *out)
 {
@@ -762,6 +802,7 @@ int main(void)
         cmocka_unit_test(test_table_kernel),
         cmocka_unit_test(test_methods_on_seed_shapes),
         cmocka_unit_test(test_auto_choice),
+        cmocka_unit_test(test_facet_invariance),
         cmocka_unit_test(test_method_bad_input),
     };
     return cmocka_run_group_tests_name("mosaic", tests, setup, teardown);
