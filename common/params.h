@@ -166,6 +166,18 @@ enum {
     X(NO_APERTURE, "no_aperture", IB_IMG(no_aperture), .type = IB_PT_BOOL,                         \
       .flags = IB_PF_AXIS, .def = "false", .option = "no-aperture", .stats = "-",                  \
       .help = "mosaic: switch the primary beam off, PB = 1, for tests")                            \
+    X(MOSAIC_METHOD, "mosaic_method", IB_IMG(mosaic_method), .type = IB_PT_WORD,                   \
+      .flags = IB_PF_AXIS, .words = "aperture|facet|auto", .def = "auto",                          \
+      .option = "mosaic-method", .label = "method",                                                \
+      .help = "mosaic: aperture kernels, per-pointing facets, or the cheaper by a cost model")     \
+    X(APERTURE_CUT, "aperture_cut", IB_IMG(aperture_cut), .type = IB_PT_REAL,                      \
+      .flags = IB_PF_AXIS | IB_PF_LO_OPEN | IB_PF_HI_OPEN, .min = 0, .max = 1, .def = "1e-05",     \
+      .option = "aperture-cut", .arg = "C", .label = "cut",                                        \
+      .help = "mosaic: beam level (of its peak) where aperture kernels and facets end")            \
+    X(APERTURE_OVERSAMPLE, "aperture_oversample", IB_IMG(aperture_oversample),                     \
+      .type = IB_PT_INT, .flags = IB_PF_AXIS | IB_PF_ZERO_OR, .imin = 2, .imax = 100000,           \
+      .def = "0", .option = "aperture-oversample", .arg = "K", .label = "ap_over",                 \
+      .help = "mosaic aperture kernel tables: K samples per cell; 0: --oversample, else 128")      \
     /* suite settings: how a suite runs, not what a cell is */                                     \
     X(TIMEOUT, "timeout", IB_NOIMG, .type = IB_PT_REAL,                                            \
       .flags = IB_PF_SUITE | IB_PF_LO_OPEN, .min = 0, .max = 1e7, .def = "600",                    \

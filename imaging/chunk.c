@@ -44,7 +44,9 @@ static int chunk_task_body(img__worker *w, int c)
             img__mosaic_kernels(w, c0 + cc);
             img__mosaic_field_weights(w);
         }
-        if ((rc = img__image_product(w, c0 + cc, sumw, IMG_PROD_DIRTY))) return rc;
+        if (pl->facet) rc = img__facet_product(w, c0 + cc, sumw);
+        else rc = img__image_product(w, c0 + cc, sumw, IMG_PROD_DIRTY);
+        if (rc) return rc;
         if (pl->p->psf && (rc = img__image_product(w, c0 + cc, sumw, IMG_PROD_PSF))) return rc;
     }
     return pl->budget ? img__chunk_commit(w) : 0;

@@ -97,10 +97,13 @@ int img__fft_plan(ib_err *e, img_plan *pl)
     }
     pl->fft_row0[0] = 0;
     pl->fft_row0[1] = pl->ngy - pl->ny / 2;
-    if (dbl) plan_fft_d(pl, flags);
-    else plan_fft_f(pl, flags);
+    /* the facet method needs the full grid's FFT only for the PSF */
+    const int full = !pl->facet || pl->p->psf;
+    if (full && dbl) plan_fft_d(pl, flags);
+    else if (full) plan_fft_f(pl, flags);
     if (!pl->fft_rows[0] || !pl->fft_rows[1]) img__fft_destroy(pl);
-    if (pl->fft_cols && have_path && flags != FFTW_ESTIMATE) {
+    int facet_ok = !pl->facet || img__facet_plan(pl, flags) == 0;
+    if ((pl->fft_cols || pl->facet_fft) && have_path && flags != FFTW_ESTIMATE) {
         char tmpw[4200];
         snprintf(tmpw, sizeof tmpw, "%s.%d.tmp", wpath, (int)getpid());
         int ok = dbl ? fftw_export_wisdom_to_filename(tmpw) : fftwf_export_wisdom_to_filename(tmpw);
@@ -108,6 +111,10 @@ int img__fft_plan(ib_err *e, img_plan *pl)
     }
     img__fftw_unlock();
     pl->plan_seconds = ib_now() - t0;
-    if (!pl->fft_cols) return ib_error(e, IB_ENOMEM, "cannot plan a %dx%d FFT", pl->ngx, pl->ngy);
+    if (full && !pl->fft_cols)
+        return ib_error(e, IB_ENOMEM, "cannot plan a %dx%d FFT", pl->ngx, pl->ngy);
+    if (!facet_ok)
+        return ib_error(e, IB_ENOMEM, "cannot plan the %dx%d facet FFT", pl->facet_ng,
+                        pl->facet_ng);
     return 0;
 }

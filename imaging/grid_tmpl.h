@@ -133,15 +133,19 @@ static void FN(grid_samples)(const img_kernel *k, const LIST *L, int npol,
  *   tables        2 x 2 complex doubles per tap        64 Wt / NP bytes
  */
 static void FN(grid_mosaic)(const img_plan *pl, const LIST *L, const double *tx,
-                            const double *ty, double fl, REAL *restrict g, int *vlo, int *vhi)
+                            const double *ty, double fl, REAL *restrict g, int *vlo, int *vhi,
+                            double *scratch)
 {
     const int Wt = pl->grid_support, O = pl->ktab_over, NP = pl->npol;
-    /* once per call: the stack arrays below hold NP x Wt values */
-    IB_ASSERT(NP >= 1 && NP <= IMG_MAX_POL && Wt >= 1 && Wt <= IMG_MAX_MOSAIC_SUPPORT);
+    IB_ASSERT(NP >= 1 && NP <= IMG_MAX_POL && Wt >= 1);
     const size_t ntab = 2 * ((size_t)Wt * (size_t)O + 1);
     const size_t rowlen = 2 * (size_t)NP * (size_t)pl->ngx;
-    REAL A[2 * IMG_MAX_POL * IMG_MAX_MOSAIC_SUPPORT], B[2 * IMG_MAX_POL * IMG_MAX_MOSAIC_SUPPORT];
-    REAL kyr[IMG_MAX_MOSAIC_SUPPORT], kyi[IMG_MAX_MOSAIC_SUPPORT];
+    /* the per-sample taps in the worker's scratch (sized from the support
+     * by the plan: 4 NP Wt + 2 Wt REALs) */
+    REAL *restrict A = (REAL *)(void *)scratch;
+    REAL *restrict B = A + 2 * (size_t)NP * (size_t)Wt;
+    REAL *restrict kyr = B + 2 * (size_t)NP * (size_t)Wt;
+    REAL *restrict kyi = kyr + Wt;
     int lo = *vlo, hi = *vhi;
     for (int64_t s = 0; s < L->n; s++) {
         int64_t k = L->row[s];

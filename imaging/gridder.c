@@ -36,6 +36,12 @@ static inline void table_taps_d(const img_kernel *k, double fr, double *o)
 #undef REAL
 #undef SUF
 
+void img__grid_std(const img_plan *pl, const void *L, void *g, int ngx, int *vlo, int *vhi)
+{
+    if (pl->p->dbl) grid_samples_d(&pl->kernel, L, pl->npol, g, ngx, 0, vlo, vhi);
+    else grid_samples_f(&pl->kernel, L, pl->npol, g, ngx, 0, vlo, vhi);
+}
+
 void img__grid_list(img__worker *w, int64_t chan, int prod, void *grid, int *vlo, int *vhi)
 {
     img_plan *pl = w->plan;
@@ -43,8 +49,8 @@ void img__grid_list(img__worker *w, int64_t chan, int prod, void *grid, int *vlo
     const size_t es = dbl ? 8 : 4, cell = 2 * (size_t)npol * es, row = cell * (size_t)pl->ngx;
     if (pl->mosaic && prod == IMG_PROD_DIRTY) {
         double fl = pl->freq[chan] / IMG_C_LIGHT;
-        if (dbl) grid_mosaic_d(pl, w->list, w->ktab_x, w->ktab_y, fl, grid, vlo, vhi);
-        else grid_mosaic_f(pl, w->list, w->ktab_x, w->ktab_y, fl, grid, vlo, vhi);
+        if (dbl) grid_mosaic_d(pl, w->list, w->ktab_x, w->ktab_y, fl, grid, vlo, vhi, w->mos_scratch);
+        else grid_mosaic_f(pl, w->list, w->ktab_x, w->ktab_y, fl, grid, vlo, vhi, w->mos_scratch);
     } else {
         /* The list's tap indices are for the grid support; the standard
          * kernel (the mosaic's PSF too) starts (support - W)/2 cells further. */

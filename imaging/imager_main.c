@@ -41,6 +41,8 @@ static const landing landings[IB_NPARAM] = {
 
 /* The words of the table are the enums' values, in order. */
 _Static_assert(IMG_GRIDDER_STANDARD == 0 && IMG_GRIDDER_MOSAIC == 1, "gridder words");
+_Static_assert(IMG_MOSAIC_APERTURE == 0 && IMG_MOSAIC_FACET == 1 && IMG_MOSAIC_AUTO == 2,
+               "mosaic method words");
 _Static_assert(IMG_WEIGHT_NATURAL == 0 && IMG_WEIGHT_UNIFORM == 1 && IMG_WEIGHT_BRIGGS == 2,
                "weight words");
 _Static_assert(IMG_SCHED_STATIC == 0 && IMG_SCHED_DYNAMIC == 1 && IMG_SCHED_LOCALITY == 2,
@@ -283,6 +285,9 @@ static void summary(const img_params *p, const img_result *res, const img_par *p
            res->meta.dataset, (long long)res->meta.nrow, (long long)res->meta.nchan,
            res->meta.npol, res->nx, res->ny, res->ngx, res->ngy, par->size, p->threads,
            res->nchunks, rowtxt);
+    if (p->gridder == IMG_GRIDDER_MOSAIC && res->mosaic_reason[0])
+        printf("imager: mosaic method %s: %s\n",
+               res->mosaic_method == IMG_MOSAIC_FACET ? "facet" : "aperture", res->mosaic_reason);
     printf("imager: %.3f s wall, %.3g samples gridded (%.3g dropped outside the grid), "
            "%.1f M samples/s end to end, %.1f M samples/s per gridding thread\n",
            res->wall_seconds, (double)res->samples_gridded, (double)res->samples_dropped,

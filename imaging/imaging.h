@@ -168,7 +168,6 @@ int img_vis_read_slab(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr,
 #define IMG_MIN_SUPPORT 3
 #define IMG_MAX_SUPPORT 51
 #define IMG_KERNEL_MAXDEG 23
-#define IMG_MAX_MOSAIC_SUPPORT 255 /* W + the aperture kernel, cells */
 #define IMG_MIN_OVERSAMPLE 2      /* table samples per cell, when a table is used */
 #define IMG_MAX_OVERSAMPLE 100000
 
@@ -216,6 +215,10 @@ enum img_weighting { IMG_WEIGHT_NATURAL, IMG_WEIGHT_UNIFORM, IMG_WEIGHT_BRIGGS }
  * chunks on request; locality = contiguous channel ownership, no messages. */
 enum img_schedule { IMG_SCHED_STATIC, IMG_SCHED_DYNAMIC, IMG_SCHED_LOCALITY };
 enum img_gridder { IMG_GRIDDER_STANDARD, IMG_GRIDDER_MOSAIC };
+/* How the mosaic gridder makes its dirty mosaic (docs/imager.md): aperture
+ * kernels on the full grid, per-pointing facets, or the cheaper of the two
+ * by the cost model. */
+enum img_mosaic_method { IMG_MOSAIC_APERTURE, IMG_MOSAIC_FACET, IMG_MOSAIC_AUTO };
 
 typedef struct img_params {
     const char *vis_dir;
@@ -248,6 +251,9 @@ typedef struct img_params {
     prof_sde *sde;        /* software-defined events (NULL: none) */
     int no_aperture;      /* mosaic: primary beam switched off (PB = 1) */
     double pb_limit;      /* mosaic: normalised mosaic where pb >= this (0.2) */
+    int mosaic_method;    /* mosaic: enum img_mosaic_method (auto) */
+    double aperture_cut;  /* mosaic: beam level where kernels and facets end, (0, 1) (1e-5) */
+    int aperture_oversample; /* mosaic aperture tables: samples per cell; 0: --oversample or 128 */
     int quiet;
 } img_params;
 
@@ -300,6 +306,13 @@ typedef struct img_result {
     uint64_t spill_bytes, spill_files, peak_tracked;
     double spill_write_s, spill_read_s;
     double task_span_s;
+    /* mosaic: the method used (enum img_mosaic_method, never auto), why,
+     * and the cost model's figures (multiply-adds per run) */
+    int mosaic_method;
+    char mosaic_reason[512];
+    int mosaic_support;         /* aperture: W + 2 aperture half-widths, cells */
+    int facet_nx, facet_ngx;    /* facet: pixels and grid cells across */
+    double cost_aperture, cost_facet;
 } img_result;
 
 /*

@@ -27,8 +27,11 @@ int img__sort_rows(img__row_key *keys, size_t n, int nant);
 /* ---------- mosaic aperture kernels (mosaic.c) ---------- */
 
 /* Half-width in cells of the aperture kernel for a dish at a frequency on
- * a grid of uv cell du (wavelengths): the mosaic support is W + 2 half. */
-int img__akernel_half(double freq_hz, double dish_m, double du);
+ * a grid of uv cell du (wavelengths), cut where the beam's transform falls
+ * to cut of its peak: the mosaic support is W + 2 half. */
+int img__akernel_half(double freq_hz, double dish_m, double du, double cut);
+/* Radius (direction cosine) where the beam falls to cut of its peak. */
+double img__pb_radius(double freq_hz, double dish_m, double cut);
 /*
  * The 1-D mosaic kernel of one axis, tabulated at offsets -wt/2 + j/over
  * (j = 0..wt*over) as interleaved (re, im) doubles in tab: the anti-

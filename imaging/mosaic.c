@@ -10,7 +10,9 @@
  * beam's transform, cut at 1e-5 of its peak) times the pointing's phase
  * gradient, whose image-plane transform is psi^(l) PB(l - l_p). A table is
  * made in the image plane, psi^ times the beam, by one 1-D FFT
- * (docs/imager.md).
+ * (docs/imager.md). The aperture kernel ends where the beam's transform
+ * falls to --aperture-cut of its peak (1e-5). The set-up also sizes the
+ * facet method (facet.c) and chooses between the two by a cost model.
  */
 #include "imaging/plan_internal.h"
 
@@ -18,9 +20,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define C_LIGHT 299792458.0
-#define AK_CUT 1e-5
 
 double img_pb_fwhm(double freq_hz, double dish_m)
 {
@@ -39,12 +41,18 @@ static double pb_sigma(double freq_hz, double dish_m)
     return img_pb_fwhm(freq_hz, dish_m) / (2.0 * sqrt(2.0 * M_LN2));
 }
 
-int img__akernel_half(double freq_hz, double dish_m, double du)
+int img__akernel_half(double freq_hz, double dish_m, double du, double cut)
 {
     double s = pb_sigma(freq_hz, dish_m) * du;
-    /* exp(-2 pi^2 s^2 nu^2) = AK_CUT */
-    double h = sqrt(log(1.0 / AK_CUT) / (2.0 * M_PI * M_PI * s * s));
+    /* exp(-2 pi^2 s^2 nu^2) = cut */
+    double h = sqrt(log(1.0 / cut) / (2.0 * M_PI * M_PI * s * s));
     return (int)ceil(h);
+}
+
+double img__pb_radius(double freq_hz, double dish_m, double cut)
+{
+    /* exp(-4 ln2 r^2 / F^2) = cut */
+    return img_pb_fwhm(freq_hz, dish_m) * sqrt(log(1.0 / cut) / (4.0 * M_LN2));
 }
 
 int img__akernel_fft_size(int wt, int W, int over)
@@ -195,6 +203,170 @@ static int mosaic_kernel_fft(ib_err *e, img_plan *pl)
     return 0;
 }
 
+/* Memory the run may use: --mem-budget, else the machine's memory. */
+static double memory_limit(const img_params *p, const char **what)
+{
+    if (p->mem_budget) {
+        *what = "--mem-budget";
+        return (double)p->mem_budget;
+    }
+    *what = "the machine's memory";
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? (double)pages * (double)psz : 0x1p62;
+}
+
+/* Multiply-adds of a c2r FFT of n points (2.5 n log2 n, FFTW's count of a
+ * complex FFT of n/2 points, split radix). */
+static double fft_cost(double n) { return n > 1 ? 2.5 * n * log2(n) : 0; }
+
+/* The aperture method's size: support, grid, and bytes per thread of its
+ * kernel tables, grid and half spectrum. */
+static void aperture_size(const img_plan *pl, double fmax, int *wt, int *ngx, int *ngy,
+                          double *bytes)
+{
+    const img_params *p = pl->p;
+    double dux = 1.0 / (pl->ngx * pl->cell), duy = 1.0 / (pl->ngy * pl->cell);
+    int hxk = img__akernel_half(fmax, pl->dish_m, dux, p->aperture_cut);
+    int hyk = img__akernel_half(fmax, pl->dish_m, duy, p->aperture_cut);
+    *wt = pl->kernel.W + 2 * (hxk > hyk ? hxk : hyk);
+    const int S2 = 2 * *wt;
+    *ngx = pl->ngx;
+    *ngy = pl->ngy;
+    if (*ngx < S2 || *ngy < S2) {
+        *ngx = img_good_fft_size(*ngx > S2 ? *ngx : S2);
+        *ngy = img_good_fft_size(*ngy > S2 ? *ngy : S2);
+    }
+    double es = p->dbl ? 8 : 4;
+    double ntab = (double)*wt * pl->ktab_over + 1;
+    *bytes = 16.0 * ntab * (double)(pl->n_offs_x + pl->n_offs_y) +
+             (double)*ngx * *ngy * pl->npol * 2 * es + (double)*ngy * (*ngx / 2 + 1) * 2 * es +
+             16.0 * img_good_fft_size(pl->ktab_over * (*wt + pl->kernel.W + 2));
+}
+
+/* The facet method's size: facet pixels and grid across (at the lowest
+ * frequency, the widest beam), bytes per thread. */
+static void facet_size(const img_plan *pl, double fmin, int *nf, int *ngf, double *bytes)
+{
+    const img_params *p = pl->p;
+    double r = img__pb_radius(fmin, pl->dish_m, p->aperture_cut);
+    int half = (int)ceil(r / pl->cell) + 1;
+    *nf = 2 * half;
+    int want = (int)ceil(p->padding * *nf);
+    if (want < 2 * pl->kernel.W) want = 2 * pl->kernel.W;
+    *ngf = img_good_fft_size(want);
+    double es = p->dbl ? 8 : 4, g = (double)*ngf;
+    *bytes = g * g * pl->npol * 2 * es + g * (g / 2 + 1) * 2 * es + g * g * es +
+             (double)pl->nx * pl->ny * pl->npol * 4 +
+             (double)pl->nrow * (12 + 2 * es + 3 * es * pl->npol);
+}
+
+/*
+ * The method: the one asked for, or (auto) the cheaper by the cost model,
+ * in multiply-adds per run (samples = rows x channels x pols, every one
+ * taken as unflagged):
+ *   aperture  4 Wt^2 per sample (complex kernel, two FMAs per grid REAL)
+ *             + a c2r FFT of the full grid per channel and pol
+ *             + the kernel tables: one 1-D FFT per distinct offset and channel
+ *   facet     2 W^2 per sample (the real anti-aliasing kernel)
+ *             + per pointing, channel and pol a c2r FFT of the facet grid,
+ *               its fold, and the facet's pixels weighed by the beam.
+ * A method whose buffers cannot fit the memory limit is not chosen; asked
+ * for, it is an error naming the sizes.
+ */
+static int mosaic_choose(ib_err *e, img_plan *pl, double fmin, double fmax)
+{
+    const img_params *p = pl->p;
+    const double samples = (double)pl->nrow * (double)pl->nchan * pl->npol;
+    const double nch = (double)pl->nchan, np = pl->npol, W = pl->kernel.W;
+    const int T = p->threads;
+    const char *limw;
+    const double lim = memory_limit(p, &limw);
+    int wt, ngx, ngy, nf, ngf;
+    double ap_bytes, fa_bytes;
+    aperture_size(pl, fmax, &wt, &ngx, &ngy, &ap_bytes);
+    facet_size(pl, fmin, &nf, &ngf, &fa_bytes);
+    const int ntabfft = img_good_fft_size(pl->ktab_over * (wt + pl->kernel.W + 2));
+    double c_ap = samples * 4.0 * wt * wt + nch * np * fft_cost((double)ngx * ngy) +
+                  nch * (pl->n_offs_x + pl->n_offs_y) * fft_cost(2.0 * ntabfft);
+    double c_fa = samples * 2.0 * W * W +
+                  nch * pl->nfield * np *
+                      (fft_cost((double)ngf * ngf) + (double)ngf * ngf + 4.0 * nf * nf);
+    pl->head.mosaic_support = wt;
+    pl->head.facet_nx = nf;
+    pl->head.facet_ngx = ngf;
+    pl->head.cost_aperture = c_ap;
+    pl->head.cost_facet = c_fa;
+    const int ap_fits = ap_bytes * T <= lim, fa_fits = fa_bytes * T <= lim;
+    const int rows = p->row_chunks > 1 && pl->nrow > 1;
+    char costs[300];
+    snprintf(costs, sizeof costs,
+             "aperture %.3g multiply-adds (support %d, grid %dx%d), facet %.3g (%d pointings, "
+             "facet %d px on a %d grid)",
+             c_ap, wt, ngx, ngy, c_fa, pl->nfield, nf, ngf);
+    int method = p->mosaic_method;
+    char *why = pl->head.mosaic_reason;
+    const size_t wn = sizeof pl->head.mosaic_reason;
+    if (method == IMG_MOSAIC_FACET && !pl->aperture)
+        return ib_error(e, IB_EINVAL,
+                        "--mosaic-method facet needs the primary beam: drop --no-aperture or use "
+                        "--mosaic-method aperture");
+    if (method == IMG_MOSAIC_FACET && rows)
+        return ib_error(e, IB_EINVAL,
+                        "--mosaic-method facet images whole channel chunks: use --row-chunks 1 "
+                        "or --mosaic-method aperture");
+    if (method == IMG_MOSAIC_AUTO) {
+        if (!pl->aperture) {
+            method = IMG_MOSAIC_APERTURE;
+            snprintf(why, wn, "auto: aperture (no primary beam: --no-aperture)");
+        } else if (rows) {
+            method = IMG_MOSAIC_APERTURE;
+            snprintf(why, wn, "auto: aperture (row chunks: only the aperture method sums grids); %s",
+                     costs);
+        } else if (!ap_fits && fa_fits) {
+            method = IMG_MOSAIC_FACET;
+            snprintf(why, wn, "auto: facet (the aperture method's %.3g bytes per thread do not fit "
+                     "%s); %s", ap_bytes, limw, costs);
+        } else {
+            method = c_fa < c_ap && fa_fits ? IMG_MOSAIC_FACET : IMG_MOSAIC_APERTURE;
+            snprintf(why, wn, "auto: %s (cheaper by the cost model); %s",
+                     method == IMG_MOSAIC_FACET ? "facet" : "aperture", costs);
+        }
+    } else {
+        snprintf(why, wn, "asked for (--mosaic-method %s); %s",
+                 method == IMG_MOSAIC_FACET ? "facet" : "aperture", costs);
+    }
+    if (method == IMG_MOSAIC_APERTURE && !ap_fits)
+        return ib_error(e, IB_EINVAL,
+                        "mosaic aperture method: support %d cells (W %d + 2 x the aperture kernel "
+                        "of a %.1f m dish to --aperture-cut %g) with %d table samples per cell, "
+                        "%d + %d distinct pointing offsets and a %dx%d grid need %.3g bytes per "
+                        "thread x %d thread(s) = %.3g bytes, more than %s (%.3g bytes); use "
+                        "--mosaic-method facet, a larger --aperture-cut, a smaller "
+                        "--aperture-oversample or fewer threads",
+                        wt, pl->kernel.W, pl->dish_m, p->aperture_cut, pl->ktab_over,
+                        pl->n_offs_x, pl->n_offs_y, ngx, ngy, ap_bytes, T, ap_bytes * T, limw,
+                        lim);
+    if (method == IMG_MOSAIC_FACET && !fa_fits)
+        return ib_error(e, IB_EINVAL,
+                        "mosaic facet method: facets of %d pixels on %dx%d grids (beam of a %.1f m "
+                        "dish to --aperture-cut %g) and %d rows need %.3g bytes per thread x %d "
+                        "thread(s) = %.3g bytes, more than %s (%.3g bytes); use a larger "
+                        "--aperture-cut or fewer threads",
+                        nf, ngf, ngf, pl->dish_m, p->aperture_cut, (int)pl->nrow, fa_bytes, T,
+                        fa_bytes * T, limw, lim);
+    pl->head.mosaic_method = method;
+    if (method == IMG_MOSAIC_FACET) {
+        pl->facet = 1;
+        pl->facet_nf = nf;
+        pl->facet_ng = ngf;
+    } else {
+        pl->grid_support = wt;
+        pl->ngx = ngx;
+        pl->ngy = ngy;
+    }
+    return 0;
+}
+
 int img__mosaic_setup(ib_err *e, img_plan *pl, const img_vis_meta *m)
 {
     const img_params *p = pl->p;
@@ -203,9 +375,13 @@ int img__mosaic_setup(ib_err *e, img_plan *pl, const img_vis_meta *m)
     pl->mosaic = 1;
     pl->aperture = !p->no_aperture;
     /* Table oversampling: linear interpolation errs ~ (1/over)^2; the
-     * beam-free kernel is cheap to tabulate finely. --oversample K sets it,
-     * as table-based mosaic gridders choose theirs. */
-    pl->ktab_over = p->oversample > 0 ? p->oversample : pl->aperture ? 128 : 1024;
+     * beam-free kernel is cheap to tabulate finely. --aperture-oversample
+     * K (else --oversample K) sets it, as table-based mosaic gridders
+     * choose theirs (the study's prototype: 10). */
+    pl->ktab_over = p->aperture_oversample > 0 ? p->aperture_oversample
+                    : p->oversample > 0        ? p->oversample
+                    : pl->aperture             ? 128
+                                               : 1024;
     double fmin = pl->freq[0], fmax = pl->freq[0];
     for (int64_t c = 1; c < pl->nchan; c++) {
         fmin = pl->freq[c] < fmin ? pl->freq[c] : fmin;
@@ -213,26 +389,23 @@ int img__mosaic_setup(ib_err *e, img_plan *pl, const img_vis_meta *m)
     }
     int rc = mosaic_pointings(e, pl, m, fmin);
     if (rc) return rc;
-    if (pl->aperture) {
-        double dux = 1.0 / (pl->ngx * pl->cell), duy = 1.0 / (pl->ngy * pl->cell);
-        int hxk = img__akernel_half(fmax, pl->dish_m, dux);
-        int hyk = img__akernel_half(fmax, pl->dish_m, duy);
-        pl->grid_support = pl->kernel.W + 2 * (hxk > hyk ? hxk : hyk);
-    }
-    if (pl->grid_support > IMG_MAX_MOSAIC_SUPPORT)
-        return ib_error(e, IB_EINVAL,
-                        "mosaic support %d cells (W %d + aperture kernel of a %.1f m dish) "
-                        "exceeds %d: the beam is narrower than a few pixels; use a finer cell "
-                        "or a smaller image",
-                        pl->grid_support, pl->kernel.W, pl->dish_m, IMG_MAX_MOSAIC_SUPPORT);
-    const int S2 = 2 * pl->grid_support;
-    if (pl->ngx < S2 || pl->ngy < S2) {
-        pl->ngx = img_good_fft_size(pl->ngx > S2 ? pl->ngx : S2);
-        pl->ngy = img_good_fft_size(pl->ngy > S2 ? pl->ngy : S2);
-    }
     if (distinct(pl->field_l, pl->nfield, &pl->offs_x, &pl->n_offs_x, &pl->field_offs_x) ||
         distinct(pl->field_m, pl->nfield, &pl->offs_y, &pl->n_offs_y, &pl->field_offs_y))
         return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!pl->aperture) {
+        pl->head.mosaic_support = pl->kernel.W;
+        pl->head.mosaic_method = IMG_MOSAIC_APERTURE;
+        if (p->mosaic_method == IMG_MOSAIC_FACET)
+            return ib_error(e, IB_EINVAL,
+                            "--mosaic-method facet needs the primary beam: drop --no-aperture or "
+                            "use --mosaic-method aperture");
+        snprintf(pl->head.mosaic_reason, sizeof pl->head.mosaic_reason,
+                 "%s (no primary beam: --no-aperture)",
+                 p->mosaic_method == IMG_MOSAIC_AUTO ? "auto: aperture" : "asked for");
+    } else if ((rc = mosaic_choose(e, pl, fmin, fmax))) {
+        return rc;
+    }
+    if (pl->facet) return img__facet_setup(e, pl);
     return mosaic_kernel_fft(e, pl);
 }
 
@@ -243,11 +416,11 @@ void img__mosaic_kernels(img__worker *w, int64_t chan)
     const img_plan *pl = w->plan;
     size_t ntab = 2 * ((size_t)pl->grid_support * (size_t)pl->ktab_over + 1);
     double dux = 1.0 / (pl->ngx * pl->cell), duy = 1.0 / (pl->ngy * pl->cell), f = pl->freq[chan];
-    for (int i = 0; i < pl->n_offs_x; i++)
+    for (int i = 0; !pl->facet && i < pl->n_offs_x; i++)
         img__akernel_build(&pl->kernel, pl->grid_support, pl->ktab_over, pl->ktab_fft_size,
                            pl->psihat, pl->ktab_fft, w->ktab_buf, f, pl->dish_m, dux,
                            pl->offs_x[i], pl->aperture, w->ktab_x + (size_t)i * ntab);
-    for (int i = 0; i < pl->n_offs_y; i++)
+    for (int i = 0; !pl->facet && i < pl->n_offs_y; i++)
         img__akernel_build(&pl->kernel, pl->grid_support, pl->ktab_over, pl->ktab_fft_size,
                            pl->psihat, pl->ktab_fft, w->ktab_buf, f, pl->dish_m, duy,
                            pl->offs_y[i], pl->aperture, w->ktab_y + (size_t)i * ntab);
@@ -304,11 +477,16 @@ void img__mosaic_planes(img__worker *w, int p, double sumw)
         float c = sumw > 0 ? (float)(wf / sumw) : 0;
         if (c <= 0) continue;
         const float *restrict gx = w->beam2_x + (size_t)fi * (size_t)nx;
-        for (int y = 0; y < ny; y++) {
+        /* the columns where the field's beam is not negligible (a wide
+         * mosaic's fields each cover a few beams of the image) */
+        int xa = 0, xb = nx;
+        while (xa < xb && gx[xa] < 1e-12f) xa++;
+        while (xb > xa && gx[xb - 1] < 1e-12f) xb--;
+        for (int y = 0; y < ny && xa < xb; y++) {
             float gy = c * w->beam2_y[(size_t)fi * (size_t)ny + (size_t)y];
             if (gy < 1e-12f) continue;
             float *restrict row = w->weight_plane + (size_t)y * (size_t)nx;
-            for (int x = 0; x < nx; x++) row[x] += gy * gx[x];
+            for (int x = xa; x < xb; x++) row[x] += gy * gx[x];
         }
     }
     float wmax = 0;

@@ -29,6 +29,8 @@ void img_params_default(img_params *p)
     p->mem_spill = 0.92;
     p->mem_pause = 0.95;
     p->pb_limit = 0.2;
+    p->mosaic_method = IMG_MOSAIC_AUTO;
+    p->aperture_cut = 1e-5;
     p->fft_plan = 1;
 }
 
@@ -39,6 +41,17 @@ static int validate(ib_err *e, const img_params *p)
         return ib_error(e, IB_EINVAL, "unknown gridder %d", p->gridder);
     if (p->gridder == IMG_GRIDDER_MOSAIC && !(p->pb_limit > 0 && p->pb_limit < 1))
         return ib_error(e, IB_EINVAL, "--pb-limit must be in (0, 1), got %g", p->pb_limit);
+    if (p->gridder == IMG_GRIDDER_MOSAIC && !(p->aperture_cut > 0 && p->aperture_cut < 1))
+        return ib_error(e, IB_EINVAL, "--aperture-cut must be in (0, 1), got %g", p->aperture_cut);
+    if (p->mosaic_method < IMG_MOSAIC_APERTURE || p->mosaic_method > IMG_MOSAIC_AUTO)
+        return ib_error(e, IB_EINVAL, "--mosaic-method must be aperture, facet or auto, got %d",
+                        p->mosaic_method);
+    if (p->aperture_oversample != 0 && (p->aperture_oversample < IMG_MIN_OVERSAMPLE ||
+                                        p->aperture_oversample > IMG_MAX_OVERSAMPLE))
+        return ib_error(e, IB_EINVAL,
+                        "--aperture-oversample must be 0 (--oversample, else 128) or %d..%d "
+                        "(table samples per cell), got %d",
+                        IMG_MIN_OVERSAMPLE, IMG_MAX_OVERSAMPLE, p->aperture_oversample);
     if (p->threads < 1 || p->threads > 1024)
         return ib_error(e, IB_EINVAL, "--threads must be 1..1024, got %d", p->threads);
     if (p->chunks < 0 || p->chunks > 10000000)
@@ -189,6 +202,8 @@ static void worker_release(img__worker *w, int dbl)
     free(w->field_wsum);
     free(w->weight_plane);
     free(w->mosaic_plane);
+    free(w->mos_scratch);
+    img__facet_worker_release(w);
     free(w->held);
     free(w->plane);
     free(w->sendbuf);
@@ -202,18 +217,27 @@ static void worker_release(img__worker *w, int dbl)
  * the weight and mosaic planes. */
 static int worker_init_mosaic(img_plan *pl, img__worker *w)
 {
-    const size_t ntab = 2 * ((size_t)pl->grid_support * (size_t)pl->ktab_over + 1);
     const size_t nxy = (size_t)pl->nx * (size_t)pl->ny;
-    w->ktab_x = ib_malloc(sizeof(double) * ntab * (size_t)pl->n_offs_x);
-    w->ktab_y = ib_malloc(sizeof(double) * ntab * (size_t)pl->n_offs_y);
     w->field_wsum = ib_malloc(sizeof(double) * (size_t)pl->nfield * (size_t)pl->npol);
     w->weight_plane = ib_malloc(sizeof(float) * nxy);
     w->mosaic_plane = ib_malloc(sizeof(float) * nxy);
-    w->ktab_buf = fftw_malloc(sizeof(double) * 2 * (size_t)pl->ktab_fft_size);
     w->beam2_x = ib_malloc(sizeof(float) * (size_t)pl->nfield * (size_t)pl->nx);
     w->beam2_y = ib_malloc(sizeof(float) * (size_t)pl->nfield * (size_t)pl->ny);
-    return w->ktab_x && w->ktab_y && w->field_wsum && w->weight_plane && w->mosaic_plane &&
-           w->ktab_buf && w->beam2_x && w->beam2_y;
+    int ok = w->field_wsum && w->weight_plane && w->mosaic_plane && w->beam2_x && w->beam2_y;
+    if (ok && pl->facet) return img__facet_worker_init(w);
+    if (ok) {
+        /* aperture kernels: the tables of every distinct offset, the FFT
+         * that makes them and the gridding loop's taps, all sized from the
+         * support */
+        const size_t ntab = 2 * ((size_t)pl->grid_support * (size_t)pl->ktab_over + 1);
+        const size_t wt = (size_t)pl->grid_support;
+        w->ktab_x = ib_malloc(sizeof(double) * ntab * (size_t)pl->n_offs_x);
+        w->ktab_y = ib_malloc(sizeof(double) * ntab * (size_t)pl->n_offs_y);
+        w->ktab_buf = fftw_malloc(sizeof(double) * 2 * (size_t)pl->ktab_fft_size);
+        w->mos_scratch = ib_malloc(sizeof(double) * (4 * (size_t)pl->npol * wt + 2 * wt));
+        ok = w->ktab_x && w->ktab_y && w->ktab_buf && w->mos_scratch;
+    }
+    return ok;
 }
 
 /* Thread id's buffers, sized for the largest task: slab, sample list,
@@ -244,13 +268,16 @@ static int worker_init(ib_err *e, img_plan *pl, img__worker *w, int id)
     if (sends) w->sendbuf = ib_malloc(sizeof(float) * (nxy + 4));
     int ok = w->vis && w->weight && w->flag && w->list && w->plane && (!weighted || w->density) &&
              (!sends || w->sendbuf);
-    if (ok && pl->row_chunks == 1) {
+    /* The facet method grids on its facets: the full grid, its half
+     * spectrum and FFT serve only the PSF. */
+    const int full_grid = !pl->facet || p->psf;
+    if (ok && pl->row_chunks == 1 && full_grid) {
         size_t ngp = ng * (size_t)pl->npol;
         w->grid = ib_alloc_huge(ngp * cplx);
         ok = w->grid != NULL;
         if (ok) memset(w->grid, 0, ngp * cplx);
         w->vlo = w->vhi = 0;
-    } else if (ok) {
+    } else if (ok && pl->row_chunks > 1) {
         /* Row chunks: the chunk's grids and sums (sizes checked by
          * img__budget_setup's arithmetic). */
         size_t nc = (size_t)pl->max_chunk_chans;
@@ -259,7 +286,7 @@ static int worker_init(ib_err *e, img_plan *pl, img__worker *w, int id)
         if (weighted) w->acc_density = ib_malloc(sizeof(float) * nc * nxy);
         ok = w->acc_grids && w->acc_wsum && (!weighted || w->acc_density);
     }
-    if (ok) {
+    if (ok && full_grid) {
         w->half = ib_alloc_huge((size_t)pl->ngy * (size_t)(pl->ngx / 2 + 1) * cplx);
         ok = w->half != NULL;
     }
@@ -360,6 +387,7 @@ void img_plan_destroy(img_plan *pl)
     free(pl->field_offs_y);
     free(pl->psihat);
     if (pl->ktab_fft) fftw_destroy_plan(pl->ktab_fft);
+    img__facet_destroy(pl);
     free(pl->u_m);
     free(pl->v_m);
     free(pl->corr_x);

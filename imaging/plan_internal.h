@@ -124,6 +124,16 @@ struct img_plan {
     int ktab_fft_size;   /* 1-D FFT size of the kernel tables */
     double *psihat;      /* psi^ on that FFT's grid */
     fftw_plan ktab_fft;  /* forward 1-D, double, new-array execute */
+    /* the facet method (facet.c): each pointing's samples gridded on a
+     * facet_ng^2 grid, transformed, its facet_nf^2 pixels around the
+     * pixel nearest the pointing (facet_x0, facet_y0: the facet's first
+     * pixel in the image, per field) weighed by the beam and added */
+    int facet;           /* 1: the facet method (else aperture kernels) */
+    int facet_nf, facet_ng;
+    int *facet_x0, *facet_y0;
+    double *facet_dl, *facet_dm; /* rephasing: facet centre minus pointing (direction cosines) */
+    double *facet_corr;  /* 1 / kernel FT at each facet pixel (facet_nf) */
+    void *facet_fft;     /* 2-D c2r facet_ng^2, fftwf_plan or fftw_plan, new-array execute */
     /* row chunks (--row-chunks M > 1): a channel chunk is imaged by M row
      * tasks whose grids are summed over threads and ranks before its FFT
      * (rows.c, rowchunk.c) */
@@ -195,6 +205,14 @@ struct img__worker {
     float *beam2_x, *beam2_y; /* squared beams per field along x and y */
     double *field_wsum;  /* mosaic: weight per field and pol of the channel */
     float *weight_plane, *mosaic_plane;
+    double *mos_scratch; /* aperture: the gridding loop's per-sample taps (support-sized) */
+    void *facet_list;    /* facet: the channel's samples by field, on the facet grid */
+    int64_t *facet_start; /* nfield + 1 offsets into facet_list */
+    void *facet_grid;    /* facet_ng^2 cells x npol complex */
+    int facet_vlo, facet_vhi;
+    void *facet_half, *facet_out; /* the folded half spectrum and the c2r output */
+    float *facet_planes; /* npol dirty planes of the channel */
+    double *facet_pb;    /* 2 x facet_nf: the field's beam along x and y */
     void *acc_grids;     /* row chunks: nc x grids_per_chan grids summed over this thread's tasks */
     double *acc_wsum;    /* ... their weight sums per channel (wsums_per_chan each) */
     float *acc_density;  /* ... density per channel (uniform / Briggs) */
@@ -369,6 +387,30 @@ void img__mosaic_planes(img__worker *w, int p, double sumw);
 /* The weight, pb and mosaic planes of pol p of channel chan, written or
  * held like the dirty plane (img__plane_emit). */
 int img__mosaic_emit(img__worker *w, int direct, int64_t chan, int p);
+
+/* ---------- the facet method (facet.c) ---------- */
+
+/* Facet set-up after the method is chosen: each field's facet origin and
+ * rephasing, the facet grid correction. */
+int img__facet_setup(ib_err *e, img_plan *pl);
+/* The facet FFT plan (called by img__fft_plan under the planner lock with
+ * its flags); 0, or -1 when FFTW cannot plan it. */
+int img__facet_plan(img_plan *pl, unsigned flags);
+void img__facet_destroy(img_plan *pl);
+/* w's facet buffers (1: made, 0: out of memory) and their release. */
+int img__facet_worker_init(img__worker *w);
+void img__facet_worker_release(img__worker *w);
+/* Bytes per thread of the facet buffers (for the memory model). */
+uint64_t img__facet_bytes(const img_plan *pl);
+/* The dirty mosaic of channel chan from w's weighted sample list by
+ * facets, its weight, pb and mosaic planes, written or held like the
+ * aperture method's (sumw: the total weight per pol). */
+int img__facet_product(img__worker *w, int64_t chan, const double *sumw);
+
+/* Grid list L (img__list_f or _d, n samples) with the standard kernel onto
+ * g (ngx columns); rows *vlo..*vhi widened to cover what was written
+ * (gridder.c). */
+void img__grid_std(const img_plan *pl, const void *L, void *g, int ngx, int *vlo, int *vhi);
 
 /* ---------- planes out, memory budget and spill (spill.c) ---------- */
 

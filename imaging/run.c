@@ -180,6 +180,11 @@ int img_plan_execute(ib_err *e, img_plan *pl, img_result *res)
         res->grid_bytes_per_thread =
             ((double)pl->ngx * pl->ngy * pl->npol + (double)pl->ngy * (pl->ngx / 2 + 1)) *
             (pl->p->dbl ? 16 : 8);
+        if (pl->facet) /* a facet grid, its half spectrum (and the full grid for the PSF) */
+            res->grid_bytes_per_thread =
+                (pl->p->psf ? res->grid_bytes_per_thread : 0) +
+                ((double)pl->facet_ng * pl->facet_ng * pl->npol +
+                 (double)pl->facet_ng * (pl->facet_ng / 2 + 1)) * (pl->p->dbl ? 16 : 8);
         res->plan_seconds = pl->plan_seconds;
         rc = exec_finish(e, pl, &main_t, t0, res, &sealed);
     }

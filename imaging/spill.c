@@ -32,6 +32,7 @@ int img__budget_setup(ib_err *e, img_plan *pl)
     uint64_t list = (uint64_t)nr * (12 + 2 * es + 3 * es * np);
     uint64_t grid = (uint64_t)pl->ngx * (uint64_t)pl->ngy * np * 2 * es;
     uint64_t half = (uint64_t)pl->ngy * (uint64_t)(pl->ngx / 2 + 1) * 2 * es;
+    if (pl->facet && !p->psf) grid = half = 0; /* facets: the full grid only for the PSF */
     pl->plane_bytes = (uint64_t)pl->nx * (uint64_t)pl->ny * sizeof(float);
     if (pl->row_chunks > 1) {
         /* Row chunks: no grid of its own, but the chunk's summed grids,
@@ -51,7 +52,9 @@ int img__budget_setup(ib_err *e, img_plan *pl)
     if (p->weighting != IMG_WEIGHT_NATURAL) per_thread += pl->plane_bytes;
     if (pl->mosaic) {
         uint64_t ktab = 16 * ((uint64_t)pl->grid_support * (uint64_t)pl->ktab_over + 1);
-        per_thread += 2 * pl->plane_bytes + ktab * (uint64_t)(pl->n_offs_x + pl->n_offs_y);
+        per_thread += 2 * pl->plane_bytes;
+        if (pl->facet) per_thread += img__facet_bytes(pl);
+        else per_thread += ktab * (uint64_t)(pl->n_offs_x + pl->n_offs_y);
     }
     pl->base_bytes = per_thread * (uint64_t)p->threads;
     pl->tracked = pl->peak_tracked = pl->base_bytes;

@@ -41,6 +41,11 @@ static json_t *stats_params(const img_params *p, const img_result *r)
     json_object_set_new(par, "serial_write", json_boolean(p->serial_write));
     json_object_set_new(par, "fsync", json_boolean(p->fsync));
     json_object_set_new(par, "row_chunks", json_integer(r->row_chunks > 1 ? r->row_chunks : 1));
+    static const char *const methods[] = {"aperture", "facet", "auto"};
+    int mm = p->mosaic_method >= 0 && p->mosaic_method <= 2 ? p->mosaic_method : 2;
+    json_object_set_new(par, "mosaic_method", json_string(methods[mm]));
+    json_object_set_new(par, "aperture_cut", json_real(p->aperture_cut));
+    json_object_set_new(par, "aperture_oversample", json_integer(p->aperture_oversample));
     return par;
 }
 
@@ -175,6 +180,15 @@ int img_stats_write(ib_err *e, const char *path, const img_params *p, const img_
     json_object_set_new(root, "program", json_string("imager"));
     json_object_set_new(root, "version", json_string(IMG_VERSION));
     json_object_set_new(root, "params", stats_params(p, r));
+    if (p->gridder == IMG_GRIDDER_MOSAIC && r->mosaic_reason[0])
+        /* the method used and why (the cost model's figures in multiply-adds) */
+        json_object_set_new(
+            root, "mosaic",
+            json_pack("{s:s, s:s, s:i, s:i, s:i, s:f, s:f}", "method",
+                      r->mosaic_method == IMG_MOSAIC_FACET ? "facet" : "aperture", "reason",
+                      r->mosaic_reason, "support", r->mosaic_support, "facet_nx", r->facet_nx,
+                      "facet_ngx", r->facet_ngx, "cost_aperture", r->cost_aperture,
+                      "cost_facet", r->cost_facet));
     if (m)
         json_object_set_new(root, "dataset",
                             json_pack("{s:s, s:I, s:I, s:i, s:i}", "name", m->dataset, "nrow",

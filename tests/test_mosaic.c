@@ -2,7 +2,9 @@
  * test_mosaic.c: the mosaic gridder against a direct sum over all
  * pointings with the same primary-beam model, the standard gridder when
  * the beam is switched off, beam-weighted amplitudes and flat-sky
- * recovery, invariance under threads and chunks, and bad geometry.
+ * recovery, invariance under threads and chunks, and bad geometry; the
+ * aperture and facet methods on the study's mosaic shapes against the
+ * direct sum and each other, auto's choice, and bad method options.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -504,6 +506,290 @@ static void test_bad_geometry(void **state)
     img_result_release(&r);
 }
 
+/* ---- the two methods (issue 16): aperture kernels and facets ---------------------------- */
+
+/* A scaled seed dataset made by `harness gen` into path. */
+static void gen_seed(const char *path, const char *dataset, const char *args)
+{
+    char *o = NULL;
+    int st = tu_run(&o, "'%s' gen --dataset %s %s --out '%s'", tu_bin("harness"), dataset, args,
+                    path);
+    if (st) fprintf(stderr, "%s\n", o);
+    assert_int_equal(st, 0);
+    free(o);
+}
+
+/* Max |a - b| over product prod of two runs, relative to scale (NaN
+ * blanks must coincide). */
+static double cube_diff(const char *o1, const char *o2, const char *prod, double scale)
+{
+    char path[800];
+    long n[4], n2[4];
+    snprintf(path, sizeof path, "%s/%s", o1, prod);
+    float *a = read_cube(path, n);
+    snprintf(path, sizeof path, "%s/%s", o2, prod);
+    float *b = read_cube(path, n2);
+    for (int i = 0; i < 4; i++) assert_int_equal(n[i], n2[i]);
+    double d = 0;
+    for (long i = 0; i < n[0] * n[1] * n[2] * n[3]; i++) {
+        assert_int_equal(isnan(a[i]) != 0, isnan(b[i]) != 0);
+        if (!isnan(a[i])) d = fmax(d, fabs((double)a[i] - b[i]));
+    }
+    free(a);
+    free(b);
+    return d / scale;
+}
+
+static float cube_peak(const char *out, const char *prod)
+{
+    char path[800];
+    long n[4];
+    snprintf(path, sizeof path, "%s/%s", out, prod);
+    float *a = read_cube(path, n), pk = 0;
+    for (long i = 0; i < n[0] * n[1] * n[2] * n[3]; i++)
+        if (!isnan(a[i])) pk = fmaxf(pk, fabsf(a[i]));
+    free(a);
+    return pk;
+}
+
+/*
+ * Both methods against the direct sum over all pointings (<= 1e-4 of each
+ * plane's peak at the default cut) and against each other (every product
+ * within 1e-4 of its peak), on the shapes of the study's mosaics, scaled:
+ * alma-x1a36 (7 m dishes, 600x1000 image spanning many beams: the aperture
+ * kernel's support is 263 cells, past the old cap of 255) and alma-x3be
+ * (12 m dishes, 1000x1000, a few beams across). Float and double.
+ */
+static void test_methods_on_seed_shapes(void **state)
+{
+    fx *f = *state;
+    static const struct {
+        const char *ds, *args;
+        int support; /* the aperture method's, as measured (W 7 + 2 x half-width) */
+    } cases[] = {{"alma-x1a36", "--scale 0.0005 --chans 2", 263},
+                 {"alma-x3be", "--scale 0.00005 --chans 2", 51}};
+    static const char *const prods[] = {"dirty.fits", "weight.fits", "pb.fits", "mosaic.fits"};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        char vis[700], out[2][700];
+        snprintf(vis, sizeof vis, "%s/seed-%s", f->dir, cases[c].ds);
+        gen_seed(vis, cases[c].ds, cases[c].args);
+        for (int dbl = 0; dbl < 2; dbl++) {
+            for (int m = 0; m < 2; m++) {
+                snprintf(out[m], sizeof out[m], "%s/seed-%s-%d", f->dir, cases[c].ds, m);
+                img_params p = mosaic_params(vis, out[m]);
+                p.mosaic_method = m ? IMG_MOSAIC_FACET : IMG_MOSAIC_APERTURE;
+                p.dbl = dbl;
+                p.threads = 2;
+                p.check_dft = 40;
+                img_result r;
+                ib_err e;
+                p.quiet = 1;
+                int rc = img_run(&e, &p, &r);
+                if (rc) fprintf(stderr, "img_run: %s\n", e.msg);
+                assert_int_equal(rc, 0);
+                print_message("  %s %s %s: support %d, facet %d px on %d, dft max_rel_err %.2e\n",
+                              cases[c].ds, m ? "facet" : "aperture", dbl ? "double" : "float",
+                              r.mosaic_support, r.facet_nx, r.facet_ngx, r.dft_max_rel_err);
+                assert_int_equal(r.mosaic_method, p.mosaic_method);
+                assert_int_equal(r.mosaic_support, cases[c].support);
+                assert_true(r.dft_max_rel_err >= 0 && r.dft_max_rel_err <= 1e-4);
+                assert_int_equal(r.samples_dropped, 0);
+                img_result_release(&r);
+            }
+            for (size_t k = 0; k < 4; k++) {
+                double d = cube_diff(out[0], out[1], prods[k], cube_peak(out[0], prods[k]));
+                print_message("    facet vs aperture %s: %.2e of the peak\n", prods[k], d);
+                assert_true(d <= 1e-4);
+            }
+        }
+    }
+}
+
+/*
+ * auto: the wide mosaic (alma-x1a36's shape: support 263) takes facets,
+ * the narrow one (three 12 m pointings on a 128-pixel image) the aperture
+ * kernels; the choice and its reason are in the result and the stats.
+ */
+static void test_auto_choice(void **state)
+{
+    fx *f = *state;
+    char vis[700], out[700], stats[800];
+    snprintf(vis, sizeof vis, "%s/auto-wide", f->dir);
+    gen_seed(vis, "alma-x1a36", "--scale 0.0002 --chans 2");
+    const char *cases[2] = {vis, f->vis};
+    const int want[2] = {IMG_MOSAIC_FACET, IMG_MOSAIC_APERTURE};
+    for (int k = 0; k < 2; k++) {
+        snprintf(out, sizeof out, "%s/auto%d", f->dir, k);
+        img_params p = mosaic_params(cases[k], out);
+        img_result r;
+        ib_err e;
+        p.quiet = 1;
+        assert_int_equal(img_run(&e, &p, &r), 0);
+        print_message("  auto %s: %s\n", k ? "narrow" : "wide", r.mosaic_reason);
+        assert_int_equal(r.mosaic_method, want[k]);
+        assert_true(tu_contains(r.mosaic_reason, k ? "auto: aperture (cheaper by the cost model)"
+                                                   : "auto: facet (cheaper by the cost model)"));
+        assert_true(k ? r.cost_aperture < r.cost_facet : r.cost_facet < r.cost_aperture);
+        img_result_release(&r);
+        /* the imager's stats record the method used and why */
+        snprintf(stats, sizeof stats, "%s/stats.json", out);
+        char *o = NULL;
+        int st = tu_run(&o, "'%s' --vis '%s' --out '%s' --gridder mosaic --stats '%s'",
+                        tu_bin("imager"), cases[k], out, stats);
+        assert_int_equal(st, 0);
+        assert_true(tu_contains(o, k ? "mosaic method aperture: auto: aperture"
+                                     : "mosaic method facet: auto: facet"));
+        free(o);
+        char *js = tu_slurp(stats, NULL);
+        assert_non_null(js);
+        assert_true(tu_contains(js, k ? "\"method\": \"aperture\"" : "\"method\": \"facet\""));
+        assert_true(tu_contains(js, "\"reason\": \"auto: "));
+        assert_true(tu_contains(js, "\"mosaic_method\": \"auto\""));
+        free(js);
+    }
+    /* row chunks: auto takes the aperture kernels, facet is refused */
+    img_params p = mosaic_params(vis, out);
+    img_result r;
+    ib_err e;
+    p.quiet = 1;
+    p.row_chunks = 2;
+    assert_int_equal(img_run(&e, &p, &r), 0);
+    assert_int_equal(r.mosaic_method, IMG_MOSAIC_APERTURE);
+    assert_true(tu_contains(r.mosaic_reason, "auto: aperture (row chunks"));
+    img_result_release(&r);
+    p.mosaic_method = IMG_MOSAIC_FACET;
+    assert_int_equal(img_run(&e, &p, &r), IB_EINVAL);
+    img_result_release(&r);
+    assert_true(tu_contains(e.msg, "--mosaic-method facet images whole channel chunks"));
+}
+
+/* The facet method's cubes do not depend on threads, chunks or ranks
+ * (each channel is one thread's work from samples to planes): identical
+ * from 1 thread, 2 threads x 3 chunks, and 2 MPI ranks (dynamic). */
+static void test_facet_invariance(void **state)
+{
+    fx *f = *state;
+    char vis[700], out[700], path[800];
+    snprintf(vis, sizeof vis, "%s/facet-inv", f->dir);
+    gen_seed(vis, "alma-x1a36", "--scale 0.0002 --chans 4");
+    static const char *const runs[] = {
+        "",
+        "--threads 2 --chunks 3",
+        "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PMIX_MCA_psec=native "
+        "ASAN_OPTIONS=detect_leaks=0 timeout 120 mpirun --oversubscribe --mca btl self,vader "
+        "-np 2"};
+    float *ref = NULL;
+    long n[4];
+    for (int k = 0; k < 3; k++) {
+        snprintf(out, sizeof out, "%s/facet-inv%d", f->dir, k);
+        char *o = NULL;
+        int st = k < 2 ? tu_run(&o, "'%s' --vis '%s' --out '%s' --gridder mosaic --mosaic-method "
+                                    "facet %s --quiet", tu_bin("imager"), vis, out, runs[k])
+                       : tu_run(&o, "%s '%s' --vis '%s' --out '%s' --gridder mosaic "
+                                    "--mosaic-method facet --schedule dynamic --quiet",
+                                runs[k], tu_bin("imager"), vis, out);
+        if (st) fprintf(stderr, "%s\n", o);
+        assert_int_equal(st, 0);
+        free(o);
+        snprintf(path, sizeof path, "%s/dirty.fits", out);
+        float *d = read_cube(path, n);
+        if (!ref) {
+            ref = d;
+            continue;
+        }
+        assert_true(tu_max_rel_diff(ref, d, (size_t)(n[0] * n[1] * n[2] * n[3])) == 0);
+        free(d);
+    }
+    free(ref);
+}
+
+/* Nothing but out's absence (a refused run leaves no products). */
+static void assert_no_products(const char *out)
+{
+    char path[800];
+    for (int k = 0; k < IMG_NPROD; k++) {
+        snprintf(path, sizeof path, "%s/%s", out, img_product_file(k));
+        FILE *fp = fopen(path, "r");
+        if (fp) fclose(fp);
+        assert_null(fp);
+    }
+}
+
+/* Bad input: a cut outside (0, 1), a table oversampling < 2, a mosaic
+ * that cannot fit the memory budget: a clear message naming the option and
+ * the sizes, exit 2 (usage) or 1 (the run refused), no products. */
+static void test_method_bad_input(void **state)
+{
+    fx *f = *state;
+    char vis[700], out[700];
+    snprintf(vis, sizeof vis, "%s/bad-wide", f->dir);
+    snprintf(out, sizeof out, "%s/bad-out", f->dir);
+    gen_seed(vis, "alma-x1a36", "--scale 0.0002 --chans 1");
+    static const struct {
+        const char *args, *msg;
+        int status;
+    } cases[] = {
+        {"--aperture-cut 0", "option '--aperture-cut': aperture_cut must be a number > 0 and < 1, "
+                             "got '0'", 2},
+        {"--aperture-cut 1", "aperture_cut must be a number > 0 and < 1, got '1'", 2},
+        {"--aperture-cut -0.5", "aperture_cut must be a number > 0 and < 1", 2},
+        {"--aperture-oversample 1", "option '--aperture-oversample': aperture_oversample must be",
+         2},
+        {"--mosaic-method fast",
+         "option '--mosaic-method': mosaic_method must be aperture, facet or auto, got 'fast'", 2},
+        {"--mosaic-method aperture --mem-budget 20M",
+         "mosaic aperture method: support 263 cells (W 7 + 2 x the aperture kernel of a 7.0 m "
+         "dish to --aperture-cut 1e-05) with 128 table samples per cell", 1},
+        {"--mosaic-method aperture --mem-budget 20M", "more than --mem-budget (2.1e+07 bytes); use "
+                                                      "--mosaic-method facet", 1},
+        {"--mosaic-method facet --mem-budget 2M", "mosaic facet method: facets of 90 pixels on "
+                                                  "140x140 grids", 1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char *o = NULL;
+        int st = tu_run(&o, "'%s' --vis '%s' --out '%s' --gridder mosaic %s", tu_bin("imager"),
+                        vis, out, cases[k].args);
+        if (st != cases[k].status || !tu_contains(o, cases[k].msg))
+            fprintf(stderr, "%s: exit %d: %s\n", cases[k].args, st, o);
+        assert_int_equal(st, cases[k].status);
+        assert_true(tu_contains(o, cases[k].msg));
+        free(o);
+        assert_no_products(out);
+    }
+    /* auto under that budget: the aperture method cannot fit, facets can */
+    char ok_out[800];
+    snprintf(ok_out, sizeof ok_out, "%s-auto", out);
+    img_params p = mosaic_params(vis, ok_out);
+    img_result r;
+    ib_err e;
+    p.quiet = 1;
+    p.mem_budget = 20u << 20;
+    assert_int_equal(img_run(&e, &p, &r), 0);
+    assert_int_equal(r.mosaic_method, IMG_MOSAIC_FACET);
+    assert_true(tu_contains(r.mosaic_reason, "do not fit --mem-budget"));
+    img_result_release(&r);
+    /* the library's own checks, in the option's words */
+    p = mosaic_params(vis, out);
+    p.quiet = 1;
+    p.aperture_cut = 1.5;
+    assert_int_equal(img_run(&e, &p, &r), IB_EINVAL);
+    img_result_release(&r);
+    assert_true(tu_contains(e.msg, "--aperture-cut must be in (0, 1), got 1.5"));
+    p.aperture_cut = 1e-5;
+    p.aperture_oversample = 1;
+    assert_int_equal(img_run(&e, &p, &r), IB_EINVAL);
+    img_result_release(&r);
+    assert_true(tu_contains(e.msg, "--aperture-oversample must be 0"));
+    /* --no-aperture has no beam to make facets from */
+    p.aperture_oversample = 0;
+    p.no_aperture = 1;
+    p.mosaic_method = IMG_MOSAIC_FACET;
+    assert_int_equal(img_run(&e, &p, &r), IB_EINVAL);
+    img_result_release(&r);
+    assert_true(tu_contains(e.msg, "--mosaic-method facet needs the primary beam"));
+    assert_no_products(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,6 +800,10 @@ int main(void)
         cmocka_unit_test(test_rank_invariance),
         cmocka_unit_test(test_bad_geometry),
         cmocka_unit_test(test_table_kernel),
+        cmocka_unit_test(test_methods_on_seed_shapes),
+        cmocka_unit_test(test_auto_choice),
+        cmocka_unit_test(test_facet_invariance),
+        cmocka_unit_test(test_method_bad_input),
     };
     return cmocka_run_group_tests_name("mosaic", tests, setup, teardown);
 }
