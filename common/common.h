@@ -143,6 +143,45 @@ int ib_rm_rf_owned(ib_err *e, const char *dir);
  */
 int ib_rm_rf(ib_err *e, const char *path);
 
+/*
+ * Temporaries a process owns (common/tmpfiles.c). ib_tmp_add registers
+ * path (a file, a tree, or a directory removed only when empty) for
+ * removal by ib_tmp_remove_all, which the handler ib_tmp_on_signals
+ * installs for SIGINT, SIGTERM and SIGHUP calls before the process dies of
+ * the signal as it would have; it returns the slot for ib_tmp_drop (when
+ * the file is renamed into place or removed), or -1 when the table is full
+ * (the path is then not covered). ib_tmp_remove_all is async-signal-safe.
+ */
+enum { IB_TMP_FILE, IB_TMP_TREE, IB_TMP_EMPTY_DIR };
+int ib_tmp_add(const char *path, int kind);
+void ib_tmp_drop(int slot);
+void ib_tmp_remove_all(void);
+void ib_tmp_on_signals(void);
+
+/*
+ * Create path exclusively (O_CREAT | O_EXCL | O_NOFOLLOW, read-write) and
+ * hold an flock on it for as long as *fd is open. When path exists and is
+ * a regular file of this user that nobody holds locked and that ours(fd)
+ * accepts (NULL: any), it is what a killed run left: removed, and path
+ * created afresh. A locked one is IB_ELOCKED ("being written by another
+ * process"); a symbolic link or anything else is refused and left as it
+ * is. Messages start "WHAT 'path'".
+ */
+int ib_create_excl(ib_err *e, const char *what, const char *path, int mode, int (*ours)(int fd),
+                   int *fd);
+/* path removed when it is such a leftover: 1 removed, -1 locked (in use),
+ * 0 absent or not one (left as it is). */
+int ib_remove_stale(const char *path, int (*ours)(int fd));
+
+/*
+ * A directory of one run: PARENT/PREFIX-XXXXXX from mkdtemp (0700), its
+ * .lock held (flock) through *lockfd for as long as the run lives, with
+ * IB_OWNED_MARKER. Directories PARENT/PREFIX-* that a killed run left (its
+ * lock free, its marker there) are removed first. The path is in out.
+ */
+int ib_run_dir_create(ib_err *e, const char *parent, const char *prefix, char *out, size_t n,
+                      int *lockfd);
+
 /* Wall clock and process/thread CPU clocks in seconds. */
 double ib_now(void);
 double ib_cpu_process(void);

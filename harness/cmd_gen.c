@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "msio/msio.h"
@@ -44,7 +45,7 @@ int hx_cmd_gen(int argc, char **argv)
     const char *ms_out = NULL;
     double scale = NAN, cell = NAN, noise = 0.0, flag_frac = 0.02;
     int64_t times = -1, chans = -1, baselines = -1, seed = 1;
-    int antennas = -1, sources = 10, no_pb = 0, threads = 0, help = 0;
+    int antennas = -1, sources = 10, no_pb = 0, threads = 0, help = 0, overwrite = 0;
     const ib_opt opts[] = {
         {"dataset", IB_OPT_STR, &dataset, "NAME", "seed dataset (workloads/datasets/NAME.yaml)"},
         {"scale", IB_OPT_DBL, &scale, "S", "visibility count x ~S (times, chans x sqrt(S))"},
@@ -64,6 +65,8 @@ int hx_cmd_gen(int argc, char **argv)
         {"threads", IB_OPT_INT, &threads, "T", "generator threads (default: online CPUs)"},
         {"datasets-dir", IB_OPT_STR, &dsdir, "D", "where dataset specs live"},
         {"ms", IB_OPT_STR, &ms_out, "OUT.ms", "also write the set as a MeasurementSet"},
+        {"overwrite", IB_OPT_FLAG, &overwrite, NULL,
+         "with --ms: replace OUT.ms if it is a casacore table"},
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
@@ -121,10 +124,24 @@ int hx_cmd_gen(int argc, char **argv)
         ib_error(&e, IB_EINVAL, "option '--image' expects NX or NXxNY, got '%s'", image);
         return hx_fail("gen", &e);
     }
+    if (overwrite && !ms_out) {
+        ib_error(&e, IB_EINVAL, "option '--overwrite' needs --ms OUT.ms (a store is never "
+                                "replaced: use a new --out)");
+        hx_fail("gen", &e);
+        return 2;
+    }
+    /* An existing MS is refused before anything is generated. */
+    struct stat mst;
+    if (ms_out && !overwrite && lstat(ms_out, &mst) == 0) {
+        ib_error(&e, IB_EINVAL, "ms '%s' exists (--overwrite replaces it when it is a "
+                                "casacore table)", ms_out);
+        hx_fail("gen", &e);
+        return 2;
+    }
     wl_dataset ds;
     if ((rc = wl_dataset_find(&e, dataset, dsdir, &ds))) {
         hx_fail("gen", &e);
-        return rc == IB_ENOTFOUND ? 2 : 1;
+        return rc == IB_ENOTFOUND || rc == IB_EINVAL ? 2 : 1;
     }
     wl_source *sky = NULL;
     if (skyfile) {
@@ -141,9 +158,27 @@ int hx_cmd_gen(int argc, char **argv)
         return 2; /* impossible options or sizes: bad usage */
     }
     if (isatty(STDERR_FILENO)) go.progress = progress;
+    /* Killed by SIGINT, SIGTERM or SIGHUP: the store's temporaries (and
+     * OUT with all in it when this run made it) are removed before the
+     * process dies. */
+    char vtmp[4200], stmp[4200], mtmp[4200];
+    struct stat ost;
+    int made_out = stat(out, &ost) != 0, slots[4] = {-1, -1, -1, -1};
+    if (ib_path_fmt(&e, vtmp, sizeof vtmp, "%s/vis.h5.tmp", out) ||
+        ib_path_fmt(&e, stmp, sizeof stmp, "%s/sky.json.tmp", out) ||
+        (ms_out && ib_path_fmt(&e, mtmp, sizeof mtmp, "%s.imbench-tmp", ms_out))) {
+        ib_free(sky);
+        hx_fail("gen", &e);
+        return 2;
+    }
+    if (made_out) slots[0] = ib_tmp_add(out, IB_TMP_TREE); /* all of it this run's */
+    slots[1] = ib_tmp_add(vtmp, IB_TMP_FILE);
+    slots[2] = ib_tmp_add(stmp, IB_TMP_FILE);
+    ib_tmp_on_signals();
     wl_gen_info info;
     rc = wl_generate(&e, &ds, &go, out, &info);
     ib_free(sky);
+    for (int i = 0; i < 3; i++) ib_tmp_drop(slots[i]);
     if (rc) return hx_fail("gen", &e);
 
     const wl_gen_shape *s = &info.shape;
@@ -172,8 +207,12 @@ int hx_cmd_gen(int argc, char **argv)
     if (ms_out) {
         ms_export_opts mo;
         ms_export_opts_init(&mo);
+        mo.overwrite = overwrite;
         ms_export_info mi;
-        if (ms_export(&e, out, ms_out, &mo, &mi)) {
+        slots[3] = ib_tmp_add(mtmp, IB_TMP_TREE);
+        int mr = ms_export(&e, out, ms_out, &mo, &mi);
+        ib_tmp_drop(slots[3]);
+        if (mr) {
             hx_fail("gen", &e);
             return 1; /* the store is written; the MS is not */
         }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "msio/msio.h"
@@ -111,8 +112,19 @@ int hx_cmd_import_ms(int argc, char **argv)
         o.progress = progress;
         o.progress_ctx = "import-ms";
     }
+    /* Killed by SIGINT, SIGTERM or SIGHUP: the store's temporary (and OUT
+     * when this run made it) removed before the process dies. */
+    char vtmp[4200];
+    if (ib_path_fmt(&e, vtmp, sizeof vtmp, "%s/vis.h5.tmp", out)) return hx_fail("import-ms", &e);
+    struct stat ost;
+    int slot_out = stat(out, &ost) != 0 ? ib_tmp_add(out, IB_TMP_EMPTY_DIR) : -1;
+    int slot_tmp = ib_tmp_add(vtmp, IB_TMP_FILE);
+    ib_tmp_on_signals();
     ms_import_info info;
-    if ((rc = ms_import(&e, ms, out, &o, &info))) {
+    rc = ms_import(&e, ms, out, &o, &info);
+    ib_tmp_drop(slot_tmp);
+    ib_tmp_drop(slot_out);
+    if (rc) {
         fprintf(stderr, "harness import-ms: %s\n", e.msg[0] ? e.msg : ib_strerror(rc));
         return 1;
     }

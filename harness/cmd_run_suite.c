@@ -454,6 +454,16 @@ static int remove_fits(const char *path, const struct stat *sb, int flag, struct
     return 0;
 }
 
+/* An imager's unfinished product (X.tmp) in an attempt's directory. */
+static int remove_tmp(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    size_t n = strlen(path);
+    if (flag == FTW_F && n > 4 && !strcmp(path + n - 4, ".tmp")) remove(path);
+    return 0;
+}
+
 enum st { ST_NONE, ST_OK, ST_FAILED, ST_TIMEOUT, ST_INTERRUPTED, ST_SKIPPED };
 static const char *const st_name[] = {"", RES_OK, RES_FAILED, RES_TIMEOUT, RES_INTERRUPTED,
                                        RES_SKIPPED};
@@ -768,10 +778,12 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, int try, size_t 
         ib_free(tail);
         return res;
     }
-    if (status == ST_OK) {
-        if (!r->o.keep) nftw(dir, remove_fits, 16, FTW_PHYS);
-        ib_rm_rf(NULL, spill); /* the imager's, inside the attempt's own directory */
-    }
+    if (status == ST_OK && !r->o.keep) nftw(dir, remove_fits, 16, FTW_PHYS);
+    /* Whatever the imager left unfinished (a timed-out or killed one has no
+     * chance to): its temporaries and spill files, inside the attempt's own
+     * directory. */
+    if (!bad_path && access(dir, F_OK) == 0) nftw(dir, remove_tmp, 16, FTW_PHYS);
+    ib_rm_rf(NULL, spill);
     /* a WSClean cell WSClean cannot run is not a failure of the suite */
     *outcome = ws_skip ? ST_NONE : status;
     *retryable = ran && (status == ST_FAILED || status == ST_TIMEOUT);

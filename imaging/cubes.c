@@ -84,8 +84,13 @@ static int cubes_make(ib_err *e, img_plan *pl, int how)
     const char *history[4];
     cube_history(pl, hist, history);
     for (int k = 0; k < IMG_NPROD; k++) {
-        if (!img__product_made(p, k)) continue;
         char kpath[4096];
+        int made = img__product_made(p, k);
+        /* a killed run's unfinished cube of a product this run does not make */
+        if (!made && how == CUBES_CREATE &&
+            !ib_path_join(NULL, kpath, sizeof kpath, p->out_dir, img_product_file(k)))
+            img__fits_remove_stale(kpath);
+        if (!made) continue;
         img__cube_desc d = cube_desc(pl, k);
         int rc = ib_path_join(e, kpath, sizeof kpath, p->out_dir, img_product_file(k));
         if (!rc && how == CUBES_CREATE) rc = img__fits_create(e, kpath, &d, history, &pl->cube[k]);

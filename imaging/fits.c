@@ -31,7 +31,17 @@ struct img__fits {
     int nx, ny, nchan, npol;
     int durable;     /* write back as planes come, fsync before the rename */
     off_t data_start, file_size;
+    int owner;       /* created tmp (rank 0): removes it when not sealed */
+    int slot;        /* tmp in the temporaries removed on a signal (ib_tmp_add) */
 };
+
+/* A file at X.tmp that a killed imager left: empty, or a FITS header. */
+static int fits_tmp_ours(int fd)
+{
+    char head[10];
+    ssize_t n = pread(fd, head, sizeof head, 0);
+    return n == 0 || (n == (ssize_t)sizeof head && memcmp(head, "SIMPLE  = ", 10) == 0);
+}
 
 static int fits_fail(ib_err *e, const char *path, int status, const char *what)
 {
@@ -143,6 +153,7 @@ static int fits_new(ib_err *e, const char *path, const img__cube_desc *d,
     img__fits *f = ib_calloc(1, sizeof *f);
     if (!f) return ib_error(e, IB_ENOMEM, "out of memory for '%s'", path);
     f->fd = -1;
+    f->slot = -1;
     snprintf(f->path, sizeof f->path, "%s", path);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp", path);
     f->nx = d->nx;
@@ -186,13 +197,17 @@ int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
     memset(block, ' ', hpad);
     memcpy(block, hdr, hlen);
     free(hdr);
-    f->fd = open(f->tmp, O_CREAT | O_TRUNC | O_RDWR, 0644);
-    if (f->fd < 0) {
-        rc = ib_error(e, IB_EIO, "fits '%s': cannot create: %s", f->tmp, strerror(errno));
-    } else if (write_all(f->fd, block, hpad, 0) != 0) {
+    /* Exclusively (a planted link is not followed, a concurrent imager's
+     * cube is not truncated); one a killed imager left is replaced. */
+    rc = ib_create_excl(e, "fits", f->tmp, 0644, fits_tmp_ours, &f->fd);
+    if (!rc) {
+        f->owner = 1;
+        f->slot = ib_tmp_add(f->tmp, IB_TMP_FILE);
+    }
+    if (!rc && write_all(f->fd, block, hpad, 0) != 0) {
         rc = ib_error(e, errno == ENOSPC ? IB_ENOSPACE : IB_EIO, "fits '%s': cannot write header: %s",
                       f->tmp, strerror(errno));
-    } else {
+    } else if (!rc) {
         /* Reserve the whole cube now, so a full disk shows before any work
          * (falls back to a sparse file where fallocate is unsupported). */
         int fr = posix_fallocate(f->fd, 0, f->file_size);
@@ -251,6 +266,7 @@ int img__fits_finish(ib_err *e, img__fits *f, uint64_t *bytes)
         rc = ib_error(e, IB_EIO, "fits '%s': cannot rename into place: %s", f->path, strerror(errno));
     if (rc) unlink(f->tmp);
     else if (bytes) *bytes += (uint64_t)f->file_size;
+    ib_tmp_drop(f->slot);
     free(f);
     return rc;
 }
@@ -265,7 +281,7 @@ int img__fits_open(ib_err *e, const char *path, const img__cube_desc *d,
     int rc = fits_new(e, path, d, history, &f, &hdr, &ncards);
     free(hdr);
     if (rc) return rc;
-    f->fd = open(f->tmp, O_WRONLY);
+    f->fd = open(f->tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (f->fd < 0) {
         rc = ib_error(e, IB_EIO, "fits '%s': cannot open for writing: %s", f->tmp, strerror(errno));
         free(f);
@@ -273,6 +289,13 @@ int img__fits_open(ib_err *e, const char *path, const img__cube_desc *d,
     }
     *out = f;
     return 0;
+}
+
+void img__fits_remove_stale(const char *path)
+{
+    char tmp[PATH_MAX + 8];
+    if (ib_path_fmt(NULL, tmp, sizeof tmp, "%s.tmp", path) == 0)
+        (void)ib_remove_stale(tmp, fits_tmp_ours);
 }
 
 void img__fits_close(img__fits *f)
@@ -286,7 +309,8 @@ void img__fits_abort(img__fits *f)
 {
     if (!f) return;
     if (f->fd >= 0) close(f->fd);
-    unlink(f->tmp);
+    if (f->owner || f->fd >= 0) unlink(f->tmp);
+    ib_tmp_drop(f->slot);
     free(f);
 }
 

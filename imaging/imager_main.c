@@ -194,6 +194,7 @@ static void *watchdog_main(void *arg)
     int fire = !w->done;
     pthread_mutex_unlock(&w->lock);
     if (fire) {
+        ib_tmp_remove_all(); /* the unfinished cubes and spill files */
         fprintf(stderr, "imager: rank %d of %d: timed out after %.0f s (--timeout)\n", w->par->rank,
                 w->par->size, w->seconds);
         img_par_abort(w->par, 124);
@@ -310,6 +311,9 @@ int main(int argc, char **argv)
     /* Past `ulimit -f` a write fails with EFBIG and we say which file,
      * instead of dying of SIGXFSZ with a half-written temporary. */
     signal(SIGXFSZ, SIG_IGN);
+    /* Killed by SIGINT, SIGTERM or SIGHUP (a harness timeout, mpirun passing
+     * a kill on): the unfinished cubes and spill files are removed first. */
+    ib_tmp_on_signals();
     heap_on_huge_pages();
     img_params p;
     img_params_default(&p);

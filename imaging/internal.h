@@ -111,6 +111,9 @@ int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
  * byte-swapped in place to FITS order: its contents are clobbered. */
 int img__fits_write_plane(ib_err *e, img__fits *f, int chan, int pol, float *plane);
 int img__fits_finish(ib_err *e, img__fits *f, uint64_t *bytes);
+/* The path.tmp a killed imager left (unlocked, a FITS header or empty)
+ * removed; anything else is left as it is. */
+void img__fits_remove_stale(const char *path);
 /* Another rank's handle on a cube rank 0 created (its path.tmp), for
  * writing planes; img__fits_close drops it without sealing the file. */
 int img__fits_open(ib_err *e, const char *path, const img__cube_desc *d,

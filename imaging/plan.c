@@ -410,7 +410,7 @@ void img_plan_destroy(img_plan *pl)
     img__comm_release(&pl->comm);
     pthread_mutex_destroy(&pl->mem_lock);
     pthread_cond_destroy(&pl->mem_cond);
-    if (pl->made_spill_dir) rmdir(pl->spill_dir); /* fails harmlessly if another rank's remain */
+    img__spill_dir_remove(pl);
     pthread_mutex_destroy(&pl->err_lock);
     free(pl);
 }

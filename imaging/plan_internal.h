@@ -110,8 +110,10 @@ struct img_plan {
     pthread_cond_t mem_cond;
     uint64_t tracked, peak_tracked; /* under mem_lock */
     int holders;         /* threads holding planes in memory */
-    char spill_dir[4096];
-    int made_spill_dir;
+    char spill_dir[4096];    /* this process's own: PARENT/imbench-spill-XXXXXX */
+    char spill_parent[4096]; /* --spill-dir, or OUT/spill */
+    int made_spill_dir;      /* spill_parent made by this run */
+    int spill_run_made, spill_lock_fd, spill_slot, spill_parent_slot;
     /* mosaic (mosaic.c) */
     int mosaic, aperture;
     int ktab_over;       /* samples per cell of the mosaic kernel tables */
@@ -419,6 +421,9 @@ void img__grid_std(const img_plan *pl, const void *L, void *g, int ngx, int *vlo
  * fractions checked, the minimum working set checked against it (an error
  * naming the sizes, before any work) and the spill directory made. */
 int img__budget_setup(ib_err *e, img_plan *pl);
+/* The run's own spill directory removed (and the default OUT/spill when
+ * this run made it and it is empty). */
+void img__spill_dir_remove(img_plan *pl);
 /* The finished plane in w->plane: written now (direct, or no budget) or
  * held until the chunk commits (in memory or in the spill file). */
 int img__plane_emit(img__worker *w, int direct, int64_t chan, int pol, int prod);

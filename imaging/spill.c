@@ -77,16 +77,47 @@ int img__budget_setup(ib_err *e, img_plan *pl)
                         (unsigned long long)slab, (unsigned long long)(grid + half),
                         (unsigned long long)list, (unsigned long long)pl->plane_bytes,
                         (unsigned long long)pl->base_bytes);
-    if (p->spill_dir) snprintf(pl->spill_dir, sizeof pl->spill_dir, "%s", p->spill_dir);
-    else if (ib_path_join(e, pl->spill_dir, sizeof pl->spill_dir, p->out_dir, "spill"))
+    /* Spill files go to a directory of this process's own, made by
+     * mkdtemp under --spill-dir (default OUT/spill): processes sharing a
+     * spill directory (ranks, other imagers) never meet, and a name planted
+     * in advance cannot be followed. A killed run's directory is removed by
+     * the next run under the same parent (ib_run_dir_create). */
+    char *parent = pl->spill_parent;
+    if (p->spill_dir) {
+        if (ib_path_fmt(e, parent, sizeof pl->spill_parent, "%s", p->spill_dir)) return e->code;
+    } else if (ib_path_join(e, parent, sizeof pl->spill_parent, p->out_dir, "spill")) {
         return e->code;
+    }
     struct stat st;
-    if (stat(pl->spill_dir, &st) != 0) {
-        int rc = ib_mkdir_p(e, pl->spill_dir);
+    if (stat(parent, &st) != 0) {
+        int rc = ib_mkdir_p(e, parent);
         if (rc) return rc;
         pl->made_spill_dir = 1;
+        pl->spill_parent_slot = ib_tmp_add(parent, IB_TMP_EMPTY_DIR);
     }
+    int rc = ib_run_dir_create(e, parent, "imbench-spill", pl->spill_dir, sizeof pl->spill_dir,
+                               &pl->spill_lock_fd);
+    if (rc) return ib_error_wrap(e, "spill directory");
+    pl->spill_run_made = 1;
+    pl->spill_slot = ib_tmp_add(pl->spill_dir, IB_TMP_TREE);
     return 0;
+}
+
+/* The run's spill directory removed (and --spill-dir's default OUT/spill
+ * when this run made it and nothing else is in it). */
+void img__spill_dir_remove(img_plan *pl)
+{
+    if (pl->spill_run_made) {
+        ib_rm_rf(NULL, pl->spill_dir);
+        close(pl->spill_lock_fd);
+        ib_tmp_drop(pl->spill_slot);
+        pl->spill_run_made = 0;
+    }
+    if (pl->made_spill_dir) {
+        rmdir(pl->spill_parent); /* fails harmlessly while another process's remain */
+        ib_tmp_drop(pl->spill_parent_slot);
+        pl->made_spill_dir = 0;
+    }
 }
 
 /* Write or (serial writes on a rank other than 0) send one plane from buf
@@ -174,14 +205,12 @@ static int hold_plane(img__worker *w, int64_t chan, int pol, int prod)
     img__phase(w, PROF_SPILL);
     double t0 = ib_now();
     if (w->spill_fd < 0) {
-        snprintf(w->spill_path, sizeof w->spill_path, "%s/r%d-t%d-c%d.spill", pl->spill_dir,
-                 pl->par->rank, w->id, w->cur_chunk);
-        w->spill_fd = open(w->spill_path, O_CREAT | O_TRUNC | O_RDWR, 0600);
-        if (w->spill_fd < 0) {
-            ib_error(&e, IB_EIO, "spill file '%s': cannot create: %s", w->spill_path,
-                     strerror(errno));
+        int rc = ib_path_fmt(&e, w->spill_path, sizeof w->spill_path, "%s/r%d-t%d-c%d.spill",
+                             pl->spill_dir, pl->par->rank, w->id, w->cur_chunk);
+        if (!rc) rc = ib_create_excl(&e, "spill file", w->spill_path, 0600, NULL, &w->spill_fd);
+        if (rc) {
             img__fail(pl, &e);
-            return IB_EIO;
+            return rc;
         }
         w->spill_end = 0;
         w->spill_files++;

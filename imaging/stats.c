@@ -155,20 +155,35 @@ static json_t *stats_rusage(void)
                      "out_blocks", ru.out_blocks, "user_s", ru.user_s, "sys_s", ru.sys_s);
 }
 
-/* root written to path atomically (path.tmp, then renamed). */
+/* A stats.json.tmp a killed imager left: empty or a JSON object. */
+static int stats_tmp_ours(int fd)
+{
+    char c;
+    ssize_t n = pread(fd, &c, 1, 0);
+    return n == 0 || (n == 1 && c == '{');
+}
+
+/* root written to path atomically (path.tmp, created exclusively, then
+ * renamed). */
 static int stats_dump(ib_err *e, json_t *root, const char *path)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = 0;
+    int fd = -1;
+    int rc = ib_path_fmt(e, tmp, sizeof tmp, "%s.tmp", path);
+    if (!rc) rc = ib_create_excl(e, "stats", tmp, 0644, stats_tmp_ours, &fd);
+    if (rc) return rc;
+    int slot = ib_tmp_add(tmp, IB_TMP_FILE);
     errno = 0;
-    if (json_dump_file(root, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(12)) != 0 ||
-        rename(tmp, path) != 0) {
-        int err = errno ? errno : EIO;
+    int bad = json_dumpfd(root, fd, JSON_INDENT(1) | JSON_REAL_PRECISION(12)) != 0;
+    int err = bad ? (errno ? errno : EIO) : 0;
+    if (close(fd) != 0 && !err) err = errno ? errno : EIO;
+    if (!err && rename(tmp, path) != 0) err = errno ? errno : EIO;
+    if (err) {
         unlink(tmp);
-        rc = ib_error(e, err == ENOSPC ? IB_ENOSPACE : IB_EIO, "stats '%s': cannot write: %s",
-                      path, strerror(err));
+        rc = ib_error(e, err == ENOSPC || err == EDQUOT ? IB_ENOSPACE : IB_EIO,
+                      "stats '%s': cannot write: %s", path, strerror(err));
     }
+    ib_tmp_drop(slot);
     return rc;
 }
 

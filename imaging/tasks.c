@@ -120,6 +120,14 @@ int img__stats_gather(ib_err *e, img_plan *pl, const prof_timer *main_t, img_res
 
 /* Gather every thread's task events on rank 0 and write OUT/tasks.csv
  * (rank,thread,chunk,chan,phase,start,end), atomically. */
+/* A tasks.csv.tmp a killed imager left: empty or our header. */
+static int tasks_tmp_ours(int fd)
+{
+    char head[5];
+    ssize_t n = pread(fd, head, sizeof head, 0);
+    return n == 0 || (n == (ssize_t)sizeof head && memcmp(head, "rank,", 5) == 0);
+}
+
 int img__tasks_write(ib_err *e, img_plan *pl, const img__worker *ws, int n, img_result *res)
 {
     size_t mine = 0;
@@ -164,10 +172,21 @@ int img__tasks_write(ib_err *e, img_plan *pl, const img__worker *ws, int n, img_
     if (!rc && pl->par->rank == 0) {
         char path[4096], tmp[4200];
         if (!(rc = ib_path_join(e, path, sizeof path, pl->p->out_dir, "tasks.csv"))) {
-            snprintf(tmp, sizeof tmp, "%s.tmp", path);
-            FILE *f = fopen(tmp, "w");
-            if (!f) rc = ib_error(e, IB_EIO, "tasks '%s': cannot create: %s", tmp, strerror(errno));
-            else {
+            int fd = -1, slot = -1;
+            FILE *f = NULL;
+            rc = ib_path_fmt(e, tmp, sizeof tmp, "%s.tmp", path);
+            if (!rc) rc = ib_create_excl(e, "tasks", tmp, 0644, tasks_tmp_ours, &fd);
+            if (!rc) {
+                slot = ib_tmp_add(tmp, IB_TMP_FILE);
+                f = fdopen(fd, "w");
+                if (!f) {
+                    rc = ib_error(e, IB_ENOMEM, "tasks '%s': cannot open a stream: %s", tmp,
+                                  strerror(errno));
+                    close(fd);
+                    unlink(tmp);
+                }
+            }
+            if (f) {
                 fprintf(f, "rank,thread,chunk,chan,phase,start,end\n");
                 for (size_t i = 0; i < total; i++)
                     fprintf(f, "%d,%d,%d,%d,%s,%.9f,%.9f\n", all[i].rank, all[i].thread,
@@ -183,6 +202,7 @@ int img__tasks_write(ib_err *e, img_plan *pl, const img__worker *ws, int n, img_
                     rc = ib_error(e, IB_EIO, "tasks '%s': cannot rename into place", path);
                 if (rc) unlink(tmp);
             }
+            ib_tmp_drop(slot);
         }
         /* Derived figures: per thread busy time and the span of the run. */
         double span = 0;

@@ -229,7 +229,8 @@ static void test_unknown_dataset(void **state)
     assert_true(tu_contains(e.msg, "alma-x1a36, alma-x2e3, alma-x3be, alma-xc66, vla-chiles"));
     char names[512];
     assert_int_equal(wl_dataset_names(&e, NULL, names, sizeof names), 5);
-    assert_int_equal(wl_dataset_find(&e, "../etc/passwd", NULL, &ds), IB_ENOTFOUND);
+    assert_int_equal(wl_dataset_find(&e, "../etc/passwd", NULL, &ds), IB_EINVAL);
+    assert_true(strstr(e.msg, "(not a path)") != NULL);
     assert_int_equal(wl_dataset_find(&e, "x", "/nonexistent-dir", &ds), IB_ENOTFOUND);
     assert_true(tu_contains(e.msg, "'/nonexistent-dir' does not exist"));
 }

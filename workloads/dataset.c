@@ -7,6 +7,7 @@
  * finds the datasets directory and lists the specs in it.
  */
 #define _GNU_SOURCE
+#include "common/params.h"
 #include "workloads/workloads.h"
 
 #include <dirent.h>
@@ -721,8 +722,13 @@ int wl_dataset_names(ib_err *e, const char *dir, char *out, size_t n)
 int wl_dataset_find(ib_err *e, const char *name, const char *dir, wl_dataset *out)
 {
     size_t len = strlen(name);
-    if (strchr(name, '/') || (len > 5 && strcmp(name + len - 5, ".yaml") == 0))
-        return wl_dataset_load(e, name, out);
+    /* A name, never a path: a dataset named in a suite, a record or on
+     * the command line opens no file but NAME.yaml in the datasets
+     * directory (a spec of one's own goes there, or in --datasets-dir). */
+    char why[512];
+    ib_pval unused;
+    if (ib_param_parse(IB_P_DATASET, name, &unused, why, sizeof why))
+        return ib_error(e, IB_EINVAL, "%s", why);
     char d[WL_PATH_MAX], path[WL_PATH_MAX];
     int rc = wl_datasets_dir(e, dir, d, sizeof d);
     if (rc) return rc;

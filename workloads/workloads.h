@@ -113,11 +113,12 @@ int wl_datasets_dir(ib_err *e, const char *dir, char *out, size_t n);
 int wl_dataset_names(ib_err *e, const char *dir, char *out, size_t n);
 
 /*
- * Find dataset `name` and load it into *out. name is either a spec name
- * (NAME.yaml is looked up in the datasets directory, see wl_datasets_dir)
- * or a path to a .yaml file (it contains '/' or ends in ".yaml"). An
- * unknown name gives IB_ENOTFOUND with a message listing the known
- * datasets; parse errors are those of wl_dataset_load.
+ * Find dataset `name` and load it into *out. name is a spec name, never
+ * a path: NAME.yaml is looked up in the datasets directory (see
+ * wl_datasets_dir); a name the parameter table refuses (a '/', say) is
+ * IB_EINVAL in its words and no file is opened. An unknown name gives
+ * IB_ENOTFOUND with a message listing the known datasets; parse errors
+ * are those of wl_dataset_load.
  */
 int wl_dataset_find(ib_err *e, const char *name, const char *dir, wl_dataset *out);
 
