@@ -10,8 +10,9 @@
  *     medians;
  *   - --study: the study's effects on the study's platform — serial
  *     writes stagnating past one node, the chunk count's right side with
- *     100 ms per task, the speedup per kernel support — from full-size
- *     replays of the database's cells.
+ *     100 ms per task, the speedup per kernel support — and every seed
+ *     dataset on 1-8 nodes x 16 threads, from full-size replays of the
+ *     database's cells (labelled RES_SIM_STUDY_*, which the report reads).
  * Simulations are stored in the database's own simulation tables
  * (results/sim_store.c), never among measurements; --no-store skips that.
  * Exit 0 ok, 1 when a simulation or the database fails, 2 for bad input
@@ -702,7 +703,7 @@ static int pick(const vcell *v, size_t n, const char *dataset, int support)
  * *wall is its predicted wall time. */
 static int study_run(ib_err *e, res_db *db, const opts *o, const sim_platform *p,
                      const sim_platform *here, store *st, int64_t cell, const sim_config *sc,
-                     double *wall)
+                     const char *label, double *wall)
 {
     cellw c;
     int input;
@@ -715,6 +716,7 @@ static int study_run(ib_err *e, res_db *db, const opts *o, const sim_platform *p
     if (!rc) {
         res_simulation s;
         sim_row(&s, "study", &c, p, st->figures, sc, &c.w);
+        s.label = label; /* which of the study's effects: the report's section reads it */
         s.rows_scale = rows;
         s.pixels_scale = pixels;
         *wall = r.wall_s;
@@ -765,7 +767,8 @@ static int study_writes(ib_err *e, res_db *db, const opts *o, const sim_platform
              * dynamic, parallel writes, 100 ms per task */
             study_config(&sc, nodes[k], 16, m == 2 ? SIM_DYNAMIC : SIM_STATIC, m == 1, 128,
                          m == 2 ? 0.1 : -1);
-            int rc = study_run(e, db, o, p, here, st, v[i].c.rec.cell_id, &sc, &w[m]);
+            int rc = study_run(e, db, o, p, here, st, v[i].c.rec.cell_id, &sc,
+                               RES_SIM_STUDY_WRITES, &w[m]);
             if (rc) return rc;
             if (k == 0) w1[m] = w[m];
         }
@@ -798,7 +801,8 @@ static int study_chunks(ib_err *e, res_db *db, const opts *o, const sim_platform
             sim_config sc;
             study_config(&sc, 1, 16, SIM_DYNAMIC, 0, chunks[k], m < 2 ? 0.1 : 0);
             sc.central = m == 1;
-            int rc = study_run(e, db, o, p, here, st, v[i].c.rec.cell_id, &sc, &w[m]);
+            int rc = study_run(e, db, o, p, here, st, v[i].c.rec.cell_id, &sc,
+                               RES_SIM_STUDY_CHUNKS, &w[m]);
             if (rc) return rc;
         }
         printf("   %6d %14.1f %12.1f %14.1f\n", chunks[k], w[0], w[1], w[2]);
@@ -829,11 +833,45 @@ static int study_support(ib_err *e, res_db *db, const opts *o, const sim_platfor
             sim_config sc;
             study_config(&sc, m % 2 ? 5 : 1, 16, SIM_DYNAMIC, 0, 241, 0.1);
             sc.central = m >= 2;
-            int rc = study_run(e, db, o, p, here, st, v[i].c.rec.cell_id, &sc, &w[m]);
+            int rc = study_run(e, db, o, p, here, st, v[i].c.rec.cell_id, &sc,
+                               RES_SIM_STUDY_SUPPORT, &w[m]);
             if (rc) return rc;
         }
         printf("   %7d %6lld %10.1f %10.1f %8.2f %10.1f %10.1f %8.2f\n", supports[k],
                (long long)v[i].c.rec.cell_id, w[0], w[1], w[0] / w[1], w[2], w[3], w[2] / w[3]);
+    }
+    return 0;
+}
+
+/* Every seed dataset at full size on 1-8 nodes x 16 threads (our imager:
+ * static, parallel writes, 128 chunks): the curves the report sets beside
+ * the study's CASA and prototype figures. */
+static int study_nodes(ib_err *e, res_db *db, const opts *o, const sim_platform *p,
+                       const sim_platform *here, store *st, const vcell *v, size_t n)
+{
+    static const char *const datasets[] = {"alma-x2e3", "alma-x1a36", "alma-xc66", "alma-x3be",
+                                           "vla-chiles"};
+    static const int nodes[] = {1, 2, 4, 8};
+    printf("\n4. Every seed dataset at full size (128 chunks, static, parallel writes) on\n"
+           "   1-8 nodes x 16 threads; the study's CASA and prototype figures are in the report.\n");
+    printf("   %-12s %6s %10s %10s %10s %10s  %s\n", "dataset", "cell", "1 node_s", "2 nodes_s",
+           "4 nodes_s", "8 nodes_s", "speedup 8/1");
+    for (size_t d = 0; d < sizeof datasets / sizeof *datasets; d++) {
+        int i = pick(v, n, datasets[d], 0);
+        if (i < 0) {
+            printf("   %-12s no cell in the database: skipped\n", datasets[d]);
+            continue;
+        }
+        double w[4];
+        for (int k = 0; k < 4; k++) {
+            sim_config sc;
+            study_config(&sc, nodes[k], 16, SIM_STATIC, 0, 128, -1);
+            int rc = study_run(e, db, o, p, here, st, v[i].c.rec.cell_id, &sc,
+                               RES_SIM_STUDY_NODES, &w[k]);
+            if (rc) return rc;
+        }
+        printf("   %-12s %6lld %10.1f %10.1f %10.1f %10.1f  %.2f\n", datasets[d],
+               (long long)v[i].c.rec.cell_id, w[0], w[1], w[2], w[3], w[0] / w[3]);
     }
     return 0;
 }
@@ -857,6 +895,7 @@ static int study(res_db *db, const opts *o, const sim_platform *p, const sim_pla
     rc = study_writes(&e, db, o, p, here, &st, v, n);
     if (!rc) rc = study_chunks(&e, db, o, p, here, &st, v, n);
     if (!rc) rc = study_support(&e, db, o, p, here, &st, v, n);
+    if (!rc) rc = study_nodes(&e, db, o, p, here, &st, v, n);
     if (!rc) rc = store_commit(&e, db, &st, o);
     store_release(&st);
     for (size_t i = 0; i < n; i++) cellw_release(&v[i].c);

@@ -348,63 +348,72 @@ int rep__gantt_data(rep__report *r, const char *dataset, void **out)
     return 0;
 }
 
-/* Rows are (rank, thread) pairs; phases in order of appearance. */
-static int gantt_files(rep__report *r, const gantt_data *d, const char *label, int *rows,
-                       char *file, size_t nfile, rep__sb *g)
+int rep__gantt_plot(rep__report *r, const res_task *t, size_t n, const char *file,
+                    const char *what, const char *key_prefix, rep__sb *g)
 {
     int maxr = 0, maxt = 0;
-    double t0 = d->t[0].start;
-    for (size_t i = 0; i < d->n; i++) {
-        maxr = d->t[i].rank > maxr ? d->t[i].rank : maxr;
-        maxt = d->t[i].thread > maxt ? d->t[i].thread : maxt;
-        t0 = d->t[i].start < t0 ? d->t[i].start : t0;
+    double t0 = t[0].start;
+    for (size_t i = 0; i < n; i++) {
+        maxr = t[i].rank > maxr ? t[i].rank : maxr;
+        maxt = t[i].thread > maxt ? t[i].thread : maxt;
+        t0 = t[i].start < t0 ? t[i].start : t0;
     }
     const char *phases[32];
     size_t nph = 0;
-    for (size_t i = 0; i < d->n; i++) {
+    for (size_t i = 0; i < n; i++) {
         size_t q = 0;
         /* cppcheck-suppress uninitvar ; phases[q] is set for every q < nph */
-        while (q < nph && strcmp(phases[q], d->t[i].phase) != 0) q++;
-        if (q == nph && nph < 32) phases[nph++] = d->t[i].phase;
+        while (q < nph && strcmp(phases[q], t[i].phase) != 0) q++;
+        if (q == nph && nph < 32) phases[nph++] = t[i].phase;
     }
     rep__sb dat = {0};
-    rep__sb_printf(&dat, "# task stream of cell %lld (%s), attempt %lld, from %s\n"
-                         "# one block per phase; row = rank * %d + thread\n",
-                   (long long)d->cell->id, label, (long long)d->cell->first_ok, d->from,
+    rep__sb_printf(&dat, "# %s\n# one block per phase; row = rank * %d + thread\n", what,
                    maxt + 1);
     for (size_t q = 0; q < nph; q++) {
         rep__sb_printf(&dat, "# block %zu: phase %s\n# start_s end_s row rank thread chunk "
                              "chan\n",
                        q, phases[q]);
-        for (size_t i = 0; i < d->n; i++)
-            if (strcmp(d->t[i].phase, phases[q]) == 0)
-                rep__sb_printf(&dat, "%.9g %.9g %d %d %d %d %d\n", d->t[i].start - t0,
-                               d->t[i].end - t0, d->t[i].rank * (maxt + 1) + d->t[i].thread,
-                               d->t[i].rank, d->t[i].thread, d->t[i].chunk, d->t[i].chan);
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(t[i].phase, phases[q]) == 0)
+                rep__sb_printf(&dat, "%.9g %.9g %d %d %d %d %d\n", t[i].start - t0,
+                               t[i].end - t0, t[i].rank * (maxt + 1) + t[i].thread, t[i].rank,
+                               t[i].thread, t[i].chunk, t[i].chan);
         rep__sb_puts(&dat, "\n\n");
     }
-    snprintf(file, nfile, "gantt-cell%lld.dat", (long long)d->cell->id);
     int rc = rep__data_file(r, file, &dat);
     rep__sb_release(&dat);
-    *rows = (maxr + 1) * (maxt + 1);
+    int rows = (maxr + 1) * (maxt + 1);
     rep__sb_printf(g, "set xlabel 'time since the first task (s)'\nset ylabel 'rank / thread'\n"
                       "set yrange [%g:%g]\nset xrange [0:*]\nset xtics\nset grid xtics\n"
                       "set key outside right top\nset style fill solid 0.9 noborder\n"
                       "set ytics (",
-                   *rows - 0.4, -0.6);
-    int step = *rows > 48 ? (*rows + 47) / 48 : 1;
-    for (int row = 0, first = 1; row < *rows; row += step, first = 0)
+                   rows - 0.4, -0.6);
+    int step = rows > 48 ? (rows + 47) / 48 : 1;
+    for (int row = 0, first = 1; row < rows; row += step, first = 0)
         rep__sb_printf(g, "%s'r%d t%d' %d", first ? "" : ", ", row / (maxt + 1),
                        row % (maxt + 1), row);
     rep__sb_puts(g, ")\nplot ");
     for (size_t q = 0; q < nph; q++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s%s", key_prefix, phases[q]);
         rep__sb_printf(g, "%s'%s' index %zu using (($1+$2)/2):3:(($2-$1)/2):(0.4) with "
                           "boxxyerror lc rgb '%s' title ",
                        q ? ", \\\n     " : "", file, q, rep__phase_colour(phases[q]));
-        rep__gpq(g, phases[q]);
+        rep__gpq(g, key);
     }
     rep__sb_puts(g, "\n");
     return rc;
+}
+
+/* The measured stream's files and plot. */
+static int gantt_files(rep__report *r, const gantt_data *d, const char *label, char *file,
+                       size_t nfile, rep__sb *g)
+{
+    char what[5000];
+    snprintf(what, sizeof what, "task stream of cell %lld (%s), attempt %lld, from %s",
+             (long long)d->cell->id, label, (long long)d->cell->first_ok, d->from);
+    snprintf(file, nfile, "gantt-cell%lld.dat", (long long)d->cell->id);
+    return rep__gantt_plot(r, d->t, d->n, file, what, "", g);
 }
 
 int rep__gantt_render(rep__report *r, const char *dataset, const void *data)
@@ -433,8 +442,7 @@ int rep__gantt_render(rep__report *r, const char *dataset, const void *data)
     }
     rep__sb g = {0};
     char file[128], name[128], title[400];
-    int rows;
-    int rc = gantt_files(r, d, label, &rows, file, sizeof file, &g);
+    int rc = gantt_files(r, d, label, file, sizeof file, &g);
     snprintf(name, sizeof name, "gantt-cell%lld", (long long)d->cell->id);
     snprintf(title, sizeof title, "task stream: cell %lld (%s)", (long long)d->cell->id, label);
     if (!rc) {

@@ -28,11 +28,16 @@ const rep__figdef rep__figures[] = {
           writes),
     ENTRY("chunks", REP__DATASET, REP__K_MEASURED, "Chunk count", chunks),
     ENTRY("support", REP__DATASET, REP__K_MEASURED | REP__K_STUDY, "Kernel support", support),
+    ENTRY("sim-scaling", REP__DATASET, REP__K_SIMULATED | REP__K_STUDY,
+          "Simulated on a cluster (harness simulate)", simscaling),
     /* once more for the run */
     ENTRY("gantt", REP__RUN, REP__K_MEASURED, NULL, gantt),
+    ENTRY("sim-gantt", REP__RUN, REP__K_SIMULATED, NULL, simgantt),
     ENTRY("fits", REP__RUN, REP__K_MODEL, NULL, fits),
     ENTRY("costmodel", REP__RUN, REP__K_MODEL, NULL, costmodel),
     ENTRY("fullsize", REP__RUN, REP__K_MEASURED | REP__K_MODEL | REP__K_STUDY, NULL, fullsize),
+    ENTRY("sim-validation", REP__RUN, REP__K_MEASURED | REP__K_SIMULATED, NULL, simvalidate),
+    ENTRY("sim-study", REP__RUN, REP__K_SIMULATED | REP__K_STUDY, NULL, simstudy),
     ENTRY("baselines", REP__RUN, REP__K_STUDY, NULL, baselines),
 };
 

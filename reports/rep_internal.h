@@ -435,6 +435,9 @@ typedef struct rep__report {
     rep__kfrow *kf;         /* Karp–Flatt points, likewise */
     size_t nkf;
     rep__model *model;      /* the cost model and its predictions (model.c) */
+    res_sim_row *sims;      /* stored simulations of the run's cells (rep__sims) */
+    size_t nsims;
+    int sims_loaded;
 } rep__report;
 
 /* A line in the report's warnings. */
@@ -494,12 +497,46 @@ REP__FIG_FUNCS(study);
 REP__FIG_FUNCS(phases);     /* fig_runs.c */
 REP__FIG_FUNCS(comm);
 REP__FIG_FUNCS(gantt);
+/*
+ * The task-stream chart of t[0..n) (n >= 1), measured or simulated: writes
+ * file (one block per phase, times from the first task) headed by what,
+ * and appends to g the plot (rows per rank and thread, boxes coloured by
+ * phase, keys "KEY_PREFIXphase"). The same figure code for both kinds.
+ */
+int rep__gantt_plot(rep__report *r, const res_task *t, size_t n, const char *file,
+                    const char *what, const char *key_prefix, rep__sb *g);
 REP__FIG_FUNCS(writes);     /* fig_bench.c: writes and schedulers, load imbalance */
 REP__FIG_FUNCS(chunks);     /* fig_sweeps.c */
 REP__FIG_FUNCS(support);
 REP__FIG_FUNCS(fits);       /* fig_models.c: Amdahl and Karp–Flatt tables */
 REP__FIG_FUNCS(costmodel);
 REP__FIG_FUNCS(fullsize);
+REP__FIG_FUNCS(simscaling); /* fig_sim.c: what harness simulate stored */
+REP__FIG_FUNCS(simgantt);
+REP__FIG_FUNCS(simvalidate);
+REP__FIG_FUNCS(simstudy);
+
+/* Load r's stored simulations once (r->sims); 0 also when there are none. */
+int rep__sims(rep__report *r);
+
+/* A simulated prediction more than this far off its measurement is flagged. */
+#define REP__SIM_TOLERANCE 0.15
+/* (predicted - measured) / measured; NAN without a positive measurement. */
+double rep__sim_error(double predicted, double measured);
+/* |err| > REP__SIM_TOLERANCE (NAN: not flagged). */
+int rep__sim_flagged(double err);
+
+/* One validated prediction: a 2-core (or larger) layout predicted from
+ * the 1-core cell with the same parameters. */
+typedef struct rep__simval {
+    const res_sim_row *sim; /* borrowed from the rows given */
+    double base;            /* the 1-core cell's measured median (s); NAN unknown */
+    double predicted, measured, err;
+    int flagged;
+} rep__simval;
+/* The validate rows of sims[0..n) on more than one core, with their errors
+ * and flags: *out (ib_free) gets *nout. IB_ENOMEM. Pure: exposed for tests. */
+int rep__sim_validation(const res_sim_row *sims, size_t n, rep__simval **out, size_t *nout);
 
 /* Collected fits (fig_scaling.c fills them, fig_models.c draws the tables). */
 struct rep__fitrow {

@@ -276,6 +276,7 @@ int rep_report_write(ib_err *e, res_db *db, const rep_report_opts *o, rep_report
     ib_free(r.fits);
     ib_free(r.kf);
     rep__model_free(r.model);
+    ib_free(r.sims);
     res_baseline_rows_free(r.baselines, r.nbaselines);
     rep__sb_release(&r.warn);
     res_report_run_release(&r.run);

@@ -530,6 +530,44 @@ typedef struct res_simulation {
  * be NULL) is the id of the first. */
 int res_sim_store(ib_err *e, res_db *db, const res_simulation *s, size_t n, int64_t *first_id);
 
+/* The labels of `harness simulate --study`'s simulations: which of the
+ * study's effects each reproduces (the report's section reads them). */
+#define RES_SIM_STUDY_WRITES "simulated (study: writes)"
+#define RES_SIM_STUDY_CHUNKS "simulated (study: chunks)"
+#define RES_SIM_STUDY_SUPPORT "simulated (study: support)"
+#define RES_SIM_STUDY_NODES "simulated (study: nodes)"
+
+/* One stored simulation as the report reads it (report_sims.c). */
+typedef struct res_sim_row {
+    int64_t id, cell_id, attempt_id;
+    char purpose[16];        /* sweep, validate, study */
+    char label[64];          /* "simulated", "simulated (study: writes)", ... */
+    char platform[64], schedule[16], created_at[40];
+    char dataset[64];        /* of the replayed cell, "" unknown */
+    int support;             /* the replayed cell's kernel support, 0 not recorded */
+    int cell_nodes, cell_threads; /* the replayed cell's layout */
+    int nodes, threads, serial_write, chunks, channels, central, tasks;
+    double overhead_s, contention, rows_scale, pixels_scale;
+    double wall_s, speedup, efficiency;
+    double measured_wall_s;  /* the measured median of the same layout; NAN none */
+    size_t nstream;          /* rows of its simulated task stream */
+} res_sim_row;
+
+/*
+ * The simulations that replayed cells of run_id (a cell with an attempt
+ * in that run), the newest of each (purpose, label, cell, platform,
+ * layout and settings), ordered by purpose, dataset, label and id: *out
+ * (ib_free) gets *n rows. A database without the simulations table (older
+ * than schema version 5) has none; reading never creates it.
+ */
+int res_report_simulations(ib_err *e, res_db *db, int64_t run_id, res_sim_row **out, size_t *n);
+
+struct res_task;
+/* The simulated task stream of simulation sim_id (ordered by start), at
+ * most max events, as res_report_tasks does for a measured attempt. */
+int res_report_sim_tasks(ib_err *e, res_db *db, int64_t sim_id, size_t max,
+                         struct res_task **out, size_t *n, int *truncated);
+
 /* ------------------------------------------------------------------ */
 /* Effective parameters of attempts (params_store.c)                   */
 /* ------------------------------------------------------------------ */
