@@ -68,7 +68,7 @@ static img__cube_desc cube_desc(const img_plan *pl, int k)
         .ra = m->phase_centre[0], .dec = m->phase_centre[1], .cell = pl->cell,
         .freq0 = pl->freq[0], .dfreq = pl->nchan > 1 ? pl->freq[1] - pl->freq[0] : 1.0,
         .bunit = img_product_bunit(k), .object = m->dataset, .telescope = m->telescope,
-        .btype = img_product_btype(k), .durable = pl->p->fsync};
+        .btype = img_product_btype(k), .durable = pl->p->fsync, .sde = pl->p->sde};
     memcpy(d.corr, m->corr, sizeof d.corr);
     return d;
 }

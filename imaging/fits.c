@@ -30,6 +30,7 @@ struct img__fits {
     char path[PATH_MAX], tmp[PATH_MAX + 8];
     int nx, ny, nchan, npol;
     int durable;     /* write back as planes come, fsync before the rename */
+    prof_sde *sde;   /* counts the bytes written (NULL: not counted) */
     off_t data_start, file_size;
 };
 
@@ -150,6 +151,7 @@ static int fits_new(ib_err *e, const char *path, const img__cube_desc *d,
     f->nchan = d->nchan;
     f->npol = d->npol;
     f->durable = d->durable;
+    f->sde = d->sde;
     int rc = make_header(e, path, d, history, hdr, ncards);
     if (rc) {
         free(f);
@@ -193,6 +195,7 @@ int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
         rc = ib_error(e, errno == ENOSPC ? IB_ENOSPACE : IB_EIO, "fits '%s': cannot write header: %s",
                       f->tmp, strerror(errno));
     } else {
+        if (f->sde) prof_sde_add(f->sde, PROF_SDE_BYTES_WRITTEN, (long long)hpad);
         /* Reserve the whole cube now, so a full disk shows before any work
          * (falls back to a sparse file where fallocate is unsupported). */
         int fr = posix_fallocate(f->fd, 0, f->file_size);
@@ -224,6 +227,7 @@ int img__fits_write_plane(ib_err *e, img__fits *f, int chan, int pol, float *pla
         return ib_error(e, errno == ENOSPC ? IB_ENOSPACE : IB_EIO,
                         "fits '%s': cannot write plane chan %d pol %d: %s", f->tmp, chan, pol,
                         strerror(errno));
+    if (f->sde) prof_sde_add(f->sde, PROF_SDE_BYTES_WRITTEN, (long long)(n * 4));
     /* Durable cubes: start writing the plane back now, without waiting, and
      * wait for the plane of the same pol two channels back (the one this
      * thread, or a neighbour, wrote a while ago) to reach the disk:

@@ -90,6 +90,8 @@ typedef struct img__cube_desc {
     int corr[IMG_MAX_POL];   /* FITS Stokes codes */
     const char *bunit, *object, *telescope, *btype;
     int durable;             /* fsync before the rename (--fsync) */
+    prof_sde *sde;           /* bytes written to the file counted in its bytes_written
+                              * (header and planes, by the process writing them) */
 } img__cube_desc;
 
 typedef struct img__fits img__fits;

@@ -210,9 +210,6 @@ static void *rows_main(void *arg)
             if (img__product_planes(w, c0 + i, aw, g ? IMG_PROD_PSF : IMG_PROD_DIRTY,
                             acc_grid(pl, pl->workers[0].acc_grids, i, g), 0, pl->ngy, 1))
                 break;
-            if (pl->p->sde)
-                prof_sde_add(pl->p->sde, PROF_SDE_BYTES_WRITTEN,
-                             (long long)((uint64_t)pl->npol * pl->plane_bytes));
         }
         rows_sync(w);
         if (w->id == 0) pl->stop = atomic_load(&pl->failed);
