@@ -69,7 +69,7 @@ static img__cube_desc cube_desc(const img_plan *pl, int k)
         .freq0 = pl->freq[0], .dfreq = pl->nchan > 1 ? pl->freq[1] - pl->freq[0] : 1.0,
         .bunit = img_product_bunit(k), .object = m->dataset, .telescope = m->telescope,
         .btype = img_product_btype(k), .durable = pl->p->fsync, .sde = pl->p->sde};
-    memcpy(d.corr, m->corr, sizeof d.corr);
+    memcpy(d.corr, pl->stokes_code, sizeof d.corr);
     return d;
 }
 

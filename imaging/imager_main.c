@@ -45,6 +45,7 @@ _Static_assert(IMG_WEIGHT_NATURAL == 0 && IMG_WEIGHT_UNIFORM == 1 && IMG_WEIGHT_
                "weight words");
 _Static_assert(IMG_SCHED_STATIC == 0 && IMG_SCHED_DYNAMIC == 1 && IMG_SCHED_LOCALITY == 2,
                "schedule words");
+_Static_assert(IMG_STOKES_I == 0 && IMG_STOKES_XXYY == 4 && IMG_STOKES_CORR == 10, "stokes words");
 _Static_assert(offsetof(img_params, ny) == offsetof(img_params, nx) + sizeof(int),
                "an image lands in nx, ny");
 

@@ -186,6 +186,12 @@ enum img_weighting { IMG_WEIGHT_NATURAL, IMG_WEIGHT_UNIFORM, IMG_WEIGHT_BRIGGS }
  * chunks on request; locality = contiguous channel ownership, no messages. */
 enum img_schedule { IMG_SCHED_STATIC, IMG_SCHED_DYNAMIC, IMG_SCHED_LOCALITY };
 enum img_gridder { IMG_GRIDDER_STANDARD, IMG_GRIDDER_MOSAIC };
+/* The image planes (--stokes; the words of the parameter table, in order):
+ * Stokes parameters formed from the store's correlations, correlations, or
+ * IMG_STOKES_CORR, the store's correlations as stored. */
+enum img_stokes { IMG_STOKES_I, IMG_STOKES_Q, IMG_STOKES_U, IMG_STOKES_V, IMG_STOKES_XXYY,
+                  IMG_STOKES_RRLL, IMG_STOKES_XX, IMG_STOKES_YY, IMG_STOKES_RR, IMG_STOKES_LL,
+                  IMG_STOKES_CORR };
 
 typedef struct img_params {
     const char *vis_dir;
@@ -202,6 +208,7 @@ typedef struct img_params {
     int chunks;           /* channel chunks (default: 4 channels each, >= threads x ranks) */
     int row_chunks;       /* row tasks per channel chunk, grids summed (default 1) */
     int psf;              /* also write the PSF cube */
+    int stokes;           /* enum img_stokes (default I) */
     int dbl;              /* double precision grids and FFTs */
     int check_dft;        /* compare K pixels with a direct DFT (0 = off) */
     int fft_plan;         /* 0 estimate, 1 measure (default), 2 patient */

@@ -63,7 +63,18 @@ struct img_plan {
     img_vis_store *store;
     const double *freq;
     int64_t nrow, nchan;
-    int npol;
+    int npol;            /* image planes per channel (--stokes) */
+    int npol_in;         /* correlations per visibility in the store */
+    /* image plane o = sum of stokes[o].n terms coef * correlation in[t]
+     * (complex coef ar + i ai); weight 1 / sum |coef|^2 / w; a sample
+     * with any of its terms flagged is left out. Identity: planes are
+     * the store's correlations. */
+    struct img__stokes_term {
+        int n, in[2];
+        double ar[2], ai[2];
+    } stokes[IMG_MAX_POL];
+    int stokes_code[IMG_MAX_POL]; /* AIPS/FITS code of each plane: 1 I .. -8 YX */
+    int stokes_identity;
     /* rows (rows.c) */
     int64_t *row_order;  /* stored rows sorted by baseline, then time */
     double *u_m, *v_m;   /* u, v in metres, in row_order order */
