@@ -124,6 +124,7 @@ int img__cubes_seal(ib_err *e, img_plan *pl, uint64_t *bytes_written, int *seale
     if (rc) return rc;
     *sealed = root;
     for (int k = 0; root && k < IMG_NPROD; k++) {
+        if (pl->cube[k] && pl->beams) img__fits_set_beams(pl->cube[k], pl->beams);
         if (pl->cube[k] && !rc) rc = img__fits_finish(e, pl->cube[k], bytes_written);
         else img__fits_abort(pl->cube[k]);
         pl->cube[k] = NULL;

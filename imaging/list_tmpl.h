@@ -160,6 +160,27 @@ void FN(img__list_weigh)(const img_plan *pl, LIST *L, int64_t chan, const float 
         }
 }
 
+/* The list's sums for the beam: per pol w, w u^2, w v^2, w u v with u, v
+ * in wavelengths (sums[4 * pol + k]). */
+void FN(img__beam_sums)(const img_plan *pl, const LIST *L, int64_t chan, double *sums)
+{
+    const int npol = pl->npol;
+    const double f = pl->freq[chan] / IMG_C_LIGHT;
+    for (int k = 0; k < 4 * npol; k++) sums[k] = 0;
+    for (int64_t s = 0; s < L->n; s++) {
+        int64_t k = L->row[s];
+        double u = pl->u_m[k] * f, v = pl->v_m[k] * f;
+        double uu = u * u, vv = v * v, uv = u * v;
+        for (int p = 0; p < npol; p++) {
+            double w = L->w[(size_t)s * (size_t)npol + (size_t)p];
+            sums[4 * p] += w;
+            sums[4 * p + 1] += w * uu;
+            sums[4 * p + 2] += w * vv;
+            sums[4 * p + 3] += w * uv;
+        }
+    }
+}
+
 /* The whole channel cc of a full-row slab, weighted (density is scratch,
  * unused for natural weighting). */
 void FN(img__list_build)(const img_plan *pl, const float *vis, const float *wt,

@@ -229,8 +229,9 @@ static int plan_chunks(ib_err *e, img_plan *pl)
     pl->corr_xf = ib_malloc(sizeof(float) * (size_t)pl->nx);
     pl->pix_row = ib_malloc(sizeof(int32_t) * (size_t)pl->ny);
     pl->plane_peaks = ib_calloc((size_t)pl->nchan * (size_t)pl->npol, sizeof(float));
+    pl->beam_mom = ib_calloc(4 * (size_t)pl->nchan * (size_t)pl->npol + 1, sizeof(double));
     if (!pl->chunk_chan0 || !pl->corr_x || !pl->corr_xf || !pl->corr_y || !pl->pix_col ||
-        !pl->pix_row || !pl->plane_peaks)
+        !pl->pix_row || !pl->plane_peaks || !pl->beam_mom)
         return ib_error(e, IB_ENOMEM, "out of memory");
     for (int c = 0; c <= pl->nchunks; c++)
         pl->chunk_chan0[c] = (int64_t)c * pl->nchan / pl->nchunks;
@@ -424,6 +425,7 @@ int img__plan_build(ib_err *e, const img_params *p, img_plan **out)
     img__comm_init(&pl->comm, pl->par);
     pthread_mutex_init(&pl->err_lock, NULL);
     pthread_mutex_init(&pl->mem_lock, NULL);
+    pthread_mutex_init(&pl->beam_lock, NULL);
     pthread_cond_init(&pl->mem_cond, NULL);
     pl->head.dft_max_rel_err = pl->head.dft_rms_rel_err = -1;
     prof_timer_init(&pl->setup_timer);
@@ -468,6 +470,9 @@ void img_plan_destroy(img_plan *pl)
     free(pl->pix_row);
     free(pl->chunk_chan0);
     free(pl->plane_peaks);
+    free(pl->beam_mom);
+    free(pl->beams);
+    pthread_mutex_destroy(&pl->beam_lock);
     img__fft_destroy(pl);
     img__cubes_abort(pl);
     img_vis_close(NULL, pl->store);

@@ -71,6 +71,7 @@ static int row_task(img__worker *w, int pass, int c, int j)
         }
         if (pass == 0) continue;
         w->samples += (uint64_t)n * (uint64_t)npol;
+        img__beam_add(pl, w->list, chan);
         double *aw = w->acc_wsum + (size_t)i * pl->wsums_per_chan;
         for (int p = 0; p < npol; p++) aw[p] += sumw[p];
         if (pl->mosaic) {

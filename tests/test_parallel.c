@@ -68,8 +68,10 @@ static int imager(const fixture *f, int nranks, char **out, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    if (nranks == 0) return tu_run(out, PLAIN " '%s' %s", f->imager, args);
-    return tu_run(out, MPIRUN " -np %d '%s' %s", nranks, f->imager, args);
+    /* The store's two correlations as two planes each (--stokes XX,YY):
+     * the counts below are of both. */
+    if (nranks == 0) return tu_run(out, PLAIN " '%s' %s --stokes XX,YY", f->imager, args);
+    return tu_run(out, MPIRUN " -np %d '%s' %s --stokes XX,YY", nranks, f->imager, args);
 }
 
 
