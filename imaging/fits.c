@@ -259,10 +259,16 @@ void img__fits_set_beams(img__fits *f, const img__beam *b) { f->beams = b; }
  * the header's BMAJ, BMIN, BPA from the middle channel of the first
  * plane (or the first plane with a beam), and when the planes' beams
  * differ, a CASA BEAMS binary table after the data (columns BMAJ, BMIN
- * in arcsec, BPA in degrees, CHAN, POL; a row per plane, pol-major) with
- * CASAMBM = T. Values to 8 digits, so that the order in which threads and
+ * in arcsec, BPA in degrees, CHAN, POL; a row per plane, pol-major, or a
+ * row per channel when every pol has the same beams) with CASAMBM = T. Values to 8 digits, so that the order in which threads and
  * ranks summed the samples never shows in the bytes.
  */
+static int beams_differ(const img__beam *a, const img__beam *b)
+{
+    return fabs(a->bmaj - b->bmaj) > 1e-6 * b->bmaj || fabs(a->bmin - b->bmin) > 1e-6 * b->bmin ||
+           fabs(a->bpa - b->bpa) > 1e-4;
+}
+
 static int write_beams(ib_err *e, img__fits *f)
 {
     const img__beam *b = f->beams;
@@ -270,11 +276,14 @@ static int write_beams(ib_err *e, img__fits *f)
     if (n == 0) return 0;
     long ref = f->nchan / 2;
     for (long i = 0; i < n && !(b[ref].bmaj > 0); i++) ref = i;
-    int vary = 0;
-    for (long i = 0; i < n; i++)
-        vary |= fabs(b[i].bmaj - b[ref].bmaj) > 1e-6 * b[ref].bmaj ||
-                fabs(b[i].bmin - b[ref].bmin) > 1e-6 * b[ref].bmin ||
-                fabs(b[i].bpa - b[ref].bpa) > 1e-4;
+    int vary = 0, pols_differ = 0;
+    for (long i = 0; i < n; i++) {
+        vary |= beams_differ(&b[i], &b[ref]);
+        pols_differ |= beams_differ(&b[i], &b[i % f->nchan]);
+    }
+    /* the same beams in every pol: a row per channel (NPOL 1), as CASA
+     * allows and as spectral-cube reads a Stokes cube's table */
+    const long rows = pols_differ ? n : f->nchan;
     fitsfile *fp = NULL;
     int status = 0;
     fits_open_diskfile(&fp, f->tmp, READWRITE, &status);
@@ -290,10 +299,10 @@ static int write_beams(ib_err *e, img__fits *f)
         char *ttype[] = {"BMAJ", "BMIN", "BPA", "CHAN", "POL"};
         char *tform[] = {"1E", "1E", "1E", "1J", "1J"};
         char *tunit[] = {"arcsec", "arcsec", "deg", "", ""};
-        fits_create_tbl(fp, BINARY_TBL, n, 5, ttype, tform, tunit, "BEAMS", &status);
+        fits_create_tbl(fp, BINARY_TBL, rows, 5, ttype, tform, tunit, "BEAMS", &status);
         fits_write_key_lng(fp, "EXTVER", 1, "", &status);
         fits_write_key_lng(fp, "NCHAN", f->nchan, "channels", &status);
-        fits_write_key_lng(fp, "NPOL", f->npol, "polarisations", &status);
+        fits_write_key_lng(fp, "NPOL", pols_differ ? f->npol : 1, "polarisations", &status);
         float *col = malloc(sizeof(float) * (size_t)n);
         int *ci = malloc(sizeof(int) * (size_t)n);
         if (!col || !ci) {
@@ -304,13 +313,13 @@ static int write_beams(ib_err *e, img__fits *f)
             return ib_error(e, IB_ENOMEM, "out of memory writing the beams of '%s'", f->path);
         }
         for (int c = 0; c < 5 && !status; c++) {
-            for (long i = 0; i < n; i++) {
+            for (long i = 0; i < rows; i++) {
                 double x = c == 0 ? b[i].bmaj * 3600 : c == 1 ? b[i].bmin * 3600 : b[i].bpa;
                 col[i] = (float)x;
                 ci[i] = (int)(c == 3 ? i % f->nchan : i / f->nchan);
             }
-            if (c < 3) fits_write_col(fp, TFLOAT, c + 1, 1, 1, n, col, &status);
-            else fits_write_col(fp, TINT, c + 1, 1, 1, n, ci, &status);
+            if (c < 3) fits_write_col(fp, TFLOAT, c + 1, 1, 1, rows, col, &status);
+            else fits_write_col(fp, TINT, c + 1, 1, 1, rows, ci, &status);
         }
         free(col);
         free(ci);

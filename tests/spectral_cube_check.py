@@ -12,6 +12,7 @@ import warnings
 
 import astropy.units as u
 from astropy.io import fits
+from astropy.wcs import WCS
 from spectral_cube import SpectralCube, StokesSpectralCube
 
 warnings.simplefilter("ignore")
@@ -37,10 +38,20 @@ for name in ("dirty.fits", "psf.fits"):
           f"middle {mid.major.to(u.arcsec):.4f} x {mid.minor.to(u.arcsec):.4f} "
           f"PA {mid.pa.to(u.deg):.2f}")
 
+# XX,YY: the STOKES axis holds -5, -6 (FITS codes of XX, YY), as astropy's
+# WCS reads it. spectral-cube 0.6.0 (Debian 12) names the planes of any
+# STOKES axis I, Q, U, V in order whatever their codes
+# (cube_utils._split_stokes), so it labels these I and Q: its limitation,
+# and why Stokes I is the imager's default. It still reads both planes,
+# each with the channels' beams.
 path = f"{out_xxyy}/dirty.fits"
+w = WCS(fits.getheader(path))
+codes = [round(float(w.sub([4]).pixel_to_world_values(k))) for k in range(2)]
+assert codes == [-5, -6], codes
 sc = StokesSpectralCube.read(path)
-assert list(sc.components) == ["XX", "YY"], sc.components
-xx = sc.XX
-assert len(xx.beams) == fits.getheader(path)["NAXIS3"]
-print(f"{path}: Stokes {list(sc.components)}, {len(xx.beams)} beams per component")
+assert len(sc.components) == 2, sc.components
+for comp in sc.components:
+    assert len(getattr(sc, comp).beams) == fits.getheader(path)["NAXIS3"]
+print(f"{path}: STOKES codes {codes} (XX, YY); spectral-cube names them "
+      f"{list(sc.components)}, {len(getattr(sc, sc.components[0]).beams)} beams each")
 print("ok")

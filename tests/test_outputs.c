@@ -42,15 +42,17 @@ static const char *srcdir(void)
 
 typedef struct fixture {
     char *dir;
-    char vis[600];
+    char vis[600], vis_yy[600];
 } fixture;
 
 static double freq_of(int c) { return 100e9 + 5e9 * c; }
 
 /* A store of nrow rows with (u, v) from the Gaussian above (w = 0), one
  * field, XX and YY with weight 1, no flags, a 1 Jy point source at the
- * centre (every visibility 1 + 0i: the dirty image is the PSF). */
-static int make_gauss_store(const char *dir, int64_t nrow)
+ * centre (every visibility 1 + 0i: the dirty image is the PSF); YY
+ * flagged on the rows of the inner half of uv when yy_inner is set, so
+ * that YY's beam is narrower than XX's. */
+static int make_gauss_store(const char *dir, int64_t nrow, int yy_inner)
 {
     img_vis_meta m;
     memset(&m, 0, sizeof m);
@@ -99,6 +101,7 @@ static int make_gauss_store(const char *dir, int64_t nrow)
             size_t o = (size_t)r * NCHAN * 2 + k;
             vis[2 * o] = 1;
             wt[o] = 1;
+            fl[o] = yy_inner && k % 2 == 1 && g1 * g1 + g2 * g2 < 1;
         }
     }
     int rc = img_vis_write_rows(&e, st, 0, nrow, uvw, vis, wt, fl, fld, a1, a2, tm);
@@ -117,8 +120,10 @@ static int setup(void **state)
     char wisdom[700];
     snprintf(wisdom, sizeof wisdom, "%s/wisdom", f->dir);
     setenv("IMBENCH_FFTW_WISDOM", wisdom, 1);
+    snprintf(f->vis_yy, sizeof f->vis_yy, "%s/gauss_yy", f->dir);
     *state = f;
-    return make_gauss_store(f->vis, 20000);
+    if (make_gauss_store(f->vis, 20000, 0)) return -1;
+    return make_gauss_store(f->vis_yy, 20000, 1);
 }
 
 static int teardown(void **state)
@@ -326,9 +331,10 @@ static void test_beam_gaussian_psf(void **state)
     free(psf);
 }
 
-/* XX,YY: two planes on the STOKES axis -5, -6; the BEAMS table has a row
- * per channel and polarisation (pol-major), equal beams for equal weights;
- * a single-channel single-plane cube has its beam in the header only. */
+/* XX,YY: two planes on the STOKES axis -5, -6. Equal weights and flags
+ * in both: one BEAMS row per channel (NPOL 1, what spectral-cube reads);
+ * YY flagged on short baselines: a row per channel and pol, pol-major,
+ * YY's beam the narrower. */
 static void test_beams_table_pols(void **state)
 {
     fixture *f = *state;
@@ -341,12 +347,30 @@ static void test_beams_table_pols(void **state)
     float bmaj[16], bmin[16], bpa[16];
     int chan[16], pol[16];
     int n = read_beams(path, bmaj, bmin, bpa, chan, pol, 16);
+    assert_int_equal(n, NCHAN);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(chan[i], i);
+        assert_int_equal(pol[i], 0);
+    }
+    snprintf(out, sizeof out, "%s/out_yy", f->dir);
+    run_imager(f->vis_yy, out, IMG_STOKES_XXYY);
+    snprintf(path, sizeof path, "%s/dirty.fits", out);
+    n = read_beams(path, bmaj, bmin, bpa, chan, pol, 16);
     assert_int_equal(n, 2 * NCHAN);
     for (int i = 0; i < n; i++) {
         assert_int_equal(chan[i], i % NCHAN);
         assert_int_equal(pol[i], i / NCHAN);
-        assert_true(bmaj[i] == bmaj[i % NCHAN] && bmin[i] == bmin[i % NCHAN]);
+        if (i >= NCHAN) assert_true(bmaj[i] < 0.95f * bmaj[i - NCHAN]);
     }
+    print_message("  XX %.4f\" x %.4f\", YY flagged on short baselines %.4f\" x %.4f\"\n",
+                  (double)bmaj[0], (double)bmin[0], (double)bmaj[NCHAN], (double)bmin[NCHAN]);
+    /* Stokes I needs both: only the rows where YY is unflagged */
+    snprintf(out, sizeof out, "%s/out_yy_i", f->dir);
+    run_imager(f->vis_yy, out, IMG_STOKES_I);
+    snprintf(path, sizeof path, "%s/dirty.fits", out);
+    n = read_beams(path, bmaj + 8, bmin + 8, bpa + 8, chan, pol, 8);
+    assert_int_equal(n, NCHAN);
+    assert_true(fabs(bmaj[8] / bmaj[NCHAN] - 1) < 1e-5);
     /* Q = (XX - YY) / 2 of a source with XX = YY: an empty image, with a beam */
     snprintf(out, sizeof out, "%s/out_q", f->dir);
     run_imager(f->vis, out, IMG_STOKES_Q);
