@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <fitsio.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,12 +401,82 @@ static void test_spectral_cube(void **state)
     free(txt);
 }
 
+/* The stats: metric name's value, and software-defined event name's. */
+static double stat_of(const char *stats, const char *metric, const char *sde, int *ranks)
+{
+    json_error_t err;
+    json_t *st = json_load_file(stats, 0, &err);
+    if (!st) print_error("%s: %s\n", stats, err.text);
+    assert_non_null(st);
+    double v = -1;
+    size_t i;
+    json_t *m;
+    if (metric)
+        json_array_foreach(json_object_get(st, "metrics"), i, m)
+            if (!strcmp(json_string_value(json_object_get(m, "name")), metric))
+                v = json_number_value(json_object_get(m, "value"));
+    if (sde)
+        json_array_foreach(json_object_get(json_object_get(st, "counters"), "sde"), i, m)
+            if (!strcmp(json_string_value(json_object_get(m, "name")), sde))
+                v = json_number_value(json_object_get(m, "value"));
+    if (ranks) *ranks = (int)json_integer_value(json_object_get(json_object_get(st, "counters"),
+                                                               "ranks"));
+    json_decref(st);
+    return v;
+}
+
+/* A mosaic (the imager binary, on a generated ALMA mosaic, 1 and 2
+ * ranks): bytes_written counts all four products, and each has a beam. */
+static void test_mosaic_products(void **state)
+{
+    fixture *f = *state;
+    char *txt = NULL;
+    int rc = tu_run(&txt, "'%s' gen --dataset alma-x2e3 --scale 0.0005 --chans 4 --image 64 "
+                    "--out '%s/mos' --datasets-dir '%s/workloads/datasets'", tu_bin("harness"),
+                    f->dir, srcdir());
+    if (rc) print_error("%s\n", txt);
+    assert_int_equal(rc, 0);
+    free(txt);
+    static const char *const prods[] = {"dirty.fits", "weight.fits", "pb.fits", "mosaic.fits"};
+    double ref = -1;
+    for (int np = 1; np <= 2; np++) {
+        char out[700], path[800];
+        snprintf(out, sizeof out, "%s/mos_out%d", f->dir, np);
+        /* as test_parallel.c runs mpirun (see its MPIRUN) */
+        rc = tu_run(&txt, "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" "
+                    "PMIX_MCA_psec=\"${PMIX_MCA_psec:-native}\" timeout -k 5 120 mpirun "
+                    "--allow-run-as-root --oversubscribe --mca btl self,vader --mca pml ob1 "
+                    "-x IMBENCH_FFTW_WISDOM -x ASAN_OPTIONS -np %d '%s' --vis '%s/mos' "
+                    "--out '%s' --gridder mosaic --stats '%s/stats.json' --quiet",
+                    np, tu_bin("imager"), f->dir, out, out);
+        if (rc) print_error("%s\n", txt);
+        assert_int_equal(rc, 0);
+        free(txt);
+        snprintf(path, sizeof path, "%s/stats.json", out);
+        int ranks = 0;
+        double files = stat_of(path, "bytes_written", NULL, NULL);
+        double bw = stat_of(path, NULL, "bytes_written", &ranks);
+        assert_int_equal(ranks, np);
+        double data = 4.0 * 64 * 64 * 4 * 4; /* 4 products of 64 x 64 x 4 chans x I */
+        print_message("  mosaic on %d rank(s): bytes_written %.0f (files %.0f)\n", np, bw, files);
+        assert_true(bw > data && bw <= files && files - bw < 4 * 2880);
+        if (ref < 0) ref = bw;
+        assert_true(bw == ref);
+        for (int k = 0; k < 4; k++) {
+            snprintf(path, sizeof path, "%s/%s", out, prods[k]);
+            hdr_beam h = read_header(path);
+            assert_true(h.bmaj > 0 && h.bmin > 0 && h.bmin <= h.bmaj && h.crval4 == 1);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_beam_gaussian_psf),
         cmocka_unit_test(test_beams_table_pols),
         cmocka_unit_test(test_spectral_cube),
+        cmocka_unit_test(test_mosaic_products),
     };
     return cmocka_run_group_tests_name("outputs", tests, setup, teardown);
 }
