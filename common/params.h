@@ -144,6 +144,10 @@ enum {
       .help = "pixel size in arcsec; auto: the store's suggestion")                                \
     X(PSF, "psf", IB_IMG(psf), .type = IB_PT_BOOL, .flags = IB_PF_AXIS, .def = "false",            \
       .option = "psf", .help = "also write the PSF cube")                                          \
+    X(STOKES, "stokes", IB_IMG(stokes), .type = IB_PT_WORD, .flags = IB_PF_AXIS,                   \
+      .words = "I|Q|U|V|XX,YY|RR,LL|XX|YY|RR|LL|corr", .def = "I", .option = "stokes",             \
+      .help = "what each image plane is: Stokes (from the store's correlations), "                 \
+              "correlations, or corr: the store's own")                                            \
     X(FFT_PLAN, "fft_plan", IB_IMG(fft_plan), .type = IB_PT_WORD, .flags = IB_PF_AXIS,             \
       .words = "estimate|measure|patient", .def = "measure", .option = "fft-plan",                 \
       .stats = "-", .label = "plan", .help = "FFTW planning effort; wisdom is cached")             \

@@ -15,7 +15,7 @@ int img__check_dft(ib_err *e, img_plan *pl, const char *dirty_path, img_result *
     const int K = pl->p->check_dft, npol = pl->npol;
     int (*pix)[4] = ib_malloc(sizeof(int[4]) * (size_t)K);
     double *img = ib_malloc(sizeof(double) * (size_t)K);
-    size_t slab = (size_t)pl->nrow * (size_t)npol;
+    size_t slab = (size_t)pl->nrow * (size_t)pl->npol_in;
     float *vis = ib_malloc(slab * 8), *wt = ib_malloc(slab * 4);
     uint8_t *flag = ib_malloc(slab);
     img__list_d *L = img__list_alloc(pl->nrow, npol, 1);

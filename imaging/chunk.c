@@ -39,6 +39,7 @@ static int chunk_task_body(img__worker *w, int c)
             n = ((img__list_f *)w->list)->n;
         }
         w->samples += (uint64_t)n * (uint64_t)pl->npol;
+        img__beam_add(pl, w->list, c0 + cc);
         if (pl->mosaic) {
             img__phase(w, PROF_KERNEL);
             img__mosaic_kernels(w, c0 + cc);

@@ -68,8 +68,8 @@ static img__cube_desc cube_desc(const img_plan *pl, int k)
         .ra = m->phase_centre[0], .dec = m->phase_centre[1], .cell = pl->cell,
         .freq0 = pl->freq[0], .dfreq = pl->nchan > 1 ? pl->freq[1] - pl->freq[0] : 1.0,
         .bunit = img_product_bunit(k), .object = m->dataset, .telescope = m->telescope,
-        .btype = img_product_btype(k), .durable = pl->p->fsync};
-    memcpy(d.corr, m->corr, sizeof d.corr);
+        .btype = img_product_btype(k), .durable = pl->p->fsync, .sde = pl->p->sde};
+    memcpy(d.corr, pl->stokes_code, sizeof d.corr);
     return d;
 }
 
@@ -129,6 +129,7 @@ int img__cubes_seal(ib_err *e, img_plan *pl, uint64_t *bytes_written, int *seale
     if (rc) return rc;
     *sealed = root;
     for (int k = 0; root && k < IMG_NPROD; k++) {
+        if (pl->cube[k] && pl->beams) img__fits_set_beams(pl->cube[k], pl->beams);
         if (pl->cube[k] && !rc) rc = img__fits_finish(e, pl->cube[k], bytes_written);
         else img__fits_abort(pl->cube[k]);
         pl->cube[k] = NULL;

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct img__fits {
@@ -30,6 +31,8 @@ struct img__fits {
     char path[PATH_MAX], tmp[PATH_MAX + 8];
     int nx, ny, nchan, npol;
     int durable;     /* write back as planes come, fsync before the rename */
+    prof_sde *sde;   /* counts the bytes written (NULL: not counted) */
+    const img__beam *beams; /* per plane, written by finish (NULL: none) */
     off_t data_start, file_size;
     int owner;       /* created tmp (rank 0): removes it when not sealed */
     int slot;        /* tmp in the temporaries removed on a signal (ib_tmp_add) */
@@ -69,6 +72,13 @@ static int make_header(ib_err *e, const char *path, const img__cube_desc *d,
     const double deg = 180.0 / M_PI;
     double v;
     fits_write_key_str(fp, "BUNIT", d->bunit, "brightness unit", &status);
+    /* The beam's cards, filled in when the cube is sealed (the beams are
+     * known once every sample is gridded), so the header never grows. */
+    v = 0;
+    fits_write_key_dbl(fp, "BMAJ", v, -8, "deg: beam major axis FWHM", &status);
+    fits_write_key_dbl(fp, "BMIN", v, -8, "deg: beam minor axis FWHM", &status);
+    fits_write_key_dbl(fp, "BPA", v, -8, "deg: beam position angle", &status);
+    fits_write_key_log(fp, "CASAMBM", 0, "per-plane beams in the BEAMS table", &status);
     fits_write_key_str(fp, "BTYPE", d->btype, "", &status);
     fits_write_key_str(fp, "OBJECT", d->object, "dataset", &status);
     fits_write_key_str(fp, "TELESCOP", d->telescope, "", &status);
@@ -161,6 +171,7 @@ static int fits_new(ib_err *e, const char *path, const img__cube_desc *d,
     f->nchan = d->nchan;
     f->npol = d->npol;
     f->durable = d->durable;
+    f->sde = d->sde;
     int rc = make_header(e, path, d, history, hdr, ncards);
     if (rc) {
         free(f);
@@ -208,6 +219,7 @@ int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
         rc = ib_error(e, errno == ENOSPC ? IB_ENOSPACE : IB_EIO, "fits '%s': cannot write header: %s",
                       f->tmp, strerror(errno));
     } else if (!rc) {
+        if (f->sde) prof_sde_add(f->sde, PROF_SDE_BYTES_WRITTEN, (long long)hpad);
         /* Reserve the whole cube now, so a full disk shows before any work
          * (falls back to a sparse file where fallocate is unsupported). */
         int fr = posix_fallocate(f->fd, 0, f->file_size);
@@ -239,6 +251,7 @@ int img__fits_write_plane(ib_err *e, img__fits *f, int chan, int pol, float *pla
         return ib_error(e, errno == ENOSPC ? IB_ENOSPACE : IB_EIO,
                         "fits '%s': cannot write plane chan %d pol %d: %s", f->tmp, chan, pol,
                         strerror(errno));
+    if (f->sde) prof_sde_add(f->sde, PROF_SDE_BYTES_WRITTEN, (long long)(n * 4));
     /* Durable cubes: start writing the plane back now, without waiting, and
      * wait for the plane of the same pol two channels back (the one this
      * thread, or a neighbour, wrote a while ago) to reach the disk:
@@ -254,10 +267,96 @@ int img__fits_write_plane(ib_err *e, img__fits *f, int chan, int pol, float *pla
     return 0;
 }
 
+void img__fits_set_beams(img__fits *f, const img__beam *b) { f->beams = b; }
+
+/*
+ * The beams into the sealed-to-be file (f->tmp, its data all written):
+ * the header's BMAJ, BMIN, BPA from the middle channel of the first
+ * plane (or the first plane with a beam), and when the planes' beams
+ * differ, a CASA BEAMS binary table after the data (columns BMAJ, BMIN
+ * in arcsec, BPA in degrees, CHAN, POL; a row per plane, pol-major, or a
+ * row per channel when every pol has the same beams) with CASAMBM = T. Values to 8 digits, so that the order in which threads and
+ * ranks summed the samples never shows in the bytes.
+ */
+static int beams_differ(const img__beam *a, const img__beam *b)
+{
+    return fabs(a->bmaj - b->bmaj) > 1e-6 * b->bmaj || fabs(a->bmin - b->bmin) > 1e-6 * b->bmin ||
+           fabs(a->bpa - b->bpa) > 1e-4;
+}
+
+static int write_beams(ib_err *e, img__fits *f)
+{
+    const img__beam *b = f->beams;
+    const long n = (long)f->nchan * f->npol;
+    if (n == 0) return 0;
+    long ref = f->nchan / 2;
+    for (long i = 0; i < n && !(b[ref].bmaj > 0); i++) ref = i;
+    int vary = 0, pols_differ = 0;
+    for (long i = 0; i < n; i++) {
+        vary |= beams_differ(&b[i], &b[ref]);
+        pols_differ |= beams_differ(&b[i], &b[i % f->nchan]);
+    }
+    /* the same beams in every pol: a row per channel (NPOL 1), as CASA
+     * allows and as spectral-cube reads a Stokes cube's table */
+    const long rows = pols_differ ? n : f->nchan;
+    fitsfile *fp = NULL;
+    int status = 0;
+    fits_open_diskfile(&fp, f->tmp, READWRITE, &status);
+    if (status) return fits_fail(e, f->tmp, status, "cannot open to write the beam");
+    double v = b[ref].bmaj;
+    fits_update_key_dbl(fp, "BMAJ", v, -8, "&", &status);
+    v = b[ref].bmin;
+    fits_update_key_dbl(fp, "BMIN", v, -8, "&", &status);
+    v = b[ref].bpa;
+    fits_update_key_dbl(fp, "BPA", v, -8, "&", &status);
+    fits_update_key_log(fp, "CASAMBM", vary, "&", &status);
+    if (vary && !status) {
+        char *ttype[] = {"BMAJ", "BMIN", "BPA", "CHAN", "POL"};
+        char *tform[] = {"1E", "1E", "1E", "1J", "1J"};
+        char *tunit[] = {"arcsec", "arcsec", "deg", "", ""};
+        fits_create_tbl(fp, BINARY_TBL, rows, 5, ttype, tform, tunit, "BEAMS", &status);
+        fits_write_key_lng(fp, "EXTVER", 1, "", &status);
+        fits_write_key_lng(fp, "NCHAN", f->nchan, "channels", &status);
+        fits_write_key_lng(fp, "NPOL", pols_differ ? f->npol : 1, "polarisations", &status);
+        float *col = malloc(sizeof(float) * (size_t)n);
+        int *ci = malloc(sizeof(int) * (size_t)n);
+        if (!col || !ci) {
+            free(col);
+            free(ci);
+            int st2 = 0;
+            fits_close_file(fp, &st2);
+            return ib_error(e, IB_ENOMEM, "out of memory writing the beams of '%s'", f->path);
+        }
+        for (int c = 0; c < 5 && !status; c++) {
+            for (long i = 0; i < rows; i++) {
+                double x = c == 0 ? b[i].bmaj * 3600 : c == 1 ? b[i].bmin * 3600 : b[i].bpa;
+                col[i] = (float)x;
+                ci[i] = (int)(c == 3 ? i % f->nchan : i / f->nchan);
+            }
+            if (c < 3) fits_write_col(fp, TFLOAT, c + 1, 1, 1, rows, col, &status);
+            else fits_write_col(fp, TINT, c + 1, 1, 1, rows, ci, &status);
+        }
+        free(col);
+        free(ci);
+    }
+    int st2 = 0;
+    fits_close_file(fp, &st2);
+    if (!status) status = st2;
+    if (status) return fits_fail(e, f->tmp, status, "cannot write the beam");
+    struct stat st;
+    if (fstat(f->fd, &st) != 0)
+        return ib_error(e, IB_EIO, "fits '%s': cannot stat: %s", f->tmp, strerror(errno));
+    if (f->sde && st.st_size > f->file_size)
+        prof_sde_add(f->sde, PROF_SDE_BYTES_WRITTEN, (long long)(st.st_size - f->file_size));
+    f->file_size = st.st_size;
+    return 0;
+}
+
 int img__fits_finish(ib_err *e, img__fits *f, uint64_t *bytes)
 {
     int rc = 0;
-    if (f->durable && fsync(f->fd) != 0)
+    if (f->beams) rc = write_beams(e, f);
+    if (!rc && f->durable && fsync(f->fd) != 0)
         rc = ib_error(e, IB_EIO, "fits '%s': cannot sync to disk: %s", f->tmp, strerror(errno));
     if (close(f->fd) != 0 && !rc)
         rc = ib_error(e, IB_EIO, "fits '%s': cannot close: %s", f->tmp, strerror(errno));

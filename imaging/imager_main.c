@@ -47,6 +47,7 @@ _Static_assert(IMG_WEIGHT_NATURAL == 0 && IMG_WEIGHT_UNIFORM == 1 && IMG_WEIGHT_
                "weight words");
 _Static_assert(IMG_SCHED_STATIC == 0 && IMG_SCHED_DYNAMIC == 1 && IMG_SCHED_LOCALITY == 2,
                "schedule words");
+_Static_assert(IMG_STOKES_I == 0 && IMG_STOKES_XXYY == 4 && IMG_STOKES_CORR == 10, "stokes words");
 _Static_assert(offsetof(img_params, ny) == offsetof(img_params, nx) + sizeof(int),
                "an image lands in nx, ny");
 
@@ -246,17 +247,93 @@ static int run_watched(ib_err *e, const img_params *p, double timeout, img_par *
     return rc;
 }
 
+/* ---- counters over all ranks ------------------------------------------ */
+
+/* What each rank contributes: its software-defined events, whether it
+ * has them, its PAPI totals and their count (-1: no PAPI). */
+enum { CNT_SDE = 0, CNT_HAVE_SDE = PROF_NSDE, CNT_PAPI = PROF_NSDE + 1,
+       CNT_NPAPI = PROF_NSDE + 1 + PROF_PAPI_MAX_EVENTS, CNT_N };
+
+/*
+ * Every rank's per-process counters on rank 0 (*all: size x CNT_N values,
+ * malloc'd on rank 0, NULL elsewhere). A collective: every rank of a run
+ * that succeeded calls it. The worker threads have ended, so the PAPI
+ * totals are final.
+ */
+static int gather_counters(ib_err *e, const img_par *par, prof_papi *papi, prof_sde *sde,
+                           int64_t **all)
+{
+    int64_t mine[CNT_N] = {0};
+    for (int i = 0; sde && i < PROF_NSDE; i++) mine[CNT_SDE + i] = prof_sde_get(sde, i);
+    mine[CNT_HAVE_SDE] = sde != NULL;
+    mine[CNT_NPAPI] = papi ? papi->nevents : -1;
+    for (int i = 0; papi && i < papi->nevents && i < PROF_PAPI_MAX_EVENTS; i++)
+        mine[CNT_PAPI + i] = papi->ev[i].total;
+    *all = NULL;
+    if (par->rank == 0 && !(*all = calloc((size_t)par->size * CNT_N, sizeof **all)))
+        return ib_error(e, IB_ENOMEM, "imager: out of memory gathering the counters");
+    return img_par_gather_counts(e, par, mine, CNT_N, *all);
+}
+
+/* events[i]'s value the sum over ranks of all[r * CNT_N + at + i], with
+ * the ranks' own values in "per_rank". */
+static void sum_events(json_t *events, const int64_t *all, int size, int at)
+{
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev) {
+        json_t *per = json_array();
+        int64_t sum = 0;
+        for (int r = 0; r < size; r++) {
+            int64_t v = all[(size_t)r * CNT_N + (size_t)at + i];
+            sum += v;
+            json_array_append_new(per, json_integer((json_int_t)v));
+        }
+        json_object_set_new(ev, "value", json_integer((json_int_t)sum));
+        json_object_set_new(ev, "per_rank", per);
+    }
+}
+
+/*
+ * The stats "counters" of a run on size ranks (rank 0): every
+ * software-defined event and PAPI total summed over the ranks, each
+ * rank's own value kept in "per_rank", and "ranks" saying how many were
+ * summed. PAPI totals are summed only when every rank counted the same
+ * events (else rank 0's, with "summed": false). NULL when out of memory.
+ */
+static json_t *counters_over_ranks(prof_papi *papi, prof_sde *sde, const int64_t *all, int size)
+{
+    json_t *c = prof_counters_json(papi, sde);
+    if (!c || !all) return c;
+    json_object_set_new(c, "ranks", json_integer(size));
+    int sde_everywhere = 1, same_papi = 1;
+    for (int r = 0; r < size; r++) {
+        sde_everywhere &= all[(size_t)r * CNT_N + CNT_HAVE_SDE] != 0;
+        same_papi &= all[(size_t)r * CNT_N + CNT_NPAPI] == all[CNT_NPAPI];
+    }
+    json_t *s = json_object_get(c, "sde");
+    if (json_is_array(s) && sde_everywhere)
+        sum_events(s, all, size, CNT_SDE);
+    json_t *pp = json_object_get(c, "papi");
+    if (json_is_object(pp)) {
+        if (same_papi) sum_events(json_object_get(pp, "events"), all, size, CNT_PAPI);
+        json_object_set_new(pp, "summed", json_boolean(same_papi));
+    }
+    return c;
+}
+
 /*
  * Rank 0: the stats record asked for. It is part of the output: when it
  * cannot be written a run that succeeded has failed, and like any failed
  * run leaves no products. 0, or 1 when it could not be written.
  */
-static int write_stats(const img_params *p, const img_result *res, int run_failed)
+static int write_stats(const img_params *p, const img_result *res, int run_failed,
+                       const int64_t *counts, int size)
 {
     if (!p->stats_path) return 0;
     ib_err e2;
     ib_err_init(&e2);
-    json_t *counters = prof_counters_json(p->papi, p->sde);
+    json_t *counters = counters_over_ranks(p->papi, p->sde, counts, size);
     int bad = img_stats_write(&e2, p->stats_path, p, res, res->meta.nrow ? &res->meta : NULL,
                               counters) != 0;
     json_decref(counters);
@@ -352,12 +429,20 @@ int main(int argc, char **argv)
         img_par_abort(&par, 1);
     }
     int failed = rc != 0;
+    /* The counters of every rank of a run that succeeded, on rank 0 (a
+     * failed multi-rank run has ended the job above). */
+    int64_t *counts = NULL;
+    if (!rc && gather_counters(&e, &par, p.papi, p.sde, &counts) && par.size > 1) {
+        fprintf(stderr, "imager: %s\n", e.msg);
+        img_par_abort(&par, 1);
+    } /* one rank: its counters are the totals, summed or not */
     if (par.rank == 0) {
-        failed |= write_stats(&p, &res, rc != 0);
+        failed |= write_stats(&p, &res, rc != 0, counts, par.size);
         if (rc) fprintf(stderr, "imager: %s\n", e.msg);
         else if (!failed && !p.quiet) summary(&p, &res, &par);
         if (!failed && p.check_dft > 0) printf("dft max_rel_err %.3e\n", res.dft_max_rel_err);
     }
+    free(counts);
     if (have_papi) prof_papi_release(&papi);
     if (have_sde) prof_sde_release(&sde);
     img_result_release(&res);

@@ -219,6 +219,12 @@ enum img_gridder { IMG_GRIDDER_STANDARD, IMG_GRIDDER_MOSAIC };
  * kernels on the full grid, per-pointing facets, or the cheaper of the two
  * by the cost model. */
 enum img_mosaic_method { IMG_MOSAIC_APERTURE, IMG_MOSAIC_FACET, IMG_MOSAIC_AUTO };
+/* The image planes (--stokes; the words of the parameter table, in order):
+ * Stokes parameters formed from the store's correlations, correlations, or
+ * IMG_STOKES_CORR, the store's correlations as stored. */
+enum img_stokes { IMG_STOKES_I, IMG_STOKES_Q, IMG_STOKES_U, IMG_STOKES_V, IMG_STOKES_XXYY,
+                  IMG_STOKES_RRLL, IMG_STOKES_XX, IMG_STOKES_YY, IMG_STOKES_RR, IMG_STOKES_LL,
+                  IMG_STOKES_CORR };
 
 typedef struct img_params {
     const char *vis_dir;
@@ -235,6 +241,7 @@ typedef struct img_params {
     int chunks;           /* channel chunks (default: 4 channels each, >= threads x ranks) */
     int row_chunks;       /* row tasks per channel chunk, grids summed (default 1) */
     int psf;              /* also write the PSF cube */
+    int stokes;           /* enum img_stokes (default I) */
     int dbl;              /* double precision grids and FFTs */
     int check_dft;        /* compare K pixels with a direct DFT (0 = off) */
     int fft_plan;         /* 0 estimate, 1 measure (default), 2 patient */

@@ -93,9 +93,24 @@ typedef struct img__cube_desc {
     int corr[IMG_MAX_POL];   /* FITS Stokes codes */
     const char *bunit, *object, *telescope, *btype;
     int durable;             /* fsync before the rename (--fsync) */
+    prof_sde *sde;           /* bytes written to the file counted in its bytes_written
+                              * (header and planes, by the process writing them) */
 } img__cube_desc;
 
 typedef struct img__fits img__fits;
+
+/* A restoring beam: the Gaussian of the PSF's main lobe (beam.c), FWHM
+ * major and minor axes and position angle (north through east), degrees;
+ * bmaj 0: no beam (a plane without samples). */
+typedef struct img__beam {
+    double bmaj, bmin, bpa;
+} img__beam;
+
+/* The beams of every plane (b[pol * nchan + chan], kept by the caller
+ * until img__fits_finish), which finish writes as BMAJ, BMIN, BPA of the
+ * header (the middle channel's) and, when they differ between planes, as
+ * a CASA BEAMS table (CASAMBM = T). */
+void img__fits_set_beams(img__fits *f, const img__beam *b);
 
 /*
  * Create a FITS cube at path, written as path.tmp until img__fits_finish

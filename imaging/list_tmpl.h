@@ -24,6 +24,7 @@ void FN(img__list_samples)(const img_plan *pl, const float *vis, const float *wt
                            int64_t npos, int64_t row0, int64_t nr, LIST *L, uint64_t *dropped)
 {
     const int npol = pl->npol, W = pl->grid_support; /* the grid support: W, or W + aperture */
+    const int npin = pl->npol_in, id = pl->stokes_identity;
     const double f = pl->freq[chan] / IMG_C_LIGHT;
     const double su = f * pl->ngx * pl->cell, sv = f * pl->ngy * pl->cell;
     const double halfu = 0.5 * pl->ngx - 0.5 * W, halfv = 0.5 * pl->ngy - 0.5 * W;
@@ -33,14 +34,35 @@ void FN(img__list_samples)(const img_plan *pl, const float *vis, const float *wt
     for (int64_t i = 0; i < npos; i++) {
         int64_t k = pos ? pos[i] : i;
         int64_t r = pl->row_order[k] - row0;
-        size_t base = ((size_t)cc * (size_t)nr + (size_t)r) * (size_t)npol;
-        REAL ws[IMG_MAX_POL];
+        size_t base = ((size_t)cc * (size_t)nr + (size_t)r) * (size_t)npin;
+        REAL ws[IMG_MAX_POL], vr[IMG_MAX_POL], vi[IMG_MAX_POL];
         int any = 0;
         for (int p = 0; p < npol; p++) {
-            float w = wt[base + (size_t)p];
-            if (flag[base + (size_t)p] || !(w > 0) || !isfinite(w)) w = 0;
-            ws[p] = w;
-            any |= w > 0;
+            if (id) {
+                float w = wt[base + (size_t)p];
+                if (flag[base + (size_t)p] || !(w > 0) || !isfinite(w)) w = 0;
+                ws[p] = w;
+                vr[p] = vis[2 * (base + (size_t)p)];
+                vi[p] = vis[2 * (base + (size_t)p) + 1];
+            } else {
+                /* a plane formed from correlations (--stokes): every term
+                 * unflagged, weight 1 / sum |coef|^2 / w (its variance) */
+                const struct img__stokes_term *t = &pl->stokes[p];
+                double inv = 0, re = 0, im = 0;
+                int ok = 1;
+                for (int q = 0; q < t->n; q++) {
+                    size_t c = base + (size_t)t->in[q];
+                    float w = wt[c];
+                    ok &= !flag[c] && w > 0 && isfinite(w);
+                    inv += (t->ar[q] * t->ar[q] + t->ai[q] * t->ai[q]) / w;
+                    re += t->ar[q] * vis[2 * c] - t->ai[q] * vis[2 * c + 1];
+                    im += t->ar[q] * vis[2 * c + 1] + t->ai[q] * vis[2 * c];
+                }
+                ws[p] = ok ? (REAL)(1.0 / inv) : 0;
+                vr[p] = (REAL)re;
+                vi[p] = (REAL)im;
+            }
+            any |= ws[p] > 0;
         }
         if (!any) continue;
         double au = halfu + pl->u_m[k] * su, av = halfv + pl->v_m[k] * sv;
@@ -57,8 +79,8 @@ void FN(img__list_samples)(const img_plan *pl, const float *vis, const float *wt
         for (int p = 0; p < npol; p++) {
             size_t o = (size_t)n * (size_t)npol + (size_t)p;
             L->w[o] = ws[p];
-            L->vr[o] = vis[2 * (base + (size_t)p)];
-            L->vi[o] = vis[2 * (base + (size_t)p) + 1];
+            L->vr[o] = vr[p];
+            L->vi[o] = vi[p];
         }
         n++;
     }
@@ -136,6 +158,27 @@ void FN(img__list_weigh)(const img_plan *pl, LIST *L, int64_t chan, const float 
             L->vr[o] *= w;
             L->vi[o] *= w;
         }
+}
+
+/* The list's sums for the beam: per pol w, w u^2, w v^2, w u v with u, v
+ * in wavelengths (sums[4 * pol + k]). */
+void FN(img__beam_sums)(const img_plan *pl, const LIST *L, int64_t chan, double *sums)
+{
+    const int npol = pl->npol;
+    const double f = pl->freq[chan] / IMG_C_LIGHT;
+    for (int k = 0; k < 4 * npol; k++) sums[k] = 0;
+    for (int64_t s = 0; s < L->n; s++) {
+        int64_t k = L->row[s];
+        double u = pl->u_m[k] * f, v = pl->v_m[k] * f;
+        double uu = u * u, vv = v * v, uv = u * v;
+        for (int p = 0; p < npol; p++) {
+            double w = L->w[(size_t)s * (size_t)npol + (size_t)p];
+            sums[4 * p] += w;
+            sums[4 * p + 1] += w * uu;
+            sums[4 * p + 2] += w * vv;
+            sums[4 * p + 3] += w * uv;
+        }
+    }
 }
 
 /* The whole channel cc of a full-row slab, weighted (density is scratch,

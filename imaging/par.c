@@ -78,6 +78,21 @@ _Noreturn void img_par_abort(img_par *par, int code)
     exit(code);
 }
 
+int img_par_gather_counts(ib_err *e, const img_par *par, const int64_t *mine, int n,
+                          int64_t *all)
+{
+    if (!par->mpi || par->size == 1) {
+        memcpy(all, mine, sizeof *mine * (size_t)n);
+        return 0;
+    }
+    int rc = MPI_Gather(mine, n, MPI_INT64_T, all, n, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS) return 0;
+    char txt[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, txt, &len);
+    return ib_error(e, IB_EMPI, "rank %d: gathering the counters failed: %s", par->rank, txt);
+}
+
 /* ---------- counted wrappers ---------- */
 
 static void count(img__comm *c, int op, int sent, uint64_t bytes, double secs)

@@ -51,4 +51,14 @@ int img_par_init(ib_err *e, img_par *par, int *argc, char ***argv);
 void img_par_finalize(img_par *par);
 _Noreturn void img_par_abort(img_par *par, int code);
 
+/*
+ * Every rank's n values on rank 0: all[r * n + i] is rank r's mine[i]
+ * (all: size * n values on rank 0, unused elsewhere). A collective: every
+ * rank calls it. Without MPI a copy. For counters kept per process (the
+ * software-defined events, PAPI totals), which rank 0 sums and reports
+ * per rank too.
+ */
+int img_par_gather_counts(ib_err *e, const img_par *par, const int64_t *mine, int n,
+                          int64_t *all);
+
 #endif

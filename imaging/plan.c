@@ -74,6 +74,105 @@ static int validate(ib_err *e, const img_params *p)
     return 0;
 }
 
+/* Name of an AIPS/FITS Stokes code. */
+static const char *stokes_name(int code)
+{
+    static const char *neg[] = {"", "RR", "LL", "RL", "LR", "XX", "YY", "XY", "YX"};
+    static const char *pos[] = {"", "I", "Q", "U", "V"};
+    return code < 0 && code >= -8 ? neg[-code] : code > 0 && code <= 4 ? pos[code] : "?";
+}
+
+/* Where correlation code sits in the store (-1: not there). */
+static int corr_index(const img_vis_meta *m, int code)
+{
+    for (int i = 0; i < m->npol; i++)
+        if (m->corr[i] == code) return i;
+    return -1;
+}
+
+/*
+ * Plane code from the store's correlations into t: the correlation
+ * itself, or a Stokes parameter from two correlations (IAU, AIPS memo
+ * 114: XX = I+Q, YY = I-Q, XY = U+iV, YX = U-iV; RR = I+V, LL = I-V,
+ * RL = Q+iU, LR = Q-iU). 0, or -1 when the store lacks what it needs.
+ */
+static int stokes_terms(const img_vis_meta *m, int code, struct img__stokes_term *t)
+{
+    memset(t, 0, sizeof *t);
+    int i = corr_index(m, code);
+    if (i >= 0) {
+        *t = (struct img__stokes_term){1, {i, 0}, {1, 0}, {0, 0}};
+        return 0;
+    }
+    /* per Stokes code: (a, b, coefficient of a, of b) for linear, then circular */
+    static const struct { int a, b; double ar, ai, br, bi; } f[4][2] = {
+        {{-5, -6, 0.5, 0, 0.5, 0}, {-1, -2, 0.5, 0, 0.5, 0}},     /* I */
+        {{-5, -6, 0.5, 0, -0.5, 0}, {-3, -4, 0.5, 0, 0.5, 0}},    /* Q */
+        {{-7, -8, 0.5, 0, 0.5, 0}, {-3, -4, 0, -0.5, 0, 0.5}},    /* U = -i (RL - LR) / 2 */
+        {{-7, -8, 0, -0.5, 0, 0.5}, {-1, -2, 0.5, 0, -0.5, 0}},   /* V = -i (XY - YX) / 2 */
+    };
+    if (code < 1 || code > 4) return -1;
+    for (int k = 0; k < 2; k++) {
+        int a = corr_index(m, f[code - 1][k].a), b = corr_index(m, f[code - 1][k].b);
+        if (a < 0 || b < 0) continue;
+        *t = (struct img__stokes_term){2, {a, b}, {f[code - 1][k].ar, f[code - 1][k].br},
+                                       {f[code - 1][k].ai, f[code - 1][k].bi}};
+        return 0;
+    }
+    return -1;
+}
+
+/*
+ * The image planes (--stokes) from the store's correlations: their
+ * codes, in an order a FITS STOKES axis (CRVAL + k CDELT) can name, and
+ * how each is formed. IB_EINVAL naming the option and what the store
+ * holds when it cannot give them.
+ */
+static int plan_stokes(ib_err *e, img_plan *pl, const img_vis_meta *m)
+{
+    static const int sel[][2] = {{1, 0}, {2, 0}, {3, 0}, {4, 0}, {-5, -6}, {-1, -2},
+                                 {-5, 0}, {-6, 0}, {-1, 0}, {-2, 0}};
+    int codes[IMG_MAX_POL], n = 0;
+    const int w = pl->p->stokes;
+    if (w < 0 || w > IMG_STOKES_CORR)
+        return ib_error(e, IB_EINVAL, "--stokes: unknown selection %d", w);
+    if (w == IMG_STOKES_CORR) {
+        for (int i = 0; i < m->npol; i++) codes[n++] = m->corr[i];
+        /* XX, XY, YX, YY as an axis: -5 -6 -7 -8 */
+        for (int i = 1; i < n; i++)
+            for (int j = i; j > 0 && codes[j] > codes[j - 1] && codes[j] < 0; j--) {
+                int x = codes[j];
+                codes[j] = codes[j - 1];
+                codes[j - 1] = x;
+            }
+    } else {
+        for (int k = 0; k < 2 && sel[w][k]; k++) codes[n++] = sel[w][k];
+    }
+    char held[64] = "";
+    for (int i = 0; i < m->npol; i++)
+        snprintf(held + strlen(held), sizeof held - strlen(held), "%s%s", i ? "," : "",
+                 stokes_name(m->corr[i]));
+    for (int o = 0; o < n; o++) {
+        if (stokes_terms(m, codes[o], &pl->stokes[o]))
+            return ib_error(e, IB_EINVAL,
+                            "--stokes: store '%s' holds %s, which cannot give %s (use "
+                            "--stokes corr for its own correlations)",
+                            img_vis_path(pl->store), held, stokes_name(codes[o]));
+        pl->stokes_code[o] = codes[o];
+    }
+    for (int o = 2; o < n; o++)
+        if (codes[o] - codes[o - 1] != codes[1] - codes[0])
+            return ib_error(e, IB_EINVAL,
+                            "--stokes: the store's correlations %s are not evenly spaced codes, "
+                            "which one FITS STOKES axis cannot name", held);
+    pl->npol_in = m->npol;
+    pl->npol = n;
+    pl->stokes_identity = n == m->npol;
+    for (int o = 0; o < n; o++)
+        pl->stokes_identity &= pl->stokes[o].n == 1 && pl->stokes[o].in[0] == o;
+    return 0;
+}
+
 /* The store opened; image size and cell, kernel, grid size, and the
  * mosaic's geometry (which may widen the grid). */
 static int plan_geometry(ib_err *e, img_plan *pl)
@@ -86,7 +185,7 @@ static int plan_geometry(ib_err *e, img_plan *pl)
     pl->freq = img_vis_freq(pl->store);
     pl->nrow = m->nrow;
     pl->nchan = m->nchan;
-    pl->npol = m->npol;
+    if ((rc = plan_stokes(e, pl, m))) return rc;
     pl->nx = p->nx ? p->nx : m->image_nx;
     pl->ny = p->ny ? p->ny : (p->nx ? p->nx : m->image_ny);
     double cell_as = p->cell_arcsec > 0 ? p->cell_arcsec : m->cell_arcsec;
@@ -143,8 +242,9 @@ static int plan_chunks(ib_err *e, img_plan *pl)
     pl->corr_xf = ib_malloc(sizeof(float) * (size_t)pl->nx);
     pl->pix_row = ib_malloc(sizeof(int32_t) * (size_t)pl->ny);
     pl->plane_peaks = ib_calloc((size_t)pl->nchan * (size_t)pl->npol, sizeof(float));
+    pl->beam_mom = ib_calloc(4 * (size_t)pl->nchan * (size_t)pl->npol + 1, sizeof(double));
     if (!pl->chunk_chan0 || !pl->corr_x || !pl->corr_xf || !pl->corr_y || !pl->pix_col ||
-        !pl->pix_row || !pl->plane_peaks)
+        !pl->pix_row || !pl->plane_peaks || !pl->beam_mom)
         return ib_error(e, IB_ENOMEM, "out of memory");
     for (int c = 0; c <= pl->nchunks; c++)
         pl->chunk_chan0[c] = (int64_t)c * pl->nchan / pl->nchunks;
@@ -254,7 +354,7 @@ static int worker_init(ib_err *e, img_plan *pl, img__worker *w, int id)
     w->id = id;
     w->spill_fd = -1;
     size_t slab, ng;
-    if (ib_mul3_size((size_t)pl->slab_rows, (size_t)pl->max_chunk_chans, (size_t)pl->npol, &slab) ||
+    if (ib_mul3_size((size_t)pl->slab_rows, (size_t)pl->max_chunk_chans, (size_t)pl->npol_in, &slab) ||
         ib_mul_size((size_t)pl->ngx, (size_t)pl->ngy, &ng) || slab > ((size_t)1 << 40))
         return ib_error(e, IB_EOVERFLOW, "chunk of %lld rows x %lld channels is too large",
                         (long long)pl->slab_rows, (long long)pl->max_chunk_chans);
@@ -352,6 +452,7 @@ int img__plan_build(ib_err *e, const img_params *p, img_plan **out)
     img__comm_init(&pl->comm, pl->par);
     pthread_mutex_init(&pl->err_lock, NULL);
     pthread_mutex_init(&pl->mem_lock, NULL);
+    pthread_mutex_init(&pl->beam_lock, NULL);
     pthread_cond_init(&pl->mem_cond, NULL);
     pl->head.dft_max_rel_err = pl->head.dft_rms_rel_err = -1;
     prof_timer_init(&pl->setup_timer);
@@ -397,6 +498,9 @@ void img_plan_destroy(img_plan *pl)
     free(pl->pix_row);
     free(pl->chunk_chan0);
     free(pl->plane_peaks);
+    free(pl->beam_mom);
+    free(pl->beams);
+    pthread_mutex_destroy(&pl->beam_lock);
     img__fft_destroy(pl);
     img__cubes_abort(pl);
     img_vis_close(NULL, pl->store);

@@ -63,7 +63,18 @@ struct img_plan {
     img_vis_store *store;
     const double *freq;
     int64_t nrow, nchan;
-    int npol;
+    int npol;            /* image planes per channel (--stokes) */
+    int npol_in;         /* correlations per visibility in the store */
+    /* image plane o = sum of stokes[o].n terms coef * correlation in[t]
+     * (complex coef ar + i ai); weight 1 / sum |coef|^2 / w; a sample
+     * with any of its terms flagged is left out. Identity: planes are
+     * the store's correlations. */
+    struct img__stokes_term {
+        int n, in[2];
+        double ar[2], ai[2];
+    } stokes[IMG_MAX_POL];
+    int stokes_code[IMG_MAX_POL]; /* AIPS/FITS code of each plane: 1 I .. -8 YX */
+    int stokes_identity;
     /* rows (rows.c) */
     int64_t *row_order;  /* stored rows sorted by baseline, then time */
     double *u_m, *v_m;   /* u, v in metres, in row_order order */
@@ -90,6 +101,12 @@ struct img_plan {
     /* products */
     img__fits *cube[IMG_NPROD]; /* products; NULL when not made */
     float *plane_peaks;  /* nchan * npol plane peaks |max| */
+    /* the beam (beam.c): per plane (pol * nchan + chan) the sums over its
+     * gridded samples of w, w u^2, w v^2, w u v (u, v in wavelengths),
+     * summed over the ranks at the end; from them rank 0's beams */
+    double *beam_mom;    /* 4 per plane */
+    img__beam *beams;    /* rank 0, after img__beams_finish */
+    pthread_mutex_t beam_lock;
     /* The c2r FFT in two passes, pruned to the rows the image needs:
      * fft_cols (c2c along v, every column of the half-spectrum), then
      * fft_rows[0] and fft_rows[1] (c2r along u, only the ny/2 rows at each
@@ -294,6 +311,19 @@ void *img__sched_serve(void *arg);
  * rounds of row tasks (which first wait at the plan's gate). */
 void *img__chunk_thread(void *arg);
 void *img__rows_thread(void *arg);
+
+/* ---------- the beam (beam.c) ---------- */
+
+/* Add the weighted list of channel chan (after img__list_weigh) to the
+ * plane's beam sums; any thread. */
+void img__beam_add(img_plan *pl, const void *list, int64_t chan);
+void img__beam_sums_f(const img_plan *pl, const img__list_f *L, int64_t chan, double *sums);
+void img__beam_sums_d(const img_plan *pl, const img__list_d *L, int64_t chan, double *sums);
+/* The beam of one plane from its sums (w, w u^2, w v^2, w u v): the
+ * Gaussian with the PSF's curvature at its peak. */
+img__beam img__beam_of(const double sums[4]);
+/* Every rank's sums on rank 0 (a collective), and rank 0's beams. */
+int img__beams_finish(ib_err *e, img_plan *pl);
 
 /* ---------- sample lists (list.c, list_tmpl.h) ---------- */
 

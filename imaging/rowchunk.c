@@ -71,6 +71,7 @@ static int row_task(img__worker *w, int pass, int c, int j)
         }
         if (pass == 0) continue;
         w->samples += (uint64_t)n * (uint64_t)npol;
+        img__beam_add(pl, w->list, chan);
         double *aw = w->acc_wsum + (size_t)i * pl->wsums_per_chan;
         for (int p = 0; p < npol; p++) aw[p] += sumw[p];
         if (pl->mosaic) {
@@ -210,9 +211,6 @@ static void *rows_main(void *arg)
             if (img__product_planes(w, c0 + i, aw, g ? IMG_PROD_PSF : IMG_PROD_DIRTY,
                             acc_grid(pl, pl->workers[0].acc_grids, i, g), 0, pl->ngy, 1))
                 break;
-            if (pl->p->sde)
-                prof_sde_add(pl->p->sde, PROF_SDE_BYTES_WRITTEN,
-                             (long long)((uint64_t)pl->npol * pl->plane_bytes));
         }
         rows_sync(w);
         if (w->id == 0) pl->stop = atomic_load(&pl->failed);

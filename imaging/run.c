@@ -37,6 +37,7 @@ static void exec_reset(img_plan *pl)
     pl->tracked = pl->peak_tracked = pl->base_bytes;
     pl->holders = 0;
     memset(pl->plane_peaks, 0, sizeof(float) * (size_t)pl->nchan * (size_t)pl->npol);
+    memset(pl->beam_mom, 0, sizeof(double) * 4 * (size_t)pl->nchan * (size_t)pl->npol);
     memset(&pl->comm.st, 0, sizeof pl->comm.st);
     for (int i = 0; i < pl->nworkers; i++) {
         img__worker *w = &pl->workers[i];
@@ -129,9 +130,11 @@ static int exec_finish(ib_err *e, img_plan *pl, prof_timer *main_t, double t0, i
                        int *sealed)
 {
     const size_t nplanes = (size_t)pl->nchan * (size_t)pl->npol;
-    /* Every rank's planes are on disk before rank 0 seals the cubes. */
+    /* The beams (every rank's sums on rank 0) go into the cubes' headers;
+     * every rank's planes are on disk before rank 0 seals the cubes. */
     prof_timer_switch(main_t, PROF_WRITE);
-    int rc = img__cubes_seal(e, pl, &res->bytes_written, sealed);
+    int rc = img__beams_finish(e, pl);
+    if (!rc) rc = img__cubes_seal(e, pl, &res->bytes_written, sealed);
     prof_timer_stop(main_t);
     if (rc) return rc;
     if ((rc = img__reduce_max_float(e, &pl->comm, pl->plane_peaks, (int)nplanes))) return rc;

@@ -28,7 +28,7 @@ int img__budget_setup(ib_err *e, img_plan *pl)
 {
     const img_params *p = pl->p;
     size_t es = p->dbl ? 8 : 4, np = (size_t)pl->npol, nr = (size_t)pl->slab_rows;
-    uint64_t slab = (uint64_t)nr * (uint64_t)pl->max_chunk_chans * np * 13;
+    uint64_t slab = (uint64_t)nr * (uint64_t)pl->max_chunk_chans * (uint64_t)pl->npol_in * 13;
     uint64_t list = (uint64_t)nr * (12 + 2 * es + 3 * es * np);
     uint64_t grid = (uint64_t)pl->ngx * (uint64_t)pl->ngy * np * 2 * es;
     uint64_t half = (uint64_t)pl->ngy * (uint64_t)(pl->ngx / 2 + 1) * 2 * es;

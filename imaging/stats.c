@@ -40,6 +40,10 @@ static json_t *stats_params(const img_params *p, const img_result *r)
                                                                         : "static"));
     json_object_set_new(par, "serial_write", json_boolean(p->serial_write));
     json_object_set_new(par, "fsync", json_boolean(p->fsync));
+    static const char *const stokes[] = {"I", "Q", "U", "V", "XX,YY", "RR,LL", "XX", "YY",
+                                         "RR", "LL", "corr"};
+    if (p->stokes >= 0 && p->stokes <= IMG_STOKES_CORR)
+        json_object_set_new(par, "stokes", json_string(stokes[p->stokes]));
     json_object_set_new(par, "row_chunks", json_integer(r->row_chunks > 1 ? r->row_chunks : 1));
     static const char *const methods[] = {"aperture", "facet", "auto"};
     int mm = p->mosaic_method >= 0 && p->mosaic_method <= 2 ? p->mosaic_method : 2;

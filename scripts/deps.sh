@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config libyaml-dev libsqlite3-dev sqlite3 libfftw3-dev
       libpapi-dev papi-tools libopenmpi-dev openmpi-bin libhdf5-dev libcfitsio-dev
-      libjansson-dev gnuplot-nox libcmocka-dev clang libclang-rt-14-dev python3-astropy libxml2-utils
+      libjansson-dev gnuplot-nox libcmocka-dev clang libclang-rt-14-dev python3-astropy python3-spectral-cube libxml2-utils
       casacore-dev python3-casacore wsclean clang-tidy cppcheck slurm-wlm munge libsimgrid-dev "$@")
 missing=()
 for p in "${pkgs[@]}"; do

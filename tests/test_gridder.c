@@ -150,6 +150,7 @@ static void test_point_source_centre(void **state)
     p.vis_dir = f->vis;
     p.out_dir = f->out;
     p.psf = 1;
+    p.stokes = IMG_STOKES_XXYY; /* the correlations, each its own plane */
     img_result r;
     assert_int_equal(run_imager(&p, &r), 0);
     char path[700];
@@ -175,6 +176,36 @@ static void test_point_source_centre(void **state)
     free(d);
     assert_int_equal(r.samples_dropped, 0);
     assert_int_equal(r.samples_gridded, 66ull * 40 * 6 * 2);
+
+    /* Stokes I (the default): (XX + YY) / 2 = 1.05 at the centre, one
+     * plane, a sample per visibility; Q = (XX - YY) / 2 = -0.05. */
+    const int sel[] = {IMG_STOKES_I, IMG_STOKES_Q, IMG_STOKES_YY};
+    const double peak[] = {1.05, -0.05, 1.1};
+    for (int k = 0; k < 3; k++) {
+        img_params_default(&p);
+        p.vis_dir = f->vis;
+        p.out_dir = f->out;
+        p.stokes = sel[k];
+        assert_int_equal(run_imager(&p, &r), 0);
+        snprintf(path, sizeof path, "%s/dirty.fits", f->out);
+        d = read_cube(path, n);
+        assert_int_equal(n[3], 1);
+        for (int c = 0; c < 6; c++)
+            assert_true(fabs(d[(size_t)c * 128 * 128 + 64 * 128 + 64] - peak[k]) < 2e-5);
+        free(d);
+        assert_int_equal(r.samples_gridded, 66ull * 40 * 6);
+    }
+    /* What the store cannot give is refused, naming the option and what it holds. */
+    img_params_default(&p);
+    p.vis_dir = f->vis;
+    p.out_dir = f->out;
+    p.stokes = IMG_STOKES_V;
+    ib_err e;
+    ib_err_init(&e);
+    assert_int_equal(img_run(&e, &p, &r), IB_EINVAL);
+    assert_true(tu_contains(e.msg, "--stokes: store"));
+    assert_true(tu_contains(e.msg, "holds XX,YY, which cannot give V"));
+    img_result_release(&r);
 }
 
 static void test_off_centre_source(void **state)
@@ -202,7 +233,7 @@ static void test_off_centre_source(void **state)
     int px = 32 - 5, py = 32 + 7;
     for (int c = 0; c < 2; c++) {
         float *pl = d + (size_t)c * 64 * 64;
-        assert_true(fabs(pl[py * 64 + px] - 1.0) < 1e-6);
+        assert_true(fabs(pl[py * 64 + px] - 1.05) < 1e-6); /* I = (XX + YY) / 2 */
         int arg = 0;
         for (int i = 0; i < 64 * 64; i++)
             if (pl[i] > pl[arg]) arg = i;
@@ -296,7 +327,7 @@ static void test_fits_header(void **state)
     fits_read_key_dbl(fp, "CRVAL3", &d, NULL, &status);
     assert_true(fabs(d - 100e9) < 1);
     fits_read_key_dbl(fp, "CRVAL4", &d, NULL, &status);
-    assert_true(d == -5);
+    assert_true(d == 1); /* Stokes I */
     fits_read_key_dbl(fp, "CRPIX1", &d, NULL, &status);
     assert_true(d == 65);
     fits_close_file(fp, &status);
@@ -312,7 +343,7 @@ static void test_fits_header(void **state)
                     "print(h[0].data.shape, w.wcs.ctype[0], w.wcs.ctype[3], round(float(h[0].data[0,0,64,64]),4))\"",
                     f->out);
     assert_int_equal(rc, 0);
-    assert_true(tu_contains(out, "(2, 6, 128, 128) RA---SIN STOKES 1.0"));
+    assert_true(tu_contains(out, "(1, 6, 128, 128) RA---SIN STOKES 1.05"));
     free(out);
 }
 

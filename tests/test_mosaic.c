@@ -342,7 +342,7 @@ static void test_beam_weighted_and_flat(void **state)
         /* Pixel of direction (l, m): x = NX/2 - l/cell, y = NX/2 + m/cell. */
         int x = NX / 2 - (int)lround(s[k].l / CELL), y = NX / 2 + (int)lround(s[k].m / CELL);
         for (int c = 0; c < (int)n[2]; c++)
-            for (int pol = 0; pol < 2; pol++) {
+            for (int pol = 0; pol < (int)n[3]; pol++) {
                 float dv = at(d, n, x, y, c, pol), wv = at(w, n, x, y, c, pol);
                 float nv = at(mo, n, x, y, c, pol);
                 print_message("  %s chan %d pol %d: dirty %.5f weight %.5f -> %.5f (true %.3f)\n",

@@ -68,8 +68,10 @@ static int imager(const fixture *f, int nranks, char **out, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    if (nranks == 0) return tu_run(out, PLAIN " '%s' %s", f->imager, args);
-    return tu_run(out, MPIRUN " -np %d '%s' %s", nranks, f->imager, args);
+    /* The store's two correlations as two planes each (--stokes XX,YY):
+     * the counts below are of both. */
+    if (nranks == 0) return tu_run(out, PLAIN " '%s' %s --stokes XX,YY", f->imager, args);
+    return tu_run(out, MPIRUN " -np %d '%s' %s --stokes XX,YY", nranks, f->imager, args);
 }
 
 
@@ -1011,8 +1013,9 @@ static void test_row_chunks(void **state)
         assert_int_equal(param_int(st, "chunks"), nchunks);
         assert_true(metric(st, "samples_gridded") == ref_samples[k]);
         assert_true(metric(st, "tasks") == (double)(nchunks * c->rows * passes));
-        if (N == 1) {
-            /* the software-defined events count the same samples and tasks */
+        {
+            /* the software-defined events count the same samples and tasks,
+             * summed over the ranks */
             size_t q;
             json_t *ev;
             double sde_samples = -1, sde_tasks = -1;
@@ -1086,6 +1089,85 @@ static void test_row_chunks(void **state)
     free(txt);
 }
 
+/* ---------- 9. counters summed over ranks ---------- */
+
+/* The software-defined event name of the stats' counters (and its
+ * per_rank array in *per when per is not NULL); -1 when absent. */
+static double sde_of(const json_t *st, const char *name, json_t **per)
+{
+    size_t i;
+    json_t *ev;
+    json_array_foreach(json_object_get(json_object_get(st, "counters"), "sde"), i, ev) {
+        if (strcmp(json_string_value(json_object_get(ev, "name")), name) != 0) continue;
+        if (per) *per = json_object_get(ev, "per_rank");
+        return json_number_value(json_object_get(ev, "value"));
+    }
+    return -1;
+}
+
+/* A run's counters do not depend on how many ranks made it: every
+ * software-defined event summed over 1, 2 and 3 ranks (static, dynamic,
+ * serial writes) equals a plain run's, each rank's own values are kept
+ * and add up to the sum, and bytes_written counts the header and every
+ * plane of every product (the stats' metric: the sealed files, with their
+ * FITS padding). */
+static void test_counters_over_ranks(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        int nranks;
+        const char *extra;
+    } cases[] = {{0, ""}, {1, ""}, {2, ""}, {3, ""}, {2, "--schedule dynamic"},
+                 {3, "--serial-write"}, {3, "--row-chunks 3"}};
+    static const char *const names[] = {"vis_gridded", "samples_gridded", "chunks_done",
+                                        "bytes_read", "bytes_written", "spill_bytes"};
+    enum { NN = sizeof names / sizeof names[0] };
+    double ref[NN], ref_bw = 0;
+    char out[700];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *txt = NULL;
+        snprintf(out, sizeof out, "%s/cnt%zu", f->dir, i);
+        int rc = imager(f, cases[i].nranks, &txt, "--vis '%s' --out '%s' --chunks 4 --psf %s "
+                        "--stats '%s/stats.json' --quiet", f->s16, out, cases[i].extra, out);
+        if (rc) print_error("case %zu: status %d\n%s\n", i, rc, txt);
+        assert_int_equal(rc, 0);
+        free(txt);
+        json_t *st = load_stats(out);
+        int N = cases[i].nranks ? cases[i].nranks : 1;
+        json_t *c = json_object_get(st, "counters");
+        assert_int_equal(json_integer_value(json_object_get(c, "ranks")), N);
+        for (int k = 0; k < NN; k++) {
+            json_t *per = NULL;
+            double v = sde_of(st, names[k], &per);
+            assert_true(v >= 0);
+            assert_int_equal(json_array_size(per), (size_t)N);
+            double sum = 0;
+            for (int r = 0; r < N; r++) sum += json_number_value(json_array_get(per, (size_t)r));
+            assert_true(sum == v);
+            if (i == 0) ref[k] = v;
+            if (k == 2 && strstr(cases[i].extra, "row-chunks")) continue; /* tasks, below */
+            if (v != ref[k])
+                print_error("case %zu: %s %.0f, a plain run's %.0f\n", i, names[k], v, ref[k]);
+            assert_true(v == ref[k]);
+        }
+        /* the stats' sums agree; chunks_done counts tasks: a chunk per row chunk */
+        assert_true(sde_of(st, "samples_gridded", NULL) == metric(st, "samples_gridded"));
+        assert_true(sde_of(st, "bytes_read", NULL) == metric(st, "bytes_read"));
+        assert_true(sde_of(st, "chunks_done", NULL) ==
+                    4.0 * (strstr(cases[i].extra, "row-chunks") ? 3 : 1));
+        /* two cubes of 64 x 64 x 16 x 2 floats; the file sizes add the
+         * padding of the header and data units, less than 2880 bytes each */
+        double bw = sde_of(st, "bytes_written", NULL), planes = 2.0 * 64 * 64 * 16 * 2 * 4;
+        double files = metric(st, "bytes_written");
+        assert_true(bw > planes && bw <= files && files - bw < 2 * 2880);
+        if (i == 0) ref_bw = files;
+        assert_true(files == ref_bw);
+        json_decref(st);
+    }
+    print_message("  counters equal on 1, 2 and 3 ranks: %.0f samples, %.0f bytes written\n",
+                  ref[1], ref[4]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1097,6 +1179,7 @@ int main(void)
         cmocka_unit_test(test_killed_rank),
         cmocka_unit_test(test_rank_errors),
         cmocka_unit_test(test_row_chunks),
+        cmocka_unit_test(test_counters_over_ranks),
     };
     return cmocka_run_group_tests_name("parallel", tests, setup, teardown);
 }

@@ -297,6 +297,27 @@ static void test_filter(void **state)
     assert_int_equal(wl_suite_filter(&e, &s->cells[0], "chunks", &m), IB_EINVAL);
     assert_true(tu_contains(e.msg, "key=value"));
     wl_suite_destroy(s);
+
+    /* A value with a comma (stokes=XX,YY); Stokes I, the default, keeps
+     * the hash of a cell that does not name it. */
+    s = parse_ok("name: f\ndatasets: [alma-xc66]\nscale: 0.0001\n"
+                 "axes: {chunks: [1, 2], stokes: [I, 'XX,YY']}\n");
+    wl_suite *plain = parse_ok("name: f\ndatasets: [alma-xc66]\nscale: 0.0001\n"
+                               "axes: {chunks: [1, 2]}\n");
+    assert_int_equal(s->ncells, 4);
+    n = 0;
+    int plain_hashes = 0;
+    for (size_t i = 0; i < s->ncells; i++) {
+        assert_int_equal(wl_suite_filter(&e, &s->cells[i], "stokes=XX,YY,chunks=2", &m), 0);
+        n += m;
+        assert_int_equal(wl_suite_filter(&e, &s->cells[i], "stokes=I", &m), 0);
+        for (size_t j = 0; m && j < plain->ncells; j++)
+            plain_hashes += strcmp(s->cells[i].hash, plain->cells[j].hash) == 0;
+    }
+    assert_int_equal(n, 1);
+    assert_int_equal(plain_hashes, 2);
+    wl_suite_destroy(plain);
+    wl_suite_destroy(s);
 }
 
 /* The scheduler and write-mode axes (serial_write, fsync) reach the cells,

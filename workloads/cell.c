@@ -246,7 +246,15 @@ int wl_suite_filter(ib_err *e, const wl_cell *c, const char *expr, int *match)
     if (!copy) return ib_error(e, IB_ENOMEM, "out of memory");
     int r = 0;
     char *save = NULL;
+    /* A comma followed by no '=' before the next one is inside a value
+     * (stokes=XX,YY): kept as \1 while splitting. */
+    for (char *q = strchr(copy, ','); q; q = strchr(q + 1, ',')) {
+        const char *next = strchr(q + 1, ','), *eq = strchr(q + 1, '=');
+        if (q > copy && strchr(copy, '=') && strchr(copy, '=') < q && (!eq || (next && eq > next)))
+            *q = '\1';
+    }
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        for (char *q = tok; (q = strchr(q, '\1')); q++) *q = ',';
         while (*tok == ' ') tok++;
         char *eq = strchr(tok, '=');
         if (!eq || eq == tok || !eq[1]) {
