@@ -288,14 +288,18 @@ void img__list_free(void *list, int dbl);
  * plan's grid support), raw weights and visibilities. The rows visited are
  * the row_order positions pos[0..npos) (ascending), or 0..npos-1 when pos is
  * NULL; their stored rows must lie in the slab. Samples that fall off the
- * grid are counted in *dropped (per pol with a weight).
+ * grid are counted in *dropped (per pol with a weight). With sumw
+ * (natural weighting only) the visibilities are weighted and the weights
+ * summed into sumw here, and img__list_weigh is not needed.
  */
 void img__list_samples_f(const img_plan *pl, const float *vis, const float *wt,
                          const uint8_t *flag, int64_t cc, int64_t chan, const int64_t *pos,
-                         int64_t npos, int64_t row0, int64_t nr, img__list_f *L, uint64_t *dropped);
+                         int64_t npos, int64_t row0, int64_t nr, img__list_f *L, uint64_t *dropped,
+                         double *sumw);
 void img__list_samples_d(const img_plan *pl, const float *vis, const float *wt,
                          const uint8_t *flag, int64_t cc, int64_t chan, const int64_t *pos,
-                         int64_t npos, int64_t row0, int64_t nr, img__list_d *L, uint64_t *dropped);
+                         int64_t npos, int64_t row0, int64_t nr, img__list_d *L, uint64_t *dropped,
+                         double *sumw);
 /* Add the list's weight density per uv cell of the image to density
  * (nx*ny floats, additive over row chunks). */
 void img__density_add_f(const img_plan *pl, const img__list_f *L, int64_t chan, float *density);
