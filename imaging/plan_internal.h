@@ -332,9 +332,11 @@ void img__grid_list(img__worker *w, int64_t chan, int prod, void *grid, int *vlo
 int img__image_product(img__worker *w, int64_t chan, const double *sumw, int prod);
 /* The planes of product prod of channel chan from grid (rows vlo..vhi may
  * be non-zero): FFT, correct, normalise by sumw; written at once when
- * direct, else as img__plane_emit decides. */
-int img__product_planes(img__worker *w, int64_t chan, const double *sumw, int prod,
-                        const void *grid, int vlo, int vhi, int direct);
+ * direct, else as img__plane_emit decides. With clear the grid is all
+ * zero again afterwards (the last pol's fold clears each row pair it
+ * has read: no separate pass over the grid). */
+int img__product_planes(img__worker *w, int64_t chan, const double *sumw, int prod, void *grid,
+                        int vlo, int vhi, int direct, int clear);
 
 /* ---------- grid to image plane, FFT plans (fft.c, fft_tmpl.h) ---------- */
 
@@ -348,8 +350,10 @@ void img__fftw_unlock(void);
 int img__fft_plan(ib_err *e, img_plan *pl);
 void img__fft_destroy(img_plan *pl);
 /* Pol pol of grid (rows vlo..vhi may be non-zero) -> the c2r transform of
- * its Hermitian part in half (ngy x (ngx/2+1) complex). */
-void img__fft_grid(const img_plan *pl, const void *grid, void *half, int pol, int vlo, int vhi);
+ * its Hermitian part in half (ngy x (ngx/2+1) complex). clear: rows
+ * vlo..vhi (every pol) are zeroed once read, for the grid's next use. */
+void img__fft_grid(const img_plan *pl, void *grid, void *half, int pol, int vlo, int vhi,
+                   int clear);
 /* The image plane (nx*ny floats) from half, grid-corrected and scaled by
  * scale; returns its peak |value|. */
 float img__fft_extract(const img_plan *pl, const void *half, float *plane, double scale);

@@ -209,7 +209,7 @@ static void *rows_main(void *arg)
                        sizeof(double) * (size_t)pl->nfield * (size_t)pl->npol);
             }
             if (img__product_planes(w, c0 + i, aw, g ? IMG_PROD_PSF : IMG_PROD_DIRTY,
-                            acc_grid(pl, pl->workers[0].acc_grids, i, g), 0, pl->ngy, 1))
+                            acc_grid(pl, pl->workers[0].acc_grids, i, g), 0, pl->ngy, 1, 0))
                 break;
             if (pl->p->sde)
                 prof_sde_add(pl->p->sde, PROF_SDE_BYTES_WRITTEN,
