@@ -79,8 +79,8 @@ void FN(img__list_samples)(const img_plan *pl, const float *vis, const float *wt
             REAL m = sumw ? ws[p] : one;
             sum[p] += ws[p];
             L->w[o] = ws[p];
-            L->vr[o] = (REAL)vis[2 * (base + (size_t)p)] * m;
-            L->vi[o] = (REAL)vis[2 * (base + (size_t)p) + 1] * m;
+            L->vc[2 * o] = (REAL)vis[2 * (base + (size_t)p)] * m;
+            L->vc[2 * o + 1] = (REAL)vis[2 * (base + (size_t)p) + 1] * m;
         }
         n++;
     }
@@ -156,8 +156,8 @@ void FN(img__list_weigh)(const img_plan *pl, LIST *L, int64_t chan, const float 
             size_t o = (size_t)s * (size_t)npol + (size_t)p;
             REAL w = L->w[o];
             sumw[p] += w;
-            L->vr[o] *= w;
-            L->vi[o] *= w;
+            L->vc[2 * o] *= w;
+            L->vc[2 * o + 1] *= w;
         }
 }
 

@@ -26,18 +26,20 @@ enum img__tag { IMG__TAG_REQ = 11, IMG__TAG_DONE = 12, IMG__TAG_PLANE = 13, IMG_
 
 /* One channel's weighted samples, structure of arrays: the row_order position
  * (row) and grid cell (iu, iv) of the kernel's first tap, the fractional
- * offsets (fu, fv), and per sample and pol (index s * npol + p) the
- * weighted visibility (vr, vi) and weight (w). */
+ * offsets (fu, fv), and per sample and pol (index o = s * npol + p) the
+ * weighted visibility (vc[2o] real, vc[2o+1] imaginary: a sample's pols
+ * as the grid holds them, so the gridder loads them as one vector) and
+ * weight (w). */
 typedef struct img__list_f {
     int64_t n;
     int32_t *row, *iu, *iv;
-    float *fu, *fv, *vr, *vi, *w;
+    float *fu, *fv, *vc, *w;
 } img__list_f;
 
 typedef struct img__list_d {
     int64_t n;
     int32_t *row, *iu, *iv;
-    double *fu, *fv, *vr, *vi, *w;
+    double *fu, *fv, *vc, *w;
 } img__list_d;
 
 /* ---------- types: the plan, its workers, held planes, task events ---------- */
