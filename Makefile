@@ -68,6 +68,10 @@ $(foreach m,$(MODULES),$(eval $(call MODULE_RULES,$(m))))
 # Provenance records how the programs were built.
 $(B)/obj/results/provenance.o: ALL_CFLAGS += -DIB_BUILD_FLAGS='"$(CC) -std=c11 $(OPT) $(ARCH) $(SANFLAGS) $(CFLAGS)"'
 
+# The gridder's multiply-adds fused where the target has FMA (its vector
+# code is written as a * b + c; grid_tmpl.h).
+$(B)/obj/imaging/gridder.o: ALL_CFLAGS += -ffp-contract=fast
+
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"

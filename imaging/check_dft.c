@@ -63,10 +63,10 @@ int img__check_dft(ib_err *e, img_plan *pl, const char *dirty_path, img_result *
                 double dl = l - pl->field_l[fi], dm = mm - pl->field_m[fi];
                 double ph = 2.0 * M_PI * f * (pl->u_m[k] * dl + pl->v_m[k] * dm);
                 double pb = pl->aperture ? img_pb(dl, dm, pl->freq[chan], pl->dish_m) : 1.0;
-                acc += pb * (L->vr[o] * cos(ph) - L->vi[o] * sin(ph));
+                acc += pb * (L->vc[2 * o] * cos(ph) - L->vc[2 * o + 1] * sin(ph));
             } else {
                 double ph = 2.0 * M_PI * f * (pl->u_m[k] * l + pl->v_m[k] * mm);
-                acc += L->vr[o] * cos(ph) - L->vi[o] * sin(ph);
+                acc += L->vc[2 * o] * cos(ph) - L->vc[2 * o + 1] * sin(ph);
             }
         }
         double dft = sumw[p] > 0 ? acc / sumw[p] : 0;

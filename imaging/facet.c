@@ -86,7 +86,7 @@ void img__facet_destroy(img_plan *pl)
 uint64_t img__facet_bytes(const img_plan *pl)
 {
     const uint64_t es = pl->p->dbl ? 8 : 4, ng = (uint64_t)pl->facet_ng, np = (uint64_t)pl->npol;
-    return ng * ng * np * 2 * es + ng * (ng / 2 + 1) * 2 * es + ng * ng * es +
+    return ng * ng * np * 2 * es + IMG_GRID_SLACK + ng * (ng / 2 + 1) * 2 * es + ng * ng * es +
            (uint64_t)pl->nx * (uint64_t)pl->ny * np * 4 +
            (uint64_t)pl->nrow * (12 + 2 * es + 3 * es * np) +
            16 * ((uint64_t)pl->nfield + 1) + 16 * (uint64_t)pl->facet_nf;
@@ -98,7 +98,9 @@ int img__facet_worker_init(img__worker *w)
     const size_t es = pl->p->dbl ? 8 : 4, ng = (size_t)pl->facet_ng, np = (size_t)pl->npol;
     w->facet_list = img__list_alloc(pl->nrow, pl->npol, pl->p->dbl);
     w->facet_start = ib_malloc(sizeof(int64_t) * 2 * ((size_t)pl->nfield + 1));
-    w->facet_grid = ib_calloc(ng * ng * np * 2, es);
+    /* IMG_GRID_SLACK: the gridder's row update is rounded up to whole
+     * vectors and may add +0 past the last cell */
+    w->facet_grid = ib_calloc(ng * ng * np * 2 * es + IMG_GRID_SLACK, 1);
     w->facet_half = fftw_malloc(ng * (ng / 2 + 1) * 2 * es);
     w->facet_out = fftw_malloc(ng * ng * es);
     w->facet_planes = ib_malloc(sizeof(float) * (size_t)pl->nx * (size_t)pl->ny * np);

@@ -46,7 +46,7 @@ static void FN(facet_list)(const img_plan *pl, const LIST *L, int64_t chan, LIST
         const int f = pl->row_field[k];
         double au = half + pl->u_m[k] * su, av = half + pl->v_m[k] * su;
         double cu = ceil(au), cv = ceil(av);
-        const REAL *vr = L->vr + (size_t)s * (size_t)npol, *vi = L->vi + (size_t)s * (size_t)npol;
+        const REAL *vc = L->vc + 2 * (size_t)s * (size_t)npol;
         const REAL *wt = L->w + (size_t)s * (size_t)npol;
         if (cu < 0 || cv < 0 || cu > maxc || cv > maxc) {
             for (int p = 0; p < npol; p++) drop += wt[p] > 0;
@@ -62,8 +62,9 @@ static void FN(facet_list)(const img_plan *pl, const LIST *L, int64_t chan, LIST
         FL->fv[o] = (REAL)(cv - av);
         for (int p = 0; p < npol; p++) {
             size_t q = (size_t)o * (size_t)npol + (size_t)p;
-            FL->vr[q] = (REAL)(vr[p] * c - vi[p] * sn);
-            FL->vi[q] = (REAL)(vr[p] * sn + vi[p] * c);
+            const REAL re = vc[2 * p], im = vc[2 * p + 1];
+            FL->vc[2 * q] = (REAL)(re * c - im * sn);
+            FL->vc[2 * q + 1] = (REAL)(re * sn + im * c);
             FL->w[q] = wt[p];
         }
     }
@@ -77,7 +78,7 @@ static LIST FN(facet_view)(const LIST *FL, const int64_t *start, int f, int npol
     const int64_t a = start[f];
     const size_t ap = (size_t)a * (size_t)npol;
     LIST v = {start[f + 1] - a, FL->row + a, FL->iu + a, FL->iv + a, FL->fu + a, FL->fv + a,
-              FL->vr + ap, FL->vi + ap, FL->w + ap};
+              FL->vc + 2 * ap, FL->w + ap};
     return v;
 }
 

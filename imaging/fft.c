@@ -35,13 +35,14 @@ void img__fftw_unlock(void) { pthread_mutex_unlock(&fftw_planner_lock); }
 #undef SUF
 #undef FFTW
 
-void img__fft_grid(const img_plan *pl, const void *grid, void *half, int pol, int vlo, int vhi)
+void img__fft_grid(const img_plan *pl, void *grid, void *half, int pol, int vlo, int vhi,
+                   int clear)
 {
     if (pl->p->dbl) {
-        fold_d(grid, half, pl->ngx, pl->ngy, pl->npol, pol, vlo, vhi);
+        fold_d(grid, half, pl->ngx, pl->ngy, pl->npol, pol, vlo, vhi, clear);
         fft_d(pl, half);
     } else {
-        fold_f(grid, half, pl->ngx, pl->ngy, pl->npol, pol, vlo, vhi);
+        fold_f(grid, half, pl->ngx, pl->ngy, pl->npol, pol, vlo, vhi, clear);
         fft_f(pl, half);
     }
 }

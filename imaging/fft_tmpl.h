@@ -20,31 +20,54 @@
  * real FFT of h then gives twice the real part of the dirty image directly
  * (half the work of a complex FFT, and no checkerboard sign pass).
  */
-static void FN(fold)(const REAL *restrict g, REAL *restrict h, int ngx, int ngy, int npol,
-                     int p, int vlo, int vhi)
+static void FN(fold_row)(const REAL *restrict g, REAL *restrict h, int ngx, int ngy, int npol,
+                         int p, int vlo, int vhi, int qv)
 {
     const int hx = ngx / 2 + 1;
     const size_t cs = 2 * (size_t)npol; /* REALs per grid cell */
-    for (int qv = 0; qv < ngy; qv++) {
-        int va = (qv + ngy / 2) % ngy, vb = (ngy / 2 - qv + ngy) % ngy;
-        REAL *o = h + 2 * (size_t)qv * (size_t)hx;
-        int za = va < vlo || va >= vhi, zb = vb < vlo || vb >= vhi;
-        if (za && zb) { /* both rows empty: nothing was gridded there */
-            memset(o, 0, sizeof(REAL) * 2 * (size_t)hx);
-            continue;
-        }
-        const REAL *a = g + cs * (size_t)va * (size_t)ngx + 2 * (size_t)p;
-        const REAL *b = g + cs * (size_t)vb * (size_t)ngx + 2 * (size_t)p;
-        /* qu in [0, ngx/2): a at column ngx/2 + qu, b at ngx/2 - qu. */
-        const REAL *ar = a + cs * (size_t)(ngx / 2);
-        for (int qu = 0; qu < ngx / 2; qu++) {
-            size_t ia = cs * (size_t)qu, ib = cs * (size_t)(ngx / 2 - qu);
-            o[2 * qu] = ar[ia] + b[ib];
-            o[2 * qu + 1] = ar[ia + 1] - b[ib + 1];
-        }
-        /* qu = ngx/2: both at column 0 (mod ngx). */
-        o[2 * (hx - 1)] = a[0] + b[0];
-        o[2 * (hx - 1) + 1] = a[1] - b[1];
+    int va = (qv + ngy / 2) % ngy, vb = (ngy / 2 - qv + ngy) % ngy;
+    REAL *o = h + 2 * (size_t)qv * (size_t)hx;
+    int za = va < vlo || va >= vhi, zb = vb < vlo || vb >= vhi;
+    if (za && zb) { /* both rows empty: nothing was gridded there */
+        memset(o, 0, sizeof(REAL) * 2 * (size_t)hx);
+        return;
+    }
+    const REAL *a = g + cs * (size_t)va * (size_t)ngx + 2 * (size_t)p;
+    const REAL *b = g + cs * (size_t)vb * (size_t)ngx + 2 * (size_t)p;
+    /* qu in [0, ngx/2): a at column ngx/2 + qu, b at ngx/2 - qu. */
+    const REAL *ar = a + cs * (size_t)(ngx / 2);
+    for (int qu = 0; qu < ngx / 2; qu++) {
+        size_t ia = cs * (size_t)qu, ib = cs * (size_t)(ngx / 2 - qu);
+        o[2 * qu] = ar[ia] + b[ib];
+        o[2 * qu + 1] = ar[ia + 1] - b[ib + 1];
+    }
+    /* qu = ngx/2: both at column 0 (mod ngx). */
+    o[2 * (hx - 1)] = a[0] + b[0];
+    o[2 * (hx - 1) + 1] = a[1] - b[1];
+}
+
+/*
+ * Fold the centred complex grid g (ngy rows x ngx) into the half-spectrum
+ * h (ngy x (ngx/2+1)) of its Hermitian part, shifted so that uv cell q sits
+ * at index q mod n: h[q] = g[q + n/2] + conj(g[-q + n/2]). A complex-to-
+ * real FFT of h then gives twice the real part of the dirty image directly
+ * (half the work of a complex FFT, and no checkerboard sign pass). Output
+ * rows qv and ngy - qv read the same two grid rows (ngy/2 +- qv), so they
+ * are folded together; with clear those rows (every pol) are then zeroed
+ * while still in cache, instead of a pass of their own before the next
+ * gridding.
+ */
+static void FN(fold)(REAL *restrict g, REAL *restrict h, int ngx, int ngy, int npol, int p,
+                     int vlo, int vhi, int clear)
+{
+    const size_t row = 2 * (size_t)npol * (size_t)ngx; /* REALs per grid row */
+    for (int q = 0; q <= ngy / 2; q++) {
+        FN(fold_row)(g, h, ngx, ngy, npol, p, vlo, vhi, q);
+        if (q > 0 && q < ngy / 2) FN(fold_row)(g, h, ngx, ngy, npol, p, vlo, vhi, ngy - q);
+        if (!clear) continue;
+        int va = (q + ngy / 2) % ngy, vb = (ngy / 2 - q + ngy) % ngy;
+        if (va >= vlo && va < vhi) memset(g + (size_t)va * row, 0, sizeof(REAL) * row);
+        if (vb != va && vb >= vlo && vb < vhi) memset(g + (size_t)vb * row, 0, sizeof(REAL) * row);
     }
 }
 

@@ -168,6 +168,10 @@ int img_vis_read_slab(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr,
 #define IMG_MIN_SUPPORT 3
 #define IMG_MAX_SUPPORT 51
 #define IMG_KERNEL_MAXDEG 23
+/* Bytes after the end of a grid buffer that the gridder may add +0 to
+ * (its row update is rounded up to whole vectors: one cell of 4 pols of
+ * complex doubles at most). */
+#define IMG_GRID_SLACK 64
 #define IMG_MIN_OVERSAMPLE 2      /* table samples per cell, when a table is used */
 #define IMG_MAX_OVERSAMPLE 100000
 

@@ -16,11 +16,11 @@ void img__list_free(void *lp, int dbl)
     if (dbl) {
         img__list_d *L = lp;
         free(L->row); free(L->iu); free(L->iv); free(L->fu); free(L->fv);
-        free(L->vr); free(L->vi); free(L->w);
+        free(L->vc); free(L->w);
     } else {
         img__list_f *L = lp;
         free(L->row); free(L->iu); free(L->iv); free(L->fu); free(L->fv);
-        free(L->vr); free(L->vi); free(L->w);
+        free(L->vc); free(L->w);
     }
     free(lp);
 }
@@ -33,8 +33,8 @@ void *img__list_alloc(int64_t nrow, int npol, int dbl)
         if (!L) return NULL;
         L->row = ib_malloc(4 * r); L->iu = ib_malloc(4 * r); L->iv = ib_malloc(4 * r);
         L->fu = ib_malloc(es * r); L->fv = ib_malloc(es * r);
-        L->vr = ib_malloc(es * rp); L->vi = ib_malloc(es * rp); L->w = ib_malloc(es * rp);
-        if (!L->row || !L->iu || !L->iv || !L->fu || !L->fv || !L->vr || !L->vi || !L->w) {
+        L->vc = ib_malloc(2 * es * rp); L->w = ib_malloc(es * rp);
+        if (!L->row || !L->iu || !L->iv || !L->fu || !L->fv || !L->vc || !L->w) {
             img__list_free(L, 1);
             return NULL;
         }
@@ -44,8 +44,8 @@ void *img__list_alloc(int64_t nrow, int npol, int dbl)
     if (!L) return NULL;
     L->row = ib_malloc(4 * r); L->iu = ib_malloc(4 * r); L->iv = ib_malloc(4 * r);
     L->fu = ib_malloc(es * r); L->fv = ib_malloc(es * r);
-    L->vr = ib_malloc(es * rp); L->vi = ib_malloc(es * rp); L->w = ib_malloc(es * rp);
-    if (!L->row || !L->iu || !L->iv || !L->fu || !L->fv || !L->vr || !L->vi || !L->w) {
+    L->vc = ib_malloc(2 * es * rp); L->w = ib_malloc(es * rp);
+    if (!L->row || !L->iu || !L->iv || !L->fu || !L->fv || !L->vc || !L->w) {
         img__list_free(L, 0);
         return NULL;
     }

@@ -11,6 +11,7 @@
 #define CAT(a, b) CAT2(a, b)
 #define FN(name) CAT(name, SUF)
 #define LIST CAT(img__list, SUF)
+#define LIST_AHEAD 16 /* rows between a slab prefetch and its use */
 
 /*
  * Channel cc of the (channel-major) slab of rows [row0, row0+nr) -> L:
@@ -18,11 +19,19 @@
  * weights and visibilities. The rows visited are the row_order positions
  * pos[0..npos) (ascending, so samples follow the baseline order), or
  * 0..npos-1 when pos is NULL; their stored rows must lie in the slab.
+ * With sumw (natural weighting only: the weights are final) the
+ * visibilities are weighted and the weights summed per pol into sumw in
+ * the same pass, as img__list_weigh would.
  */
 void FN(img__list_samples)(const img_plan *pl, const float *vis, const float *wt,
                            const uint8_t *flag, int64_t cc, int64_t chan, const int64_t *pos,
-                           int64_t npos, int64_t row0, int64_t nr, LIST *L, uint64_t *dropped)
+                           int64_t npos, int64_t row0, int64_t nr, LIST *L, uint64_t *dropped,
+                           double *sumw)
 {
+    /* natural weighting (sumw given): the weights are final, so the
+     * visibilities are weighted and summed here, in the one pass */
+    const REAL one = 1;
+    double sum[IMG_MAX_POL] = {0};
     const int npol = pl->npol, W = pl->grid_support; /* the grid support: W, or W + aperture */
     const int npin = pl->npol_in, id = pl->stokes_identity;
     const double f = pl->freq[chan] / IMG_C_LIGHT;
@@ -35,6 +44,17 @@ void FN(img__list_samples)(const img_plan *pl, const float *vis, const float *wt
         int64_t k = pos ? pos[i] : i;
         int64_t r = pl->row_order[k] - row0;
         size_t base = ((size_t)cc * (size_t)nr + (size_t)r) * (size_t)npin;
+        {
+            /* rows are visited in baseline order, stored in time order: the
+             * slab is read LIST_AHEAD rows ahead so the gather does not wait
+             * on memory (the last row repeats at the end: no branch) */
+            int64_t ia = i + LIST_AHEAD < npos ? i + LIST_AHEAD : npos - 1;
+            int64_t ka = pos ? pos[ia] : ia;
+            size_t ba = ((size_t)cc * (size_t)nr + (size_t)(pl->row_order[ka] - row0)) * (size_t)npin;
+            __builtin_prefetch(vis + 2 * ba);
+            __builtin_prefetch(wt + ba);
+            __builtin_prefetch(flag + ba);
+        }
         REAL ws[IMG_MAX_POL], vr[IMG_MAX_POL], vi[IMG_MAX_POL];
         int any = 0;
         for (int p = 0; p < npol; p++) {
@@ -78,13 +98,16 @@ void FN(img__list_samples)(const img_plan *pl, const float *vis, const float *wt
         L->fv[n] = (REAL)(cv - av);
         for (int p = 0; p < npol; p++) {
             size_t o = (size_t)n * (size_t)npol + (size_t)p;
+            REAL m = sumw ? ws[p] : one;
+            sum[p] += ws[p];
             L->w[o] = ws[p];
-            L->vr[o] = vr[p];
-            L->vi[o] = vi[p];
+            L->vc[2 * o] = vr[p] * m;
+            L->vc[2 * o + 1] = vi[p] * m;
         }
         n++;
     }
     L->n = n;
+    for (int p = 0; sumw && p < npol; p++) sumw[p] = sum[p];
     *dropped += drop;
 }
 
@@ -155,8 +178,8 @@ void FN(img__list_weigh)(const img_plan *pl, LIST *L, int64_t chan, const float 
             size_t o = (size_t)s * (size_t)npol + (size_t)p;
             REAL w = L->w[o];
             sumw[p] += w;
-            L->vr[o] *= w;
-            L->vi[o] *= w;
+            L->vc[2 * o] *= w;
+            L->vc[2 * o + 1] *= w;
         }
 }
 
@@ -187,15 +210,17 @@ void FN(img__list_build)(const img_plan *pl, const float *vis, const float *wt,
                          const uint8_t *flag, int64_t cc, int64_t chan, LIST *L, float *density,
                          double *sumw, uint64_t *dropped)
 {
-    FN(img__list_samples)(pl, vis, wt, flag, cc, chan, NULL, pl->nrow, 0, pl->nrow, L, dropped);
-    if (pl->p->weighting != IMG_WEIGHT_NATURAL) {
-        memset(density, 0, sizeof(float) * (size_t)pl->nx * (size_t)pl->ny);
-        FN(img__density_add)(pl, L, chan, density);
-    }
+    const int natural = pl->p->weighting == IMG_WEIGHT_NATURAL;
+    FN(img__list_samples)(pl, vis, wt, flag, cc, chan, NULL, pl->nrow, 0, pl->nrow, L, dropped,
+                          natural ? sumw : NULL);
+    if (natural) return;
+    memset(density, 0, sizeof(float) * (size_t)pl->nx * (size_t)pl->ny);
+    FN(img__density_add)(pl, L, chan, density);
     FN(img__list_weigh)(pl, L, chan, density, sumw);
 }
 
 #undef FN
 #undef LIST
+#undef LIST_AHEAD
 #undef CAT
 #undef CAT2

@@ -373,15 +373,17 @@ static int worker_init(ib_err *e, img_plan *pl, img__worker *w, int id)
     const int full_grid = !pl->facet || p->psf;
     if (ok && pl->row_chunks == 1 && full_grid) {
         size_t ngp = ng * (size_t)pl->npol;
-        w->grid = ib_alloc_huge(ngp * cplx);
+        w->grid = ib_alloc_huge(ngp * cplx + IMG_GRID_SLACK);
         ok = w->grid != NULL;
-        if (ok) memset(w->grid, 0, ngp * cplx);
+        if (ok) memset(w->grid, 0, ngp * cplx + IMG_GRID_SLACK);
         w->vlo = w->vhi = 0;
     } else if (ok && pl->row_chunks > 1) {
         /* Row chunks: the chunk's grids and sums (sizes checked by
          * img__budget_setup's arithmetic). */
         size_t nc = (size_t)pl->max_chunk_chans;
-        w->acc_grids = ib_alloc_huge(nc * (size_t)pl->grids_per_chan * pl->grid_reals * real);
+        size_t acc = nc * (size_t)pl->grids_per_chan * pl->grid_reals * real;
+        w->acc_grids = ib_alloc_huge(acc + IMG_GRID_SLACK);
+        if (w->acc_grids) memset((char *)w->acc_grids + acc, 0, IMG_GRID_SLACK);
         w->acc_wsum = ib_malloc(sizeof(double) * nc * pl->wsums_per_chan);
         if (weighted) w->acc_density = ib_malloc(sizeof(float) * nc * nxy);
         ok = w->acc_grids && w->acc_wsum && (!weighted || w->acc_density);

@@ -26,18 +26,20 @@ enum img__tag { IMG__TAG_REQ = 11, IMG__TAG_DONE = 12, IMG__TAG_PLANE = 13, IMG_
 
 /* One channel's weighted samples, structure of arrays: the row_order position
  * (row) and grid cell (iu, iv) of the kernel's first tap, the fractional
- * offsets (fu, fv), and per sample and pol (index s * npol + p) the
- * weighted visibility (vr, vi) and weight (w). */
+ * offsets (fu, fv), and per sample and pol (index o = s * npol + p) the
+ * weighted visibility (vc[2o] real, vc[2o+1] imaginary: a sample's pols
+ * as the grid holds them, so the gridder loads them as one vector) and
+ * weight (w). */
 typedef struct img__list_f {
     int64_t n;
     int32_t *row, *iu, *iv;
-    float *fu, *fv, *vr, *vi, *w;
+    float *fu, *fv, *vc, *w;
 } img__list_f;
 
 typedef struct img__list_d {
     int64_t n;
     int32_t *row, *iu, *iv;
-    double *fu, *fv, *vr, *vi, *w;
+    double *fu, *fv, *vc, *w;
 } img__list_d;
 
 /* ---------- types: the plan, its workers, held planes, task events ---------- */
@@ -338,14 +340,18 @@ void img__list_free(void *list, int dbl);
  * plan's grid support), raw weights and visibilities. The rows visited are
  * the row_order positions pos[0..npos) (ascending), or 0..npos-1 when pos is
  * NULL; their stored rows must lie in the slab. Samples that fall off the
- * grid are counted in *dropped (per pol with a weight).
+ * grid are counted in *dropped (per pol with a weight). With sumw
+ * (natural weighting only) the visibilities are weighted and the weights
+ * summed into sumw here, and img__list_weigh is not needed.
  */
 void img__list_samples_f(const img_plan *pl, const float *vis, const float *wt,
                          const uint8_t *flag, int64_t cc, int64_t chan, const int64_t *pos,
-                         int64_t npos, int64_t row0, int64_t nr, img__list_f *L, uint64_t *dropped);
+                         int64_t npos, int64_t row0, int64_t nr, img__list_f *L, uint64_t *dropped,
+                         double *sumw);
 void img__list_samples_d(const img_plan *pl, const float *vis, const float *wt,
                          const uint8_t *flag, int64_t cc, int64_t chan, const int64_t *pos,
-                         int64_t npos, int64_t row0, int64_t nr, img__list_d *L, uint64_t *dropped);
+                         int64_t npos, int64_t row0, int64_t nr, img__list_d *L, uint64_t *dropped,
+                         double *sumw);
 /* Add the list's weight density per uv cell of the image to density
  * (nx*ny floats, additive over row chunks). */
 void img__density_add_f(const img_plan *pl, const img__list_f *L, int64_t chan, float *density);
@@ -378,9 +384,11 @@ void img__grid_list(img__worker *w, int64_t chan, int prod, void *grid, int *vlo
 int img__image_product(img__worker *w, int64_t chan, const double *sumw, int prod);
 /* The planes of product prod of channel chan from grid (rows vlo..vhi may
  * be non-zero): FFT, correct, normalise by sumw; written at once when
- * direct, else as img__plane_emit decides. */
-int img__product_planes(img__worker *w, int64_t chan, const double *sumw, int prod,
-                        const void *grid, int vlo, int vhi, int direct);
+ * direct, else as img__plane_emit decides. With clear the grid is all
+ * zero again afterwards (the last pol's fold clears each row pair it
+ * has read: no separate pass over the grid). */
+int img__product_planes(img__worker *w, int64_t chan, const double *sumw, int prod, void *grid,
+                        int vlo, int vhi, int direct, int clear);
 
 /* ---------- grid to image plane, FFT plans (fft.c, fft_tmpl.h) ---------- */
 
@@ -394,8 +402,10 @@ void img__fftw_unlock(void);
 int img__fft_plan(ib_err *e, img_plan *pl);
 void img__fft_destroy(img_plan *pl);
 /* Pol pol of grid (rows vlo..vhi may be non-zero) -> the c2r transform of
- * its Hermitian part in half (ngy x (ngx/2+1) complex). */
-void img__fft_grid(const img_plan *pl, const void *grid, void *half, int pol, int vlo, int vhi);
+ * its Hermitian part in half (ngy x (ngx/2+1) complex). clear: rows
+ * vlo..vhi (every pol) are zeroed once read, for the grid's next use. */
+void img__fft_grid(const img_plan *pl, void *grid, void *half, int pol, int vlo, int vhi,
+                   int clear);
 /* The image plane (nx*ny floats) from half, grid-corrected and scaled by
  * scale; returns its peak |value|. */
 float img__fft_extract(const img_plan *pl, const void *half, float *plane, double scale);

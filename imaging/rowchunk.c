@@ -34,6 +34,7 @@ static int row_task(img__worker *w, int pass, int c, int j)
     const int64_t *pos = pl->rows_by_chunk + pl->rows_by_chunk_start[j];
     const int64_t npos = pl->rows_by_chunk_start[j + 1] - pl->rows_by_chunk_start[j];
     const size_t nxy = (size_t)pl->nx * (size_t)pl->ny;
+    const int natural = pl->p->weighting == IMG_WEIGHT_NATURAL;
     ib_err e;
     ib_err_init(&e);
     img__phase(w, PROF_READ);
@@ -57,16 +58,16 @@ static int row_task(img__worker *w, int pass, int c, int j)
         if (pl->p->dbl) {
             img__list_d *L = w->list;
             img__list_samples_d(pl, w->vis, w->weight, w->flag, i, chan, pos, npos, r0, nr, L,
-                                &dropped);
+                                &dropped, pass == 1 && natural ? sumw : NULL);
             if (pass == 0) img__density_add_d(pl, L, chan, w->acc_density + (size_t)i * nxy);
-            else img__list_weigh_d(pl, L, chan, dens, sumw);
+            else if (!natural) img__list_weigh_d(pl, L, chan, dens, sumw);
             n = L->n;
         } else {
             img__list_f *L = w->list;
             img__list_samples_f(pl, w->vis, w->weight, w->flag, i, chan, pos, npos, r0, nr, L,
-                                &dropped);
+                                &dropped, pass == 1 && natural ? sumw : NULL);
             if (pass == 0) img__density_add_f(pl, L, chan, w->acc_density + (size_t)i * nxy);
-            else img__list_weigh_f(pl, L, chan, dens, sumw);
+            else if (!natural) img__list_weigh_f(pl, L, chan, dens, sumw);
             n = L->n;
         }
         if (pass == 0) continue;
@@ -209,7 +210,7 @@ static void *rows_main(void *arg)
                        sizeof(double) * (size_t)pl->nfield * (size_t)pl->npol);
             }
             if (img__product_planes(w, c0 + i, aw, g ? IMG_PROD_PSF : IMG_PROD_DIRTY,
-                            acc_grid(pl, pl->workers[0].acc_grids, i, g), 0, pl->ngy, 1))
+                            acc_grid(pl, pl->workers[0].acc_grids, i, g), 0, pl->ngy, 1, 0))
                 break;
         }
         rows_sync(w);
