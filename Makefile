@@ -65,6 +65,16 @@ $(B)/lib$(1).a: $(patsubst %.c,$(B)/obj/%.o,$(call lib_srcs,$(1)))
 endef
 $(foreach m,$(MODULES),$(eval $(call MODULE_RULES,$(m))))
 
+# --version prints git describe of the tree built; common/version.o is
+# rebuilt when it changes (the stamp is rewritten only then).
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+.PHONY: FORCE
+$(B)/version.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(B)/obj/common/version.o: $(B)/version.stamp
+$(B)/obj/common/version.o: ALL_CFLAGS += -DIB_VERSION='"$(VERSION)"'
+
 # Provenance records how the programs were built.
 $(B)/obj/results/provenance.o: ALL_CFLAGS += -DIB_BUILD_FLAGS='"$(CC) -std=c11 $(OPT) $(ARCH) $(SANFLAGS) $(CFLAGS)"'
 
