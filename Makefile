@@ -155,10 +155,43 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory programs
 	$(Q)scripts/bench.sh $(B)/bin
 
-PREFIX ?= /usr/local
+# ---- man pages, completion, install (docs/cli.md) ---------------------------
+# harness(1) and imager(1) are made from the programs' --help by Debian's
+# help2man (scripts/gen-man.sh); the bash completion from the same help
+# (scripts/gen-completion.sh). make install PREFIX=... [DESTDIR=...] puts
+# the programs in PREFIX/bin, the pages in PREFIX/share/man/man1, the
+# completion in PREFIX/share/bash-completion/completions and the dataset
+# specs, suites, baselines and platforms in PREFIX/share/imbench/, where
+# the programs find them (beside PREFIX/bin, or the DATADIR compiled in).
+PREFIX  ?= /usr/local
+DATADIR ?= $(PREFIX)/share/imbench
+$(B)/obj/workloads/dataset.o: ALL_CFLAGS += -DIB_DATADIR='"$(DATADIR)"'
+MANPAGES := $(B)/man/harness.1 $(B)/man/imager.1
+COMPLETIONS := $(B)/completion/harness $(B)/completion/imager
+SHARE_DIRS := datasets suites baselines platforms
+
+.PHONY: man completion
+man: $(MANPAGES)
+completion: $(COMPLETIONS)
+$(B)/man/%.1: $(B)/bin/% scripts/gen-man.sh
+	@mkdir -p $(dir $@)
+	@echo "  MAN     $@"
+	$(Q)scripts/gen-man.sh $(B)/bin $* $@
+$(B)/completion/%: $(B)/bin/% scripts/gen-completion.sh
+	@mkdir -p $(dir $@)
+	@echo "  COMPL   $@"
+	$(Q)scripts/gen-completion.sh $(B)/bin $* $@
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	$(Q)$(MAKE) --no-print-directory man completion
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	    $(addprefix $(DESTDIR)$(DATADIR)/,$(SHARE_DIRS))
 	install -m 755 $(B)/bin/harness $(B)/bin/imager $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(MANPAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(COMPLETIONS) $(DESTDIR)$(PREFIX)/share/bash-completion/completions/
+	$(Q)for d in $(SHARE_DIRS); do \
+	    install -m 644 workloads/$$d/*.yaml $(DESTDIR)$(DATADIR)/$$d/ || exit 1; done
 
 clean:
 	rm -rf build

@@ -97,7 +97,10 @@ static const hx_cmd commands[] = {
                  "harness export --db r.db --format json --run 1 --out r.json\n"},
     {.name = "verify", .fn = hx_cmd_verify, .usage = "[--db FILE]",
      .help = "check the results database's integrity",
-     .examples = "harness verify --db r.db\n"},
+     .examples = "harness verify --db r.db\n",
+     .exits = "0  the database is sound\n"
+              "1  a problem was found (listed), or the database cannot be read\n"
+              "2  usage error\n"},
     {.name = "migrate", .fn = hx_cmd_migrate, .usage = "[--db FILE]",
      .help = "bring a results database to this program's schema version",
      .examples = "harness migrate --db r.db\n"},
@@ -108,7 +111,8 @@ static const hx_cmd commands[] = {
               "adds only attempts not recorded yet, into the same run.",
      .examples = "harness ingest cells --db r2.db\n"
                  "harness ingest cells --db r2.db --suite smoke\n"},
-    {.name = "report", .fn = hx_cmd_report, .usage = "[--db FILE] [--run ID] [--out DIR] [--gantt-cell ID]",
+    {.name = "report", .fn = hx_cmd_report, .usage = "[--db FILE] [--run ID] [--out DIR] [--gantt-cell ID] [--full-scale S]\n"
+              "[--fit-runs ID,...] [--store-predictions] [options]",
      .help = "HTML + Markdown report of a run with gnuplot figures and models",
      .about = "Writes index.html (self-contained), report.md and, per figure, NAME.dat, NAME.gp "
               "(re-run with `gnuplot NAME.gp` in the directory), NAME.png, NAME.svg.",
@@ -138,7 +142,7 @@ static const hx_cmd commands[] = {
               "Importing a log again replaces its records. (In the examples casa.log is a "
               "CASA log with tclean calls.)",
      .examples = "harness casa-import casa.log --dataset alma-xc66 --nodes 1 --db r.db\n"},
-    {.name = "baselines", .fn = hx_cmd_baselines, .usage = "import FILE.yaml|NAME | list [--db FILE]",
+    {.name = "baselines", .fn = hx_cmd_baselines, .usage = "import FILE.yaml|NAME [--db FILE]\nlist [--dataset NAME] [--db FILE]",
      .help = "import a baselines file, or list the recorded baselines",
      .about = "import: store the published or measured figures of FILE.yaml (format: the top "
               "of seed-study.yaml) in one transaction; importing the same file again replaces "
@@ -153,7 +157,9 @@ static const hx_cmd commands[] = {
               "bench`); --suite and --run choose another run.",
      .examples = "harness bench --db r.db --suite smoke\n"},
     {.name = "simulate", .fn = hx_cmd_simulate,
-     .usage = "--cell ID|--validate|--study [--platform P] [--nodes N1,N2,..] [options]",
+     .usage = "--cell ID [--db F] [--platform P] [--nodes N1,N2,..] [--threads T] [options]\n"
+              "--validate [--db F] [--platform P]\n"
+              "--study [--db F] [--platform P]",
      .help = "replay a measured cell on a simulated cluster (SimGrid)",
      .about = "Replay a measured cell's tasks on a simulated cluster (SimGrid). A platform is a "
               "file, or the name of one shipped with imbench (this-machine, study-cluster: the "
@@ -218,7 +224,13 @@ static void put_lines(FILE *f, const char *text, int indent)
 void hx_usage(void *fp, const char *cmd)
 {
     const hx_cmd *c = hx_cmd_find(cmd);
-    fprintf(fp, "usage: harness %s %s\n", cmd, c ? c->usage : "[options]");
+    const char *u = c ? c->usage : "[options]";
+    for (int first = 1; first || *u; first = 0) {
+        size_t n = strcspn(u, "\n");
+        fprintf(fp, "%s harness %s %.*s\n", first ? "Usage:" : "  or: ", cmd, (int)n, u);
+        u += n;
+        if (*u) u++;
+    }
 }
 
 void hx_help(void *fp, const char *cmd, const ib_opt *opts)
@@ -237,13 +249,13 @@ void hx_help(void *fp, const char *cmd, const ib_opt *opts)
             fprintf(f, "%s.\n", first);
         }
     }
-    fprintf(f, "\noptions:\n");
+    fprintf(f, "\nOptions:\n");
     ib_print_opts(f, opts);
     if (c && c->examples) {
-        fprintf(f, "\nexamples:\n");
+        fprintf(f, "\nExamples:\n");
         put_lines(f, c->examples, 2);
     }
-    fprintf(f, "\nexit status:\n");
+    fprintf(f, "\nExit status:\n");
     put_lines(f, c && c->exits ? c->exits : EXITS_DEFAULT, 2);
 }
 

@@ -64,8 +64,8 @@ int hx_cmd_gen(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
-    int npos, st = hx_parse("gen", opts, argc, argv, &npos, 0, 0);
-    if (st >= 0) return st;
+    int npos, ps = hx_parse("gen", opts, argc, argv, &npos, 0, 0);
+    if (ps >= 0) return ps;
     ib_err e;
     ib_err_init(&e);
     if (!dataset || !out || isnan(scale))

@@ -31,27 +31,27 @@ static void usage(FILE *f)
     size_t w = 0;
     for (const hx_cmd *c = hx_commands(); c->name; c++)
         if (strlen(c->name) > w) w = strlen(c->name);
-    fprintf(f, "usage: harness <command> [options]\n"
-               "       harness help [COMMAND]\n"
-               "       harness --version\n\n"
+    fprintf(f, "Usage: harness <command> [options]\n"
+               "  or:  harness help [COMMAND]\n"
+               "  or:  harness --version\n\n"
                "The imbench harness: generates datasets, runs suites of imager cells, records\n"
-               "them in SQLite, reports, compares and simulates.\n\ncommands:\n");
+               "them in SQLite, reports, compares and simulates.\n\nCommands:\n");
     for (const hx_cmd *c = hx_commands(); c->name; c++)
         fprintf(f, "  %-*s  %s\n", (int)w, c->name, c->help);
-    fprintf(f, "\noptions:\n"
+    fprintf(f, "\nOptions:\n"
                "  -h, --help     this help; 'harness help COMMAND' or 'harness COMMAND --help'\n"
                "                 shows a command's options, examples and exit codes\n"
                "  --version      the version\n\n"
-               "examples:\n"
+               "Examples:\n"
                "  harness help gen\n"
                "  harness gen --help\n"
                "  harness --version\n\n"
-               "exit status:\n"
+               "Exit status:\n"
                "  0  success\n"
                "  1  failure (the message names the file, dataset, option or field)\n"
                "  2  usage error: a bad option, value or argument\n"
                "Some commands add meanings (compare: 1 is a regression); see their help.\n\n"
-               "environment:\n"
+               "Environment:\n"
                "  IMBENCH_DATASETS  directory of the dataset specs (default: beside the program)\n"
                "  IMBENCH_BIN       directory of the imager the harness launches\n");
 }
