@@ -130,10 +130,12 @@ deps:
 	$(Q)scripts/deps.sh
 
 # Every test binary runs even when an earlier one fails; the exit status
-# reports whether all passed.
+# reports whether all passed. The script tests (tests/test_*.sh: the
+# command line's examples, the README's tour, make install) run last.
+SCRIPT_TESTS := $(wildcard tests/test_*.sh)
 test: deps
 	$(Q)$(MAKE) --no-print-directory tests
-	$(Q)IMBENCH_BIN=$(CURDIR)/$(B)/bin scripts/run-tests.sh $(TESTS)
+	$(Q)IMBENCH_BIN=$(CURDIR)/$(B)/bin scripts/run-tests.sh $(TESTS) $(SCRIPT_TESTS)
 
 sanitize: deps
 	$(Q)$(MAKE) --no-print-directory test SANITIZE=address,undefined

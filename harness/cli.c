@@ -164,14 +164,35 @@ static const hx_cmd commands[] = {
      .about = "Replay a measured cell's tasks on a simulated cluster (SimGrid). A platform is a "
               "file, or the name of one shipped with imbench (this-machine, study-cluster: the "
               "source tree's workloads/platforms, or PREFIX/share/imbench/platforms).",
-     .examples = "harness simulate --db r.db --cell 1 --nodes 1,2\n"
-                 "harness simulate --db r.db --cell 1 --platform study-cluster --nodes 1,2,4 "
-                 "--threads 16\n",
+     .examples = "harness simulate --db r.db --cell 1 --nodes 1 --threads 2\n"
+                 "harness simulate --db r.db --cell 1 --platform study-cluster --nodes 1,2,4\n",
      .exits = "0  success\n"
               "1  failure (a cell without tasks, a platform that cannot be read, SimGrid)\n"
               "2  usage error, or input that cannot be replayed\n"},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
+
+const char *hx_bin_dir(void)
+{
+    static char bin_dir[PATH_MAX];
+    const char *env = getenv("IMBENCH_BIN");
+    if (env && *env) return env;
+    if (!bin_dir[0]) {
+        ssize_t n = readlink("/proc/self/exe", bin_dir, sizeof bin_dir - 1);
+        if (n > 0) {
+            bin_dir[n] = '\0';
+            char *slash = strrchr(bin_dir, '/');
+            if (slash) *slash = '\0';
+        }
+    }
+    return bin_dir;
+}
+
+int hx_fail(const char *cmd, const ib_err *e)
+{
+    fprintf(stderr, "harness %s: %s\n", cmd, e->msg[0] ? e->msg : ib_strerror(e->code));
+    return e->code == IB_EINVAL ? 2 : 1;
+}
 
 const hx_cmd *hx_commands(void)
 {

@@ -11,21 +11,6 @@
 #include <limits.h>
 #include <stdlib.h>
 
-static char bin_dir[PATH_MAX];
-
-const char *hx_bin_dir(void)
-{
-    const char *env = getenv("IMBENCH_BIN");
-    if (env && *env) return env;
-    return bin_dir;
-}
-
-int hx_fail(const char *cmd, const ib_err *e)
-{
-    fprintf(stderr, "harness %s: %s\n", cmd, e->msg[0] ? e->msg : ib_strerror(e->code));
-    return e->code == IB_EINVAL ? 2 : 1;
-}
-
 static void usage(FILE *f)
 {
     size_t w = 0;
@@ -84,12 +69,6 @@ int main(int argc, char **argv)
      * file, instead of dying of SIGXFSZ (hx_run_process gives children the
      * default back). */
     signal(SIGXFSZ, SIG_IGN);
-    ssize_t n = readlink("/proc/self/exe", bin_dir, sizeof bin_dir - 1);
-    if (n > 0) {
-        bin_dir[n] = '\0';
-        char *slash = strrchr(bin_dir, '/');
-        if (slash) *slash = '\0';
-    }
     if (argc < 2) {
         usage(stderr);
         return 2;
