@@ -109,8 +109,9 @@ static void usage(FILE *f, const ib_opt *opts)
                "Options:\n");
     ib_print_opts(f, opts);
     fprintf(f, "\nExamples:\n"
-               "  imager --vis d --out o --threads 2 --check-dft 64\n"
-               "  imager --vis d --out o2 --chunks 8 --schedule dynamic --stats o2/stats.json\n"
+               "  imager --vis d --out o --threads 2 --image 256 --check-dft 64\n"
+               "  imager --vis d --out o2 --image 256 --chunks 8 --schedule dynamic\n"
+               "  imager --vis d --out o3 --image 128 --psf --stats o3/stats.json\n"
                "\nExit status:\n"
                "  0  success\n"
                "  1  failure (the message names the file, rank or field)\n"
