@@ -248,7 +248,7 @@ int ib_parse_opts(ib_err *e, const char *prog, const ib_opt *opts, int argc,
             if (o) /* an exact name getopt_long found ambiguous cannot happen; be safe */
                 rc = ib_error(e, IB_EINVAL, "%s: bad use of option '--%s'", prog, o->name);
             else
-                rc = ib_error(e, IB_EINVAL, "%s: unknown option '--%.*s' (see --help)", prog,
+                rc = ib_error(e, IB_EINVAL, "%s: unknown option '--%.*s'", prog,
                               (int)len, text + 2);
         } else {
             rc = ib_error(e, IB_EINVAL, "%s: unknown option '-%c' (options are --long%s)", prog,

@@ -343,7 +343,11 @@ int main(int argc, char **argv)
     p.par = &par;
     int rc = parse_args(&e, argc - 1, argv + 1, &p, v, &ro, &par);
     if (rc || ro.help) {
-        if (rc && par.rank == 0) fprintf(stderr, "%s\n", e.msg);
+        if (rc && par.rank == 0)
+            fprintf(stderr, "%s\n%s", e.msg,
+                    rc == IB_EINVAL ? "Usage: imager --vis DIR --out DIR [options]\n"
+                                      "('imager --help' for more)\n"
+                                    : "");
         img_par_finalize(&par);
         return rc ? 2 : 0;
     }
