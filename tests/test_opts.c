@@ -8,6 +8,7 @@
  * the option; parsing twice in one process starts afresh. hx_parse answers
  * --help with 0, bad usage with 2, and leaves the arguments in argv.
  */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,7 +45,9 @@ static int parse(const char *line, vals *v, char *pos[16], int *npos, ib_err *e)
     static char *argv[17];
     snprintf(buf, sizeof buf, "%s", line);
     int argc = 0;
-    for (char *t = strtok(buf, " "); t && argc < 16; t = strtok(NULL, " ")) argv[argc++] = t;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " ", &save); t && argc < 16; t = strtok_r(NULL, " ", &save))
+        argv[argc++] = t;
     memset(v, 0, sizeof *v);
     const ib_opt opts[] = TABLE(*v);
     ib_err_init(e);
