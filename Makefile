@@ -65,6 +65,16 @@ $(B)/lib$(1).a: $(patsubst %.c,$(B)/obj/%.o,$(call lib_srcs,$(1)))
 endef
 $(foreach m,$(MODULES),$(eval $(call MODULE_RULES,$(m))))
 
+# --version prints git describe of the tree built; common/version.o is
+# rebuilt when it changes (the stamp is rewritten only then).
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+.PHONY: FORCE
+$(B)/version.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(B)/obj/common/version.o: $(B)/version.stamp
+$(B)/obj/common/version.o: ALL_CFLAGS += -DIB_VERSION='"$(VERSION)"'
+
 # Provenance records how the programs were built.
 $(B)/obj/results/provenance.o: ALL_CFLAGS += -DIB_BUILD_FLAGS='"$(CC) -std=c11 $(OPT) $(ARCH) $(SANFLAGS) $(CFLAGS)"'
 
@@ -124,10 +134,12 @@ deps:
 	$(Q)scripts/deps.sh
 
 # Every test binary runs even when an earlier one fails; the exit status
-# reports whether all passed.
+# reports whether all passed. The script tests (tests/test_*.sh: the
+# command line's examples, the README's tour, make install) run last.
+SCRIPT_TESTS := $(wildcard tests/test_*.sh)
 test: deps
 	$(Q)$(MAKE) --no-print-directory tests
-	$(Q)IMBENCH_BIN=$(CURDIR)/$(B)/bin scripts/run-tests.sh $(TESTS)
+	$(Q)IMBENCH_BIN=$(CURDIR)/$(B)/bin scripts/run-tests.sh $(TESTS) $(SCRIPT_TESTS)
 
 sanitize: deps
 	$(Q)$(MAKE) --no-print-directory test SANITIZE=address,undefined
@@ -153,10 +165,43 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory programs
 	$(Q)scripts/bench.sh $(B)/bin
 
-PREFIX ?= /usr/local
+# ---- man pages, completion, install (docs/cli.md) ---------------------------
+# harness(1) and imager(1) are made from the programs' --help by Debian's
+# help2man (scripts/gen-man.sh); the bash completion from the same help
+# (scripts/gen-completion.sh). make install PREFIX=... [DESTDIR=...] puts
+# the programs in PREFIX/bin, the pages in PREFIX/share/man/man1, the
+# completion in PREFIX/share/bash-completion/completions and the dataset
+# specs, suites, baselines and platforms in PREFIX/share/imbench/, where
+# the programs find them (beside PREFIX/bin, or the DATADIR compiled in).
+PREFIX  ?= /usr/local
+DATADIR ?= $(PREFIX)/share/imbench
+$(B)/obj/workloads/dataset.o: ALL_CFLAGS += -DIB_DATADIR='"$(DATADIR)"'
+MANPAGES := $(B)/man/harness.1 $(B)/man/imager.1
+COMPLETIONS := $(B)/completion/harness $(B)/completion/imager
+SHARE_DIRS := datasets suites baselines platforms
+
+.PHONY: man completion
+man: $(MANPAGES)
+completion: $(COMPLETIONS)
+$(B)/man/%.1: $(B)/bin/% scripts/gen-man.sh
+	@mkdir -p $(dir $@)
+	@echo "  MAN     $@"
+	$(Q)scripts/gen-man.sh $(B)/bin $* $@
+$(B)/completion/%: $(B)/bin/% scripts/gen-completion.sh
+	@mkdir -p $(dir $@)
+	@echo "  COMPL   $@"
+	$(Q)scripts/gen-completion.sh $(B)/bin $* $@
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	$(Q)$(MAKE) --no-print-directory man completion
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	    $(addprefix $(DESTDIR)$(DATADIR)/,$(SHARE_DIRS))
 	install -m 755 $(B)/bin/harness $(B)/bin/imager $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(MANPAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(COMPLETIONS) $(DESTDIR)$(PREFIX)/share/bash-completion/completions/
+	$(Q)for d in $(SHARE_DIRS); do \
+	    install -m 644 workloads/$$d/*.yaml $(DESTDIR)$(DATADIR)/$$d/ || exit 1; done
 
 clean:
 	rm -rf build

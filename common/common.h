@@ -194,11 +194,14 @@ double ib_uniform(uint64_t h);                 /* in [0, 1) */
 double ib_gauss(uint64_t seed, uint64_t a, uint64_t b, uint64_t c);
 
 /*
- * Command-line options from a table (as git's parse-options): each entry
- * names a long option (--name), its kind, where to store it and a help
- * line. "--name=value" and "--name value" both work; "--" ends options.
- * Arguments that are not options are left, in order, in pos[0..*npos).
- * On a bad option or value: message naming it, IB_EINVAL.
+ * Command-line options from a table (as git's parse-options), parsed by
+ * getopt_long: each entry names a long option (--name), its kind, where
+ * to store it and a help line; an entry named "help" also answers to -h.
+ * "--name=value" and "--name value" both work, options and arguments mix
+ * in any order, "--" ends options; a name must be given whole (no
+ * abbreviations). Arguments that are not options are left, in order, in
+ * pos[0..*npos) (pos has room for argc). On a bad option or value:
+ * message naming it, IB_EINVAL.
  */
 struct ib_pval;
 enum ib_opt_kind { IB_OPT_FLAG, IB_OPT_STR, IB_OPT_INT, IB_OPT_DBL, IB_OPT_I64, IB_OPT_PARAM };
@@ -222,8 +225,14 @@ ib_opt ib_param_opt(int id, struct ib_pval *dst);
 
 int ib_parse_opts(ib_err *e, const char *prog, const ib_opt *opts, int argc,
                   char **argv, char **pos, int *npos);
-/* Print "  --name ARG   help" lines for the table to f (a FILE*). */
+/* Print "  --name ARG   help" lines for the table to f (a FILE*): the
+ * help texts in one column (past the widest name, at most 30 columns in;
+ * a longer name gets a line of its own), wrapped before column 80. */
 void ib_print_opts(void *f, const ib_opt *opts);
+
+/* The version of imbench these programs were built from (git describe at
+ * build time, "unknown" outside a git clone). */
+const char *ib_version(void);
 
 /* Parse a whole string as a number; IB_EINVAL (no message) if it is not. */
 int ib_parse_i64(const char *s, int64_t *out);

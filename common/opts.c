@@ -9,6 +9,7 @@
 #include "params.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -165,45 +166,103 @@ static int store(ib_err *e, const char *prog, const ib_opt *o, const char *val)
     return ib_error(e, IB_EINVAL, "%s: bad option table entry '%s'", prog, o->name);
 }
 
+/* Whether o takes no value: a flag, or a BOOL parameter. */
+static int is_flag(const ib_opt *o)
+{
+    return o->kind == IB_OPT_FLAG ||
+           (o->kind == IB_OPT_PARAM && ib_param_get(ib_param_by_option(o->name))->type == IB_PT_BOOL);
+}
+
+/*
+ * getopt_long over a struct option array made from the table: option k
+ * answers with val 256 + k; "help" also answers to -h. "-" at the head of
+ * the option string returns arguments in order (as 1), whatever
+ * POSIXLY_CORRECT says; ':' reports a missing value as ':'. getopt_long
+ * would take an unambiguous prefix of a name: a prefix is refused here, so
+ * that a script's option means one thing in every version.
+ */
 int ib_parse_opts(ib_err *e, const char *prog, const ib_opt *opts, int argc,
                   char **argv, char **pos, int *npos)
 {
-    int np = 0, only_pos = 0;
-    for (int i = 0; i < argc; i++) {
-        char *a = argv[i];
-        if (only_pos || a[0] != '-' || a[1] != '-' || a[2] == '\0') {
-            if (!only_pos && strcmp(a, "--") == 0) { only_pos = 1; continue; }
-            if (!only_pos && a[0] == '-' && a[1] != '\0' && a[1] != '-' &&
-                !(a[1] >= '0' && a[1] <= '9'))
-                return ib_error(e, IB_EINVAL, "%s: unknown option '%s' (options are --long)",
-                                prog, a);
-            pos[np++] = a;
+    size_t nopt = 0;
+    while (opts[nopt].name) nopt++;
+    struct option *lo = calloc(nopt + 1, sizeof *lo);
+    char **av = calloc((size_t)argc + 2, sizeof *av);
+    if (!lo || !av) {
+        free(lo);
+        free(av);
+        return ib_error(e, IB_ENOMEM, "%s: out of memory", prog);
+    }
+    int has_h = 0;
+    for (size_t k = 0; k < nopt; k++) {
+        lo[k].name = opts[k].name;
+        lo[k].has_arg = is_flag(&opts[k]) ? no_argument : required_argument;
+        lo[k].val = 256 + (int)k;
+        has_h |= strcmp(opts[k].name, "help") == 0;
+    }
+    av[0] = (char *)prog;
+    for (int i = 0; i < argc; i++) av[i + 1] = argv[i];
+    int ac = argc + 1, np = 0, rc = 0;
+    const char *optstring = has_h ? "-:h" : "-:";
+    int saved_opterr = opterr;
+    opterr = 0;
+    optind = 0; /* glibc: start afresh */
+    for (;;) {
+        int at = optind < 1 ? 1 : optind;
+        int c = getopt_long(ac, av, optstring, lo, NULL);
+        if (c == -1) break;
+        if (c == 1) {
+            pos[np++] = optarg;
             continue;
         }
-        const char *name = a + 2, *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const ib_opt *o = find_opt(opts, name, len);
-        if (!o)
-            return ib_error(e, IB_EINVAL, "%s: unknown option '--%.*s' (see --help)", prog,
-                            (int)len, name);
-        const char *val = NULL;
-        if (o->kind == IB_OPT_FLAG || (o->kind == IB_OPT_PARAM &&
-                                       ib_param_get(ib_param_by_option(o->name))->type ==
-                                           IB_PT_BOOL)) {
-            if (eq)
-                return ib_error(e, IB_EINVAL, "%s: option '--%s' takes no value", prog,
-                                o->name);
-        } else if (eq) {
-            val = eq + 1;
-        } else if (i + 1 < argc) {
-            val = argv[++i];
-        } else {
-            return ib_error(e, IB_EINVAL, "%s: option '--%s' needs a value (%s)", prog,
-                            o->name, o->arg ? o->arg : "value");
+        const char *text = at < ac ? av[at] : "";
+        if (c == 'h') {
+            for (size_t k = 0; k < nopt; k++)
+                if (strcmp(opts[k].name, "help") == 0) rc = store(e, prog, &opts[k], NULL);
+            if (rc) break;
+            continue;
         }
-        int r = store(e, prog, o, val);
-        if (r) return r;
+        if (c >= 256) {
+            const ib_opt *o = &opts[c - 256];
+            int whole = strncmp(text, "--", 2) == 0 && strcspn(text + 2, "=") == strlen(o->name);
+            if (!whole) {
+                rc = ib_error(e, IB_EINVAL, "%s: unknown option '%.*s' (did you mean '--%s'?)",
+                              prog, (int)strcspn(text, "="), text, o->name);
+                break;
+            }
+            rc = store(e, prog, o, is_flag(o) ? NULL : optarg);
+            if (rc) break;
+            continue;
+        }
+        /* '?' or ':': which option, and what is wrong with it */
+        if (optopt >= 256 && optopt < 256 + (int)nopt) {
+            const ib_opt *o = &opts[optopt - 256];
+            if (is_flag(o))
+                rc = ib_error(e, IB_EINVAL, "%s: option '--%s' takes no value", prog, o->name);
+            else
+                rc = ib_error(e, IB_EINVAL, "%s: option '--%s' needs a value (%s)", prog,
+                              o->name, o->arg ? o->arg : "value");
+        } else if (strncmp(text, "--", 2) == 0) {
+            size_t len = strcspn(text + 2, "=");
+            const ib_opt *o = find_opt(opts, text + 2, len);
+            if (o) /* an exact name getopt_long found ambiguous cannot happen; be safe */
+                rc = ib_error(e, IB_EINVAL, "%s: bad use of option '--%s'", prog, o->name);
+            else
+                rc = ib_error(e, IB_EINVAL, "%s: unknown option '--%.*s'", prog,
+                              (int)len, text + 2);
+        } else {
+            rc = ib_error(e, IB_EINVAL, "%s: unknown option '-%c' (options are --long%s)", prog,
+                          optopt ? optopt : '?', has_h ? "; -h is --help" : "");
+        }
+        break;
     }
+    if (!rc)
+        while (optind < ac) pos[np++] = av[optind++];
+    opterr = saved_opterr;
+    optind = 1;
+    free(lo);
+    free(av);
+    if (rc) return rc;
     *npos = np;
     return 0;
 }
@@ -222,22 +281,63 @@ static const char *param_arg(const ib_param *p)
     }
 }
 
+/* Words of text from column col on, wrapped before column 80 with
+ * following lines indented to indent. */
+static void put_wrapped(FILE *f, const char *text, int col, int indent)
+{
+    const char *p = text;
+    int first = 1;
+    while (*p) {
+        size_t w = strcspn(p, " ");
+        if (!first && col + 1 + (int)w > 79) {
+            fprintf(f, "\n%*s", indent, "");
+            col = indent;
+        } else if (!first) {
+            fputc(' ', f);
+            col++;
+        }
+        fprintf(f, "%.*s", (int)w, p);
+        col += (int)w;
+        first = 0;
+        p += w;
+        while (*p == ' ') p++;
+    }
+    fputc('\n', f);
+}
+
+/* An option's left column ("-h, --help", "--name ARG") and its help,
+ * with a parameter's range and default. */
+static void opt_text(const ib_opt *o, char *left, size_t nl, char *help, size_t nh)
+{
+    const char *arg = o->arg, *h = o->help;
+    char range[160] = "";
+    if (o->kind == IB_OPT_PARAM) {
+        int id = ib_param_by_option(o->name);
+        const ib_param *p = ib_param_get(id);
+        arg = param_arg(p);
+        h = p->help;
+        ib_param_describe(id, range, sizeof range);
+    }
+    snprintf(left, nl, "%s--%s%s%s", strcmp(o->name, "help") == 0 ? "-h, " : "", o->name,
+             arg ? " " : "", arg ? arg : "");
+    snprintf(help, nh, "%s%s%s%s", h ? h : "", range[0] ? " (" : "", range, range[0] ? ")" : "");
+}
+
 void ib_print_opts(void *fp, const ib_opt *opts)
 {
     FILE *f = fp;
+    char left[128], help[1024];
+    int width = 0;
     for (const ib_opt *o = opts; o->name; o++) {
-        char left[96], range[160] = "";
-        const char *arg = o->arg, *help = o->help;
-        if (o->kind == IB_OPT_PARAM) {
-            int id = ib_param_by_option(o->name);
-            const ib_param *p = ib_param_get(id);
-            arg = param_arg(p);
-            help = p->help;
-            ib_param_describe(id, range, sizeof range);
-        }
-        snprintf(left, sizeof left, "--%s%s%s", o->name, arg ? " " : "", arg ? arg : "");
-        if (strlen(left) > 26) fprintf(f, "  %s\n  %-26s %s", left, "", help);
-        else fprintf(f, "  %-26s %s", left, help);
-        fprintf(f, "%s%s%s\n", range[0] ? " (" : "", range, range[0] ? ")" : "");
+        opt_text(o, left, sizeof left, help, sizeof help);
+        int w = (int)strlen(left);
+        if (w <= 28 && w > width) width = w;
+    }
+    int col = 2 + width + 2; /* where help texts start */
+    for (const ib_opt *o = opts; o->name; o++) {
+        opt_text(o, left, sizeof left, help, sizeof help);
+        if ((int)strlen(left) > width) fprintf(f, "  %s\n%*s", left, col, "");
+        else fprintf(f, "  %-*s  ", width, left);
+        put_wrapped(f, help, col, col);
     }
 }

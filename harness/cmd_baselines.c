@@ -11,15 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
-    "usage: harness baselines import FILE.yaml [--db FILE]\n"
-    "       harness baselines list [--dataset NAME] [--db FILE]\n"
-    "\n"
-    "import  load a baselines file (format: the comment at the top of\n"
-    "        workloads/baselines/seed-study.yaml) in one transaction; importing\n"
-    "        the same file again replaces its records\n"
-    "list    print the stored baselines (seed-study, casa-log and manual)\n";
-
 int hx_cmd_baselines(int argc, char **argv)
 {
     const char *dbpath = RES_DEFAULT_DB, *dataset = NULL;
@@ -30,30 +21,20 @@ int hx_cmd_baselines(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
+    int npos, ps = hx_parse("baselines", opts, argc, argv, &npos, 1, 2);
+    if (ps >= 0) return ps;
+    const char *sub = argv[0];
+    int is_import = strcmp(sub, "import") == 0, is_list = strcmp(sub, "list") == 0;
+    if (!is_import && !is_list)
+        return hx_usage_error("baselines", "unknown subcommand '%s' (import or list)", sub);
+    if (is_import && npos != 2) return hx_usage_error("baselines", "import needs one FILE.yaml");
+    if (is_list && npos != 1) return hx_usage_error("baselines", "unexpected argument '%s'", argv[1]);
+    char shipped[4096];
+    const char *file = !is_import ? NULL
+                       : hx_data_file("baselines", argv[1], shipped, sizeof shipped) ? shipped
+                                                                                     : argv[1];
     ib_err e;
     ib_err_init(&e);
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos) return 1;
-    if (ib_parse_opts(&e, "baselines", opts, argc, argv, pos, &npos)) {
-        free(pos);
-        return hx_fail("baselines", &e);
-    }
-    if (help) {
-        printf("%s\noptions:\n", usage_text);
-        ib_print_opts(stdout, opts);
-        free(pos);
-        return 0;
-    }
-    const char *sub = npos > 0 ? pos[0] : NULL;
-    int is_import = sub && strcmp(sub, "import") == 0, is_list = sub && strcmp(sub, "list") == 0;
-    if ((!is_import && !is_list) || (is_import && npos != 2) || (is_list && npos != 1)) {
-        fputs(usage_text, stderr);
-        free(pos);
-        return 2;
-    }
-    const char *file = is_import ? pos[1] : NULL;
-    free(pos);
     res_db *db;
     res_open_opts oo = {.flags = is_list ? RES_OPEN_READONLY : 0};
     if (res_open(&e, dbpath, &oo, &db)) return hx_fail("baselines", &e);

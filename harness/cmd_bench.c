@@ -22,24 +22,11 @@ int hx_cmd_bench(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
+    int npos, ps = hx_parse("bench", opts, argc, argv, &npos, 0, 0);
+    if (ps >= 0) return ps;
+    if (run < 0) return hx_usage_error("bench", "--run must be a positive run id");
     ib_err e;
     ib_err_init(&e);
-    char *pos[64];
-    int npos = 0;
-    if (argc > 60) return hx_fail("bench", &(ib_err){IB_EINVAL, "too many arguments"});
-    if (ib_parse_opts(&e, "harness bench", opts, argc, argv, pos, &npos)) return hx_fail("bench", &e);
-    if (help) {
-        printf("usage: harness bench [--db F] [--run ID] [--suite NAME]\n\nRatios from a run of "
-               "workloads/suites/bench.yaml (see `make bench`).\n\noptions:\n");
-        ib_print_opts(stdout, opts);
-        return 0;
-    }
-    if (npos || run < 0) {
-        fprintf(stderr, "harness bench: %s\nusage: harness bench [--db F] [--run ID] "
-                        "[--suite NAME]\n",
-                npos ? "unexpected argument" : "--run must be a positive run id");
-        return 2;
-    }
     res_open_opts oo = {RES_OPEN_READONLY, 0};
     res_db *db;
     if (res_open(&e, dbpath, &oo, &db)) return hx_fail("bench", &e);

@@ -13,10 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_line[] =
-    "usage: harness casa-import LOG... --dataset NAME --nodes N [--cores C] [--label L] "
-    "[--db FILE]\n";
-
 int hx_cmd_casa_import(int argc, char **argv)
 {
     const char *dbpath = RES_DEFAULT_DB, *dataset = NULL, *label = NULL;
@@ -30,37 +26,18 @@ int hx_cmd_casa_import(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
+    int npos, ps = hx_parse("casa-import", opts, argc, argv, &npos, 1, -1);
+    if (ps >= 0) return ps;
+    char **pos = argv;
+    if (!dataset || !*dataset || nodes < 1 || cores < 0)
+        return hx_usage_error("casa-import", "%s",
+                              (!dataset || !*dataset) ? "--dataset is required"
+                              : nodes < 1             ? "--nodes N (N >= 1) is required"
+                                                      : "--cores must be >= 0");
     ib_err e;
     ib_err_init(&e);
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos) return 1;
-    if (ib_parse_opts(&e, "casa-import", opts, argc, argv, pos, &npos)) {
-        free(pos);
-        return hx_fail("casa-import", &e);
-    }
-    if (help) {
-        printf("%s\nEach successful tclean call becomes a baseline (system casa-<version>, "
-               "metric wall_time,\nsource casa-log, parameters and log provenance in the "
-               "note). Failed calls are\nreported and skipped; a log that does not parse is "
-               "refused whole. Importing\na log again replaces its records.\n\noptions:\n",
-               usage_line);
-        ib_print_opts(stdout, opts);
-        free(pos);
-        return 0;
-    }
-    if (npos < 1 || !dataset || !*dataset || nodes < 1 || cores < 0) {
-        fprintf(stderr, "harness casa-import: %s\n%s",
-                npos < 1 ? "no log given" : (!dataset || !*dataset) ? "--dataset is required"
-                                        : nodes < 1 ? "--nodes N (N >= 1) is required"
-                                                    : "--cores must be >= 0",
-                usage_line);
-        free(pos);
-        return 2;
-    }
     res_db *db;
     if (res_open(&e, dbpath, NULL, &db)) {
-        free(pos);
         return hx_fail("casa-import", &e);
     }
     rep_casa_import_opts o = {dataset, nodes, cores, label, stderr};
@@ -84,7 +61,6 @@ int hx_cmd_casa_import(int argc, char **argv)
         printf("\n");
     }
     res_close(db);
-    free(pos);
     if (npos > 1) printf("casa-import: %zu record%s stored from %d log%s, %s\n", stored,
                          stored == 1 ? "" : "s", npos, npos == 1 ? "" : "s",
                          bad ? "some refused" : "none refused");

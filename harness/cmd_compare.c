@@ -19,10 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_line[] =
-    "usage: harness compare [--run A] --against B|casa|wsclean [--metric M[,M...]|all] "
-    "[--threshold X] [--alpha P] [--db FILE]\n";
-
 static int fail2(const ib_err *e)
 {
     fprintf(stderr, "harness compare: %s\n", e->msg[0] ? e->msg : ib_strerror(e->code));
@@ -65,33 +61,15 @@ int hx_cmd_compare(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
+    int npos, ps = hx_parse("compare", opts, argc, argv, &npos, 0, 0);
+    if (ps >= 0) return ps;
     ib_err e;
     ib_err_init(&e);
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos) return 2;
-    int prc = ib_parse_opts(&e, "compare", opts, argc, argv, pos, &npos);
-    free(pos);
-    if (prc) return fail2(&e);
-    if (help) {
-        printf("%s\nExit status: 1 when a regression beyond the threshold is significant, 0 "
-               "otherwise,\n2 for usage errors and failures. --against casa compares scaling "
-               "with the\nrecorded CASA baselines (normalised speedups, model extrapolation) "
-               "and exits 0.\n--against wsclean pairs each WSClean cell of run A with the "
-               "imbench cell of the\nsame parameters but imager and prints median(imbench) / "
-               "median(wsclean) with its\nbootstrap 95%% interval per pair and metric "
-               "(default wall_time); cells without\na partner or without values (skipped: "
-               "wsclean not installed, ...) are listed as\nsuch. It exits 0.\n\noptions:\n",
-               usage_line);
-        ib_print_opts(stdout, opts);
-        return 0;
-    }
     rep_cmp_opts o;
     memset(&o, 0, sizeof o);
     rep_compare_opts_init(&o.c);
     const char *bad = NULL;
-    if (npos) bad = "unexpected argument";
-    else if (!against) bad = "--against B|casa|wsclean is required";
+    if (!against) bad = "--against B|casa|wsclean is required";
     else if (run < 0) bad = "--run must be a positive run id";
     else if (!(alpha > 0 && alpha < 1)) bad = "--alpha must be in (0, 1)";
     else if (boot < 10) bad = "--boot must be >= 10";
@@ -102,8 +80,7 @@ int hx_cmd_compare(int argc, char **argv)
     if (!bad && !casa && !wsclean && (ib_parse_i64(against, &base) || base < 1))
         bad = "--against must be a run id, casa or wsclean";
     if (bad) {
-        fprintf(stderr, "harness compare: %s\n%s", bad, usage_line);
-        return 2;
+        return hx_usage_error("compare", "%s", bad);
     }
     res_db *db;
     res_open_opts oo = {.flags = RES_OPEN_READONLY};

@@ -215,16 +215,6 @@ static const char *stokes_name(int s)
     return "?";
 }
 
-static void usage(FILE *f, const ib_opt *o)
-{
-    fprintf(f, "usage: harness compare-images A.fits B.fits... [--inner F] [--tol X]\n\n"
-               "Compare the planes of an imbench cube A with those of B (a cube, or WSClean's\n"
-               "per-channel images, e.g. ws-*-XX-image.fits), matched by Stokes and frequency:\n"
-               "per plane the peak |A| and rms((A - B) / peak). Exit 1 when a plane exceeds\n"
-               "--tol, 2 on bad usage or images that do not share a grid.\n\noptions:\n");
-    ib_print_opts(f, o);
-}
-
 /* Errors: message on stderr, exit status 2 (hx_fail lives in main.c, which
  * the tests calling hx_cmpimg_run do not link). */
 static int fail(const ib_err *e)
@@ -244,34 +234,15 @@ int hx_cmd_compare_images(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
+    int npos, ps = hx_parse("compare-images", table, argc, argv, &npos, 2, -1);
+    if (ps >= 0) return ps;
+    char **pos = argv;
     ib_err e;
     ib_err_init(&e);
-    char **pos = ib_calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos) {
-        ib_error(&e, IB_ENOMEM, "out of memory");
-        return fail(&e);
-    }
-    if (ib_parse_opts(&e, "compare-images", table, argc, argv, pos, &npos)) {
-        ib_free(pos);
-        return fail(&e);
-    }
-    if (help) {
-        ib_free(pos);
-        usage(stdout, table);
-        return 0;
-    }
-    if (npos < 2) {
-        ib_free(pos);
-        ib_error(&e, IB_EINVAL, "expected A.fits and at least one B.fits, got %d file%s (see "
-                                "--help)", npos, npos == 1 ? "" : "s");
-        return fail(&e);
-    }
     hx_cmpimg_row *rows = NULL;
     size_t n = 0;
     int rc = hx_cmpimg_run(&e, pos[0], (const char *const *)(pos + 1), npos - 1, inner, &rows,
                            &n);
-    ib_free(pos);
     if (rc) return fail(&e);
     printf("%-5s %-6s %-14s %-12s %-12s %-12s %s\n", "chan", "stokes", "freq_hz", "peak",
            "rms_rel", "max_rel", "peak pixel A / B");

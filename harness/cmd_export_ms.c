@@ -13,8 +13,6 @@
 
 #include "msio/msio.h"
 
-static const char usage_line[] = "usage: harness export-ms DIR OUT.ms [--overwrite]\n";
-
 static void progress(void *ctx, int64_t done, int64_t total)
 {
     fprintf(stderr, "\r%s: %5.1f%% (%lld of %lld rows)", (const char *)ctx,
@@ -32,40 +30,12 @@ int hx_cmd_export_ms(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
+    int npos, ps = hx_parse("export-ms", opts, argc, argv, &npos, 2, 2);
+    if (ps >= 0) return ps;
+    const char *dir = argv[0], *ms = argv[1];
+    if (block < 0) return hx_usage_error("export-ms", "--block-rows must be >= 0");
     ib_err e;
     ib_err_init(&e);
-    char **pos = ib_calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos) {
-        ib_error(&e, IB_ENOMEM, "out of memory");
-        return hx_fail("export-ms", &e);
-    }
-    int rc = ib_parse_opts(&e, "harness export-ms", opts, argc, argv, pos, &npos);
-    const char *dir = npos > 0 ? pos[0] : NULL, *ms = npos > 1 ? pos[1] : NULL;
-    if (!rc && npos > 2)
-        rc = ib_error(&e, IB_EINVAL, "harness export-ms: unexpected argument '%s'", pos[2]);
-    ib_free(pos);
-    if (rc) {
-        fprintf(stderr, "%s\n%s", e.msg, usage_line);
-        return 2;
-    }
-    if (help) {
-        fputs(usage_line, stdout);
-        puts("\nWrite the visibility store DIR/vis.h5 as a MeasurementSet OUT.ms: main table\n"
-             "(UVW, DATA, FLAG, FLAG_ROW, WEIGHT, SIGMA, WEIGHT_SPECTRUM, TIME, ...) and\n"
-             "the ANTENNA, FEED, SPECTRAL_WINDOW, POLARIZATION, DATA_DESCRIPTION, FIELD,\n"
-             "OBSERVATION and PROCESSOR rows. 'harness import-ms' reads it back unchanged.\n\n"
-             "options:");
-        ib_print_opts(stdout, opts);
-        return 0;
-    }
-    if (!dir || !ms || block < 0) {
-        ib_error(&e, IB_EINVAL, "%s (see --help)",
-                 !dir ? "missing DIR" : !ms ? "missing OUT.ms" : "--block-rows must be >= 0");
-        hx_fail("export-ms", &e);
-        fputs(usage_line, stderr);
-        return 2;
-    }
     ms_export_opts o;
     ms_export_opts_init(&o);
     o.overwrite = overwrite;
@@ -75,6 +45,7 @@ int hx_cmd_export_ms(int argc, char **argv)
         o.progress_ctx = "export-ms";
     }
     ms_export_info info;
+    int rc;
     if ((rc = ms_export(&e, dir, ms, &o, &info))) {
         fprintf(stderr, "harness export-ms: %s\n", e.msg[0] ? e.msg : ib_strerror(rc));
         return 1;

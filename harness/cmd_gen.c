@@ -16,9 +16,6 @@
 #include "msio/msio.h"
 #include "workloads/workloads.h"
 
-static const char usage_line[] =
-    "usage: harness gen --dataset NAME --scale S --out DIR [options]\n";
-
 static void progress(void *ctx, int64_t done, int64_t total)
 {
     (void)ctx;
@@ -70,38 +67,13 @@ int hx_cmd_gen(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
+    int npos, ps = hx_parse("gen", opts, argc, argv, &npos, 0, 0);
+    if (ps >= 0) return ps;
     ib_err e;
     ib_err_init(&e);
-    char **pos = ib_calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos) {
-        ib_error(&e, IB_ENOMEM, "out of memory");
-        return hx_fail("gen", &e);
-    }
-    /* ib_parse_opts prefixes its messages with the program name given */
-    int rc = ib_parse_opts(&e, "harness gen", opts, argc, argv, pos, &npos);
-    if (!rc && npos > 0)
-        rc = ib_error(&e, IB_EINVAL, "harness gen: unexpected argument '%s'", pos[0]);
-    ib_free(pos);
-    if (rc) {
-        fprintf(stderr, "%s\n%s", e.msg, usage_line);
-        return 2;
-    }
-    if (help) {
-        fputs(usage_line, stdout);
-        puts("\nGenerate a synthetic visibility set for a seed dataset, scaled down.\n"
-             "Writes DIR/vis.h5 (the visibility store) and DIR/sky.json (its sky).\n\n"
-             "options:");
-        ib_print_opts(stdout, opts);
-        return 0;
-    }
-    if (!dataset || !out || isnan(scale)) {
-        ib_error(&e, IB_EINVAL, "missing %s (see --help)",
-                 !dataset ? "--dataset NAME" : !out ? "--out DIR" : "--scale S");
-        hx_fail("gen", &e);
-        fputs(usage_line, stderr);
-        return 2;
-    }
+    if (!dataset || !out || isnan(scale))
+        return hx_usage_error("gen", "missing %s",
+                              !dataset ? "--dataset NAME" : !out ? "--out DIR" : "--scale S");
     wl_gen_opts go;
     wl_gen_opts_init(&go);
     go.scale = scale;
@@ -139,6 +111,7 @@ int hx_cmd_gen(int argc, char **argv)
         return 2;
     }
     wl_dataset ds;
+    int rc;
     if ((rc = wl_dataset_find(&e, dataset, dsdir, &ds))) {
         hx_fail("gen", &e);
         return rc == IB_ENOTFOUND || rc == IB_EINVAL ? 2 : 1;

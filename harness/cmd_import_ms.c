@@ -15,10 +15,6 @@
 
 #include "msio/msio.h"
 
-static const char usage_line[] =
-    "usage: harness import-ms MS --out DIR [--column DATA|CORRECTED_DATA|MODEL_DATA] "
-    "[--spw N] [--field LIST] [--chans A~B]\n";
-
 static void progress(void *ctx, int64_t done, int64_t total)
 {
     fprintf(stderr, "\r%s: %5.1f%% (%lld of %lld rows)", (const char *)ctx,
@@ -54,40 +50,12 @@ int hx_cmd_import_ms(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
+    int npos, ps = hx_parse("import-ms", opts, argc, argv, &npos, 1, 1);
+    if (ps >= 0) return ps;
+    const char *ms = argv[0];
+    if (!out) return hx_usage_error("import-ms", "missing --out DIR");
     ib_err e;
     ib_err_init(&e);
-    char **pos = ib_calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos) {
-        ib_error(&e, IB_ENOMEM, "out of memory");
-        return hx_fail("import-ms", &e);
-    }
-    int rc = ib_parse_opts(&e, "harness import-ms", opts, argc, argv, pos, &npos);
-    const char *ms = npos > 0 ? pos[0] : NULL;
-    if (!rc && npos > 1)
-        rc = ib_error(&e, IB_EINVAL, "harness import-ms: unexpected argument '%s'", pos[1]);
-    ib_free(pos);
-    if (rc) {
-        fprintf(stderr, "%s\n%s", e.msg, usage_line);
-        return 2;
-    }
-    if (help) {
-        fputs(usage_line, stdout);
-        puts("\nImport a MeasurementSet into the visibility store DIR/vis.h5, streaming the\n"
-             "main table in row blocks. One spectral window; several fields become mosaic\n"
-             "pointings (the phase centre is the first selected field's). XX/YY or RR/LL\n"
-             "are kept; full polarisation keeps its parallel hands. Weights come from\n"
-             "WEIGHT_SPECTRUM, else WEIGHT, else 1/SIGMA^2; FLAG_ROW flags whole rows.\n\n"
-             "options:");
-        ib_print_opts(stdout, opts);
-        return 0;
-    }
-    if (!ms || !out) {
-        ib_error(&e, IB_EINVAL, "missing %s (see --help)", !ms ? "MS" : "--out DIR");
-        hx_fail("import-ms", &e);
-        fputs(usage_line, stderr);
-        return 2;
-    }
     ms_import_opts o;
     ms_import_opts_init(&o);
     o.column = column;
@@ -121,7 +89,7 @@ int hx_cmd_import_ms(int argc, char **argv)
     int slot_tmp = ib_tmp_add(vtmp, IB_TMP_FILE);
     ib_tmp_on_signals();
     ms_import_info info;
-    rc = ms_import(&e, ms, out, &o, &info);
+    int rc = ms_import(&e, ms, out, &o, &info);
     ib_tmp_drop(slot_tmp);
     ib_tmp_drop(slot_out);
     if (rc) {

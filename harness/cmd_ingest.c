@@ -411,33 +411,13 @@ int hx_cmd_ingest(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
+    int npos, ps = hx_parse("ingest", table, argc, argv, &npos, 1, 1);
+    if (ps >= 0) return ps;
+    char **pos = argv;
     ib_err e;
     ib_err_init(&e);
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos) return 1;
-    if (ib_parse_opts(&e, "ingest", table, argc, argv, pos, &npos)) {
-        free(pos);
-        return hx_fail("ingest", &e);
-    }
-    if (help) {
-        free(pos);
-        printf("usage: harness ingest DIR [options]\n\n"
-               "Record attempts run elsewhere: every DIR/.../cell.json with the stats.json\n"
-               "(and provenance.json) beside it, into one run per suite of DIR. Ingesting\n"
-               "DIR again adds only attempts not recorded yet, into the same run.\n\n"
-               "options:\n");
-        ib_print_opts(stdout, table);
-        return 0;
-    }
-    if (npos != 1) {
-        free(pos);
-        ib_error(&e, IB_EINVAL, "expected one directory, got %d", npos);
-        return hx_fail("ingest", &e);
-    }
     ingester *g = ib_calloc(1, sizeof *g);
     if (!g) {
-        free(pos);
         ib_error(&e, IB_ENOMEM, "out of memory starting ingest (%zu bytes)", sizeof *g);
         return hx_fail("ingest", &e);
     }
@@ -463,7 +443,6 @@ int hx_cmd_ingest(int argc, char **argv)
     json_decref(g->root_prov);
     for (size_t i = 0; i < list.n; i++) ib_free(list.v[i]);
     free(list.v);
-    free(pos);
     int added = g->added, dup = g->dup, bad = g->bad;
     ib_free(g);
     if (rc) return hx_fail("ingest", &e);

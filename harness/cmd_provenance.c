@@ -31,15 +31,6 @@ int hx_provenance_read(ib_err *e, const char *path, res_provenance *p)
     return r;
 }
 
-static void usage(FILE *f, const ib_opt *o)
-{
-    fprintf(f, "usage: harness provenance [--out FILE] [--command TEXT]\n\n"
-               "Print what a run records about this machine and build (git commit, compiler,\n"
-               "CPU, kernel, libraries, environment) as JSON, or write it to FILE.\n\n"
-               "options:\n");
-    ib_print_opts(f, o);
-}
-
 int hx_cmd_provenance(int argc, char **argv)
 {
     const char *out = NULL, *command = NULL;
@@ -51,24 +42,11 @@ int hx_cmd_provenance(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
+    int npos, ps = hx_parse("provenance", table, argc, argv, &npos, 0, 0);
+    if (ps >= 0) return ps;
     ib_err e;
     ib_err_init(&e);
-    int npos = 0;
-    char **posv = ib_calloc((size_t)argc + 1, sizeof *posv);
-    if (!posv) {
-        ib_error(&e, IB_ENOMEM, "out of memory");
-        return hx_fail("provenance", &e);
-    }
-    int rc = ib_parse_opts(&e, "provenance", table, argc, argv, posv, &npos);
-    if (!rc && help) {
-        ib_free(posv);
-        usage(stdout, table);
-        return 0;
-    }
-    if (!rc && npos > 0)
-        rc = ib_error(&e, IB_EINVAL, "unexpected argument '%s' (see --help)", posv[0]);
-    ib_free(posv);
-    if (rc) return hx_fail("provenance", &e);
+    int rc;
 
     res_provenance *p = ib_calloc(1, sizeof *p);
     if (!p) {

@@ -16,10 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_line[] =
-    "usage: harness report [--db FILE] [--run ID] [--out DIR] [--gantt-cell ID]\n"
-    "                      [--full-scale S] [--fit-runs ID,...] [--store-predictions] [options]\n";
-
 /* "3,5,7" into ids (at most max); -1 when a value is not a positive id. */
 static int parse_runs(const char *s, int64_t *ids, size_t max, size_t *n)
 {
@@ -97,36 +93,22 @@ int hx_cmd_report(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
+    int npos, ps = hx_parse("report", opts, argc, argv, &npos, 0, 0);
+    if (ps >= 0) return ps;
     ib_err e;
     ib_err_init(&e);
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos) return 1;
-    int prc = ib_parse_opts(&e, "report", opts, argc, argv, pos, &npos);
-    free(pos);
-    if (prc) return hx_fail("report", &e);
-    if (help) {
-        printf("%s\nWrites index.html (self-contained), report.md and, per figure, NAME.dat,\n"
-               "NAME.gp (re-run with `gnuplot NAME.gp` in the directory), NAME.png, NAME.svg.\n"
-               "\noptions:\n",
-               usage_line);
-        ib_print_opts(stdout, opts);
-        return 0;
-    }
     double fscale = 1.0;
     int64_t runs[64];
     size_t nruns = 0;
     const char *bad = NULL;
-    if (npos) bad = "unexpected argument";
-    else if (run < 0 || gantt < 0 || study_nodes < 1 || boot < 10)
+    if (run < 0 || gantt < 0 || study_nodes < 1 || boot < 10)
         bad = "--run, --gantt-cell >= 1, --study-nodes >= 1, --boot >= 10";
     else if (full_scale && (ib_parse_double(full_scale, &fscale) || !(fscale > 0)))
         bad = "--full-scale must be a number > 0";
     else if (fit_runs && parse_runs(fit_runs, runs, 64, &nruns))
         bad = "--fit-runs must be run ids, comma-separated (at most 64)";
     if (bad) {
-        fprintf(stderr, "harness report: %s\n%s", bad, usage_line);
-        return 2;
+        return hx_usage_error("report", "%s", bad);
     }
     /* the report's files are named under --out in buffers of 4 KiB and
      * more: a longer directory is refused here, never cut */

@@ -13,28 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Parse options with the common --db and --help; exactly npos_want
- * positional arguments. Returns -1 to continue, else an exit status. */
-static int parse(const char *cmd, const char *usage, ib_opt *table, int argc, char **argv,
-                 char **pos, int npos_want, int *help)
-{
-    ib_err e;
-    ib_err_init(&e);
-    int npos = 0;
-    if (ib_parse_opts(&e, cmd, table, argc, argv, pos, &npos)) return hx_fail(cmd, &e);
-    if (*help) {
-        printf("usage: harness %s %s\n\noptions:\n", cmd, usage);
-        ib_print_opts(stdout, table);
-        return 0;
-    }
-    if (npos != npos_want) {
-        ib_error(&e, IB_EINVAL, "expected %d argument%s, got %d (usage: harness %s %s)",
-                 npos_want, npos_want == 1 ? "" : "s", npos, cmd, usage);
-        return hx_fail(cmd, &e);
-    }
-    return -1;
-}
-
 static int open_db(const char *cmd, const char *path, res_db **db)
 {
     ib_err e;
@@ -55,10 +33,7 @@ static int db_only(const char *cmd, int argc, char **argv, res_db **db)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    if (!pos) return 1;
-    int st = parse(cmd, "[--db FILE]", table, argc, argv, pos, 0, &help);
-    free(pos);
+    int npos, st = hx_parse(cmd, table, argc, argv, &npos, 0, 0);
     if (st >= 0) return st;
     return open_db(cmd, dbpath, db);
 }
@@ -84,22 +59,13 @@ int hx_cmd_show(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    if (!pos) return 1;
-    int st = parse("show", "RUN_ID [--db FILE]", table, argc, argv, pos, 1, &help);
-    if (st >= 0) {
-        free(pos);
-        return st;
-    }
+    int npos, st = hx_parse("show", table, argc, argv, &npos, 1, 1);
+    if (st >= 0) return st;
     ib_err e;
     ib_err_init(&e);
     int64_t id;
-    if (ib_parse_i64(pos[0], &id) || id < 1) {
-        ib_error(&e, IB_EINVAL, "run id must be a positive integer, got '%s'", pos[0]);
-        free(pos);
-        return hx_fail("show", &e);
-    }
-    free(pos);
+    if (ib_parse_i64(argv[0], &id) || id < 1)
+        return hx_usage_error("show", "run id must be a positive integer, got '%s'", argv[0]);
     res_db *db;
     if ((st = open_db("show", dbpath, &db)) >= 0) return st;
     int rc = res_print_run(&e, db, id, stdout);
@@ -120,11 +86,7 @@ int hx_cmd_export(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    if (!pos) return 1;
-    int st = parse("export", "--format csv|json [--db FILE] [--run ID] [--out FILE]", table,
-                   argc, argv, pos, 0, &help);
-    free(pos);
+    int npos, st = hx_parse("export", table, argc, argv, &npos, 0, 0);
     if (st >= 0) return st;
     ib_err e;
     ib_err_init(&e);
@@ -181,10 +143,7 @@ int hx_cmd_migrate(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    if (!pos) return 1;
-    int st = parse("migrate", "[--db FILE]", table, argc, argv, pos, 0, &help);
-    free(pos);
+    int npos, st = hx_parse("migrate", table, argc, argv, &npos, 0, 0);
     if (st >= 0) return st;
     ib_err e;
     ib_err_init(&e);

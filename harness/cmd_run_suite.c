@@ -1075,13 +1075,6 @@ static int prepare(ib_err *e, runner *r)
     return 0;
 }
 
-static void usage(FILE *f, const ib_opt *o)
-{
-    fprintf(f, "usage: harness run-suite SUITE.yaml [options]\n\n"
-               "Run every cell of a suite and record the results.\n\noptions:\n");
-    ib_print_opts(f, o);
-}
-
 /* Bytes as "1.4 GB" (decimal units, as df -H and the study). */
 static const char *gbytes(double b, char *buf, size_t n)
 {
@@ -1370,29 +1363,15 @@ int hx_cmd_run_suite(int argc, char **argv)
         {"help", IB_OPT_FLAG, &o->help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
+    int npos, ps = hx_parse("run-suite", table, argc, argv, &npos, 1, 1);
+    if (ps >= 0) return ps;
+    char suite_path[4096];
+    const char *suite_arg =
+        hx_data_file("suites", argv[0], suite_path, sizeof suite_path) ? suite_path : argv[0];
     ib_err e;
     ib_err_init(&e);
-    char **pos = ib_calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos) {
-        ib_error(&e, IB_ENOMEM, "out of memory");
-        return hx_fail("run-suite", &e);
-    }
-    if (ib_parse_opts(&e, "run-suite", table, argc, argv, pos, &npos)) {
-        ib_free(pos);
-        return hx_fail("run-suite", &e);
-    }
-    if (o->help) {
-        ib_free(pos);
-        usage(stdout, table);
-        return 0;
-    }
     int status = 1;
     int rc = 0;
-    if (npos != 1) {
-        rc = ib_error(&e, IB_EINVAL, "expected one suite file, got %d (see --help)", npos);
-        goto out;
-    }
     rc = check_launcher(&e, &r);
     if (rc) goto out;
     if (o->repeat < 0 || (o->timeout != -1 && o->timeout <= 0) || o->warmup < -1 ||
@@ -1402,7 +1381,7 @@ int hx_cmd_run_suite(int argc, char **argv)
     }
     rc = check_run_options(&e, o);
     if (rc) goto out;
-    rc = load_suite(&e, &r, pos[0]);
+    rc = load_suite(&e, &r, suite_arg);
     if (rc) goto out;
     r.repeats = o->repeat > 0 ? o->repeat : r.suite->repeats;
     r.retries = o->retries >= 0 ? o->retries : suite_retries(r.suite);
@@ -1536,7 +1515,6 @@ int hx_cmd_run_suite(int argc, char **argv)
                         (long long)r.run_id, o->db);
     status = r.nfail ? 1 : 0;
 out:
-    ib_free(pos);
     runner_release(&r);
     if (rc) return hx_fail("run-suite", &e);
     return status;

@@ -38,12 +38,6 @@
 #define DEFAULT_HERE "workloads/platforms/this-machine.yaml"
 #define DEFAULT_STUDY "workloads/platforms/study-cluster.yaml"
 
-static const char usage_line[] =
-    "usage: harness simulate --cell ID [--db F] [--platform P] [--nodes N1,N2,..] [--threads T]\n"
-    "                        [options]\n"
-    "       harness simulate --validate [--db F] [--platform P]\n"
-    "       harness simulate --study [--db F] [--platform P]\n";
-
 /* Everything the options say. */
 typedef struct opts {
     const char *db, *platform, *here, *schedule, *tasks_dir, *nodes, *write, *cost;
@@ -63,8 +57,7 @@ static int fail(const ib_err *e, int input)
 
 static int usage_error(const char *msg)
 {
-    fprintf(stderr, "harness simulate: %s\n%s", msg, usage_line);
-    return 2;
+    return hx_usage_error("simulate", "%s", msg);
 }
 
 /* ---- a recorded cell as a workload ------------------------------------------ */
@@ -969,20 +962,10 @@ int hx_cmd_simulate(int argc, char **argv)
     for (int i = -1; i < argc && at < sizeof o.command; i++)
         at += (size_t)snprintf(o.command + at, sizeof o.command - at, "%s%s", i < 0 ? "" : " ",
                                i < 0 ? "harness simulate" : argv[i]);
+    int npos, ps = hx_parse("simulate", table, argc, argv, &npos, 0, 0);
+    if (ps >= 0) return ps;
     ib_err e;
     ib_err_init(&e);
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos) return 1;
-    int prc = ib_parse_opts(&e, "simulate", table, argc, argv, pos, &npos);
-    free(pos);
-    if (prc) return fail(&e, 1);
-    if (o.help) {
-        printf("%s\noptions:\n", usage_line);
-        ib_print_opts(stdout, table);
-        return 0;
-    }
-    if (npos) return usage_error("unexpected argument");
     if (o.validate + o.study + (o.cell != 0) != 1)
         return usage_error("give one of --cell ID, --validate, --study");
     if (o.cell < 0 || o.run < 0 || o.threads < 0 || o.chunks < 0)
@@ -992,6 +975,7 @@ int hx_cmd_simulate(int argc, char **argv)
         return usage_error("--cost must be wall or cpu");
     o.cpu = strcmp(o.cost, "cpu") == 0;
     char pbuf[4200], hbuf[4200];
+    if (o.platform && hx_data_file("platforms", o.platform, pbuf, sizeof pbuf)) o.platform = pbuf;
     if (!o.platform)
         o.platform = default_platform(o.study ? DEFAULT_STUDY : DEFAULT_HERE, pbuf, sizeof pbuf);
     if (strcmp(o.here, DEFAULT_HERE) == 0) o.here = default_platform(DEFAULT_HERE, hbuf, sizeof hbuf);

@@ -196,34 +196,13 @@ int hx_cmd_sysinfo(int argc, char **argv)
         {"help", IB_OPT_FLAG, &help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
+    int npos, ps = hx_parse("sysinfo", opts, argc, argv, &npos, 0, 0);
+    if (ps >= 0) return ps;
     ib_err e;
     ib_err_init(&e);
-    char *pos[8];
-    int npos = 0;
-    if (argc > (int)(sizeof pos / sizeof pos[0])) {
-        fprintf(stderr, "harness sysinfo: too many arguments\n");
-        return 2;
-    }
-    if (ib_parse_opts(&e, "harness sysinfo", opts, argc, argv, pos, &npos) != 0) {
-        fprintf(stderr, "%s\n", e.msg);
-        return 2;
-    }
-    if (help) {
-        printf("usage: harness sysinfo [--json] [--dir DIR]\n\n"
-               "What this machine offers: cores, memory, disk, MPI, PAPI counters and\n"
-               "software-defined events, library versions.\n\noptions:\n");
-        ib_print_opts(stdout, opts);
-        return 0;
-    }
-    if (npos > 0) {
-        fprintf(stderr, "harness sysinfo: unexpected argument '%s'\n", pos[0]);
-        return 2;
-    }
-    if (read_mb < 0 || read_mb > 65536) {
-        fprintf(stderr, "harness sysinfo: option '--read-speed' must be 0..65536 MiB, got %d\n",
-                read_mb);
-        return 2;
-    }
+    if (read_mb < 0 || read_mb > 65536)
+        return hx_usage_error("sysinfo", "option '--read-speed' must be 0..65536 MiB, got %d",
+                              read_mb);
     json_t *j = prof_sysinfo_json(&e, dir);
     if (!j) return hx_fail("sysinfo", &e);
     if (read_mb > 0) {

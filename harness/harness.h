@@ -18,9 +18,42 @@ typedef int (*hx_cmd_fn)(int argc, char **argv);
 typedef struct hx_cmd {
     const char *name;
     hx_cmd_fn fn;
-    const char *usage;   /* arguments, e.g. "--dataset NAME --scale S --out DIR" */
-    const char *help;    /* one line */
+    const char *usage;    /* arguments, e.g. "--dataset NAME --scale S --out DIR" */
+    const char *help;     /* one line */
+    const char *about;    /* the description in --help (NULL: the one line) */
+    const char *examples; /* command lines, one a line, run as written by tests/test_cli.sh */
+    const char *exits;    /* "CODE  meaning" lines (NULL: 0 ok, 1 failure, 2 usage) */
 } hx_cmd;
+
+/* The command table (cli.c), ended by a NULL name; one entry by name. */
+const hx_cmd *hx_commands(void);
+const hx_cmd *hx_cmd_find(const char *name);
+
+/*
+ * The option-parsing preamble of every command: argv (after the command's
+ * name) parsed by the table opts (ib_parse_opts: getopt_long, whole
+ * names). When the table's "help" flag is given (-h, --help) the
+ * command's help (hx_help) goes to stdout and 0 is returned. A bad option
+ * or value, or a count of other arguments outside min_pos..max_pos
+ * (max_pos -1: no limit): the message and the usage line on stderr, 2.
+ * Otherwise -1: go on, the other arguments in order in argv[0..*npos).
+ */
+int hx_parse(const char *cmd, const ib_opt *opts, int argc, char **argv, int *npos,
+             int min_pos, int max_pos);
+/* "usage: harness CMD USAGE" (the table's usage) to f (a FILE*). */
+void hx_usage(void *f, const char *cmd);
+/* The whole help of cmd: usage, description, options, examples, exit codes. */
+void hx_help(void *f, const char *cmd, const ib_opt *opts);
+/* "harness CMD: <message>" and the usage line on stderr; returns 2. */
+int hx_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * A file shipped with imbench named by arg: when arg has no '/' and is
+ * not a file here, KIND/ARG[.yaml] in the data directory (the parent of
+ * the dataset specs' directory, wl_datasets_dir: the source tree's
+ * workloads/ or PREFIX/share/imbench/). 1 with the path in buf when that
+ * file exists, else 0 (use arg as given).
+ */
+int hx_data_file(const char *kind, const char *arg, char *buf, size_t n);
 
 /* Print "harness <cmd>: <msg>" for e to stderr and return exit status 1
  * (2 for IB_EINVAL: bad usage). */

@@ -97,15 +97,31 @@ static void land(const ib_pval v[IB_NPARAM], img_params *p)
  * watch the run. */
 typedef struct run_opts {
     double timeout;
-    int seed, help;
+    int seed, help, version;
 } run_opts;
 
 static void usage(FILE *f, const ib_opt *opts)
 {
-    fprintf(f, "usage: imager --vis DIR --out DIR [options]\n\n"
-               "Makes dirty image cubes (and PSF cubes) from an imbench visibility store.\n\n"
-               "options:\n");
+    fprintf(f, "Usage: imager --vis DIR --out DIR [options]\n"
+               "  or:  mpirun -np N imager --vis DIR --out DIR [options]\n"
+               "  or:  imager --version\n\n"
+               "Makes dirty image cubes (and PSF cubes) from an imbench visibility store\n"
+               "(made by 'harness gen' or 'harness import-ms'): OUT/dirty.fits, OUT/psf.fits.\n"
+               "Under mpirun or srun each rank is a node of the run. The options below the\n"
+               "run's own are the cell parameters of a suite (common/params.h).\n\n"
+               "Options:\n");
     ib_print_opts(f, opts);
+    fprintf(f, "\nExamples:\n"
+               "  imager --vis d --out o --threads 2 --image 256 --check-dft 64\n"
+               "  imager --vis d --out o2 --image 256 --chunks 8 --schedule dynamic\n"
+               "  imager --vis d --out o3 --image 128 --psf --stats o3/stats.json\n"
+               "\nExit status:\n"
+               "  0  success\n"
+               "  1  failure (the message names the file, rank or field)\n"
+               "  2  usage error: a bad option or value, or one this machine cannot run\n"
+               "\nEnvironment:\n"
+               "  IMBENCH_FFTW_WISDOM  FFTW wisdom file (default: $XDG_CACHE_HOME or ~/.cache,\n"
+               "                       then imbench/fftw-wisdom-PRECISION)\n");
 }
 
 /* The options: the run's, then one per parameter with an imager option. */
@@ -123,6 +139,7 @@ static size_t make_opts(ib_opt *opts, img_params *p, ib_pval v[IB_NPARAM], run_o
         {"seed", IB_OPT_INT, &ro->seed, "S", "seed for the choice of --check-dft pixels"},
         {"quiet", IB_OPT_FLAG, &p->quiet, NULL, "print only errors and the DFT line"},
         {"help", IB_OPT_FLAG, &ro->help, NULL, "this help"},
+        {"version", IB_OPT_FLAG, &ro->version, NULL, "print the version and exit"},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof run / sizeof *run; i++) opts[n++] = run[i];
@@ -398,6 +415,12 @@ int main(int argc, char **argv)
     run_opts ro = {.seed = 1};
     ib_err e;
     ib_err_init(&e);
+    /* --version answers before MPI starts (help2man, scripts) */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("imager (imbench) %s\n", ib_version());
+            return 0;
+        }
     img_par par;
     if (img_par_init(&e, &par, &argc, &argv)) {
         fprintf(stderr, "imager: %s\n", e.msg);
@@ -406,7 +429,11 @@ int main(int argc, char **argv)
     p.par = &par;
     int rc = parse_args(&e, argc - 1, argv + 1, &p, v, &ro, &par);
     if (rc || ro.help) {
-        if (rc && par.rank == 0) fprintf(stderr, "%s\n", e.msg);
+        if (rc && par.rank == 0)
+            fprintf(stderr, "%s\n%s", e.msg,
+                    rc == IB_EINVAL ? "Usage: imager --vis DIR --out DIR [options]\n"
+                                      "('imager --help' for more)\n"
+                                    : "");
         img_par_finalize(&par);
         return rc ? 2 : 0;
     }

@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential pkg-config libyaml-dev libsqlite3-dev sqlite3 libfftw3-dev
       libpapi-dev papi-tools libopenmpi-dev openmpi-bin libhdf5-dev libcfitsio-dev
       libjansson-dev gnuplot-nox libcmocka-dev clang libclang-rt-14-dev python3-astropy python3-spectral-cube libxml2-utils
-      casacore-dev python3-casacore wsclean clang-tidy cppcheck slurm-wlm munge libsimgrid-dev "$@")
+      casacore-dev python3-casacore wsclean clang-tidy cppcheck slurm-wlm munge libsimgrid-dev help2man "$@")
 missing=()
 for p in "${pkgs[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

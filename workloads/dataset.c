@@ -662,15 +662,21 @@ int wl_datasets_dir(ib_err *e, const char *dir, char *out, size_t n)
         exe[len] = '\0';
         char *slash = strrchr(exe, '/');
         if (slash) *slash = '\0';
-        /* build/bin, or build/<sanitizer>/bin one level deeper */
+        /* build/bin, or build/<sanitizer>/bin one level deeper, or an
+         * installed PREFIX/bin beside PREFIX/share/imbench (make install) */
         static const char *const rel[] = {"/../../workloads/datasets",
-                                          "/../../../workloads/datasets"};
-        for (size_t k = 0; k < 2; k++) {
+                                          "/../../../workloads/datasets",
+                                          "/../share/imbench/datasets"};
+        for (size_t k = 0; k < sizeof rel / sizeof *rel; k++) {
             char cand[PATH_MAX + 64];
             snprintf(cand, sizeof cand, "%s%s", exe, rel[k]);
             if (is_dir(cand)) return set_dir(e, out, n, cand);
         }
     }
+#ifdef IB_DATADIR
+    /* the datadir compiled in (the Makefile's PREFIX/share/imbench) */
+    if (is_dir(IB_DATADIR "/datasets")) return set_dir(e, out, n, IB_DATADIR "/datasets");
+#endif
     return ib_error(e, IB_ENOTFOUND,
                     "no datasets directory: pass --datasets-dir or set IMBENCH_DATASETS");
 }

@@ -100,8 +100,10 @@ int wl_dataset_load(ib_err *e, const char *path, wl_dataset *out);
  * Directory holding the dataset specs: `dir` when not NULL/empty, else
  * $IMBENCH_DATASETS, else <dir of the running binary>/../../workloads/
  * datasets (binaries live in build/bin; sanitizer builds one level deeper
- * are also found). Writes it into out (size n). IB_ENOTFOUND when none of
- * these exists, IB_EOVERFLOW when out is too small.
+ * are also found), else <dir of the binary>/../share/imbench/datasets (an
+ * installed PREFIX/bin), else IB_DATADIR/datasets (the datadir compiled
+ * in, make install's). Writes it into out (size n). IB_ENOTFOUND when
+ * none of these exists, IB_EOVERFLOW when out is too small.
  */
 int wl_datasets_dir(ib_err *e, const char *dir, char *out, size_t n);
 
