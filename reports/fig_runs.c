@@ -300,7 +300,7 @@ static double cell_tasks(rep__report *r, const rep_cell_data *cl)
     return isfinite(n) ? n : 0;
 }
 
-static const rep_cell_data *gantt_pick(rep__report *r)
+const rep_cell_data *rep__gantt_cell(rep__report *r)
 {
     const rep_cell_data *pick = NULL;
     if (r->o->gantt_cell > 0) {
@@ -331,7 +331,7 @@ int rep__gantt_data(rep__report *r, const char *dataset, void **out)
     gantt_data *d = ib_calloc(1, sizeof *d);
     if (!d) return ib_error(r->e, IB_ENOMEM, "out of memory");
     *out = d;
-    d->cell = gantt_pick(r);
+    d->cell = rep__gantt_cell(r);
     snprintf(d->from, sizeof d->from, "tasks table");
     if (!d->cell || !d->cell->first_ok) return 0;
     int rc = res_report_tasks(r->e, r->db, d->cell->first_ok, MAX_GANTT_TASKS, &d->t, &d->n,

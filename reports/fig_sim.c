@@ -205,12 +205,16 @@ static int simscaling_runtime(rep__report *r, const char *ds, const simscaling_d
                            k ? ", \\\n     " : "", file, k, rep__palette[k % 8]);
             rep__gpq(&g, key);
         }
+        /* labels right of the points on the left half, left of them on the right */
+        double mid = 0.5 * (1 + xmax);
         if (npts)
             rep__sb_printf(&g, ", \\\n     '%s' index %zu using 1:2 with points pt 5 ps 1.3 lc "
                                "rgb 'black' title 'study: CASA 6.2 and prototype times "
-                               "(stated or read from plot)', \\\n     '' index %zu using 1:2:3 "
-                               "with labels font ',7' offset 0.8,0.6 left notitle",
-                           file, d->ns, d->ns);
+                               "(stated or read from plot)', \\\n     '' index %zu using "
+                               "1:($1 <= %g ? $2 : 1/0):3 with labels font ',7' offset 0.8,0.6 "
+                               "left notitle, \\\n     '' index %zu using 1:($1 > %g ? $2 : "
+                               "1/0):3 with labels font ',7' offset -0.8,0.6 right notitle",
+                           file, d->ns, d->ns, mid, d->ns, mid);
         rep__sb_puts(&g, "\n");
         snprintf(title, sizeof title, "%s: simulated runtime on 1-%g nodes", ds, xmax);
         char cap[1200];
@@ -353,6 +357,7 @@ int rep__simscaling_render(rep__report *r, const char *ds, const void *data)
 
 typedef struct simgantt_data {
     const res_sim_row *sim;
+    int beside;       /* the measured task stream is of its dataset and layout */
     res_task *t;
     size_t n;
     int truncated;
@@ -366,7 +371,8 @@ void rep__simgantt_release(void *data)
     ib_free(d);
 }
 
-/* The stream to draw: the gantt cell's own simulations first, then the
+/* The stream to draw: first one of the measured stream's dataset and
+ * layout (its prediction from the 1-core cell, drawn beside it), then the
  * one with most ranks, then most events. */
 int rep__simgantt_data(rep__report *r, const char *dataset, void **out)
 {
@@ -375,20 +381,25 @@ int rep__simgantt_data(rep__report *r, const char *dataset, void **out)
     int rc = rep__sims(r);
     if (rc) return rc;
     const res_sim_row *pick = NULL;
+    const rep_cell_data *g = rep__gantt_cell(r);
+    int pmine = 0;
     for (size_t i = 0; i < r->nsims; i++) {
         const res_sim_row *s = &r->sims[i];
         if (!s->nstream) continue;
-        int mine = r->o->gantt_cell > 0 && s->cell_id == r->o->gantt_cell;
-        int pmine = pick && r->o->gantt_cell > 0 && pick->cell_id == r->o->gantt_cell;
+        int mine = g && !strcmp(s->dataset, g->dataset) && s->nodes == (g->nodes ? g->nodes : 1) &&
+                   s->threads == (g->threads ? g->threads : 1);
         if (!pick || mine > pmine ||
             (mine == pmine && (s->nodes > pick->nodes ||
-                               (s->nodes == pick->nodes && s->nstream > pick->nstream))))
+                               (s->nodes == pick->nodes && s->nstream > pick->nstream)))) {
             pick = s;
+            pmine = mine;
+        }
     }
     if (!pick) return 0;
     simgantt_data *d = ib_calloc(1, sizeof *d);
     if (!d) return ib_error(r->e, IB_ENOMEM, "out of memory");
     d->sim = pick;
+    d->beside = pmine;
     rc = res_report_sim_tasks(r->e, r->db, pick->id, MAX_SIM_GANTT, &d->t, &d->n, &d->truncated);
     if (rc || !d->n) {
         rep__simgantt_release(d);
@@ -421,10 +432,11 @@ int rep__simgantt_render(rep__report *r, const char *dataset, const void *data)
                  "Every simulated task of simulation %lld (harness simulate, %s: cell %lld "
                  "recorded on %d x %d, replayed on %d ranks x %d threads of platform %s; "
                  "predicted wall time %.4g s), one row per rank and thread, coloured by phase, "
-                 "drawn by the same code as the measured task stream. Nothing here was "
+                 "drawn by the same code as the measured task stream%s. Nothing here was "
                  "measured.%s",
                  (long long)s->id, s->purpose, (long long)s->cell_id, s->cell_nodes,
                  s->cell_threads, s->nodes, s->threads, s->platform, s->wall_s,
+                 d->beside ? " (the one above: the same dataset and layout, measured)" : "",
                  d->truncated ? " Truncated: only the first tasks are drawn." : "");
         rc = g.oom ? ib_error(r->e, IB_ENOMEM, "out of memory")
                    : rep__figure(r, name, title, REP__K_SIMULATED, 0, 0, cap, file,
@@ -561,8 +573,8 @@ int rep__simvalidate_render(rep__report *r, const char *dataset, const void *dat
         rc = rep__data_file(r, "sim-validation.dat", &b);
         if (!rc) {
             rep__sb_puts(&g, "set xlabel 'measured median wall time (s)'\nset ylabel "
-                             "'predicted wall time (s, simulated)'\nset grid\nset key top "
-                             "left\n");
+                             "'predicted wall time (s, simulated)'\nset grid\nset key below "
+                             "Left reverse\n");
             rep__axis(&g, "x", lo, hi, 1, 1);
             rep__axis(&g, "y", lo, hi, 1, 1);
             rep__sb_puts(&g, "plot 'sim-validation.dat' using 1:($4 == 0 ? $2 : 1/0) with "
@@ -921,7 +933,7 @@ static int study_support_fig(rep__report *r, const simstudy_data *d)
                            "'ideal (%g)'\n",
                        nst ? ", \\\n     '' index 2 using 1:2 with points pt 5 ps 1.5 lc rgb "
                              "'black' title 'study: prototype (read from plot)', \\\n     '' "
-                             "index 2 using 1:2:3 with labels font ',7' offset 0.8,0.6 left "
+                             "index 2 using 1:2:3 with labels font ',7' offset -0.8,0.6 right "
                              "notitle"
                            : "",
                        (double)n2 / n1, (double)n2 / n1);

@@ -503,6 +503,9 @@ REP__FIG_FUNCS(gantt);
  * and appends to g the plot (rows per rank and thread, boxes coloured by
  * phase, keys "KEY_PREFIXphase"). The same figure code for both kinds.
  */
+/* The cell whose measured task stream the report draws (--gantt-cell, else
+ * the multi-rank cell with most task events), NULL when none. */
+const rep_cell_data *rep__gantt_cell(rep__report *r);
 int rep__gantt_plot(rep__report *r, const res_task *t, size_t n, const char *file,
                     const char *what, const char *key_prefix, rep__sb *g);
 REP__FIG_FUNCS(writes);     /* fig_bench.c: writes and schedulers, load imbalance */

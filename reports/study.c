@@ -176,7 +176,10 @@ int rep__study_points(const res_baseline_row *rows, size_t nrows, const char *da
             len += (size_t)snprintf(where + len, sizeof where - len, "%s%d %s", len ? ", " : "",
                                     b->threads, casa ? "MPI procs" : "threads");
         if (b->cores && len < sizeof where)
-            snprintf(where + len, sizeof where - len, "%s%d cores", len ? ", " : "", b->cores);
+            len += (size_t)snprintf(where + len, sizeof where - len, "%s%d cores",
+                                    len ? ", " : "", b->cores);
+        if (b->chunks && len < sizeof where)
+            snprintf(where + len, sizeof where - len, "%s%d chunks", len ? ", " : "", b->chunks);
         snprintf(q->what, sizeof q->what, "%s, %s (study, %s)", casa ? "CASA 6.2" : b->system,
                  where, rep__bapprox(b) ? "read from plot" : "stated");
     }
