@@ -185,6 +185,17 @@ int wl_gen_resolve(ib_err *e, const wl_dataset *ds, const wl_gen_opts *o, wl_gen
     return 0;
 }
 
+double wl_gen_store_bytes(const wl_gen_shape *sh, const wl_gen_opts *o)
+{
+    /* vis 8 per sample, flag bits 1/8 when anything is flagged (every row
+     * block at the generator's flag rates), per row: weights 4 per pol,
+     * uvw 24, time 8, field 4, antennas 8, mask 1; sky.json is small */
+    double ns = (double)sh->nrow * (double)sh->nchan * (double)sh->npol;
+    double b = ns * (8.0 + (o->flag_frac > 0 ? 0.125 : 0.0)) +
+               (double)sh->nrow * (4.0 * sh->npol + 45.0);
+    return b * 1.01 + 1e6;
+}
+
 /* ---- geometry ---------------------------------------------------- */
 
 typedef struct geom {
@@ -1053,15 +1064,16 @@ int wl_generate(ib_err *e, const wl_dataset *ds, const wl_gen_opts *opts, const 
                                                               (uint64_t)G.g.a1[b],
                                                               (uint64_t)G.g.a2[b], 0))));
 
-    /* Room on disk: vis 8, weight 4, flag 1 byte per sample, plus rows. */
-    double need = (double)sh->nrow * ((double)sh->nchan * sh->npol * 13.0 + 56.0);
+    /* Room on disk for the compact store. */
+    double need = wl_gen_store_bytes(sh, opts);
     if ((rc = ib_mkdir_p(e, outdir))) goto fail;
     struct statvfs vfs;
     if (statvfs(outdir, &vfs) == 0) {
         double avail = (double)vfs.f_bavail * (double)vfs.f_frsize;
         if (need > avail) {
-            rc = ib_error(e, IB_ENOSPACE, "output '%s': the dataset needs %.1f GB but only "
-                          "%.1f GB are free", outdir, need / 1e9, avail / 1e9);
+            rc = ib_error(e, IB_ENOSPACE, "output '%s': the dataset needs %.3f GB (%.0f bytes) "
+                          "but only %.3f GB (%.0f bytes) are free", outdir, need / 1e9, need,
+                          avail / 1e9, avail);
             goto fail;
         }
     }

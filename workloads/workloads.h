@@ -226,6 +226,12 @@ typedef struct wl_gen_shape {
 int wl_gen_resolve(ib_err *e, const wl_dataset *ds, const wl_gen_opts *opts,
                    wl_gen_shape *out);
 
+/* Bytes the store of shape sh (made with opts) takes on disk in the
+ * compact format (docs/datasets.md), with a 1% margin and 1 MB of HDF5
+ * structure: what `harness gen` and the dataset cache check free space
+ * and the cache budget against. */
+double wl_gen_store_bytes(const wl_gen_shape *sh, const wl_gen_opts *opts);
+
 /* What wl_generate made. */
 typedef struct wl_gen_info {
     wl_gen_shape shape;
