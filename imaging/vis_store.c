@@ -77,6 +77,9 @@ struct img_vis_store {
     float *wrow;
     uint8_t *rmask;
     int fd;         /* for direct chunk reads; -1 when not used */
+    char *wbuf;     /* writer's transpose buffer, kept across row blocks (a fresh
+                     * one per block cost a page fault per 4 KiB) */
+    size_t wbuf_n;
     chunk_map cm[D_NROWSETS];
 };
 
@@ -146,6 +149,7 @@ static void store_free(img_vis_store *s)
     free(s->dish);
     free(s->wrow);
     free(s->rmask);
+    ib_free(s->wbuf);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -576,7 +580,13 @@ int img_vis_write_rows(ib_err *e, img_vis_store *s, int64_t row0, int64_t n, con
                         (long long)row0, (long long)(row0 + n), (long long)s->meta.nrow);
     if (n == 0) return 0;
     size_t nc = (size_t)s->meta.nchan, np = (size_t)s->meta.npol, nn = (size_t)n;
-    char *tbuf = ib_malloc(nn * nc * np * 8);
+    size_t want = nn * nc * np * 8;
+    if (s->wbuf_n < want) {
+        ib_free(s->wbuf);
+        s->wbuf = ib_alloc_huge(want);
+        s->wbuf_n = s->wbuf ? want : 0;
+    }
+    char *tbuf = s->wbuf;
     float *wrow = ib_malloc(nn * np * sizeof(float));
     uint8_t *rmask = ib_malloc(nn);
     int rc = 0;
@@ -632,7 +642,6 @@ int img_vis_write_rows(ib_err *e, img_vis_store *s, int64_t row0, int64_t n, con
     }
     pthread_mutex_unlock(&s->lock);
 out:
-    free(tbuf);
     free(wrow);
     free(rmask);
     return rc;

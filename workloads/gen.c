@@ -738,7 +738,10 @@ static void gen_rows(const gen *G, int64_t base, int64_t r0, int64_t r1, slot *s
     const int64_t nc = sh->nchan;
     const int np = sh->npol;
     const uint64_t seed = G->o->seed;
-    const double sigma = G->o->noise, ffrac = G->o->flag_frac;
+    const double sigma = G->o->noise;
+    /* a sample is flagged when its 16 random bits are below the fraction
+     * times 2^16 (rounded: the fraction is kept to 1/65536) */
+    const uint64_t fthr = (uint64_t)llround(G->o->flag_frac * 65536.0);
     for (int64_t r = r0; r < r1; r++) {
         int64_t i = r - base, t = G->row_t[r], b = G->row_b[r];
         int f = field_of(sh, t);
@@ -754,6 +757,8 @@ static void gen_rows(const gen *G, int64_t base, int64_t r0, int64_t r1, slot *s
         uint8_t *fl = s->flag + (size_t)i * (size_t)nc * (size_t)np;
         const float wv = G->wfac[b];
         for (int64_t c = 0; c < nc; c++) {
+            /* flags: one hash per (row, channel), 16 bits per pol */
+            const uint64_t fh = fthr ? ib_hash4(seed ^ FLAG_TAG, (uint64_t)r, (uint64_t)c, 0) : 0;
             for (int p = 0; p < np; p++) {
                 double re = G->cI[p] * sc->ir[c], im = G->cI[p] * sc->ii[c];
                 if (G->use_q) {
@@ -773,8 +778,7 @@ static void gen_rows(const gen *G, int64_t base, int64_t r0, int64_t r1, slot *s
                 v[2 * k] = (float)re;
                 v[2 * k + 1] = (float)im;
                 w[k] = wv;
-                fl[k] = ffrac > 0 && ib_uniform(ib_hash4(seed ^ FLAG_TAG, (uint64_t)r,
-                                                         (uint64_t)c, (uint64_t)p)) < ffrac;
+                fl[k] = ((fh >> (16 * p)) & 0xffffu) < fthr;
             }
         }
     }
