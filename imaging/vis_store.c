@@ -1048,12 +1048,25 @@ static int load_rows(ib_err *e, img_vis_store *s)
     return rc;
 }
 
+/* bits8[b]: the 8 bits of b as 8 bytes of 0 or 1, least significant first. */
+static uint64_t bits8[256];
+static pthread_once_t bits8_once = PTHREAD_ONCE_INIT;
+static void bits8_init(void)
+{
+    for (unsigned b = 0; b < 256; b++) {
+        uint8_t v[8];
+        for (unsigned k = 0; k < 8; k++) v[k] = (uint8_t)((b >> k) & 1u);
+        memcpy(&bits8[b], v, 8);
+    }
+}
+
 /* Format 3 weights and flags of the slab, expanded to one per sample. */
 static int read_compact(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr, int64_t chan0,
                         int64_t nc, float *weight, uint8_t *flag, uint64_t *nb)
 {
     int rc = load_rows(e, s);
     if (rc) return rc;
+    pthread_once(&bits8_once, bits8_init);
     const size_t np = (size_t)s->meta.npol, snr = (size_t)nr, snc = (size_t)nc;
     unsigned any = 0;
     for (int64_t r = row0; r < row0 + nr; r++) any |= s->rmask[r];
@@ -1086,18 +1099,28 @@ static int read_compact(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr, i
         uint8_t *t = ib_malloc(snc * nbyte);
         if (!t) return ib_error(e, IB_ENOMEM, "out of memory reading '%s'", s->path);
         rc = read_spec(e, s, D_FLAG, chan0, nc, (int64_t)byte0, (int64_t)nbyte, t);
+        /* whole bytes to 8 flag bytes each by table; a slab that starts
+         * inside a byte is unpacked into u and shifted */
+        uint8_t *u = off ? ib_malloc(nbyte * 8) : NULL;
+        if (!rc && off && !u) rc = ib_error(e, IB_ENOMEM, "out of memory reading '%s'", s->path);
         if (!rc) {
             const size_t nbit = snr * np;
             for (size_t c = 0; c < snc; c++) {
                 const uint8_t *src = t + c * nbyte;
                 uint8_t *dst = flag + c * nbit;
-                for (size_t k = 0; k < nbit; k++) {
-                    size_t b = k + off;
-                    dst[k] = (uint8_t)((src[b >> 3] >> (b & 7)) & 1u);
+                uint8_t *to = off ? u : dst;
+                size_t full = off ? nbyte : nbit / 8;
+                for (size_t j = 0; j < full; j++) memcpy(to + 8 * j, &bits8[src[j]], 8);
+                if (off) {
+                    memcpy(dst, u + off, nbit);
+                } else {
+                    for (size_t k = full * 8; k < nbit; k++)
+                        dst[k] = (uint8_t)((src[k >> 3] >> (k & 7)) & 1u);
                 }
             }
             *nb += (uint64_t)snc * nbyte;
         }
+        free(u);
         free(t);
     }
     return rc;
