@@ -717,8 +717,9 @@ static void chunk_map_init(img_vis_store *s, int i, haddr_t base)
 {
     chunk_map *m = &s->cm[i];
     memset(m, 0, sizeof *m);
-    hsize_t dims[4], cd[4] = {0, 0, 0, 0};
+    hsize_t dims[4] = {0, 0, 0, 0}, cd[4] = {0, 0, 0, 0};
     int rank = row_dims(&s->meta, s->version, i, dims);
+    if (rank < 2) return;
     hid_t pl = H5Dget_create_plist(s->d[i]);
     if (pl < 0) return;
     int ok = H5Pget_layout(pl) == H5D_CHUNKED && H5Pget_chunk(pl, rank, cd) == rank &&
