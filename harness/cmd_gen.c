@@ -162,6 +162,11 @@ int hx_cmd_gen(int argc, char **argv)
            (long long)s->ntime, (long long)s->nbaseline, (long long)s->nchan, s->npol);
     printf("rows         %lld (antennas %d, fields %d)\n", (long long)s->nrow, s->nant,
            s->nfield);
+    if (s->nrow < s->nrow_full || s->nexec > 1)
+        printf("row layout   %lld of the %lld time x baseline pairs (the spec's %lld of %lld at "
+               "scale 1: antennas absent in each of %d time segments), %d execution block(s)\n",
+               (long long)s->nrow, (long long)s->nrow_full, (long long)ds.rows,
+               (long long)(ds.ntime * ds.nbaseline), s->nsegment, s->nexec);
     printf("visibilities %lld (rows x chans)\n", (long long)info.nvis);
     printf("samples      %lld (x pols)\n", (long long)info.nsamples);
     printf("band         %.6f - %.6f GHz, channel width %.6g kHz\n", s->freq0_hz / 1e9,

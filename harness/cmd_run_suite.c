@@ -28,6 +28,7 @@
 #include "harness/harness.h"
 #include "harness/slurm.h"
 #include "harness/wsclean.h"
+#include "imaging/imaging.h"
 #include "results/results.h"
 #include "workloads/suite.h"
 #include "workloads/workloads.h"
@@ -41,7 +42,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define GEN_TIMEOUT_S 3600.0
@@ -60,6 +64,7 @@ typedef struct opts {
     int retries;               /* runs again of a failed, timed-out or killed attempt
                                 * (-1: the suite's) */
     int take_lock;             /* --resume: take over another host's lock on the run */
+    const char *cache_budget;  /* bytes the dataset cache may hold (NULL: the suite's) */
 } opts;
 
 /* One dataset materialisation (shared by the cells with its key). */
@@ -72,6 +77,8 @@ typedef struct dsstate {
     int ms_state;          /* vis.ms for wsclean cells: 0 not tried, 1 ready, -1 failed */
     char ms[2100];
     char ms_why[HX_TAIL_BYTES + 256];
+    int lock_fd;           /* DIR/in-use.lock held shared while cells use it */
+    int locked;
 } dsstate;
 
 typedef struct runner {
@@ -98,6 +105,7 @@ typedef struct runner {
     int nfail, nok;
     int retries;               /* per (cell, repeat) slot */
     int nretries;              /* retries run */
+    int64_t cache_budget;      /* --cache-budget or the suite's; 0: no limit */
 } runner;
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -315,6 +323,229 @@ static int write_cache_json(ib_err *e, const char *dir, const wl_cell *c)
     return 0;
 }
 
+/* ---- disk space and the cache budget ------------------------------------ */
+
+/* Free bytes for an unprivileged writer under dir, or -1 when unknown. */
+static double free_bytes(const char *dir)
+{
+    struct statvfs v;
+    if (statvfs(dir, &v) != 0) return -1;
+    return (double)v.f_bavail * (double)v.f_frsize;
+}
+
+static int64_t du_total;
+static int du_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)path;
+    (void)flag;
+    (void)ftw;
+    du_total += (int64_t)st->st_blocks * 512;
+    return 0;
+}
+
+/* Bytes a directory takes on disk (allocated blocks, all files under it). */
+static int64_t dir_bytes(const char *dir)
+{
+    du_total = 0;
+    if (nftw(dir, du_add, 16, FTW_PHYS | FTW_MOUNT) != 0) return du_total;
+    return du_total;
+}
+
+/* Mark d in use: a shared lock on DIR/in-use.lock (the budget's eviction
+ * takes it exclusively, so it never removes a dataset a cell is using, in
+ * this process or another), its time stamp the last use. Other datasets
+ * of this run are released: one is in use at a time. */
+static void ds_use(runner *r, dsstate *d)
+{
+    for (size_t i = 0; i < r->nds; i++)
+        if (&r->ds[i] != d && r->ds[i].locked) {
+            close(r->ds[i].lock_fd);
+            r->ds[i].locked = 0;
+        }
+    if (d->locked) return;
+    char path[2200];
+    if (ib_path_fmt(NULL, path, sizeof path, "%s/in-use.lock", d->dir)) return;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    if (flock(fd, LOCK_SH) != 0) {
+        close(fd);
+        return;
+    }
+    (void)futimens(fd, NULL);
+    d->lock_fd = fd;
+    d->locked = 1;
+}
+
+static void ds_release_all(runner *r)
+{
+    for (size_t i = 0; i < r->nds; i++)
+        if (r->ds[i].locked) {
+            close(r->ds[i].lock_fd);
+            r->ds[i].locked = 0;
+        }
+}
+
+typedef struct cache_entry {
+    char dir[2100];
+    char key[33];
+    int64_t bytes;
+    double used;  /* last use (seconds since the epoch) */
+} cache_entry;
+
+static int by_use(const void *a, const void *b)
+{
+    const cache_entry *x = a, *y = b;
+    if (x->used != y->used) return x->used < y->used ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static double mtime_of(const char *dir, const char *name)
+{
+    char p[2200];
+    struct stat st;
+    if (ib_path_fmt(NULL, p, sizeof p, "%s/%s", dir, name) || stat(p, &st) != 0) return -1;
+    return (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec;
+}
+
+/* The complete datasets in data_dir (a 32-hex-digit directory with
+ * cache.json), their sizes and last use. *out is malloc'd. */
+static int cache_scan(ib_err *e, const char *data_dir, cache_entry **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    DIR *dh = opendir(data_dir);
+    if (!dh) return errno == ENOENT ? 0 : ib_error(e, IB_EIO, "dataset cache '%s': %s", data_dir,
+                                                   strerror(errno));
+    size_t cap = 0;
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(dh)) != NULL) {
+        if (strlen(de->d_name) != 32 || strspn(de->d_name, "0123456789abcdef") != 32) continue;
+        cache_entry ce;
+        memset(&ce, 0, sizeof ce);
+        memcpy(ce.key, de->d_name, 33);
+        if (ib_path_fmt(NULL, ce.dir, sizeof ce.dir, "%s/%s", data_dir, de->d_name)) continue;
+        double used = mtime_of(ce.dir, "in-use.lock"), made = mtime_of(ce.dir, "cache.json");
+        if (made < 0) continue; /* not complete: another process is generating it */
+        ce.used = used > made ? used : made;
+        ce.bytes = dir_bytes(ce.dir);
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            cache_entry *t = realloc(*out, cap * sizeof *t);
+            if (!t) {
+                rc = ib_error(e, IB_ENOMEM, "out of memory listing the dataset cache");
+                break;
+            }
+            *out = t;
+        }
+        (*out)[(*n)++] = ce;
+    }
+    closedir(dh);
+    if (!rc && *n) qsort(*out, *n, sizeof **out, by_use);
+    return rc;
+}
+
+static void fmt_bytes(char *buf, size_t n, double b)
+{
+    snprintf(buf, n, "%.3f GB (%.0f bytes)", b / 1e9, b);
+}
+
+/*
+ * Room for a new dataset of `need` bytes under the cache budget: evict
+ * the least recently used complete datasets that no cell is using (an
+ * exclusive lock on their in-use.lock must be free) until the cache and
+ * the new one fit. A budget below the dataset itself, or datasets in use
+ * that leave no room, are errors with the sizes.
+ */
+static int cache_make_room(ib_err *e, runner *r, const dsstate *d, const wl_cell *c,
+                           double need)
+{
+    char b1[64], b2[64], b3[64];
+    const double budget = (double)r->cache_budget;
+    if (need > budget) {
+        fmt_bytes(b1, sizeof b1, need);
+        fmt_bytes(b2, sizeof b2, budget);
+        return ib_error(e, IB_ENOSPACE, "needs %s, more than the whole cache budget "
+                        "of %s (--cache-budget or the suite's cache_budget)", b1, b2);
+    }
+    cache_entry *ce;
+    size_t n;
+    int rc = cache_scan(e, r->o.data_dir, &ce, &n);
+    if (rc) return rc;
+    double total = 0;
+    for (size_t i = 0; i < n; i++) total += (double)ce[i].bytes;
+    for (size_t i = 0; i < n && total + need > budget; i++) {
+        if (!strcmp(ce[i].key, d->key)) continue;
+        char lock[2200];
+        if (ib_path_fmt(NULL, lock, sizeof lock, "%s/in-use.lock", ce[i].dir)) continue;
+        int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) { /* in use */
+            close(fd);
+            continue;
+        }
+        ib_err sub;
+        ib_err_init(&sub);
+        if (ib_rm_rf_owned(&sub, ce[i].dir) == 0) {
+            total -= (double)ce[i].bytes;
+            fmt_bytes(b1, sizeof b1, (double)ce[i].bytes);
+            hx_progress_message(&r->prog, "cache budget: evicted dataset %s (%s, least recently "
+                                "used) for dataset %s", ce[i].key, b1, c->dataset);
+        }
+        close(fd);
+    }
+    if (total + need > budget) {
+        fmt_bytes(b1, sizeof b1, need);
+        fmt_bytes(b2, sizeof b2, budget);
+        fmt_bytes(b3, sizeof b3, total);
+        rc = ib_error(e, IB_ENOSPACE, "needs %s but the cache budget of %s already "
+                      "holds %s of datasets in use (--cache-budget or the suite's cache_budget)",
+                      b1, b2, b3);
+    }
+    free(ce);
+    return rc;
+}
+
+/* Bytes the cubes of cell c on the store in vis take (float32 FITS):
+ * dirty, psf when asked, and weight, pb and mosaic for the mosaic
+ * gridder; 0 when the store cannot be opened (the imager then says why). */
+static double cube_need(const wl_cell *c, const char *vis)
+{
+    ib_err e;
+    ib_err_init(&e);
+    img_vis_store *st = NULL;
+    if (img_vis_open(&e, vis, &st)) return 0;
+    const img_vis_meta *m = img_vis_meta_get(st);
+    double nx = m->image_nx, ny = m->image_ny;
+    if (wl_cell_has(c, IB_P_IMAGE) && c->v[IB_P_IMAGE].i > 0) {
+        nx = (double)c->v[IB_P_IMAGE].i;
+        ny = c->v[IB_P_IMAGE].j > 0 ? (double)c->v[IB_P_IMAGE].j : nx;
+    }
+    char g[32] = "";
+    if (wl_cell_has(c, IB_P_GRIDDER)) wl_cell_text(c, IB_P_GRIDDER, g, sizeof g);
+    int nprod = 1 + (wl_cell_has(c, IB_P_PSF) && wl_cell_int(c, IB_P_PSF)) +
+                (!strcmp(g, "mosaic") ? 3 : 0);
+    double b = nx * ny * (double)m->nchan * (double)m->npol * 4.0 * nprod;
+    img_vis_close(NULL, st);
+    return b * 1.01 + 1e6;
+}
+
+/* Bytes the dataset of cell c will take (0 when its shape cannot be
+ * resolved: the generator then says why). */
+static double ds_need(const runner *r, const wl_cell *c)
+{
+    ib_err e;
+    ib_err_init(&e);
+    wl_dataset ds;
+    wl_gen_opts go;
+    wl_gen_shape sh;
+    wl_cell_gen_opts(c, &go);
+    if (wl_dataset_find(&e, c->dataset, r->o.datasets_dir, &ds) ||
+        wl_gen_resolve(&e, &ds, &go, &sh))
+        return 0;
+    return wl_gen_store_bytes(&sh, &go);
+}
+
 /*
  * Make the dataset of cell c present in the cache: reuse DIR when vis.h5
  * and cache.json are there, else run `harness gen` into DIR.tmp-PID and
@@ -324,9 +555,13 @@ static int write_cache_json(ib_err *e, const char *dir, const wl_cell *c)
  */
 static int ds_materialise(runner *r, dsstate *d, const wl_cell *c)
 {
-    if (d->state) return 0;
+    if (d->state) {
+        if (d->state > 0) ds_use(r, d);
+        return 0;
+    }
     if (file_exists(d->dir, "vis.h5") && file_exists(d->dir, "cache.json")) {
         d->state = 1;
+        ds_use(r, d);
         return 0;
     }
     ib_err e;
@@ -336,6 +571,24 @@ static int ds_materialise(runner *r, dsstate *d, const wl_cell *c)
         ib_path_fmt(&e, log, sizeof log, "%s/gen.log", tmp) || fresh_owned_dir(&e, tmp)) {
         d->state = -1;
         snprintf(d->why, sizeof d->why, "dataset '%s': %s", c->dataset, e.msg);
+        return 0;
+    }
+    /* Room: the cache budget (evicting what is least recently used), then
+     * the disk, before anything is written. */
+    double need = ds_need(r, c), avail;
+    int room = 0;
+    if (need > 0 && r->cache_budget > 0) room = cache_make_room(&e, r, d, c, need);
+    if (!room && need > 0 && (avail = free_bytes(tmp)) >= 0 && need > avail) {
+        char b1[64], b2[64];
+        fmt_bytes(b1, sizeof b1, need);
+        fmt_bytes(b2, sizeof b2, avail);
+        room = ib_error(&e, IB_ENOSPACE, "needs %s on disk but only %s are free under '%s'", b1,
+                        b2, r->o.data_dir);
+    }
+    if (room) {
+        d->state = -1;
+        snprintf(d->why, sizeof d->why, "dataset '%s': %s", c->dataset, e.msg);
+        ib_rm_rf_owned(NULL, tmp);
         return 0;
     }
     argv_buf av;
@@ -379,6 +632,7 @@ static int ds_materialise(runner *r, dsstate *d, const wl_cell *c)
         }
     }
     d->state = 1;
+    ds_use(r, d);
     return 0;
 }
 
@@ -690,6 +944,16 @@ static int run_attempt(ib_err *e, runner *r, size_t i, int rep, int try, size_t 
             snprintf(tail, sizeof pr.tail, "harness: %s", sub.msg);
         } else {
             quiesce(dir);
+            /* the cubes must fit the disk: refuse before the imager runs */
+            double need = ws ? 0 : cube_need(c, d->dir), avail = free_bytes(dir);
+            if (need > 0 && avail >= 0 && need > avail) {
+                char b1[64], b2[64];
+                fmt_bytes(b1, sizeof b1, need);
+                fmt_bytes(b2, sizeof b2, avail);
+                status = ST_FAILED;
+                snprintf(tail, sizeof pr.tail, "harness: the cubes need %s on disk but only %s are "
+                         "free under '%s'", b1, b2, dir);
+            }
         }
     }
     /* the imager (or WSClean) ran: its failures are what --retries repeats */
@@ -1153,6 +1417,7 @@ static int dry_run(ib_err *e, runner *r)
 
 static void runner_release(runner *r)
 {
+    if (r->ds) ds_release_all(r);
     ib_free(r->cells);
     ib_free(r->cell_ids);
     ib_free(r->todo);
@@ -1357,6 +1622,10 @@ int hx_cmd_run_suite(int argc, char **argv)
         {"retries", IB_OPT_INT, &o->retries, "N",
          "run a failed, timed-out or killed attempt again, up to N times, keeping every "
          "attempt (default: the suite's, else 0)"},
+        {"cache-budget", IB_OPT_STR, &o->cache_budget, "BYTES",
+         "bytes the dataset cache may hold (4G, 500M, ...); the least recently used datasets "
+         "not in use are evicted to make room (default: the suite's cache_budget, else no "
+         "limit)"},
         {"take-lock", IB_OPT_FLAG, &o->take_lock, NULL,
          "with --resume: take over the run's lock held by a process on another host (once "
          "it is known to be gone)"},
@@ -1386,6 +1655,13 @@ int hx_cmd_run_suite(int argc, char **argv)
     r.repeats = o->repeat > 0 ? o->repeat : r.suite->repeats;
     r.retries = o->retries >= 0 ? o->retries : suite_retries(r.suite);
     r.timeout = o->timeout > 0 ? o->timeout : r.suite->timeout;
+    r.cache_budget = r.suite->cache_budget;
+    if (o->cache_budget && (ib_parse_bytes(o->cache_budget, &r.cache_budget) != 0 ||
+                            r.cache_budget < 0)) {
+        rc = ib_error(&e, IB_EINVAL, "option '--cache-budget' must be a byte count (4096, 500M, "
+                      "4G; 0: no limit), got '%s'", o->cache_budget);
+        goto out;
+    }
     r.cells = ib_calloc(r.suite->ncells, sizeof *r.cells);
     if (!r.cells) {
         rc = ib_error(&e, IB_ENOMEM, "out of memory for the %zu cells of suite '%s'",

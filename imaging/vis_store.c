@@ -77,6 +77,9 @@ struct img_vis_store {
     float *wrow;
     uint8_t *rmask;
     int fd;         /* for direct chunk reads; -1 when not used */
+    char *wbuf;     /* writer's transpose buffer, kept across row blocks (a fresh
+                     * one per block cost a page fault per 4 KiB) */
+    size_t wbuf_n;
     chunk_map cm[D_NROWSETS];
 };
 
@@ -146,6 +149,7 @@ static void store_free(img_vis_store *s)
     free(s->dish);
     free(s->wrow);
     free(s->rmask);
+    ib_free(s->wbuf);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -576,7 +580,13 @@ int img_vis_write_rows(ib_err *e, img_vis_store *s, int64_t row0, int64_t n, con
                         (long long)row0, (long long)(row0 + n), (long long)s->meta.nrow);
     if (n == 0) return 0;
     size_t nc = (size_t)s->meta.nchan, np = (size_t)s->meta.npol, nn = (size_t)n;
-    char *tbuf = ib_malloc(nn * nc * np * 8);
+    size_t want = nn * nc * np * 8;
+    if (s->wbuf_n < want) {
+        ib_free(s->wbuf);
+        s->wbuf = ib_alloc_huge(want);
+        s->wbuf_n = s->wbuf ? want : 0;
+    }
+    char *tbuf = s->wbuf;
     float *wrow = ib_malloc(nn * np * sizeof(float));
     uint8_t *rmask = ib_malloc(nn);
     int rc = 0;
@@ -632,7 +642,6 @@ int img_vis_write_rows(ib_err *e, img_vis_store *s, int64_t row0, int64_t n, con
     }
     pthread_mutex_unlock(&s->lock);
 out:
-    free(tbuf);
     free(wrow);
     free(rmask);
     return rc;
@@ -708,8 +717,9 @@ static void chunk_map_init(img_vis_store *s, int i, haddr_t base)
 {
     chunk_map *m = &s->cm[i];
     memset(m, 0, sizeof *m);
-    hsize_t dims[4], cd[4] = {0, 0, 0, 0};
+    hsize_t dims[4] = {0, 0, 0, 0}, cd[4] = {0, 0, 0, 0};
     int rank = row_dims(&s->meta, s->version, i, dims);
+    if (rank < 2) return;
     hid_t pl = H5Dget_create_plist(s->d[i]);
     if (pl < 0) return;
     int ok = H5Pget_layout(pl) == H5D_CHUNKED && H5Pget_chunk(pl, rank, cd) == rank &&
@@ -1039,12 +1049,25 @@ static int load_rows(ib_err *e, img_vis_store *s)
     return rc;
 }
 
+/* bits8[b]: the 8 bits of b as 8 bytes of 0 or 1, least significant first. */
+static uint64_t bits8[256];
+static pthread_once_t bits8_once = PTHREAD_ONCE_INIT;
+static void bits8_init(void)
+{
+    for (unsigned b = 0; b < 256; b++) {
+        uint8_t v[8];
+        for (unsigned k = 0; k < 8; k++) v[k] = (uint8_t)((b >> k) & 1u);
+        memcpy(&bits8[b], v, 8);
+    }
+}
+
 /* Format 3 weights and flags of the slab, expanded to one per sample. */
 static int read_compact(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr, int64_t chan0,
                         int64_t nc, float *weight, uint8_t *flag, uint64_t *nb)
 {
     int rc = load_rows(e, s);
     if (rc) return rc;
+    pthread_once(&bits8_once, bits8_init);
     const size_t np = (size_t)s->meta.npol, snr = (size_t)nr, snc = (size_t)nc;
     unsigned any = 0;
     for (int64_t r = row0; r < row0 + nr; r++) any |= s->rmask[r];
@@ -1077,18 +1100,28 @@ static int read_compact(ib_err *e, img_vis_store *s, int64_t row0, int64_t nr, i
         uint8_t *t = ib_malloc(snc * nbyte);
         if (!t) return ib_error(e, IB_ENOMEM, "out of memory reading '%s'", s->path);
         rc = read_spec(e, s, D_FLAG, chan0, nc, (int64_t)byte0, (int64_t)nbyte, t);
+        /* whole bytes to 8 flag bytes each by table; a slab that starts
+         * inside a byte is unpacked into u and shifted */
+        uint8_t *u = off ? ib_malloc(nbyte * 8) : NULL;
+        if (!rc && off && !u) rc = ib_error(e, IB_ENOMEM, "out of memory reading '%s'", s->path);
         if (!rc) {
             const size_t nbit = snr * np;
             for (size_t c = 0; c < snc; c++) {
                 const uint8_t *src = t + c * nbyte;
                 uint8_t *dst = flag + c * nbit;
-                for (size_t k = 0; k < nbit; k++) {
-                    size_t b = k + off;
-                    dst[k] = (uint8_t)((src[b >> 3] >> (b & 7)) & 1u);
+                uint8_t *to = off ? u : dst;
+                size_t full = off ? nbyte : nbit / 8;
+                for (size_t j = 0; j < full; j++) memcpy(to + 8 * j, &bits8[src[j]], 8);
+                if (off) {
+                    memcpy(dst, u + off, nbit);
+                } else {
+                    for (size_t k = full * 8; k < nbit; k++)
+                        dst[k] = (uint8_t)((src[k >> 3] >> (k & 7)) & 1u);
                 }
             }
             *nb += (uint64_t)snc * nbyte;
         }
+        free(u);
         free(t);
     }
     return rc;

@@ -560,6 +560,32 @@ static void test_harness_sysinfo(void **state)
     assert_int_equal(rc, 2);
     assert_true(tu_contains(out, "--bogus"));
     free(out);
+
+    /* the disk's sequential read, measured once on request (8 MiB file
+     * under a temporary directory, removed afterwards) */
+    char *dir = tu_mkdtemp("sysinfo-read");
+    rc = tu_run(&out, "%s sysinfo --dir %s --read-speed 8 --json 2>&1", tu_bin("harness"), dir);
+    assert_int_equal(rc, 0);
+    j = json_loads(out, 0, &err);
+    free(out);
+    assert_non_null(j);
+    json_t *disk = json_object_get(j, "disk");
+    assert_true(json_number_value(json_object_get(disk, "seq_read_mb_s")) > 0);
+    assert_int_equal(json_integer_value(json_object_get(disk, "seq_read_test_mib")), 8);
+    json_decref(j);
+    rc = tu_run(&out, "ls -A %s | wc -l", dir);
+    assert_int_equal(atoi(out), 0); /* the test file is gone */
+    free(out);
+    rc = tu_run(&out, "%s sysinfo --dir %s --read-speed 8", tu_bin("harness"), dir);
+    assert_int_equal(rc, 0);
+    assert_true(tu_contains(out, "MB/s sequential read (8 MiB file, page cache dropped)"));
+    free(out);
+    rc = tu_run(&out, "%s sysinfo --read-speed -1", tu_bin("harness"));
+    assert_int_equal(rc, 2);
+    assert_true(tu_contains(out, "option '--read-speed' must be 0..65536 MiB, got -1"));
+    free(out);
+    tu_rmtree(dir);
+    free(dir);
 }
 
 int main(void)

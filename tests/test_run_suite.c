@@ -26,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <utime.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1120,6 +1122,182 @@ static void test_ingest_idempotent(void **state)
     verify_ok(f);
 }
 
+/* ---- the dataset cache budget and disk checks ---------------------------- */
+
+/* The cache's dataset directories (32 hex digits), sorted; n of them. */
+static int cache_keys(const char *data, char keys[][33], int max)
+{
+    char *out = NULL;
+    tu_run(&out, "ls '%s' 2>/dev/null | grep -E '^[0-9a-f]{32}$' | sort", data);
+    int n = 0;
+    for (char *p = out; p && *p && n < max;) {
+        size_t l = strcspn(p, "\n");
+        if (l == 32) {
+            memcpy(keys[n], p, 32);
+            keys[n++][32] = '\0';
+        }
+        p += l + (p[l] == '\n');
+    }
+    free(out);
+    return n;
+}
+
+/* The key in now[] that is not in before[]. */
+static const char *new_key(char before[][33], int nb, char now[][33], int nn)
+{
+    for (int i = 0; i < nn; i++) {
+        int seen = 0;
+        for (int j = 0; j < nb; j++) seen |= !strcmp(now[i], before[j]);
+        if (!seen) return now[i];
+    }
+    return NULL;
+}
+
+static int has_key(char keys[][33], int n, const char *k)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(keys[i], k)) return 1;
+    return 0;
+}
+
+/* One alma-xc66 cell at `scale`, with extra run-suite options; its exit
+ * status, the output in *out. */
+static int run_scale(fx *f, const char *scale, const char *extra, char **out)
+{
+    char path[4200], text[512];
+    snprintf(path, sizeof path, "%s/cache-%s.yaml", f->dir, scale);
+    snprintf(text, sizeof text,
+             "name: cache\ndatasets: [alma-xc66]\nscale: %s\nimage: 32x32\nrepeats: 1\n", scale);
+    write_file(path, text);
+    return tu_run(out, "'%s' run-suite '%s' --db '%s' --data-dir '%s' --out-dir '%s' %s",
+                  f->harness, path, f->db, f->data, f->out, extra);
+}
+
+/* Least recently used datasets are evicted to fit the budget, never one
+ * in use (a shared lock on its in-use.lock, as a running cell holds); a
+ * budget below one dataset is refused with the sizes. */
+static void test_cache_budget(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char k0[8][33], k1[8][33];
+    char *out = NULL;
+    /* A, then B (no budget), then A again: B is now the least recent */
+    assert_int_equal(run_scale(f, "0.0001", "", &out), 0);
+    free(out);
+    int n0 = cache_keys(f->data, k0, 8);
+    assert_int_equal(n0, 1);
+    char A[33], B[33], C[33];
+    memcpy(A, k0[0], 33);
+    assert_int_equal(run_scale(f, "0.00011", "", &out), 0);
+    free(out);
+    int n1 = cache_keys(f->data, k1, 8);
+    assert_int_equal(n1, 2);
+    memcpy(B, new_key(k0, n0, k1, n1), 33);
+    sleep(1); /* distinct use times even on coarse clocks */
+    assert_int_equal(run_scale(f, "0.0001", "", &out), 0);
+    free(out);
+    /* C under a 12 MB budget: A ~4.5 + B ~4.7 + C ~5.9 (estimated) do not
+     * fit; evicting B (least recent) is enough */
+    assert_int_equal(run_scale(f, "0.00012", "--cache-budget 12M", &out), 0);
+    assert_true(tu_contains(out, "cache budget: evicted dataset "));
+    assert_true(tu_contains(out, B));
+    assert_false(tu_contains(out, A));
+    free(out);
+    n0 = cache_keys(f->data, k0, 8);
+    assert_int_equal(n0, 2);
+    assert_true(has_key(k0, n0, A));
+    assert_false(has_key(k0, n0, B));
+    memcpy(C, has_key(k0, n0, A) && strcmp(k0[0], A) ? k0[0] : k0[1], 33);
+    /* A is now the least recent, but in use: D evicts C instead */
+    sleep(1);
+    char lock[4400];
+    snprintf(lock, sizeof lock, "%s/%s/in-use.lock", f->data, C);
+    assert_int_equal(utime(lock, NULL), 0); /* C used after A */
+    snprintf(lock, sizeof lock, "%s/%s/in-use.lock", f->data, A);
+    int fd = open(lock, O_RDWR | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_SH), 0);
+    assert_int_equal(run_scale(f, "0.00013", "--cache-budget 12M", &out), 0);
+    assert_true(tu_contains(out, C));
+    free(out);
+    n1 = cache_keys(f->data, k1, 8);
+    assert_int_equal(n1, 2);
+    assert_true(has_key(k1, n1, A));
+    assert_false(has_key(k1, n1, C));
+    /* nothing evictable: every other dataset in use */
+    char lock2[4400];
+    const char *D = strcmp(k1[0], A) ? k1[0] : k1[1];
+    snprintf(lock2, sizeof lock2, "%s/%s/in-use.lock", f->data, D);
+    int fd2 = open(lock2, O_RDWR | O_CREAT, 0644);
+    assert_true(fd2 >= 0);
+    assert_int_equal(flock(fd2, LOCK_SH), 0);
+    assert_int_equal(run_scale(f, "0.00014", "--cache-budget 12M", &out), 1);
+    assert_true(tu_contains(out, "needs 0.00"));
+    assert_true(tu_contains(out, "but the cache budget of 0.013 GB (12582912 bytes) already "
+                                 "holds"));
+    free(out);
+    close(fd2);
+    close(fd);
+    assert_int_equal(cache_keys(f->data, k1, 8), 2);
+    /* a budget below the dataset itself */
+    assert_int_equal(run_scale(f, "0.00015", "--cache-budget 1M", &out), 1);
+    assert_true(tu_contains(out, "dataset 'alma-xc66': needs 0.00"));
+    assert_true(tu_contains(out, "more than the whole cache budget of 0.001 GB (1048576 bytes)"));
+    free(out);
+    /* a bad budget is a usage error naming the option */
+    assert_int_equal(run_scale(f, "0.0001", "--cache-budget lots", &out), 2);
+    assert_true(tu_contains(out, "option '--cache-budget' must be a byte count"));
+    free(out);
+}
+
+/* A small real file system (tmpfs, 8 MiB; skipped where mounting is not
+ * allowed): gen and run-suite refuse a dataset that does not fit, with the
+ * size needed and the free size, and leave nothing behind. */
+static void test_disk_full(void **state)
+{
+    fx *f = *state;
+    NEED_PROGRAMS(f);
+    char mnt[4200];
+    snprintf(mnt, sizeof mnt, "%s/small", f->dir);
+    assert_int_equal(mkdir(mnt, 0755), 0);
+    if (tu_run(NULL, "mount -t tmpfs -o size=8m tmpfs '%s' 2>/dev/null", mnt) != 0) {
+        printf("skip: cannot mount a tmpfs here (not root, or no permission)\n");
+        rmdir(mnt);
+        skip();
+        return;
+    }
+    char *out = NULL;
+    int st = tu_run(&out, "'%s' gen --dataset alma-xc66 --scale 0.001 --out '%s/g'", f->harness,
+                    mnt);
+    assert_int_not_equal(st, 0);
+    assert_true(tu_contains(out, "the dataset needs 0.0"));
+    assert_true(tu_contains(out, "GB are free") || tu_contains(out, "bytes) are free"));
+    free(out);
+    char p[4400];
+    snprintf(p, sizeof p, "%s/g/vis.h5", mnt);
+    assert_int_equal(access(p, F_OK), -1);
+    snprintf(p, sizeof p, "%s/g/vis.h5.tmp", mnt);
+    assert_int_equal(access(p, F_OK), -1);
+    /* run-suite with its dataset cache there */
+    char suite[4200];
+    snprintf(suite, sizeof suite, "%s/big.yaml", f->dir);
+    write_file(suite, "name: big\ndatasets: [alma-xc66]\nscale: 0.001\nimage: 32x32\n"
+                      "repeats: 1\n");
+    st = tu_run(&out, "'%s' run-suite '%s' --db '%s' --data-dir '%s/cache' --out-dir '%s'",
+                f->harness, suite, f->db, mnt, f->out);
+    assert_int_equal(st, 1);
+    assert_true(tu_contains(out, "dataset 'alma-xc66': needs 0.0"));
+    assert_true(tu_contains(out, "on disk but only 0.00"));
+    free(out);
+    int n = tu_run(&out, "ls -A '%s/cache' | wc -l", mnt);
+    assert_int_equal(n, 0);
+    assert_int_equal(atoi(out), 0);
+    free(out);
+    tu_run(NULL, "umount '%s'", mnt);
+    rmdir(mnt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1136,6 +1314,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_long_dirs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
     };
+    /* TEST_FILTER=pattern runs the matching tests only (while developing) */
+    if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "imaging/imaging.h"
 #include "tests/testutil.h"
 
@@ -497,13 +499,51 @@ static void test_nonfinite_vis(void **state)
     free(dir);
 }
 
+/* The imager's stats: bytes of the compact store read (8 per sample and
+ * the flag bits, not 13) and the read rate. */
+static void test_read_rate_stat(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("store-rate");
+    data d;
+    make_data(&d, 4096, 16, 2, 0, 50);
+    write_store(dir, &d, 3, 4096);
+    char *out = NULL;
+    int rc = tu_run(&out, "%s --vis %s --out %s/img --image 64 --threads 2 --stats %s/s.json",
+                    tu_bin("imager"), dir, dir, dir);
+    if (rc) fprintf(stderr, "%s\n", out);
+    assert_int_equal(rc, 0);
+    free(out);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/s.json", dir);
+    json_error_t err;
+    json_t *j = json_load_file(p, 0, &err);
+    assert_non_null(j);
+    double bytes = -1, rate = -1;
+    json_t *m;
+    size_t i;
+    json_array_foreach(json_object_get(j, "metrics"), i, m) {
+        const char *name = json_string_value(json_object_get(m, "name"));
+        if (name && !strcmp(name, "bytes_read")) bytes = json_number_value(json_object_get(m, "value"));
+        if (name && !strcmp(name, "read_mb_s")) rate = json_number_value(json_object_get(m, "value"));
+    }
+    json_decref(j);
+    double ns = 4096.0 * 16 * 2;
+    printf("  bytes_read %.0f (%.3f per sample), read_mb_s %.1f\n", bytes, bytes / ns, rate);
+    assert_true(bytes >= ns * 8.125 && bytes <= ns * 8.2);
+    assert_true(rate > 0);
+    free_data(&d);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_size_on_disk),
         cmocka_unit_test(test_old_format),     cmocka_unit_test(test_corrupt_chunk),
         cmocka_unit_test(test_parallel_reads), cmocka_unit_test(test_bad_corr),
-        cmocka_unit_test(test_nonfinite_vis),
+        cmocka_unit_test(test_nonfinite_vis),  cmocka_unit_test(test_read_rate_stat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -255,7 +255,8 @@ static void test_scale(void **state)
     assert_int_equal(sh.nchan, 241);
     assert_int_equal(sh.nbaseline, 745);
     assert_int_equal(sh.nant, 40);
-    assert_int_equal(sh.nrow, 14 * 745);
+    assert_int_equal(sh.nrow_full, 14 * 745);
+    assert_int_equal(sh.nrow, llround(14.0 * 315831 / 455)); /* the stated rows, scaled */
     assert_int_equal(sh.nfield, 1);
     /* band kept: same centre and total bandwidth, wider channels */
     double centre = ds.freq_start_hz + 0.5 * 7634 * ds.chan_width_hz;
@@ -434,6 +435,87 @@ static void gen_into(const wl_dataset *ds, const wl_gen_opts *o, const char *dir
     assert_int_equal(rc, 0);
 }
 
+/* The stated rows at scale 1 for every seed dataset (computed, nothing
+ * written), and alma-x2e3 written small: 9 execution blocks, each with
+ * absent antennas of its own, rows time-major without duplicates. */
+static void test_stated_rows(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        int64_t rows;
+        int nexec;
+    } want[] = {{"alma-x2e3", 100284, 9}, {"alma-x1a36", 31020, 1}, {"alma-xc66", 315831, 1},
+                {"alma-x3be", 646418, 1}, {"vla-chiles", 727272, 1}};
+    ib_err e;
+    ib_err_init(&e);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        wl_dataset ds;
+        load(want[i].name, &ds);
+        wl_gen_opts o;
+        wl_gen_opts_init(&o);
+        wl_gen_shape sh;
+        assert_int_equal(wl_gen_resolve(&e, &ds, &o, &sh), 0);
+        printf("  %-11s scale 1: %lld rows of %lld x %lld = %lld, %d block(s)\n", want[i].name,
+               (long long)sh.nrow, (long long)sh.ntime, (long long)sh.nbaseline,
+               (long long)sh.nrow_full, sh.nexec);
+        assert_int_equal(sh.nrow, want[i].rows);
+        assert_int_equal(sh.nrow_full, ds.ntime * ds.nbaseline);
+        assert_int_equal(sh.nexec, want[i].nexec);
+        /* the baselines overridden: the full grid of the new array */
+        o.baselines = 10;
+        o.times = 3;
+        assert_int_equal(wl_gen_resolve(&e, &ds, &o, &sh), 0);
+        assert_int_equal(sh.nrow, 30);
+    }
+    char *dir = tu_mkdtemp("wl-rows");
+    wl_dataset ds;
+    load("alma-x2e3", &ds);
+    wl_gen_opts o;
+    wl_gen_opts_init(&o);
+    o.scale = 0.002;
+    o.chans = 4;
+    o.threads = 2;
+    wl_gen_shape sh;
+    assert_int_equal(wl_gen_resolve(&e, &ds, &o, &sh), 0);
+    assert_int_equal(sh.nrow, llround((double)sh.ntime * 100284 / 2564));
+    wl_gen_info info;
+    gen_into(&ds, &o, dir, &info);
+    readback r;
+    read_all(dir, &r);
+    assert_int_equal(r.meta.nrow, sh.nrow);
+    /* times ascend; no (time, baseline) twice */
+    for (int64_t i = 1; i < r.meta.nrow; i++) {
+        assert_true(r.time[i] >= r.time[i - 1]);
+        if (r.time[i] == r.time[i - 1])
+            assert_true(r.a1[i] > r.a1[i - 1] ||
+                        (r.a1[i] == r.a1[i - 1] && r.a2[i] > r.a2[i - 1]));
+    }
+    /* per execution block: some antenna has no row at all, and not the
+     * same one in every block */
+    int nant = r.meta.nant, first_absent[9];
+    for (int k = 0; k < 9; k++) {
+        int64_t t0 = (k * sh.ntime + 8) / 9, t1 = ((k + 1) * sh.ntime + 8) / 9;
+        int seen[64] = {0};
+        assert_true(nant <= 64);
+        for (int64_t i = 0; i < r.meta.nrow; i++) {
+            int64_t t = (int64_t)floor(r.time[i] / sh.integration_s);
+            if (t < t0 || t >= t1) continue;
+            seen[r.a1[i]] = seen[r.a2[i]] = 1;
+        }
+        first_absent[k] = -1;
+        for (int a = 0; a < nant && first_absent[k] < 0; a++)
+            if (!seen[a]) first_absent[k] = a;
+        assert_true(first_absent[k] >= 0);
+    }
+    int differ = 0;
+    for (int k = 1; k < 9; k++) differ |= first_absent[k] != first_absent[0];
+    assert_true(differ);
+    rb_free(&r);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_generate_shapes(void **state)
 {
     (void)state;
@@ -554,7 +636,7 @@ static void test_deterministic_threads(void **state)
     read_all(d2, &b);
     read_all(d3, &c);
     size_t nr = (size_t)a.meta.nrow, ns = nr * 5 * 2;
-    assert_int_equal(nr, 13 * 745);
+    assert_int_equal(nr, llround(13.0 * 315831 / 455));
     assert_memory_equal(a.vis, b.vis, 2 * ns * sizeof(float));
     assert_memory_equal(a.vis, c.vis, 2 * ns * sizeof(float));
     assert_memory_equal(a.weight, b.weight, ns * sizeof(float));
@@ -863,9 +945,12 @@ static void test_cli_gen(void **state)
     if (rc) fprintf(stderr, "%s\n", out);
     assert_int_equal(rc, 0);
     assert_true(tu_contains(out, "times 57 x baselines 53 x channels 8 x pols 2"));
-    assert_true(tu_contains(out, "rows         3021 (antennas 11, fields 57)"));
-    assert_true(tu_contains(out, "visibilities 24168 (rows x chans)"));
-    assert_true(tu_contains(out, "samples      48336 (x pols)"));
+    assert_true(tu_contains(out, "rows         2229 (antennas 11, fields 57)"));
+    assert_true(tu_contains(out, "row layout   2229 of the 3021 time x baseline pairs (the spec's "
+                                 "100284 of 135892 at scale 1: antennas absent in each of 9 time "
+                                 "segments), 9 execution block(s)"));
+    assert_true(tu_contains(out, "visibilities 17832 (rows x chans)"));
+    assert_true(tu_contains(out, "samples      35664 (x pols)"));
     assert_true(tu_contains(out, "image        400 x 500, cell"));
     assert_true(tu_contains(out, "M samples/s"));
     free(out);
@@ -923,6 +1008,7 @@ int main(void)
         cmocka_unit_test(test_unknown_dataset),
         cmocka_unit_test(test_scale),
         cmocka_unit_test(test_cache_key),
+        cmocka_unit_test(test_stated_rows),
         cmocka_unit_test(test_generate_shapes),
         cmocka_unit_test(test_deterministic_threads),
         cmocka_unit_test(test_point_at_centre),

@@ -37,6 +37,14 @@
 #define FLAG_TAG 0x466c6167ULL
 #define NOISE_TAG 0x4e6f697365ULL
 #define WEIGHT_TAG 0x576569676874ULL
+#define ABSENT_TAG 0x416273656e74ULL
+/* Execution blocks' centres spread evenly over hour angles within this
+ * span around transit (ALMA schedules a project's blocks on different
+ * days, mostly a few hours either side of transit). */
+#define EB_SPAN_S (4.0 * 3600.0)
+/* Time segments with their own absent antennas when the spec gives one
+ * execution block. */
+#define SEGMENTS_ONE_EB 4
 
 void wl_gen_opts_init(wl_gen_opts *o)
 {
@@ -138,7 +146,20 @@ int wl_gen_resolve(ib_err *e, const wl_dataset *ds, const wl_gen_opts *o, wl_gen
         return ib_error(e, IB_EOVERFLOW, "dataset '%s': %lld times x %lld baselines x %lld "
                         "channels x %d pols is too large", ds->name, (long long)out->ntime,
                         (long long)out->nbaseline, (long long)out->nchan, out->npol);
-    out->nrow = (int64_t)nrow;
+    out->nrow = out->nrow_full = (int64_t)nrow;
+    /* The stated rows: the seed MS lacks some baselines at some times
+     * (antennas absent); keep its fraction of the time x baseline grid. */
+    if (o->baselines == -1 && o->antennas == -1 && ds->rows > 0 &&
+        ds->rows < ds->ntime * ds->nbaseline) {
+        long double frac =
+            (long double)ds->rows / ((long double)ds->ntime * (long double)ds->nbaseline);
+        int64_t keep = (int64_t)llroundl(frac * (long double)nrow);
+        out->nrow = keep < out->ntime ? out->ntime : keep;
+    }
+    out->nexec = ds->execution_blocks > 1 ? ds->execution_blocks : 1;
+    if (out->nexec > out->ntime) out->nexec = (int)out->ntime;
+    out->nsegment = out->nexec > 1 ? out->nexec : SEGMENTS_ONE_EB;
+    if (out->nsegment > out->ntime) out->nsegment = (int)out->ntime;
 
     /* Keep the band: same total bandwidth and centre, wider channels. */
     double bandwidth = (double)ds->nchan * ds->chan_width_hz;
@@ -162,6 +183,17 @@ int wl_gen_resolve(ib_err *e, const wl_dataset *ds, const wl_gen_opts *o, wl_gen
     out->field_block = out->ntime / (3 * (int64_t)out->nfield);
     if (out->field_block < 1) out->field_block = 1;
     return 0;
+}
+
+double wl_gen_store_bytes(const wl_gen_shape *sh, const wl_gen_opts *o)
+{
+    /* vis 8 per sample, flag bits 1/8 when anything is flagged (every row
+     * block at the generator's flag rates), per row: weights 4 per pol,
+     * uvw 24, time 8, field 4, antennas 8, mask 1; sky.json is small */
+    double ns = (double)sh->nrow * (double)sh->nchan * (double)sh->npol;
+    double b = ns * (8.0 + (o->flag_frac > 0 ? 0.125 : 0.0)) +
+               (double)sh->nrow * (4.0 * sh->npol + 45.0);
+    return b * 1.01 + 1e6;
 }
 
 /* ---- geometry ---------------------------------------------------- */
@@ -342,11 +374,33 @@ static int geom_build(ib_err *e, const wl_dataset *ds, const wl_gen_shape *sh, g
     return 0;
 }
 
-/* uvw (m) of baseline b at time index t for field f. */
-static inline void row_uvw(const geom *g, const wl_gen_shape *sh, double h0, int64_t t,
-                           int64_t b, int f, double *uvw)
+/* First time index of part k of n equal parts of ntime. */
+static inline int64_t part_start(int64_t ntime, int n, int64_t k)
 {
-    double h = h0 + OMEGA_SID * ((double)t + 0.5) * sh->integration_s - g->fdra[f];
+    return (k * ntime + n - 1) / n;
+}
+
+static inline int part_of(int64_t ntime, int n, int64_t t) { return (int)(t * n / ntime); }
+
+/* Hour angle of the phase centre at the middle of integration t: one
+ * track centred on transit, or per execution block its own track of its
+ * own length centred at its own hour angle (EB_SPAN_S). */
+static double hour_angle(const wl_gen_shape *sh, int64_t t)
+{
+    if (sh->nexec <= 1)
+        return OMEGA_SID * (((double)t + 0.5) * sh->integration_s - 0.5 * sh->duration_s);
+    int k = part_of(sh->ntime, sh->nexec, t);
+    int64_t t0 = part_start(sh->ntime, sh->nexec, k), t1 = part_start(sh->ntime, sh->nexec, k + 1);
+    double len = (double)(t1 - t0) * sh->integration_s;
+    double span = fmin(EB_SPAN_S, fmax(0.0, sh->duration_s - len));
+    double centre = -0.5 * span + span * (double)k / (double)(sh->nexec - 1);
+    return OMEGA_SID * (centre + ((double)(t - t0) + 0.5) * sh->integration_s - 0.5 * len);
+}
+
+/* uvw (m) of baseline b at the phase centre's hour angle ha for field f. */
+static inline void row_uvw(const geom *g, double ha, int64_t b, int f, double *uvw)
+{
+    double h = ha - g->fdra[f];
     double sh_ = sin(h), ch = cos(h), sd = g->fsin[f], cd = g->fcos[f];
     const double *L = g->bl + 3 * b;
     uvw[0] = sh_ * L[0] + ch * L[1];
@@ -366,7 +420,7 @@ typedef struct gen {
     const wl_gen_opts *o;
     wl_gen_shape sh;
     geom g;
-    double h0;              /* hour angle of the phase centre at t = 0 */
+    int32_t *row_t, *row_b; /* nrow: time index and baseline of each row */
     int nsrc;
     const wl_source *src;   /* nsrc */
     wl_source *own_src;     /* seeded sky (freed at the end) */
@@ -390,6 +444,72 @@ static void gen_release(gen *G)
     ib_free(G->q);
     ib_free(G->gk);
     ib_free(G->wfac);
+    ib_free(G->row_t);
+    ib_free(G->row_b);
+}
+
+/*
+ * The rows: nrow of the ntime x nbaseline grid, time-major. The rows to
+ * drop, D = nrow_full - nrow, are spread evenly over the times (time t
+ * drops floor((t+1)D/T) - floor(tD/T)). Each time segment (execution
+ * block) has its own order of antennas (a seeded shuffle, fixed by the
+ * spec); at each time the antennas are absent in that order while a whole
+ * antenna's remaining baselines fit the count, and the rest of the count
+ * are the lowest-numbered baselines of the next antenna in the order.
+ */
+static int rows_build(ib_err *e, gen *G)
+{
+    const wl_gen_shape *sh = &G->sh;
+    const int64_t T = sh->ntime, B = sh->nbaseline, D = sh->nrow_full - sh->nrow;
+    const int nant = sh->nant;
+    if (D < 0 || (D > 0 && T > INT64_MAX / D) || T > INT32_MAX || B > INT32_MAX)
+        return ib_error(e, IB_EOVERFLOW, "dataset '%s': %lld rows are too many", G->ds->name,
+                        (long long)sh->nrow);
+    G->row_t = ib_malloc((size_t)sh->nrow * sizeof *G->row_t);
+    G->row_b = ib_malloc((size_t)sh->nrow * sizeof *G->row_b);
+    uint8_t *gone = ib_malloc((size_t)B);
+    int32_t *order = ib_malloc((size_t)nant * sizeof *order);
+    if (!G->row_t || !G->row_b || !gone || !order) {
+        ib_free(gone);
+        ib_free(order);
+        return ib_error(e, IB_ENOMEM, "out of memory for the row table (%lld rows)",
+                        (long long)sh->nrow);
+    }
+    int seg = -1;
+    int64_t r = 0;
+    for (int64_t t = 0; t < T; t++) {
+        int k = part_of(T, sh->nsegment, t);
+        if (k != seg) {
+            seg = k;
+            for (int a = 0; a < nant; a++) order[a] = a;
+            for (int a = nant - 1; a > 0; a--) {
+                int j = (int)(ib_hash4(ABSENT_TAG, (uint64_t)k, (uint64_t)a, 0) % (uint64_t)(a + 1));
+                int32_t x = order[a];
+                order[a] = order[j];
+                order[j] = x;
+            }
+        }
+        int64_t rem = D ? (t + 1) * D / T - t * D / T : 0;
+        memset(gone, 0, (size_t)B);
+        for (int q = 0; q < nant && rem > 0; q++) {
+            int32_t a = order[q];
+            for (int64_t b = 0; b < B && rem > 0; b++)
+                if (!gone[b] && (G->g.a1[b] == a || G->g.a2[b] == a)) {
+                    gone[b] = 1;
+                    rem--;
+                }
+        }
+        for (int64_t b = 0; b < B; b++)
+            if (!gone[b] && r < sh->nrow) {
+                G->row_t[r] = (int32_t)t;
+                G->row_b[r] = (int32_t)b;
+                r++;
+            }
+    }
+    ib_free(gone);
+    ib_free(order);
+    IB_ASSERT(r == sh->nrow);
+    return 0;
 }
 
 
@@ -615,15 +735,18 @@ typedef struct slot {
 static void gen_rows(const gen *G, int64_t base, int64_t r0, int64_t r1, slot *s, scratch *sc)
 {
     const wl_gen_shape *sh = &G->sh;
-    const int64_t nc = sh->nchan, nbl = sh->nbaseline;
+    const int64_t nc = sh->nchan;
     const int np = sh->npol;
     const uint64_t seed = G->o->seed;
-    const double sigma = G->o->noise, ffrac = G->o->flag_frac;
+    const double sigma = G->o->noise;
+    /* a sample is flagged when its 16 random bits are below the fraction
+     * times 2^16 (rounded: the fraction is kept to 1/65536) */
+    const uint64_t fthr = (uint64_t)llround(G->o->flag_frac * 65536.0);
     for (int64_t r = r0; r < r1; r++) {
-        int64_t i = r - base, t = r / nbl, b = r % nbl;
+        int64_t i = r - base, t = G->row_t[r], b = G->row_b[r];
         int f = field_of(sh, t);
         double *uvw = s->uvw + 3 * i;
-        row_uvw(&G->g, sh, G->h0, t, b, f, uvw);
+        row_uvw(&G->g, hour_angle(sh, t), b, f, uvw);
         s->time[i] = ((double)t + 0.5) * sh->integration_s;
         s->field[i] = f;
         s->a1[i] = G->g.a1[b];
@@ -634,6 +757,8 @@ static void gen_rows(const gen *G, int64_t base, int64_t r0, int64_t r1, slot *s
         uint8_t *fl = s->flag + (size_t)i * (size_t)nc * (size_t)np;
         const float wv = G->wfac[b];
         for (int64_t c = 0; c < nc; c++) {
+            /* flags: one hash per (row, channel), 16 bits per pol */
+            const uint64_t fh = fthr ? ib_hash4(seed ^ FLAG_TAG, (uint64_t)r, (uint64_t)c, 0) : 0;
             for (int p = 0; p < np; p++) {
                 double re = G->cI[p] * sc->ir[c], im = G->cI[p] * sc->ii[c];
                 if (G->use_q) {
@@ -653,8 +778,7 @@ static void gen_rows(const gen *G, int64_t base, int64_t r0, int64_t r1, slot *s
                 v[2 * k] = (float)re;
                 v[2 * k + 1] = (float)im;
                 w[k] = wv;
-                fl[k] = ffrac > 0 && ib_uniform(ib_hash4(seed ^ FLAG_TAG, (uint64_t)r,
-                                                         (uint64_t)c, (uint64_t)p)) < ffrac;
+                fl[k] = ((fh >> (16 * p)) & 0xffffu) < fthr;
             }
         }
     }
@@ -864,14 +988,12 @@ static double max_uv_metres(const gen *G)
 {
     const wl_gen_shape *sh = &G->sh;
     double m2 = 0;
-    for (int64_t t = 0; t < sh->ntime; t++) {
-        int f = field_of(sh, t);
-        for (int64_t b = 0; b < sh->nbaseline; b++) {
-            double uvw[3];
-            row_uvw(&G->g, sh, G->h0, t, b, f, uvw);
-            double r2 = uvw[0] * uvw[0] + uvw[1] * uvw[1];
-            if (r2 > m2) m2 = r2;
-        }
+    for (int64_t r = 0; r < sh->nrow; r++) {
+        int64_t t = G->row_t[r];
+        double uvw[3];
+        row_uvw(&G->g, hour_angle(sh, t), G->row_b[r], field_of(sh, t), uvw);
+        double r2 = uvw[0] * uvw[0] + uvw[1] * uvw[1];
+        if (r2 > m2) m2 = r2;
     }
     return sqrt(m2);
 }
@@ -910,7 +1032,7 @@ int wl_generate(ib_err *e, const wl_dataset *ds, const wl_gen_opts *opts, const 
     if (rc) return rc;
     const wl_gen_shape *sh = &G.sh;
     if ((rc = geom_build(e, ds, sh, &G.g))) return rc;
-    G.h0 = -0.5 * sh->duration_s * OMEGA_SID;
+    if ((rc = rows_build(e, &G))) goto fail;
 
     /* Suggested cell: 1/(3 u_max), u_max in wavelengths at the top frequency. */
     double fmax = sh->freq0_hz + (double)(sh->nchan - 1) * sh->chan_width_hz;
@@ -946,15 +1068,16 @@ int wl_generate(ib_err *e, const wl_dataset *ds, const wl_gen_opts *opts, const 
                                                               (uint64_t)G.g.a1[b],
                                                               (uint64_t)G.g.a2[b], 0))));
 
-    /* Room on disk: vis 8, weight 4, flag 1 byte per sample, plus rows. */
-    double need = (double)sh->nrow * ((double)sh->nchan * sh->npol * 13.0 + 56.0);
+    /* Room on disk for the compact store. */
+    double need = wl_gen_store_bytes(sh, opts);
     if ((rc = ib_mkdir_p(e, outdir))) goto fail;
     struct statvfs vfs;
     if (statvfs(outdir, &vfs) == 0) {
         double avail = (double)vfs.f_bavail * (double)vfs.f_frsize;
         if (need > avail) {
-            rc = ib_error(e, IB_ENOSPACE, "output '%s': the dataset needs %.1f GB but only "
-                          "%.1f GB are free", outdir, need / 1e9, avail / 1e9);
+            rc = ib_error(e, IB_ENOSPACE, "output '%s': the dataset needs %.3f GB (%.0f bytes) "
+                          "but only %.3f GB (%.0f bytes) are free", outdir, need / 1e9, need,
+                          avail / 1e9, avail);
             goto fail;
         }
     }
@@ -1092,6 +1215,8 @@ int wl_gen_cache_key(ib_err *e, const wl_dataset *ds, const wl_gen_opts *o, char
     hash_printf(&h, "shape %lld %lld %lld %d %d image %d %d", (long long)sh.ntime,
                 (long long)sh.nbaseline, (long long)sh.nchan, sh.npol, sh.nfield, sh.image_nx,
                 sh.image_ny);
+    hash_printf(&h, "rows %lld of %lld, stated %lld, blocks %d segments %d", (long long)sh.nrow,
+                (long long)sh.nrow_full, (long long)ds->rows, sh.nexec, sh.nsegment);
     hash_printf(&h, "cell %.17g seed %llu noise %.17g flag %.17g pb %d",
                 isnan(o->cell_arcsec) ? 0.0 : o->cell_arcsec, (unsigned long long)o->seed,
                 o->noise, o->flag_frac, !o->no_pb);

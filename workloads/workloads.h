@@ -161,7 +161,7 @@ int wl_sky_load(ib_err *e, const char *path, wl_source **out, int *n);
 
 /* Bump when any generated value changes for the same spec and options:
  * it is part of the cache key. */
-#define WL_GEN_VERSION 2 /* 2: the imager's Gaussian beam model */
+#define WL_GEN_VERSION 3 /* 3: the stated rows, execution blocks; 2: the imager's beam model */
 
 /*
  * Generator options. wl_gen_opts_init sets the defaults; -1 (or NaN for
@@ -204,7 +204,7 @@ void wl_gen_opts_init(wl_gen_opts *o);
  * count, clamped so that every field gets at least one time step.
  */
 typedef struct wl_gen_shape {
-    int64_t ntime, nbaseline, nchan, nrow;   /* nrow = ntime * nbaseline */
+    int64_t ntime, nbaseline, nchan, nrow;   /* nrow: rows written (see nrow_full) */
     int nant, npol, nfield;
     int image_nx, image_ny;
     double freq0_hz, chan_width_hz;          /* channel c: freq0 + c * width */
@@ -212,6 +212,13 @@ typedef struct wl_gen_shape {
     double duration_s, integration_s;
     double pointing_spacing_rad;             /* hexagonal spacing; 0 if one field */
     int64_t field_block;                     /* integrations per visit of a field */
+    int64_t nrow_full;                       /* ntime * nbaseline */
+    /* nrow = nrow_full x rows / (time x baseline) of the spec when the
+     * baselines are the dataset's own (no --baselines/--antennas), else
+     * nrow_full: the stated row count at scale 1, scaled with the times. */
+    int nexec;       /* execution blocks (the spec's; 1 when not given) */
+    int nsegment;    /* time segments with their own absent antennas:
+                      * the execution blocks, or 4 for one block */
 } wl_gen_shape;
 
 /*
@@ -221,6 +228,12 @@ typedef struct wl_gen_shape {
  */
 int wl_gen_resolve(ib_err *e, const wl_dataset *ds, const wl_gen_opts *opts,
                    wl_gen_shape *out);
+
+/* Bytes the store of shape sh (made with opts) takes on disk in the
+ * compact format (docs/datasets.md), with a 1% margin and 1 MB of HDF5
+ * structure: what `harness gen` and the dataset cache check free space
+ * and the cache budget against. */
+double wl_gen_store_bytes(const wl_gen_shape *sh, const wl_gen_opts *opts);
 
 /* What wl_generate made. */
 typedef struct wl_gen_info {
