@@ -36,6 +36,16 @@ static double cube_bytes(const wl_cell *c, const wl_gen_shape *s, int mosaic, in
     return plane * (double)s->nchan * npol * products;
 }
 
+/* Image planes per channel of a cell (--stokes): one Stokes parameter or
+ * correlation, two for XX,YY or RR,LL, the store's npol for corr. */
+static int cell_planes(const wl_cell *c, int npol)
+{
+    char st[32];
+    wl_cell_text(c, IB_P_STOKES, st, sizeof st);
+    if (!strcmp(st, "corr")) return npol;
+    return strchr(st, ',') ? 2 : 1;
+}
+
 int hx_estimate_cells(ib_err *e, const char *dbpath, const char *datasets_dir,
                       const wl_cell *const *cells, size_t n, hx_estimate *out, char *about,
                       size_t nabout)
@@ -81,7 +91,8 @@ int hx_estimate_cells(ib_err *e, const char *dbpath, const char *datasets_dir,
         int mosaic = !strcmp(gname, "mosaic");
         x->samples = (double)sh.nrow * (double)sh.nchan * sh.npol;
         x->store_bytes = store_bytes(&sh);
-        x->cube_bytes = cube_bytes(c, &sh, mosaic, sh.npol);
+        const int planes = cell_planes(c, sh.npol);
+        x->cube_bytes = cube_bytes(c, &sh, mosaic, planes);
         x->cores = (double)wl_cell_int(c, IB_P_NODES) * (double)wl_cell_int(c, IB_P_THREADS);
         if (!fitted) {
             snprintf(x->why, sizeof x->why, "no model");
@@ -95,8 +106,9 @@ int hx_estimate_cells(ib_err *e, const char *dbpath, const char *datasets_dir,
         double S = (double)wl_cell_int(c, IB_P_SUPPORT), psf = wl_cell_int(c, IB_P_PSF) ? 2 : 1;
         double G = sh.image_nx * pad * sh.image_ny * pad;
         cc.x[REP_TERM_READ] = x->store_bytes;
-        cc.x[REP_TERM_GRID] = x->samples * S * S * psf;
-        cc.x[REP_TERM_FFT] = (double)sh.nchan * sh.npol * psf * G * log2(G);
+        /* samples gridded and FFTs: one per image plane (--stokes) */
+        cc.x[REP_TERM_GRID] = x->samples / sh.npol * planes * S * S * psf;
+        cc.x[REP_TERM_FFT] = (double)sh.nchan * planes * psf * G * log2(G);
         cc.x[REP_TERM_WRITE] = x->cube_bytes;
         cc.x[REP_TERM_POINTING] = mosaic ? (double)sh.nfield * (double)sh.nchan * psf : 0;
         cc.cores = x->cores;

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "harness/wsclean.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -76,6 +77,15 @@ int hx_ws_plan_cell(ib_err *e, const wl_cell *c, const char *store_dir, hx_ws_pl
                                                 "polarisation name", store_dir, m->corr[i]);
         len += (size_t)snprintf(p->pol + len, sizeof p->pol - len, "%s%s", i ? "," : "", n);
         if (len >= sizeof p->pol) return ib_error(e, IB_EOVERFLOW, "too many correlations");
+    }
+    /* --stokes: WSClean's -pol of the same planes (i, xx,yy, ...); corr:
+     * the store's correlations, as above */
+    char st[32];
+    wl_cell_text(c, IB_P_STOKES, st, sizeof st);
+    if (strcmp(st, "corr") != 0) {
+        size_t k = 0;
+        for (; st[k] && k + 1 < sizeof p->pol; k++) p->pol[k] = (char)tolower((unsigned char)st[k]);
+        p->pol[k] = '\0';
     }
     wl_cell_text(c, IB_P_WEIGHT, p->weight, sizeof p->weight);
     return 0;

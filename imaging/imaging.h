@@ -302,6 +302,7 @@ typedef struct img_result {
     double grid_bytes_per_thread;
     double plan_seconds;        /* FFT planning (with wisdom: near 0) */
     int nx, ny, ngx, ngy;
+    int npol;             /* image planes per channel (--stokes) */
     double cell_arcsec;
     double dft_max_rel_err;     /* -1 when not checked */
     double dft_rms_rel_err;

@@ -70,10 +70,11 @@ void FN(img__list_samples)(const img_plan *pl, const float *vis, const float *wt
                 const struct img__stokes_term *t = &pl->stokes[p];
                 double inv = 0, re = 0, im = 0;
                 int ok = 1;
-                for (int q = 0; q < t->n; q++) {
+                for (int q = 0; q < t->n && ok; q++) {
                     size_t c = base + (size_t)t->in[q];
                     float w = wt[c];
-                    ok &= !flag[c] && w > 0 && isfinite(w);
+                    ok = !flag[c] && w > 0 && isfinite(w);
+                    if (!ok) break;
                     inv += (t->ar[q] * t->ar[q] + t->ai[q] * t->ai[q]) / w;
                     re += t->ar[q] * vis[2 * c] - t->ai[q] * vis[2 * c + 1];
                     im += t->ar[q] * vis[2 * c + 1] + t->ai[q] * vis[2 * c];

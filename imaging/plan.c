@@ -186,6 +186,7 @@ static int plan_geometry(ib_err *e, img_plan *pl)
     pl->nrow = m->nrow;
     pl->nchan = m->nchan;
     if ((rc = plan_stokes(e, pl, m))) return rc;
+    pl->head.npol = pl->npol;
     pl->nx = p->nx ? p->nx : m->image_nx;
     pl->ny = p->ny ? p->ny : (p->nx ? p->nx : m->image_ny);
     double cell_as = p->cell_arcsec > 0 ? p->cell_arcsec : m->cell_arcsec;

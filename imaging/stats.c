@@ -44,6 +44,7 @@ static json_t *stats_params(const img_params *p, const img_result *r)
                                          "RR", "LL", "corr"};
     if (p->stokes >= 0 && p->stokes <= IMG_STOKES_CORR)
         json_object_set_new(par, "stokes", json_string(stokes[p->stokes]));
+    if (r->npol > 0) json_object_set_new(par, "planes", json_integer(r->npol));
     json_object_set_new(par, "row_chunks", json_integer(r->row_chunks > 1 ? r->row_chunks : 1));
     static const char *const methods[] = {"aperture", "facet", "auto"};
     int mm = p->mosaic_method >= 0 && p->mosaic_method <= 2 ? p->mosaic_method : 2;

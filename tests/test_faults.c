@@ -614,7 +614,8 @@ static void test_full_disk(void **state)
         skip();
     }
     free(o);
-    const char *cmd = "'%s' --vis '%s' --out '%s/%s' --quiet --fft-plan estimate %s";
+    /* two planes a channel (--stokes XX,YY): the sizes below are of both */
+    const char *cmd = "'%s' --vis '%s' --out '%s/%s' --quiet --fft-plan estimate --stokes XX,YY %s";
     struct {
         const char *out, *args, *file;
     } cubes[] = {

@@ -518,7 +518,7 @@ static void test_wsclean_reads_export(void **state)
     snprintf(I, sizeof I, "%s", tu_bin("imager"));
     int st = tu_run(&o, "'%s' export-ms '%s' '%s/t.ms' && '%s' --vis '%s' --out '%s/img' "
                     "--image 64 --cell 0.5 && cd '%s' && wsclean -quiet -size 64 64 -scale 0.5asec "
-                    "-weight natural -pol xx -channels-out 2 -no-update-model-required -name ws "
+                    "-weight natural -pol i -channels-out 2 -no-update-model-required -name ws "
                     "t.ms", H, tmp, tmp, I, tmp, tmp, tmp);
     if (st) fprintf(stderr, "%s\n", o);
     assert_int_equal(st, 0);
@@ -534,7 +534,7 @@ static void test_wsclean_reads_export(void **state)
         assert_non_null(w);
         assert_int_equal(nw[0], 64);
         assert_int_equal(nw[1], 64);
-        const float *ours = a + (size_t)c * 64 * 64; /* pol 0 (XX), channel c */
+        const float *ours = a + (size_t)c * 64 * 64; /* Stokes I (both: -pol i), channel c */
         size_t ia = 0, iw = 0;
         for (size_t i = 0; i < 64 * 64; i++) {
             if (ours[i] > ours[ia]) ia = i;

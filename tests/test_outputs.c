@@ -116,7 +116,10 @@ static int make_gauss_store(const char *dir, int64_t nrow, int yy_inner)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    if (!f || !(f->dir = tu_mkdtemp("outputs"))) return -1;
+    if (!f || !(f->dir = tu_mkdtemp("outputs"))) {
+        free(f);
+        return -1;
+    }
     snprintf(f->vis, sizeof f->vis, "%s/gauss", f->dir);
     char wisdom[700];
     snprintf(wisdom, sizeof wisdom, "%s/wisdom", f->dir);

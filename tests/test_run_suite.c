@@ -296,10 +296,10 @@ static void test_dry_run_and_usage(void **state)
     assert_true(tu_contains(out, "4 cells x 1 repeat = 4 attempts"));
     assert_true(tu_contains(out, "alma-xc66 chunks=1"));
     /* each cell's sizes: vla-chiles at 4 times x 351 baselines x 8
-     * channels x 2 pols = 22,464 samples; 64 x 64 x 8 x 2 float32 = 262 kB
-     * of dirty cube; no database, so no time */
+     * channels x 2 pols = 22,464 samples; 64 x 64 x 8 x 1 plane (Stokes
+     * I) float32 = 131 kB of dirty cube; no database, so no time */
     assert_true(tu_contains(out, "0.0225M"));
-    assert_true(tu_contains(out, "262 kB"));
+    assert_true(tu_contains(out, "131 kB"));
     assert_true(tu_contains(out, "time not estimated"));
     assert_true(tu_contains(out, "no results database"));
     assert_int_equal(access(f->db, F_OK), -1); /* a dry run touches nothing */
