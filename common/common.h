@@ -165,10 +165,11 @@ void ib_tmp_on_signals(void);
  * accepts (NULL: any), it is what a killed run left: removed, and path
  * created afresh. A locked one is IB_ELOCKED ("being written by another
  * process"); a symbolic link or anything else is refused and left as it
- * is. Messages start "WHAT 'path'".
+ * is. Messages start "WHAT 'path'". With slot, the file is registered
+ * (ib_tmp_add, *slot) as it is made, no signal in between.
  */
 int ib_create_excl(ib_err *e, const char *what, const char *path, int mode, int (*ours)(int fd),
-                   int *fd);
+                   int *fd, int *slot);
 /* path removed when it is such a leftover: 1 removed, -1 locked (in use),
  * 0 absent or not one (left as it is). */
 int ib_remove_stale(const char *path, int (*ours)(int fd));

@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -162,18 +163,38 @@ int ib_remove_stale(const char *path, int (*ours)(int fd))
     return st;
 }
 
+/* The file made and registered with no signal in between (blocked in
+ * this thread), so a signal never leaves it unregistered. */
+static int open_registered(const char *path, int mode, int *slot)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    int err = errno;
+    if (fd >= 0 && slot) *slot = ib_tmp_add(path, IB_TMP_FILE);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return fd;
+}
+
 int ib_create_excl(ib_err *e, const char *what, const char *path, int mode, int (*ours)(int fd),
-                   int *fdp)
+                   int *fdp, int *slot)
 {
     *fdp = -1;
+    if (slot) *slot = -1;
     for (int tries = 0; tries < 2; tries++) {
-        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        int fd = open_registered(path, mode, slot);
         if (fd >= 0) {
             /* held while fd is open: the next run knows the file is in use */
             if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
                 int err = errno;
                 close(fd);
                 unlink(path);
+                if (slot) ib_tmp_drop(*slot);
                 return ib_error(e, IB_EIO, "%s '%s': cannot lock: %s", what, path, strerror(err));
             }
             *fdp = fd;

@@ -176,9 +176,8 @@ int img__tasks_write(ib_err *e, img_plan *pl, const img__worker *ws, int n, img_
             int fd = -1, slot = -1;
             FILE *f = NULL;
             rc = ib_path_fmt(e, tmp, sizeof tmp, "%s.tmp", path);
-            if (!rc) rc = ib_create_excl(e, "tasks", tmp, 0644, tasks_tmp_ours, &fd);
+            if (!rc) rc = ib_create_excl(e, "tasks", tmp, 0644, tasks_tmp_ours, &fd, &slot);
             if (!rc) {
-                slot = ib_tmp_add(tmp, IB_TMP_FILE);
                 f = fdopen(fd, "w");
                 if (!f) {
                     rc = ib_error(e, IB_ENOMEM, "tasks '%s': cannot open a stream: %s", tmp,
