@@ -40,9 +40,10 @@ int ib_fail_thread(int i)
 int ib_nomem(ib_err *e, const char *what, double bytes)
 {
     long pages = sysconf(_SC_AVPHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-    char avail[96] = "";
+    char avail[96] = "", asked[48];
     if (pages > 0 && psize > 0)
-        snprintf(avail, sizeof avail, "; %.3g MB of memory free", (double)pages * (double)psize / 1e6);
-    return ib_error(e, IB_ENOMEM, "out of memory %s (%.3g MB asked for%s)", what, bytes / 1e6,
-                    avail);
+        snprintf(avail, sizeof avail, "; %.0f MB of memory free", (double)pages * (double)psize / 1e6);
+    if (bytes < 1e6) snprintf(asked, sizeof asked, "%.0f bytes", bytes);
+    else snprintf(asked, sizeof asked, "%.1f MB", bytes / 1e6);
+    return ib_error(e, IB_ENOMEM, "out of memory %s (%s asked for%s)", what, asked, avail);
 }
