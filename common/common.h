@@ -165,10 +165,11 @@ void ib_tmp_on_signals(void);
  * accepts (NULL: any), it is what a killed run left: removed, and path
  * created afresh. A locked one is IB_ELOCKED ("being written by another
  * process"); a symbolic link or anything else is refused and left as it
- * is. Messages start "WHAT 'path'".
+ * is. Messages start "WHAT 'path'". With slot, the file is registered
+ * (ib_tmp_add, *slot) as it is made, no signal in between.
  */
 int ib_create_excl(ib_err *e, const char *what, const char *path, int mode, int (*ours)(int fd),
-                   int *fd);
+                   int *fd, int *slot);
 /* path removed when it is such a leftover: 1 removed, -1 locked (in use),
  * 0 absent or not one (left as it is). */
 int ib_remove_stale(const char *path, int (*ours)(int fd));
@@ -181,6 +182,16 @@ int ib_remove_stale(const char *path, int (*ours)(int fd));
  */
 int ib_run_dir_create(ib_err *e, const char *parent, const char *prefix, char *out, size_t n,
                       int *lockfd);
+
+/* pthread_create's failure err for thread i of n ("worker thread"): the
+ * reason, the stack each thread reserves and the user's process limit
+ * (IB_ENOMEM for EAGAIN/ENOMEM, else IB_EIO). */
+int ib_thread_error(ib_err *e, int err, const char *what, int i, int n);
+/* Test hook: IMBENCH_FAIL_THREAD=N makes the start of the Nth worker
+ * thread (i = N - 1) fail as if the system refused it. */
+int ib_fail_thread(int i);
+/* IB_ENOMEM "out of memory WHAT (X MB asked for; Y MB of memory free)". */
+int ib_nomem(ib_err *e, const char *what, double bytes);
 
 /* Wall clock and process/thread CPU clocks in seconds. */
 double ib_now(void);

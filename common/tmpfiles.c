@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -147,7 +148,7 @@ static int stale_and_ours(int fd, const char *path, int (*ours)(int fd))
 {
     struct stat st, now;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) return 0;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) return -1; /* being written now */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) return errno == EWOULDBLOCK ? -1 : 0; /* in use */
     if (lstat(path, &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev) return 0;
     return !ours || ours(fd) ? 1 : 0;
 }
@@ -162,18 +163,41 @@ int ib_remove_stale(const char *path, int (*ours)(int fd))
     return st;
 }
 
+/* The file made and registered with no signal in between (blocked in
+ * this thread), so a signal never leaves it unregistered. */
+static int open_registered(const char *path, int mode, int *slot)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    int err = errno;
+    if (fd >= 0 && slot) *slot = ib_tmp_add(path, IB_TMP_FILE);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return fd;
+}
+
 int ib_create_excl(ib_err *e, const char *what, const char *path, int mode, int (*ours)(int fd),
-                   int *fdp)
+                   int *fdp, int *slot)
 {
     *fdp = -1;
+    if (slot) *slot = -1;
     for (int tries = 0; tries < 2; tries++) {
-        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        int fd = open_registered(path, mode, slot);
         if (fd >= 0) {
-            /* held while fd is open: the next run knows the file is in use */
-            if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            /* held while fd is open: the next run knows the file is in use.
+             * A file system without locks (some NFS mounts) leaves it
+             * unlocked; nobody can then prove it stale, so nobody removes it. */
+            if (flock(fd, LOCK_EX | LOCK_NB) != 0 && errno != ENOLCK && errno != EOPNOTSUPP &&
+                errno != EINVAL) {
                 int err = errno;
                 close(fd);
                 unlink(path);
+                if (slot) ib_tmp_drop(*slot);
                 return ib_error(e, IB_EIO, "%s '%s': cannot lock: %s", what, path, strerror(err));
             }
             *fdp = fd;
@@ -247,7 +271,7 @@ int ib_run_dir_create(ib_err *e, const char *parent, const char *prefix, char *o
     int fd = r ? -1 : open(lock, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (!r && fd < 0)
         r = ib_error(e, IB_EIO, "'%s': cannot create: %s", lock, strerror(errno));
-    if (!r && flock(fd, LOCK_EX) != 0)
+    if (!r && flock(fd, LOCK_EX) != 0 && errno != ENOLCK && errno != EOPNOTSUPP && errno != EINVAL)
         r = ib_error(e, IB_EIO, "'%s': cannot lock: %s", lock, strerror(errno));
     if (!r) {
         int m = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

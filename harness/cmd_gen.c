@@ -134,11 +134,12 @@ int hx_cmd_gen(int argc, char **argv)
     /* Killed by SIGINT, SIGTERM or SIGHUP: the store's temporaries (and
      * OUT with all in it when this run made it) are removed before the
      * process dies. */
-    char vtmp[4200], stmp[4200], mtmp[4200];
+    char vtmp[4200], stmp[4200], mtmp[4200], skyp[4200];
     struct stat ost;
-    int made_out = stat(out, &ost) != 0, slots[4] = {-1, -1, -1, -1};
+    int made_out = stat(out, &ost) != 0, slots[5] = {-1, -1, -1, -1, -1};
     if (ib_path_fmt(&e, vtmp, sizeof vtmp, "%s/vis.h5.tmp", out) ||
         ib_path_fmt(&e, stmp, sizeof stmp, "%s/sky.json.tmp", out) ||
+        ib_path_fmt(&e, skyp, sizeof skyp, "%s/sky.json", out) ||
         (ms_out && ib_path_fmt(&e, mtmp, sizeof mtmp, "%s.imbench-tmp", ms_out))) {
         ib_free(sky);
         hx_fail("gen", &e);
@@ -147,11 +148,13 @@ int hx_cmd_gen(int argc, char **argv)
     if (made_out) slots[0] = ib_tmp_add(out, IB_TMP_TREE); /* all of it this run's */
     slots[1] = ib_tmp_add(vtmp, IB_TMP_FILE);
     slots[2] = ib_tmp_add(stmp, IB_TMP_FILE);
+    /* sky.json is in place before the store is: a new one goes with it */
+    if (!made_out && stat(skyp, &ost) != 0) slots[4] = ib_tmp_add(skyp, IB_TMP_FILE);
     ib_tmp_on_signals();
     wl_gen_info info;
     rc = wl_generate(&e, &ds, &go, out, &info);
     ib_free(sky);
-    for (int i = 0; i < 3; i++) ib_tmp_drop(slots[i]);
+    for (int i = 0; i < 5; i++) ib_tmp_drop(slots[i]);
     if (rc) return hx_fail("gen", &e);
 
     const wl_gen_shape *s = &info.shape;

@@ -210,11 +210,8 @@ int img__fits_create(ib_err *e, const char *path, const img__cube_desc *d,
     free(hdr);
     /* Exclusively (a planted link is not followed, a concurrent imager's
      * cube is not truncated); one a killed imager left is replaced. */
-    rc = ib_create_excl(e, "fits", f->tmp, 0644, fits_tmp_ours, &f->fd);
-    if (!rc) {
-        f->owner = 1;
-        f->slot = ib_tmp_add(f->tmp, IB_TMP_FILE);
-    }
+    rc = ib_create_excl(e, "fits", f->tmp, 0644, fits_tmp_ours, &f->fd, &f->slot);
+    if (!rc) f->owner = 1;
     if (!rc && write_all(f->fd, block, hpad, 0) != 0) {
         rc = ib_error(e, errno == ENOSPC ? IB_ENOSPACE : IB_EIO, "fits '%s': cannot write header: %s",
                       f->tmp, strerror(errno));

@@ -160,7 +160,10 @@ static int parse_args(ib_err *e, int argc, char **argv, img_params *p, ib_pval v
     ib_opt opts[IB_NPARAM + 16];
     make_opts(opts, p, v, ro);
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    if (!pos) return ib_error(e, IB_ENOMEM, "imager: out of memory");
+    if (!pos) {
+        ib_nomem(e, "reading the command line", ((double)argc + 1) * sizeof *pos);
+        return ib_error_wrap(e, "imager");
+    }
     int npos = 0;
     int rc = ib_parse_opts(e, "imager", opts, argc, argv, pos, &npos);
     if (!rc && ro->help) {

@@ -246,7 +246,10 @@ static int plan_chunks(ib_err *e, img_plan *pl)
     pl->beam_mom = ib_calloc(4 * (size_t)pl->nchan * (size_t)pl->npol + 1, sizeof(double));
     if (!pl->chunk_chan0 || !pl->corr_x || !pl->corr_xf || !pl->corr_y || !pl->pix_col ||
         !pl->pix_row || !pl->plane_peaks || !pl->beam_mom)
-        return ib_error(e, IB_ENOMEM, "out of memory");
+        return ib_nomem(e, "for the plan's per-channel and per-pixel tables",
+                        (double)(pl->nchunks + 1) * sizeof(int64_t) +
+                            (double)(pl->nx + pl->ny) * (2 * sizeof(double) + sizeof(int32_t)) +
+                            (double)pl->nchan * pl->npol * (sizeof(float) + 4 * sizeof(double)));
     for (int c = 0; c <= pl->nchunks; c++)
         pl->chunk_chan0[c] = (int64_t)c * pl->nchan / pl->nchunks;
     for (int c = 0; c < pl->nchunks; c++) {
@@ -406,7 +409,8 @@ static int plan_workers(ib_err *e, img_plan *pl)
 {
     const int nthreads = pl->p->threads;
     pl->workers = ib_calloc((size_t)nthreads, sizeof *pl->workers);
-    if (!pl->workers) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!pl->workers)
+        return ib_nomem(e, "for the workers' records", (double)nthreads * sizeof *pl->workers);
     pl->nworkers = nthreads;
     for (int i = 0; i < nthreads; i++) {
         int rc = worker_init(e, pl, &pl->workers[i], i);

@@ -122,7 +122,8 @@ int img__rows_split(ib_err *e, img_plan *pl)
 {
     const int N = pl->par->size, M = pl->row_chunks;
     pl->row_chunk0 = ib_malloc(sizeof(int64_t) * ((size_t)M + 1));
-    if (!pl->row_chunk0) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!pl->row_chunk0)
+        return ib_nomem(e, "for the row chunks", (double)sizeof(int64_t) * ((double)M + 1));
     if (pl->nrow > INT64_MAX / (M > N ? M : N))
         return ib_error(e, IB_EOVERFLOW, "%lld rows x %d row chunks overflow", (long long)pl->nrow,
                         M);
@@ -160,7 +161,7 @@ int img__rows_group(ib_err *e, img_plan *pl)
     int64_t *fill = ib_malloc(sizeof(int64_t) * (size_t)M);
     if (!fill) {
         free(of);
-        return ib_error(e, IB_ENOMEM, "out of memory");
+        return ib_nomem(e, "grouping rows by row chunk", (double)sizeof(int64_t) * M);
     }
     memcpy(fill, pl->rows_by_chunk_start, sizeof(int64_t) * (size_t)M);
     for (int64_t k = 0; k < pl->nrow; k++) pl->rows_by_chunk[fill[of[k]]++] = k;

@@ -9,6 +9,7 @@
  */
 #include "imaging/plan_internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,16 +65,18 @@ static int exec_threads(ib_err *e, img_plan *pl, int *started)
     int rc = 0;
     *started = 0;
     if (root && service) {
-        if (pthread_create(&pl->server, NULL, img__sched_serve, pl) != 0)
-            return ib_error(e, IB_ENOMEM, "rank 0: cannot start the service thread");
+        int err = pthread_create(&pl->server, NULL, img__sched_serve, pl);
+        if (err) return ib_thread_error(e, err, "rank 0's service thread", 1, 1);
         pl->server_on = 1;
     }
     /* Row chunks: the threads meet at barriers, so all of them start (or
      * none work): they wait at the gate until all exist. */
     void *(*thread_main)(void *) = pl->row_chunks > 1 ? img__rows_thread : img__chunk_thread;
     for (int i = 0; i < nthreads; i++) {
-        if (pthread_create(&pl->workers[i].tid, NULL, thread_main, &pl->workers[i]) != 0) {
-            rc = ib_error(e, IB_ENOMEM, "cannot start thread %d", i);
+        int err = ib_fail_thread(i) ? EAGAIN
+                  : pthread_create(&pl->workers[i].tid, NULL, thread_main, &pl->workers[i]);
+        if (err) {
+            rc = ib_thread_error(e, err, "worker thread", i + 1, nthreads);
             break;
         }
         ++*started;
@@ -123,6 +126,25 @@ static void result_partial(img_result *res, const prof_timer *main_t, double wal
     }
 }
 
+/* Rank 0, every rank's counts summed: cubes of zeros because no sample
+ * reached a grid (all off the grid, or all flagged or of weight <= 0) are
+ * an error naming the counts, not a result. */
+static int nothing_gridded(ib_err *e, const img_plan *pl, const img_result *res)
+{
+    if (res->samples_gridded > 0) return 0;
+    const uint64_t total = (uint64_t)pl->nrow * (uint64_t)pl->nchan * (uint64_t)pl->npol;
+    const uint64_t off = res->samples_dropped, unweighted = total > off ? total - off : 0;
+    return ib_error(e, IB_EINVAL,
+                    "no sample reached the grid, the cubes would be all zeros: of %llu samples "
+                    "(%lld rows x %lld channels x %d pols), %llu fall outside the %dx%d grid "
+                    "at cell %.4g arcsec (a smaller --cell keeps them) and %llu are flagged or "
+                    "have weight <= 0",
+                    (unsigned long long)total, (long long)pl->nrow, (long long)pl->nchan,
+                    pl->npol, (unsigned long long)off, pl->ngx, pl->ngy,
+                    pl->cell * 180.0 / 3.14159265358979323846 * 3600.0,
+                    (unsigned long long)unweighted);
+}
+
 /* After the workers: the cubes sealed, plane peaks reduced, tasks.csv
  * written, every rank's figures on rank 0 and the DFT check there.
  * *sealed: rank 0 has sealed the cubes (they are in place). */
@@ -146,6 +168,7 @@ static int exec_finish(ib_err *e, img_plan *pl, prof_timer *main_t, double t0, i
      * collective they cannot count). */
     if ((rc = img__tasks_write(e, pl, pl->workers, pl->nworkers, res))) return rc;
     if ((rc = img__stats_gather(e, pl, main_t, res))) return rc;
+    if (pl->par->rank == 0 && (rc = nothing_gridded(e, pl, res))) return rc;
     if (pl->par->rank == 0 && pl->p->check_dft > 0) {
         char path[4096];
         if (!(rc = ib_path_join(e, path, sizeof path, pl->p->out_dir, "dirty.fits")))

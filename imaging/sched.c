@@ -18,7 +18,8 @@ int img__sched_assign(ib_err *e, img_plan *pl)
 {
     int N = pl->par->size, r = pl->par->rank;
     pl->my_chunks = ib_malloc(sizeof(int) * (size_t)pl->nchunks);
-    if (!pl->my_chunks) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!pl->my_chunks)
+        return ib_nomem(e, "for the chunk assignment", (double)sizeof(int) * pl->nchunks);
     pl->n_my_chunks = 0;
     for (int c = 0; c < pl->nchunks; c++) {
         int owner;
@@ -44,7 +45,9 @@ int img__sched_assign_rows(ib_err *e, img_plan *pl)
     const int N = pl->par->size, r = pl->par->rank, M = pl->row_chunks;
     pl->my_row_chunks = ib_malloc(sizeof(int) * (size_t)M);
     pl->row_task_next = ib_calloc(2 * (size_t)pl->nchunks, sizeof(atomic_int));
-    if (!pl->my_row_chunks || !pl->row_task_next) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (!pl->my_row_chunks || !pl->row_task_next)
+        return ib_nomem(e, "for the row-chunk assignment",
+                        (double)sizeof(int) * M + 2.0 * pl->nchunks * sizeof(atomic_int));
     pl->n_my_row_chunks = 0;
     for (int j = 0; j < M; j++) {
         int owner = N == 1 ? 0

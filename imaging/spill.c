@@ -207,7 +207,7 @@ static int hold_plane(img__worker *w, int64_t chan, int pol, int prod)
     if (w->spill_fd < 0) {
         int rc = ib_path_fmt(&e, w->spill_path, sizeof w->spill_path, "%s/r%d-t%d-c%d.spill",
                              pl->spill_dir, pl->par->rank, w->id, w->cur_chunk);
-        if (!rc) rc = ib_create_excl(&e, "spill file", w->spill_path, 0600, NULL, &w->spill_fd);
+        if (!rc) rc = ib_create_excl(&e, "spill file", w->spill_path, 0600, NULL, &w->spill_fd, NULL);
         if (rc) {
             img__fail(pl, &e);
             return rc;

@@ -175,9 +175,9 @@ static int stats_dump(ib_err *e, json_t *root, const char *path)
     char tmp[4200];
     int fd = -1;
     int rc = ib_path_fmt(e, tmp, sizeof tmp, "%s.tmp", path);
-    if (!rc) rc = ib_create_excl(e, "stats", tmp, 0644, stats_tmp_ours, &fd);
+    int slot = -1;
+    if (!rc) rc = ib_create_excl(e, "stats", tmp, 0644, stats_tmp_ours, &fd, &slot);
     if (rc) return rc;
-    int slot = ib_tmp_add(tmp, IB_TMP_FILE);
     errno = 0;
     int bad = json_dumpfd(root, fd, JSON_INDENT(1) | JSON_REAL_PRECISION(12)) != 0;
     int err = bad ? (errno ? errno : EIO) : 0;

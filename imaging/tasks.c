@@ -92,7 +92,8 @@ int img__stats_gather(ib_err *e, img_plan *pl, const prof_timer *main_t, img_res
     rank_stats(&mine, pl, pl->workers, pl->nworkers, main_t, res->wall_seconds);
     res->nranks = N;
     res->ranks = root ? ib_calloc((size_t)N, sizeof *res->ranks) : NULL;
-    if (root && !res->ranks) return ib_error(e, IB_ENOMEM, "out of memory");
+    if (root && !res->ranks)
+        return ib_nomem(e, "gathering the ranks' statistics", (double)N * sizeof *res->ranks);
     int rc = img__gather(e, &pl->comm, &mine, sizeof mine, root ? (void *)res->ranks : &scratch);
     if (rc || !root) return rc;
     for (int r = 0; r < N; r++) {
@@ -175,9 +176,8 @@ int img__tasks_write(ib_err *e, img_plan *pl, const img__worker *ws, int n, img_
             int fd = -1, slot = -1;
             FILE *f = NULL;
             rc = ib_path_fmt(e, tmp, sizeof tmp, "%s.tmp", path);
-            if (!rc) rc = ib_create_excl(e, "tasks", tmp, 0644, tasks_tmp_ours, &fd);
+            if (!rc) rc = ib_create_excl(e, "tasks", tmp, 0644, tasks_tmp_ours, &fd, &slot);
             if (!rc) {
-                slot = ib_tmp_add(tmp, IB_TMP_FILE);
                 f = fdopen(fd, "w");
                 if (!f) {
                     rc = ib_error(e, IB_ENOMEM, "tasks '%s': cannot open a stream: %s", tmp,

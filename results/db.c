@@ -503,6 +503,34 @@ static int not_sqlite(ib_err *e, res_db *db, const ib_err *first)
     return first->code;
 }
 
+/* PRAGMA quick_check: a damaged page is IB_ECORRUPT before any command
+ * reads rows from it (SQLite may otherwise read past it quietly). */
+static int quick_check(ib_err *e, res_db *db)
+{
+    sqlite3_stmt *st = NULL;
+    int r = res__prepare(e, db, "PRAGMA quick_check(1)", &st);
+    if (r) return r;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (!v || strcmp(v, "ok") != 0) {
+            /* its first finding, on one line */
+            static const char head[] = "*** in database main ***\n";
+            char first[256];
+            if (v && !strncmp(v, head, sizeof head - 1)) v += sizeof head - 1;
+            snprintf(first, sizeof first, "%s", v ? v : "no answer");
+            first[strcspn(first, "\n")] = '\0';
+            r = ib_error(e, IB_ECORRUPT,
+                         "database '%s' is corrupt: run harness verify (SQLite's quick_check: "
+                         "%s)", db->path, first);
+        }
+    } else {
+        r = res__sqlerr(e, db, rc, "checking the database (quick_check)");
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
 /*
  * The read-only opening: an existing regular file that SQLite reads as an
  * imbench database of this program's version, opened SQLITE_OPEN_READONLY
@@ -564,7 +592,9 @@ static int open_readonly(ib_err *e, res_db *db)
                         "migrate it first with 'harness migrate --db %s' (read commands never "
                         "change a database)",
                         db->path, v, RES_SCHEMA_VERSION, db->path);
-    return res__exec(e, db, "PRAGMA query_only=ON");
+    r = res__exec(e, db, "PRAGMA query_only=ON; PRAGMA cell_size_check=ON");
+    if (!r && !db->nocheck && (long long)st.st_size <= RES_QUICK_CHECK_MAX) r = quick_check(e, db);
+    return r;
 }
 
 /* The read-write opening: create the file (and its directory) when missing,
@@ -616,6 +646,7 @@ int res_open(ib_err *e, const char *path, const res_open_opts *o, res_db **out)
     int r = ib_path_fmt(e, db->path, sizeof db->path, "%s", path);
     db->busy_ms = busy;
     db->readonly = (flags & RES_OPEN_READONLY) != 0;
+    db->nocheck = (flags & RES_OPEN_NOCHECK) != 0;
     struct stat st;
     if (!r && (flags & RES_OPEN_EXISTING) && stat(db->path, &st) != 0)
         r = ib_error(e, IB_ENOTFOUND, "database '%s' does not exist", db->path);

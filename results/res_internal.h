@@ -13,6 +13,7 @@ struct res_db {
     char path[1024];
     int busy_ms;
     int readonly;   /* opened with RES_OPEN_READONLY */
+    int nocheck;    /* RES_OPEN_NOCHECK */
 };
 
 /*

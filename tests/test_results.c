@@ -761,8 +761,17 @@ static void test_corrupt(void **state)
     fclose(g);
     ib_err e;
     ib_err_init(&e);
+    /* a reading command's opening checks the pages (quick_check) */
     res_open_opts o = {.flags = RES_OPEN_READONLY};
     int r = res_open(&e, f->path, &o, &f->db);
+    assert_int_equal(r, IB_ECORRUPT);
+    assert_null(f->db);
+    assert_true(tu_contains(e.msg, "is corrupt: run harness verify (SQLite's quick_check: "));
+    assert_null(strchr(e.msg, '\n'));
+    /* without that check (harness verify's opening), the query finds it */
+    ib_err_init(&e);
+    o.flags = RES_OPEN_READONLY | RES_OPEN_NOCHECK;
+    r = res_open(&e, f->path, &o, &f->db);
     if (r) fprintf(stderr, "open: %s\n", e.msg);
     assert_int_equal(r, 0);
     char *buf = NULL;

@@ -934,8 +934,9 @@ static int run_pipeline(ib_err *e, gen *G, img_vis_store *st, int nthreads)
     for (; started < nthreads; started++) {
         W[started].P = &P;
         W[started].id = started;
-        if (pthread_create(&W[started].th, NULL, worker_main, &W[started]) != 0) {
-            rc = ib_error(e, IB_ENOMEM, "cannot start generator thread %d", started);
+        int err = pthread_create(&W[started].th, NULL, worker_main, &W[started]);
+        if (err) {
+            rc = ib_thread_error(e, err, "generator thread", started + 1, nthreads);
             break;
         }
     }

@@ -11,6 +11,15 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+/* A sky.json.tmp a killed generator left: empty or a JSON object. */
+static int sky_tmp_ours(int fd)
+{
+    char c;
+    ssize_t n = pread(fd, &c, 1, 0);
+    return n == 0 || (n == 1 && c == '{');
+}
 
 /* Domain tag so the sky's random stream differs from noise and flags. */
 #define SKY_TAG 0x536b794d6f64656cULL
@@ -138,15 +147,26 @@ int wl__sky_write(ib_err *e, const char *path, const wl__sky_meta *m, const wl_s
         json_decref(root);
         return ib_error(e, IB_ENOMEM, "sky '%s': out of memory building JSON", path);
     }
+    /* created exclusively: a link planted at the name is not followed */
     char tmp[WL_PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = json_dump_file(root, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    json_decref(root);
-    if (rc != 0 || rename(tmp, path) != 0) {
-        int err = errno;
-        remove(tmp);
-        return ib_error(e, IB_EIO, "sky '%s': cannot write: %s", path, strerror(err));
+    int fd = -1, slot = -1;
+    int rc = ib_path_fmt(e, tmp, sizeof tmp, "%s.tmp", path);
+    if (!rc) rc = ib_create_excl(e, "sky", tmp, 0644, sky_tmp_ours, &fd, &slot);
+    if (rc) {
+        json_decref(root);
+        return rc;
     }
+    errno = 0;
+    int err = json_dumpfd(root, fd, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) != 0
+                  ? (errno ? errno : EIO) : 0;
+    json_decref(root);
+    if (close(fd) != 0 && !err) err = errno ? errno : EIO;
+    if (!err && rename(tmp, path) != 0) err = errno ? errno : EIO;
+    if (err) remove(tmp);
+    ib_tmp_drop(slot);
+    if (err)
+        return ib_error(e, err == ENOSPC || err == EDQUOT ? IB_ENOSPACE : IB_EIO,
+                        "sky '%s': cannot write: %s", path, strerror(err));
     return 0;
 }
 
