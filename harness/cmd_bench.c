@@ -5,6 +5,7 @@
  * that run with its bootstrap 95% interval (reports/bench.c).
  */
 #include "harness/harness.h"
+#include "profiles/profiles.h"
 #include "reports/reports.h"
 #include "results/results.h"
 
@@ -30,7 +31,8 @@ int hx_cmd_bench(int argc, char **argv)
     res_open_opts oo = {RES_OPEN_READONLY, 0};
     res_db *db;
     if (res_open(&e, dbpath, &oo, &db)) return hx_fail("bench", &e);
-    rep_bench_opts bo = {run, suite, stdout};
+    /* measured here, now: the support curve's fraction of peak */
+    rep_bench_opts bo = {run, suite, stdout, prof_fma_peak_gflops(0.2)};
     int rc = rep_bench_print(&e, db, &bo);
     res_close(db);
     return rc ? hx_fail("bench", &e) : 0;

@@ -89,6 +89,8 @@ static void print_text(FILE *f, const json_t *j)
     const json_t *cpu = json_object_get(j, "cpu");
     fprintf(f, "%-16s %s%s\n", "cpu", str(cpu, "model", "unknown"),
             json_is_true(json_object_get(cpu, "hypervisor")) ? " (virtual machine)" : "");
+    fprintf(f, "%-16s %.0f GFLOP/s single precision, one core (multiply-adds, measured now)\n",
+            "fma peak", json_real_value(json_object_get(j, "fma_peak_gflops")));
     const json_t *c = json_object_get(j, "cores");
     fprintf(f, "%-16s %s online, %s configured, %s usable, %s physical, %s socket(s)\n", "cores",
             num(b1, sizeof b1, c, "online"), num(b2, sizeof b2, c, "configured"),

@@ -34,6 +34,7 @@ FN(taps)(const REAL *restrict ct, int deg, const int W, REAL frac, REAL *restric
     REAL y = 2 * frac - 1;
     for (int i = 0; i < W; i++) out[i] = ct[i];
     for (int j = 1; j <= deg; j++)
+        /* make analyze: must vectorise (Horner step over the taps) */
         for (int i = 0; i < W; i++) out[i] = out[i] * y + ct[(size_t)j * (size_t)W + (size_t)i];
 }
 
@@ -42,112 +43,43 @@ FN(taps)(const REAL *restrict ct, int deg, const int W, REAL frac, REAL *restric
  * REAL) with the polynomial kernel; PSF grids the weights instead of the
  * visibilities. The grid holds all pols of a cell together:
  * g[((v * ngx) + u) * NP + p] complex, so one kernel row update covers
- * NC = 2*NP*WP contiguous REALs. W, WP, NP and PSF are compile-time
- * constants in the specialised copies: fixed trip counts, every loop a
- * whole number of vectors, no branch in the loop. WP is W, or W + 1 where
- * that makes a row update whole 64-byte vectors (float, 2 pols: W = 3, 7,
- * 11, 15; double, 2 pols: every odd W): the extra cell's tap is exactly 0,
- * so it adds +0 to the cell after the kernel's last (the next row's first
- * cell at the grid's edge; grid buffers have IMG_GRID_SLACK bytes of slack
- * after their end).
+ * NC = 2*NP*WP contiguous REALs. W, WP, NP, D and PSF are compile-time
+ * constants in the specialised copies: fixed trip counts, no branch in
+ * the loop. The code is written in explicit 64-byte vectors of VL REALs
+ * (GCC/clang vector extensions: one AVX-512 register where the target has
+ * them, two AVX2 or four SSE registers elsewhere), with the taps, kx and
+ * the sample's values in registers.
+ *
+ * WP is W rounded up so that a row update is whole vectors (GRID_WP:
+ * float, 2 pols: W = 7 -> 8, 9 -> 12; double, 2 pols: 7 -> 8): the extra
+ * cells' taps are exactly 0, so they add +0 to the cells after the
+ * kernel's last (the next row's first cells at the grid's edge; grid
+ * buffers have IMG_GRID_SLACK bytes of slack after their end).
  *
  * The u taps are evaluated already spread over the row update's lanes
  * (lane t holds tap t / (2 NP): the coefficients cu are laid out so, once
- * per list), so that kx = ku x (vis of lane t % 2NP) is one multiply per
- * vector, with no gather or shuffle; the v taps (V = W rounded up to 8
- * lanes, the extra coefficients 0) by their own Horner chain.
+ * per list), so that kx = ku x (the sample's 2 NP values repeated) is one
+ * multiply per vector, with no gather or shuffle; the v taps (NK vectors)
+ * by their own Horner chain. D >= deg Horner steps, the first D - deg
+ * with zero coefficients (which leave the taps exactly 0 until the
+ * kernel's own first).
  *
  * Cost per visibility (all NP pols) at support W (REAL of s bytes: 4
- * float, 8 double; polynomial degree d):
- *   row updates   W rows x NC REALs, one FMA each         W NC FMAs
- *   u taps        d Horner steps over NC lanes            d NC FMA lanes
- *   v taps        d Horner steps over V lanes             d V FMA lanes
+ * float, 8 double):
+ *   row updates   W rows x NC REALs, one FMA each        W NC FMAs
+ *   u taps        D Horner steps over NC lanes           D NC FMA lanes
+ *   v taps        D Horner steps over NK VL lanes        D NK VL FMA lanes
  *   kx            NC multiplies
- *   grid          W x NC REALs read and written           2 W NC s bytes
- *   sample list   iu, iv, fu, fv, weighted vis            8 + 2 s (1 + NP) bytes
- * At W = 7 (WP = 8, NC = 32, V = 8, d = 9), 2 pols, float: 224 FMAs of
- * row update (14 AVX-512 vector FMAs), 9 x (2 + 1/2) vectors of Horner,
- * 2 vector multiplies: ~40 vector arithmetic instructions and 14 vector
- * loads and 14 stores of grid (896 bytes, in L1/L2 because consecutive
- * samples follow one baseline's uv track) per visibility, i.e. ~20 cycles
- * at 2 FMAs and 2 loads per cycle. FMA is a fused multiply-add where the
- * target has one (the results then differ from an unfused build in the
- * last bit, identically for every thread and rank).
- */
-static inline __attribute__((always_inline)) void
-FN(grid_poly)(const img_kernel *k, const int W, const int WP, const int NP, const int D,
-              const int PSF, const LIST *L, REAL *restrict g, int ngx, int *vlo, int *vhi)
-{
-    enum { NCMAX = 2 * 2 * (GRID_MAX_SPECIAL + 1), VMAX = (GRID_MAX_SPECIAL + 7) / 8 * 8 };
-    const int V = (W + 7) / 8 * 8, NC = 2 * NP * WP, lead = D - k->deg;
-    const REAL *ct = FN(coef_t)(k);
-    /* D >= deg Horner steps, the first D - deg with zero coefficients
-     * (which leave the taps exactly 0 until the kernel's own first) */
-    REAL cu[(GRID_MAX_DEG + 1) * NCMAX], cv[(GRID_MAX_DEG + 1) * VMAX];
-    for (int j = 0; j <= D; j++) {
-        const REAL *c = ct + (size_t)(j >= lead ? j - lead : 0) * (size_t)W;
-        for (int t = 0; t < NC; t++) {
-            int i = t / (2 * NP);
-            cu[j * NC + t] = i < W && j >= lead ? c[i] : 0;
-        }
-        for (int i = 0; i < V; i++) cv[j * V + i] = i < W && j >= lead ? c[i] : 0;
-    }
-    const size_t rowlen = 2 * (size_t)NP * (size_t)ngx;
-    int lo = *vlo, hi = *vhi;
-    for (int64_t s = 0; s < L->n; s++) {
-        REAL ku[NCMAX], kv[VMAX];
-        const REAL yu = 2 * L->fu[s] - 1, yv = 2 * L->fv[s] - 1;
-        for (int t = 0; t < NC; t++) ku[t] = cu[t];
-        for (int i = 0; i < V; i++) kv[i] = cv[i];
-        for (int j = 1; j <= D; j++) {
-            /* make analyze: must vectorise in 16 copies (Horner step of the u taps) */
-            for (int t = 0; t < NC; t++) ku[t] = FMA(ku[t], yu, cu[j * NC + t]);
-            for (int i = 0; i < V; i++) kv[i] = FMA(kv[i], yv, cv[j * V + i]);
-        }
-        /* the sample's 2 NP values repeated over the lanes: straight from
-         * the list (a broadcast load), no stores to forward */
-        const REAL *vs = L->vc + 2 * (size_t)NP * (size_t)s;
-        const REAL *ws = L->w + (size_t)NP * (size_t)s;
-        for (int t = 0; t < NC; t++)
-            ku[t] *= PSF ? (t % 2 ? 0 : ws[(t / 2) % NP]) : vs[t % (2 * NP)];
-        int iv = L->iv[s];
-        lo = iv < lo ? iv : lo;
-        hi = iv + W > hi ? iv + W : hi;
-        REAL *restrict gp = g + (size_t)iv * rowlen + 2 * (size_t)NP * (size_t)L->iu[s];
-        {
-            /* the grid rows of the sample GRID_AHEAD on (the list's end
-             * repeats its last sample: no branch), fetched while these are
-             * updated */
-            int64_t sa = s + GRID_AHEAD < L->n ? s + GRID_AHEAD : L->n - 1;
-            const char *pa = (const char *)(g + (size_t)L->iv[sa] * rowlen +
-                                            2 * (size_t)NP * (size_t)L->iu[sa]);
-            for (int j = 0; j < W; j++) {
-                __builtin_prefetch(pa + (size_t)j * rowlen * sizeof(REAL), 1, 3);
-                __builtin_prefetch(pa + (size_t)j * rowlen * sizeof(REAL) + (size_t)NC * sizeof(REAL) - 1, 1, 3);
-            }
-        }
-        for (int j = 0; j < W; j++) {
-            const REAL a = kv[j];
-            REAL *restrict row = gp + (size_t)j * rowlen;
-            /* make analyze: must vectorise in 16 copies (row update of the shapes grid_vec does not take) */
-            for (int t = 0; t < NC; t++) row[t] = FMA(a, ku[t], row[t]);
-        }
-    }
-    *vlo = lo;
-    *vhi = hi;
-}
-
-/*
- * grid_poly in explicit 64-byte vectors (GCC/clang vector extensions:
- * AVX-512 registers where the target has them, two AVX2 or four SSE
- * registers each elsewhere), for the shapes whose row update is a whole
- * number of vectors (NC % VL == 0: float with 2 pols at W = 3, 7, 11, 15;
- * double with 2 pols at every odd W; see GRID_WP). Same arithmetic in the
- * same order as grid_poly's loops, with the taps, kx and the sample's
- * values in registers (no store-to-load round trips through the stack).
- * Cost as grid_poly's; at W = 7 float: 9 x 2 + 9 Horner vector FMAs (u
- * taps spread over 2 vectors, v taps in 1), 2 vector multiplies for kx,
- * 14 vector FMAs of row update with 14 loads and 14 stores.
+ *   grid          W x NC REALs read and written          2 W NC s bytes
+ *   sample list   iu, iv, fu, fv, weighted vis           8 + 2 s (1 + NP) bytes
+ * At W = 7 float, 2 pols (WP = 8, NC = 32, D = 8, VL = 16): 224 FMAs of
+ * row update in 14 vector FMAs with 14 vector loads and 14 stores of grid
+ * (896 bytes, in L1/L2 because consecutive samples follow one baseline's
+ * uv track), 8 x 3 vector FMAs of Horner, 2 vector multiplies: ~40 vector
+ * arithmetic instructions, ~20 cycles at 2 FMAs and 2 loads per cycle.
+ * Fused multiply-adds where the target has FMA (-ffp-contract=fast for
+ * gridder.c): the results differ from an unfused build in the last bit,
+ * identically for every thread and rank.
  */
 typedef REAL FN(vec) __attribute__((vector_size(64)));
 typedef REAL FN(vecu) __attribute__((vector_size(64), aligned(sizeof(REAL)), may_alias));
@@ -156,9 +88,11 @@ static inline __attribute__((always_inline)) void
 FN(grid_vec)(const img_kernel *k, const int W, const int WP, const int NP, const int D,
              const int PSF, const LIST *L, REAL *restrict g, int ngx, int *vlo, int *vhi)
 {
-    enum { VL = 64 / (int)sizeof(REAL), NVMAX = 2 * 2 * (GRID_MAX_SPECIAL + 1) / VL + 1 };
+    enum { VL = 64 / (int)sizeof(REAL), NVMAX = (4 * GRID_MAX_SPECIAL + 2 * VL) / VL };
     const int NC = 2 * NP * WP, NV = NC / VL, NK = (W + VL - 1) / VL, lead = D - k->deg;
     const REAL *ct = FN(coef_t)(k);
+    /* once per list: the padding cells stay within the grid's slack */
+    IB_ASSERT((size_t)(WP - W) * 2 * (size_t)NP * sizeof(REAL) <= IMG_GRID_SLACK && NV < NVMAX);
     FN(vec) cu[GRID_MAX_DEG + 1][NVMAX], cv[GRID_MAX_DEG + 1][NVMAX];
     for (int j = 0; j <= D; j++) {
         const REAL *c = ct + (size_t)(j >= lead ? j - lead : 0) * (size_t)W;
@@ -241,6 +175,7 @@ static void FN(grid_any)(const img_kernel *k, const int NP, const LIST *L, REAL 
         for (int j = 0; j < W; j++) {
             REAL a = kv[j];
             REAL *restrict row = gp + (size_t)j * rowlen;
+            /* make analyze: must vectorise (row update at a support without its own copy) */
             for (int t = 0; t < 2 * NP * W; t++) row[t] = FMA(a, kx[t], row[t]);
         }
     }
@@ -250,14 +185,11 @@ static void FN(grid_any)(const img_kernel *k, const int NP, const LIST *L, REAL 
 
 /* WP for support W and NP pols: W + 1 when that makes the row update
  * whole 64-byte vectors, else W. */
-#define GRID_WP(WW, NPP) ((2 * (NPP) * ((WW) + 1) * (int)sizeof(REAL)) % 64 == 0 ? (WW) + 1 : (WW))
-#define GRID_VEC(WW, NPP) ((2 * (NPP) * GRID_WP(WW, NPP) * (int)sizeof(REAL)) % 64 == 0)
+#define GRID_VL (64 / (int)sizeof(REAL))
+#define GRID_WP(WW, NPP) ((2 * (NPP) * (WW) + GRID_VL - 1) / GRID_VL * GRID_VL / (2 * (NPP)))
 #define GRID_NP(WW, NPP)                                                                  \
-    (GRID_VEC(WW, NPP)                                                                    \
-         ? (psf ? FN(grid_vec)(k, WW, GRID_WP(WW, NPP), NPP, GRID_DEG(WW), 1, L, g, ngx, vlo, vhi) \
-                : FN(grid_vec)(k, WW, GRID_WP(WW, NPP), NPP, GRID_DEG(WW), 0, L, g, ngx, vlo, vhi)) \
-         : (psf ? FN(grid_poly)(k, WW, GRID_WP(WW, NPP), NPP, GRID_DEG(WW), 1, L, g, ngx, vlo, vhi) \
-                : FN(grid_poly)(k, WW, GRID_WP(WW, NPP), NPP, GRID_DEG(WW), 0, L, g, ngx, vlo, vhi)))
+    (psf ? FN(grid_vec)(k, WW, GRID_WP(WW, NPP), NPP, GRID_DEG(WW), 1, L, g, ngx, vlo, vhi)  \
+         : FN(grid_vec)(k, WW, GRID_WP(WW, NPP), NPP, GRID_DEG(WW), 0, L, g, ngx, vlo, vhi))
 #define GRID_CASE(WW)                                                                    \
     case WW:                                                                             \
         if (k->deg > GRID_DEG(WW)) FN(grid_any)(k, npol, L, g, ngx, psf, vlo, vhi);      \
@@ -266,12 +198,12 @@ static void FN(grid_any)(const img_kernel *k, const int NP, const LIST *L, REAL 
         else FN(grid_any)(k, npol, L, g, ngx, psf, vlo, vhi);                            \
         break;
 
-/* Grid list L onto g (see grid_poly); [*vlo, *vhi) grows to cover the grid
+/* Grid list L onto g (see grid_vec); [*vlo, *vhi) grows to cover the grid
  * rows written, so the caller can clear just those. */
 static void FN(grid_samples)(const img_kernel *k, const LIST *L, int npol,
                              REAL *g, int ngx, int psf, int *vlo, int *vhi)
 {
-    /* once per list: the stack arrays of grid_poly hold npol x W values */
+    /* once per list: the stack arrays of grid_any hold npol x W values */
     IB_ASSERT(npol >= 1 && npol <= IMG_MAX_POL && k->W >= 1 && k->W <= IMG_MAX_SUPPORT);
     if (k->oversample > 0) {
         FN(grid_any)(k, npol, L, g, ngx, psf, vlo, vhi);
@@ -291,7 +223,7 @@ static void FN(grid_samples)(const img_kernel *k, const LIST *L, int npol,
 }
 #undef GRID_CASE
 #undef GRID_NP
-#undef GRID_VEC
+#undef GRID_VL
 #undef GRID_WP
 #undef GRID_MAX_SPECIAL
 #undef GRID_MAX_DEG

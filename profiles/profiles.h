@@ -311,4 +311,14 @@ int prof_sde_probe(char *why, size_t n);
  */
 json_t *prof_sysinfo_json(ib_err *e, const char *disk_dir);
 
+/*
+ * One core's single-precision multiply-add rate in GFLOP/s (2 flops per
+ * multiply-add), the best of short slices over about `seconds` (so a
+ * busy moment of the machine does not lower it) on 256 independent
+ * accumulators: fused, vector FMAs where this build's target has them
+ * (-march=native: AVX-512 here), the peak the gridder's arithmetic can
+ * reach. In the sysinfo JSON as "fma_peak_gflops" (0.05 s).
+ */
+double prof_fma_peak_gflops(double seconds);
+
 #endif

@@ -477,6 +477,7 @@ json_t *prof_sysinfo_json(ib_err *e, const char *disk_dir)
     bad |= prof__set(o, "memory_bytes", memory_json());
     bad |= prof__set(o, "disk", disk_json(disk_dir ? disk_dir : "."));
     bad |= prof__set(o, "mpi", mpi_json(mpi, sizeof mpi));
+    bad |= prof__set(o, "fma_peak_gflops", json_real(prof_fma_peak_gflops(0.05)));
     if (bad) {
         json_decref(o);
         ib_error(e, IB_ENOMEM, "out of memory describing the system");
@@ -497,4 +498,27 @@ json_t *prof_sysinfo_json(ib_err *e, const char *disk_dir)
         return NULL;
     }
     return o;
+}
+
+double prof_fma_peak_gflops(double seconds)
+{
+    enum { N = 256, REPS = 500 }; /* 16 AVX-512 vectors of independent chains */
+    float acc[N];
+    for (int i = 0; i < N; i++) acc[i] = 1.0f + (float)i * 1e-6f;
+    const float a = 0.9999999f, b = 1e-7f;
+    /* the best of slices of REPS rounds: what a core does when the
+     * machine's other work leaves it alone for a moment */
+    double best = 0, start = ib_now(), t0 = start, t1;
+    do {
+        for (int r = 0; r < REPS; r++)
+            for (int i = 0; i < N; i++) acc[i] = fmaf(acc[i], a, b);
+        t1 = ib_now();
+        double rate = t1 > t0 ? 2.0 * N * REPS / (t1 - t0) / 1e9 : 0;
+        best = rate > best ? rate : best;
+        t0 = t1;
+    } while (t1 - start < seconds);
+    volatile float sink = 0;
+    for (int i = 0; i < N; i++) sink += acc[i];
+    (void)sink;
+    return best;
 }

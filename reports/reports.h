@@ -733,6 +733,7 @@ typedef struct rep_bench_opts {
     int64_t run;          /* 0: the latest run of suite */
     const char *suite;    /* "bench" */
     FILE *out;            /* stdout when NULL */
+    double fma_peak_gflops; /* one core's FMA peak (prof_fma_peak_gflops); 0: unknown */
 } rep_bench_opts;
 
 /* IB_ENOTFOUND ("database 'F' has no run of suite 'S'"), database errors,
