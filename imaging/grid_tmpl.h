@@ -105,7 +105,7 @@ FN(grid_vec)(const img_kernel *k, const int W, const int WP, const int NP, const
     const size_t rowlen = 2 * (size_t)NP * (size_t)ngx;
     int lo = *vlo, hi = *vhi;
     for (int64_t s = 0; s < L->n; s++) {
-        FN(vec) ku[NVMAX], kv[NVMAX], vv;
+        FN(vec) ku[NVMAX], kv[NVMAX], vv = {0};
         const REAL yu = 2 * L->fu[s] - 1, yv = 2 * L->fv[s] - 1;
         for (int v = 0; v < NV; v++) ku[v] = cu[0][v];
         for (int v = 0; v < NK; v++) kv[v] = cv[0][v];

@@ -171,8 +171,17 @@ void FN(img__list_weigh)(const img_plan *pl, LIST *L, int64_t chan, const float 
             double fac;
             if (pl->p->weighting == IMG_WEIGHT_UNIFORM) fac = d > 0 ? 1.0 / d : 0;
             else fac = 1.0 / (1.0 + d * f2);
-            for (int p = 0; p < npol; p++) L->w[(size_t)s * (size_t)npol + (size_t)p] *= (REAL)fac;
+            /* the factor, the sums and the weighted visibilities in this
+             * one pass over the list */
+            for (int p = 0; p < npol; p++) {
+                size_t o = (size_t)s * (size_t)npol + (size_t)p;
+                REAL w = L->w[o] *= (REAL)fac;
+                sumw[p] += w;
+                L->vc[2 * o] *= w;
+                L->vc[2 * o + 1] *= w;
+            }
         }
+        return;
     }
     for (int64_t s = 0; s < n; s++)
         for (int p = 0; p < npol; p++) {
