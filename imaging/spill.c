@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,11 +96,21 @@ int img__budget_setup(ib_err *e, img_plan *pl)
         pl->made_spill_dir = 1;
         pl->spill_parent_slot = ib_tmp_add(parent, IB_TMP_EMPTY_DIR);
     }
+    /* made and registered with no signal in between */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
     int rc = ib_run_dir_create(e, parent, "imbench-spill", pl->spill_dir, sizeof pl->spill_dir,
                                &pl->spill_lock_fd);
+    if (!rc) {
+        pl->spill_run_made = 1;
+        pl->spill_slot = ib_tmp_add(pl->spill_dir, IB_TMP_TREE);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc) return ib_error_wrap(e, "spill directory");
-    pl->spill_run_made = 1;
-    pl->spill_slot = ib_tmp_add(pl->spill_dir, IB_TMP_TREE);
     return 0;
 }
 
