@@ -18,6 +18,11 @@ int rep__full_size(const rep_cell_data *c, double full_scale)
     return isfinite(c->scale) && c->scale >= full_scale * (1 - 1e-9) && !c->times && !c->chans;
 }
 
+double rep__planes(const rep_cell_data *c)
+{
+    return isfinite(c->planes) && c->planes > 0 ? c->planes : c->npol;
+}
+
 static int is_mosaic(const rep_cell_data *c) { return strcmp(c->gridder, "mosaic") == 0; }
 
 /* Median over the repeats of the phases that do term j; NAN when none. */
@@ -41,7 +46,7 @@ int rep__cost_cell(const rep_cell_data *c, rep_cost_cell *out)
     double pad = isfinite(c->padding) && c->padding >= 1 ? c->padding : 1.0;
     double psf = c->psf ? 2 : 1;
     double S = is_mosaic(c) && isfinite(c->mosaic_support) ? c->mosaic_support : c->support;
-    double G = c->nx * pad * c->ny * pad, planes = c->nchan * c->npol * psf;
+    double G = c->nx * pad * c->ny * pad, planes = c->nchan * rep__planes(c) * psf;
     out->x[REP_TERM_READ] = rep__vmedian(rep__metric(c, "bytes_read"));
     out->x[REP_TERM_GRID] = samples * S * S * psf;
     out->x[REP_TERM_FFT] = G > 1 ? planes * G * log2(G) : NAN;
@@ -238,7 +243,7 @@ static void extrapolate_one(rep__report *r, rep__model *md, const char *ds, rep_
     for (size_t i = 0; i < r->run.ncells && n < 256; i++) {
         const rep_cell_data *c = &r->run.cells[i];
         double samples = rep__vmedian(rep__metric(c, "samples_gridded"));
-        double vox = c->nx * c->ny * c->nchan * c->npol, data = c->nrow * c->nchan * c->npol;
+        double vox = c->nx * c->ny * c->nchan * rep__planes(c), data = c->nrow * c->nchan * c->npol;
         if (strcmp(c->dataset, ds) || !c->ok || !(samples > 0) || !(vox > 0) || !(data > 0))
             continue;
         ks[n] = samples / data;
@@ -271,13 +276,13 @@ static void extrapolate_one(rep__report *r, rep__model *md, const char *ds, rep_
     }
     double samples = sh->rows * sh->nchan * sh->npol * rep_median_or_nan(ks, n);
     double p = rep_median_or_nan(pad, n), psf = best->psf ? 2 : 1;
-    double G = sh->nx * p * sh->ny * p, planes = sh->nchan * sh->npol * psf;
+    double np = rep__planes(best), G = sh->nx * p * sh->ny * p, planes = sh->nchan * np * psf;
     rep_cost_cell *cc = &x->cc;
     snprintf(cc->gridder, sizeof cc->gridder, "%s", x->gridder);
     cc->x[REP_TERM_READ] = samples * rep_median_or_nan(kr, n);
     cc->x[REP_TERM_GRID] = samples * best->support * best->support * psf;
     cc->x[REP_TERM_FFT] = G > 1 ? planes * G * log2(G) : NAN;
-    cc->x[REP_TERM_WRITE] = sh->nx * sh->ny * sh->nchan * sh->npol * rep_median_or_nan(kw, n);
+    cc->x[REP_TERM_WRITE] = sh->nx * sh->ny * sh->nchan * np * rep_median_or_nan(kw, n);
     cc->x[REP_TERM_POINTING] =
         strcmp(x->gridder, "mosaic") ? 0 : sh->npointing > 0 ? sh->npointing * sh->nchan * psf
                                                               : NAN;

@@ -392,6 +392,9 @@ int rep__study_points(const res_baseline_row *rows, size_t nrows, const char *da
 
 /* Is c full size: scale >= full_scale and no generator cuts (times, chans)? */
 int rep__full_size(const rep_cell_data *c, double full_scale);
+/* Image planes per channel of c: the recorded --stokes planes, else (older
+ * stats) one per correlation. */
+double rep__planes(const rep_cell_data *c);
 /* c as the cost model sees it (sizes from its stats and metrics, medians of
  * its phases and wall). 0 when the sizes are not recorded. */
 int rep__cost_cell(const rep_cell_data *c, rep_cost_cell *out);

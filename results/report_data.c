@@ -280,7 +280,7 @@ static int load_cells(ib_err *e, res_db *db, res_run_data *r)
         c->scale = coldbl(st, 12);
         c->times = sqlite3_column_int(st, 13);
         c->chans = sqlite3_column_int(st, 14);
-        c->nrow = c->nchan = c->npol = c->nfield = c->nx = c->ny = c->padding = NAN;
+        c->nrow = c->nchan = c->npol = c->nfield = c->nx = c->ny = c->padding = c->planes = NAN;
         c->mosaic_support = NAN;
     }
     sqlite3_finalize(st);
@@ -358,7 +358,8 @@ static int load_first_ok(ib_err *e, res_db *db, res_run_data *r)
         " json_extract(s, '$.params.padding'), json_extract(s, '$.mosaic.support'),"
         " json_extract(s, '$.params.psf'), json_extract(s, '$.params.gridder'),"
         " json_extract(s, '$.params.support'), json_extract(s, '$.params.ranks'),"
-        " json_extract(s, '$.params.threads'), json_extract(s, '$.params.chunks')"
+        " json_extract(s, '$.params.threads'), json_extract(s, '$.params.chunks'),"
+        " json_extract(s, '$.params.planes')"
         " FROM (SELECT cell_id, id, source, repeat_index,"
         "  CASE WHEN json_valid(stats) THEN stats ELSE '{}' END AS s"
         "  FROM attempts WHERE run_id = ? AND status = 'ok')"
@@ -383,6 +384,7 @@ static int load_first_ok(ib_err *e, res_db *db, res_run_data *r)
         if (!c->nodes) c->nodes = sqlite3_column_int(st, 15);
         if (!c->threads) c->threads = sqlite3_column_int(st, 16);
         if (!c->chunks) c->chunks = sqlite3_column_int(st, 17);
+        c->planes = coldbl(st, 18);
     }
     sqlite3_finalize(st);
     if (nomem) return oom(e, "stats records");

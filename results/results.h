@@ -664,6 +664,8 @@ typedef struct res_cell_data {
     char *source;        /* its stats path, NULL when unknown */
     char *tasks_file;    /* the stats' tasks_file (relative to the stats directory) */
     double nrow, nchan, npol, nfield, nx, ny, padding;
+    double planes;       /* image planes per channel ($.params.planes, --stokes); NAN: not
+                          * recorded (older stats: one per correlation, npol) */
     double mosaic_support; /* the mosaic's effective support ($.mosaic.support); NAN none */
     int psf;
 } res_cell_data;
