@@ -51,7 +51,7 @@ ifeq ($(V),1)
 Q :=
 endif
 
-.PHONY: all deps programs tests test run bench sanitize tsan clean install
+.PHONY: all deps programs tests test run full bench sanitize tsan clean install
 .SECONDARY:
 all: deps
 	$(Q)$(MAKE) --no-print-directory programs
@@ -140,6 +140,10 @@ tsan: deps
 run: deps
 	$(Q)$(MAKE) --no-print-directory programs
 	$(Q)scripts/run-default.sh $(B)/bin
+
+full: deps
+	$(Q)$(MAKE) --no-print-directory programs
+	$(Q)scripts/run-full.sh $(B)/bin
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory programs

@@ -1334,16 +1334,80 @@ static void usage(FILE *f, const ib_opt *o)
     ib_print_opts(f, o);
 }
 
-static void dry_run(runner *r)
+/* Bytes as "1.4 GB" (decimal units, as df -H and the study). */
+static const char *gbytes(double b, char *buf, size_t n)
+{
+    if (b >= 1e9) snprintf(buf, n, "%.1f GB", b / 1e9);
+    else if (b >= 1e6) snprintf(buf, n, "%.1f MB", b / 1e6);
+    else snprintf(buf, n, "%.0f kB", b / 1e3);
+    return buf;
+}
+
+/*
+ * The cells, each with the dataset it generates (samples, bytes on disk),
+ * the cubes it writes and its wall time as the cost model fitted on the
+ * database's small-scale cells predicts it; then the totals: the datasets
+ * counted once each, the cubes once per attempt (the run keeps them only
+ * with --keep), the time over every attempt.
+ */
+static int dry_run(ib_err *e, runner *r)
 {
     printf("suite %s (%s): %zu cell%s x %d repeat%s = %zu attempts, timeout %g s\n",
            r->suite->name, r->suite->path, r->ncells, r->ncells == 1 ? "" : "s", r->repeats,
            r->repeats == 1 ? "" : "s", r->ncells * (size_t)r->repeats, r->timeout);
-    for (size_t i = 0; i < r->ncells; i++) {
-        char label[512];
-        wl_suite_cell_label(r->cells[i], label, sizeof label);
-        printf("%4zu  %.12s  %s\n", i + 1, r->cells[i]->hash, label);
+    hx_estimate *x = ib_calloc(r->ncells, sizeof *x);
+    if (!x) return ib_error(e, IB_ENOMEM, "out of memory");
+    char about[512];
+    int rc = hx_estimate_cells(e, r->o.db, r->o.datasets_dir, r->cells, r->ncells, x, about,
+                               sizeof about);
+    if (rc) {
+        ib_free(x);
+        return rc;
     }
+    printf("%4s  %-12s  %9s  %9s  %9s  %14s  %s\n", "#", "hash", "samples", "dataset", "cubes",
+           "est. time (s)", "cell");
+    double data = 0, cubes = 0, time = 0, peak = 0;
+    size_t unknown = 0;
+    for (size_t i = 0; i < r->ncells; i++) {
+        char label[512], b1[32], b2[32], t[48];
+        wl_suite_cell_label(r->cells[i], label, sizeof label);
+        int first = 1; /* the first cell of its dataset key counts its dataset */
+        for (size_t j = 0; j < i; j++)
+            first &= strcmp(r->cells[j]->dataset_key, r->cells[i]->dataset_key) != 0;
+        if (first) data += x[i].store_bytes;
+        cubes += x[i].cube_bytes * r->repeats;
+        peak = fmax(peak, x[i].cube_bytes);
+        if (isfinite(x[i].wall)) {
+            snprintf(t, sizeof t, "%.3g (%.3g-%.3g)", x[i].wall, x[i].lo, x[i].hi);
+            time += x[i].wall * r->repeats;
+        } else {
+            snprintf(t, sizeof t, "?");
+            unknown++;
+        }
+        printf("%4zu  %.12s  %8.3gM  %9s  %9s  %14s  %s\n", i + 1, r->cells[i]->hash,
+               x[i].samples / 1e6, gbytes(x[i].store_bytes, b1, sizeof b1),
+               gbytes(x[i].cube_bytes, b2, sizeof b2), t, label);
+    }
+    char b1[32], b2[32], b3[32];
+    printf("total: datasets %s (each generated once, cached), cubes %s written over %zu attempts "
+           "(largest cell %s), ",
+           gbytes(data, b1, sizeof b1), gbytes(cubes, b2, sizeof b2),
+           r->ncells * (size_t)r->repeats, gbytes(peak, b3, sizeof b3));
+    if (unknown == r->ncells) printf("time not estimated\n");
+    else if (unknown)
+        printf("estimated time %.0f s for the %zu cells estimated, %zu not\n", time,
+               r->ncells - unknown, unknown);
+    else printf("estimated time %.0f s (model; warm-up runs and dataset generation not counted)\n", time);
+    printf("times: %s\n", about);
+    if (unknown) {
+        for (size_t i = 0; i < r->ncells; i++)
+            if (!isfinite(x[i].wall) && strcmp(x[i].why, "no model")) {
+                printf("cell %zu: no estimate: %s\n", i + 1, x[i].why);
+                break;
+            }
+    }
+    ib_free(x);
+    return 0;
 }
 
 static void runner_release(runner *r)
@@ -1625,8 +1689,8 @@ int hx_cmd_run_suite(int argc, char **argv)
         goto out;
     }
     if (o->dry_run) {
-        dry_run(&r);
-        status = 0;
+        rc = dry_run(&e, &r);
+        if (!rc) status = 0;
         goto out;
     }
 

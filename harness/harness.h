@@ -65,6 +65,25 @@ struct rep_full_shape;
  */
 size_t hx_full_shapes(const char *dir, struct rep_full_shape *shapes, size_t max, char *why,
                       size_t nwhy);
+
+/*
+ * What each of cells[0..n) needs before it runs (estimate.c): the samples
+ * and store bytes of the dataset it generates, the bytes of the cubes it
+ * writes, and its wall time predicted by the cost model fitted on the
+ * small-scale cells in the database at dbpath (NAN with why when there is
+ * no model or no prediction). about (nabout bytes) says what the model
+ * was fitted on, or why there is none. 0, or the error of a dataset that
+ * cannot be resolved.
+ */
+struct wl_cell;
+typedef struct hx_estimate {
+    double samples, store_bytes, cube_bytes, cores;
+    double wall, lo, hi; /* seconds, with the model's band; NAN: none */
+    char why[256];
+} hx_estimate;
+int hx_estimate_cells(ib_err *e, const char *dbpath, const char *datasets_dir,
+                      const struct wl_cell *const *cells, size_t n, hx_estimate *out,
+                      char *about, size_t nabout);
 /* simulate (cmd_simulate.c): exit 2 on bad input, 1 on failures. */
 int hx_cmd_simulate(int argc, char **argv);
 

@@ -402,3 +402,43 @@ int rep__model_build(rep__report *r)
     rep__sb_release(&t.runs);
     return rc;
 }
+
+int rep_cost_model_from_db(ib_err *e, res_db *db, double full_scale, rep_cost_model *m,
+                           int *fitted, char *about, size_t n)
+{
+    *fitted = 0;
+    memset(m, 0, sizeof *m);
+    rep_report_opts o;
+    rep_report_opts_init(&o);
+    o.full_scale = full_scale;
+    rep__report r;
+    memset(&r, 0, sizeof r); /* no run of its own: every run trains */
+    r.e = e;
+    r.db = db;
+    r.o = &o;
+    train t = {.smin = INFINITY, .smax = -INFINITY};
+    int rc = gather(&r, &t);
+    if (!rc && !t.n) {
+        snprintf(about, n, "no small-scale cell (scale below %g, imbench, no spill) with its "
+                           "sizes and phase times in the database", full_scale);
+    } else if (!rc) {
+        rep_cost_opts co;
+        rep_cost_opts_init(&co);
+        ib_err fe;
+        ib_err_init(&fe);
+        if (rep_cost_model_fit(&fe, t.c, t.n, &co, m, NULL) == 0) {
+            *fitted = 1;
+            snprintf(about, n, "cost model fitted on %zu small-scale cells (scales %.4g to %.4g) "
+                               "of run%s %s", m->ncells, t.smin, t.smax,
+                     strchr(rep__sb_str(&t.runs), ',') ? "s" : "", rep__sb_str(&t.runs));
+        } else {
+            rep_cost_model_release(m);
+            memset(m, 0, sizeof *m);
+            snprintf(about, n, "no cost model: %.400s", fe.msg);
+        }
+    }
+    ib_free(t.c);
+    ib_free(t.id);
+    rep__sb_release(&t.runs);
+    return rc;
+}

@@ -581,6 +581,18 @@ void rep_cell_label(const char *params, int style, const char *const *keys, char
 #include "results/results.h"
 
 /*
+ * The cost model fitted, as the report fits it, on the small-scale cells
+ * (scale below full_scale, imbench, no spill) of every run in db: what
+ * `run-suite --dry-run` estimates a suite's cells with before anything
+ * runs. *fitted is 1 with m holding the model (release it with
+ * rep_cost_model_release), or 0 with nothing to release; about (n bytes)
+ * says what it was fitted on, or why there is no model. 0, or a database
+ * error (IB_ENOMEM).
+ */
+int rep_cost_model_from_db(ib_err *e, res_db *db, double full_scale, rep_cost_model *m,
+                           int *fitted, char *about, size_t n);
+
+/*
  * Baselines in the database. Schema version 2's baselines table has no
  * columns for a record's file, line, bound, support or a CASA task's
  * parameters, so every imported row keeps them in its note column as a

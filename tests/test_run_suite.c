@@ -295,6 +295,13 @@ static void test_dry_run_and_usage(void **state)
     assert_true(tu_contains(out, "suite smoke"));
     assert_true(tu_contains(out, "4 cells x 1 repeat = 4 attempts"));
     assert_true(tu_contains(out, "alma-xc66 chunks=1"));
+    /* each cell's sizes: vla-chiles at 4 times x 351 baselines x 8
+     * channels x 2 pols = 22,464 samples; 64 x 64 x 8 x 2 float32 = 262 kB
+     * of dirty cube; no database, so no time */
+    assert_true(tu_contains(out, "0.0225M"));
+    assert_true(tu_contains(out, "262 kB"));
+    assert_true(tu_contains(out, "time not estimated"));
+    assert_true(tu_contains(out, "no results database"));
     assert_int_equal(access(f->db, F_OK), -1); /* a dry run touches nothing */
     free(out);
     st = tu_run(&out, "'%s' run-suite '%s' --dry-run --filter dataset=vla-chiles,chunks=2",
@@ -414,6 +421,17 @@ static void test_smoke_end_to_end(void **state)
     free(out);
     assert_int_equal(q_int(f->db, "SELECT count(*) FROM cells"), 4);
     assert_int_equal(q_int(f->db, "SELECT count(*) FROM runs"), 2);
+
+    /* with small cells recorded, --dry-run fits the cost model on them and
+     * says what it knows: an estimate, or why the model gives none (four
+     * cells of one size do not identify the parallel term) */
+    int64_t mtime = q_int(f->db, "SELECT count(*) FROM attempts");
+    st = tu_run(&out, "'%s' run-suite '%s' --dry-run --db '%s'", f->harness, smoke, f->db);
+    assert_int_equal(st, 0);
+    assert_true(tu_contains(out, "times: cost model fitted on 4 small-scale cells"));
+    assert_true(tu_contains(out, "estimated time") || tu_contains(out, "no estimate: "));
+    free(out);
+    assert_int_equal(q_int(f->db, "SELECT count(*) FROM attempts"), mtime);
 
     /* ingest the attempts' directories into a fresh database */
     char db2[4200];
