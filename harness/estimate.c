@@ -17,16 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Bytes of the visibility store for a shape: per sample the complex float
- * visibility, its float weight and a flag byte (imaging/vis_store.c); per
- * row uvw and time (doubles) and five int32 columns (antennas, field,
- * scan, ...). HDF5's own overhead is below 1% at these sizes. */
-static double store_bytes(const wl_gen_shape *s)
-{
-    double samples = (double)s->nrow * (double)s->nchan * s->npol;
-    return samples * (8 + 4 + 1) + (double)s->nrow * (4 * 8 + 5 * 4);
-}
-
 /* The cubes a cell writes: the dirty cube, the PSF when asked, and for
  * mosaics the weight, primary-beam and mosaic products; float32 each. */
 static double cube_bytes(const wl_cell *c, const wl_gen_shape *s, int mosaic, int npol)
@@ -80,7 +70,9 @@ int hx_estimate_cells(ib_err *e, const char *dbpath, const char *datasets_dir,
         wl_cell_text(c, IB_P_GRIDDER, gname, sizeof gname);
         int mosaic = !strcmp(gname, "mosaic");
         x->samples = (double)sh.nrow * (double)sh.nchan * sh.npol;
-        x->store_bytes = store_bytes(&sh);
+        /* the compact store's bytes (docs/datasets.md), as gen and the
+         * dataset cache count them */
+        x->store_bytes = wl_gen_store_bytes(&sh, &go);
         x->cube_bytes = cube_bytes(c, &sh, mosaic, sh.npol);
         x->cores = (double)wl_cell_int(c, IB_P_NODES) * (double)wl_cell_int(c, IB_P_THREADS);
         if (!fitted) {
