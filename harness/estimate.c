@@ -80,6 +80,8 @@ int hx_estimate_cells(ib_err *e, const char *dbpath, const char *datasets_dir,
         wl_cell_text(c, IB_P_GRIDDER, gname, sizeof gname);
         int mosaic = !strcmp(gname, "mosaic");
         x->samples = (double)sh.nrow * (double)sh.nchan * sh.npol;
+        /* the compact store's bytes (docs/datasets.md), as gen and the
+         * dataset cache count them */
         x->store_bytes = wl_gen_store_bytes(&sh, &go);
         const int planes = cell_planes(c, sh.npol);
         x->cube_bytes = cube_bytes(c, &sh, mosaic, planes);

@@ -574,6 +574,7 @@ static void test_harness_sysinfo(void **state)
     assert_int_equal(json_integer_value(json_object_get(disk, "seq_read_test_mib")), 8);
     json_decref(j);
     rc = tu_run(&out, "ls -A %s | wc -l", dir);
+    assert_int_equal(rc, 0);
     assert_int_equal(atoi(out), 0); /* the test file is gone */
     free(out);
     rc = tu_run(&out, "%s sysinfo --dir %s --read-speed 8", tu_bin("harness"), dir);

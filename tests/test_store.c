@@ -143,8 +143,9 @@ static void check_slab(img_vis_store *s, const data *d, int64_t r0, int64_t nr, 
     ib_err_init(&e);
     int np = d->m.npol;
     size_t n = (size_t)nr * (size_t)nc * (size_t)np;
+    assert_true(n > 0 && n < ((size_t)1 << 40));
     float *v = malloc(2 * n * sizeof *v), *w = malloc(n * sizeof *w);
-    uint8_t *f = malloc(n);
+    uint8_t *f = calloc(n, 1);
     assert_non_null(f);
     int rc = img_vis_read_chans(&e, s, r0, nr, c0, nc, v, w, f, NULL);
     if (rc) fprintf(stderr, "%s\n", e.msg);
