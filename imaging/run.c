@@ -136,7 +136,7 @@ static int nothing_gridded(ib_err *e, const img_plan *pl, const img_result *res)
     const uint64_t off = res->samples_dropped, unweighted = total > off ? total - off : 0;
     return ib_error(e, IB_EINVAL,
                     "no sample reached the grid, the cubes would be all zeros: of %llu samples "
-                    "(%lld rows x %lld channels x %d pols), %llu fall outside the %dx%d grid "
+                    "(%lld rows x %lld channels x %d image planes), %llu fall outside the %dx%d grid "
                     "at cell %.4g arcsec (a smaller --cell keeps them) and %llu are flagged or "
                     "have weight <= 0",
                     (unsigned long long)total, (long long)pl->nrow, (long long)pl->nchan,

@@ -468,13 +468,14 @@ static void test_rank_killed_in_suite(void **state)
     snprintf(out, sizeof out, "%s/rankkill-cells", f->dir);
     snprintf(log, sizeof log, "%s/rankkill.log", f->dir);
     snprintf(cache, sizeof cache, "%s/rankkill-cache", f->dir);
-    /* 64 channels of 1024^2 double-precision FFTs on two ranks: a few
-     * seconds of imaging; then a one-node cell that must still run */
+    /* 256 channels of 1024^2 double-precision FFTs (Stokes I: one plane
+     * each) on two ranks: a few seconds of imaging; then a one-node cell
+     * that must still run */
     write_file(suite, "name: rankkill\n"
                       "datasets:\n"
                       "  - {name: alma-xc66, times: 4}\n"
                       "scale: 0.0001\n"
-                      "chans: 64\n"
+                      "chans: 256\n"
                       "image: 256x256\n"
                       "timeout: 60\n"
                       "axes:\n"

@@ -370,21 +370,22 @@ static void test_nothing_gridded(void **state)
     fx *f = *state;
     char out[800], *o = NULL;
     snprintf(out, sizeof out, "%s/zero", f->dir);
-    /* every sample off the grid: 8 antennas (28 baselines) x 10 times */
-    int st = tu_run(&o, "'%s' --vis '%s' --out '%s' --image 64 --cell 3600", f->imager, f->vis,
-                    out);
+    /* every sample off the grid: 8 antennas (28 baselines) x 10 times,
+     * both correlations imaged */
+    int st = tu_run(&o, "'%s' --vis '%s' --out '%s' --image 64 --cell 3600 --stokes XX,YY",
+                    f->imager, f->vis, out);
     assert_int_equal(st, 1);
     assert_true(tu_contains(o, "imager: no sample reached the grid, the cubes would be all "
-                               "zeros: of 4480 samples (280 rows x 8 channels x 2 pols), 4480 "
+                               "zeros: of 4480 samples (280 rows x 8 channels x 2 image planes), 4480 "
                                "fall outside the 96x96 grid at cell 3600 arcsec (a smaller "
                                "--cell keeps them) and 0 are flagged or have weight <= 0"));
     free(o);
     assert_int_equal(count_entries(out, ".fits"), 0);
     /* every sample flagged */
-    st = tu_run(&o, "'%s' --vis '%s' --out '%s' --image 64 --threads 2", f->imager, f->flagged,
-                out);
+    st = tu_run(&o, "'%s' --vis '%s' --out '%s' --image 64 --threads 2 --stokes XX,YY",
+                f->imager, f->flagged, out);
     assert_int_equal(st, 1);
-    assert_true(tu_contains(o, "of 4480 samples (280 rows x 8 channels x 2 pols), 0 fall "
+    assert_true(tu_contains(o, "of 4480 samples (280 rows x 8 channels x 2 image planes), 0 fall "
                                "outside the 96x96 grid"));
     assert_true(tu_contains(o, "and 4480 are flagged or have weight <= 0"));
     free(o);
