@@ -136,9 +136,9 @@ static int nothing_gridded(ib_err *e, const img_plan *pl, const img_result *res)
     const uint64_t off = res->samples_dropped, unweighted = total > off ? total - off : 0;
     return ib_error(e, IB_EINVAL,
                     "no sample reached the grid, the cubes would be all zeros: of %llu samples "
-                    "(%lld rows x %lld channels x %d image planes), %llu fall outside the %dx%d grid "
-                    "at cell %.4g arcsec (a smaller --cell keeps them) and %llu are flagged or "
-                    "have weight <= 0",
+                    "(%lld rows x %lld channels x %d image planes), %llu fall outside the "
+                    "%dx%d grid at cell %.4g arcsec (a smaller --cell keeps them) and %llu are "
+                    "flagged or have weight <= 0",
                     (unsigned long long)total, (long long)pl->nrow, (long long)pl->nchan,
                     pl->npol, (unsigned long long)off, pl->ngx, pl->ngy,
                     pl->cell * 180.0 / 3.14159265358979323846 * 3600.0,

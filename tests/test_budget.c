@@ -79,22 +79,23 @@ static void test_spill_keeps_the_cube(void **state)
     char *o = NULL;
     const char *im = tu_bin("imager");
     /* Reference: no budget, planes stream to the cube. */
-    assert_int_equal(tu_run(&o, "%s --vis %s --out %s/ref --chunks 2 --threads 2 --quiet", im,
-                            f->vis, f->dir), 0);
+    assert_int_equal(tu_run(&o, "%s --vis %s --out %s/ref --chunks 2 --threads 2 --quiet "
+                                "--stokes XX,YY", im, f->vis, f->dir), 0);
     free(o);
     /* The fixed baseline: libraries, FFT plans, HDF5 caches and one
      * thread's buffers at the same image size, from a one-channel run. */
-    assert_int_equal(tu_run(&o, "%s --vis %s --out %s/tiny-out --quiet --stats %s/tiny.json", im,
-                            f->tiny, f->dir, f->dir), 0);
+    assert_int_equal(tu_run(&o, "%s --vis %s --out %s/tiny-out --quiet --stokes XX,YY "
+                                "--stats %s/tiny.json", im, f->tiny, f->dir, f->dir), 0);
     free(o);
     char path[800];
     snprintf(path, sizeof path, "%s/tiny.json", f->dir);
     double base = metric(path, "peak_rss");
-    /* 2 chunks of 16 channels x 2 pols x 1 MiB planes do not fit 48 MiB. */
+    /* 2 chunks of 16 channels x 2 planes (XX, YY) x 1 MiB do not fit 48 MiB. */
     const double budget = 48.0 * 1024 * 1024;
     assert_int_equal(tu_run(&o, "%s --vis %s --out %s/spill --chunks 2 --threads 2 --quiet "
-                                "--mem-budget 48M --stats %s/spill.json", im, f->vis, f->dir,
-                            f->dir), 0);
+                                "--mem-budget 48M --stokes XX,YY --stats %s/spill.json",
+                            im, f->vis, f->dir, f->dir),
+                     0);
     free(o);
     snprintf(path, sizeof path, "%s/spill.json", f->dir);
     double spilled = metric(path, "spill_bytes"), files = metric(path, "spill_files");
@@ -120,8 +121,9 @@ static void test_spill_keeps_the_cube(void **state)
     assert_int_equal(access(path, F_OK), -1); /* spill files and their directory are gone */
     /* A generous budget spills nothing and gives the same cube. */
     assert_int_equal(tu_run(&o, "%s --vis %s --out %s/big --chunks 2 --threads 2 --quiet "
-                                "--mem-budget 1G --stats %s/big.json", im, f->vis, f->dir,
-                            f->dir), 0);
+                                "--mem-budget 1G --stokes XX,YY --stats %s/big.json",
+                            im, f->vis, f->dir, f->dir),
+                     0);
     free(o);
     snprintf(path, sizeof path, "%s/big.json", f->dir);
     assert_true(metric(path, "spill_bytes") == 0);

@@ -385,8 +385,8 @@ static void test_nothing_gridded(void **state)
     st = tu_run(&o, "'%s' --vis '%s' --out '%s' --image 64 --threads 2 --stokes XX,YY",
                 f->imager, f->flagged, out);
     assert_int_equal(st, 1);
-    assert_true(tu_contains(o, "of 4480 samples (280 rows x 8 channels x 2 image planes), 0 fall "
-                               "outside the 96x96 grid"));
+    assert_true(tu_contains(o, "of 4480 samples (280 rows x 8 channels x 2 image planes), "
+                               "0 fall outside the 96x96 grid"));
     assert_true(tu_contains(o, "and 4480 are flagged or have weight <= 0"));
     free(o);
     assert_int_equal(count_entries(out, ".fits"), 0);
