@@ -1575,11 +1575,11 @@ static int open_and_lock(ib_err *e, runner *r, const res_provenance *prov)
     return rc;
 }
 
-int hx_cmd_run_suite(int argc, char **argv)
+/* The command line into r->o: -1 to go on (the suite in argv[0]), else
+ * the exit status (help printed, or a usage error). */
+static int parse_options(runner *r, int argc, char **argv)
 {
-    runner r;
-    memset(&r, 0, sizeof r);
-    opts *o = &r.o;
+    opts *o = &r->o;
     o->db = RES_DEFAULT_DB;
     o->launcher = "local";
     o->data_dir = "data/cache";
@@ -1632,7 +1632,129 @@ int hx_cmd_run_suite(int argc, char **argv)
         {"help", IB_OPT_FLAG, &o->help, NULL, "show this help"},
         {NULL, 0, NULL, NULL, NULL},
     };
-    int npos, ps = hx_parse("run-suite", table, argc, argv, &npos, 1, 1);
+    int npos;
+    return hx_parse("run-suite", table, argc, argv, &npos, 1, 1);
+}
+
+/* The suite loaded, its run settings resolved and the cells --filter keeps
+ * in r->cells. */
+static int select_cells(ib_err *e, runner *r, const char *suite_arg)
+{
+    const opts *o = &r->o;
+    int rc = load_suite(e, r, suite_arg);
+    if (rc) return rc;
+    r->repeats = o->repeat > 0 ? o->repeat : r->suite->repeats;
+    r->retries = o->retries >= 0 ? o->retries : suite_retries(r->suite);
+    r->timeout = o->timeout > 0 ? o->timeout : r->suite->timeout;
+    r->cache_budget = r->suite->cache_budget;
+    if (o->cache_budget && (ib_parse_bytes(o->cache_budget, &r->cache_budget) != 0 ||
+                            r->cache_budget < 0))
+        return ib_error(e, IB_EINVAL, "option '--cache-budget' must be a byte count (4096, "
+                        "500M, 4G; 0: no limit), got '%s'", o->cache_budget);
+    r->cells = ib_calloc(r->suite->ncells, sizeof *r->cells);
+    if (!r->cells)
+        return ib_error(e, IB_ENOMEM, "out of memory for the %zu cells of suite '%s'",
+                        r->suite->ncells, r->suite->path);
+    for (size_t i = 0; i < r->suite->ncells; i++) {
+        int m;
+        rc = wl_suite_filter(e, &r->suite->cells[i], o->filter, &m);
+        if (rc) return rc;
+        if (m) r->cells[r->ncells++] = &r->suite->cells[i];
+    }
+    if (r->ncells == 0)
+        return ib_error(e, IB_EINVAL, "filter '%s' matches none of the %zu cells of suite '%s'",
+                        o->filter, r->suite->ncells, r->suite->path);
+    return 0;
+}
+
+/* Run every selected cell's attempts (warm-up rounds first, then the
+ * repeats round-robin) under the run's lock, and record the run's end.
+ * *status: 0, 1 when a cell failed, 130 when interrupted. */
+static int execute(ib_err *e, runner *r, int argc, char **argv, int *status)
+{
+    const opts *o = &r->o;
+    res_provenance *prov = ib_calloc(1, sizeof *prov);
+    if (!prov)
+        return ib_error(e, IB_ENOMEM, "out of memory for the run's provenance (%zu bytes)",
+                        sizeof *prov);
+    res_provenance_collect(prov);
+    size_t len = (size_t)snprintf(prov->command, sizeof prov->command, "harness run-suite");
+    for (int i = 0; i < argc && len < sizeof prov->command; i++)
+        len += (size_t)snprintf(prov->command + len, sizeof prov->command - len, " %s", argv[i]);
+
+    int rc = open_and_lock(e, r, prov);
+    if (rc) {
+        ib_free(prov);
+        return rc;
+    }
+    rc = prepare(e, r);
+    size_t total = 0;
+    for (size_t k = 0; !rc && k < r->ncells * (size_t)r->repeats; k++) total += r->todo[k];
+    hx_progress_init(&r->prog, stderr, total);
+    if (!rc)
+        hx_progress_message(&r->prog, "run %lld: suite %s, %zu cell%s x %d repeat%s, %zu to run%s",
+                            (long long)r->run_id, r->suite->name, r->ncells,
+                            r->ncells == 1 ? "" : "s", r->repeats, r->repeats == 1 ? "" : "s",
+                            total,
+                            o->resume && total < r->ncells * (size_t)r->repeats
+                                ? " (resumed: the others already succeeded)"
+                                : "");
+    hx_signals_install();
+    size_t ordinal = 0;
+    /* warm-up rounds, unrecorded, for the cells that still have attempts */
+    int nwarm = o->warmup >= 0 ? o->warmup : r->suite->warmup;
+    for (int k = 0; !rc && k < nwarm; k++)
+        for (size_t i = 0; !rc && i < r->ncells; i++) {
+            int left = 0;
+            for (int j = 0; j < r->repeats; j++) left |= r->todo[i * (size_t)r->repeats + j];
+            if (left) rc = warm_up(r, i);
+        }
+    /* round-robin: repeat k of every cell before repeat k+1 of any */
+    for (int k = 0; !rc && k < r->repeats; k++)
+        for (size_t i = 0; !rc && i < r->ncells; i++) {
+            if (!r->todo[i * (size_t)r->repeats + k]) continue;
+            if (hx_interrupted()) {
+                rc = IB_EINTERRUPTED;
+                break;
+            }
+            rc = run_slot(e, r, i, k, ordinal++, prov);
+        }
+    hx_signals_restore();
+    ib_free(prov);
+    const char *run_status = rc == IB_EINTERRUPTED ? "interrupted"
+                             : rc ? "failed"
+                             : r->nfail ? "failed" : "complete";
+    ib_err fe;
+    ib_err_init(&fe);
+    if ((res_run_finish(&fe, r->db, r->run_id, run_status) ||
+         res_run_unlock(&fe, r->db, r->run_id)) && !rc) {
+        rc = fe.code;
+        *e = fe;
+    }
+    if (rc == IB_EINTERRUPTED) {
+        fprintf(stderr, "harness run-suite: interrupted; run %lld recorded as interrupted "
+                        "(continue with --resume)\n", (long long)r->run_id);
+        *status = 130;
+        return 0;
+    }
+    if (rc) return rc;
+    char retried[64] = "";
+    if (r->nretries)
+        snprintf(retried, sizeof retried, ", %d retr%s", r->nretries,
+                 r->nretries == 1 ? "y" : "ies");
+    hx_progress_message(&r->prog, "run %lld %s: %d ok, %d not ok%s (harness show %lld --db %s)",
+                        (long long)r->run_id, run_status, r->nok, r->nfail, retried,
+                        (long long)r->run_id, o->db);
+    *status = r->nfail ? 1 : 0;
+    return 0;
+}
+
+int hx_cmd_run_suite(int argc, char **argv)
+{
+    runner r;
+    memset(&r, 0, sizeof r);
+    opts *o = &r.o;
+    int ps = parse_options(&r, argc, argv);
     if (ps >= 0) return ps;
     char suite_path[4096];
     const char *suite_arg =
@@ -1649,36 +1771,8 @@ int hx_cmd_run_suite(int argc, char **argv)
         goto out;
     }
     rc = check_run_options(&e, o);
+    if (!rc) rc = select_cells(&e, &r, suite_arg);
     if (rc) goto out;
-    rc = load_suite(&e, &r, suite_arg);
-    if (rc) goto out;
-    r.repeats = o->repeat > 0 ? o->repeat : r.suite->repeats;
-    r.retries = o->retries >= 0 ? o->retries : suite_retries(r.suite);
-    r.timeout = o->timeout > 0 ? o->timeout : r.suite->timeout;
-    r.cache_budget = r.suite->cache_budget;
-    if (o->cache_budget && (ib_parse_bytes(o->cache_budget, &r.cache_budget) != 0 ||
-                            r.cache_budget < 0)) {
-        rc = ib_error(&e, IB_EINVAL, "option '--cache-budget' must be a byte count (4096, 500M, "
-                      "4G; 0: no limit), got '%s'", o->cache_budget);
-        goto out;
-    }
-    r.cells = ib_calloc(r.suite->ncells, sizeof *r.cells);
-    if (!r.cells) {
-        rc = ib_error(&e, IB_ENOMEM, "out of memory for the %zu cells of suite '%s'",
-                      r.suite->ncells, r.suite->path);
-        goto out;
-    }
-    for (size_t i = 0; i < r.suite->ncells; i++) {
-        int m;
-        rc = wl_suite_filter(&e, &r.suite->cells[i], o->filter, &m);
-        if (rc) goto out;
-        if (m) r.cells[r.ncells++] = &r.suite->cells[i];
-    }
-    if (r.ncells == 0) {
-        rc = ib_error(&e, IB_EINVAL, "filter '%s' matches none of the %zu cells of suite '%s'",
-                      o->filter, r.suite->ncells, r.suite->path);
-        goto out;
-    }
     if (o->dry_run) {
         rc = dry_run(&e, &r);
         if (!rc) status = 0;
@@ -1715,81 +1809,7 @@ int hx_cmd_run_suite(int argc, char **argv)
     r.cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (r.cores < 1) r.cores = 1;
 
-    res_provenance *prov = ib_calloc(1, sizeof *prov);
-    if (!prov) {
-        rc = ib_error(&e, IB_ENOMEM, "out of memory for the run's provenance (%zu bytes)",
-                      sizeof *prov);
-        goto out;
-    }
-    res_provenance_collect(prov);
-    size_t len = (size_t)snprintf(prov->command, sizeof prov->command, "harness run-suite");
-    for (int i = 0; i < argc && len < sizeof prov->command; i++)
-        len += (size_t)snprintf(prov->command + len, sizeof prov->command - len, " %s", argv[i]);
-
-    rc = open_and_lock(&e, &r, prov);
-    if (rc) {
-        ib_free(prov);
-        goto out;
-    }
-    rc = prepare(&e, &r);
-    size_t total = 0;
-    for (size_t k = 0; !rc && k < r.ncells * (size_t)r.repeats; k++) total += r.todo[k];
-    hx_progress_init(&r.prog, stderr, total);
-    if (!rc)
-        hx_progress_message(&r.prog, "run %lld: suite %s, %zu cell%s x %d repeat%s, %zu to run%s",
-                            (long long)r.run_id, r.suite->name, r.ncells,
-                            r.ncells == 1 ? "" : "s", r.repeats, r.repeats == 1 ? "" : "s",
-                            total,
-                            o->resume && total < r.ncells * (size_t)r.repeats
-                                ? " (resumed: the others already succeeded)"
-                                : "");
-    hx_signals_install();
-    size_t ordinal = 0;
-    /* warm-up rounds, unrecorded, for the cells that still have attempts */
-    int nwarm = o->warmup >= 0 ? o->warmup : r.suite->warmup;
-    for (int k = 0; !rc && k < nwarm; k++)
-        for (size_t i = 0; !rc && i < r.ncells; i++) {
-            int left = 0;
-            for (int j = 0; j < r.repeats; j++) left |= r.todo[i * (size_t)r.repeats + j];
-            if (left) rc = warm_up(&r, i);
-        }
-    /* round-robin: repeat k of every cell before repeat k+1 of any */
-    for (int k = 0; !rc && k < r.repeats; k++)
-        for (size_t i = 0; !rc && i < r.ncells; i++) {
-            if (!r.todo[i * (size_t)r.repeats + k]) continue;
-            if (hx_interrupted()) {
-                rc = IB_EINTERRUPTED;
-                break;
-            }
-            rc = run_slot(&e, &r, i, k, ordinal++, prov);
-        }
-    hx_signals_restore();
-    ib_free(prov);
-    const char *run_status = rc == IB_EINTERRUPTED ? "interrupted"
-                             : rc ? "failed"
-                             : r.nfail ? "failed" : "complete";
-    ib_err fe;
-    ib_err_init(&fe);
-    if ((res_run_finish(&fe, r.db, r.run_id, run_status) ||
-         res_run_unlock(&fe, r.db, r.run_id)) && !rc) {
-        rc = fe.code;
-        e = fe;
-    }
-    if (rc == IB_EINTERRUPTED) {
-        fprintf(stderr, "harness run-suite: interrupted; run %lld recorded as interrupted "
-                        "(continue with --resume)\n", (long long)r.run_id);
-        status = 130;
-        rc = 0;
-        goto out;
-    }
-    if (rc) goto out;
-    char retried[64] = "";
-    if (r.nretries)
-        snprintf(retried, sizeof retried, ", %d retr%s", r.nretries, r.nretries == 1 ? "y" : "ies");
-    hx_progress_message(&r.prog, "run %lld %s: %d ok, %d not ok%s (harness show %lld --db %s)",
-                        (long long)r.run_id, run_status, r.nok, r.nfail, retried,
-                        (long long)r.run_id, o->db);
-    status = r.nfail ? 1 : 0;
+    rc = execute(&e, &r, argc, argv, &status);
 out:
     runner_release(&r);
     if (rc) return hx_fail("run-suite", &e);
