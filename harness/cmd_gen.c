@@ -36,6 +36,59 @@ static const char *human_bytes(double b, char *buf, size_t n)
     return buf;
 }
 
+/* What was generated, one line per fact. */
+static void print_summary(const wl_dataset *ds, const wl_gen_info *info, const char *out,
+                          double scale, int no_pb)
+{
+    const wl_gen_shape *s = &info->shape;
+    char b1[32];
+    printf("dataset      %s (%s, %s, scale %g)\n", ds->name, wl_telescope_name(ds->telescope),
+           wl_gridder_name(ds->gridder), scale);
+    printf("shape        times %lld x baselines %lld x channels %lld x pols %d\n",
+           (long long)s->ntime, (long long)s->nbaseline, (long long)s->nchan, s->npol);
+    printf("rows         %lld (antennas %d, fields %d)\n", (long long)s->nrow, s->nant,
+           s->nfield);
+    if (s->nrow < s->nrow_full || s->nexec > 1)
+        printf("row layout   %lld of the %lld time x baseline pairs (the spec's %lld of %lld at "
+               "scale 1: antennas absent in each of %d time segments), %d execution block(s)\n",
+               (long long)s->nrow, (long long)s->nrow_full, (long long)ds->rows,
+               (long long)(ds->ntime * ds->nbaseline), s->nsegment, s->nexec);
+    printf("visibilities %lld (rows x chans)\n", (long long)info->nvis);
+    printf("samples      %lld (x pols)\n", (long long)info->nsamples);
+    printf("band         %.6f - %.6f GHz, channel width %.6g kHz\n", s->freq0_hz / 1e9,
+           (s->freq0_hz + (double)(s->nchan - 1) * s->chan_width_hz) / 1e9,
+           s->chan_width_hz / 1e3);
+    printf("time         %.3f h, integration %.3f s\n", s->duration_s / 3600.0,
+           s->integration_s);
+    printf("image        %d x %d, cell %.6g arcsec\n", s->image_nx, s->image_ny,
+           info->cell_arcsec);
+    printf("sky          %d sources%s\n", info->nsources, no_pb ? ", no primary beam" : "");
+    printf("written      %s/vis.h5, %s/sky.json (%s, %llu bytes)\n", out, out,
+           human_bytes((double)info->bytes_on_disk, b1, sizeof b1),
+           (unsigned long long)info->bytes_on_disk);
+    printf("rate         %.2f M samples/s (%.3f s, %d threads)\n", info->rate / 1e6, info->seconds,
+           info->threads);
+}
+
+/* The store at out also written as the MeasurementSet ms_out (its
+ * temporary mtmp removed on a signal). */
+static int write_ms(ib_err *e, const char *out, const char *ms_out, int overwrite,
+                    const char *mtmp)
+{
+    ms_export_opts mo;
+    ms_export_opts_init(&mo);
+    mo.overwrite = overwrite;
+    ms_export_info mi;
+    int slot = ib_tmp_add(mtmp, IB_TMP_TREE);
+    int mr = ms_export(e, out, ms_out, &mo, &mi);
+    ib_tmp_drop(slot);
+    if (mr) return mr;
+    printf("ms           %s (%lld rows, %d scans)\n", ms_out, (long long)mi.nrow, mi.nscan);
+    return 0;
+}
+
+/* Longer than most: the option table (25 lines) and the temporaries a
+ * signal must remove, registered in the order they appear. */
 int hx_cmd_gen(int argc, char **argv)
 {
     const char *dataset = NULL, *out = NULL, *image = NULL, *dsdir = NULL, *skyfile = NULL;
@@ -157,47 +210,10 @@ int hx_cmd_gen(int argc, char **argv)
     for (int i = 0; i < 5; i++) ib_tmp_drop(slots[i]);
     if (rc) return hx_fail("gen", &e);
 
-    const wl_gen_shape *s = &info.shape;
-    char b1[32];
-    printf("dataset      %s (%s, %s, scale %g)\n", ds.name, wl_telescope_name(ds.telescope),
-           wl_gridder_name(ds.gridder), scale);
-    printf("shape        times %lld x baselines %lld x channels %lld x pols %d\n",
-           (long long)s->ntime, (long long)s->nbaseline, (long long)s->nchan, s->npol);
-    printf("rows         %lld (antennas %d, fields %d)\n", (long long)s->nrow, s->nant,
-           s->nfield);
-    if (s->nrow < s->nrow_full || s->nexec > 1)
-        printf("row layout   %lld of the %lld time x baseline pairs (the spec's %lld of %lld at "
-               "scale 1: antennas absent in each of %d time segments), %d execution block(s)\n",
-               (long long)s->nrow, (long long)s->nrow_full, (long long)ds.rows,
-               (long long)(ds.ntime * ds.nbaseline), s->nsegment, s->nexec);
-    printf("visibilities %lld (rows x chans)\n", (long long)info.nvis);
-    printf("samples      %lld (x pols)\n", (long long)info.nsamples);
-    printf("band         %.6f - %.6f GHz, channel width %.6g kHz\n", s->freq0_hz / 1e9,
-           (s->freq0_hz + (double)(s->nchan - 1) * s->chan_width_hz) / 1e9,
-           s->chan_width_hz / 1e3);
-    printf("time         %.3f h, integration %.3f s\n", s->duration_s / 3600.0,
-           s->integration_s);
-    printf("image        %d x %d, cell %.6g arcsec\n", s->image_nx, s->image_ny,
-           info.cell_arcsec);
-    printf("sky          %d sources%s\n", info.nsources, no_pb ? ", no primary beam" : "");
-    printf("written      %s/vis.h5, %s/sky.json (%s, %llu bytes)\n", out, out,
-           human_bytes((double)info.bytes_on_disk, b1, sizeof b1),
-           (unsigned long long)info.bytes_on_disk);
-    printf("rate         %.2f M samples/s (%.3f s, %d threads)\n", info.rate / 1e6, info.seconds,
-           info.threads);
-    if (ms_out) {
-        ms_export_opts mo;
-        ms_export_opts_init(&mo);
-        mo.overwrite = overwrite;
-        ms_export_info mi;
-        slots[3] = ib_tmp_add(mtmp, IB_TMP_TREE);
-        int mr = ms_export(&e, out, ms_out, &mo, &mi);
-        ib_tmp_drop(slots[3]);
-        if (mr) {
-            hx_fail("gen", &e);
-            return 1; /* the store is written; the MS is not */
-        }
-        printf("ms           %s (%lld rows, %d scans)\n", ms_out, (long long)mi.nrow, mi.nscan);
+    print_summary(&ds, &info, out, scale, no_pb);
+    if (ms_out && write_ms(&e, out, ms_out, overwrite, mtmp)) {
+        hx_fail("gen", &e);
+        return 1; /* the store is written; the MS is not */
     }
     return 0;
 }

@@ -232,7 +232,9 @@ static int bad_stamp(json_t *cj, const char *key)
 }
 
 /* One attempt directory. Returns an error only for database failures;
- * a bad entry is reported on stderr and counted. */
+ * a bad entry is reported on stderr and counted. Long because each file of
+ * the directory (cell.json, stats.json, tasks.csv, the stderr tail) is
+ * read, checked and capped in turn before the one transaction. */
 static int ingest_one(ib_err *e, ingester *g, const char *dir)
 {
     char path[4200], stats_path[4200], warn_stats[1600] = "", warn_prov[1600] = "";

@@ -532,6 +532,9 @@ static int integrity(ib_err *e, res_db *db, FILE *f, int *problems, int *ok)
     return res__sqlerr(e, db, rc, "running integrity_check");
 }
 
+/* One check after another, each a query and its report lines (integrity,
+ * orphans, duplicate slots, locks, warnings): long, but a list read top to
+ * bottom, each check independent of the others. */
 int res_verify(ib_err *e, res_db *db, FILE *f, int *problems)
 {
     *problems = 0;
