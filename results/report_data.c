@@ -566,6 +566,45 @@ int res_report_run_load(ib_err *e, res_db *db, int64_t run_id, res_run_data *out
 
 /* ---- task events ------------------------------------------------------------- */
 
+int res__read_tasks(ib_err *e, res_db *db, sqlite3_stmt *st, size_t max, res_task **out,
+                    size_t *n, int *truncated, const char *what)
+{
+    res_task *t = NULL;
+    size_t cap = 0, k = 0;
+    int s = SQLITE_DONE;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (k >= max) {
+            *truncated = 1;
+            break;
+        }
+        void *arr = t;
+        if (grow(&arr, k, &cap, sizeof *t)) {
+            sqlite3_finalize(st);
+            ib_free(t);
+            return ib_error(e, IB_ENOMEM, "out of memory reading %s", what);
+        }
+        t = arr;
+        res_task *x = &t[k++];
+        x->rank = sqlite3_column_int(st, 0);
+        x->thread = sqlite3_column_int(st, 1);
+        x->chunk = sqlite3_column_int(st, 2);
+        x->chan = sqlite3_column_int(st, 3);
+        colcpy(st, 4, x->phase, sizeof x->phase);
+        x->start = sqlite3_column_double(st, 5);
+        x->end = sqlite3_column_double(st, 6);
+    }
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE && s != SQLITE_ROW) {
+        ib_free(t);
+        char doing[128];
+        snprintf(doing, sizeof doing, "reading %s", what);
+        return res__sqlerr(e, db, s, doing);
+    }
+    *out = t;
+    *n = k;
+    return 0;
+}
+
 int res_report_tasks(ib_err *e, res_db *db, int64_t attempt, size_t max, res_task **out,
                      size_t *n, int *truncated)
 {
@@ -581,38 +620,7 @@ int res_report_tasks(ib_err *e, res_db *db, int64_t attempt, size_t max, res_tas
                           &st);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, attempt);
-    res_task *t = NULL;
-    size_t cap = 0, k = 0;
-    int s = SQLITE_DONE;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (k >= max) {
-            *truncated = 1;
-            break;
-        }
-        void *arr = t;
-        if (grow(&arr, k, &cap, sizeof *t)) {
-            sqlite3_finalize(st);
-            ib_free(t);
-            return oom(e, "tasks");
-        }
-        t = arr;
-        res_task *x = &t[k++];
-        x->rank = sqlite3_column_int(st, 0);
-        x->thread = sqlite3_column_int(st, 1);
-        x->chunk = sqlite3_column_int(st, 2);
-        x->chan = sqlite3_column_int(st, 3);
-        colcpy(st, 4, x->phase, sizeof x->phase);
-        x->start = sqlite3_column_double(st, 5);
-        x->end = sqlite3_column_double(st, 6);
-    }
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE && s != SQLITE_ROW) {
-        ib_free(t);
-        return res__sqlerr(e, db, s, "reading tasks");
-    }
-    *out = t;
-    *n = k;
-    return 0;
+    return res__read_tasks(e, db, st, max, out, n, truncated, "tasks");
 }
 
 int res_report_task_count(ib_err *e, res_db *db, int64_t attempt, size_t *n)

@@ -148,36 +148,5 @@ int res_report_sim_tasks(ib_err *e, res_db *db, int64_t sim_id, size_t max, res_
                       &st);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, sim_id);
-    res_task *t = NULL;
-    size_t cap = 0, k = 0;
-    int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (k >= max) {
-            *truncated = 1;
-            break;
-        }
-        void *arr = t;
-        if (grow(&arr, k, &cap, sizeof *t)) {
-            sqlite3_finalize(st);
-            ib_free(t);
-            return ib_error(e, IB_ENOMEM, "out of memory reading a simulated task stream");
-        }
-        t = arr;
-        res_task *x = &t[k++];
-        x->rank = sqlite3_column_int(st, 0);
-        x->thread = sqlite3_column_int(st, 1);
-        x->chunk = sqlite3_column_int(st, 2);
-        x->chan = sqlite3_column_int(st, 3);
-        colcpy(st, 4, x->phase, sizeof x->phase);
-        x->start = sqlite3_column_double(st, 5);
-        x->end = sqlite3_column_double(st, 6);
-    }
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE && s != SQLITE_ROW) {
-        ib_free(t);
-        return res__sqlerr(e, db, s, "reading a simulated task stream");
-    }
-    *out = t;
-    *n = k;
-    return 0;
+    return res__read_tasks(e, db, st, max, out, n, truncated, "a simulated task stream");
 }

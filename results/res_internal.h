@@ -40,4 +40,11 @@ void res__rollback(res_db *db);
 void res__bind_text(sqlite3_stmt *st, int i, const char *s);
 void res__bind_double(sqlite3_stmt *st, int i, double v);
 
+/* The rows of st (rank, thread, chunk, chan, phase, start, end; bound and
+ * ready to step) as tasks, at most max (*truncated set when more), into
+ * *out (ib_free) and *n; st is finalized. what names the rows in errors
+ * ("tasks"). */
+int res__read_tasks(ib_err *e, res_db *db, sqlite3_stmt *st, size_t max, res_task **out,
+                    size_t *n, int *truncated, const char *what);
+
 #endif
