@@ -162,7 +162,7 @@ static void test_spill_disk_full(void **state)
     }
     free(o);
     int rc = tu_run(&o, "%s --vis %s --out %s/full --chunks 2 --threads 2 --mem-budget 48M "
-                        "--spill-dir %s", tu_bin("imager"), f->vis, f->dir, mnt);
+                        "--stokes XX,YY --spill-dir %s", tu_bin("imager"), f->vis, f->dir, mnt);
     print_message("  %s", o);
     assert_int_equal(rc, 1);
     assert_true(tu_contains(o, "spill file '"));
