@@ -364,3 +364,16 @@ double ib_gauss(uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
     if (u1 < 1e-300) u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double ib_median(double *x, size_t n)
+{
+    if (n == 0) return NAN;
+    qsort(x, n, sizeof *x, cmp_dbl);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}

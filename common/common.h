@@ -134,6 +134,10 @@ int ib_path_fmt(ib_err *e, char *out, size_t n, const char *fmt, ...)
 int ib_mkdir_owned(ib_err *e, const char *dir);
 int ib_rm_rf_owned(ib_err *e, const char *dir);
 
+/* The median of x[0..n) (sorted in place), NAN when n is 0: the one median
+ * of the modules below reports (reports has its own, with intervals). */
+double ib_median(double *x, size_t n);
+
 /*
  * Remove path and everything under it, without following symbolic links
  * or crossing file systems; a missing path is 0, else the first failure

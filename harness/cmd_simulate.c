@@ -499,16 +499,6 @@ typedef struct vcell {
     double comp;     /* compute thread-seconds, contention not divided out */
 } vcell;
 
-static double median_d(double *x, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && x[j - 1] > x[j]; j--) {
-            double t = x[j];
-            x[j] = x[j - 1];
-            x[j - 1] = t;
-        }
-    return n ? (n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2])) : NAN;
-}
 
 static int is_one(const vcell *v) { return v->c.rec.nodes == 1 && v->c.rec.threads == 1; }
 
@@ -540,8 +530,8 @@ static void leave_one_out(const vcell *v, size_t n, const char *skip, int N, int
         c[nc] = busy > 1 ? fmax(0, (v[i].comp / v[b].comp - 1) / (busy - 1)) : 0;
         s[nc++] = N > 1 ? fmax(0, (v[i].c.rec.setup_s - v[b].c.rec.setup_s) / (N - 1)) : 0;
     }
-    *cont = median_d(c, nc);
-    *startup = median_d(s, nc);
+    *cont = ib_median(c, (size_t)nc);
+    *startup = ib_median(s, (size_t)nc);
 }
 
 static int load_vcells(ib_err *e, res_db *db, const opts *o, const sim_platform *raw,

@@ -74,18 +74,7 @@ int res_print_runs(ib_err *e, res_db *db, FILE *f)
 
 /* ---- show ------------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double median(double *v, size_t n)
-{
-    if (n == 0) return NAN;
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* "dataset chunks=4 nodes=1 ..." from the cell's columns, skipping NULLs. */
 static void cell_label(sqlite3_stmt *st, int first, char *out, size_t n)
@@ -201,7 +190,7 @@ int res_print_run(ib_err *e, res_db *db, int64_t run_id, FILE *f)
         rc = sqlite3_step(st);
         int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -2;
         if (id != cur && cur >= 0) {
-            double m = median(walls, n);
+            double m = ib_median(walls, n);
             char mw[32];
             if (isnan(m)) snprintf(mw, sizeof mw, "-");
             else snprintf(mw, sizeof mw, "%.3f s", m);
