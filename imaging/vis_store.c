@@ -821,8 +821,8 @@ static int direct_read(ib_err *e, img_vis_store *s, int i, int64_t a0, int64_t n
     const size_t cj0 = (size_t)b0 / m->k1, cj1 = (size_t)(b0 + n1 - 1) / m->k1;
     for (size_t ci = ci0; ci <= ci1 && !rc; ci++)
         for (size_t cj = cj0; cj <= cj1 && !rc; cj++) {
-            uint64_t addr;
-            size_t size;
+            uint64_t addr = 0;
+            size_t size = 0;
             if ((rc = chunk_where(e, s, i, ci, cj, &addr, &size))) break;
             int64_t x0 = (int64_t)(ci * m->k0), x1 = x0 + (int64_t)m->k0;
             int64_t y0 = (int64_t)(cj * m->k1), y1 = y0 + (int64_t)m->k1;
