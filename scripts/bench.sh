@@ -14,4 +14,5 @@ OUT=${IMBENCH_BENCH_REPORT:-results/reports/bench}
 "$BIN/harness" bench --db "$DB"
 "$BIN/harness" bench --db "$DB" --suite bench-support
 "$BIN/harness" report --db "$DB" --out "$OUT" --quiet >/dev/null
-echo "report: $PWD/$OUT/index.html"
+case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
+echo "report: $OUT/index.html"

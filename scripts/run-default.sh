@@ -21,4 +21,5 @@ if [ "${IMBENCH_SIMULATE:-1}" != 0 ]; then
     echo "simulations: $(( $(date +%s) - t0 )) s"
 fi
 "$BIN/harness" report --db "$DB" --out "$OUT"
-echo "report: $PWD/$OUT/index.html"
+case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
+echo "report: $OUT/index.html"

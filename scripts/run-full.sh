@@ -18,4 +18,5 @@ filter=()
 "$BIN/harness" run-suite workloads/suites/full.yaml --db "$DB" "${filter[@]}" --dry-run
 "$BIN/harness" run-suite workloads/suites/full.yaml --db "$DB" "${filter[@]}" --resume
 "$BIN/harness" report --db "$DB" --out "$OUT" --store-predictions
-echo "report: $PWD/$OUT/index.html"
+case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
+echo "report: $OUT/index.html"
